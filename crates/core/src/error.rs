@@ -1,0 +1,89 @@
+//! The one table of error codes for the whole product.
+//!
+//! Every error a user can see maps to a [`Code`]: a stable snake_case name (never renamed once published), a
+//! type, an HTTP status for the API and a link to its documentation in `docs/errors.md`. The CLI prints the
+//! code beside the message; the HTTP API returns `{message, code, type, link}`.
+
+use serde::Serialize;
+
+/// The broad class of an error, as in the API's `type` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request or input was wrong; the user can fix it.
+    InvalidRequest,
+    /// Missing or wrong credentials.
+    Auth,
+    /// A fault inside Bellwether.
+    Internal,
+    /// The machine or a service it needs (disk, database) failed.
+    System,
+}
+
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $ty:ident, $status:literal, $what:literal;)*) => {
+        /// A stable error code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Code { $(#[doc = $what] $variant,)* }
+
+        impl Code {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+            /// The stable name.
+            pub fn name(self) -> &'static str { match self { $(Code::$variant => $name,)* } }
+            /// The error's type.
+            pub fn error_type(self) -> ErrorType { match self { $(Code::$variant => ErrorType::$ty,)* } }
+            /// The HTTP status the API answers with.
+            pub fn http_status(self) -> u16 { match self { $(Code::$variant => $status,)* } }
+            /// One line on what the code means.
+            pub fn description(self) -> &'static str { match self { $(Code::$variant => $what,)* } }
+        }
+    };
+}
+
+codes! {
+    InvalidConfig => "invalid_config", InvalidRequest, 400, "The configuration file or a BELLWETHER_* variable could not be read.";
+    FileNotFound => "file_not_found", InvalidRequest, 404, "A file or folder named on the command line does not exist or cannot be read.";
+    UnknownImportKind => "unknown_import_kind", InvalidRequest, 400, "The kind of an import file could not be recognised from its name or header.";
+    MissingColumn => "missing_column", InvalidRequest, 400, "An import file lacks a column its kind requires.";
+    InvalidRecord => "invalid_record", InvalidRequest, 400, "A line or record of an import could not be read as a record of its kind.";
+    InvalidField => "invalid_field", InvalidRequest, 400, "A field of a record holds a value of the wrong form.";
+    AccountNotFound => "account_not_found", InvalidRequest, 404, "No account has the id that was asked for.";
+    NoData => "no_data", InvalidRequest, 409, "The data directory holds no data yet for what was asked.";
+    StoreUnavailable => "store_unavailable", System, 503, "The data store could not be opened or written.";
+    StoreConflict => "store_conflict", System, 409, "Another writer changed the store at the same time; retrying is safe.";
+    IoError => "io_error", System, 500, "Reading or writing a file failed.";
+    Internal => "internal", Internal, 500, "An unexpected fault inside Bellwether; please report it.";
+}
+
+impl Code {
+    /// The documentation link for this code.
+    pub fn link(self) -> String {
+        format!("docs/errors.md#{}", self.name())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_documented() {
+        let mut names: Vec<_> = Code::ALL.iter().map(|c| c.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Code::ALL.len());
+        let doc = include_str!("../../../docs/errors.md");
+        for c in Code::ALL {
+            assert!(doc.contains(&format!("`{}`", c.name())), "docs/errors.md lacks {}", c.name());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The canonical records: what every source is normalised into and every later stage reads.
+//!
+//! Times are UTC ([`Timestamp`] for instants, [`Day`] for calendar days), money is integer minor units, and every
+//! fact carries `received_at`, the instant Bellwether received it, beside its event time. Attributes that change
+//! (account ARR, seats, plan, owner …; a contact's role and status) are not fields here but [`AttrFact`]s, read
+//! as of a day through [`crate::history`].
+//!
+//! [`AttrFact`]: crate::history::AttrFact
+
+use crate::history::{attr, Snapshot};
+use crate::ids::{AccountId, ContactId};
+use crate::money::{Currency, Money};
+use crate::time::{Day, Timestamp};
+use serde::{Deserialize, Serialize};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal $(| $alias:literal)*,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant,)* }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+            /// The canonical text.
+            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text,)* } }
+            /// Reads the canonical text or a common alias, case-insensitively.
+            pub fn parse(s: &str) -> Result<Self, String> {
+                let l = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+                match l.as_str() {
+                    $($text $(| $alias)* => Ok($name::$variant),)*
+                    _ => Err(format!("'{}' is not one of: {}", s, [$($text),*].join(", "))),
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+text_enum!(
+    /// A stakeholder's role at the customer.
+    Role {
+        /// Advocates for the product.
+        Champion => "champion",
+        /// Senior owner of the budget.
+        ExecutiveSponsor => "executive_sponsor" | "sponsor" | "exec_sponsor" | "executive",
+        /// Administers the product.
+        Admin => "admin" | "administrator",
+        /// A user.
+        User => "user" | "end_user",
+        /// Anything else.
+        Other => "other",
+    }
+);
+
+text_enum!(
+    /// Whether a stakeholder is still there.
+    ContactStatus {
+        /// Still at the account and reachable.
+        Active => "active",
+        /// Marked inactive in the CRM.
+        Inactive => "inactive",
+        /// Left the company (turnover).
+        Left => "left" | "departed" | "churned",
+    }
+);
+
+text_enum!(
+    /// Support ticket priority.
+    Priority {
+        /// Low.
+        Low => "low",
+        /// Normal.
+        Normal => "normal" | "medium",
+        /// High.
+        High => "high",
+        /// Urgent.
+        Urgent => "urgent" | "critical",
+    }
+);
+
+text_enum!(
+    /// What a billing event records (Stripe semantics).
+    BillingKind {
+        /// An invoice was paid.
+        InvoicePaid => "invoice_paid" | "invoice.paid" | "payment_succeeded",
+        /// A payment attempt failed.
+        PaymentFailed => "payment_failed" | "invoice.payment_failed",
+        /// A subscription started.
+        SubscriptionCreated => "subscription_created" | "customer.subscription.created",
+        /// A subscription changed (plan, seats, price).
+        SubscriptionUpdated => "subscription_updated" | "customer.subscription.updated",
+        /// A subscription was cancelled.
+        SubscriptionCancelled => "subscription_cancelled" | "subscription_canceled" | "customer.subscription.deleted",
+        /// Seats were added or removed.
+        SeatsChanged => "seats_changed",
+        /// The plan changed to a cheaper one.
+        Downgrade => "downgrade",
+        /// The plan changed to a dearer one.
+        Upgrade => "upgrade",
+        /// Money was returned.
+        Refund => "refund",
+    }
+);
+
+text_enum!(
+    /// A kind of interaction between the vendor and the customer.
+    InteractionKind {
+        /// A meeting took place.
+        Meeting => "meeting" | "call",
+        /// A QBR/EBR invitation was sent; `response` says what came of it.
+        QbrInvite => "qbr_invite" | "qbr" | "ebr_invite",
+        /// An email was sent to the customer.
+        EmailSent => "email_sent",
+        /// The customer replied or wrote.
+        EmailReceived => "email_received" | "email_reply",
+        /// An NPS survey answer; `score` is 0–10.
+        Nps => "nps" | "nps_response",
+    }
+);
+
+text_enum!(
+    /// What came of an invitation or message.
+    Response {
+        /// Accepted.
+        Accepted => "accepted" | "yes",
+        /// Declined.
+        Declined => "declined" | "no",
+        /// No answer.
+        Ignored => "ignored" | "no_response" | "none",
+        /// Answered.
+        Replied => "replied",
+        /// Nothing to say.
+        NotApplicable => "n/a" | "na",
+    }
+);
+
+text_enum!(
+    /// What happened to an account's contract.
+    OutcomeKind {
+        /// Renewed at the same value.
+        Renewed => "renewed" | "renewal",
+        /// Left.
+        Churned => "churned" | "churn" | "cancelled",
+        /// Renewed for less.
+        Contracted => "contracted" | "contraction" | "downsell",
+        /// Grew.
+        Expanded => "expanded" | "expansion" | "upsell",
+    }
+);
+
+text_enum!(
+    /// How urgent a signal is.
+    Severity {
+        /// Worth knowing.
+        Low => "low",
+        /// Act this week.
+        Medium => "medium",
+        /// Act today.
+        High => "high",
+        /// Revenue at immediate risk.
+        Critical => "critical",
+    }
+);
+
+text_enum!(
+    /// Where a signal is in its life.
+    SignalStatus {
+        /// New, not yet looked at.
+        Open => "open",
+        /// Someone is on it.
+        Acknowledged => "acknowledged",
+        /// Hidden until a date.
+        Snoozed => "snoozed",
+        /// The condition cleared or was handled.
+        Resolved => "resolved",
+        /// Nobody acted and it aged out.
+        Expired => "expired",
+    }
+);
+
+/// A person at a customer account. Role, status and title change over time and live in the history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The contact id.
+    pub id: ContactId,
+    /// The account the contact works at.
+    pub account_id: AccountId,
+    /// Email address.
+    pub email: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// When the contact was first seen.
+    pub first_seen: Option<Timestamp>,
+}
+
+/// A product usage event (Segment `track` semantics). Events are rolled up into series on import.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductEvent {
+    /// The account the event is attributed to.
+    pub account_id: AccountId,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The event name, such as `report_exported`.
+    pub name: String,
+    /// The user who did it.
+    pub user_id: Option<String>,
+    /// A numeric value (1 when absent).
+    pub value: f64,
+}
+
+/// A support ticket with its text, for sentiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The help desk's ticket id.
+    pub id: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// Who raised it.
+    pub contact_id: Option<ContactId>,
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// When it was closed, if it was.
+    pub closed_at: Option<Timestamp>,
+    /// Priority.
+    pub priority: Priority,
+    /// The help desk's status text (`open`, `pending`, `solved` …).
+    pub status: String,
+    /// Whether it was escalated.
+    pub escalated: bool,
+    /// Minutes to first response.
+    pub first_response_minutes: Option<f64>,
+    /// Minutes to resolution.
+    pub resolution_minutes: Option<f64>,
+    /// Whether an SLA was breached.
+    pub sla_breached: bool,
+    /// Satisfaction rating, 1–5.
+    pub csat: Option<f64>,
+    /// Subject line.
+    pub subject: String,
+    /// Body text.
+    pub body: String,
+    /// When Bellwether received it.
+    pub received_at: Timestamp,
+}
+
+/// A billing event (Stripe semantics).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BillingEvent {
+    /// The billing system's event id.
+    pub id: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: BillingKind,
+    /// Amount of the invoice or payment.
+    pub amount: Option<Money>,
+    /// Change of MRR in minor units.
+    pub mrr_delta: Option<i64>,
+    /// Change of seats.
+    pub seats_delta: Option<i64>,
+    /// Plan after the event.
+    pub plan: Option<String>,
+    /// When Bellwether received it.
+    pub received_at: Timestamp,
+}
+
+/// A subscription: a plan bought for a period. A missing end is a running subscription.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The billing system's id, or one derived from account, plan and start.
+    pub id: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// Plan name.
+    pub plan: String,
+    /// First day covered.
+    pub start: Day,
+    /// Day the subscription ended (exclusive); `None` while running.
+    pub end: Option<Day>,
+    /// Monthly recurring revenue.
+    pub mrr: Money,
+    /// Seats or units.
+    pub quantity: i64,
+    /// When Bellwether received it.
+    pub received_at: Timestamp,
+}
+
+/// A touchpoint between vendor and customer: meeting, QBR invite, email, NPS answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// Its id.
+    pub id: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// The person involved.
+    pub contact_id: Option<ContactId>,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What it was.
+    pub kind: InteractionKind,
+    /// What came of it.
+    pub response: Option<Response>,
+    /// NPS score 0–10.
+    pub score: Option<f64>,
+    /// Subject or note.
+    pub note: String,
+    /// When Bellwether received it.
+    pub received_at: Timestamp,
+}
+
+/// What happened at a contract's end: the labels models learn from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The account.
+    pub account_id: AccountId,
+    /// The day it happened.
+    pub date: Day,
+    /// What happened.
+    pub kind: OutcomeKind,
+    /// Change of ARR in minor units.
+    pub arr_delta: Option<i64>,
+    /// When Bellwether received it.
+    pub received_at: Timestamp,
+}
+
+/// An account's attributes as of a day, typed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// The account id.
+    pub id: AccountId,
+    /// Display name.
+    pub name: Option<String>,
+    /// The owning CSM.
+    pub owner: Option<String>,
+    /// Segment.
+    pub segment: Option<String>,
+    /// Plan.
+    pub plan: Option<String>,
+    /// ARR.
+    pub arr: Option<Money>,
+    /// Seats purchased.
+    pub seats: Option<i64>,
+    /// Contract start.
+    pub contract_start: Option<Day>,
+    /// Next renewal.
+    pub renewal_date: Option<Day>,
+    /// Lifecycle stage.
+    pub lifecycle_stage: Option<String>,
+    /// Parent account.
+    pub parent_id: Option<AccountId>,
+    /// Custom attributes.
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+impl AccountView {
+    /// Types a snapshot of attributes; unreadable known values are left out (they were validated on import).
+    pub fn from_snapshot(id: AccountId, mut s: Snapshot) -> AccountView {
+        let currency = s.remove(attr::CURRENCY).and_then(|c| Currency::parse(&c).ok()).unwrap_or(Currency::USD);
+        let day = |v: Option<String>| v.and_then(|v| Day::parse(&v).ok());
+        AccountView {
+            id,
+            name: s.remove(attr::NAME),
+            owner: s.remove(attr::OWNER),
+            segment: s.remove(attr::SEGMENT),
+            plan: s.remove(attr::PLAN),
+            arr: s.remove(attr::ARR).and_then(|v| v.parse().ok()).map(|minor| Money { minor, currency }),
+            seats: s.remove(attr::SEATS).and_then(|v| v.parse().ok()),
+            contract_start: day(s.remove(attr::CONTRACT_START)),
+            renewal_date: day(s.remove(attr::RENEWAL_DATE)),
+            lifecycle_stage: s.remove(attr::LIFECYCLE_STAGE),
+            parent_id: s.remove(attr::PARENT_ID).map(AccountId),
+            extra: s,
+        }
+    }
+}
+
+/// A contact's state as of a day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactView {
+    /// The contact.
+    pub contact: Contact,
+    /// Role as of the day.
+    pub role: Option<Role>,
+    /// Status as of the day (active when never stated).
+    pub status: ContactStatus,
+    /// Title as of the day.
+    pub title: Option<String>,
+}
+
+impl ContactView {
+    /// Types a contact's attribute snapshot.
+    pub fn from_snapshot(contact: Contact, s: &Snapshot) -> ContactView {
+        ContactView {
+            contact,
+            role: s.get(attr::ROLE).and_then(|r| Role::parse(r).ok()),
+            status: s.get(attr::STATUS).and_then(|r| ContactStatus::parse(r).ok()).unwrap_or(ContactStatus::Active),
+            title: s.get(attr::TITLE).cloned(),
+        }
+    }
+}
+
+/// A behavioural change worth someone's attention, with its evidence and reasons.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Its id.
+    pub id: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// The detector's kind name, such as `usage_drop`.
+    pub kind: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// When it was detected (the as-of day of the pass that found it).
+    pub detected_at: Day,
+    /// The numbers and what they were compared with.
+    pub evidence: serde_json::Value,
+    /// The plain-words explanation.
+    pub explanation: String,
+    /// What to do about it.
+    pub suggested_action: String,
+    /// Lifecycle status.
+    pub status: SignalStatus,
+    /// Who it is routed to.
+    pub owner: Option<String>,
+}
+
+/// One part of a health score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthComponent {
+    /// Its name, such as `usage`.
+    pub name: String,
+    /// 0–100, higher is healthier.
+    pub score: f64,
+    /// Weight after redistribution of missing components (weights of present components sum to 1).
+    pub weight: f64,
+    /// Why, in plain words, with the account's numbers.
+    pub reason: String,
+}
+
+/// Bellwether's judgement of an account as of a day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// The account.
+    pub account_id: AccountId,
+    /// The day assessed (facts before this day were used).
+    pub as_of: Day,
+    /// Health 0–100.
+    pub health: f64,
+    /// Its components.
+    pub components: Vec<HealthComponent>,
+    /// A risk proxy 0–1 derived from health: not a probability.
+    pub risk_proxy: f64,
+    /// Churn probability, once a model is trained.
+    pub churn_probability: Option<f64>,
+    /// Priority for the owner's worklist (higher first).
+    pub priority: f64,
+    /// One line on why this account ranks where it does.
+    pub reason: String,
+    /// The owning CSM as of the day.
+    pub owner: Option<String>,
+    /// ARR as of the day, minor units.
+    pub arr_minor: Option<i64>,
+}
+
+/// A play run on an account, from a playbook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Play {
+    /// Its id.
+    pub id: String,
+    /// The playbook's name.
+    pub playbook: String,
+    /// The account.
+    pub account_id: AccountId,
+    /// Who does it.
+    pub assignee: Option<String>,
+    /// When it is due.
+    pub due: Option<Day>,
+    /// `open`, `done`, `cancelled`.
+    pub status: String,
+    /// What came of it.
+    pub result: Option<String>,
+}
