@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(names.len(), Code::ALL.len());
         let doc = include_str!("../../../docs/errors.md");
         for c in Code::ALL {
-            assert!(doc.contains(&format!("`{}`", c.name())), "docs/errors.md lacks {}", c.name());
+            assert!(
+                doc.contains(&format!("`{}`", c.name())),
+                "docs/errors.md lacks {}",
+                c.name()
+            );
             assert_eq!(serde_json::to_value(c).unwrap(), c.name());
         }
     }

@@ -71,7 +71,11 @@ pub fn visible(f: &AttrFact, as_of: Timestamp, known_by: Option<Timestamp>) -> b
 ///
 /// Among visible facts for an attribute the latest `valid_from` wins; on a tie the later `received_at`, then
 /// the later position in `facts`.
-pub fn snapshot<'a>(facts: impl IntoIterator<Item = &'a AttrFact>, as_of: Timestamp, known_by: Option<Timestamp>) -> Snapshot {
+pub fn snapshot<'a>(
+    facts: impl IntoIterator<Item = &'a AttrFact>,
+    as_of: Timestamp,
+    known_by: Option<Timestamp>,
+) -> Snapshot {
     let mut best: BTreeMap<&str, (&AttrFact, usize)> = BTreeMap::new();
     for (i, f) in facts.into_iter().enumerate() {
         if !visible(f, as_of, known_by) {
@@ -85,7 +89,9 @@ pub fn snapshot<'a>(facts: impl IntoIterator<Item = &'a AttrFact>, as_of: Timest
             best.insert(&f.attr, (f, i));
         }
     }
-    best.into_iter().filter_map(|(k, (f, _))| f.value.clone().map(|v| (k.to_string(), v))).collect()
+    best.into_iter()
+        .filter_map(|(k, (f, _))| f.value.clone().map(|v| (k.to_string(), v)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,14 +100,27 @@ mod tests {
     use proptest::prelude::*;
 
     fn fact(attr: &str, v: &str, valid: i64, recv: i64) -> AttrFact {
-        AttrFact { subject: "a1".into(), attr: attr.into(), value: Some(v.into()), valid_from: Timestamp(valid), received_at: Timestamp(recv) }
+        AttrFact {
+            subject: "a1".into(),
+            attr: attr.into(),
+            value: Some(v.into()),
+            valid_from: Timestamp(valid),
+            received_at: Timestamp(recv),
+        }
     }
 
     #[test]
     fn latest_before_as_of_wins_and_later_facts_are_invisible() {
-        let facts = vec![fact("arr", "100", 10, 10), fact("arr", "200", 20, 20), fact("owner", "ann", 5, 5)];
+        let facts = vec![
+            fact("arr", "100", 10, 10),
+            fact("arr", "200", 20, 20),
+            fact("owner", "ann", 5, 5),
+        ];
         let s = snapshot(&facts, Timestamp(20), None);
-        assert_eq!(s["arr"], "100", "a change taking effect at the as-of instant is not yet visible");
+        assert_eq!(
+            s["arr"], "100",
+            "a change taking effect at the as-of instant is not yet visible"
+        );
         assert_eq!(snapshot(&facts, Timestamp(21), None)["arr"], "200");
         assert!(snapshot(&facts, Timestamp(5), None).is_empty());
     }
@@ -111,7 +130,10 @@ mod tests {
         // ARR changed on day 10 but the fact only arrived at 30.
         let facts = vec![fact("arr", "100", 1, 1), fact("arr", "200", 10, 30)];
         assert_eq!(snapshot(&facts, Timestamp(20), None)["arr"], "200");
-        assert_eq!(snapshot(&facts, Timestamp(20), Some(Timestamp(20)))["arr"], "100");
+        assert_eq!(
+            snapshot(&facts, Timestamp(20), Some(Timestamp(20)))["arr"],
+            "100"
+        );
     }
 
     #[test]
@@ -125,7 +147,12 @@ mod tests {
     }
 
     fn arb_fact() -> impl Strategy<Value = AttrFact> {
-        (prop::sample::select(vec!["arr", "seats", "owner", "role", "plan"]), 0i64..1000, 0i64..1000, 0u32..50)
+        (
+            prop::sample::select(vec!["arr", "seats", "owner", "role", "plan"]),
+            0i64..1000,
+            0i64..1000,
+            0u32..50,
+        )
             .prop_map(|(a, valid, recv, v)| fact(a, &v.to_string(), valid, valid + recv))
     }
 

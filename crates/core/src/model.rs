@@ -360,7 +360,10 @@ pub struct AccountView {
 impl AccountView {
     /// Types a snapshot of attributes; unreadable known values are left out (they were validated on import).
     pub fn from_snapshot(id: AccountId, mut s: Snapshot) -> AccountView {
-        let currency = s.remove(attr::CURRENCY).and_then(|c| Currency::parse(&c).ok()).unwrap_or(Currency::USD);
+        let currency = s
+            .remove(attr::CURRENCY)
+            .and_then(|c| Currency::parse(&c).ok())
+            .unwrap_or(Currency::USD);
         let day = |v: Option<String>| v.and_then(|v| Day::parse(&v).ok());
         AccountView {
             id,
@@ -368,7 +371,10 @@ impl AccountView {
             owner: s.remove(attr::OWNER),
             segment: s.remove(attr::SEGMENT),
             plan: s.remove(attr::PLAN),
-            arr: s.remove(attr::ARR).and_then(|v| v.parse().ok()).map(|minor| Money { minor, currency }),
+            arr: s
+                .remove(attr::ARR)
+                .and_then(|v| v.parse().ok())
+                .map(|minor| Money { minor, currency }),
             seats: s.remove(attr::SEATS).and_then(|v| v.parse().ok()),
             contract_start: day(s.remove(attr::CONTRACT_START)),
             renewal_date: day(s.remove(attr::RENEWAL_DATE)),
@@ -398,7 +404,10 @@ impl ContactView {
         ContactView {
             contact,
             role: s.get(attr::ROLE).and_then(|r| Role::parse(r).ok()),
-            status: s.get(attr::STATUS).and_then(|r| ContactStatus::parse(r).ok()).unwrap_or(ContactStatus::Active),
+            status: s
+                .get(attr::STATUS)
+                .and_then(|r| ContactStatus::parse(r).ok())
+                .unwrap_or(ContactStatus::Active),
             title: s.get(attr::TITLE).cloned(),
         }
     }

@@ -15,9 +15,15 @@ impl Currency {
     pub fn parse(s: &str) -> Result<Currency, String> {
         let b = s.trim().as_bytes();
         if b.len() == 3 && b.iter().all(|c| c.is_ascii_alphabetic()) {
-            Ok(Currency([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase(), b[2].to_ascii_uppercase()]))
+            Ok(Currency([
+                b[0].to_ascii_uppercase(),
+                b[1].to_ascii_uppercase(),
+                b[2].to_ascii_uppercase(),
+            ]))
         } else {
-            Err(format!("'{s}' is not a currency code; use three letters such as USD or EUR"))
+            Err(format!(
+                "'{s}' is not a currency code; use three letters such as USD or EUR"
+            ))
         }
     }
     /// The code as text.
@@ -57,7 +63,10 @@ pub struct Money {
 impl Money {
     /// An amount in US cents.
     pub fn usd(minor: i64) -> Money {
-        Money { minor, currency: Currency::USD }
+        Money {
+            minor,
+            currency: Currency::USD,
+        }
     }
     /// The amount in major units, for display and for models.
     pub fn major(&self) -> f64 {
@@ -102,11 +111,17 @@ pub fn parse_major(s: &str) -> Result<i64, String> {
         None => (false, t),
     };
     let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    let ok = !whole.is_empty() && whole.bytes().all(|c| c.is_ascii_digit()) && frac.bytes().all(|c| c.is_ascii_digit());
+    let ok = !whole.is_empty()
+        && whole.bytes().all(|c| c.is_ascii_digit())
+        && frac.bytes().all(|c| c.is_ascii_digit());
     if !ok || frac.len() > 6 {
-        return Err(format!("'{s}' is not an amount; write it in major units with a dot, such as 1200.50"));
+        return Err(format!(
+            "'{s}' is not an amount; write it in major units with a dot, such as 1200.50"
+        ));
     }
-    let whole: i64 = whole.parse().map_err(|_| format!("'{s}' is too large an amount"))?;
+    let whole: i64 = whole
+        .parse()
+        .map_err(|_| format!("'{s}' is too large an amount"))?;
     let mut cents = 0i64;
     let fb = frac.as_bytes();
     for i in 0..2 {
@@ -116,7 +131,10 @@ pub fn parse_major(s: &str) -> Result<i64, String> {
     if fb.get(2).is_some_and(|c| *c >= b'5') {
         cents += 1;
     }
-    let v = whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(|| format!("'{s}' is too large an amount"))?;
+    let v = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(cents))
+        .ok_or_else(|| format!("'{s}' is too large an amount"))?;
     Ok(if neg { -v } else { v })
 }
 

@@ -74,7 +74,11 @@ impl Series {
     /// The last day before `before` with a non-zero value.
     pub fn last_active_before(&self, before: Day) -> Option<Day> {
         let hi = self.points.partition_point(|p| p.0 < before);
-        self.points[..hi].iter().rev().find(|p| p.1 != 0.0).map(|p| p.0)
+        self.points[..hi]
+            .iter()
+            .rev()
+            .find(|p| p.1 != 0.0)
+            .map(|p| p.0)
     }
     /// The first day with a value.
     pub fn first_day(&self) -> Option<Day> {
@@ -169,7 +173,10 @@ impl Reader<'_> {
         let mut v = 0u64;
         let mut shift = 0;
         loop {
-            let c = *self.b.get(self.at).ok_or(DecodeError { at: self.at, why: "truncated number" })?;
+            let c = *self.b.get(self.at).ok_or(DecodeError {
+                at: self.at,
+                why: "truncated number",
+            })?;
             self.at += 1;
             v |= ((c & 0x7f) as u64) << shift;
             if c < 0x80 {
@@ -177,12 +184,18 @@ impl Reader<'_> {
             }
             shift += 7;
             if shift > 63 {
-                return Err(DecodeError { at: self.at, why: "number too long" });
+                return Err(DecodeError {
+                    at: self.at,
+                    why: "number too long",
+                });
             }
         }
     }
     fn bytes(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        let s = self.b.get(self.at..self.at + n).ok_or(DecodeError { at: self.at, why: "truncated bytes" })?;
+        let s = self.b.get(self.at..self.at + n).ok_or(DecodeError {
+            at: self.at,
+            why: "truncated bytes",
+        })?;
         self.at += n;
         Ok(s)
     }
@@ -197,7 +210,10 @@ impl AccountSeries {
     /// Merges a delta (metric → sorted points) using each metric's [`merge_rule`].
     pub fn merge(&mut self, delta: &BTreeMap<String, Vec<(Day, f64)>>) {
         for (metric, points) in delta {
-            self.metrics.entry(metric.clone()).or_default().merge(points, merge_rule(metric));
+            self.metrics
+                .entry(metric.clone())
+                .or_default()
+                .merge(points, merge_rule(metric));
         }
     }
 
@@ -230,14 +246,22 @@ impl AccountSeries {
     pub fn decode(b: &[u8]) -> Result<AccountSeries, DecodeError> {
         let mut r = Reader { b, at: 0 };
         if r.bytes(1)?[0] != FORMAT_VERSION {
-            return Err(DecodeError { at: 0, why: "unknown format version" });
+            return Err(DecodeError {
+                at: 0,
+                why: "unknown format version",
+            });
         }
         let n = r.varint()? as usize;
         let mut metrics = BTreeMap::new();
         for _ in 0..n {
             let len = r.varint()? as usize;
             let at = r.at;
-            let name = std::str::from_utf8(r.bytes(len)?).map_err(|_| DecodeError { at, why: "metric name is not UTF-8" })?.to_string();
+            let name = std::str::from_utf8(r.bytes(len)?)
+                .map_err(|_| DecodeError {
+                    at,
+                    why: "metric name is not UTF-8",
+                })?
+                .to_string();
             let count = r.varint()? as usize;
             let mut points = Vec::with_capacity(count.min(1 << 16));
             let mut prev = 0i64;
@@ -268,7 +292,9 @@ mod tests {
         assert_eq!(merge_rule("users:login"), Merge::Max);
         assert_eq!(merge_rule(ACTIVE_USERS), Merge::Max);
         assert_eq!(merge_rule("metric:login"), Merge::Set);
-        let mut s = Series { points: vec![(Day(1), 2.0), (Day(3), 1.0)] };
+        let mut s = Series {
+            points: vec![(Day(1), 2.0), (Day(3), 1.0)],
+        };
         s.merge(&[(Day(0), 1.0), (Day(3), 4.0)], Merge::Add);
         assert_eq!(s.points, vec![(Day(0), 1.0), (Day(1), 2.0), (Day(3), 5.0)]);
         s.merge(&[(Day(3), 4.0)], Merge::Set);

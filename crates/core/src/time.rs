@@ -33,7 +33,10 @@ pub struct TimeError {
 
 fn err(value: &[u8], why: &'static str) -> TimeError {
     let s = String::from_utf8_lossy(value);
-    TimeError { value: s.chars().take(40).collect(), why }
+    TimeError {
+        value: s.chars().take(40).collect(),
+        why,
+    }
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -112,7 +115,10 @@ impl Day {
     }
     /// Builds a day from a calendar date; panics on an impossible date (for literals in code and tests).
     pub fn ymd(y: i32, m: u32, d: u32) -> Day {
-        assert!((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m), "bad date {y}-{m}-{d}");
+        assert!(
+            (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m),
+            "bad date {y}-{m}-{d}"
+        );
         Day(days_from_civil(y, m, d))
     }
     /// Day of the week, 0 = Monday … 6 = Sunday.
@@ -152,7 +158,10 @@ impl Timestamp {
             return Err(err(b, "it is empty"));
         }
         if b.iter().all(|c| c.is_ascii_digit()) {
-            let v: i64 = std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).ok_or_else(|| err(b, "number too large"))?;
+            let v: i64 = std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| err(b, "number too large"))?;
             // Up to 11 digits reads as seconds (until year 5138), more as milliseconds.
             return Ok(Timestamp(if b.len() <= 11 { v * 1000 } else { v }));
         }
@@ -200,7 +209,8 @@ impl Timestamp {
         let rest = &b[i..];
         match rest {
             [] | [b'Z'] | [b'z'] => {}
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
                 let oh = digits(&[*h1, *h2]).ok_or_else(|| err(b, "bad offset"))? as i64;
                 let om = digits(&[*m1, *m2]).ok_or_else(|| err(b, "bad offset"))? as i64;
                 let off = (oh * 60 + om) * 60_000;
@@ -218,7 +228,9 @@ impl Timestamp {
 
     /// Now, from the system clock.
     pub fn now() -> Timestamp {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp(d.as_millis() as i64)
     }
 }
@@ -248,11 +260,34 @@ mod tests {
         assert!(Day::parse("2023-02-29").is_err());
         let t = Timestamp::parse("2024-03-01T09:30:15.5Z").unwrap();
         assert_eq!(t.to_string(), "2024-03-01T09:30:15.500Z");
-        assert_eq!(Timestamp::parse("2024-03-01 09:30:15+02:00").unwrap().to_string(), "2024-03-01T07:30:15Z");
-        assert_eq!(Timestamp::parse("2024-03-01T00:30:00-01:00").unwrap().day().to_string(), "2024-03-01");
-        assert_eq!(Timestamp::parse("2024-03-01T23:30:00-01:00").unwrap().day().to_string(), "2024-03-02");
-        assert_eq!(Timestamp::parse("1709285415").unwrap().to_string(), "2024-03-01T09:30:15Z");
-        assert_eq!(Timestamp::parse("1709285415123").unwrap().0, 1_709_285_415_123);
+        assert_eq!(
+            Timestamp::parse("2024-03-01 09:30:15+02:00")
+                .unwrap()
+                .to_string(),
+            "2024-03-01T07:30:15Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2024-03-01T00:30:00-01:00")
+                .unwrap()
+                .day()
+                .to_string(),
+            "2024-03-01"
+        );
+        assert_eq!(
+            Timestamp::parse("2024-03-01T23:30:00-01:00")
+                .unwrap()
+                .day()
+                .to_string(),
+            "2024-03-02"
+        );
+        assert_eq!(
+            Timestamp::parse("1709285415").unwrap().to_string(),
+            "2024-03-01T09:30:15Z"
+        );
+        assert_eq!(
+            Timestamp::parse("1709285415123").unwrap().0,
+            1_709_285_415_123
+        );
         let e = Timestamp::parse("03/01/2024").unwrap_err();
         assert!(e.to_string().contains("03/01/2024"), "{e}");
         assert!(Timestamp::parse("2024-03-01T25:00:00Z").is_err());

@@ -1,0 +1,382 @@
+//! Turns validated rows of every kind except events into canonical records, chunk by chunk.
+//!
+//! Records of a chunk are appended to the batch as they are read; when the chunk turns out to have been
+//! imported before, they are cut off again (`end_chunk(false)`), so only new chunks reach the store.
+
+use crate::fields::Fields;
+use crate::kind::Kind;
+use crate::report::FieldError;
+use bellwether_core::history::{attr, AttrFact};
+use bellwether_core::model::{
+    BillingEvent, BillingKind, Contact, ContactStatus, Interaction, InteractionKind, Outcome,
+    OutcomeKind, Priority, Response, Role, Subscription, Ticket,
+};
+use bellwether_core::{money, AccountId, ContactId, Day, Money, Timestamp};
+use bellwether_store::WriteBatch;
+use std::collections::BTreeMap;
+
+/// Accumulates the records of one file.
+pub(crate) struct EntitySink {
+    kind: Kind,
+    received: Timestamp,
+    pub(crate) batch: WriteBatch,
+    metrics: Vec<(AccountId, String, Day, f64)>,
+    mark: [usize; 9],
+    /// Records kept so far (in chunks that were new).
+    pub(crate) kept: u64,
+    pending: u64,
+}
+
+/// Converts an attribute's text to its stored form, validating it.
+fn attr_value(name: &str, v: &str, field: &'static str) -> Result<String, FieldError> {
+    let v = v.trim();
+    Ok(match name {
+        attr::ARR => money::parse_major(v)
+            .map_err(|e| FieldError::field(field, e))?
+            .to_string(),
+        attr::SEATS => match v.parse::<f64>() {
+            Ok(s) if s >= 0.0 && s.fract() == 0.0 => (s as i64).to_string(),
+            _ => {
+                return Err(FieldError::field(
+                    field,
+                    format!("'{v}' is not a seat count; use a whole number of 0 or more"),
+                ))
+            }
+        },
+        attr::CONTRACT_START | attr::RENEWAL_DATE => Day::parse(v)
+            .map_err(|e| FieldError::field(field, e.to_string()))?
+            .to_string(),
+        attr::CURRENCY => bellwether_core::Currency::parse(v)
+            .map_err(|e| FieldError::field(field, e))?
+            .to_string(),
+        attr::SEGMENT | attr::LIFECYCLE_STAGE => crate::kind::normalise(v),
+        _ => v.to_string(),
+    })
+}
+
+const ACCOUNT_ATTRS: &[&str] = &[
+    attr::NAME,
+    attr::OWNER,
+    attr::SEGMENT,
+    attr::PLAN,
+    attr::ARR,
+    attr::CURRENCY,
+    attr::SEATS,
+    attr::CONTRACT_START,
+    attr::RENEWAL_DATE,
+    attr::LIFECYCLE_STAGE,
+    attr::PARENT_ID,
+];
+
+impl EntitySink {
+    pub(crate) fn new(kind: Kind, received: Timestamp) -> EntitySink {
+        EntitySink {
+            kind,
+            received,
+            batch: WriteBatch::default(),
+            metrics: Vec::new(),
+            mark: [0; 9],
+            kept: 0,
+            pending: 0,
+        }
+    }
+
+    fn lens(&self) -> [usize; 9] {
+        let b = &self.batch;
+        [
+            b.account_attrs.len(),
+            b.contacts.len(),
+            b.contact_attrs.len(),
+            b.tickets.len(),
+            b.billing.len(),
+            b.subscriptions.len(),
+            b.interactions.len(),
+            b.outcomes.len(),
+            self.metrics.len(),
+        ]
+    }
+
+    /// Closes a chunk: keeps its records when it is new, drops them when it was imported before.
+    pub(crate) fn end_chunk(&mut self, keep: bool) {
+        if keep {
+            self.mark = self.lens();
+            self.kept += self.pending;
+        } else {
+            let m = self.mark;
+            let b = &mut self.batch;
+            b.account_attrs.truncate(m[0]);
+            b.contacts.truncate(m[1]);
+            b.contact_attrs.truncate(m[2]);
+            b.tickets.truncate(m[3]);
+            b.billing.truncate(m[4]);
+            b.subscriptions.truncate(m[5]);
+            b.interactions.truncate(m[6]);
+            b.outcomes.truncate(m[7]);
+            self.metrics.truncate(m[8]);
+        }
+        self.pending = 0;
+    }
+
+    /// Reads one record. `extra` holds the columns the kind does not declare (custom account attributes).
+    pub(crate) fn row(
+        &mut self,
+        f: &Fields,
+        extra: &[(&str, Option<&str>)],
+    ) -> Result<(), FieldError> {
+        let received = self.received;
+        match self.kind {
+            Kind::Accounts => {
+                let id = f.req("account_id")?.trim().to_string();
+                let contract_start = f.opt_day("contract_start")?;
+                let valid_from = match f.opt_time("valid_from")? {
+                    Some(t) => t,
+                    None => contract_start.map(|d| d.start()).unwrap_or(received),
+                };
+                let mut facts = Vec::new();
+                for name in ACCOUNT_ATTRS {
+                    if let Some(v) = f.get(name) {
+                        let value = attr_value(name, v, name)?;
+                        facts.push(AttrFact {
+                            subject: id.clone(),
+                            attr: name.to_string(),
+                            value: Some(value),
+                            valid_from,
+                            received_at: received,
+                        });
+                    }
+                }
+                for (name, v) in extra {
+                    if let Some(v) = v {
+                        facts.push(AttrFact {
+                            subject: id.clone(),
+                            attr: name.to_string(),
+                            value: Some(v.to_string()),
+                            valid_from,
+                            received_at: received,
+                        });
+                    }
+                }
+                if facts.is_empty() {
+                    // An account listed with no attributes still exists from then on.
+                    facts.push(AttrFact {
+                        subject: id.clone(),
+                        attr: attr::NAME.into(),
+                        value: Some(id.clone()),
+                        valid_from,
+                        received_at: received,
+                    });
+                }
+                self.batch.account_attrs.extend(facts);
+            }
+            Kind::AccountChanges => {
+                let id = f.req("account_id")?.trim().to_string();
+                let name = crate::kind::normalise(f.req("attribute")?);
+                let value = f
+                    .get("value")
+                    .map(|v| attr_value(&name, v, "value"))
+                    .transpose()?;
+                let valid_from = f.time("valid_from")?;
+                self.batch.account_attrs.push(AttrFact {
+                    subject: id,
+                    attr: name,
+                    value,
+                    valid_from,
+                    received_at: received,
+                });
+            }
+            Kind::Contacts => {
+                let id = f.req("contact_id")?.trim().to_string();
+                let account_id = AccountId(f.req("account_id")?.trim().to_string());
+                let first_seen = f.opt_time("first_seen")?;
+                let valid_from = f.opt_time("valid_from")?.or(first_seen).unwrap_or(received);
+                let role = f.opt_enum("role", Role::parse)?;
+                let status = f.opt_enum("status", ContactStatus::parse)?;
+                let mut push = |a: &str, v: Option<String>| {
+                    if let Some(v) = v {
+                        self.batch.contact_attrs.push(AttrFact {
+                            subject: id.clone(),
+                            attr: a.into(),
+                            value: Some(v),
+                            valid_from,
+                            received_at: received,
+                        });
+                    }
+                };
+                push(attr::ROLE, role.map(|r| r.as_str().to_string()));
+                push(attr::STATUS, status.map(|s| s.as_str().to_string()));
+                push(attr::TITLE, f.get("title").map(String::from));
+                self.batch.contacts.push(Contact {
+                    id: ContactId(id.clone()),
+                    account_id,
+                    email: f.get("email").map(String::from),
+                    name: f.get("name").map(String::from),
+                    first_seen: first_seen.or(Some(valid_from)),
+                });
+            }
+            Kind::DailyMetrics => {
+                let id = AccountId(f.req("account_id")?.trim().to_string());
+                let day = f.day("date")?;
+                let metric = f.req("metric")?.trim().to_string();
+                let value = crate::fields::number("value", f.req("value")?)?;
+                self.metrics.push((id, metric, day, value));
+            }
+            Kind::Subscriptions => {
+                let account_id = AccountId(f.req("account_id")?.trim().to_string());
+                let plan = f.req("plan")?.trim().to_string();
+                let start = f.day("start_date")?;
+                let end = f.opt_day("end_date")?;
+                if let Some(e) = end {
+                    if e < start {
+                        return Err(FieldError::field(
+                            "end_date",
+                            format!("{e} is before start_date {start}"),
+                        ));
+                    }
+                }
+                let mrr = f
+                    .opt_money("mrr")?
+                    .ok_or_else(|| FieldError::field("mrr", "is required but blank"))?;
+                let quantity = f.opt_i64("quantity")?.unwrap_or(1);
+                if quantity < 0 {
+                    return Err(FieldError::field(
+                        "quantity",
+                        format!("{quantity} is negative"),
+                    ));
+                }
+                let id = f
+                    .get("subscription_id")
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{account_id}:{plan}:{start}"));
+                self.batch.subscriptions.push(Subscription {
+                    id,
+                    account_id,
+                    plan,
+                    start,
+                    end,
+                    mrr: Money {
+                        minor: mrr,
+                        currency: f.currency()?,
+                    },
+                    quantity,
+                    received_at: received,
+                });
+            }
+            Kind::Tickets => {
+                let closed_at = f.opt_time("closed_at")?;
+                let csat = f.opt_f64("csat")?;
+                if let Some(c) = csat {
+                    if !(0.0..=5.0).contains(&c) {
+                        return Err(FieldError::field("csat", format!("{c} is outside 1–5")));
+                    }
+                }
+                self.batch.tickets.push(Ticket {
+                    id: f.req("ticket_id")?.trim().to_string(),
+                    account_id: AccountId(f.req("account_id")?.trim().to_string()),
+                    contact_id: f.get("contact_id").map(|c| ContactId(c.to_string())),
+                    opened_at: f.time("opened_at")?,
+                    closed_at,
+                    priority: f
+                        .opt_enum("priority", Priority::parse)?
+                        .unwrap_or(Priority::Normal),
+                    status: f
+                        .get("status")
+                        .map(crate::kind::normalise)
+                        .unwrap_or_else(|| {
+                            if closed_at.is_some() {
+                                "closed".into()
+                            } else {
+                                "open".into()
+                            }
+                        }),
+                    escalated: f.flag("escalated")?,
+                    first_response_minutes: f.opt_f64("first_response_minutes")?,
+                    resolution_minutes: f.opt_f64("resolution_minutes")?,
+                    sla_breached: f.flag("sla_breached")?,
+                    csat,
+                    subject: f.get("subject").unwrap_or("").to_string(),
+                    body: f.get("body").unwrap_or("").to_string(),
+                    received_at: received,
+                });
+            }
+            Kind::BillingEvents => {
+                let currency = f.currency()?;
+                self.batch.billing.push(BillingEvent {
+                    id: f.req("event_id")?.trim().to_string(),
+                    account_id: AccountId(f.req("account_id")?.trim().to_string()),
+                    at: f.time("timestamp")?,
+                    kind: BillingKind::parse(f.req("kind")?)
+                        .map_err(|e| FieldError::field("kind", e))?,
+                    amount: f
+                        .opt_money("amount")?
+                        .map(|minor| Money { minor, currency }),
+                    mrr_delta: f.opt_money("mrr_delta")?,
+                    seats_delta: f.opt_i64("seats_delta")?,
+                    plan: f.get("plan").map(String::from),
+                    received_at: received,
+                });
+            }
+            Kind::Interactions => {
+                let kind = InteractionKind::parse(f.req("kind")?)
+                    .map_err(|e| FieldError::field("kind", e))?;
+                let score = f.opt_f64("score")?;
+                if let (InteractionKind::Nps, Some(s)) = (kind, score) {
+                    if !(0.0..=10.0).contains(&s) {
+                        return Err(FieldError::field(
+                            "score",
+                            format!("{s} is outside the NPS scale 0–10"),
+                        ));
+                    }
+                }
+                self.batch.interactions.push(Interaction {
+                    id: f.req("interaction_id")?.trim().to_string(),
+                    account_id: AccountId(f.req("account_id")?.trim().to_string()),
+                    contact_id: f.get("contact_id").map(|c| ContactId(c.to_string())),
+                    at: f.time("timestamp")?,
+                    kind,
+                    response: f.opt_enum("response", Response::parse)?,
+                    score,
+                    note: f.get("note").unwrap_or("").to_string(),
+                    received_at: received,
+                });
+            }
+            Kind::Outcomes => {
+                self.batch.outcomes.push(Outcome {
+                    account_id: AccountId(f.req("account_id")?.trim().to_string()),
+                    date: f.day("date")?,
+                    kind: OutcomeKind::parse(f.req("kind")?)
+                        .map_err(|e| FieldError::field("kind", e))?,
+                    arr_delta: f.opt_money("arr_delta")?,
+                    received_at: received,
+                });
+            }
+            Kind::Events => unreachable!("events are rolled up by the events module"),
+        }
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// The finished batch; daily metrics become `metric:` series, the last value of a day winning.
+    pub(crate) fn finish(mut self) -> WriteBatch {
+        let mut by: BTreeMap<AccountId, BTreeMap<String, BTreeMap<Day, f64>>> = BTreeMap::new();
+        for (id, metric, day, value) in self.metrics {
+            by.entry(id)
+                .or_default()
+                .entry(format!(
+                    "{}{metric}",
+                    bellwether_core::series::METRIC_PREFIX
+                ))
+                .or_default()
+                .insert(day, value);
+        }
+        for (id, metrics) in by {
+            self.batch.series.insert(
+                id,
+                metrics
+                    .into_iter()
+                    .map(|(m, pts)| (m, pts.into_iter().collect()))
+                    .collect(),
+            );
+        }
+        self.batch
+    }
+}

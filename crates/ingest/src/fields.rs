@@ -1,0 +1,127 @@
+//! Reading single fields: times, days, money, numbers, booleans and enumerations, each failure naming the
+//! field, quoting the value and saying what form is expected.
+
+use crate::report::FieldError;
+use bellwether_core::{money, Currency, Day, Timestamp};
+
+/// A record's fields by canonical column position, blank values as `None`.
+pub struct Fields<'a> {
+    pub(crate) values: &'a [Option<&'a str>],
+    pub(crate) names: &'static [crate::kind::Column],
+}
+
+impl<'a> Fields<'a> {
+    fn index(&self, name: &str) -> usize {
+        self.names
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("column {name} is not declared"))
+    }
+
+    /// The raw text of a column, `None` when absent or blank.
+    pub fn get(&self, name: &'static str) -> Option<&'a str> {
+        self.values[self.index(name)]
+    }
+
+    /// A required column's text.
+    pub fn req(&self, name: &'static str) -> Result<&'a str, FieldError> {
+        self.get(name)
+            .ok_or_else(|| FieldError::field(name, "is required but blank"))
+    }
+
+    /// A required instant.
+    pub fn time(&self, name: &'static str) -> Result<Timestamp, FieldError> {
+        Timestamp::parse(self.req(name)?).map_err(|e| FieldError::field(name, e.to_string()))
+    }
+
+    /// An optional instant.
+    pub fn opt_time(&self, name: &'static str) -> Result<Option<Timestamp>, FieldError> {
+        self.get(name)
+            .map(|v| Timestamp::parse(v).map_err(|e| FieldError::field(name, e.to_string())))
+            .transpose()
+    }
+
+    /// A required day.
+    pub fn day(&self, name: &'static str) -> Result<Day, FieldError> {
+        Day::parse(self.req(name)?).map_err(|e| FieldError::field(name, e.to_string()))
+    }
+
+    /// An optional day.
+    pub fn opt_day(&self, name: &'static str) -> Result<Option<Day>, FieldError> {
+        self.get(name)
+            .map(|v| Day::parse(v).map_err(|e| FieldError::field(name, e.to_string())))
+            .transpose()
+    }
+
+    /// An optional amount in major units, as minor units.
+    pub fn opt_money(&self, name: &'static str) -> Result<Option<i64>, FieldError> {
+        self.get(name)
+            .map(|v| money::parse_major(v).map_err(|e| FieldError::field(name, e)))
+            .transpose()
+    }
+
+    /// An optional currency (USD when blank).
+    pub fn currency(&self) -> Result<Currency, FieldError> {
+        match self.get("currency") {
+            None => Ok(Currency::USD),
+            Some(c) => Currency::parse(c).map_err(|e| FieldError::field("currency", e)),
+        }
+    }
+
+    /// An optional finite number.
+    pub fn opt_f64(&self, name: &'static str) -> Result<Option<f64>, FieldError> {
+        self.get(name).map(|v| number(name, v)).transpose()
+    }
+
+    /// An optional whole number.
+    pub fn opt_i64(&self, name: &'static str) -> Result<Option<i64>, FieldError> {
+        self.get(name)
+            .map(|v| {
+                let t = v.trim();
+                t.parse::<i64>()
+                    .or_else(|_| {
+                        t.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                            .map(|f| f as i64)
+                            .ok_or(())
+                    })
+                    .map_err(|_| FieldError::field(name, format!("'{v}' is not a whole number")))
+            })
+            .transpose()
+    }
+
+    /// An optional boolean (blank is false).
+    pub fn flag(&self, name: &'static str) -> Result<bool, FieldError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) => match v.as_str() {
+                "true" | "yes" | "y" | "1" | "t" => Ok(true),
+                "false" | "no" | "n" | "0" | "f" => Ok(false),
+                _ => Err(FieldError::field(
+                    name,
+                    format!("'{v}' is not a boolean; use true or false"),
+                )),
+            },
+        }
+    }
+
+    /// An optional enumeration value read by `parse`.
+    pub fn opt_enum<T>(
+        &self,
+        name: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, FieldError> {
+        self.get(name)
+            .map(|v| parse(v).map_err(|e| FieldError::field(name, e)))
+            .transpose()
+    }
+}
+
+/// Reads a finite number, naming the field on failure.
+pub fn number(name: &'static str, v: &str) -> Result<f64, FieldError> {
+    match v.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(f),
+        _ => Err(FieldError::field(name, format!("'{v}' is not a number"))),
+    }
+}

@@ -1,0 +1,737 @@
+//! Import: files in the canonical formats (docs/formats.md) into validated records and roll-ups.
+//!
+//! The first stage of the flow. A file is read in chunks; each chunk is fingerprinted, and a chunk the store
+//! has seen before is skipped, so re-importing a file changes nothing. Each record is validated field by field:
+//! a bad one is reported with file, line, field and value and skipped, and the good ones around it are kept.
+//! Everything new from one file is written in one transaction together with its chunk fingerprints.
+//!
+//! - [`kind`]: the kinds, their columns, recognition by file name or header;
+//! - `fields`: reading one field (times, money, numbers, enumerations) with helpful errors;
+//! - `entities`: rows of every kind except events into canonical records;
+//! - `events`: the event roll-up, the import's hot path;
+//! - [`report`]: what an import tells its user.
+#![deny(missing_docs)]
+
+mod entities;
+mod events;
+mod fields;
+pub mod kind;
+pub mod report;
+
+pub use kind::Kind;
+pub use report::{ImportError, ImportReport, Rejected};
+
+use bellwether_core::Timestamp;
+use bellwether_store::{Fingerprint, Store, WriteBatch};
+use entities::EntitySink;
+use events::{EventAgg, EventColumns};
+use fields::Fields;
+use report::FieldError;
+use rustc_hash::FxHashSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64, Xxh3};
+
+/// Records per chunk on the general readers.
+const CHUNK_RECORDS: u64 = 10_000;
+/// Bytes per chunk (block) on the events fast path.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Called with (bytes read, total bytes) as a file is read.
+pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// How to import.
+#[derive(Clone, Default)]
+pub struct ImportOptions {
+    /// The kind, when the caller names it; otherwise recognised from the file name, then the header.
+    pub kind: Option<Kind>,
+    /// The receipt time to record (default: now).
+    pub received_at: Option<Timestamp>,
+    /// Progress callback.
+    pub progress: Option<ProgressFn>,
+}
+
+/// Imports one file. Rejected records are in the report; an `Err` means nothing of the file was stored.
+pub async fn import_file<S: Store + ?Sized>(
+    store: &S,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let known = Arc::new(
+        store
+            .known_chunks()
+            .await
+            .map_err(|source| ImportError::Store {
+                path: path.to_path_buf(),
+                source,
+            })?,
+    );
+    import_with_known(store, path, opts, known).await
+}
+
+/// Imports every recognised file of a folder (not its sub-folders), accounts first, then the other kinds in
+/// the order of [`Kind::ALL`]. Returns one result per file; files that are not import files are listed apart.
+pub async fn import_dir<S: Store + ?Sized>(
+    store: &S,
+    dir: &Path,
+    opts: &ImportOptions,
+) -> Result<DirReport, ImportError> {
+    let io = |source| ImportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !matches!(ext.as_str(), "csv" | "jsonl" | "ndjson" | "json") || name.starts_with('.') {
+            skipped.push(path);
+            continue;
+        }
+        let kind = match opts.kind.or_else(|| Kind::from_file_name(name)) {
+            Some(k) => Some(k),
+            None => sniff_kind(&path)?,
+        };
+        match kind {
+            Some(k) => files.push((k, path)),
+            None => skipped.push(path),
+        }
+    }
+    files.sort_by_key(|(k, p)| (Kind::ALL.iter().position(|x| x == k), p.clone()));
+    let mut results = Vec::new();
+    for (kind, path) in files {
+        let o = ImportOptions {
+            kind: Some(kind),
+            ..opts.clone()
+        };
+        let r = import_file(store, &path, &o).await;
+        results.push((path, r));
+    }
+    Ok(DirReport {
+        files: results,
+        skipped,
+    })
+}
+
+/// The outcome of a folder import.
+pub struct DirReport {
+    /// Each imported file with its result.
+    pub files: Vec<(PathBuf, Result<ImportReport, ImportError>)>,
+    /// Files that were not recognised as import files.
+    pub skipped: Vec<PathBuf>,
+}
+
+async fn import_with_known<S: Store + ?Sized>(
+    store: &S,
+    path: &Path,
+    opts: &ImportOptions,
+    known: Arc<FxHashSet<Fingerprint>>,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let p = path.to_path_buf();
+    let o = opts.clone();
+    let (batch, mut report) = tokio::task::spawn_blocking(move || read_file(&p, &o, &known))
+        .await
+        .map_err(|e| ImportError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    report.accounts_touched = batch.accounts().len();
+    if !batch.chunks.is_empty() {
+        store
+            .write(&batch)
+            .await
+            .map_err(|source| ImportError::Store {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(file = %path.display(), kind = %report.kind, records = report.records, imported = report.imported,
+        rejected = report.rejected_count, chunks_new = report.chunks_new, chunks_skipped = report.chunks_skipped, seconds = report.seconds, "imported");
+    Ok(report)
+}
+
+fn is_json(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
+        Some("jsonl" | "ndjson" | "json")
+    )
+}
+
+/// Reads the header (CSV) or the first object's keys (JSONL) to recognise a file's kind.
+fn sniff_kind(path: &Path) -> Result<Option<Kind>, ImportError> {
+    let f = std::fs::File::open(path).map_err(|source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut first = String::new();
+    BufReader::new(f)
+        .read_line(&mut first)
+        .map_err(|source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(Kind::from_header(&header_of(path, &first)))
+}
+
+fn header_of(path: &Path, first: &str) -> Vec<String> {
+    if is_json(path) {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    } else {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(first.as_bytes());
+        r.records()
+            .next()
+            .and_then(|r| r.ok())
+            .map(|r| r.iter().map(String::from).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Tracks chunk boundaries, fingerprints and the rejections that belong to each chunk.
+struct Chunker<'a> {
+    known: &'a FxHashSet<Fingerprint>,
+    new: Vec<Fingerprint>,
+    skipped: usize,
+    pending_rejects: Vec<(u64, FieldError)>,
+}
+
+impl Chunker<'_> {
+    /// Decides whether a finished chunk is new, and files its rejections accordingly.
+    fn close(&mut self, fp: Fingerprint, report: &mut ImportReport) -> bool {
+        let keep = !self.known.contains(&fp) && !self.new.contains(&fp);
+        if keep {
+            self.new.push(fp);
+            for (line, e) in self.pending_rejects.drain(..) {
+                report.reject(line, e);
+            }
+        } else {
+            self.skipped += 1;
+            self.pending_rejects.clear();
+        }
+        keep
+    }
+}
+
+fn read_file(
+    path: &Path,
+    opts: &ImportOptions,
+    known: &FxHashSet<Fingerprint>,
+) -> Result<(WriteBatch, ImportReport), ImportError> {
+    let io = |source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let total = file.metadata().map_err(io)?.len();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut first = String::new();
+    reader.read_line(&mut first).map_err(io)?;
+    let json = is_json(path);
+    let header = header_of(path, &first);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let kind = match opts
+        .kind
+        .or_else(|| Kind::from_file_name(name))
+        .or_else(|| Kind::from_header(&header))
+    {
+        Some(k) => k,
+        None => {
+            return Err(ImportError::UnknownKind {
+                path: path.to_path_buf(),
+                header: if header.is_empty() {
+                    "no header".into()
+                } else {
+                    header.join(",")
+                },
+                kinds: Kind::ALL
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    };
+    if first.trim().is_empty() {
+        return Err(ImportError::Empty {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    let received = opts.received_at.unwrap_or_else(Timestamp::now);
+    let mut report = ImportReport {
+        file: path.to_path_buf(),
+        kind: kind.name().into(),
+        bytes: total,
+        ..Default::default()
+    };
+    let mut chunker = Chunker {
+        known,
+        new: Vec::new(),
+        skipped: 0,
+        pending_rejects: Vec::new(),
+    };
+    let progress = |done: u64| {
+        if let Some(p) = &opts.progress {
+            p(done, total)
+        }
+    };
+
+    let mut batch = if json {
+        // JSONL: the first line is data too.
+        let mut line_reader = std::io::Cursor::new(first.into_bytes()).chain(reader);
+        read_jsonl(
+            path,
+            kind,
+            &mut line_reader,
+            received,
+            &mut chunker,
+            &mut report,
+            &progress,
+        )?
+    } else {
+        let cols = kind::resolve(kind, &header);
+        let missing: Vec<&str> = kind
+            .columns()
+            .iter()
+            .zip(&cols)
+            .filter(|(c, m)| c.required && m.is_none())
+            .map(|(c, _)| c.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ImportError::MissingColumn {
+                path: path.to_path_buf(),
+                kind,
+                missing: missing.join(", "),
+                found: header.join(","),
+            });
+        }
+        let known_idx: FxHashSet<usize> = cols.iter().flatten().copied().collect();
+        let extras: Vec<(usize, String)> = header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !known_idx.contains(i))
+            .map(|(i, h)| (i, kind::normalise(h)))
+            .collect();
+        if kind != Kind::Accounts {
+            report.ignored_columns = extras.iter().map(|(_, h)| h.clone()).collect();
+        }
+        let seed = xxh3_64(format!("{}\x1f{}", kind.name(), header.join("\x1f")).as_bytes());
+        if kind == Kind::Events && header.len() <= 32 {
+            let ec = EventColumns {
+                account: cols[0].expect("required"),
+                timestamp: cols[1].expect("required"),
+                event: cols[2].expect("required"),
+                user: cols[3],
+                value: cols[4],
+                width: header.len(),
+            };
+            read_events_fast(
+                path,
+                &ec,
+                &mut reader,
+                seed,
+                &mut chunker,
+                &mut report,
+                first.len() as u64,
+                &progress,
+            )?
+        } else {
+            read_csv(
+                path,
+                kind,
+                &cols,
+                &extras,
+                header.len(),
+                &mut reader,
+                seed,
+                received,
+                &mut chunker,
+                &mut report,
+                &progress,
+            )?
+        }
+    };
+    report.chunks_new = chunker.new.len();
+    report.chunks_skipped = chunker.skipped;
+    batch.chunks = chunker.new;
+    batch.source = path.display().to_string();
+    batch.kind = kind.name().into();
+    batch.received_at = Some(received);
+    batch.records = report.records;
+    batch.rejected = report.rejected_count;
+    progress(total);
+    Ok((batch, report))
+}
+
+/// A sink for records of any kind: events roll up, everything else becomes records.
+enum Sink {
+    Events(Box<EventAgg>),
+    Entities(Box<EntitySink>),
+}
+
+impl Sink {
+    fn new(kind: Kind, received: Timestamp) -> Sink {
+        if kind == Kind::Events {
+            Sink::Events(Box::default())
+        } else {
+            Sink::Entities(Box::new(EntitySink::new(kind, received)))
+        }
+    }
+    fn row(&mut self, f: &Fields, extra: &[(&str, Option<&str>)]) -> Result<(), FieldError> {
+        match self {
+            Sink::Events(a) => a.add_fields(f),
+            Sink::Entities(e) => e.row(f, extra),
+        }
+    }
+    fn end_chunk(&mut self, keep: bool) {
+        match self {
+            Sink::Events(a) => a.end_chunk(keep),
+            Sink::Entities(e) => e.end_chunk(keep),
+        }
+    }
+    fn finish(self, report: &mut ImportReport) -> WriteBatch {
+        match self {
+            Sink::Events(a) => {
+                report.imported = a.kept;
+                WriteBatch {
+                    series: a.finish(),
+                    ..Default::default()
+                }
+            }
+            Sink::Entities(e) => {
+                report.imported = e.kept;
+                e.finish()
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_events_fast(
+    path: &Path,
+    cols: &EventColumns,
+    reader: &mut impl Read,
+    seed: u64,
+    chunker: &mut Chunker,
+    report: &mut ImportReport,
+    header_bytes: u64,
+    progress: &dyn Fn(u64),
+) -> Result<WriteBatch, ImportError> {
+    let mut agg = EventAgg::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
+    let mut line = 2u64;
+    let mut done = header_bytes;
+    let mut eof = false;
+    while !eof || !buf.is_empty() {
+        // Fill the buffer to a block, then cut at the last newline.
+        while !eof && buf.len() < BLOCK_BYTES {
+            let old = buf.len();
+            buf.resize(old + (BLOCK_BYTES - old).max(64 << 10), 0);
+            let n = reader
+                .read(&mut buf[old..])
+                .map_err(|source| ImportError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            buf.truncate(old + n);
+            eof = n == 0;
+        }
+        let cut = if eof {
+            buf.len()
+        } else {
+            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1)
+        };
+        let block = &buf[..cut];
+        let fp = xxh3_128_with_seed(block, seed);
+        let (records, lines) = if memchr::memchr(b'"', block).is_some() {
+            read_quoted_block(&mut agg, cols, block, line, &mut chunker.pending_rejects)
+        } else {
+            events::parse_block(&mut agg, cols, block, line, &mut |l, e| {
+                chunker.pending_rejects.push((l, e))
+            })
+        };
+        report.records += records;
+        line += lines;
+        let keep = chunker.close(fp, report);
+        agg.end_chunk(keep);
+        done += cut as u64;
+        progress(done);
+        buf.drain(..cut);
+        if eof && buf.is_empty() {
+            break;
+        }
+    }
+    report.imported = agg.kept;
+    Ok(WriteBatch {
+        series: agg.finish(),
+        ..Default::default()
+    })
+}
+
+/// A block with quotes: read with the CSV parser, fields mapped like the fast path.
+fn read_quoted_block(
+    agg: &mut EventAgg,
+    cols: &EventColumns,
+    block: &[u8],
+    first_line: u64,
+    rejects: &mut Vec<(u64, FieldError)>,
+) -> (u64, u64) {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(block);
+    let mut rec = csv::ByteRecord::new();
+    let mut records = 0;
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                rejects.push((
+                    first_line + r.position().line().saturating_sub(1),
+                    FieldError::record(e.to_string()),
+                ));
+                break;
+            }
+        }
+        records += 1;
+        let line = first_line + rec.position().map_or(0, |p| p.line().saturating_sub(1));
+        if rec.len() != cols.width {
+            rejects.push((
+                line,
+                FieldError::record(format!(
+                    "has {} fields where the header has {}",
+                    rec.len(),
+                    cols.width
+                )),
+            ));
+            continue;
+        }
+        if let Err(e) = agg.add_raw(
+            &rec[cols.account],
+            &rec[cols.timestamp],
+            &rec[cols.event],
+            cols.user.map(|i| &rec[i]),
+            cols.value.map(|i| &rec[i]),
+        ) {
+            rejects.push((line, e));
+        }
+    }
+    (
+        records,
+        memchr::memchr_iter(b'\n', block).count() as u64
+            + u64::from(!block.ends_with(b"\n") && !block.is_empty()),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_csv(
+    path: &Path,
+    kind: Kind,
+    cols: &[Option<usize>],
+    extras: &[(usize, String)],
+    width: usize,
+    reader: &mut impl Read,
+    seed: u64,
+    received: Timestamp,
+    chunker: &mut Chunker,
+    report: &mut ImportReport,
+    progress: &dyn Fn(u64),
+) -> Result<WriteBatch, ImportError> {
+    let mut sink = Sink::new(kind, received);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut rec = csv::ByteRecord::new();
+    let mut hasher = Xxh3::with_seed(seed);
+    let mut in_chunk = 0;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = rdr.position().line() + 1;
+                return Err(ImportError::Csv {
+                    path: path.to_path_buf(),
+                    line,
+                    message: e.to_string(),
+                });
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line()) + 1;
+        report.records += 1;
+        for f in rec.iter() {
+            hasher.update(f);
+            hasher.update(b"\x1f");
+        }
+        hasher.update(b"\x1e");
+        let result = (|| {
+            if rec.len() != width {
+                return Err(FieldError::record(format!(
+                    "has {} fields where the header has {width}; check the quoting of text fields",
+                    rec.len()
+                )));
+            }
+            let text = |i: usize| -> Result<Option<&str>, FieldError> {
+                let s = std::str::from_utf8(&rec[i]).map_err(|_| {
+                    FieldError::record(format!(
+                        "field {} is not valid UTF-8; save the file as UTF-8",
+                        i + 1
+                    ))
+                })?;
+                let t = s.trim();
+                Ok((!t.is_empty()).then_some(t))
+            };
+            let mut values: Vec<Option<&str>> = Vec::with_capacity(cols.len());
+            for c in cols {
+                values.push(match c {
+                    Some(i) => text(*i)?,
+                    None => None,
+                });
+            }
+            let extra: Vec<(&str, Option<&str>)> = extras
+                .iter()
+                .map(|(i, n)| Ok((n.as_str(), text(*i)?)))
+                .collect::<Result<_, FieldError>>()?;
+            let fields = Fields {
+                values: &values,
+                names: kind.columns(),
+            };
+            sink.row(&fields, &extra)
+        })();
+        if let Err(e) = result {
+            chunker.pending_rejects.push((line, e));
+        }
+        in_chunk += 1;
+        if in_chunk == CHUNK_RECORDS {
+            let keep = chunker.close(hasher.digest128(), report);
+            sink.end_chunk(keep);
+            hasher = Xxh3::with_seed(seed);
+            in_chunk = 0;
+            progress(rdr.position().byte());
+        }
+    }
+    if in_chunk > 0 {
+        let keep = chunker.close(hasher.digest128(), report);
+        sink.end_chunk(keep);
+    }
+    Ok(sink.finish(report))
+}
+
+fn json_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn read_jsonl(
+    path: &Path,
+    kind: Kind,
+    reader: &mut impl BufRead,
+    received: Timestamp,
+    chunker: &mut Chunker,
+    report: &mut ImportReport,
+    progress: &dyn Fn(u64),
+) -> Result<WriteBatch, ImportError> {
+    let columns = kind.columns();
+    let mut sink = Sink::new(kind, received);
+    let seed = xxh3_64(format!("{}\x1fjsonl", kind.name()).as_bytes());
+    let mut hasher = Xxh3::with_seed(seed);
+    let mut key_cache: rustc_hash::FxHashMap<String, Option<usize>> = Default::default();
+    let mut line_buf = Vec::new();
+    let (mut line, mut in_chunk, mut bytes) = (0u64, 0u64, 0u64);
+    loop {
+        line_buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut line_buf)
+            .map_err(|source| ImportError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        line += 1;
+        let raw = line_buf.trim_ascii();
+        if raw.is_empty() {
+            continue;
+        }
+        report.records += 1;
+        hasher.update(raw);
+        hasher.update(b"\x1e");
+        let result = (|| {
+            let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(raw)
+                .map_err(|e| FieldError::record(format!("is not a JSON object: {e}")))?;
+            let mut owned: Vec<Option<String>> = vec![None; columns.len()];
+            let mut extra_owned: Vec<(String, Option<String>)> = Vec::new();
+            for (k, v) in &obj {
+                let idx = *key_cache.entry(k.clone()).or_insert_with(|| {
+                    kind::resolve(kind, std::slice::from_ref(k))
+                        .iter()
+                        .position(|m| m.is_some())
+                });
+                match idx {
+                    Some(i) => owned[i] = json_text(v),
+                    None => extra_owned.push((kind::normalise(k), json_text(v))),
+                }
+            }
+            let values: Vec<Option<&str>> = owned.iter().map(|v| v.as_deref()).collect();
+            let extra: Vec<(&str, Option<&str>)> = if kind == Kind::Accounts {
+                extra_owned
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_deref()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            sink.row(
+                &Fields {
+                    values: &values,
+                    names: columns,
+                },
+                &extra,
+            )
+        })();
+        if let Err(e) = result {
+            chunker.pending_rejects.push((line, e));
+        }
+        in_chunk += 1;
+        if in_chunk == CHUNK_RECORDS {
+            let keep = chunker.close(hasher.digest128(), report);
+            sink.end_chunk(keep);
+            hasher = Xxh3::with_seed(seed);
+            in_chunk = 0;
+            progress(bytes);
+        }
+    }
+    if in_chunk > 0 {
+        let keep = chunker.close(hasher.digest128(), report);
+        sink.end_chunk(keep);
+    }
+    Ok(sink.finish(report))
+}

@@ -1,0 +1,207 @@
+//! The one storage trait the rest of Bellwether uses.
+//!
+//! [`Store`] is implemented by each backend in its own crate (`bellwether-store-sqlite` is the embedded default;
+//! a PostgreSQL backend sits beside it the same way). Callers are generic over the trait and never see SQL.
+//! This crate also holds the models the trait moves ([`WriteBatch`], [`Book`], [`AccountFacts`]), the error
+//! enum that keeps "not found" apart from everything else, and the result alias.
+//!
+//! Writes are batched: an import or an API batch becomes one [`WriteBatch`], written in one transaction
+//! together with the fingerprints of the chunks it came from, so a chunk is either wholly stored and marked
+//! seen, or not at all, and a resend is skipped.
+#![deny(missing_docs)]
+
+mod book;
+
+pub use book::{AccountFacts, Book, ContactFacts};
+
+use bellwether_core::history::AttrFact;
+use bellwether_core::model::{
+    Assessment, BillingEvent, Contact, Interaction, Outcome, Subscription, Ticket,
+};
+use bellwether_core::series::AccountSeries;
+use bellwether_core::{AccountId, Code, Day, Timestamp};
+use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
+
+/// A fingerprint of an imported chunk (xxHash3-128 of its bytes), the unit of idempotency for files.
+pub type Fingerprint = u128;
+
+/// Points to merge into one account's series: metric → sorted `(day, value)` points.
+pub type SeriesDelta = BTreeMap<String, Vec<(Day, f64)>>;
+
+/// Everything one import (or one API batch) writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    /// Where it came from (a file path, an endpoint), for the import log.
+    pub source: String,
+    /// The import kind.
+    pub kind: String,
+    /// When it was received.
+    pub received_at: Option<Timestamp>,
+    /// Fingerprints of the chunks this batch holds; the write fails with [`StoreError::Conflict`] if any is
+    /// already stored.
+    pub chunks: Vec<Fingerprint>,
+    /// Records read (including rejected ones), for the import log.
+    pub records: u64,
+    /// Records rejected, for the import log.
+    pub rejected: u64,
+    /// Account attribute changes.
+    pub account_attrs: Vec<AttrFact>,
+    /// Contacts (upserted by id).
+    pub contacts: Vec<Contact>,
+    /// Contact attribute changes (role, status, title).
+    pub contact_attrs: Vec<AttrFact>,
+    /// Tickets (upserted by id: a later export carries the newer state).
+    pub tickets: Vec<Ticket>,
+    /// Billing events (kept once by id).
+    pub billing: Vec<BillingEvent>,
+    /// Subscriptions (upserted by id).
+    pub subscriptions: Vec<Subscription>,
+    /// Interactions (upserted by id).
+    pub interactions: Vec<Interaction>,
+    /// Outcomes (upserted by account, day and kind).
+    pub outcomes: Vec<Outcome>,
+    /// Series points to merge, by account.
+    pub series: BTreeMap<AccountId, SeriesDelta>,
+}
+
+impl WriteBatch {
+    /// Whether the batch writes no data at all.
+    pub fn is_empty(&self) -> bool {
+        self.account_attrs.is_empty()
+            && self.contacts.is_empty()
+            && self.contact_attrs.is_empty()
+            && self.tickets.is_empty()
+            && self.billing.is_empty()
+            && self.subscriptions.is_empty()
+            && self.interactions.is_empty()
+            && self.outcomes.is_empty()
+            && self.series.is_empty()
+    }
+
+    /// The accounts this batch touches, for re-assessment.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        let mut ids: FxHashSet<&AccountId> = self.series.keys().collect();
+        ids.extend(self.contacts.iter().map(|c| &c.account_id));
+        ids.extend(self.tickets.iter().map(|t| &t.account_id));
+        ids.extend(self.billing.iter().map(|t| &t.account_id));
+        ids.extend(self.subscriptions.iter().map(|t| &t.account_id));
+        ids.extend(self.interactions.iter().map(|t| &t.account_id));
+        ids.extend(self.outcomes.iter().map(|t| &t.account_id));
+        let mut out: Vec<AccountId> = ids.into_iter().cloned().collect();
+        out.extend(
+            self.account_attrs
+                .iter()
+                .map(|f| AccountId(f.subject.clone())),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// What a write stored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// The import log id.
+    pub import_id: i64,
+    /// Accounts whose series changed.
+    pub series_accounts: usize,
+    /// Entity rows written (new or changed).
+    pub rows: u64,
+}
+
+/// Counts of what the store holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    /// Accounts.
+    pub accounts: u64,
+    /// Accounts with series.
+    pub series_accounts: u64,
+    /// Bytes of packed series.
+    pub series_bytes: u64,
+    /// Contacts.
+    pub contacts: u64,
+    /// Tickets.
+    pub tickets: u64,
+    /// Billing events.
+    pub billing_events: u64,
+    /// Subscriptions.
+    pub subscriptions: u64,
+    /// Interactions.
+    pub interactions: u64,
+    /// Outcomes.
+    pub outcomes: u64,
+    /// Imports logged.
+    pub imports: u64,
+    /// Chunk fingerprints recorded.
+    pub chunks: u64,
+    /// Stored assessments (health history rows).
+    pub assessments: u64,
+}
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Another writer got there first (a chunk was stored concurrently); nothing was written.
+    #[error("a concurrent write stored some of the same data first; nothing was written, retrying is safe ({0})")]
+    Conflict(String),
+    /// The store could not be opened, read or written.
+    #[error("the data store failed: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// The product error code for this error.
+    pub fn code(&self) -> Code {
+        match self {
+            StoreError::NotFound(_) => Code::AccountNotFound,
+            StoreError::Conflict(_) => Code::StoreConflict,
+            StoreError::Unavailable(_) => Code::StoreUnavailable,
+            StoreError::Corrupt(_) => Code::Internal,
+        }
+    }
+}
+
+/// The result alias of this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The storage behind Bellwether. Implemented once per backend; everything else is generic over it.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Every chunk fingerprint stored so far (read once at the start of an import).
+    async fn known_chunks(&self) -> Result<FxHashSet<Fingerprint>>;
+
+    /// Writes a batch in one transaction, merging its series into the stored ones.
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary>;
+
+    /// The series of the given accounts, or of every account with `None`, in one bulk read.
+    async fn load_series(
+        &self,
+        accounts: Option<&[AccountId]>,
+    ) -> Result<Vec<(AccountId, AccountSeries)>>;
+
+    /// Every fact of every account (or of the given ones) except series, grouped by account.
+    async fn load_book(&self, accounts: Option<&[AccountId]>) -> Result<Book>;
+
+    /// Ids of every account, sorted.
+    async fn account_ids(&self) -> Result<Vec<AccountId>>;
+
+    /// Stores assessments (one per account and day; a second one for the same day replaces the first).
+    async fn save_assessments(&self, rows: &[Assessment]) -> Result<()>;
+
+    /// The assessments of one day, or of the latest day assessed with `None`.
+    async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>>;
+
+    /// An account's assessment history, oldest first.
+    async fn assessment_history(&self, account: &AccountId) -> Result<Vec<Assessment>>;
+
+    /// Counts of what is stored.
+    async fn stats(&self) -> Result<StoreStats>;
+}
