@@ -1,0 +1,147 @@
+//! `bellwether import`: one file or a whole folder, with a progress bar and a report per file.
+
+use super::{bar, open_store};
+use crate::config::Settings;
+use crate::error::CliError;
+use bellwether_core::Code;
+use bellwether_ingest::{import_dir, import_file, ImportOptions, ImportReport, Kind};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// A file or folder to import, or a kind (accounts, account_changes, contacts, events, daily_metrics,
+    /// subscriptions, tickets, billing_events, interactions, outcomes) followed by a file.
+    pub target: String,
+    /// The file, when the first argument is a kind.
+    pub file: Option<PathBuf>,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints one file's report; returns whether any record was rejected.
+pub fn print_report(r: &ImportReport) -> bool {
+    let skipped = if r.chunks_skipped > 0 { format!(", {} chunk(s) already imported and skipped", r.chunks_skipped) } else { String::new() };
+    println!(
+        "{}: {} {} records read, {} stored, {} rejected{skipped} ({:.1} MB in {:.2}s)",
+        r.file.display(),
+        r.kind,
+        r.records,
+        r.imported,
+        r.rejected_count,
+        r.bytes as f64 / 1e6,
+        r.seconds
+    );
+    if !r.ignored_columns.is_empty() {
+        println!("  note: ignored column(s) {}", r.ignored_columns.join(", "));
+    }
+    for line in r.rejection_lines().iter().take(20) {
+        eprintln!("  {line}");
+    }
+    if r.rejected_count > 20 {
+        eprintln!("  … and {} more rejected records", r.rejected_count - 20);
+    }
+    if r.rejected_count > 0 {
+        eprintln!("  fix the rejected lines and import them as a file of their own; the rest of the file is stored");
+    }
+    r.rejected_count > 0
+}
+
+/// Options with a byte progress bar.
+pub fn options_with_progress(kind: Option<Kind>, label: &str) -> (ImportOptions, indicatif::ProgressBar) {
+    let pb = bar(0, &format!("{label} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}"));
+    let p = pb.clone();
+    let opts = ImportOptions {
+        kind,
+        received_at: None,
+        progress: Some(Arc::new(move |done, total| {
+            p.set_length(total);
+            p.set_position(done);
+        })),
+    };
+    (opts, pb)
+}
+
+/// Imports a folder, printing each file's report; returns whether any record was rejected.
+pub async fn import_folder<S: bellwether_store::Store>(store: &S, dir: &Path, json: bool) -> Result<bool, CliError> {
+    let (opts, pb) = options_with_progress(None, "importing");
+    let rep = import_dir(store, dir, &opts).await?;
+    pb.finish_and_clear();
+    let mut any_rejected = false;
+    let mut failed = None;
+    if json {
+        let files: Vec<_> = rep
+            .files
+            .iter()
+            .map(|(p, r)| match r {
+                Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+                Err(e) => serde_json::json!({"file": p, "error": {"code": e.code(), "message": e.to_string()}}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&files).unwrap_or_default());
+    }
+    for (_, r) in &rep.files {
+        match r {
+            Ok(r) => {
+                if !json {
+                    any_rejected |= print_report(r);
+                } else {
+                    any_rejected |= r.rejected_count > 0;
+                }
+            }
+            Err(e) => {
+                eprintln!("error[{}]: {e}", e.code());
+                failed.get_or_insert(e.code());
+            }
+        }
+    }
+    for p in &rep.skipped {
+        eprintln!("  skipped {}: not an import file (see docs/formats.md for the names and headers recognised)", p.display());
+    }
+    if rep.files.is_empty() {
+        return Err(CliError::new(Code::UnknownImportKind, format!("{}: no import files found (see docs/formats.md)", dir.display())));
+    }
+    if let Some(code) = failed {
+        return Err(CliError::new(code, "some files were not imported; see the errors above"));
+    }
+    Ok(any_rejected)
+}
+
+/// Runs `import`.
+pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliError> {
+    let (kind, path) = match &a.file {
+        Some(f) => {
+            let k = Kind::parse(&a.target).ok_or_else(|| {
+                CliError::new(
+                    Code::UnknownImportKind,
+                    format!("'{}' is not an import kind; use one of {}", a.target, Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
+                )
+            })?;
+            (Some(k), f.clone())
+        }
+        None => (None, PathBuf::from(&a.target)),
+    };
+    if !path.exists() {
+        return Err(CliError::new(Code::FileNotFound, format!("{}: no such file or folder", path.display())));
+    }
+    let store = open_store(settings).await?;
+    let rejected = if path.is_dir() {
+        import_folder(&store, &path, a.json).await?
+    } else {
+        let (opts, pb) = options_with_progress(kind, "importing");
+        let r = import_file(&store, &path, &opts).await;
+        pb.finish_and_clear();
+        let r = r?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            r.rejected_count > 0
+        } else {
+            print_report(&r)
+        }
+    };
+    Ok(if rejected { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

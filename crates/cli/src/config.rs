@@ -1,0 +1,103 @@
+//! Settings: built-in defaults, then a TOML file, then `BELLWETHER_*` environment variables, then flags.
+//!
+//! The file is `--config FILE` (or `BELLWETHER_CONFIG`); without one, `bellwether.toml` in the data directory
+//! is read when it exists. No file is needed: every setting has a default.
+
+use crate::error::CliError;
+use bellwether_core::Code;
+use bellwether_engine::HealthConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The settings file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Where data lives.
+    pub data_dir: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug or trace.
+    pub log: Option<String>,
+    /// Health score weights.
+    #[serde(default)]
+    pub health: Option<HealthConfig>,
+}
+
+/// The resolved settings.
+#[derive(Debug)]
+pub struct Settings {
+    /// Where data lives.
+    pub data_dir: PathBuf,
+    /// Health score weights.
+    pub health: HealthConfig,
+    /// Log level.
+    pub log: String,
+}
+
+/// The default data directory: `$XDG_DATA_HOME/bellwether`, else `~/.local/share/bellwether`, else
+/// `./bellwether-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("bellwether");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".local/share/bellwether");
+    }
+    PathBuf::from("bellwether-data")
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::new(Code::InvalidConfig, format!("cannot read the config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError::new(Code::InvalidConfig, format!("{}: {e}", path.display())))
+}
+
+/// Resolves settings from the flags (which clap already merged with their environment variables).
+pub fn load(config: Option<&Path>, data_dir: Option<&Path>, log: Option<&str>) -> Result<Settings, CliError> {
+    let file = match config {
+        Some(p) => read_file(p)?,
+        None => {
+            let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+            let p = dir.join("bellwether.toml");
+            if p.is_file() {
+                read_file(&p)?
+            } else {
+                FileSettings::default()
+            }
+        }
+    };
+    let health = file.health.unwrap_or_default();
+    health.validate().map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    Ok(Settings {
+        data_dir: data_dir.map(Path::to_path_buf).or(file.data_dir).unwrap_or_else(default_data_dir),
+        health,
+        log: log.map(String::from).or(file.log).unwrap_or_else(|| "warn".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "data_dir = \"/srv/bw\"\nlog = \"debug\"\n[health.weights]\nusage = 0.5\n").unwrap();
+        let s = load(Some(&p), None, None).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/bw"));
+        assert_eq!(s.log, "debug");
+        assert_eq!(s.health.weights["usage"], 0.5);
+        let s = load(Some(&p), Some(Path::new("/tmp/x")), Some("info")).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.log, "info");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "datadir = \"/srv/bw\"\n").unwrap();
+        let e = load(Some(&p), None, None).unwrap_err();
+        assert_eq!(e.code, Code::InvalidConfig);
+        assert!(e.message.contains("datadir"), "{}", e.message);
+    }
+}

@@ -1,0 +1,87 @@
+//! The `bellwether` binary: thin glue from the command line to the library crates.
+//!
+//! Exit status: 0 on success, 1 on an error, 2 when an import stored its good records but rejected some.
+
+mod commands;
+mod config;
+mod error;
+
+use clap::{Parser, Subcommand};
+use error::CliError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Bellwether watches every customer account, explains its health, and tells each CSM whom to call first.
+#[derive(Parser)]
+#[command(name = "bellwether", version, about, long_about = None, after_help = "Start with `bellwether demo`. Import formats: docs/formats.md.")]
+struct Cli {
+    /// Data directory (default: $XDG_DATA_HOME/bellwether or ~/.local/share/bellwether).
+    #[arg(long, global = true, env = "BELLWETHER_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Settings file (default: bellwether.toml in the data directory, when it exists).
+    #[arg(long, global = true, env = "BELLWETHER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, env = "BELLWETHER_LOG", value_name = "LEVEL")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a book of business, import it, assess it and print one CSM's worklist.
+    Demo(commands::demo::DemoArgs),
+    /// Write a realistic simulated book of business in the import formats.
+    Simulate(commands::simulate::SimulateArgs),
+    /// Import a file (`import events.csv`, `import events FILE`) or every file of a folder (`import DIR`).
+    Import(commands::import::ImportArgs),
+    /// Compute health for every account as of a day and store it.
+    Assess(commands::assess::AssessArgs),
+    /// Print a CSM's ranked worklist from the latest assessment.
+    Worklist(commands::assess::WorklistArgs),
+    /// Show one account: attributes, health with components and reasons.
+    Account(commands::assess::AccountArgs),
+    /// Counts of what the data directory holds.
+    Stats,
+}
+
+fn init_logging(level: &str) -> Result<(), CliError> {
+    let level: tracing::Level = level
+        .parse()
+        .map_err(|_| CliError::new(bellwether_core::Code::InvalidConfig, format!("log level '{level}' is not one of error, warn, info, debug, trace")))?;
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let settings = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), cli.log.as_deref())?;
+    init_logging(&settings.log)?;
+    match cli.command {
+        Command::Demo(a) => commands::demo::run(&settings, a).await,
+        Command::Simulate(a) => commands::simulate::run(a),
+        Command::Import(a) => commands::import::run(&settings, a).await,
+        Command::Assess(a) => commands::assess::assess(&settings, a).await,
+        Command::Worklist(a) => commands::assess::worklist(&settings, a).await,
+        Command::Account(a) => commands::assess::account(&settings, a).await,
+        Command::Stats => commands::assess::stats(&settings).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error[internal]: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error[{}]: {}\n  see {}", e.code, e.message, e.code.link());
+            ExitCode::from(1)
+        }
+    }
+}

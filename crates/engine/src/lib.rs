@@ -1,0 +1,28 @@
+//! The judging end of the flow: health scores from point-in-time features, the assessment pass over the
+//! whole book, and what a CSM and a leader read every morning.
+//!
+//! - [`health`]: the transparent rules health score, component by component, each with its reason;
+//! - [`assess`]: the pass that loads the book in bulk, computes features and health for every account on all
+//!   cores, and stores the day's assessments;
+//! - [`worklist`]: each CSM's ranked list (ARR × risk proxy) and the portfolio summary.
+#![deny(missing_docs)]
+
+pub mod assess;
+pub mod health;
+pub mod worklist;
+
+pub use assess::{assess_book, AssessOutcome};
+pub use health::{HealthConfig, HealthScore};
+pub use worklist::{portfolio_summary, worklist, WorklistItem};
+
+/// Formats minor units as a short dollar amount for sentences: `$1.2M`, `$48k`, `$900`.
+pub fn short_money(minor: i64) -> String {
+    let v = minor as f64 / 100.0;
+    if v.abs() >= 999_500.0 {
+        format!("${:.1}M", v / 1e6)
+    } else if v.abs() >= 1_000.0 {
+        format!("${:.0}k", v / 1e3)
+    } else {
+        format!("${v:.0}")
+    }
+}

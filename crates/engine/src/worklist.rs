@@ -1,0 +1,125 @@
+//! What people read: each CSM's worklist, ranked by ARR × risk proxy, and a portfolio summary for the leader.
+//!
+//! The risk proxy is `(100 − health) / 100`: a proxy derived from the rules score, not a probability. The
+//! priority it gives (ARR × proxy, in dollars) says where a call protects the most revenue.
+
+use crate::short_money;
+use bellwether_core::model::Assessment;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One line of a worklist.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorklistItem {
+    /// 1-based rank.
+    pub rank: usize,
+    /// The account.
+    pub account_id: String,
+    /// Health 0–100.
+    pub health: f64,
+    /// Risk proxy 0–1 (not a probability).
+    pub risk_proxy: f64,
+    /// ARR × risk proxy, in major units.
+    pub priority: f64,
+    /// ARR in minor units.
+    pub arr_minor: Option<i64>,
+    /// Why it ranks here.
+    pub reason: String,
+}
+
+/// The top `limit` accounts of an owner (all owners with `None`), highest priority first.
+pub fn worklist(
+    assessments: &[Assessment],
+    owner: Option<&str>,
+    limit: usize,
+) -> Vec<WorklistItem> {
+    let mut rows: Vec<&Assessment> = assessments
+        .iter()
+        .filter(|a| owner.is_none_or(|o| a.owner.as_deref() == Some(o)))
+        .collect();
+    rows.sort_by(|a, b| {
+        b.priority
+            .total_cmp(&a.priority)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    rows.into_iter()
+        .take(limit)
+        .enumerate()
+        .map(|(i, a)| WorklistItem {
+            rank: i + 1,
+            account_id: a.account_id.to_string(),
+            health: a.health,
+            risk_proxy: a.risk_proxy,
+            priority: a.priority,
+            arr_minor: a.arr_minor,
+            reason: a.reason.clone(),
+        })
+        .collect()
+}
+
+/// The owner with the most ARR at risk (sum of ARR × risk proxy): the demo's choice of whose list to show.
+pub fn busiest_owner(assessments: &[Assessment]) -> Option<String> {
+    let mut by: BTreeMap<&str, f64> = BTreeMap::new();
+    for a in assessments {
+        if let Some(o) = &a.owner {
+            *by.entry(o).or_default() += a.priority;
+        }
+    }
+    by.into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(o, _)| o.to_string())
+}
+
+/// A paragraph for the leader: size of the book, health, ARR at risk and renewals in danger.
+pub fn portfolio_summary(assessments: &[Assessment], ended: usize) -> String {
+    let n = assessments.len();
+    if n == 0 {
+        return "No active accounts to summarise.".to_string();
+    }
+    let arr: i64 = assessments.iter().filter_map(|a| a.arr_minor).sum();
+    let at_risk: Vec<&Assessment> = assessments.iter().filter(|a| a.health < 50.0).collect();
+    let risk_arr: i64 = at_risk.iter().filter_map(|a| a.arr_minor).sum();
+    let watch = assessments
+        .iter()
+        .filter(|a| (50.0..70.0).contains(&a.health))
+        .count();
+    let mean = assessments.iter().map(|a| a.health).sum::<f64>() / n as f64;
+    let renewing_at_risk = at_risk
+        .iter()
+        .filter(|a| a.reason.contains("renews in"))
+        .count();
+    let owners: std::collections::BTreeSet<_> = assessments
+        .iter()
+        .filter_map(|a| a.owner.as_deref())
+        .collect();
+    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &at_risk {
+        if let Some(c) = a
+            .components
+            .iter()
+            .min_by(|x, y| x.score.total_cmp(&y.score))
+        {
+            *causes.entry(c.name.as_str()).or_default() += 1;
+        }
+    }
+    let mut causes: Vec<_> = causes.into_iter().collect();
+    causes.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let cause_text = causes
+        .iter()
+        .take(3)
+        .map(|(c, k)| format!("{c} ({k})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{n} active accounts worth {} ARR across {} CSMs{}; mean health {mean:.0}. {} accounts ({:.0}% of ARR, {}) are at risk with health below 50, \
+         {renewing_at_risk} of them renewing within 120 days; {watch} more are on watch (50–69). The weakest areas among at-risk accounts: {}. \
+         Health here is the rules score and its risk is a proxy, not a probability.",
+        short_money(arr),
+        owners.len(),
+        if ended > 0 { format!(" ({ended} accounts had already ended and are not ranked)") } else { String::new() },
+        at_risk.len(),
+        if arr > 0 { risk_arr as f64 / arr as f64 * 100.0 } else { 0.0 },
+        short_money(risk_arr),
+        if cause_text.is_empty() { "none".to_string() } else { cause_text },
+    )
+}

@@ -1,0 +1,55 @@
+//! Facts about the whole book that features need: which sources held data at all before the as-of day (so an
+//! unconnected source counts as missing rather than as "all quiet") and the catalogue of product features
+//! (event names seen before that day). Like every feature, the context only reads what happened before it.
+
+use bellwether_core::series::{AccountSeries, EVENT_PREFIX};
+use bellwether_core::Day;
+use bellwether_store::Book;
+use std::collections::BTreeSet;
+
+/// Book-wide context, computed once per pass.
+#[derive(Clone, Debug, Default)]
+pub struct BookContext {
+    /// Every event name seen in the book.
+    pub catalog: Vec<String>,
+    /// Whether any account has tickets.
+    pub has_tickets: bool,
+    /// Whether any account has contacts.
+    pub has_contacts: bool,
+    /// Whether any account has interactions.
+    pub has_interactions: bool,
+    /// Whether any account has billing events.
+    pub has_billing: bool,
+}
+
+impl BookContext {
+    /// Builds the context as of `as_of` from the loaded book and series.
+    pub fn build<'a>(
+        book: &Book,
+        series: impl IntoIterator<Item = &'a AccountSeries>,
+        as_of: Day,
+    ) -> BookContext {
+        let t = as_of.start();
+        let mut catalog = BTreeSet::new();
+        for s in series {
+            for (m, ser) in &s.metrics {
+                if ser.first_day().is_none_or(|d| d >= as_of) {
+                    continue;
+                }
+                if let Some(name) = m.strip_prefix(EVENT_PREFIX) {
+                    if !catalog.contains(name) {
+                        catalog.insert(name.to_string());
+                    }
+                }
+            }
+        }
+        let accounts = || book.accounts.values();
+        BookContext {
+            catalog: catalog.into_iter().collect(),
+            has_tickets: accounts().any(|a| a.tickets.first().is_some_and(|x| x.opened_at < t)),
+            has_contacts: accounts().any(|a| !a.contacts_as_of(as_of).is_empty()),
+            has_interactions: accounts().any(|a| a.interactions.first().is_some_and(|x| x.at < t)),
+            has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
+        }
+    }
+}

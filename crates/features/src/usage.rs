@@ -1,0 +1,119 @@
+//! Usage features from the daily series: levels over 7/28/90 days, the trend of the last 28 days against the
+//! account's own baseline (the 90 days before them), active users against seats, breadth of feature use and
+//! features abandoned. Windows of 28 days hold four whole weeks, so weekends weigh the same in both.
+
+use crate::BookContext;
+use bellwether_core::series::{AccountSeries, ACTIVE_USERS, EVENT_PREFIX};
+use bellwether_core::Day;
+use serde::Serialize;
+
+/// Usage of one account as of a day. All `None` when the account has no series.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Usage {
+    /// Events in the last 7 days.
+    pub events_7d: Option<f64>,
+    /// Events in the last 28 days.
+    pub events_28d: Option<f64>,
+    /// Events in the last 90 days.
+    pub events_90d: Option<f64>,
+    /// Events per 28 days over the baseline window (days 29–118 before).
+    pub events_baseline_28d: Option<f64>,
+    /// Change of the last 28 days against the baseline (−0.4 is a 40% fall); `None` without a baseline.
+    pub trend: Option<f64>,
+    /// Mean daily active users over the last 28 days.
+    pub dau_28d: Option<f64>,
+    /// Mean daily active users over the baseline window.
+    pub dau_baseline: Option<f64>,
+    /// Peak daily active users over the last 28 days.
+    pub peak_dau_28d: Option<f64>,
+    /// Peak daily active users over the last 28 days divided by seats.
+    pub utilisation: Option<f64>,
+    /// Features (event names) used in the last 28 days.
+    pub features_used_28d: Option<f64>,
+    /// Share of the book's feature catalogue used in the last 28 days.
+    pub breadth: Option<f64>,
+    /// Features used in the baseline window but not in the last 28 days.
+    pub features_abandoned: Option<f64>,
+    /// Names of the abandoned features (at most five).
+    pub abandoned_names: Vec<String>,
+    /// Days since the last event.
+    pub days_since_active: Option<i64>,
+    /// Days since the first event.
+    pub days_since_first: Option<i64>,
+}
+
+impl Usage {
+    /// Computes usage as of `as_of` (days before it only).
+    pub fn compute(
+        series: Option<&AccountSeries>,
+        as_of: Day,
+        ctx: &BookContext,
+        seats: Option<i64>,
+    ) -> Usage {
+        let Some(s) = series else {
+            return Usage::default();
+        };
+        let (d7, d28, d118) = (as_of.plus(-7), as_of.plus(-28), as_of.plus(-118));
+        let mut u = Usage::default();
+        let (mut e7, mut e28, mut e90, mut base) = (0.0, 0.0, 0.0, 0.0);
+        let (mut used, mut abandoned) = (0.0, 0.0);
+        let mut last: Option<Day> = None;
+        let mut first: Option<Day> = None;
+        for (name, ser) in &s.metrics {
+            let Some(event) = name.strip_prefix(EVENT_PREFIX) else {
+                continue;
+            };
+            let recent = ser.sum(d28, as_of);
+            let before = ser.sum(d118, d28);
+            e7 += ser.sum(d7, as_of);
+            e28 += recent;
+            e90 += ser.sum(as_of.plus(-90), as_of);
+            base += before;
+            if recent > 0.0 {
+                used += 1.0;
+            } else if before > 0.0 {
+                abandoned += 1.0;
+                if u.abandoned_names.len() < 5 {
+                    u.abandoned_names.push(event.to_string());
+                }
+            }
+            if let Some(l) = ser.last_active_before(as_of) {
+                last = Some(last.map_or(l, |x| x.max(l)));
+            }
+            if let Some(f) = ser.first_day().filter(|f| *f < as_of) {
+                first = Some(first.map_or(f, |x| x.min(f)));
+            }
+        }
+        let Some(first) = first else { return u };
+        u.events_7d = Some(e7);
+        u.events_28d = Some(e28);
+        u.events_90d = Some(e90);
+        // The baseline only counts the part of its window after the first event.
+        let base_days = (d28.0 - d118.0.max(first.0)).max(0) as f64;
+        if base_days >= 28.0 {
+            u.events_baseline_28d = Some(base / base_days * 28.0);
+            u.trend = u
+                .events_baseline_28d
+                .filter(|b| *b > 0.0)
+                .map(|b| e28 / b - 1.0);
+        }
+        if let Some(a) = s.get(ACTIVE_USERS) {
+            let recent = a.range(d28, as_of);
+            u.dau_28d = Some(a.sum(d28, as_of) / 28.0);
+            u.peak_dau_28d = Some(recent.iter().map(|p| p.1).fold(0.0, f64::max));
+            if base_days >= 28.0 {
+                u.dau_baseline = Some(a.sum(d118.max(first), d28) / base_days);
+            }
+            u.utilisation = match (u.peak_dau_28d, seats) {
+                (Some(p), Some(s)) if s > 0 => Some(p / s as f64),
+                _ => None,
+            };
+        }
+        u.features_used_28d = Some(used);
+        u.breadth = (!ctx.catalog.is_empty()).then(|| used / ctx.catalog.len() as f64);
+        u.features_abandoned = Some(abandoned);
+        u.days_since_active = last.map(|l| (as_of.0 - l.0) as i64);
+        u.days_since_first = Some((as_of.0 - first.0) as i64);
+        u
+    }
+}

@@ -1,0 +1,283 @@
+//! Import through the real SQLite store: bad lines are named and skipped, good lines kept, re-imports change
+//! nothing, and every kind lands in its canonical form.
+
+use bellwether_core::series::{ACTIVE_USERS, METRIC_PREFIX};
+use bellwether_core::{AccountId, Day};
+use bellwether_ingest::{import_dir, import_file, ImportOptions, Kind};
+use bellwether_store::Store;
+use bellwether_store_sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+
+async fn store(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("db/bellwether.db"))
+        .await
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn series_total(s: &SqliteStore, id: &str, metric: &str) -> f64 {
+    let all = s.load_series(Some(&[AccountId(id.into())])).await.unwrap();
+    all.first()
+        .and_then(|(_, s)| s.get(metric))
+        .map_or(0.0, |m| m.points.iter().map(|p| p.1).sum())
+}
+
+#[tokio::test]
+async fn broken_lines_are_named_good_lines_kept_and_reimport_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let p = write(
+        dir.path(),
+        "events.csv",
+        "account_id,timestamp,event,user_id,value\n\
+         acme,2024-03-01T09:00:00Z,login,u1,1\n\
+         acme,2024-03-01T10:00:00Z,login,u2,1\n\
+         acme,03/01/2024,login,u1,1\n\
+         acme,2024-03-02T10:00:00Z,report_exported,u1\n\
+         ,2024-03-02T10:00:00Z,login,u1,1\n\
+         globex,2024-03-02T11:00:00Z,login,u9,abc\n\
+         globex,2024-03-02T11:30:00Z,login,u9,1\n",
+    );
+    let r = import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.kind, "events");
+    assert_eq!(r.records, 7);
+    assert_eq!(r.imported, 3);
+    assert_eq!(r.rejected_count, 4);
+    let lines = r.rejection_lines();
+    assert!(
+        lines[0].contains("events.csv:4: field 'timestamp'") && lines[0].contains("03/01/2024"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("events.csv:5:") && lines[1].contains("4 fields where the header has 5"),
+        "{lines:?}"
+    );
+    assert!(lines[2].contains(":6: field 'account_id'"), "{lines:?}");
+    assert!(
+        lines[3].contains(":7: field 'value'") && lines[3].contains("'abc'"),
+        "{lines:?}"
+    );
+    assert_eq!(series_total(&s, "acme", "event:login").await, 2.0);
+    assert_eq!(series_total(&s, "acme", ACTIVE_USERS).await, 2.0);
+    assert_eq!(series_total(&s, "globex", "event:login").await, 1.0);
+
+    let before = s.stats().await.unwrap();
+    let again = import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.imported, 0);
+    assert_eq!(again.chunks_skipped, 1);
+    assert_eq!(
+        again.rejected_count, 0,
+        "rejections of a skipped chunk were reported the first time"
+    );
+    assert_eq!(
+        series_total(&s, "acme", "event:login").await,
+        2.0,
+        "re-import must not double counts"
+    );
+    let after = s.stats().await.unwrap();
+    assert_eq!(
+        (before.accounts, before.chunks, before.series_bytes),
+        (after.accounts, after.chunks, after.series_bytes)
+    );
+}
+
+#[tokio::test]
+async fn a_new_file_adds_counts_and_distinct_users_take_the_larger() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let a = write(dir.path(), "events-1.csv", "account_id,timestamp,event,user_id\nacme,2024-03-01T09:00:00Z,login,u1\nacme,2024-03-01T09:05:00Z,login,u1\n");
+    let b = write(dir.path(), "events-2.csv", "account_id,timestamp,event,user_id\nacme,2024-03-01T12:00:00Z,login,u2\nacme,2024-03-02T09:00:00Z,login,u3\n");
+    import_file(&s, &a, &ImportOptions::default())
+        .await
+        .unwrap();
+    import_file(&s, &b, &ImportOptions::default())
+        .await
+        .unwrap();
+    let all = s.load_series(None).await.unwrap();
+    let acme = &all[0].1;
+    assert_eq!(
+        acme.get("event:login").unwrap().points,
+        vec![(Day::ymd(2024, 3, 1), 3.0), (Day::ymd(2024, 3, 2), 1.0)]
+    );
+    assert_eq!(
+        acme.get("users:login").unwrap().points[0].1,
+        1.0,
+        "max(1, 1): a lower bound when a day spans imports"
+    );
+    assert_eq!(acme.get(ACTIVE_USERS).unwrap().points[1].1, 1.0);
+}
+
+#[tokio::test]
+async fn quoted_csv_and_jsonl_events_roll_up_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let q = write(dir.path(), "events_q.csv", "account_id,timestamp,event,user_id\n\"acme\",2024-03-01T09:00:00Z,\"report, exported\",u1\n");
+    let j = write(
+        dir.path(),
+        "events.jsonl",
+        "{\"groupId\":\"globex\",\"timestamp\":\"2024-03-01T09:00:00Z\",\"event\":\"login\",\"userId\":\"u1\"}\n\
+         not json\n\
+         {\"account_id\":\"globex\",\"timestamp\":1709283600,\"event\":\"login\",\"user_id\":42}\n",
+    );
+    let r = import_file(&s, &q, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.imported, r.rejected_count), (1, 0));
+    assert_eq!(
+        series_total(&s, "acme", "event:report, exported").await,
+        1.0
+    );
+    let r = import_file(&s, &j, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.imported, r.rejected_count), (2, 1));
+    assert!(
+        r.rejection_lines()[0].contains("events.jsonl:2: is not a JSON object"),
+        "{:?}",
+        r.rejection_lines()
+    );
+    assert_eq!(series_total(&s, "globex", "event:login").await, 2.0);
+    assert_eq!(series_total(&s, "globex", ACTIVE_USERS).await, 2.0);
+}
+
+#[tokio::test]
+async fn a_folder_imports_every_kind_and_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("book");
+    std::fs::create_dir(&d).unwrap();
+    write(&d, "accounts.csv", "account_id,name,owner,segment,arr,seats,contract_start,renewal_date,region\nacme,Acme,dana@v.io,Mid-Market,48000,60,2023-04-01,2025-04-01,emea\n");
+    write(&d, "account_changes.csv", "account_id,attribute,value,valid_from\nacme,arr,60000,2024-04-01\nacme,owner,lee@v.io,2024-06-01\nacme,seats,x,2024-06-01\n");
+    write(&d, "contacts.csv", "contact_id,account_id,email,role,status,valid_from\nc1,acme,a@acme.io,champion,active,2023-04-01\nc1,acme,a@acme.io,champion,left,2024-05-01\n");
+    write(&d, "subs.csv", "account_id,plan,start_date,end_date,mrr,quantity\nacme,growth,2023-04-01,2024-04-01,4000,60\nacme,growth,2024-04-01,,5000,60\n");
+    write(&d, "tickets.csv", "ticket_id,account_id,opened_at,closed_at,priority,sla_breached,csat,subject,body\nt1,acme,2024-05-02T10:00:00Z,,urgent,yes,,\"Export broken, again\",\"We are frustrated.\"\n");
+    write(&d, "billing_events.csv", "event_id,account_id,timestamp,kind,amount\nb1,acme,2024-05-03,invoice.payment_failed,5000\n");
+    write(&d, "interactions.csv", "interaction_id,account_id,timestamp,kind,response,score\ni1,acme,2024-05-04,qbr_invite,ignored,\ni2,acme,2024-05-05,nps,,4\n");
+    write(
+        &d,
+        "outcomes.csv",
+        "account_id,date,kind,arr_delta\nacme,2024-04-01,expanded,12000\n",
+    );
+    write(
+        &d,
+        "daily_metrics.csv",
+        "account_id,date,metric,value\nacme,2024-05-01,logins,10\nacme,2024-05-01,logins,12\n",
+    );
+    write(&d, "README.txt", "not data");
+    let s = store(dir.path()).await;
+    let rep = import_dir(&s, &d, &ImportOptions::default()).await.unwrap();
+    assert_eq!(rep.files.len(), 9);
+    assert_eq!(rep.skipped.len(), 1);
+    let kinds: Vec<_> = rep
+        .files
+        .iter()
+        .map(|(_, r)| r.as_ref().unwrap().kind.clone())
+        .collect();
+    assert_eq!(
+        kinds[0],
+        Kind::Accounts.name(),
+        "accounts are imported first"
+    );
+    let changes = rep
+        .files
+        .iter()
+        .find_map(|(_, r)| r.as_ref().ok().filter(|r| r.kind == "account_changes"))
+        .unwrap();
+    assert_eq!(changes.rejected_count, 1);
+    assert!(
+        changes.rejection_lines()[0].contains(":4: field 'value': 'x' is not a seat count"),
+        "{:?}",
+        changes.rejection_lines()
+    );
+
+    let book = s.load_book(None).await.unwrap();
+    let acme = &book.accounts[&AccountId("acme".into())];
+    let v = acme.view(&AccountId("acme".into()), Day::ymd(2024, 3, 1));
+    assert_eq!(v.arr.unwrap().minor, 4_800_000);
+    assert_eq!(v.owner.as_deref(), Some("dana@v.io"));
+    assert_eq!(v.segment.as_deref(), Some("mid_market"));
+    assert_eq!(v.extra["region"], "emea");
+    let later = acme.view(&AccountId("acme".into()), Day::ymd(2024, 7, 1));
+    assert_eq!(
+        (later.arr.unwrap().minor, later.owner.as_deref()),
+        (6_000_000, Some("lee@v.io"))
+    );
+    assert_eq!(
+        acme.contacts_as_of(Day::ymd(2024, 4, 1))[0].status,
+        bellwether_core::model::ContactStatus::Active
+    );
+    assert_eq!(
+        acme.contacts_as_of(Day::ymd(2024, 6, 1))[0].status,
+        bellwether_core::model::ContactStatus::Left
+    );
+    assert_eq!(acme.subscriptions.len(), 2);
+    assert_eq!(acme.subscriptions[1].end, None);
+    assert_eq!(acme.tickets[0].subject, "Export broken, again");
+    assert!(acme.tickets[0].sla_breached);
+    assert_eq!(
+        acme.billing[0].kind,
+        bellwether_core::model::BillingKind::PaymentFailed
+    );
+    assert_eq!(acme.interactions[1].score, Some(4.0));
+    assert_eq!(acme.outcomes[0].arr_delta, Some(1_200_000));
+    let series = s.load_series(None).await.unwrap();
+    assert_eq!(
+        series[0]
+            .1
+            .get(&format!("{METRIC_PREFIX}logins"))
+            .unwrap()
+            .points,
+        vec![(Day::ymd(2024, 5, 1), 12.0)],
+        "last value of a day wins"
+    );
+
+    // The whole folder again: nothing changes.
+    let before = s.stats().await.unwrap();
+    let rep = import_dir(&s, &d, &ImportOptions::default()).await.unwrap();
+    assert!(rep
+        .files
+        .iter()
+        .all(|(_, r)| r.as_ref().unwrap().imported == 0));
+    let after = s.stats().await.unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn whole_file_errors_name_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let p = write(
+        dir.path(),
+        "events.csv",
+        "account,when,what\nacme,2024-01-01,login\n",
+    );
+    let e = import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("events.csv")
+            && msg.contains("account_id, timestamp, event")
+            && msg.contains("account,when,what"),
+        "{msg}"
+    );
+    assert_eq!(e.code(), bellwether_core::Code::MissingColumn);
+    let p = write(dir.path(), "mystery.csv", "foo,bar\n1,2\n");
+    let e = import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), bellwether_core::Code::UnknownImportKind);
+    assert!(e.to_string().contains("bellwether import events"), "{e}");
+    let e = import_file(&s, &dir.path().join("nope.csv"), &ImportOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), bellwether_core::Code::FileNotFound);
+}
