@@ -48,22 +48,69 @@ fn event_key(account: u32, day: i32, event: u16) -> u64 {
     (day_key(account, day) << 16) | event as u64
 }
 
-/// The roll-up of one import's events.
+/// The counting side of the roll-up, run on its own thread so parsing and counting overlap.
 #[derive(Default)]
-pub(crate) struct EventAgg {
-    accounts: FxHashMap<Box<[u8]>, u32>,
-    account_names: Vec<String>,
-    events: FxHashMap<Box<[u8]>, u16>,
-    event_names: Vec<String>,
-    pending: Vec<Pending>,
+struct Rollup {
     /// (account, day, event) → (count, distinct users).
     counts: FxHashMap<u64, (u32, u32)>,
     /// (account, day) → distinct users.
     active: FxHashMap<u64, u32>,
     seen_day_user: FxHashSet<u64>,
     seen_event_user: FxHashSet<u64>,
+}
+
+impl Rollup {
+    fn fold(&mut self, pending: &[Pending]) {
+        for p in pending {
+            let dk = day_key(p.account, p.day);
+            let ek = event_key(p.account, p.day, p.event);
+            let c = self.counts.entry(ek).or_insert((0, 0));
+            c.0 += 1;
+            if p.user != 0 {
+                if self.seen_event_user.insert(mix(p.user ^ ek.wrapping_mul(0x9e37_79b9_7f4a_7c15))) {
+                    c.1 += 1;
+                }
+                if self.seen_day_user.insert(mix(p.user ^ dk.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))) {
+                    *self.active.entry(dk).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The roll-up of one import's events: the parsing side interns accounts and event names and hands each new
+/// chunk's events to the counting thread.
+pub(crate) struct EventAgg {
+    accounts: FxHashMap<Box<[u8]>, u32>,
+    account_names: Vec<String>,
+    events: FxHashMap<Box<[u8]>, u16>,
+    event_names: Vec<String>,
+    pending: Vec<Pending>,
+    worker: Option<(std::sync::mpsc::SyncSender<Vec<Pending>>, std::thread::JoinHandle<Rollup>)>,
     /// Events rolled up (in chunks that were new).
     pub(crate) kept: u64,
+}
+
+impl Default for EventAgg {
+    fn default() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(2);
+        let handle = std::thread::spawn(move || {
+            let mut r = Rollup::default();
+            for chunk in rx {
+                r.fold(&chunk);
+            }
+            r
+        });
+        EventAgg {
+            accounts: FxHashMap::default(),
+            account_names: Vec::new(),
+            events: FxHashMap::default(),
+            event_names: Vec::new(),
+            pending: Vec::new(),
+            worker: Some((tx, handle)),
+            kept: 0,
+        }
+    }
 }
 
 impl EventAgg {
@@ -167,92 +214,73 @@ impl EventAgg {
     pub(crate) fn end_chunk(&mut self, keep: bool) {
         if keep {
             self.kept += self.pending.len() as u64;
-            for p in std::mem::take(&mut self.pending) {
-                let dk = day_key(p.account, p.day);
-                let ek = event_key(p.account, p.day, p.event);
-                let c = self.counts.entry(ek).or_insert((0, 0));
-                c.0 += 1;
-                if p.user != 0 {
-                    if self
-                        .seen_event_user
-                        .insert(mix(p.user ^ ek.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
-                    {
-                        c.1 += 1;
-                    }
-                    if self
-                        .seen_day_user
-                        .insert(mix(p.user ^ dk.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)))
-                    {
-                        *self.active.entry(dk).or_insert(0) += 1;
-                    }
-                }
+            let chunk = std::mem::take(&mut self.pending);
+            if let Some((tx, _)) = &self.worker {
+                // The counting thread only stops when this sender is dropped, so the send cannot fail.
+                tx.send(chunk).expect("the counting thread is running");
             }
         } else {
             self.pending.clear();
         }
     }
 
-    /// The series deltas by account.
-    pub(crate) fn finish(self) -> BTreeMap<AccountId, SeriesDelta> {
-        drop(self.seen_day_user);
-        drop(self.seen_event_user);
-        let mut per: Vec<FxHashMap<String, Vec<(Day, f64)>>> =
-            vec![FxHashMap::default(); self.account_names.len()];
-        let count_names: Vec<String> = self
-            .event_names
-            .iter()
-            .map(|n| format!("{EVENT_PREFIX}{n}"))
-            .collect();
-        let user_names: Vec<String> = self
-            .event_names
-            .iter()
-            .map(|n| format!("{USERS_PREFIX}{n}"))
-            .collect();
-        for (k, (count, users)) in self.counts {
-            let event = (k & 0xFFFF) as usize;
-            let day = Day(((k >> 16) & 0xFF_FFFF) as i32 - DAY_BIAS);
-            let account = (k >> 40) as usize;
-            let m = &mut per[account];
-            m.entry_ref(&count_names[event]).push((day, count as f64));
-            if users > 0 {
-                m.entry_ref(&user_names[event]).push((day, users as f64));
+    /// The series deltas by account. Keys are sorted once, which groups them by account, then day, then event,
+    /// so every series comes out in day order without per-point map look-ups.
+    pub(crate) fn finish(mut self) -> BTreeMap<AccountId, SeriesDelta> {
+        let rollup = match self.worker.take() {
+            Some((tx, handle)) => {
+                drop(tx);
+                handle.join().expect("the counting thread panicked")
             }
-        }
-        for (k, users) in self.active {
-            let day = Day((k & 0xFF_FFFF) as i32 - DAY_BIAS);
-            per[(k >> 24) as usize]
-                .entry_ref(ACTIVE_USERS)
-                .push((day, users as f64));
-        }
+            None => Rollup::default(),
+        };
+        let Rollup { counts, active, .. } = rollup;
+        let n_events = self.event_names.len();
+        let mut counts: Vec<(u64, (u32, u32))> = counts.into_iter().collect();
+        counts.sort_unstable_by_key(|c| c.0);
+        let mut active: Vec<(u64, u32)> = active.into_iter().collect();
+        active.sort_unstable_by_key(|c| c.0);
         let mut out = BTreeMap::new();
-        for (name, metrics) in self.account_names.into_iter().zip(per) {
-            if metrics.is_empty() {
-                continue;
+        // Per event: count points, then distinct-user points; the last slot is active users.
+        let mut slots: Vec<Vec<(Day, f64)>> = vec![Vec::new(); 2 * n_events + 1];
+        let (mut ci, mut ai) = (0, 0);
+        while ci < counts.len() || ai < active.len() {
+            let account = match (counts.get(ci), active.get(ai)) {
+                (Some(c), Some(a)) => (c.0 >> 40).min(a.0 >> 24),
+                (Some(c), None) => c.0 >> 40,
+                (None, Some(a)) => a.0 >> 24,
+                (None, None) => break,
+            };
+            while let Some(&(k, (count, users))) = counts.get(ci).filter(|c| c.0 >> 40 == account) {
+                let event = (k & 0xFFFF) as usize;
+                let day = Day(((k >> 16) & 0xFF_FFFF) as i32 - DAY_BIAS);
+                slots[2 * event].push((day, count as f64));
+                if users > 0 {
+                    slots[2 * event + 1].push((day, users as f64));
+                }
+                ci += 1;
             }
-            let delta: SeriesDelta = metrics
-                .into_iter()
-                .map(|(m, mut pts)| {
-                    pts.sort_unstable_by_key(|p| p.0);
-                    (m, pts)
-                })
-                .collect();
-            out.insert(AccountId(name), delta);
+            while let Some(&(k, users)) = active.get(ai).filter(|a| a.0 >> 24 == account) {
+                slots[2 * n_events].push((Day((k & 0xFF_FFFF) as i32 - DAY_BIAS), users as f64));
+                ai += 1;
+            }
+            let mut delta = SeriesDelta::new();
+            for (i, slot) in slots.iter_mut().enumerate() {
+                if slot.is_empty() {
+                    continue;
+                }
+                let name = if i == 2 * n_events {
+                    ACTIVE_USERS.to_string()
+                } else if i % 2 == 0 {
+                    format!("{EVENT_PREFIX}{}", self.event_names[i / 2])
+                } else {
+                    format!("{USERS_PREFIX}{}", self.event_names[i / 2])
+                };
+                delta.insert(name, std::mem::take(slot));
+            }
+            out.insert(AccountId(self.account_names[account as usize].clone()), delta);
         }
         out
-    }
-}
-
-trait EntryRef {
-    fn entry_ref(&mut self, k: &str) -> &mut Vec<(Day, f64)>;
-}
-
-impl EntryRef for FxHashMap<String, Vec<(Day, f64)>> {
-    #[inline]
-    fn entry_ref(&mut self, k: &str) -> &mut Vec<(Day, f64)> {
-        if !self.contains_key(k) {
-            self.insert(k.to_string(), Vec::new());
-        }
-        self.get_mut(k).expect("just inserted")
     }
 }
 

@@ -148,6 +148,7 @@ async fn import_with_known<S: Store + ?Sized>(
             source: std::io::Error::other(e.to_string()),
         })??;
     report.accounts_touched = batch.accounts().len();
+    report.read_seconds = started.elapsed().as_secs_f64();
     if !batch.chunks.is_empty() {
         store
             .write(&batch)
@@ -158,8 +159,9 @@ async fn import_with_known<S: Store + ?Sized>(
             })?;
     }
     report.seconds = started.elapsed().as_secs_f64();
+    report.write_seconds = report.seconds - report.read_seconds;
     tracing::info!(file = %path.display(), kind = %report.kind, records = report.records, imported = report.imported,
-        rejected = report.rejected_count, chunks_new = report.chunks_new, chunks_skipped = report.chunks_skipped, seconds = report.seconds, "imported");
+        rejected = report.rejected_count, chunks_new = report.chunks_new, chunks_skipped = report.chunks_skipped, read_seconds = report.read_seconds, write_seconds = report.write_seconds, "imported");
     Ok(report)
 }
 

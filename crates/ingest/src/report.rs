@@ -73,8 +73,12 @@ pub struct ImportReport {
     pub ignored_columns: Vec<String>,
     /// Bytes read.
     pub bytes: u64,
-    /// Seconds taken.
+    /// Seconds taken in all.
     pub seconds: f64,
+    /// Seconds spent reading, validating and rolling up.
+    pub read_seconds: f64,
+    /// Seconds spent writing to the store.
+    pub write_seconds: f64,
 }
 
 impl ImportReport {
