@@ -46,16 +46,28 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::new(Code::InvalidConfig, format!("cannot read the config file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| CliError::new(Code::InvalidConfig, format!("{}: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(
+            Code::InvalidConfig,
+            format!("cannot read the config file {}: {e}", path.display()),
+        )
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| CliError::new(Code::InvalidConfig, format!("{}: {e}", path.display())))
 }
 
 /// Resolves settings from the flags (which clap already merged with their environment variables).
-pub fn load(config: Option<&Path>, data_dir: Option<&Path>, log: Option<&str>) -> Result<Settings, CliError> {
+pub fn load(
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+    log: Option<&str>,
+) -> Result<Settings, CliError> {
     let file = match config {
         Some(p) => read_file(p)?,
         None => {
-            let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+            let dir = data_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(default_data_dir);
             let p = dir.join("bellwether.toml");
             if p.is_file() {
                 read_file(&p)?
@@ -65,11 +77,19 @@ pub fn load(config: Option<&Path>, data_dir: Option<&Path>, log: Option<&str>) -
         }
     };
     let health = file.health.unwrap_or_default();
-    health.validate().map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    health
+        .validate()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
-        data_dir: data_dir.map(Path::to_path_buf).or(file.data_dir).unwrap_or_else(default_data_dir),
+        data_dir: data_dir
+            .map(Path::to_path_buf)
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir),
         health,
-        log: log.map(String::from).or(file.log).unwrap_or_else(|| "warn".into()),
+        log: log
+            .map(String::from)
+            .or(file.log)
+            .unwrap_or_else(|| "warn".into()),
     })
 }
 
@@ -81,7 +101,11 @@ mod tests {
     fn file_values_apply_and_flags_win() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.toml");
-        std::fs::write(&p, "data_dir = \"/srv/bw\"\nlog = \"debug\"\n[health.weights]\nusage = 0.5\n").unwrap();
+        std::fs::write(
+            &p,
+            "data_dir = \"/srv/bw\"\nlog = \"debug\"\n[health.weights]\nusage = 0.5\n",
+        )
+        .unwrap();
         let s = load(Some(&p), None, None).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/bw"));
         assert_eq!(s.log, "debug");

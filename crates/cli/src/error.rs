@@ -15,7 +15,10 @@ pub struct CliError {
 impl CliError {
     /// An error with a code.
     pub fn new(code: Code, message: impl Into<String>) -> CliError {
-        CliError { code, message: message.into() }
+        CliError {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -47,15 +47,26 @@ enum Command {
 }
 
 fn init_logging(level: &str) -> Result<(), CliError> {
-    let level: tracing::Level = level
-        .parse()
-        .map_err(|_| CliError::new(bellwether_core::Code::InvalidConfig, format!("log level '{level}' is not one of error, warn, info, debug, trace")))?;
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    let level: tracing::Level = level.parse().map_err(|_| {
+        CliError::new(
+            bellwether_core::Code::InvalidConfig,
+            format!("log level '{level}' is not one of error, warn, info, debug, trace"),
+        )
+    })?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
     Ok(())
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    let settings = config::load(cli.config.as_deref(), cli.data_dir.as_deref(), cli.log.as_deref())?;
+    let settings = config::load(
+        cli.config.as_deref(),
+        cli.data_dir.as_deref(),
+        cli.log.as_deref(),
+    )?;
     init_logging(&settings.log)?;
     match cli.command {
         Command::Demo(a) => commands::demo::run(&settings, a).await,
@@ -69,8 +80,17 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 fn main() -> ExitCode {
+    // Piped into `head` and the like, exit quietly when the reader goes away instead of panicking.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error[internal]: cannot start the runtime: {e}");

@@ -183,9 +183,9 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let s = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
             // Base facts fall in the 200 days before D; later ones on or after D.
-            s.write(&batch(&before, D - 200, "before")).await.unwrap();
+            s.write(batch(&before, D - 200, "before")).await.unwrap();
             let reference = features(&s).await;
-            s.write(&batch(&after, D, "after")).await.unwrap();
+            s.write(batch(&after, D, "after")).await.unwrap();
             prop_assert_eq!(reference, features(&s).await);
             Ok(())
         })?;

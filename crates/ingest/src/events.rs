@@ -67,10 +67,16 @@ impl Rollup {
             let c = self.counts.entry(ek).or_insert((0, 0));
             c.0 += 1;
             if p.user != 0 {
-                if self.seen_event_user.insert(mix(p.user ^ ek.wrapping_mul(0x9e37_79b9_7f4a_7c15))) {
+                if self
+                    .seen_event_user
+                    .insert(mix(p.user ^ ek.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+                {
                     c.1 += 1;
                 }
-                if self.seen_day_user.insert(mix(p.user ^ dk.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))) {
+                if self
+                    .seen_day_user
+                    .insert(mix(p.user ^ dk.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)))
+                {
                     *self.active.entry(dk).or_insert(0) += 1;
                 }
             }
@@ -86,7 +92,10 @@ pub(crate) struct EventAgg {
     events: FxHashMap<Box<[u8]>, u16>,
     event_names: Vec<String>,
     pending: Vec<Pending>,
-    worker: Option<(std::sync::mpsc::SyncSender<Vec<Pending>>, std::thread::JoinHandle<Rollup>)>,
+    worker: Option<(
+        std::sync::mpsc::SyncSender<Vec<Pending>>,
+        std::thread::JoinHandle<Rollup>,
+    )>,
     /// Events rolled up (in chunks that were new).
     pub(crate) kept: u64,
 }
@@ -278,7 +287,10 @@ impl EventAgg {
                 };
                 delta.insert(name, std::mem::take(slot));
             }
-            out.insert(AccountId(self.account_names[account as usize].clone()), delta);
+            out.insert(
+                AccountId(self.account_names[account as usize].clone()),
+                delta,
+            );
         }
         out
     }

@@ -151,7 +151,7 @@ async fn import_with_known<S: Store + ?Sized>(
     report.read_seconds = started.elapsed().as_secs_f64();
     if !batch.chunks.is_empty() {
         store
-            .write(&batch)
+            .write(batch)
             .await
             .map_err(|source| ImportError::Store {
                 path: path.to_path_buf(),

@@ -1,366 +1,397 @@
-//! Row mapping between SQLite tables and the canonical records: multi-row inserts and the bulk book read.
+//! Row mapping between SQLite tables and the canonical records: batched inserts and the bulk book read.
 
-use crate::{db_err, insert_many};
+use crate::db_err;
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
     Assessment, BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Subscription, Ticket,
 };
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
-use bellwether_store::{AccountFacts, Book, ContactFacts, Result, StoreError};
+use bellwether_store::{AccountFacts, Book, ContactFacts, Result, StoreError, WriteBatch};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, Row, ToSql, Transaction};
 use rustc_hash::FxHashMap;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-pub(crate) async fn insert_tickets(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[Ticket],
-) -> Result<u64> {
-    insert_many(
-        tx,
-        "INSERT OR REPLACE INTO tickets (id, account_id, contact_id, opened_at, closed_at, priority, status, escalated, first_response_minutes, \
-         resolution_minutes, sla_breached, csat, subject, body, received_at) ",
-        15,
-        "",
-        rows,
-        |b, t| {
-            b.push_bind(t.id.as_str())
-                .push_bind(t.account_id.as_str())
-                .push_bind(t.contact_id.as_ref().map(|c| c.as_str()))
-                .push_bind(t.opened_at.0)
-                .push_bind(t.closed_at.map(|c| c.0))
-                .push_bind(t.priority.as_str())
-                .push_bind(t.status.as_str())
-                .push_bind(t.escalated)
-                .push_bind(t.first_response_minutes)
-                .push_bind(t.resolution_minutes)
-                .push_bind(t.sla_breached)
-                .push_bind(t.csat)
-                .push_bind(t.subject.as_str())
-                .push_bind(t.body.as_str())
-                .push_bind(t.received_at.0);
-        },
-    )
-    .await
+/// Inserts or updates every record of a batch except attributes and series.
+pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
+    let mut n = 0u64;
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO contacts (id, account_id, email, name, first_seen) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, email = coalesce(excluded.email, email), \
+             name = coalesce(excluded.name, name), first_seen = min(coalesce(first_seen, excluded.first_seen), coalesce(excluded.first_seen, first_seen))",
+        )
+        .map_err(db_err)?;
+    for c in &b.contacts {
+        n += st
+            .execute(params![
+                c.id.0,
+                c.account_id.0,
+                c.email,
+                c.name,
+                c.first_seen.map(|t| t.0)
+            ])
+            .map_err(db_err)? as u64;
+    }
+    {
+        let mut st = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tickets (id, account_id, contact_id, opened_at, closed_at, priority, status, escalated, first_response_minutes, \
+                 resolution_minutes, sla_breached, csat, subject, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .map_err(db_err)?;
+        for t in &b.tickets {
+            n += st
+                .execute(params![
+                    t.id,
+                    t.account_id.0,
+                    t.contact_id.as_ref().map(|c| &c.0),
+                    t.opened_at.0,
+                    t.closed_at.map(|c| c.0),
+                    t.priority.as_str(),
+                    t.status,
+                    t.escalated,
+                    t.first_response_minutes,
+                    t.resolution_minutes,
+                    t.sla_breached,
+                    t.csat,
+                    t.subject,
+                    t.body,
+                    t.received_at.0
+                ])
+                .map_err(db_err)? as u64;
+        }
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO billing_events (id, account_id, at, kind, amount, currency, mrr_delta, seats_delta, plan, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
+            )
+            .map_err(db_err)?;
+        for e in &b.billing {
+            n += st
+                .execute(params![
+                    e.id,
+                    e.account_id.0,
+                    e.at.0,
+                    e.kind.as_str(),
+                    e.amount.map(|m| m.minor),
+                    e.amount.map(|m| m.currency.to_string()),
+                    e.mrr_delta,
+                    e.seats_delta,
+                    e.plan,
+                    e.received_at.0
+                ])
+                .map_err(db_err)? as u64;
+        }
+        let mut st = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO subscriptions (id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(db_err)?;
+        for s in &b.subscriptions {
+            n += st
+                .execute(params![
+                    s.id,
+                    s.account_id.0,
+                    s.plan,
+                    s.start.0,
+                    s.end.map(|d| d.0),
+                    s.mrr.minor,
+                    s.mrr.currency.to_string(),
+                    s.quantity,
+                    s.received_at.0
+                ])
+                .map_err(db_err)? as u64;
+        }
+        let mut st = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO interactions (id, account_id, contact_id, at, kind, response, score, note, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(db_err)?;
+        for i in &b.interactions {
+            n += st
+                .execute(params![
+                    i.id,
+                    i.account_id.0,
+                    i.contact_id.as_ref().map(|c| &c.0),
+                    i.at.0,
+                    i.kind.as_str(),
+                    i.response.map(|r| r.as_str()),
+                    i.score,
+                    i.note,
+                    i.received_at.0
+                ])
+                .map_err(db_err)? as u64;
+        }
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO outcomes (account_id, day, kind, arr_delta, received_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (account_id, day, kind) DO UPDATE SET arr_delta = excluded.arr_delta",
+            )
+            .map_err(db_err)?;
+        for o in &b.outcomes {
+            n += st
+                .execute(params![
+                    o.account_id.0,
+                    o.date.0,
+                    o.kind.as_str(),
+                    o.arr_delta,
+                    o.received_at.0
+                ])
+                .map_err(db_err)? as u64;
+        }
+    }
+    Ok(n)
 }
 
-pub(crate) async fn insert_billing(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[BillingEvent],
-) -> Result<u64> {
-    insert_many(
-        tx,
-        "INSERT INTO billing_events (id, account_id, at, kind, amount, currency, mrr_delta, seats_delta, plan, received_at) ",
-        10,
-        " ON CONFLICT (id) DO NOTHING",
-        rows,
-        |b, e| {
-            b.push_bind(e.id.as_str())
-                .push_bind(e.account_id.as_str())
-                .push_bind(e.at.0)
-                .push_bind(e.kind.as_str())
-                .push_bind(e.amount.map(|m| m.minor))
-                .push_bind(e.amount.map(|m| m.currency.to_string()))
-                .push_bind(e.mrr_delta)
-                .push_bind(e.seats_delta)
-                .push_bind(e.plan.as_deref())
-                .push_bind(e.received_at.0);
-        },
-    )
-    .await
-}
-
-pub(crate) async fn insert_subscriptions(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[Subscription],
-) -> Result<u64> {
-    insert_many(
-        tx,
-        "INSERT OR REPLACE INTO subscriptions (id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at) ",
-        9,
-        "",
-        rows,
-        |b, s| {
-            b.push_bind(s.id.as_str())
-                .push_bind(s.account_id.as_str())
-                .push_bind(s.plan.as_str())
-                .push_bind(s.start.0)
-                .push_bind(s.end.map(|d| d.0))
-                .push_bind(s.mrr.minor)
-                .push_bind(s.mrr.currency.to_string())
-                .push_bind(s.quantity)
-                .push_bind(s.received_at.0);
-        },
-    )
-    .await
-}
-
-pub(crate) async fn insert_interactions(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[Interaction],
-) -> Result<u64> {
-    insert_many(
-        tx,
-        "INSERT OR REPLACE INTO interactions (id, account_id, contact_id, at, kind, response, score, note, received_at) ",
-        9,
-        "",
-        rows,
-        |b, i| {
-            b.push_bind(i.id.as_str())
-                .push_bind(i.account_id.as_str())
-                .push_bind(i.contact_id.as_ref().map(|c| c.as_str()))
-                .push_bind(i.at.0)
-                .push_bind(i.kind.as_str())
-                .push_bind(i.response.map(|r| r.as_str()))
-                .push_bind(i.score)
-                .push_bind(i.note.as_str())
-                .push_bind(i.received_at.0);
-        },
-    )
-    .await
-}
-
-pub(crate) async fn insert_outcomes(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[Outcome],
-) -> Result<u64> {
-    insert_many(
-        tx,
-        "INSERT INTO outcomes (account_id, day, kind, arr_delta, received_at) ",
-        5,
-        " ON CONFLICT (account_id, day, kind) DO UPDATE SET arr_delta = excluded.arr_delta",
-        rows,
-        |b, o| {
-            b.push_bind(o.account_id.as_str())
-                .push_bind(o.date.0)
-                .push_bind(o.kind.as_str())
-                .push_bind(o.arr_delta)
-                .push_bind(o.received_at.0);
-        },
-    )
-    .await
-}
-
-fn corrupt(table: &str, what: String) -> StoreError {
+fn corrupt(table: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{table}: {what}"))
 }
 
-fn currency(s: Option<String>) -> Currency {
-    s.and_then(|c| Currency::parse(&c).ok())
+fn currency(s: Option<&str>) -> Currency {
+    s.and_then(|c| Currency::parse(c).ok())
         .unwrap_or(Currency::USD)
 }
 
-/// Builds `WHERE col IN (...)` for an optional account filter; the ids are bound, never spliced.
-fn filtered(select: &str, col: &str, ids: Option<&[AccountId]>) -> String {
-    match ids {
-        None => select.to_string(),
-        Some(ids) => format!(
-            "{select} WHERE {col} IN ({})",
-            vec!["?"; ids.len()].join(", ")
-        ),
+fn text(r: &Row, i: usize) -> rusqlite::Result<String> {
+    r.get(i)
+}
+
+fn opt_text(r: &Row, i: usize) -> rusqlite::Result<Option<String>> {
+    r.get(i)
+}
+
+fn str_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
+    match r.get_ref(i)? {
+        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| rusqlite::Error::Utf8Error(i, e)),
+        _ => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            rusqlite::types::Type::Text,
+        )),
     }
 }
 
-async fn fetch(
-    pool: &SqlitePool,
+/// Runs `sql` (optionally filtered to the given accounts by `col IN (...)`) and hands each row to `f`.
+fn each(
+    c: &Connection,
     select: &str,
     col: &str,
     ids: Option<&[AccountId]>,
-) -> Result<Vec<SqliteRow>> {
+    mut f: impl FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    let mut go = |sql: &str, params: &[&dyn ToSql]| -> Result<()> {
+        let mut st = c.prepare_cached(sql).map_err(db_err)?;
+        let mut rows = st.query(params).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            f(r)?;
+        }
+        Ok(())
+    };
     match ids {
-        None => sqlx::query(select).fetch_all(pool).await.map_err(db_err),
+        None => go(select, &[]),
         Some(ids) => {
-            let mut out = Vec::new();
-            for group in ids.chunks(2_000) {
-                let sql = filtered(select, col, Some(group));
-                let mut q = sqlx::query(&sql);
-                for id in group {
-                    q = q.bind(id.as_str());
-                }
-                out.extend(q.fetch_all(pool).await.map_err(db_err)?);
+            for group in ids.chunks(500) {
+                let sql = format!(
+                    "{select} WHERE {col} IN ({})",
+                    vec!["?"; group.len()].join(", ")
+                );
+                let params: Vec<&dyn ToSql> = group.iter().map(|id| &id.0 as &dyn ToSql).collect();
+                go(&sql, &params)?;
             }
-            Ok(out)
+            Ok(())
         }
     }
 }
 
-fn attr_fact(r: &SqliteRow) -> AttrFact {
-    AttrFact {
-        subject: r.get(0),
-        attr: r.get(1),
-        valid_from: Timestamp(r.get(2)),
-        value: r.get(3),
-        received_at: Timestamp(r.get(4)),
-    }
+fn attr_fact(r: &Row) -> rusqlite::Result<AttrFact> {
+    Ok(AttrFact {
+        subject: text(r, 0)?,
+        attr: text(r, 1)?,
+        valid_from: Timestamp(r.get(2)?),
+        value: opt_text(r, 3)?,
+        received_at: Timestamp(r.get(4)?),
+    })
 }
 
-/// Reads every fact of the given accounts (or all) in one query per table, grouped by account.
-pub(crate) async fn load_book(pool: &SqlitePool, ids: Option<&[AccountId]>) -> Result<Book> {
+/// Reads every fact of the given accounts (or all) with one query per table, grouped by account.
+pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Book> {
     let mut book: FxHashMap<String, AccountFacts> = FxHashMap::default();
-    let acc_rows = fetch(pool, "SELECT id FROM accounts", "id", ids).await?;
-    for r in &acc_rows {
-        book.entry(r.get(0)).or_default();
+    // Looks the account up by borrowed text, allocating its key only the first time.
+    fn entry<'b>(book: &'b mut FxHashMap<String, AccountFacts>, id: &str) -> &'b mut AccountFacts {
+        if !book.contains_key(id) {
+            book.insert(id.to_string(), AccountFacts::default());
+        }
+        book.get_mut(id).expect("inserted")
     }
-    for r in fetch(
-        pool,
+    each(c, "SELECT id FROM accounts", "id", ids, |r| {
+        entry(&mut book, str_ref(r, 0).map_err(db_err)?);
+        Ok(())
+    })?;
+    each(
+        c,
         "SELECT account_id, attr, valid_from, value, received_at FROM account_attrs",
         "account_id",
         ids,
-    )
-    .await?
-    {
-        let f = attr_fact(&r);
-        book.entry(f.subject.clone()).or_default().attrs.push(f);
-    }
+        |r| {
+            let f = attr_fact(r).map_err(db_err)?;
+            entry(&mut book, &f.subject).attrs.push(f);
+            Ok(())
+        },
+    )?;
     let mut contacts: FxHashMap<String, ContactFacts> = FxHashMap::default();
-    for r in fetch(
-        pool,
+    each(
+        c,
         "SELECT id, account_id, email, name, first_seen FROM contacts",
         "account_id",
         ids,
-    )
-    .await?
-    {
-        let c = Contact {
-            id: ContactId(r.get(0)),
-            account_id: AccountId(r.get(1)),
-            email: r.get(2),
-            name: r.get(3),
-            first_seen: r.get::<Option<i64>, _>(4).map(Timestamp),
-        };
-        contacts.insert(
-            c.id.0.clone(),
-            ContactFacts {
-                contact: c,
-                attrs: Vec::new(),
-            },
-        );
-    }
+        |r| {
+            let c = Contact {
+                id: ContactId(text(r, 0).map_err(db_err)?),
+                account_id: AccountId(text(r, 1).map_err(db_err)?),
+                email: opt_text(r, 2).map_err(db_err)?,
+                name: opt_text(r, 3).map_err(db_err)?,
+                first_seen: r.get::<_, Option<i64>>(4).map_err(db_err)?.map(Timestamp),
+            };
+            contacts.insert(
+                c.id.0.clone(),
+                ContactFacts {
+                    contact: c,
+                    attrs: Vec::new(),
+                },
+            );
+            Ok(())
+        },
+    )?;
     let contact_attr_sql = "SELECT a.contact_id, a.attr, a.valid_from, a.value, a.received_at FROM contact_attrs a JOIN contacts c ON c.id = a.contact_id";
-    for r in fetch(pool, contact_attr_sql, "c.account_id", ids).await? {
-        let f = attr_fact(&r);
+    each(c, contact_attr_sql, "c.account_id", ids, |r| {
+        let f = attr_fact(r).map_err(db_err)?;
         if let Some(c) = contacts.get_mut(&f.subject) {
             c.attrs.push(f);
         }
-    }
+        Ok(())
+    })?;
     for (_, c) in contacts {
-        book.entry(c.contact.account_id.0.clone())
-            .or_default()
+        entry(&mut book, &c.contact.account_id.0.clone())
             .contacts
             .push(c);
     }
     let ticket_sql = "SELECT id, account_id, contact_id, opened_at, closed_at, priority, status, escalated, first_response_minutes, \
                       resolution_minutes, sla_breached, csat, subject, body, received_at FROM tickets";
-    for r in fetch(pool, ticket_sql, "account_id", ids).await? {
-        let priority: String = r.get(5);
+    each(c, ticket_sql, "account_id", ids, |r| {
+        let e = db_err;
+        let account = str_ref(r, 1).map_err(e)?;
         let t = Ticket {
-            id: r.get(0),
-            account_id: AccountId(r.get(1)),
-            contact_id: r.get::<Option<String>, _>(2).map(ContactId),
-            opened_at: Timestamp(r.get(3)),
-            closed_at: r.get::<Option<i64>, _>(4).map(Timestamp),
-            priority: Priority::parse(&priority).map_err(|e| corrupt("tickets", e))?,
-            status: r.get(6),
-            escalated: r.get(7),
-            first_response_minutes: r.get(8),
-            resolution_minutes: r.get(9),
-            sla_breached: r.get(10),
-            csat: r.get(11),
-            subject: r.get(12),
-            body: r.get(13),
-            received_at: Timestamp(r.get(14)),
+            id: text(r, 0).map_err(e)?,
+            account_id: AccountId(account.to_string()),
+            contact_id: opt_text(r, 2).map_err(e)?.map(ContactId),
+            opened_at: Timestamp(r.get(3).map_err(e)?),
+            closed_at: r.get::<_, Option<i64>>(4).map_err(e)?.map(Timestamp),
+            priority: Priority::parse(str_ref(r, 5).map_err(e)?)
+                .map_err(|m| corrupt("tickets", m))?,
+            status: text(r, 6).map_err(e)?,
+            escalated: r.get(7).map_err(e)?,
+            first_response_minutes: r.get(8).map_err(e)?,
+            resolution_minutes: r.get(9).map_err(e)?,
+            sla_breached: r.get(10).map_err(e)?,
+            csat: r.get(11).map_err(e)?,
+            subject: text(r, 12).map_err(e)?,
+            body: text(r, 13).map_err(e)?,
+            received_at: Timestamp(r.get(14).map_err(e)?),
         };
-        book.entry(t.account_id.0.clone())
-            .or_default()
-            .tickets
-            .push(t);
-    }
+        entry(&mut book, account).tickets.push(t);
+        Ok(())
+    })?;
     let billing_sql = "SELECT id, account_id, at, kind, amount, currency, mrr_delta, seats_delta, plan, received_at FROM billing_events";
-    for r in fetch(pool, billing_sql, "account_id", ids).await? {
-        let kind: String = r.get(3);
-        let e = BillingEvent {
-            id: r.get(0),
-            account_id: AccountId(r.get(1)),
-            at: Timestamp(r.get(2)),
-            kind: BillingKind::parse(&kind).map_err(|e| corrupt("billing_events", e))?,
-            amount: r.get::<Option<i64>, _>(4).map(|minor| Money {
+    each(c, billing_sql, "account_id", ids, |r| {
+        let e = db_err;
+        let account = str_ref(r, 1).map_err(e)?;
+        let b = BillingEvent {
+            id: text(r, 0).map_err(e)?,
+            account_id: AccountId(account.to_string()),
+            at: Timestamp(r.get(2).map_err(e)?),
+            kind: BillingKind::parse(str_ref(r, 3).map_err(e)?)
+                .map_err(|m| corrupt("billing_events", m))?,
+            amount: r.get::<_, Option<i64>>(4).map_err(e)?.map(|minor| Money {
                 minor,
-                currency: currency(r.get(5)),
+                currency: currency(r.get_ref(5).ok().and_then(|v| v.as_str().ok())),
             }),
-            mrr_delta: r.get(6),
-            seats_delta: r.get(7),
-            plan: r.get(8),
-            received_at: Timestamp(r.get(9)),
+            mrr_delta: r.get(6).map_err(e)?,
+            seats_delta: r.get(7).map_err(e)?,
+            plan: opt_text(r, 8).map_err(e)?,
+            received_at: Timestamp(r.get(9).map_err(e)?),
         };
-        book.entry(e.account_id.0.clone())
-            .or_default()
-            .billing
-            .push(e);
-    }
+        entry(&mut book, account).billing.push(b);
+        Ok(())
+    })?;
     let sub_sql = "SELECT id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at FROM subscriptions";
-    for r in fetch(pool, sub_sql, "account_id", ids).await? {
+    each(c, sub_sql, "account_id", ids, |r| {
+        let e = db_err;
+        let account = str_ref(r, 1).map_err(e)?;
         let s = Subscription {
-            id: r.get(0),
-            account_id: AccountId(r.get(1)),
-            plan: r.get(2),
-            start: Day(r.get(3)),
-            end: r.get::<Option<i32>, _>(4).map(Day),
+            id: text(r, 0).map_err(e)?,
+            account_id: AccountId(account.to_string()),
+            plan: text(r, 2).map_err(e)?,
+            start: Day(r.get(3).map_err(e)?),
+            end: r.get::<_, Option<i32>>(4).map_err(e)?.map(Day),
             mrr: Money {
-                minor: r.get(5),
-                currency: currency(r.get(6)),
+                minor: r.get(5).map_err(e)?,
+                currency: currency(Some(str_ref(r, 6).map_err(e)?)),
             },
-            quantity: r.get(7),
-            received_at: Timestamp(r.get(8)),
+            quantity: r.get(7).map_err(e)?,
+            received_at: Timestamp(r.get(8).map_err(e)?),
         };
-        book.entry(s.account_id.0.clone())
-            .or_default()
-            .subscriptions
-            .push(s);
-    }
+        entry(&mut book, account).subscriptions.push(s);
+        Ok(())
+    })?;
     let int_sql = "SELECT id, account_id, contact_id, at, kind, response, score, note, received_at FROM interactions";
-    for r in fetch(pool, int_sql, "account_id", ids).await? {
-        let kind: String = r.get(4);
-        let response: Option<String> = r.get(5);
-        let i = Interaction {
-            id: r.get(0),
-            account_id: AccountId(r.get(1)),
-            contact_id: r.get::<Option<String>, _>(2).map(ContactId),
-            at: Timestamp(r.get(3)),
-            kind: InteractionKind::parse(&kind).map_err(|e| corrupt("interactions", e))?,
-            response: response
-                .map(|s| Response::parse(&s))
-                .transpose()
-                .map_err(|e| corrupt("interactions", e))?,
-            score: r.get(6),
-            note: r.get(7),
-            received_at: Timestamp(r.get(8)),
+    each(c, int_sql, "account_id", ids, |r| {
+        let e = db_err;
+        let account = str_ref(r, 1).map_err(e)?;
+        let response = match r.get_ref(5).map_err(e)? {
+            ValueRef::Null => None,
+            _ => Some(
+                Response::parse(str_ref(r, 5).map_err(e)?)
+                    .map_err(|m| corrupt("interactions", m))?,
+            ),
         };
-        book.entry(i.account_id.0.clone())
-            .or_default()
-            .interactions
-            .push(i);
-    }
-    for r in fetch(
-        pool,
+        let i = Interaction {
+            id: text(r, 0).map_err(e)?,
+            account_id: AccountId(account.to_string()),
+            contact_id: opt_text(r, 2).map_err(e)?.map(ContactId),
+            at: Timestamp(r.get(3).map_err(e)?),
+            kind: InteractionKind::parse(str_ref(r, 4).map_err(e)?)
+                .map_err(|m| corrupt("interactions", m))?,
+            response,
+            score: r.get(6).map_err(e)?,
+            note: text(r, 7).map_err(e)?,
+            received_at: Timestamp(r.get(8).map_err(e)?),
+        };
+        entry(&mut book, account).interactions.push(i);
+        Ok(())
+    })?;
+    each(
+        c,
         "SELECT account_id, day, kind, arr_delta, received_at FROM outcomes",
         "account_id",
         ids,
-    )
-    .await?
-    {
-        let kind: String = r.get(2);
-        let o = Outcome {
-            account_id: AccountId(r.get(0)),
-            date: Day(r.get(1)),
-            kind: OutcomeKind::parse(&kind).map_err(|e| corrupt("outcomes", e))?,
-            arr_delta: r.get(3),
-            received_at: Timestamp(r.get(4)),
-        };
-        book.entry(o.account_id.0.clone())
-            .or_default()
-            .outcomes
-            .push(o);
-    }
+        |r| {
+            let e = db_err;
+            let account = str_ref(r, 0).map_err(e)?;
+            let o = Outcome {
+                account_id: AccountId(account.to_string()),
+                date: Day(r.get(1).map_err(e)?),
+                kind: OutcomeKind::parse(str_ref(r, 2).map_err(e)?)
+                    .map_err(|m| corrupt("outcomes", m))?,
+                arr_delta: r.get(3).map_err(e)?,
+                received_at: Timestamp(r.get(4).map_err(e)?),
+            };
+            entry(&mut book, account).outcomes.push(o);
+            Ok(())
+        },
+    )?;
     let mut out = Book::default();
     for (id, mut facts) in book {
         facts.sort();
@@ -372,19 +403,26 @@ pub(crate) async fn load_book(pool: &SqlitePool, ids: Option<&[AccountId]>) -> R
 pub(crate) const ASSESSMENT_SELECT: &str =
     "SELECT account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components FROM assessments";
 
-pub(crate) fn assessment(r: &SqliteRow) -> Result<Assessment> {
-    let comps: String = r.get(9);
-    Ok(Assessment {
-        account_id: AccountId(r.get(0)),
-        as_of: Day(r.get(1)),
-        health: r.get(2),
-        risk_proxy: r.get(3),
-        churn_probability: r.get(4),
-        priority: r.get(5),
-        owner: r.get(6),
-        arr_minor: r.get(7),
-        reason: r.get(8),
-        components: serde_json::from_str(&comps)
-            .map_err(|e| corrupt("assessments", e.to_string()))?,
-    })
+/// Reads assessments with one bound parameter.
+pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Result<Vec<Assessment>> {
+    let mut st = c.prepare_cached(sql).map_err(db_err)?;
+    let mut rows = st.query([param]).map_err(db_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let e = db_err;
+        out.push(Assessment {
+            account_id: AccountId(text(r, 0).map_err(e)?),
+            as_of: Day(r.get(1).map_err(e)?),
+            health: r.get(2).map_err(e)?,
+            risk_proxy: r.get(3).map_err(e)?,
+            churn_probability: r.get(4).map_err(e)?,
+            priority: r.get(5).map_err(e)?,
+            owner: opt_text(r, 6).map_err(e)?,
+            arr_minor: r.get(7).map_err(e)?,
+            reason: text(r, 8).map_err(e)?,
+            components: serde_json::from_str(str_ref(r, 9).map_err(e)?)
+                .map_err(|m| corrupt("assessments", m))?,
+        });
+    }
+    Ok(out)
 }

@@ -179,7 +179,7 @@ pub trait Store: Send + Sync + 'static {
     async fn known_chunks(&self) -> Result<FxHashSet<Fingerprint>>;
 
     /// Writes a batch in one transaction, merging its series into the stored ones.
-    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary>;
+    async fn write(&self, batch: WriteBatch) -> Result<WriteSummary>;
 
     /// The series of the given accounts, or of every account with `None`, in one bulk read.
     async fn load_series(

@@ -49,7 +49,10 @@ pub struct AccountArgs {
 /// Prints a ranked worklist.
 pub fn print_worklist(items: &[WorklistItem]) {
     for it in items {
-        let arr = it.arr_minor.map(short_money).unwrap_or_else(|| "ARR unknown".into());
+        let arr = it
+            .arr_minor
+            .map(short_money)
+            .unwrap_or_else(|| "ARR unknown".into());
         println!(
             "{:>3}. {:<24} health {:>3.0}  {} ARR × risk proxy {:.2} = {} at stake",
             it.rank,
@@ -68,19 +71,30 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
     let store = open_store(settings).await?;
     let out = assess_book(&store, a.as_of, &settings.health)
         .await?
-        .ok_or_else(|| CliError::new(Code::NoData, "there is nothing to assess yet; import data first (`bellwether import DIR`)"))?;
+        .ok_or_else(|| {
+            CliError::new(
+                Code::NoData,
+                "there is nothing to assess yet; import data first (`bellwether import DIR`)",
+            )
+        })?;
     println!(
         "assessed {} accounts as of {} ({} had ended); load {:.2}s, compute {:.2}s, save {:.2}s",
         out.assessed, out.as_of, out.ended, out.load_seconds, out.compute_seconds, out.save_seconds
     );
-    println!("{}", bellwether_engine::portfolio_summary(&out.assessments, out.ended));
+    println!(
+        "{}",
+        bellwether_engine::portfolio_summary(&out.assessments, out.ended)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 async fn latest(store: &impl Store) -> Result<Vec<Assessment>, CliError> {
     let rows = store.assessments(None).await?;
     if rows.is_empty() {
-        return Err(CliError::new(Code::NoData, "no assessments yet; run `bellwether assess` after importing"));
+        return Err(CliError::new(
+            Code::NoData,
+            "no assessments yet; run `bellwether assess` after importing",
+        ));
     }
     Ok(rows)
 }
@@ -91,17 +105,35 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
     let rows = latest(&store).await?;
     let items = make_worklist(&rows, a.csm.as_deref(), a.limit);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if items.is_empty() {
-        let owners: std::collections::BTreeSet<_> = rows.iter().filter_map(|r| r.owner.as_deref()).take(10).collect();
+        let owners: std::collections::BTreeSet<_> = rows
+            .iter()
+            .filter_map(|r| r.owner.as_deref())
+            .take(10)
+            .collect();
         return Err(CliError::new(
             Code::AccountNotFound,
-            format!("no accounts owned by '{}'; owners include: {}", a.csm.unwrap_or_default(), owners.into_iter().collect::<Vec<_>>().join(", ")),
+            format!(
+                "no accounts owned by '{}'; owners include: {}",
+                a.csm.unwrap_or_default(),
+                owners.into_iter().collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
-    println!("Worklist{} as of {}:", a.csm.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), rows[0].as_of);
+    println!(
+        "Worklist{} as of {}:",
+        a.csm
+            .as_deref()
+            .map(|c| format!(" for {c}"))
+            .unwrap_or_default(),
+        rows[0].as_of
+    );
     print_worklist(&items);
     Ok(ExitCode::SUCCESS)
 }
@@ -112,7 +144,13 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     let id = AccountId(a.id.clone());
     let book = store.load_book(Some(std::slice::from_ref(&id))).await?;
     let Some(facts) = book.accounts.get(&id) else {
-        return Err(CliError::new(Code::AccountNotFound, format!("no account '{}'; `bellwether worklist` lists accounts", a.id)));
+        return Err(CliError::new(
+            Code::AccountNotFound,
+            format!(
+                "no account '{}'; `bellwether worklist` lists accounts",
+                a.id
+            ),
+        ));
     };
     let history = store.assessment_history(&id).await?;
     let as_of = history.last().map(|h| h.as_of).unwrap_or_else(Day::today);
@@ -128,16 +166,31 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
         view.owner.as_deref().unwrap_or("-"),
         view.segment.as_deref().unwrap_or("-"),
         view.plan.as_deref().unwrap_or("-"),
-        view.arr.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
-        view.seats.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-        view.renewal_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+        view.arr
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "-".into()),
+        view.seats
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into()),
+        view.renewal_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "-".into())
     );
     match history.last() {
         None => println!("  not assessed yet: run `bellwether assess`"),
         Some(h) => {
-            println!("  health {:.0} as of {} (risk proxy {:.2}, not a probability)", h.health, h.as_of, h.risk_proxy);
+            println!(
+                "  health {:.0} as of {} (risk proxy {:.2}, not a probability)",
+                h.health, h.as_of, h.risk_proxy
+            );
             for c in &h.components {
-                println!("    {:<13} {:>3.0}  (weight {:>4.0}%)  {}", c.name, c.score, c.weight * 100.0, c.reason);
+                println!(
+                    "    {:<13} {:>3.0}  (weight {:>4.0}%)  {}",
+                    c.name,
+                    c.score,
+                    c.weight * 100.0,
+                    c.reason
+                );
             }
             println!("  why it ranks: {}", h.reason);
         }

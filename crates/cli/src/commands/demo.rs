@@ -36,29 +36,59 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     let started = Instant::now();
     let root = settings.data_dir.join("demo");
     if root.exists() {
-        std::fs::remove_dir_all(&root).map_err(|e| CliError::new(Code::IoError, format!("cannot clear the demo folder {}: {e}", root.display())))?;
+        std::fs::remove_dir_all(&root).map_err(|e| {
+            CliError::new(
+                Code::IoError,
+                format!("cannot clear the demo folder {}: {e}", root.display()),
+            )
+        })?;
     }
     let files = root.join("book");
-    let cfg = SimConfig { accounts: a.accounts, seed: a.seed, ..SimConfig::default() };
-    eprintln!("1/3 simulating {} accounts over {} days (seed {}) into {}", cfg.accounts, cfg.history_days, cfg.seed, files.display());
+    let cfg = SimConfig {
+        accounts: a.accounts,
+        seed: a.seed,
+        ..SimConfig::default()
+    };
+    eprintln!(
+        "1/3 simulating {} accounts over {} days (seed {}) into {}",
+        cfg.accounts,
+        cfg.history_days,
+        cfg.seed,
+        files.display()
+    );
     let sim = run_sim(&cfg, &files)?;
     let t_sim = started.elapsed().as_secs_f64();
 
-    eprintln!("2/3 importing {} events and the CRM, support, billing and communication files", sim.events);
+    eprintln!(
+        "2/3 importing {} events and the CRM, support, billing and communication files",
+        sim.events
+    );
     let store = SqliteStore::open(&root.join("bellwether.db")).await?;
     let t = Instant::now();
     import_folder(&store, &files, false).await?;
     let t_import = t.elapsed().as_secs_f64();
 
     eprintln!("3/3 assessing every account");
-    let out = assess_book(&store, None, &settings.health).await?.ok_or_else(|| CliError::new(Code::NoData, "the simulated book imported no accounts"))?;
-    let csm = a.csm.clone().or_else(|| busiest_owner(&out.assessments)).unwrap_or_default();
+    let out = assess_book(&store, None, &settings.health)
+        .await?
+        .ok_or_else(|| CliError::new(Code::NoData, "the simulated book imported no accounts"))?;
+    let csm = a
+        .csm
+        .clone()
+        .or_else(|| busiest_owner(&out.assessments))
+        .unwrap_or_default();
     let items = worklist(&out.assessments, Some(&csm), a.limit);
     println!();
-    println!("Today's worklist for {csm} ({}): call them in this order", out.as_of);
+    println!(
+        "Today's worklist for {csm} ({}): call them in this order",
+        out.as_of
+    );
     print_worklist(&items);
     println!();
-    println!("Portfolio: {}", portfolio_summary(&out.assessments, out.ended));
+    println!(
+        "Portfolio: {}",
+        portfolio_summary(&out.assessments, out.ended)
+    );
     println!();
     println!(
         "Book: {} accounts, {} events over {} days. Simulated in {t_sim:.1}s, imported in {t_import:.1}s, assessed in {:.1}s; {:.1}s in all.",

@@ -25,7 +25,14 @@ pub struct ImportArgs {
 
 /// Prints one file's report; returns whether any record was rejected.
 pub fn print_report(r: &ImportReport) -> bool {
-    let skipped = if r.chunks_skipped > 0 { format!(", {} chunk(s) already imported and skipped", r.chunks_skipped) } else { String::new() };
+    let skipped = if r.chunks_skipped > 0 {
+        format!(
+            ", {} chunk(s) already imported and skipped",
+            r.chunks_skipped
+        )
+    } else {
+        String::new()
+    };
     println!(
         "{}: {} {} records read, {} stored, {} rejected{skipped} ({:.1} MB in {:.2}s)",
         r.file.display(),
@@ -52,8 +59,14 @@ pub fn print_report(r: &ImportReport) -> bool {
 }
 
 /// Options with a byte progress bar.
-pub fn options_with_progress(kind: Option<Kind>, label: &str) -> (ImportOptions, indicatif::ProgressBar) {
-    let pb = bar(0, &format!("{label} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}"));
+pub fn options_with_progress(
+    kind: Option<Kind>,
+    label: &str,
+) -> (ImportOptions, indicatif::ProgressBar) {
+    let pb = bar(
+        0,
+        &format!("{label} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}"),
+    );
     let p = pb.clone();
     let opts = ImportOptions {
         kind,
@@ -67,7 +80,11 @@ pub fn options_with_progress(kind: Option<Kind>, label: &str) -> (ImportOptions,
 }
 
 /// Imports a folder, printing each file's report; returns whether any record was rejected.
-pub async fn import_folder<S: bellwether_store::Store>(store: &S, dir: &Path, json: bool) -> Result<bool, CliError> {
+pub async fn import_folder<S: bellwether_store::Store>(
+    store: &S,
+    dir: &Path,
+    json: bool,
+) -> Result<bool, CliError> {
     let (opts, pb) = options_with_progress(None, "importing");
     let rep = import_dir(store, dir, &opts).await?;
     pb.finish_and_clear();
@@ -82,7 +99,10 @@ pub async fn import_folder<S: bellwether_store::Store>(store: &S, dir: &Path, js
                 Err(e) => serde_json::json!({"file": p, "error": {"code": e.code(), "message": e.to_string()}}),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&files).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&files).unwrap_or_default()
+        );
     }
     for (_, r) in &rep.files {
         match r {
@@ -103,10 +123,19 @@ pub async fn import_folder<S: bellwether_store::Store>(store: &S, dir: &Path, js
         eprintln!("  skipped {}: not an import file (see docs/formats.md for the names and headers recognised)", p.display());
     }
     if rep.files.is_empty() {
-        return Err(CliError::new(Code::UnknownImportKind, format!("{}: no import files found (see docs/formats.md)", dir.display())));
+        return Err(CliError::new(
+            Code::UnknownImportKind,
+            format!(
+                "{}: no import files found (see docs/formats.md)",
+                dir.display()
+            ),
+        ));
     }
     if let Some(code) = failed {
-        return Err(CliError::new(code, "some files were not imported; see the errors above"));
+        return Err(CliError::new(
+            code,
+            "some files were not imported; see the errors above",
+        ));
     }
     Ok(any_rejected)
 }
@@ -118,7 +147,15 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
             let k = Kind::parse(&a.target).ok_or_else(|| {
                 CliError::new(
                     Code::UnknownImportKind,
-                    format!("'{}' is not an import kind; use one of {}", a.target, Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "'{}' is not an import kind; use one of {}",
+                        a.target,
+                        Kind::ALL
+                            .iter()
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )
             })?;
             (Some(k), f.clone())
@@ -126,7 +163,10 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
         None => (None, PathBuf::from(&a.target)),
     };
     if !path.exists() {
-        return Err(CliError::new(Code::FileNotFound, format!("{}: no such file or folder", path.display())));
+        return Err(CliError::new(
+            Code::FileNotFound,
+            format!("{}: no such file or folder", path.display()),
+        ));
     }
     let store = open_store(settings).await?;
     let rejected = if path.is_dir() {
@@ -143,5 +183,9 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
             print_report(&r)
         }
     };
-    Ok(if rejected { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if rejected {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -18,6 +18,10 @@ pub async fn open_store(settings: &Settings) -> Result<SqliteStore, CliError> {
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn bar(len: u64, template: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
-    pb.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     pb
 }

@@ -33,19 +33,33 @@ pub struct SimulateArgs {
 
 /// Simulates with a progress bar.
 pub fn run_sim(cfg: &SimConfig, out: &Path) -> Result<SimSummary, CliError> {
-    let pb = bar(cfg.accounts as u64, "simulating [{bar:30}] {pos}/{len} accounts {msg} {eta}");
+    let pb = bar(
+        cfg.accounts as u64,
+        "simulating [{bar:30}] {pos}/{len} accounts {msg} {eta}",
+    );
     let p = pb.clone();
     let r = simulate(cfg, out, &mut |pr| {
         p.set_position(pr.accounts_done as u64);
         p.set_message(format!("{} events", pr.events_written));
     });
     pb.finish_and_clear();
-    r.map_err(|e| CliError::new(Code::IoError, format!("simulating into {}: {e}", out.display())))
+    r.map_err(|e| {
+        CliError::new(
+            Code::IoError,
+            format!("simulating into {}: {e}", out.display()),
+        )
+    })
 }
 
 /// Runs `simulate`.
 pub fn run(a: SimulateArgs) -> Result<ExitCode, CliError> {
-    let mut cfg = SimConfig { accounts: a.accounts, seed: a.seed, history_days: a.days, daily_metrics: a.daily_metrics, ..SimConfig::default() };
+    let mut cfg = SimConfig {
+        accounts: a.accounts,
+        seed: a.seed,
+        history_days: a.days,
+        daily_metrics: a.daily_metrics,
+        ..SimConfig::default()
+    };
     if let Some(e) = a.end {
         cfg.end = e;
     }
