@@ -9,6 +9,7 @@
 //! | `event:<name>` | events named `<name>` that day | counts are **added** |
 //! | `users:<name>` | distinct users who sent `<name>` that day | the **larger** count is kept |
 //! | `active_users` | distinct users who sent any event that day | the **larger** count is kept |
+//! | `weekly_active_users`, `monthly_active_users` | distinct users in the week (Monday–Sunday) or calendar month, dated by its last day, so only whole periods before an as-of day are visible | the **larger** count is kept |
 //! | `metric:<name>` | a daily metric imported as such (`account_id,date,metric,value`) | the **new** value replaces the old |
 //!
 //! Imported daily metrics live in their own `metric:` namespace and are never summed with counts derived from
@@ -39,12 +40,16 @@ pub const USERS_PREFIX: &str = "users:";
 pub const METRIC_PREFIX: &str = "metric:";
 /// Distinct active users per day.
 pub const ACTIVE_USERS: &str = "active_users";
+/// Distinct active users per week (Monday to Sunday), dated by the Sunday.
+pub const WEEKLY_ACTIVE_USERS: &str = "weekly_active_users";
+/// Distinct active users per calendar month, dated by the month's last day.
+pub const MONTHLY_ACTIVE_USERS: &str = "monthly_active_users";
 
 /// The merge rule of a metric, from its name.
 pub fn merge_rule(metric: &str) -> Merge {
     if metric.starts_with(METRIC_PREFIX) {
         Merge::Set
-    } else if metric.starts_with(USERS_PREFIX) || metric == ACTIVE_USERS {
+    } else if metric.starts_with(USERS_PREFIX) || metric == ACTIVE_USERS || metric == WEEKLY_ACTIVE_USERS || metric == MONTHLY_ACTIVE_USERS {
         Merge::Max
     } else {
         Merge::Add

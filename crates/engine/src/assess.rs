@@ -4,7 +4,7 @@
 use crate::health::{self, HealthConfig};
 use crate::short_money;
 use bellwether_core::model::Assessment;
-use bellwether_core::series::AccountSeries;
+use bellwether_core::series::{AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
 use bellwether_core::{AccountId, Day};
 use bellwether_features::{compute, AccountFeatures, BookContext};
 use bellwether_store::{AccountFacts, Book, Result, Store};
@@ -32,22 +32,26 @@ pub struct AssessOutcome {
 
 /// The day after the last day any data was recorded: the natural "today" of an imported history.
 pub fn default_as_of(book: &Book, series: &[(AccountId, AccountSeries)]) -> Option<Day> {
+    // Weekly and monthly series are dated by their period's last day, which may lie after the data; skip them.
+    let daily = |name: &str| name != WEEKLY_ACTIVE_USERS && name != MONTHLY_ACTIVE_USERS;
     let last_series = series
         .iter()
-        .flat_map(|(_, s)| {
-            s.metrics
-                .values()
-                .filter_map(|m| m.points.last().map(|p| p.0))
-        })
+        .flat_map(|(_, s)| s.metrics.iter().filter(|(n, _)| daily(n)).filter_map(|(_, m)| m.points.last().map(|p| p.0)))
         .max();
     let last_fact = book.last_fact_time().map(|t| t.day());
     last_series.max(last_fact).map(|d| d.plus(1))
 }
 
+/// The risk proxy of a health score: `1 / (1 + e^((health − 55) / 6))`, near 0 above 75, 0.5 at 55, near 1 below
+/// 35. A monotone stand-in for risk until a model is trained, not a probability.
+pub fn risk_proxy(health: f64) -> f64 {
+    1.0 / (1.0 + ((health - 55.0) / 6.0).exp())
+}
+
 /// Assesses one account from its features.
 pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     let h = health::score(f, cfg);
-    let risk = (100.0 - h.score) / 100.0;
+    let risk = risk_proxy(h.score);
     let arr_major = f.arr_minor.unwrap_or(0) as f64 / 100.0;
     let mut weak: Vec<_> = h.components.iter().filter(|c| c.score < 70.0).collect();
     // Weakest first, by the points each component costs the score.

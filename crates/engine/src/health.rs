@@ -161,19 +161,13 @@ fn engagement(f: &AccountFeatures) -> Option<(f64, String)> {
     let u = &f.usage;
     let util = u.utilisation?;
     let seats = f.seats.unwrap_or(0);
-    let mut score = clamp(util / 0.6 * 100.0);
-    let mut reason = format!(
-        "peak {:.0} daily active users on {seats} seats ({})",
-        u.peak_dau_28d.unwrap_or(0.0),
-        pct(util)
-    );
-    if let (Some(now), Some(base)) = (u.dau_28d, u.dau_baseline) {
-        if base > 0.0 && now / base < 0.75 {
-            score = clamp(score - (1.0 - now / base) * 100.0);
-            reason.push_str(&format!(
-                "; daily active users down {} against baseline",
-                pct(1.0 - now / base)
-            ));
+    let mau = u.mau.unwrap_or(0.0);
+    let mut score = clamp(util / 0.5 * 100.0);
+    let mut reason = format!("{mau:.0} monthly active users on {seats} seats ({} utilisation)", pct(util));
+    if let Some(base) = u.mau_baseline.filter(|b| *b > 0.0) {
+        if mau / base < 0.8 {
+            score = clamp(score - (1.0 - mau / base) * 120.0);
+            reason.push_str(&format!("; down {} from {base:.0} the months before", pct(1.0 - mau / base)));
         }
     }
     Some((score, reason))
@@ -350,8 +344,8 @@ mod tests {
                 events_baseline_28d: Some(100.0),
                 breadth: Some(0.5),
                 features_used_28d: Some(6.0),
-                utilisation: Some(0.6),
-                peak_dau_28d: Some(12.0),
+                utilisation: Some(0.5),
+                mau: Some(14.0),
                 ..Default::default()
             },
             seats: Some(20),

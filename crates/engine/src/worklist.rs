@@ -1,7 +1,8 @@
 //! What people read: each CSM's worklist, ranked by ARR × risk proxy, and a portfolio summary for the leader.
 //!
-//! The risk proxy is `(100 − health) / 100`: a proxy derived from the rules score, not a probability. The
-//! priority it gives (ARR × proxy, in dollars) says where a call protects the most revenue.
+//! The risk proxy is a logistic curve of the rules health score (see [`crate::assess::risk_proxy`]): a proxy,
+//! not a probability. The priority it gives (ARR × proxy, in dollars) says where a call protects the most
+//! revenue.
 
 use crate::short_money;
 use bellwether_core::model::Assessment;

@@ -3,7 +3,7 @@
 //! features abandoned. Windows of 28 days hold four whole weeks, so weekends weigh the same in both.
 
 use crate::BookContext;
-use bellwether_core::series::{AccountSeries, ACTIVE_USERS, EVENT_PREFIX};
+use bellwether_core::series::{AccountSeries, ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
 use bellwether_core::Day;
 use serde::Serialize;
 
@@ -26,7 +26,13 @@ pub struct Usage {
     pub dau_baseline: Option<f64>,
     /// Peak daily active users over the last 28 days.
     pub peak_dau_28d: Option<f64>,
-    /// Peak daily active users over the last 28 days divided by seats.
+    /// Distinct users in the last whole calendar month (monthly active users).
+    pub mau: Option<f64>,
+    /// Mean monthly active users of the three whole months before that.
+    pub mau_baseline: Option<f64>,
+    /// Distinct users in the last whole week.
+    pub wau: Option<f64>,
+    /// Seat utilisation: monthly active users divided by seats bought.
     pub utilisation: Option<f64>,
     /// Features (event names) used in the last 28 days.
     pub features_used_28d: Option<f64>,
@@ -104,11 +110,22 @@ impl Usage {
             if base_days >= 28.0 {
                 u.dau_baseline = Some(a.sum(d118.max(first), d28) / base_days);
             }
-            u.utilisation = match (u.peak_dau_28d, seats) {
-                (Some(p), Some(s)) if s > 0 => Some(p / s as f64),
-                _ => None,
-            };
         }
+        // Whole periods only: a month or week is dated by its last day, so those before `as_of` are complete.
+        if let Some(m) = s.get(MONTHLY_ACTIVE_USERS) {
+            let months = m.range(as_of.plus(-130), as_of);
+            if let Some((&(last_day, last), before)) = months.split_last() {
+                // A month with no activity has no point; count it as zero only when it lies in the window.
+                u.mau = Some(if last_day.0 >= as_of.0 - 31 { last } else { 0.0 });
+                let prior: Vec<f64> = before.iter().rev().take(3).map(|p| p.1).collect();
+                u.mau_baseline = (!prior.is_empty()).then(|| prior.iter().sum::<f64>() / 3.0_f64.min(prior.len() as f64).max(1.0));
+            }
+        }
+        u.wau = s.get(WEEKLY_ACTIVE_USERS).map(|w| w.range(as_of.plus(-7), as_of).iter().map(|p| p.1).sum());
+        u.utilisation = match (u.mau, seats) {
+            (Some(m), Some(s)) if s > 0 => Some(m / s as f64),
+            _ => None,
+        };
         u.features_used_28d = Some(used);
         u.breadth = (!ctx.catalog.is_empty()).then(|| used / ctx.catalog.len() as f64);
         u.features_abandoned = Some(abandoned);

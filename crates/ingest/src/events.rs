@@ -2,7 +2,8 @@
 //!
 //! Raw events are not stored row by row. Each event adds to three series of its account and UTC day:
 //! `event:<name>` (count), `users:<name>` (distinct users of that event) and `active_users` (distinct users of
-//! any event). Accounts and event names are interned; distinct users are counted with sets of 64-bit hashes of
+//! any event); it also counts distinct users per week and per month (`weekly_active_users`,
+//! `monthly_active_users`, dated by the period's last day). Accounts and event names are interned; distinct users are counted with sets of 64-bit hashes of
 //! (account, day, [event,] user), so memory grows with distinct account-days, not with events.
 //!
 //! CSV files without quotes take a fast path that splits lines and fields with `memchr` on 4 MiB blocks and
@@ -12,7 +13,7 @@
 
 use crate::fields::Fields;
 use crate::report::FieldError;
-use bellwether_core::series::{ACTIVE_USERS, EVENT_PREFIX, USERS_PREFIX};
+use bellwether_core::series::{ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -53,16 +54,30 @@ fn event_key(account: u32, day: i32, event: u16) -> u64 {
 struct Rollup {
     /// (account, day, event) → (count, distinct users).
     counts: FxHashMap<u64, (u32, u32)>,
-    /// (account, day) → distinct users.
-    active: FxHashMap<u64, u32>,
-    seen_day_user: FxHashSet<u64>,
+    /// Per period (day, week, month): (account, last day of the period) → distinct users.
+    active: [FxHashMap<u64, u32>; 3],
+    seen_period_user: FxHashSet<u64>,
     seen_event_user: FxHashSet<u64>,
+}
+
+/// Salts that keep the (user, account, period) hashes of days, weeks and months apart.
+const PERIOD_SALT: [u64; 3] = [0xc2b2_ae3d_27d4_eb4f, 0x1656_67b1_9e37_79f9, 0x27d4_eb2f_1656_67c5];
+
+/// The last day of the week (Sunday) and of the month that `day` falls in. Distinct users of a week or month
+/// are dated by its last day, so a reader as of D only sees periods that ended before D.
+fn period_ends(day: i32) -> [i32; 3] {
+    let d = Day(day);
+    let week_end = day + (6 - d.weekday() as i32);
+    let (y, m, _) = d.civil();
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let month_end = bellwether_core::time::days_from_civil(ny, nm, 1) - 1;
+    [day, week_end, month_end]
 }
 
 impl Rollup {
     fn fold(&mut self, pending: &[Pending]) {
+        let mut cached = (i32::MIN, [0; 3]);
         for p in pending {
-            let dk = day_key(p.account, p.day);
             let ek = event_key(p.account, p.day, p.event);
             let c = self.counts.entry(ek).or_insert((0, 0));
             c.0 += 1;
@@ -73,11 +88,14 @@ impl Rollup {
                 {
                     c.1 += 1;
                 }
-                if self
-                    .seen_day_user
-                    .insert(mix(p.user ^ dk.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)))
-                {
-                    *self.active.entry(dk).or_insert(0) += 1;
+                if cached.0 != p.day {
+                    cached = (p.day, period_ends(p.day));
+                }
+                for (i, end) in cached.1.iter().enumerate() {
+                    let k = day_key(p.account, *end);
+                    if self.seen_period_user.insert(mix(p.user ^ k.wrapping_mul(PERIOD_SALT[i]))) {
+                        *self.active[i].entry(k).or_insert(0) += 1;
+                    }
                 }
             }
         }
@@ -247,19 +265,23 @@ impl EventAgg {
         let n_events = self.event_names.len();
         let mut counts: Vec<(u64, (u32, u32))> = counts.into_iter().collect();
         counts.sort_unstable_by_key(|c| c.0);
-        let mut active: Vec<(u64, u32)> = active.into_iter().collect();
-        active.sort_unstable_by_key(|c| c.0);
+        let active: Vec<Vec<(u64, u32)>> = active
+            .into_iter()
+            .map(|m| {
+                let mut v: Vec<(u64, u32)> = m.into_iter().collect();
+                v.sort_unstable_by_key(|c| c.0);
+                v
+            })
+            .collect();
         let mut out = BTreeMap::new();
-        // Per event: count points, then distinct-user points; the last slot is active users.
-        let mut slots: Vec<Vec<(Day, f64)>> = vec![Vec::new(); 2 * n_events + 1];
-        let (mut ci, mut ai) = (0, 0);
-        while ci < counts.len() || ai < active.len() {
-            let account = match (counts.get(ci), active.get(ai)) {
-                (Some(c), Some(a)) => (c.0 >> 40).min(a.0 >> 24),
-                (Some(c), None) => c.0 >> 40,
-                (None, Some(a)) => a.0 >> 24,
-                (None, None) => break,
-            };
+        // Per event: count points, then distinct-user points; the last three slots are active users per day,
+        // week and month.
+        let mut slots: Vec<Vec<(Day, f64)>> = vec![Vec::new(); 2 * n_events + 3];
+        let mut ci = 0;
+        let mut ai = [0usize; 3];
+        loop {
+            let heads = (0..3).filter_map(|p| active[p].get(ai[p]).map(|a| a.0 >> 24));
+            let Some(account) = counts.get(ci).map(|c| c.0 >> 40).into_iter().chain(heads).min() else { break };
             while let Some(&(k, (count, users))) = counts.get(ci).filter(|c| c.0 >> 40 == account) {
                 let event = (k & 0xFFFF) as usize;
                 let day = Day(((k >> 16) & 0xFF_FFFF) as i32 - DAY_BIAS);
@@ -269,17 +291,19 @@ impl EventAgg {
                 }
                 ci += 1;
             }
-            while let Some(&(k, users)) = active.get(ai).filter(|a| a.0 >> 24 == account) {
-                slots[2 * n_events].push((Day((k & 0xFF_FFFF) as i32 - DAY_BIAS), users as f64));
-                ai += 1;
+            for p in 0..3 {
+                while let Some(&(k, users)) = active[p].get(ai[p]).filter(|a| a.0 >> 24 == account) {
+                    slots[2 * n_events + p].push((Day((k & 0xFF_FFFF) as i32 - DAY_BIAS), users as f64));
+                    ai[p] += 1;
+                }
             }
             let mut delta = SeriesDelta::new();
             for (i, slot) in slots.iter_mut().enumerate() {
                 if slot.is_empty() {
                     continue;
                 }
-                let name = if i == 2 * n_events {
-                    ACTIVE_USERS.to_string()
+                let name = if i >= 2 * n_events {
+                    [ACTIVE_USERS, WEEKLY_ACTIVE_USERS, MONTHLY_ACTIVE_USERS][i - 2 * n_events].to_string()
                 } else if i % 2 == 0 {
                     format!("{EVENT_PREFIX}{}", self.event_names[i / 2])
                 } else {
