@@ -9,14 +9,21 @@ use std::time::Instant;
 fn main() {
     let mut cfg = SimConfig::default();
     let mut out = PathBuf::from("bench-out/sim");
-    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let mut args = std::env::args().skip(1);
     let mut positional = 0;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--daily" => cfg.daily_metrics = true,
             "--seed" => cfg.seed = args.next().and_then(|v| v.parse().ok()).expect("--seed N"),
-            "--threads" => threads = args.next().and_then(|v| v.parse().ok()).expect("--threads N"),
+            "--threads" => {
+                threads = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--threads N")
+            }
             _ if positional == 0 => {
                 cfg.accounts = a.parse().expect("ACCOUNTS is a number");
                 positional += 1;
@@ -30,12 +37,20 @@ fn main() {
         let pct = p.accounts_done * 10 / p.accounts_total.max(1);
         if pct != last {
             last = pct;
-            eprintln!("{:>3}% {} accounts, {} events", pct * 10, p.accounts_done, p.events_written);
+            eprintln!(
+                "{:>3}% {} accounts, {} events",
+                pct * 10,
+                p.accounts_done,
+                p.events_written
+            );
         }
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let secs = t.elapsed().as_secs_f64();
-    println!("accounts {} threads {} seconds {:.2}", summary.accounts, threads, secs);
+    println!(
+        "accounts {} threads {} seconds {:.2}",
+        summary.accounts, threads, secs
+    );
     println!(
         "events {} daily_metric_rows {} tickets {} billing {} interactions {} contacts {} subscriptions {} changes {} outcomes {}",
         summary.events,
@@ -48,7 +63,11 @@ fn main() {
         summary.account_changes,
         summary.outcomes
     );
-    println!("bytes {} ({:.2} GB)", summary.bytes, summary.bytes as f64 / 1e9);
+    println!(
+        "bytes {} ({:.2} GB)",
+        summary.bytes,
+        summary.bytes as f64 / 1e9
+    );
     println!(
         "churned {} contracted {} expanded {} renewed {}",
         summary.churned, summary.contracted, summary.expanded, summary.renewed

@@ -120,7 +120,12 @@ impl Story<'_> {
 }
 
 /// Generates every record of one account into `bufs`.
-pub(crate) fn generate(ctx: &Ctx, plan: &Plan, bufs: &mut Bufs, scratch: &mut Scratch) -> AccountStat {
+pub(crate) fn generate(
+    ctx: &Ctx,
+    plan: &Plan,
+    bufs: &mut Bufs,
+    scratch: &mut Scratch,
+) -> AccountStat {
     let story = build_story(ctx, plan);
     let people = people::build(ctx, &story);
     write_account(ctx, &story, bufs);
@@ -164,10 +169,17 @@ pub(crate) fn build_story<'a>(ctx: &Ctx, plan: &'a Plan) -> Story<'a> {
             }
         }
     }
-        let mut periods =
-        vec![Period { start: t0, end: None, tier: plan.tier, seats: plan.seats, arr: plan.arr }];
+    let mut periods = vec![Period {
+        start: t0,
+        end: None,
+        tier: plan.tier,
+        seats: plan.seats,
+        arr: plan.arr,
+    }];
     let mut cut_day = None;
-    if let (Archetype::BudgetTrouble, Some(ts), Some(dec)) = (plan.archetype, plan.trouble_start, plan.decisive) {
+    if let (Archetype::BudgetTrouble, Some(ts), Some(dec)) =
+        (plan.archetype, plan.trouble_start, plan.decisive)
+    {
         let cut = ts.plus(r.range_i32(30, 90));
         let share = r.uniform(0.65, 0.85);
         if cut.0 < dec.0 - 14 && cut > first && s > 0.0 {
@@ -192,7 +204,13 @@ pub(crate) fn build_story<'a>(ctx: &Ctx, plan: &'a Plan) -> Story<'a> {
             _ => 1.0,
         };
         let arr = round10(prev.arr as f64 * seats as f64 / prev.seats as f64 * price);
-        periods.push(Period { start, end: None, tier, seats, arr });
+        periods.push(Period {
+            start,
+            end: None,
+            tier,
+            seats,
+            arr,
+        });
     };
     for &rr in plan.renewals.iter().filter(|d| **d > t0) {
         if let Some((cut, share)) = pending_cut {
@@ -211,7 +229,10 @@ pub(crate) fn build_story<'a>(ctx: &Ctx, plan: &'a Plan) -> Story<'a> {
                     break;
                 }
                 Fate::Contract => {
-                    let down = contract_down && periods.last().is_some_and(|p| p.tier > min_tier(plan.segment));
+                    let down = contract_down
+                        && periods
+                            .last()
+                            .is_some_and(|p| p.tier > min_tier(plan.segment));
                     change(&mut periods, rr, contract_seats, -i32::from(down));
                 }
                 Fate::Expand => {
@@ -347,7 +368,9 @@ fn write_changes(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
             if plan.churn_day().is_some_and(|c| rr > c) {
                 break;
             }
-            let v = next_renewal(story, rr).map(|n| n.to_string()).unwrap_or_default();
+            let v = next_renewal(story, rr)
+                .map(|n| n.to_string())
+                .unwrap_or_default();
             changes.push((rr, "renewal_date", v));
         }
     }
@@ -460,11 +483,23 @@ fn write_outcomes(ctx: &Ctx, story: &Story, bufs: &mut Bufs) -> AccountStat {
                     break;
                 }
                 Fate::Contract => {
-                    outcome_line(bufs, &plan.id, rr, "contracted", story.period_at(rr).arr - before);
+                    outcome_line(
+                        bufs,
+                        &plan.id,
+                        rr,
+                        "contracted",
+                        story.period_at(rr).arr - before,
+                    );
                     stat.contracted = true;
                 }
                 Fate::Expand => {
-                    outcome_line(bufs, &plan.id, rr, "expanded", story.period_at(rr).arr - before);
+                    outcome_line(
+                        bufs,
+                        &plan.id,
+                        rr,
+                        "expanded",
+                        story.period_at(rr).arr - before,
+                    );
                     stat.expanded = true;
                 }
                 Fate::Stay => {}
@@ -483,7 +518,9 @@ fn last_renewal(story: &Story, end: Day) -> Option<Day> {
     plan.renewals
         .iter()
         .enumerate()
-        .filter(|(i, r)| **r >= story.first && **r <= end && (plan.term_months > 1 || (i + 1) % 12 == 0))
+        .filter(|(i, r)| {
+            **r >= story.first && **r <= end && (plan.term_months > 1 || (i + 1) % 12 == 0)
+        })
         .map(|(_, r)| *r)
         .next_back()
 }

@@ -64,14 +64,23 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
         let amount = p.mrr_cents() * plan.billing_months as i64;
         let troubled = budget && story.troubled(d);
         let x = story.progress(d);
-        let mut p_fail = if troubled { 0.2 + 0.5 * s * x } else { 0.012 * story.noise };
+        let base_fail = 0.012 * story.noise;
+        let mut p_fail = if troubled {
+            base_fail + s * (0.19 + 0.5 * x)
+        } else {
+            base_fail
+        };
         if fa_day.is_some_and(|f| d >= f) && !fa_done {
             p_fail = 1.0;
             fa_done = true;
         }
         let sec = night(&mut r);
         let failed = r.bernoulli(p_fail);
-        let retry = if troubled { r.range_i32(4, 20) } else { r.range_i32(2, 6) };
+        let retry = if troubled {
+            r.range_i32(4, 20)
+        } else {
+            r.range_i32(2, 6)
+        };
         let second = troubled && r.bernoulli(0.3);
         let retry2 = r.range_i32(3, 10);
         let refund = r.bernoulli(0.003);
@@ -133,7 +142,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
             evs.push(Ev {
                 day: b.start.0,
                 sec: sec + 60,
-                kind: if b.tier > a.tier { "upgrade" } else { "downgrade" },
+                kind: if b.tier > a.tier {
+                    "upgrade"
+                } else {
+                    "downgrade"
+                },
                 amount: None,
                 mrr_delta: Some(mrr_delta),
                 seats_delta: None,

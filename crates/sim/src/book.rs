@@ -297,7 +297,11 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
     let fo = (mix.failed_onboarding * [1.2, 0.8, 0.5][seg]).clamp(0.0, 1.0);
     if new && r.bernoulli(fo) {
         let min_gap = if term_months == 1 { 150 } else { 1 };
-        let rr = renewals.iter().copied().find(|d| d.0 - contract_start.0 >= min_gap).unwrap_or(horizon);
+        let rr = renewals
+            .iter()
+            .copied()
+            .find(|d| d.0 - contract_start.0 >= min_gap)
+            .unwrap_or(horizon);
         let ts = contract_start.plus(r.range_i32(45, 90)).max(rr.plus(-290));
         archetype = Archetype::FailedOnboarding;
         fate = Fate::Churn;
@@ -311,7 +315,8 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
         let hi = end.plus(270);
         for &rr in renewals.iter().filter(|d| **d >= lo && **d <= hi) {
             let years = term_months as f64 / 12.0;
-            let pc = (1.0 - math::powf(1.0 - mix.annual_churn.get(seg).clamp(0.0, 0.999), years)) * churn_scale;
+            let pc = (1.0 - math::powf(1.0 - mix.annual_churn.get(seg).clamp(0.0, 0.999), years))
+                * churn_scale;
             let pe = 1.0 - math::powf(1.0 - mix.annual_expansion.get(seg).clamp(0.0, 0.999), years);
             let u = r.f64();
             if u < pc {
@@ -330,7 +335,12 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
                 if r.bernoulli(unwarned) {
                     archetype = Archetype::UnwarnedChurn;
                 } else {
-                    let w = [mix.slow_disengagement, mix.champion_loss, mix.support_frustration, mix.budget_trouble];
+                    let w = [
+                        mix.slow_disengagement,
+                        mix.champion_loss,
+                        mix.support_frustration,
+                        mix.budget_trouble,
+                    ];
                     archetype = [
                         Archetype::SlowDisengagement,
                         Archetype::ChampionLoss,
@@ -366,7 +376,8 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
             _ => {}
         }
     }
-    let false_alarm = archetype == Archetype::Healthy && r.bernoulli(cfg.difficulty.false_alarm_share);
+    let false_alarm =
+        archetype == Archetype::Healthy && r.bernoulli(cfg.difficulty.false_alarm_share);
     let owner_draw = r.f64();
     Plan {
         idx,
@@ -423,8 +434,18 @@ fn roster(cfg: &SimConfig, plans: &mut [Plan]) -> Vec<Csm> {
         for _ in 0..n {
             let id = csms.len();
             let weight = r.uniform(0.6, 1.4);
-            let leaves = if r.bernoulli(0.15) { Some(start.plus(r.below(history) as i32)) } else { None };
-            csms.push(Csm { email: email(id), segment: seg, leaves, successor: None, weight });
+            let leaves = if r.bernoulli(0.15) {
+                Some(start.plus(r.below(history) as i32))
+            } else {
+                None
+            };
+            csms.push(Csm {
+                email: email(id),
+                segment: seg,
+                leaves,
+                successor: None,
+                weight,
+            });
             by_segment[seg.index()].push(id);
         }
     }
@@ -433,7 +454,13 @@ fn roster(cfg: &SimConfig, plans: &mut [Plan]) -> Vec<Csm> {
         if csms[i].leaves.is_some() {
             let id = csms.len();
             let seg = csms[i].segment;
-            csms.push(Csm { email: email(id), segment: seg, leaves: None, successor: None, weight: 0.0 });
+            csms.push(Csm {
+                email: email(id),
+                segment: seg,
+                leaves: None,
+                successor: None,
+                weight: 0.0,
+            });
             csms[i].successor = Some(id);
         }
     }

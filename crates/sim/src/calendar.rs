@@ -27,7 +27,9 @@ pub const HOLIDAY_LEVEL: f64 = 0.3;
 /// Usage level on working days between Christmas and New Year.
 const YEAR_END_LULL: f64 = 0.6;
 /// Seasonal usage level by month (January first).
-const MONTH_LEVEL: [f64; 12] = [1.0, 1.02, 1.03, 1.0, 1.0, 0.97, 0.92, 0.88, 1.02, 1.04, 1.0, 0.94];
+const MONTH_LEVEL: [f64; 12] = [
+    1.0, 1.02, 1.03, 1.0, 1.0, 0.97, 0.92, 0.88, 1.02, 1.04, 1.0, 0.94,
+];
 
 /// Is `d` one of the listed public holidays (weekday observances included)?
 pub fn is_holiday(d: Day) -> bool {
@@ -49,10 +51,8 @@ pub fn is_holiday(d: Day) -> bool {
     }
     let thanksgiving = m == 11 && nth_weekday(4, 3);
     let black_friday = m == 11 && wd == 4 && (dom.saturating_sub(2)) / 7 + 1 == 4 && dom >= 23;
-    matches!(
-        (m, dom),
-        (12, 24) | (12, 26) | (12, 31)
-    ) || (m == 1 && nth_weekday(3, 0))
+    matches!((m, dom), (12, 24) | (12, 26) | (12, 31))
+        || (m == 1 && nth_weekday(3, 0))
         || (m == 2 && nth_weekday(3, 0))
         || last_weekday_of_may
         || (m == 9 && nth_weekday(1, 0))
@@ -100,7 +100,13 @@ impl Calendar {
             buf.copy_from_slice(d.to_string().as_bytes());
             dates.push(buf);
         }
-        Calendar { start, end, kinds, levels, dates }
+        Calendar {
+            start,
+            end,
+            kinds,
+            levels,
+            dates,
+        }
     }
 
     #[inline]
@@ -157,9 +163,22 @@ mod tests {
             .map(|d| d.to_string())
             .collect();
         let want = [
-            "2025-01-01", "2025-01-20", "2025-02-17", "2025-05-26", "2025-06-19", "2025-07-04", "2025-09-01",
-            "2025-10-13", "2025-11-11", "2025-11-27", "2025-11-28", "2025-12-24", "2025-12-25", "2025-12-26",
-            "2025-12-31", "2026-01-01",
+            "2025-01-01",
+            "2025-01-20",
+            "2025-02-17",
+            "2025-05-26",
+            "2025-06-19",
+            "2025-07-04",
+            "2025-09-01",
+            "2025-10-13",
+            "2025-11-11",
+            "2025-11-27",
+            "2025-11-28",
+            "2025-12-24",
+            "2025-12-25",
+            "2025-12-26",
+            "2025-12-31",
+            "2026-01-01",
         ];
         assert_eq!(holidays, want);
         // 4 July 2026 is a Saturday: observed on Friday 3 July.
@@ -173,7 +192,10 @@ mod tests {
     fn months_are_added_with_clamping() {
         assert_eq!(add_months(Day::ymd(2024, 1, 31), 1), Day::ymd(2024, 2, 29));
         assert_eq!(add_months(Day::ymd(2024, 3, 15), 12), Day::ymd(2025, 3, 15));
-        assert_eq!(add_months(Day::ymd(2024, 3, 15), -3), Day::ymd(2023, 12, 15));
+        assert_eq!(
+            add_months(Day::ymd(2024, 3, 15), -3),
+            Day::ymd(2023, 12, 15)
+        );
     }
 
     #[test]

@@ -117,8 +117,16 @@ impl Default for Difficulty {
         Difficulty {
             version: 1,
             archetype_mix: ArchetypeMix {
-                annual_churn: SegmentRates { smb: 0.28, mid_market: 0.13, enterprise: 0.06 },
-                annual_expansion: SegmentRates { smb: 0.06, mid_market: 0.12, enterprise: 0.15 },
+                annual_churn: SegmentRates {
+                    smb: 0.28,
+                    mid_market: 0.13,
+                    enterprise: 0.06,
+                },
+                annual_expansion: SegmentRates {
+                    smb: 0.06,
+                    mid_market: 0.12,
+                    enterprise: 0.15,
+                },
                 failed_onboarding: 0.12,
                 slow_disengagement: 0.35,
                 champion_loss: 0.2,

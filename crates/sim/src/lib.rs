@@ -138,8 +138,14 @@ const BATCH: usize = 32;
 /// Writes the simulated book into `out` (created if missing), calling `progress` after each batch of accounts.
 ///
 /// Uses up to eight threads; the files do not depend on the number of threads.
-pub fn simulate(cfg: &SimConfig, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<SimSummary, SimError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+pub fn simulate(
+    cfg: &SimConfig,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SimSummary, SimError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     simulate_threads(cfg, out, threads, progress)
 }
 
@@ -148,7 +154,10 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
     let d = &cfg.difficulty;
     let m = &d.archetype_mix;
     if !(1..=36_500).contains(&cfg.history_days) {
-        return bad(format!("history_days must be between 1 and 36500, not {}", cfg.history_days));
+        return bad(format!(
+            "history_days must be between 1 and 36500, not {}",
+            cfg.history_days
+        ));
     }
     let shares = [
         ("unwarned_churn_share", d.unwarned_churn_share),
@@ -161,10 +170,15 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
             return bad(format!("{name} must be between 0 and 1, not {v}"));
         }
     }
-    for (name, r) in [("annual_churn", m.annual_churn), ("annual_expansion", m.annual_expansion)] {
+    for (name, r) in [
+        ("annual_churn", m.annual_churn),
+        ("annual_expansion", m.annual_expansion),
+    ] {
         for v in [r.smb, r.mid_market, r.enterprise] {
             if !(0.0..1.0).contains(&v) {
-                return bad(format!("{name} rates must be at least 0 and below 1, not {v}"));
+                return bad(format!(
+                    "{name} rates must be at least 0 and below 1, not {v}"
+                ));
             }
         }
     }
@@ -173,11 +187,21 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
             return bad(format!("{name} must be between 0 and 10, not {v}"));
         }
     }
-    let churn_w = [m.slow_disengagement, m.champion_loss, m.support_frustration, m.budget_trouble];
+    let churn_w = [
+        m.slow_disengagement,
+        m.champion_loss,
+        m.support_frustration,
+        m.budget_trouble,
+    ];
     let exp_w = [m.seat_saturation, m.new_team_adoption];
-    for (name, w) in [("churn archetype weights", &churn_w[..]), ("expansion archetype weights", &exp_w[..])] {
+    for (name, w) in [
+        ("churn archetype weights", &churn_w[..]),
+        ("expansion archetype weights", &exp_w[..]),
+    ] {
         if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
-            return bad(format!("{name} must be non-negative with a positive sum, not {w:?}"));
+            return bad(format!(
+                "{name} must be non-negative with a positive sum, not {w:?}"
+            ));
         }
     }
     Ok(())
@@ -205,7 +229,13 @@ pub fn simulate_threads(
     let end = cfg.end;
     let book = book::plan_book(cfg);
     let cal = Calendar::new(start, end);
-    let ctx = Ctx { cfg, cal: &cal, csms: &book.csms, start, end };
+    let ctx = Ctx {
+        cfg,
+        cal: &cal,
+        csms: &book.csms,
+        start,
+        end,
+    };
 
     let files: Vec<File> = File::ALL
         .into_iter()
@@ -215,12 +245,15 @@ pub fn simulate_threads(
             _ => true,
         })
         .collect();
-    let mut writers: Vec<Option<(PathBuf, std::io::BufWriter<std::fs::File>)>> = (0..out::FILES).map(|_| None).collect();
+    let mut writers: Vec<Option<(PathBuf, std::io::BufWriter<std::fs::File>)>> =
+        (0..out::FILES).map(|_| None).collect();
     for &f in &files {
         let path = out.join(f.path());
         let file = std::fs::File::create(&path).map_err(io(&path))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        w.write_all(f.header().as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(io(&path))?;
+        w.write_all(f.header().as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(io(&path))?;
         writers[f.index()] = Some((path, w));
     }
 
@@ -235,7 +268,9 @@ pub fn simulate_threads(
         let mut scratch = usage::Scratch::default();
         let lo = b * BATCH;
         let hi = (lo + BATCH).min(n);
-        let stats = (lo..hi).map(|i| account::generate(&ctx, &book.plans[i], &mut bufs, &mut scratch)).collect();
+        let stats = (lo..hi)
+            .map(|i| account::generate(&ctx, &book.plans[i], &mut bufs, &mut scratch))
+            .collect();
         Batch { bufs, stats }
     };
     std::thread::scope(|scope| -> Result<(), SimError> {
@@ -279,7 +314,10 @@ pub fn simulate_threads(
     let mut bytes = 0;
     for w in writers.into_iter().flatten() {
         let (path, w) = w;
-        let file = w.into_inner().map_err(|e| SimError::Io { path: path.clone(), source: e.into_error() })?;
+        let file = w.into_inner().map_err(|e| SimError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
         file.sync_all().ok();
         bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
         paths.push(path);
@@ -287,10 +325,18 @@ pub fn simulate_threads(
     Ok(summarise(cfg, &stats, &lines, paths, bytes))
 }
 
-fn summarise(cfg: &SimConfig, stats: &[AccountStat], lines: &[u64; out::FILES], files: Vec<PathBuf>, bytes: u64) -> SimSummary {
+fn summarise(
+    cfg: &SimConfig,
+    stats: &[AccountStat],
+    lines: &[u64; out::FILES],
+    files: Vec<PathBuf>,
+    bytes: u64,
+) -> SimSummary {
     let count = |f: File| lines[f.index()];
-    let archetypes =
-        Archetype::ALL.iter().map(|a| (*a, stats.iter().filter(|s| s.archetype == *a).count())).collect();
+    let archetypes = Archetype::ALL
+        .iter()
+        .map(|a| (*a, stats.iter().filter(|s| s.archetype == *a).count()))
+        .collect();
     let segments = Segment::ALL
         .iter()
         .map(|&seg| {
@@ -304,7 +350,11 @@ fn summarise(cfg: &SimConfig, stats: &[AccountStat], lines: &[u64; out::FILES], 
                 contracted: of.iter().filter(|s| s.contracted).count(),
                 expanded: of.iter().filter(|s| s.expanded).count(),
                 customer_years,
-                annual_logo_churn: if customer_years > 0.0 { churned as f64 / customer_years } else { 0.0 },
+                annual_logo_churn: if customer_years > 0.0 {
+                    churned as f64 / customer_years
+                } else {
+                    0.0
+                },
             }
         })
         .collect();

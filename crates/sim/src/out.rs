@@ -202,6 +202,9 @@ mod tests {
         push_text(&mut b, "a, \"b\"\nc");
         b.push(b' ');
         push_ts(&mut b, Day::ymd(2025, 3, 4), 14 * 3600 + 3 * 60 + 11);
-        assert_eq!(String::from_utf8(b).unwrap(), "48000 1200.50 -0.05 -42 plain \"a, \"\"b\"\"\nc\" 2025-03-04T14:03:11Z");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "48000 1200.50 -0.05 -42 plain \"a, \"\"b\"\"\nc\" 2025-03-04T14:03:11Z"
+        );
     }
 }

@@ -96,24 +96,38 @@ impl People {
             .filter(|c| c.role == "champion" || c.promoted.is_some_and(|p| p <= d))
             .rev()
             .find(present);
-        champion.or_else(|| self.contacts.iter().filter(|c| c.role == "admin").find(present)).or_else(|| {
-            self.contacts.iter().find(present)
-        })
+        champion
+            .or_else(|| {
+                self.contacts
+                    .iter()
+                    .filter(|c| c.role == "admin")
+                    .find(present)
+            })
+            .or_else(|| self.contacts.iter().find(present))
     }
 
     /// The executive sponsor if present on `d`.
     pub fn sponsor_on(&self, d: Day) -> Option<&Contact> {
-        self.contacts.iter().find(|c| c.role == "executive_sponsor" && self.users[c.user].present(d.0))
+        self.contacts
+            .iter()
+            .find(|c| c.role == "executive_sponsor" && self.users[c.user].present(d.0))
     }
 
     /// A uniformly chosen contact present on `d`.
     pub fn any_contact(&self, r: &mut Rng, d: Day) -> Option<&Contact> {
-        let n = self.contacts.iter().filter(|c| self.users[c.user].present(d.0)).count();
+        let n = self
+            .contacts
+            .iter()
+            .filter(|c| self.users[c.user].present(d.0))
+            .count();
         if n == 0 {
             return None;
         }
         let k = r.below(n as u64) as usize;
-        self.contacts.iter().filter(|c| self.users[c.user].present(d.0)).nth(k)
+        self.contacts
+            .iter()
+            .filter(|c| self.users[c.user].present(d.0))
+            .nth(k)
     }
 
     /// The user to credit with an admin action on `d` (admin, else champion, else any present user).
@@ -121,7 +135,12 @@ impl People {
         [self.admin, self.champion]
             .into_iter()
             .find(|&u| self.users[u].present(d))
-            .or_else(|| self.order.iter().copied().find(|&u| self.users[u].present(d)))
+            .or_else(|| {
+                self.order
+                    .iter()
+                    .copied()
+                    .find(|&u| self.users[u].present(d))
+            })
     }
 }
 
@@ -157,7 +176,12 @@ impl Builder<'_> {
     }
 
     fn random_persona(&mut self, weights: &[f64; 4]) -> Persona {
-        [Persona::Viewer, Persona::Creator, Persona::Admin, Persona::Integrator][self.r.weighted(weights)]
+        [
+            Persona::Viewer,
+            Persona::Creator,
+            Persona::Admin,
+            Persona::Integrator,
+        ][self.r.weighted(weights)]
     }
 
     fn count_present(&self, d: i32) -> usize {
@@ -184,12 +208,25 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
     let util = utilisation(&mut r, plan.segment);
     let n_target = ((seats as f64 * util).round() as usize).max(1);
     let p0 = ACTIVITY * math::powf(n_target as f64 / 5.0, -0.6).min(1.6);
-    let mut b = Builder { r: &mut r, users: Vec::new(), p0 };
+    let mut b = Builder {
+        r: &mut r,
+        users: Vec::new(),
+        p0,
+    };
 
     // Initial users: the champion, the sponsor and the rest of the team.
     let failed = arch == Archetype::FailedOnboarding;
-    let n_initial = if failed { ((n_target as f64 * b.r.uniform(0.2, 0.45)).round() as usize).max(1) } else { n_target };
-    let ramp = if failed { b.r.uniform(40.0, 80.0) } else { b.r.uniform(10.0, 45.0) };
+    let joining = 1.0 - (1.0 - b.r.uniform(0.2, 0.45)) * s.min(1.0);
+    let n_initial = if failed {
+        ((n_target as f64 * joining).round() as usize).max(1)
+    } else {
+        n_target
+    };
+    let ramp = if failed {
+        b.r.uniform(40.0, 80.0)
+    } else {
+        b.r.uniform(10.0, 45.0)
+    };
     let join_of = |b: &mut Builder, k: usize| -> i32 {
         if !new {
             (first - 1 - b.r.below(720) as i32).max(cs)
@@ -230,12 +267,17 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             3.5 * 365.0
         };
         let leave = from + b.r.exponential(mean) as i32;
-        let replace = b.r.bernoulli(if troubled_after(leave) { 0.35 } else { 0.92 });
+        let replace =
+            b.r.bernoulli(if troubled_after(leave) { 0.35 } else { 0.92 });
         let gap = 5 + b.r.below(36) as i32;
         if leave <= last && b.users[i].leave == NEVER {
             b.users[i].leave = leave;
             if replace && leave + gap <= last && i != sponsor {
-                let persona = if i == champion || i == admin { Persona::Creator } else { b.users[i].persona };
+                let persona = if i == champion || i == admin {
+                    Persona::Creator
+                } else {
+                    b.users[i].persona
+                };
                 b.add(leave + gap, persona, 1.0);
             }
         }
@@ -260,8 +302,10 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
     let mut promotions: Vec<i32> = Vec::new();
     match (arch, ts) {
         (Archetype::ChampionLoss, Some(t)) => {
-            b.users[champion].leave = t;
-            if b.r.bernoulli(0.3) {
+            if b.r.bernoulli(s.min(1.0)) {
+                b.users[champion].leave = t;
+            }
+            if b.r.bernoulli(0.3 * s.min(1.0)) {
                 let t2 = t + b.r.range_i32(0, 60);
                 if b.users[sponsor].leave > t2 {
                     b.users[sponsor].leave = t2;
@@ -328,7 +372,9 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             if let Some(cut) = story.cut_day {
                 let keep = ((story.period_at(cut).seats as f64) * 0.9).round() as usize;
                 let mut present: Vec<usize> = (0..b.users.len())
-                    .filter(|&u| b.users[u].present(cut.0) && u != champion && u != sponsor && u != admin)
+                    .filter(|&u| {
+                        b.users[u].present(cut.0) && u != champion && u != sponsor && u != admin
+                    })
                     .collect();
                 let mut count = b.count_present(cut.0);
                 while count > keep.max(1) && !present.is_empty() {
@@ -343,13 +389,16 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             let target = (seats as f64 * b.r.uniform(0.97, 1.12)).round() as usize;
             let now = b.count_present(t);
             let extra = target.saturating_sub(now) + 1 + b.r.below(3) as usize;
+            let extra = (extra as f64 * s.min(1.0)).round() as usize;
             for _ in 0..extra {
                 let d = t + ((e - t) as f64 * b.r.f64()) as i32;
                 let persona = b.random_persona(&ORDINARY);
                 b.add(d, persona, 1.0);
             }
             let new_seats = story.period_at(Day(e)).seats as usize;
-            let more = ((new_seats as f64 * b.r.uniform(0.8, 0.95)) as usize).saturating_sub(target);
+            let more =
+                ((new_seats as f64 * b.r.uniform(0.8, 0.95)) as usize).saturating_sub(target);
+            let more = (more as f64 * s.min(1.0)).round() as usize;
             for _ in 0..more {
                 let d = e + b.r.range_i32(0, 180);
                 let persona = b.random_persona(&ORDINARY);
@@ -381,7 +430,11 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
     // Contacts: champion, sponsor, admin and a few users.
     let mut contacts: Vec<Contact> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut contact = |r: &mut Rng, contacts: &mut Vec<Contact>, user: usize, role: &'static str, promoted: Option<Day>| {
+    let mut contact = |r: &mut Rng,
+                       contacts: &mut Vec<Contact>,
+                       user: usize,
+                       role: &'static str,
+                       promoted: Option<Day>| {
         let (first, last) = names::person(r);
         let title = match role {
             "champion" => *r.pick(names::CHAMPION_TITLES),
@@ -394,7 +447,15 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             local = format!("{local}{}", users[user].n);
             seen.insert(local.clone());
         }
-        contacts.push(Contact { user, first, last, email: format!("{local}@{}", plan.domain), title, role, promoted });
+        contacts.push(Contact {
+            user,
+            first,
+            last,
+            email: format!("{local}@{}", plan.domain),
+            title,
+            role,
+            promoted,
+        });
     };
     contact(&mut r, &mut contacts, champion, "champion", None);
     contact(&mut r, &mut contacts, sponsor, "executive_sponsor", None);
@@ -421,8 +482,11 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             continue;
         }
         // Promote a present user contact, else a present user not yet a contact.
-        let existing = (0..contacts.len())
-            .find(|&c| contacts[c].role == "user" && contacts[c].promoted.is_none() && users[contacts[c].user].present(t));
+        let existing = (0..contacts.len()).find(|&c| {
+            contacts[c].role == "user"
+                && contacts[c].promoted.is_none()
+                && users[contacts[c].user].present(t)
+        });
         match existing {
             Some(c) => contacts[c].promoted = Some(Day(t)),
             None => {
@@ -435,13 +499,24 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             }
         }
     }
-    People { users, order, contacts, champion, admin }
+    People {
+        users,
+        order,
+        contacts,
+        champion,
+        admin,
+    }
 }
 
 /// Writes `contacts.csv` rows: each contact when first seen, a role change on promotion, a `left` row.
 pub(crate) fn write_contacts(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) {
     let plan = story.plan;
-    let row = |bufs: &mut Bufs, c: &Contact, role: &str, status: &str, valid_from: Day, first_seen: Day| {
+    let row = |bufs: &mut Bufs,
+               c: &Contact,
+               role: &str,
+               status: &str,
+               valid_from: Day,
+               first_seen: Day| {
         let b = bufs.line(File::Contacts);
         push_text(b, &plan.id);
         b.extend_from_slice(b"-u");

@@ -48,7 +48,10 @@ impl Rng {
     pub fn seed_from(seed: u64) -> Rng {
         let mut sm = SplitMix64::new(seed);
         let s = [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()];
-        Rng { s, spare_normal: None }
+        Rng {
+            s,
+            spare_normal: None,
+        }
     }
 
     /// An independent stream for `(seed, a, b)`: used as (book seed, account index, purpose) so each account and
@@ -328,7 +331,10 @@ mod tests {
     #[test]
     fn xoshiro_matches_the_reference_sequence() {
         // Reference: xoshiro256** from state {1, 2, 3, 4}.
-        let mut r = Rng { s: [1, 2, 3, 4], spare_normal: None };
+        let mut r = Rng {
+            s: [1, 2, 3, 4],
+            spare_normal: None,
+        };
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         assert_eq!(got, vec![11520, 0, 1509978240]);
     }
@@ -344,7 +350,10 @@ mod tests {
     fn portable_math_agrees_with_std() {
         for i in 1..2000 {
             let x = i as f64 * 0.0137;
-            assert!((math::ln(x) - x.ln()).abs() < 1e-14 * (1.0 + x.ln().abs()), "ln {x}");
+            assert!(
+                (math::ln(x) - x.ln()).abs() < 1e-14 * (1.0 + x.ln().abs()),
+                "ln {x}"
+            );
             let y = x - 12.0;
             assert!((math::exp(y) / y.exp() - 1.0).abs() < 1e-14, "exp {y}");
             assert!((math::cos(y) - y.cos()).abs() < 1e-13, "cos {y}");
@@ -382,15 +391,26 @@ mod tests {
         for _ in 0..n {
             hist[r.below(5) as usize] += 1;
         }
-        assert!(hist.iter().all(|h| (*h as f64 / n as f64 - 0.2).abs() < 0.01));
+        assert!(hist
+            .iter()
+            .all(|h| (*h as f64 / n as f64 - 0.2).abs() < 0.01));
     }
 
     #[test]
     fn streams_are_independent_and_repeatable() {
         let a: Vec<u64> = (0..4).map(|_| Rng::stream(42, 1, 0).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Rng::stream(42, 1, 0).next_u64(), Rng::stream(42, 2, 0).next_u64());
-        assert_ne!(Rng::stream(42, 1, 0).next_u64(), Rng::stream(42, 1, 1).next_u64());
-        assert_ne!(Rng::stream(42, 1, 0).next_u64(), Rng::stream(43, 1, 0).next_u64());
+        assert_ne!(
+            Rng::stream(42, 1, 0).next_u64(),
+            Rng::stream(42, 2, 0).next_u64()
+        );
+        assert_ne!(
+            Rng::stream(42, 1, 0).next_u64(),
+            Rng::stream(42, 1, 1).next_u64()
+        );
+        assert_ne!(
+            Rng::stream(42, 1, 0).next_u64(),
+            Rng::stream(43, 1, 0).next_u64()
+        );
     }
 }

@@ -34,7 +34,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
     let s = story.s;
     let arch = plan.archetype;
     let base = [0.3, 0.9, 2.5][plan.segment.index()] * r.lognormal_median(1.0, 0.4) / 30.4;
-    let one_off = if plan.false_alarm { Some(first + r.below((last - first + 1) as u64) as i32) } else { None };
+    let one_off = if plan.false_alarm {
+        Some(first + r.below((last - first + 1) as u64) as i32)
+    } else {
+        None
+    };
     let end_sec = (ctx.end.0 as i64 + 1) * 86_400;
     let mut k = 0u64;
     for d in first..=last {
@@ -46,7 +50,7 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
         };
         let mut mult = 1.0;
         if new && arch == Archetype::FailedOnboarding && d - cs < 150 {
-            mult *= 3.0;
+            mult *= 2.0 + s.min(1.0);
         } else if new && d - cs < 60 {
             mult *= 2.0;
         }
@@ -63,7 +67,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             mult *= 1.2;
         }
         let rate = base * kind * mult;
-        let mut n = if rate < 0.3 { u32::from(r.bernoulli(rate)) } else { r.poisson(rate) };
+        let mut n = if rate < 0.3 {
+            u32::from(r.bernoulli(rate))
+        } else {
+            r.poisson(rate)
+        };
         let forced = one_off == Some(d);
         if forced {
             n += 1;
@@ -72,27 +80,56 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             let tone = if forced && i == n - 1 {
                 Tone::Frustrated
             } else {
+                let base = (0.03 * story.noise, 0.1, 0.3);
+                let sm = s.min(1.0);
                 let (pf, pa, pp) = if troubled && arch == Archetype::SupportFrustration {
-                    (0.15 + 0.6 * s * x, 0.25, 0.03)
+                    (
+                        base.0 + s * (0.12 + 0.6 * x),
+                        base.1 + 0.15 * sm,
+                        base.2 * (1.0 - 0.9 * sm),
+                    )
                 } else if troubled {
-                    (0.05 + 0.25 * s * x, 0.2, 0.08)
+                    (
+                        base.0 + s * (0.02 + 0.25 * x),
+                        base.1 + 0.1 * sm,
+                        base.2 * (1.0 - 0.7 * sm),
+                    )
                 } else if story.expanding(day) {
-                    (0.02, 0.08, 0.4)
+                    (
+                        base.0 * (1.0 - 0.3 * sm),
+                        base.1 * (1.0 - 0.2 * sm),
+                        base.2 + 0.1 * sm,
+                    )
                 } else {
-                    (0.03 * story.noise, 0.1, 0.3)
+                    base
                 };
                 let pf = pf.min(0.9);
                 let neutral = (1.0 - pf - pa - pp).max(0.0);
-                [Tone::Positive, Tone::Neutral, Tone::Annoyed, Tone::Frustrated][r.weighted(&[pp, neutral, pa, pf])]
+                [
+                    Tone::Positive,
+                    Tone::Neutral,
+                    Tone::Annoyed,
+                    Tone::Frustrated,
+                ][r.weighted(&[pp, neutral, pa, pf])]
             };
             let prio = match tone {
                 Tone::Frustrated => r.weighted(&[0.05, 0.4, 0.4, 0.15]),
                 Tone::Annoyed => r.weighted(&[0.1, 0.55, 0.28, 0.07]),
                 _ => r.weighted(&[0.25, 0.55, 0.16, 0.04]),
             };
-            let slow = if troubled && arch == Archetype::SupportFrustration { 1.0 + 2.5 * s * x } else { 1.0 };
-            let frt = r.lognormal_median(FIRST_RESPONSE_MEDIAN[prio] * slow, 0.7).round().max(1.0) as u64;
-            let res = (r.lognormal_median(RESOLUTION_MEDIAN[prio] * slow, 0.8).round() as u64).max(frt + 10);
+            let slow = if troubled && arch == Archetype::SupportFrustration {
+                1.0 + 2.5 * s * x
+            } else {
+                1.0
+            };
+            let frt = r
+                .lognormal_median(FIRST_RESPONSE_MEDIAN[prio] * slow, 0.7)
+                .round()
+                .max(1.0) as u64;
+            let res = (r
+                .lognormal_median(RESOLUTION_MEDIAN[prio] * slow, 0.8)
+                .round() as u64)
+                .max(frt + 10);
             let sec = business_second(&mut r, plan.utc_offset_h);
             let opened = d as i64 * 86_400 + sec as i64;
             let closed = opened + res as i64 * 60;
@@ -114,9 +151,19 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
                 Tone::Neutral => [0.02, 0.05, 0.18, 0.4, 0.35],
                 Tone::Positive => [0.0, 0.02, 0.08, 0.3, 0.6],
             };
-            let csat = (r.weighted(&csat_w) as u64 + 1).saturating_sub(u64::from(breached)).max(1);
-            let status = if is_closed { ["solved", "closed"][r.below(2) as usize] } else { ["open", "pending"][r.below(2) as usize] };
-            let contact = if r.bernoulli(0.6) { people.voice(day) } else { people.any_contact(&mut r, day) };
+            let csat = (r.weighted(&csat_w) as u64 + 1)
+                .saturating_sub(u64::from(breached))
+                .max(1);
+            let status = if is_closed {
+                ["solved", "closed"][r.below(2) as usize]
+            } else {
+                ["open", "pending"][r.below(2) as usize]
+            };
+            let contact = if r.bernoulli(0.6) {
+                people.voice(day)
+            } else {
+                people.any_contact(&mut r, day)
+            };
             let signer = contact.map_or("The team", |c| c.first);
             let (subject, body) = text::ticket(&mut r, tone, signer);
             k += 1;

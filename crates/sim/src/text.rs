@@ -27,7 +27,11 @@ struct Topic {
 
 const TOPICS: &[Topic] = &[
     Topic {
-        subjects: &["Dashboard not loading", "Dashboards slow to load", "Blank dashboard after login"],
+        subjects: &[
+            "Dashboard not loading",
+            "Dashboards slow to load",
+            "Blank dashboard after login",
+        ],
         problems: &[
             "The main dashboard takes more than a minute to load for our team.",
             "Several users see an empty dashboard after they log in.",
@@ -35,7 +39,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Report export fails", "Cannot export report to PDF", "CSV export missing rows"],
+        subjects: &[
+            "Report export fails",
+            "Cannot export report to PDF",
+            "CSV export missing rows",
+        ],
         problems: &[
             "Exporting the weekly report to PDF fails with an error.",
             "The CSV export stops after a few thousand rows.",
@@ -43,7 +51,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["SSO login fails for some users", "SAML error on sign-in", "SSO configuration question"],
+        subjects: &[
+            "SSO login fails for some users",
+            "SAML error on sign-in",
+            "SSO configuration question",
+        ],
         problems: &[
             "Some of our users get a SAML error when they sign in through our identity provider.",
             "After rotating our certificate, single sign-on stopped working for part of the team.",
@@ -51,7 +63,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["API rate limit errors", "API returns 500", "Question about API pagination"],
+        subjects: &[
+            "API rate limit errors",
+            "API returns 500",
+            "Question about API pagination",
+        ],
         problems: &[
             "Our nightly job hits rate limit errors on the API.",
             "The API returns a 500 error on the accounts endpoint.",
@@ -59,7 +75,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["CRM sync stopped", "Integration sync errors", "Duplicate records after sync"],
+        subjects: &[
+            "CRM sync stopped",
+            "Integration sync errors",
+            "Duplicate records after sync",
+        ],
         problems: &[
             "The CRM integration stopped syncing two days ago.",
             "The integration log shows sync errors on every run.",
@@ -67,7 +87,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Workflow did not trigger", "Automation runs twice", "How to build an approval workflow"],
+        subjects: &[
+            "Workflow did not trigger",
+            "Automation runs twice",
+            "How to build an approval workflow",
+        ],
         problems: &[
             "A workflow that should trigger on new records did not run.",
             "One of our automations runs twice for every record.",
@@ -75,7 +99,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Alert emails not arriving", "Too many alert notifications", "Alert thresholds question"],
+        subjects: &[
+            "Alert emails not arriving",
+            "Too many alert notifications",
+            "Alert thresholds question",
+        ],
         problems: &[
             "Alert emails stopped arriving for our operations team.",
             "We receive far too many alert notifications for the same issue.",
@@ -83,7 +111,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Data import failed", "CSV import rejects dates", "Import stuck in processing"],
+        subjects: &[
+            "Data import failed",
+            "CSV import rejects dates",
+            "Import stuck in processing",
+        ],
         problems: &[
             "Our CSV import failed halfway through.",
             "The import rejects dates written as day/month/year.",
@@ -91,7 +123,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["User permissions question", "Cannot invite new users", "Seat count looks wrong"],
+        subjects: &[
+            "User permissions question",
+            "Cannot invite new users",
+            "Seat count looks wrong",
+        ],
         problems: &[
             "We need read-only access for a group of users.",
             "Inviting new users fails with a seat limit message.",
@@ -99,7 +135,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Invoice copy request", "Question about our invoice", "Billing contact change"],
+        subjects: &[
+            "Invoice copy request",
+            "Question about our invoice",
+            "Billing contact change",
+        ],
         problems: &[
             "Could we get a copy of last month's invoice with our VAT number on it?",
             "Our latest invoice shows more seats than we use.",
@@ -107,7 +147,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Scheduled export did not run", "Export schedule timezone", "Scheduled report empty"],
+        subjects: &[
+            "Scheduled export did not run",
+            "Export schedule timezone",
+            "Scheduled report empty",
+        ],
         problems: &[
             "The scheduled export did not run this morning.",
             "Scheduled exports run at the wrong hour for our timezone.",
@@ -115,7 +159,11 @@ const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
-        subjects: &["Feature request: custom fields", "Feature request: dark mode", "Request: more chart types"],
+        subjects: &[
+            "Feature request: custom fields",
+            "Feature request: dark mode",
+            "Request: more chart types",
+        ],
         problems: &[
             "We would like custom fields on records.",
             "Several users asked for a dark mode.",
@@ -124,7 +172,13 @@ const TOPICS: &[Topic] = &[
     },
 ];
 
-const GREETINGS: &[&str] = &["Hi team,", "Hello,", "Hi support,", "Hi there,", "Good morning,"];
+const GREETINGS: &[&str] = &[
+    "Hi team,",
+    "Hello,",
+    "Hi support,",
+    "Hi there,",
+    "Good morning,",
+];
 const POSITIVE_OPENERS: &[&str] = &[
     "Thanks for the great help last time, we really appreciate it!",
     "First of all, we love the new dashboards, the team is very happy.",
@@ -154,8 +208,8 @@ const POSITIVE_CLOSERS: &[&str] = &[
 const ANNOYED: &[&str] = &[
     "This is getting frustrating, it is the second time this month.",
     "We are a bit disappointed that this keeps coming back.",
-    "This is slowing the team down and is annoying.",
-    "We reported something similar before and it is not fixed.",
+    "This is slowing the team down, which is frustrating.",
+    "We reported something similar before and it is still broken.",
 ];
 const FRUSTRATED: &[&str] = &[
     "This is the third time we hit this and it is completely unacceptable.",
@@ -168,7 +222,13 @@ const FRUSTRATED: &[&str] = &[
     "Extremely poor support so far; we need this escalated.",
     "This is the worst outage we have had and management is angry.",
 ];
-const FRUSTRATED_PREFIXES: &[&str] = &["URGENT: ", "Still broken: ", "Again: ", "Escalation: ", "Unacceptable: "];
+const FRUSTRATED_PREFIXES: &[&str] = &[
+    "URGENT: ",
+    "Still broken: ",
+    "Again: ",
+    "Escalation: ",
+    "Unacceptable: ",
+];
 const ANNOYED_PREFIXES: &[&str] = &["Re: ", "Follow-up: ", "Still waiting: ", ""];
 const POSITIVE_PREFIXES: &[&str] = &["Quick question: ", "", "Small question: "];
 const SIGN_OFFS: &[&str] = &["Thanks,", "Best,", "Regards,", "Cheers,", "Kind regards,"];
@@ -230,8 +290,11 @@ pub fn nps_comment(rng: &mut Rng, score: u32) -> &'static str {
         "Love the dashboards, saves us hours every week.",
         "Excellent onboarding and a responsive team.",
     ];
-    const PASSIVE: &[&str] =
-        &["Does the job; reporting could be more flexible.", "Good overall, a few rough edges.", "Fine for our needs."];
+    const PASSIVE: &[&str] = &[
+        "Does the job; reporting could be more flexible.",
+        "Good overall, a few rough edges.",
+        "Fine for our needs.",
+    ];
     const DETRACTOR: &[&str] = &[
         "Too expensive for what we use.",
         "Support is slow and issues keep coming back.",
@@ -273,8 +336,12 @@ pub fn csm_email_subject(rng: &mut Rng, tech_touch: bool) -> &'static str {
 
 /// Subject of an email the customer sends, by tone.
 pub fn customer_email_subject(rng: &mut Rng, tone: Tone) -> &'static str {
-    const GOOD: &[&str] =
-        &["Re: Following up", "Thanks for the session!", "Re: Ideas for next quarter", "Question about new features"];
+    const GOOD: &[&str] = &[
+        "Re: Following up",
+        "Thanks for the session!",
+        "Re: Ideas for next quarter",
+        "Question about new features",
+    ];
     const BAD: &[&str] = &[
         "Re: Renewal concerns",
         "Re: Budget review",
@@ -292,10 +359,29 @@ mod tests {
     use super::*;
 
     fn score(text: &str) -> i32 {
-        const NEG: &[&str] = &["frustrat", "unacceptable", "disappoint", "terrible", "broken", "worst", "angry", "poor"];
-        const POS: &[&str] = &["thank", "great", "love", "appreciate", "helpful", "excellent", "awesome", "happy"];
+        const NEG: &[&str] = &[
+            "frustrat",
+            "unacceptable",
+            "disappoint",
+            "terrible",
+            "broken",
+            "worst",
+            "angry",
+            "poor",
+        ];
+        const POS: &[&str] = &[
+            "thank",
+            "great",
+            "love",
+            "appreciate",
+            "helpful",
+            "excellent",
+            "awesome",
+            "happy",
+        ];
         let t = text.to_lowercase();
-        POS.iter().filter(|w| t.contains(*w)).count() as i32 - NEG.iter().filter(|w| t.contains(*w)).count() as i32
+        POS.iter().filter(|w| t.contains(*w)).count() as i32
+            - NEG.iter().filter(|w| t.contains(*w)).count() as i32
     }
 
     #[test]
@@ -316,6 +402,9 @@ mod tests {
             mean(Tone::Annoyed, &mut rng),
             mean(Tone::Frustrated, &mut rng),
         );
-        assert!(p > 1.0 && n.abs() < 0.3 && a < -0.5 && f < -1.2, "{p} {n} {a} {f}");
+        assert!(
+            p > 1.0 && n.abs() < 0.3 && a < -0.5 && f < -1.2,
+            "{p} {n} {a} {f}"
+        );
     }
 }

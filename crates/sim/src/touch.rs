@@ -47,12 +47,24 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
         let d = (cs + r.range_i32(1, 10)).min(last);
         let c = user_n(people.voice(Day(d)));
         let sec = business_second(&mut r, off);
-        evs.push(Ix { day: d, sec, kind: "meeting", contact: c, response: "", score: None, note: "Onboarding kickoff".into() });
+        evs.push(Ix {
+            day: d,
+            sec,
+            kind: "meeting",
+            contact: c,
+            response: "",
+            score: None,
+            note: "Onboarding kickoff".into(),
+        });
     }
 
     // Quarterly business reviews.
     if seg != Segment::Smb {
-        let fa_from = if plan.false_alarm { Some(first + r.below((last - first + 1) as u64) as i32) } else { None };
+        let fa_from = if plan.false_alarm {
+            Some(first + r.below((last - first + 1) as u64) as i32)
+        } else {
+            None
+        };
         let mut fa_done = false;
         let mut d = first + if new { 90 } else { r.below(91) as i32 };
         while d <= last {
@@ -61,7 +73,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             let x = story.progress(day);
             let mut bad = 0.0;
             if story.troubled(day) {
-                let k = if matches!(arch, Archetype::BudgetTrouble | Archetype::ChampionLoss) { 1.3 } else { 1.0 };
+                let k = if matches!(arch, Archetype::BudgetTrouble | Archetype::ChampionLoss) {
+                    1.3
+                } else {
+                    1.0
+                };
                 bad = ((0.15 + 0.75 * x) * s * k).clamp(0.0, 0.95);
             }
             let w = if story.expanding(day) {
@@ -80,7 +96,15 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             let note = format!("Q{} {} business review", (m - 1) / 3 + 1, y);
             let sec = business_second(&mut r, off);
             let meet = d + r.range_i32(7, 21);
-            evs.push(Ix { day: d, sec, kind: "qbr_invite", contact: user_n(contact), response, score: None, note });
+            evs.push(Ix {
+                day: d,
+                sec,
+                kind: "qbr_invite",
+                contact: user_n(contact),
+                response,
+                score: None,
+                note,
+            });
             if response == "accepted" && meet <= last {
                 let sec = business_second(&mut r, off);
                 evs.push(Ix {
@@ -96,17 +120,35 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             d += 91 + r.range_i32(-5, 5);
         }
         // Check-ins.
-        const NOTES: [&str; 4] = ["Check-in call", "Roadmap review", "Training session", "Success plan review"];
-        let mean = if seg == Segment::Enterprise { 30.0 } else { 60.0 };
+        const NOTES: [&str; 4] = [
+            "Check-in call",
+            "Roadmap review",
+            "Training session",
+            "Success plan review",
+        ];
+        let mean = if seg == Segment::Enterprise {
+            30.0
+        } else {
+            60.0
+        };
         let mut d = first + r.exponential(mean) as i32;
         while d <= last {
             let day = Day(d);
-            let skip = story.troubled(day) && r.bernoulli((0.5 * s * story.progress(day)).min(0.95));
+            let skip =
+                story.troubled(day) && r.bernoulli((0.5 * s * story.progress(day)).min(0.95));
             let note = *r.pick(&NOTES);
             let sec = business_second(&mut r, off);
             if !skip {
                 let c = user_n(people.voice(day));
-                evs.push(Ix { day: d, sec, kind: "meeting", contact: c, response: "", score: None, note: note.into() });
+                evs.push(Ix {
+                    day: d,
+                    sec,
+                    kind: "meeting",
+                    contact: c,
+                    response: "",
+                    score: None,
+                    note: note.into(),
+                });
             }
             d += 7 + r.exponential(mean) as i32;
         }
@@ -130,12 +172,21 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
         let sec = business_second(&mut r, off);
         let lag = r.range_i32(0, 3);
         let sour = story.troubled(day) && r.bernoulli((0.6 * s * x).min(1.0));
-        let reply_subject = text::customer_email_subject(&mut r, if sour { Tone::Annoyed } else { Tone::Neutral });
+        let reply_subject =
+            text::customer_email_subject(&mut r, if sour { Tone::Annoyed } else { Tone::Neutral });
         let reply_sec = business_second(&mut r, off);
         if let Some(c) = people.voice(day) {
             let n = people.users[c.user].n;
             let response = if replied { "replied" } else { "ignored" };
-            evs.push(Ix { day: d, sec, kind: "email_sent", contact: Some(n), response, score: None, note: subject.into() });
+            evs.push(Ix {
+                day: d,
+                sec,
+                kind: "email_sent",
+                contact: Some(n),
+                response,
+                score: None,
+                note: subject.into(),
+            });
             if replied && d + lag <= last {
                 evs.push(Ix {
                     day: d + lag,
@@ -161,16 +212,34 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             };
             ((0.5 * s).min(0.9), 0.5, 0.95, note)
         } else if arch == Archetype::SeatSaturation {
-            ((0.6 * s).min(0.9), 0.4, 0.9, "Running out of seats - can we add more?")
+            (
+                (0.6 * s).min(0.9),
+                0.4,
+                0.9,
+                "Running out of seats - can we add more?",
+            )
         } else {
-            ((0.6 * s).min(0.9), 0.2, 0.7, "New team wants access - pricing for more seats?")
+            (
+                (0.6 * s).min(0.9),
+                0.2,
+                0.7,
+                "New team wants access - pricing for more seats?",
+            )
         };
         let yes = r.bernoulli(p);
         let d = t.0 + ((e.0 - t.0) as f64 * r.uniform(lo, hi)) as i32;
         let sec = business_second(&mut r, off);
         if yes && d >= first && d <= last {
             let c = user_n(people.sponsor_on(Day(d)).or_else(|| people.voice(Day(d))));
-            evs.push(Ix { day: d, sec, kind: "email_received", contact: c, response: "", score: None, note: note.into() });
+            evs.push(Ix {
+                day: d,
+                sec,
+                kind: "email_received",
+                contact: c,
+                response: "",
+                score: None,
+                note: note.into(),
+            });
         }
     }
 
@@ -197,7 +266,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             for c in respondents {
                 let x = story.progress(sent);
                 let troubled = story.troubled(sent);
-                let p = if troubled { 0.35 * (1.0 - 0.4 * s * x).max(0.1) } else { 0.35 };
+                let p = if troubled {
+                    0.35 * (1.0 - 0.4 * s * x).max(0.1)
+                } else {
+                    0.35
+                };
                 let answers = r.bernoulli(p);
                 let mu = if troubled {
                     match arch {
@@ -212,7 +285,10 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
                 } else {
                     8.2
                 };
-                let score = r.normal(mu, 1.5 * story.noise.sqrt()).round().clamp(0.0, 10.0) as u32;
+                let score = r
+                    .normal(mu, 1.5 * story.noise.sqrt())
+                    .round()
+                    .clamp(0.0, 10.0) as u32;
                 let comment = text::nps_comment(&mut r, score);
                 let d = sent.0 + r.range_i32(0, 6);
                 let sec = business_second(&mut r, off);

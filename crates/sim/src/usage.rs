@@ -69,7 +69,13 @@ fn smooth(x: f64) -> f64 {
 }
 
 /// Writes the account's usage as events or daily metrics.
-pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs, scratch: &mut Scratch) {
+pub(crate) fn write(
+    ctx: &Ctx,
+    story: &Story,
+    people: &People,
+    bufs: &mut Bufs,
+    scratch: &mut Scratch,
+) {
     let plan = story.plan;
     let first = story.first.0;
     let last = story.last.0;
@@ -104,7 +110,16 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs, 
     };
     adopt[ALERT] = maybe(&mut r, 0.8, 20, 120);
     adopt[INTEGRATION] = maybe(&mut r, 0.65, 30, 240);
-    adopt[WORKFLOW] = maybe(&mut r, if plan.segment == Segment::Smb { 0.45 } else { 0.65 }, 45, 300);
+    adopt[WORKFLOW] = maybe(
+        &mut r,
+        if plan.segment == Segment::Smb {
+            0.45
+        } else {
+            0.65
+        },
+        45,
+        300,
+    );
     adopt[SCHEDULE] = maybe(&mut r, 0.5, 60, 400);
     adopt[API] = maybe(&mut r, [0.2, 0.55, 0.75][plan.segment.index()], 90, 500);
     let report_kept = r.bernoulli(0.5);
@@ -114,7 +129,7 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs, 
     let champion_abandon = r.bernoulli((0.6 * s).min(1.0));
     let champion_abandon_at = r.range_i32(20, 90);
     match (arch, ts, dec) {
-        (Archetype::FailedOnboarding, _, _) => {
+        (Archetype::FailedOnboarding, _, _) if s > 0.0 => {
             for f in [COMMENT, INTEGRATION, WORKFLOW, API, ALERT, SCHEDULE] {
                 adopt[f] = NEVER;
             }
@@ -201,7 +216,13 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs, 
             let inviter = [people.admin, people.champion]
                 .into_iter()
                 .find(|&v| v != u && users[v].present(j))
-                .or_else(|| people.order.iter().copied().find(|&v| v != u && users[v].present(j)));
+                .or_else(|| {
+                    people
+                        .order
+                        .iter()
+                        .copied()
+                        .find(|&v| v != u && users[v].present(j))
+                });
             if let Some(v) = inviter {
                 scripted.push((j, v, INVITE));
             }
@@ -297,7 +318,10 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs, 
                     break;
                 }
                 let x = r.f64() * total;
-                let f = cum[persona].iter().position(|c| x < *c).unwrap_or(DASHBOARD);
+                let f = cum[persona]
+                    .iter()
+                    .position(|c| x < *c)
+                    .unwrap_or(DASHBOARD);
                 counts[f] += 1;
                 if !daily {
                     sec = (sec + 5 + rt.exponential(90.0) as u32) % 86_400;
