@@ -102,14 +102,21 @@ impl Story<'_> {
         }
     }
 
-    /// Is a trouble (churn or contraction) driver active on `d`?
-    pub fn troubled(&self, d: Day) -> bool {
-        self.plan.archetype.is_trouble() && self.plan.trouble_start.is_some_and(|ts| d >= ts)
+    /// Is the driver running on `d` (from its start to the decisive renewal, exclusive)?
+    fn driving(&self, d: Day) -> bool {
+        self.plan.trouble_start.is_some_and(|ts| d >= ts)
+            && self.plan.decisive.map_or(true, |dec| d < dec)
     }
 
-    /// Is an expansion driver active on `d`?
+    /// Is a trouble (churn or contraction) driver running on `d`? A contracted account's behaviour recovers
+    /// after the renewal (its lost users and seats stay lost).
+    pub fn troubled(&self, d: Day) -> bool {
+        self.plan.archetype.is_trouble() && self.driving(d)
+    }
+
+    /// Is an expansion driver running on `d`?
     pub fn expanding(&self, d: Day) -> bool {
-        self.plan.archetype.is_expansion() && self.plan.trouble_start.is_some_and(|ts| d >= ts)
+        self.plan.archetype.is_expansion() && self.driving(d)
     }
 
     /// The period in force on `d` (the first one before it starts).

@@ -468,11 +468,11 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
         Segment::Enterprise => 6,
     };
     let mut picked = 0;
-    for u in 0..users.len() {
+    for (u, user) in users.iter().enumerate() {
         if picked >= n_user_contacts {
             break;
         }
-        if u != champion && u != sponsor && u != admin && users[u].join < first.max(cs + 30) {
+        if u != champion && u != sponsor && u != admin && user.join < first.max(cs + 30) {
             contact(&mut r, &mut contacts, u, "user", None);
             picked += 1;
         }

@@ -15,8 +15,8 @@ use crate::text::{self, Tone};
 use bellwether_core::time::Day;
 
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
-const FIRST_RESPONSE_MEDIAN: [f64; 4] = [600.0, 240.0, 90.0, 25.0];
-const RESOLUTION_MEDIAN: [f64; 4] = [5760.0, 2880.0, 1200.0, 300.0];
+const FIRST_RESPONSE_MEDIAN: [f64; 4] = [300.0, 120.0, 45.0, 15.0];
+const RESOLUTION_MEDIAN: [f64; 4] = [2880.0, 1440.0, 600.0, 180.0];
 const FIRST_RESPONSE_TARGET: [u64; 4] = [1440, 480, 240, 60];
 const RESOLUTION_TARGET: [u64; 4] = [10080, 4320, 1440, 480];
 
