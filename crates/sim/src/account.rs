@@ -8,7 +8,7 @@ use crate::book::{stream, Archetype, Csm, Fate, Plan, Segment, PLANS};
 use crate::calendar::Calendar;
 use crate::config::SimConfig;
 use crate::out::{push_day, push_money, push_text, push_u64, File, FILES};
-use crate::people::{self, People};
+use crate::people;
 use crate::rng::Rng;
 use crate::support;
 use crate::touch;
@@ -144,7 +144,7 @@ pub(crate) fn generate(
     billing::write(ctx, &story, bufs);
     touch::write(ctx, &story, &people, bufs);
     let stat = write_outcomes(ctx, &story, bufs);
-    write_truth(ctx, &story, &people, bufs);
+    write_truth(ctx, &story, bufs);
     stat
 }
 
@@ -532,7 +532,7 @@ fn last_renewal(story: &Story, end: Day) -> Option<Day> {
         .next_back()
 }
 
-fn write_truth(ctx: &Ctx, story: &Story, _people: &People, bufs: &mut Bufs) {
+fn write_truth(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
     let plan = story.plan;
     let end = ctx.end;
     let (outcome, date): (&str, Option<Day>) = match (plan.fate, plan.decisive) {

@@ -6,8 +6,8 @@
 //! archetype (the driver behind its story), the day that driver began, and what came of it.
 //!
 //! Outcomes are caused, not painted on: a churn archetype changes usage, people, tickets, billing and
-//! touchpoints for months before the renewal where the account leaves, with the magnitudes of docs/simulator.md
-//! and shared/DOMAIN.md. The same configuration and seed give byte-identical files on every platform and thread
+//! touchpoints for months before the renewal where the account leaves, with the magnitudes listed in
+//! docs/simulator.md. The same configuration and seed give byte-identical files on every platform and thread
 //! count: every account draws from its own random streams ([`rng`]), written in account order.
 #![deny(missing_docs)]
 

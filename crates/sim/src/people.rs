@@ -16,7 +16,7 @@ pub(crate) const NEVER: i32 = i32::MAX;
 
 /// Scale of per-user activity, tuned so the default book writes about 1,100 events per account (see
 /// docs/simulator.md for the resulting volumes).
-const ACTIVITY: f64 = 0.174;
+const ACTIVITY: f64 = 0.166;
 
 /// How a user uses the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -690,3 +690,33 @@ fn invalid_settings_are_rejected() {
     let err = simulate(&cfg, &tmp("invalid"), &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("unwarned_churn_share"), "{err}");
 }
+
+#[test]
+fn tiny_books_and_short_windows_work() {
+    for (accounts, history_days, daily) in [
+        (0, 730, false),
+        (1, 30, false),
+        (7, 1, true),
+        (40, 400, false),
+    ] {
+        let cfg = SimConfig {
+            accounts,
+            history_days,
+            daily_metrics: daily,
+            seed: 3,
+            ..SimConfig::default()
+        };
+        let dir = tmp(&format!("tiny-{accounts}-{history_days}"));
+        let mut calls = 0;
+        let s = simulate(&cfg, &dir, &mut |p| {
+            calls += 1;
+            assert!(p.accounts_done <= p.accounts_total);
+        })
+        .unwrap();
+        assert_eq!(s.accounts, accounts);
+        assert_eq!(table(&dir.join("accounts.csv")).len(), accounts);
+        assert_eq!(table(&dir.join("truth/ground_truth.csv")).len(), accounts);
+        assert_eq!(calls, accounts.div_ceil(32));
+        assert_eq!(s.start, cfg.end.plus(1 - history_days));
+    }
+}
