@@ -151,6 +151,8 @@ fn daily_metrics_are_the_roll_up_of_the_events() {
     };
     let (ev_dir, dm_dir) = (tmp("rollup-events"), tmp("rollup-daily"));
     simulate(&cfg, &ev_dir, &mut |_| {}).unwrap();
+    // A folder that held an events book holds only the daily-metrics book afterwards.
+    simulate(&cfg, &dm_dir, &mut |_| {}).unwrap();
     let s = simulate(
         &SimConfig {
             daily_metrics: true,
