@@ -8,7 +8,7 @@ use crate::book::{stream, Archetype, Csm, Fate, Plan, Segment, PLANS};
 use crate::calendar::Calendar;
 use crate::config::SimConfig;
 use crate::out::{push_day, push_money, push_text, push_u64, File, FILES};
-use crate::people::{self, People};
+use crate::people;
 use crate::rng::Rng;
 use crate::support;
 use crate::touch;
@@ -102,14 +102,21 @@ impl Story<'_> {
         }
     }
 
-    /// Is a trouble (churn or contraction) driver active on `d`?
-    pub fn troubled(&self, d: Day) -> bool {
-        self.plan.archetype.is_trouble() && self.plan.trouble_start.is_some_and(|ts| d >= ts)
+    /// Is the driver running on `d` (from its start to the decisive renewal, exclusive)?
+    fn driving(&self, d: Day) -> bool {
+        self.plan.trouble_start.is_some_and(|ts| d >= ts)
+            && self.plan.decisive.map_or(true, |dec| d < dec)
     }
 
-    /// Is an expansion driver active on `d`?
+    /// Is a trouble (churn or contraction) driver running on `d`? A contracted account's behaviour recovers
+    /// after the renewal (its lost users and seats stay lost).
+    pub fn troubled(&self, d: Day) -> bool {
+        self.plan.archetype.is_trouble() && self.driving(d)
+    }
+
+    /// Is an expansion driver running on `d`?
     pub fn expanding(&self, d: Day) -> bool {
-        self.plan.archetype.is_expansion() && self.plan.trouble_start.is_some_and(|ts| d >= ts)
+        self.plan.archetype.is_expansion() && self.driving(d)
     }
 
     /// The period in force on `d` (the first one before it starts).
@@ -137,7 +144,7 @@ pub(crate) fn generate(
     billing::write(ctx, &story, bufs);
     touch::write(ctx, &story, &people, bufs);
     let stat = write_outcomes(ctx, &story, bufs);
-    write_truth(ctx, &story, &people, bufs);
+    write_truth(ctx, &story, bufs);
     stat
 }
 
@@ -525,7 +532,7 @@ fn last_renewal(story: &Story, end: Day) -> Option<Day> {
         .next_back()
 }
 
-fn write_truth(ctx: &Ctx, story: &Story, _people: &People, bufs: &mut Bufs) {
+fn write_truth(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
     let plan = story.plan;
     let end = ctx.end;
     let (outcome, date): (&str, Option<Day>) = match (plan.fate, plan.decisive) {

@@ -64,10 +64,11 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
         let amount = p.mrr_cents() * plan.billing_months as i64;
         let troubled = budget && story.troubled(d);
         let x = story.progress(d);
+        let base_fail = 0.012 * story.noise;
         let mut p_fail = if troubled {
-            0.2 + 0.5 * s * x
+            base_fail + s * (0.19 + 0.5 * x)
         } else {
-            0.012 * story.noise
+            base_fail
         };
         if fa_day.is_some_and(|f| d >= f) && !fa_done {
             p_fail = 1.0;

@@ -406,7 +406,7 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
 }
 
 /// Accounts per CSM by segment (SMB books are pooled, tech-touch).
-const BOOK_SIZE: [f64; 3] = [300.0, 55.0, 12.0];
+const BOOK_SIZE: [f64; 3] = [300.0, 55.0, 8.0];
 
 fn roster(cfg: &SimConfig, plans: &mut [Plan]) -> Vec<Csm> {
     let start = cfg.start();

@@ -123,9 +123,9 @@ impl Default for Difficulty {
                     enterprise: 0.06,
                 },
                 annual_expansion: SegmentRates {
-                    smb: 0.06,
-                    mid_market: 0.12,
-                    enterprise: 0.15,
+                    smb: 0.08,
+                    mid_market: 0.18,
+                    enterprise: 0.25,
                 },
                 failed_onboarding: 0.12,
                 slow_disengagement: 0.35,

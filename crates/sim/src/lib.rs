@@ -6,8 +6,8 @@
 //! archetype (the driver behind its story), the day that driver began, and what came of it.
 //!
 //! Outcomes are caused, not painted on: a churn archetype changes usage, people, tickets, billing and
-//! touchpoints for months before the renewal where the account leaves, with the magnitudes of docs/simulator.md
-//! and shared/DOMAIN.md. The same configuration and seed give byte-identical files on every platform and thread
+//! touchpoints for months before the renewal where the account leaves, with the magnitudes listed in
+//! docs/simulator.md. The same configuration and seed give byte-identical files on every platform and thread
 //! count: every account draws from its own random streams ([`rng`]), written in account order.
 #![deny(missing_docs)]
 
@@ -137,7 +137,9 @@ const BATCH: usize = 32;
 
 /// Writes the simulated book into `out` (created if missing), calling `progress` after each batch of accounts.
 ///
-/// Uses up to eight threads; the files do not depend on the number of threads.
+/// Existing files of the same names are replaced, and the usage file of the other mode (`daily_metrics.csv` when
+/// writing events, `events.csv` when writing daily metrics) is removed, so the folder holds one book. Uses up to
+/// eight threads; the files do not depend on the number of threads.
 pub fn simulate(
     cfg: &SimConfig,
     out: &Path,
@@ -245,6 +247,15 @@ pub fn simulate_threads(
             _ => true,
         })
         .collect();
+    // The folder holds one book: drop the usage file of the other mode left by an earlier run.
+    let other = out.join(if cfg.daily_metrics {
+        File::Events.path()
+    } else {
+        File::DailyMetrics.path()
+    });
+    if other.exists() {
+        std::fs::remove_file(&other).map_err(io(&other))?;
+    }
     let mut writers: Vec<Option<(PathBuf, std::io::BufWriter<std::fs::File>)>> =
         (0..out::FILES).map(|_| None).collect();
     for &f in &files {

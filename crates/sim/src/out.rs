@@ -185,6 +185,35 @@ pub(crate) fn push_ts(buf: &mut Vec<u8>, d: Day, sec: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Reads one RFC 4180 field back.
+    fn unquote(b: &[u8]) -> String {
+        let s = std::str::from_utf8(b).unwrap();
+        match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None => s.to_string(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn text_fields_round_trip(s in "[a-z ,\"\n\r\u{e9}]{0,40}") {
+            let mut b = Vec::new();
+            push_text(&mut b, &s);
+            let quoted = b.first() == Some(&b'"');
+            prop_assert_eq!(quoted, s.contains([',', '"', '\n', '\r']));
+            prop_assert_eq!(unquote(&b), s);
+        }
+
+        #[test]
+        fn money_reads_back(cents in -10_000_000_000i64..10_000_000_000) {
+            let mut b = Vec::new();
+            push_money(&mut b, cents);
+            let v: f64 = std::str::from_utf8(&b).unwrap().parse().unwrap();
+            prop_assert!((v * 100.0 - cents as f64).abs() < 0.5);
+        }
+    }
 
     #[test]
     fn formats() {

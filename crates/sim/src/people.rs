@@ -16,7 +16,7 @@ pub(crate) const NEVER: i32 = i32::MAX;
 
 /// Scale of per-user activity, tuned so the default book writes about 1,100 events per account (see
 /// docs/simulator.md for the resulting volumes).
-const ACTIVITY: f64 = 0.174;
+const ACTIVITY: f64 = 0.166;
 
 /// How a user uses the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,8 +216,9 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
 
     // Initial users: the champion, the sponsor and the rest of the team.
     let failed = arch == Archetype::FailedOnboarding;
+    let joining = 1.0 - (1.0 - b.r.uniform(0.2, 0.45)) * s.min(1.0);
     let n_initial = if failed {
-        ((n_target as f64 * b.r.uniform(0.2, 0.45)).round() as usize).max(1)
+        ((n_target as f64 * joining).round() as usize).max(1)
     } else {
         n_target
     };
@@ -301,8 +302,10 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
     let mut promotions: Vec<i32> = Vec::new();
     match (arch, ts) {
         (Archetype::ChampionLoss, Some(t)) => {
-            b.users[champion].leave = t;
-            if b.r.bernoulli(0.3) {
+            if b.r.bernoulli(s.min(1.0)) {
+                b.users[champion].leave = t;
+            }
+            if b.r.bernoulli(0.3 * s.min(1.0)) {
                 let t2 = t + b.r.range_i32(0, 60);
                 if b.users[sponsor].leave > t2 {
                     b.users[sponsor].leave = t2;
@@ -386,6 +389,7 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             let target = (seats as f64 * b.r.uniform(0.97, 1.12)).round() as usize;
             let now = b.count_present(t);
             let extra = target.saturating_sub(now) + 1 + b.r.below(3) as usize;
+            let extra = (extra as f64 * s.min(1.0)).round() as usize;
             for _ in 0..extra {
                 let d = t + ((e - t) as f64 * b.r.f64()) as i32;
                 let persona = b.random_persona(&ORDINARY);
@@ -394,6 +398,7 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
             let new_seats = story.period_at(Day(e)).seats as usize;
             let more =
                 ((new_seats as f64 * b.r.uniform(0.8, 0.95)) as usize).saturating_sub(target);
+            let more = (more as f64 * s.min(1.0)).round() as usize;
             for _ in 0..more {
                 let d = e + b.r.range_i32(0, 180);
                 let persona = b.random_persona(&ORDINARY);
@@ -463,11 +468,11 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
         Segment::Enterprise => 6,
     };
     let mut picked = 0;
-    for u in 0..users.len() {
+    for (u, user) in users.iter().enumerate() {
         if picked >= n_user_contacts {
             break;
         }
-        if u != champion && u != sponsor && u != admin && users[u].join < first.max(cs + 30) {
+        if u != champion && u != sponsor && u != admin && user.join < first.max(cs + 30) {
             contact(&mut r, &mut contacts, u, "user", None);
             picked += 1;
         }

@@ -211,8 +211,8 @@ impl Rng {
 
 /// Elementary functions from basic arithmetic, identical on every platform.
 pub mod math {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_0e-10;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const LN2: f64 = std::f64::consts::LN_2;
 
     /// Natural logarithm; NaN below zero, −∞ at zero.

@@ -15,8 +15,8 @@ use crate::text::{self, Tone};
 use bellwether_core::time::Day;
 
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
-const FIRST_RESPONSE_MEDIAN: [f64; 4] = [600.0, 240.0, 90.0, 25.0];
-const RESOLUTION_MEDIAN: [f64; 4] = [5760.0, 2880.0, 1200.0, 300.0];
+const FIRST_RESPONSE_MEDIAN: [f64; 4] = [300.0, 120.0, 45.0, 15.0];
+const RESOLUTION_MEDIAN: [f64; 4] = [2880.0, 1440.0, 600.0, 180.0];
 const FIRST_RESPONSE_TARGET: [u64; 4] = [1440, 480, 240, 60];
 const RESOLUTION_TARGET: [u64; 4] = [10080, 4320, 1440, 480];
 
@@ -50,7 +50,7 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
         };
         let mut mult = 1.0;
         if new && arch == Archetype::FailedOnboarding && d - cs < 150 {
-            mult *= 3.0;
+            mult *= 2.0 + s.min(1.0);
         } else if new && d - cs < 60 {
             mult *= 2.0;
         }
@@ -80,14 +80,28 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
             let tone = if forced && i == n - 1 {
                 Tone::Frustrated
             } else {
+                let base = (0.03 * story.noise, 0.1, 0.3);
+                let sm = s.min(1.0);
                 let (pf, pa, pp) = if troubled && arch == Archetype::SupportFrustration {
-                    (0.15 + 0.6 * s * x, 0.25, 0.03)
+                    (
+                        base.0 + s * (0.12 + 0.6 * x),
+                        base.1 + 0.15 * sm,
+                        base.2 * (1.0 - 0.9 * sm),
+                    )
                 } else if troubled {
-                    (0.05 + 0.25 * s * x, 0.2, 0.08)
+                    (
+                        base.0 + s * (0.02 + 0.25 * x),
+                        base.1 + 0.1 * sm,
+                        base.2 * (1.0 - 0.7 * sm),
+                    )
                 } else if story.expanding(day) {
-                    (0.02, 0.08, 0.4)
+                    (
+                        base.0 * (1.0 - 0.3 * sm),
+                        base.1 * (1.0 - 0.2 * sm),
+                        base.2 + 0.1 * sm,
+                    )
                 } else {
-                    (0.03 * story.noise, 0.1, 0.3)
+                    base
                 };
                 let pf = pf.min(0.9);
                 let neutral = (1.0 - pf - pa - pp).max(0.0);

@@ -208,8 +208,8 @@ const POSITIVE_CLOSERS: &[&str] = &[
 const ANNOYED: &[&str] = &[
     "This is getting frustrating, it is the second time this month.",
     "We are a bit disappointed that this keeps coming back.",
-    "This is slowing the team down and is annoying.",
-    "We reported something similar before and it is not fixed.",
+    "This is slowing the team down, which is frustrating.",
+    "We reported something similar before and it is still broken.",
 ];
 const FRUSTRATED: &[&str] = &[
     "This is the third time we hit this and it is completely unacceptable.",

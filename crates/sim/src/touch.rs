@@ -43,7 +43,7 @@ pub(crate) fn write(ctx: &Ctx, story: &Story, people: &People, bufs: &mut Bufs) 
     let mut evs: Vec<Ix> = Vec::new();
     let user_n = |c: Option<&crate::people::Contact>| c.map(|c| people.users[c.user].n);
 
-    if new && cs + 1 <= last {
+    if new && cs < last {
         let d = (cs + r.range_i32(1, 10)).min(last);
         let c = user_n(people.voice(Day(d)));
         let sec = business_second(&mut r, off);

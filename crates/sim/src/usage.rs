@@ -129,7 +129,7 @@ pub(crate) fn write(
     let champion_abandon = r.bernoulli((0.6 * s).min(1.0));
     let champion_abandon_at = r.range_i32(20, 90);
     match (arch, ts, dec) {
-        (Archetype::FailedOnboarding, _, _) => {
+        (Archetype::FailedOnboarding, _, _) if s > 0.0 => {
             for f in [COMMENT, INTEGRATION, WORKFLOW, API, ALERT, SCHEDULE] {
                 adopt[f] = NEVER;
             }
