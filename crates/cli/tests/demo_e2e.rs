@@ -9,13 +9,23 @@ use bellwether_store_sqlite::SqliteStore;
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 
-const CHURN_ARCHETYPES: &[&str] = &["slow_disengagement", "champion_loss", "support_frustration", "budget_trouble", "failed_onboarding"];
+const CHURN_ARCHETYPES: &[&str] = &[
+    "slow_disengagement",
+    "champion_loss",
+    "support_frustration",
+    "budget_trouble",
+    "failed_onboarding",
+];
 
 /// Account → trouble start day, for accounts with a churn archetype whose trouble has a start.
 fn troubled(truth: &str) -> HashMap<String, Day> {
     let mut rdr = csv::Reader::from_path(truth).unwrap();
     let h = rdr.headers().unwrap().clone();
-    let col = |n: &str| h.iter().position(|x| x == n).unwrap_or_else(|| panic!("ground truth lacks {n}"));
+    let col = |n: &str| {
+        h.iter()
+            .position(|x| x == n)
+            .unwrap_or_else(|| panic!("ground truth lacks {n}"))
+    };
     let (id, arch, start) = (col("account_id"), col("archetype"), col("trouble_start"));
     rdr.records()
         .map(|r| r.unwrap())
@@ -28,29 +38,60 @@ fn troubled(truth: &str) -> HashMap<String, Day> {
 async fn troubled_accounts_rank_well_above_the_base_rate() {
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("book");
-    let cfg = SimConfig { accounts: 1_200, seed: 7, ..SimConfig::default() };
+    let cfg = SimConfig {
+        accounts: 1_200,
+        seed: 7,
+        ..SimConfig::default()
+    };
     let sim = simulate(&cfg, &book, &mut |_| {}).unwrap();
     assert!(sim.events > 100_000, "the book has events: {}", sim.events);
 
-    let store = SqliteStore::open(&dir.path().join("bellwether.db")).await.unwrap();
-    let rep = import_dir(&store, &book, &ImportOptions::default()).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("bellwether.db"))
+        .await
+        .unwrap();
+    let rep = import_dir(&store, &book, &ImportOptions::default())
+        .await
+        .unwrap();
     for (path, r) in &rep.files {
-        let r = r.as_ref().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(r.rejected_count, 0, "the simulator writes valid files: {:?}", r.rejection_lines());
+        let r = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            r.rejected_count,
+            0,
+            "the simulator writes valid files: {:?}",
+            r.rejection_lines()
+        );
     }
-    let out = assess_book(&store, None, &HealthConfig::default()).await.unwrap().unwrap();
-    assert_eq!(out.as_of, cfg.end.plus(1), "as of the day after the last data");
+    let out = assess_book(&store, None, &HealthConfig::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.as_of,
+        cfg.end.plus(1),
+        "as of the day after the last data"
+    );
 
     let truth = troubled(book.join("truth/ground_truth.csv").to_str().unwrap());
     let is_troubled = |id: &str| truth.get(id).is_some_and(|d| *d < out.as_of);
     let n = out.assessments.len();
-    let base = out.assessments.iter().filter(|a| is_troubled(a.account_id.as_str())).count() as f64 / n as f64;
+    let base = out
+        .assessments
+        .iter()
+        .filter(|a| is_troubled(a.account_id.as_str()))
+        .count() as f64
+        / n as f64;
 
     // Lowest-health decile.
     let mut by_health: Vec<_> = out.assessments.iter().collect();
     by_health.sort_by(|a, b| a.health.total_cmp(&b.health));
     let k = n / 10;
-    let decile = by_health[..k].iter().filter(|a| is_troubled(a.account_id.as_str())).count() as f64 / k as f64;
+    let decile = by_health[..k]
+        .iter()
+        .filter(|a| is_troubled(a.account_id.as_str()))
+        .count() as f64
+        / k as f64;
 
     // The top five of every CSM's worklist (ARR × risk proxy).
     let mut owners: BTreeMap<String, ()> = BTreeMap::new();
@@ -61,38 +102,80 @@ async fn troubled_accounts_rank_well_above_the_base_rate() {
     for o in owners.keys() {
         top.extend(worklist(&out.assessments, Some(o), 5));
     }
-    let top_rate = top.iter().filter(|i| is_troubled(&i.account_id)).count() as f64 / top.len() as f64;
+    let top_rate =
+        top.iter().filter(|i| is_troubled(&i.account_id)).count() as f64 / top.len() as f64;
     eprintln!(
         "{n} accounts assessed; base rate of troubled accounts {base:.3}; lowest-health decile {decile:.3} ({:.1}x); top 5 of {} worklists {top_rate:.3} ({:.1}x)",
         decile / base,
         owners.len(),
         top_rate / base
     );
-    assert!(base > 0.05 && base < 0.5, "a realistic share of troubled accounts: {base}");
-    assert!(decile >= 2.5 * base, "lowest-health decile {decile:.3} vs base {base:.3}");
-    assert!(top_rate >= 1.4 * base, "worklist tops {top_rate:.3} vs base {base:.3}");
+    assert!(
+        base > 0.05 && base < 0.5,
+        "a realistic share of troubled accounts: {base}"
+    );
+    assert!(
+        decile >= 2.5 * base,
+        "lowest-health decile {decile:.3} vs base {base:.3}"
+    );
+    assert!(
+        top_rate >= 1.4 * base,
+        "worklist tops {top_rate:.3} vs base {base:.3}"
+    );
     // Every line carries a reason.
-    assert!(out.assessments.iter().all(|a| a.reason.starts_with("health ") || a.reason.starts_with("healthy")));
+    assert!(out
+        .assessments
+        .iter()
+        .all(|a| a.reason.starts_with("health ") || a.reason.starts_with("healthy")));
 }
 
 #[test]
 fn the_demo_prints_a_ranked_worklist_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "demo", "--accounts", "300", "--limit", "5"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "demo",
+            "--accounts",
+            "300",
+            "--limit",
+            "5",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Today's worklist for "), "{stdout}");
     for rank in 1..=5 {
-        assert!(stdout.contains(&format!("  {rank}. ")), "rank {rank} missing:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("  {rank}. ")),
+            "rank {rank} missing:\n{stdout}"
+        );
     }
-    assert_eq!(stdout.matches("     why: health").count(), 5, "one reason per account:\n{stdout}");
-    assert!(stdout.contains("Portfolio: ") && stdout.contains("not a probability"), "{stdout}");
+    assert_eq!(
+        stdout.matches("     why: health").count(),
+        5,
+        "one reason per account:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Portfolio: ") && stdout.contains("not a probability"),
+        "{stdout}"
+    );
     // The demo leaves a data directory that the other commands read.
     let wl = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .args(["--data-dir", dir.path().join("demo").to_str().unwrap(), "worklist", "--limit", "3", "--json"])
+        .args([
+            "--data-dir",
+            dir.path().join("demo").to_str().unwrap(),
+            "worklist",
+            "--limit",
+            "3",
+            "--json",
+        ])
         .output()
         .unwrap();
     let items: serde_json::Value = serde_json::from_slice(&wl.stdout).unwrap();
@@ -105,14 +188,32 @@ fn bad_input_exits_with_a_code_and_a_named_line() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("events.csv");
     std::fs::write(&f, "account_id,timestamp,event,user_id\nacme,2024-01-01T00:00:00Z,login,u1\nacme,yesterday,login,u1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bellwether")).args(["--data-dir", dir.path().to_str().unwrap(), "import", f.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "import",
+            f.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "partial import exits 2");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("events.csv:3: field 'timestamp': 'yesterday' is not a date or time"), "{err}");
+    assert!(
+        err.contains("events.csv:3: field 'timestamp': 'yesterday' is not a date or time"),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "import", "widgets", f.to_str().unwrap()])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "import",
+            "widgets",
+            f.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error[unknown_import_kind]: 'widgets' is not an import kind"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("error[unknown_import_kind]: 'widgets' is not an import kind"));
 }

@@ -49,7 +49,11 @@ pub const MONTHLY_ACTIVE_USERS: &str = "monthly_active_users";
 pub fn merge_rule(metric: &str) -> Merge {
     if metric.starts_with(METRIC_PREFIX) {
         Merge::Set
-    } else if metric.starts_with(USERS_PREFIX) || metric == ACTIVE_USERS || metric == WEEKLY_ACTIVE_USERS || metric == MONTHLY_ACTIVE_USERS {
+    } else if metric.starts_with(USERS_PREFIX)
+        || metric == ACTIVE_USERS
+        || metric == WEEKLY_ACTIVE_USERS
+        || metric == MONTHLY_ACTIVE_USERS
+    {
         Merge::Max
     } else {
         Merge::Add

@@ -36,7 +36,12 @@ pub fn default_as_of(book: &Book, series: &[(AccountId, AccountSeries)]) -> Opti
     let daily = |name: &str| name != WEEKLY_ACTIVE_USERS && name != MONTHLY_ACTIVE_USERS;
     let last_series = series
         .iter()
-        .flat_map(|(_, s)| s.metrics.iter().filter(|(n, _)| daily(n)).filter_map(|(_, m)| m.points.last().map(|p| p.0)))
+        .flat_map(|(_, s)| {
+            s.metrics
+                .iter()
+                .filter(|(n, _)| daily(n))
+                .filter_map(|(_, m)| m.points.last().map(|p| p.0))
+        })
         .max();
     let last_fact = book.last_fact_time().map(|t| t.day());
     last_series.max(last_fact).map(|d| d.plus(1))

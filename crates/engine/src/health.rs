@@ -163,11 +163,17 @@ fn engagement(f: &AccountFeatures) -> Option<(f64, String)> {
     let seats = f.seats.unwrap_or(0);
     let mau = u.mau.unwrap_or(0.0);
     let mut score = clamp(util / 0.5 * 100.0);
-    let mut reason = format!("{mau:.0} monthly active users on {seats} seats ({} utilisation)", pct(util));
+    let mut reason = format!(
+        "{mau:.0} monthly active users on {seats} seats ({} utilisation)",
+        pct(util)
+    );
     if let Some(base) = u.mau_baseline.filter(|b| *b > 0.0) {
         if mau / base < 0.8 {
             score = clamp(score - (1.0 - mau / base) * 120.0);
-            reason.push_str(&format!("; down {} from {base:.0} the months before", pct(1.0 - mau / base)));
+            reason.push_str(&format!(
+                "; down {} from {base:.0} the months before",
+                pct(1.0 - mau / base)
+            ));
         }
     }
     Some((score, reason))

@@ -3,7 +3,9 @@
 //! features abandoned. Windows of 28 days hold four whole weeks, so weekends weigh the same in both.
 
 use crate::BookContext;
-use bellwether_core::series::{AccountSeries, ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
+use bellwether_core::series::{
+    AccountSeries, ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
+};
 use bellwether_core::Day;
 use serde::Serialize;
 
@@ -116,12 +118,19 @@ impl Usage {
             let months = m.range(as_of.plus(-130), as_of);
             if let Some((&(last_day, last), before)) = months.split_last() {
                 // A month with no activity has no point; count it as zero only when it lies in the window.
-                u.mau = Some(if last_day.0 >= as_of.0 - 31 { last } else { 0.0 });
+                u.mau = Some(if last_day.0 >= as_of.0 - 31 {
+                    last
+                } else {
+                    0.0
+                });
                 let prior: Vec<f64> = before.iter().rev().take(3).map(|p| p.1).collect();
-                u.mau_baseline = (!prior.is_empty()).then(|| prior.iter().sum::<f64>() / 3.0_f64.min(prior.len() as f64).max(1.0));
+                u.mau_baseline = (!prior.is_empty())
+                    .then(|| prior.iter().sum::<f64>() / 3.0_f64.min(prior.len() as f64).max(1.0));
             }
         }
-        u.wau = s.get(WEEKLY_ACTIVE_USERS).map(|w| w.range(as_of.plus(-7), as_of).iter().map(|p| p.1).sum());
+        u.wau = s
+            .get(WEEKLY_ACTIVE_USERS)
+            .map(|w| w.range(as_of.plus(-7), as_of).iter().map(|p| p.1).sum());
         u.utilisation = match (u.mau, seats) {
             (Some(m), Some(s)) if s > 0 => Some(m / s as f64),
             _ => None,

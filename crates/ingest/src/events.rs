@@ -13,7 +13,9 @@
 
 use crate::fields::Fields;
 use crate::report::FieldError;
-use bellwether_core::series::{ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS};
+use bellwether_core::series::{
+    ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
+};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -61,7 +63,11 @@ struct Rollup {
 }
 
 /// Salts that keep the (user, account, period) hashes of days, weeks and months apart.
-const PERIOD_SALT: [u64; 3] = [0xc2b2_ae3d_27d4_eb4f, 0x1656_67b1_9e37_79f9, 0x27d4_eb2f_1656_67c5];
+const PERIOD_SALT: [u64; 3] = [
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0x27d4_eb2f_1656_67c5,
+];
 
 /// The last day of the week (Sunday) and of the month that `day` falls in. Distinct users of a week or month
 /// are dated by its last day, so a reader as of D only sees periods that ended before D.
@@ -93,7 +99,10 @@ impl Rollup {
                 }
                 for (i, end) in cached.1.iter().enumerate() {
                     let k = day_key(p.account, *end);
-                    if self.seen_period_user.insert(mix(p.user ^ k.wrapping_mul(PERIOD_SALT[i]))) {
+                    if self
+                        .seen_period_user
+                        .insert(mix(p.user ^ k.wrapping_mul(PERIOD_SALT[i])))
+                    {
                         *self.active[i].entry(k).or_insert(0) += 1;
                     }
                 }
@@ -281,7 +290,15 @@ impl EventAgg {
         let mut ai = [0usize; 3];
         loop {
             let heads = (0..3).filter_map(|p| active[p].get(ai[p]).map(|a| a.0 >> 24));
-            let Some(account) = counts.get(ci).map(|c| c.0 >> 40).into_iter().chain(heads).min() else { break };
+            let Some(account) = counts
+                .get(ci)
+                .map(|c| c.0 >> 40)
+                .into_iter()
+                .chain(heads)
+                .min()
+            else {
+                break;
+            };
             while let Some(&(k, (count, users))) = counts.get(ci).filter(|c| c.0 >> 40 == account) {
                 let event = (k & 0xFFFF) as usize;
                 let day = Day(((k >> 16) & 0xFF_FFFF) as i32 - DAY_BIAS);
@@ -292,8 +309,10 @@ impl EventAgg {
                 ci += 1;
             }
             for p in 0..3 {
-                while let Some(&(k, users)) = active[p].get(ai[p]).filter(|a| a.0 >> 24 == account) {
-                    slots[2 * n_events + p].push((Day((k & 0xFF_FFFF) as i32 - DAY_BIAS), users as f64));
+                while let Some(&(k, users)) = active[p].get(ai[p]).filter(|a| a.0 >> 24 == account)
+                {
+                    slots[2 * n_events + p]
+                        .push((Day((k & 0xFF_FFFF) as i32 - DAY_BIAS), users as f64));
                     ai[p] += 1;
                 }
             }
@@ -303,7 +322,8 @@ impl EventAgg {
                     continue;
                 }
                 let name = if i >= 2 * n_events {
-                    [ACTIVE_USERS, WEEKLY_ACTIVE_USERS, MONTHLY_ACTIVE_USERS][i - 2 * n_events].to_string()
+                    [ACTIVE_USERS, WEEKLY_ACTIVE_USERS, MONTHLY_ACTIVE_USERS][i - 2 * n_events]
+                        .to_string()
                 } else if i % 2 == 0 {
                     format!("{EVENT_PREFIX}{}", self.event_names[i / 2])
                 } else {
