@@ -281,3 +281,43 @@ async fn whole_file_errors_name_the_file_and_what_to_do() {
         .unwrap_err();
     assert_eq!(e.code(), bellwether_core::Code::FileNotFound);
 }
+
+#[tokio::test]
+async fn weekly_and_monthly_active_users_count_distinct_people_dated_by_the_period_end() {
+    use bellwether_core::series::{MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    // 2024-03-04 is a Monday; u1 on three days, u2 on two, u3 once in April.
+    let p = write(
+        dir.path(),
+        "events.csv",
+        "account_id,timestamp,event,user_id\n\
+         acme,2024-03-04T09:00:00Z,login,u1\nacme,2024-03-05T09:00:00Z,login,u1\nacme,2024-03-05T10:00:00Z,export,u2\n\
+         acme,2024-03-12T09:00:00Z,login,u1\nacme,2024-03-12T09:30:00Z,login,u2\nacme,2024-04-02T09:00:00Z,login,u3\n",
+    );
+    import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap();
+    let all = s.load_series(None).await.unwrap();
+    let acme = &all[0].1;
+    assert_eq!(
+        acme.get(WEEKLY_ACTIVE_USERS).unwrap().points,
+        vec![
+            (Day::ymd(2024, 3, 10), 2.0),
+            (Day::ymd(2024, 3, 17), 2.0),
+            (Day::ymd(2024, 4, 7), 1.0)
+        ]
+    );
+    assert_eq!(
+        acme.get(MONTHLY_ACTIVE_USERS).unwrap().points,
+        vec![(Day::ymd(2024, 3, 31), 2.0), (Day::ymd(2024, 4, 30), 1.0)]
+    );
+    assert_eq!(
+        acme.get("users:login").unwrap().points[1],
+        (Day::ymd(2024, 3, 5), 1.0)
+    );
+    assert_eq!(
+        acme.get(ACTIVE_USERS).unwrap().points[1],
+        (Day::ymd(2024, 3, 5), 2.0)
+    );
+}
