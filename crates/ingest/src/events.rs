@@ -17,13 +17,14 @@
 //! and [`EventAgg::add_fields`].
 
 use crate::fields::Fields;
+use crate::intern::Interner;
 use crate::report::FieldError;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
 const DAY_BIAS: i32 = 1 << 23;
@@ -69,12 +70,9 @@ fn period_ends(day: i32) -> [i32; 2] {
 
 /// The roll-up of one import's events: interned accounts and event names, and the records of chunks
 /// confirmed new, split by account parity so the two halves sort and scan on separate cores.
-#[derive(Default)]
 pub(crate) struct EventAgg {
-    accounts: FxHashMap<Box<[u8]>, u32>,
-    account_names: Vec<String>,
-    events: FxHashMap<Box<[u8]>, u16>,
-    event_names: Vec<String>,
+    accounts: Interner,
+    events: Interner,
     parts: [Vec<Rec>; 2],
     /// Lengths of `parts` when the current chunk began.
     mark: [usize; 2],
@@ -82,8 +80,11 @@ pub(crate) struct EventAgg {
     pub(crate) kept: u64,
 }
 
+/// One account's points per series slot (see [`scan`]).
+type Slots = Vec<Vec<(Day, f64)>>;
+
 /// Scans sorted records into per-account series, indexed by account.
-fn scan(recs: &[Rec], n_events: usize) -> Vec<(u32, Vec<Vec<(Day, f64)>>)> {
+fn scan(recs: &[Rec], n_events: usize) -> Vec<(u32, Slots)> {
     let mut out = Vec::new();
     let mut i = 0;
     let mut day_users: Vec<u64> = Vec::new();
@@ -145,43 +146,27 @@ fn scan(recs: &[Rec], n_events: usize) -> Vec<(u32, Vec<Vec<(Day, f64)>>)> {
     out
 }
 
-impl EventAgg {
-    fn intern_account(&mut self, raw: &[u8]) -> Result<u32, FieldError> {
-        if let Some(&i) = self.accounts.get(raw) {
-            return Ok(i);
-        }
-        let name = std::str::from_utf8(raw)
-            .map_err(|_| FieldError::field("account_id", "is not valid UTF-8"))?;
-        if self.account_names.len() >= MAX_ACCOUNTS {
-            return Err(FieldError::field(
+impl Default for EventAgg {
+    fn default() -> Self {
+        EventAgg {
+            accounts: Interner::new(
                 "account_id",
-                "more than 16.7 million distinct accounts in one file; split the file",
-            ));
-        }
-        let i = self.account_names.len() as u32;
-        self.account_names.push(name.to_string());
-        self.accounts.insert(raw.into(), i);
-        Ok(i)
-    }
-
-    fn intern_event(&mut self, raw: &[u8]) -> Result<u16, FieldError> {
-        if let Some(&i) = self.events.get(raw) {
-            return Ok(i);
-        }
-        let name = std::str::from_utf8(raw)
-            .map_err(|_| FieldError::field("event", "is not valid UTF-8"))?;
-        if self.event_names.len() > u16::MAX as usize {
-            return Err(FieldError::field(
+                MAX_ACCOUNTS,
+                "more than 16.7 million accounts in one file; split the file",
+            ),
+            events: Interner::new(
                 "event",
-                format!("'{name}' would be the 65,537th distinct event name; the event column seems to hold ids, not names"),
-            ));
+                1 << 16,
+                "more than 65,536 event names; the event column seems to hold ids, not names",
+            ),
+            parts: [Vec::new(), Vec::new()],
+            mark: [0; 2],
+            kept: 0,
         }
-        let i = self.event_names.len() as u16;
-        self.event_names.push(name.to_string());
-        self.events.insert(raw.into(), i);
-        Ok(i)
     }
+}
 
+impl EventAgg {
     /// Adds one event from raw field bytes (the fast path); `value` is validated but not summed.
     #[inline]
     pub(crate) fn add_raw(
@@ -192,14 +177,6 @@ impl EventAgg {
         user: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), FieldError> {
-        let account = account.trim_ascii();
-        let event = event.trim_ascii();
-        if account.is_empty() {
-            return Err(FieldError::field("account_id", "is required but blank"));
-        }
-        if event.is_empty() {
-            return Err(FieldError::field("event", "is required but blank"));
-        }
         let day = Timestamp::parse_bytes(ts.trim_ascii())
             .map_err(|e| FieldError::field("timestamp", e.to_string()))?
             .day();
@@ -219,8 +196,8 @@ impl EventAgg {
             Some(u) => xxhash_rust::xxh3::xxh3_64(u) | 1,
             None => 0,
         };
-        let account = self.intern_account(account)?;
-        let event = self.intern_event(event)?;
+        let account = self.accounts.get(account)?;
+        let event = self.events.get(event)? as u16;
         self.parts[(account & 1) as usize].push(record(account, day.0, event, user));
         Ok(())
     }
@@ -249,11 +226,18 @@ impl EventAgg {
         self.mark = [self.parts[0].len(), self.parts[1].len()];
     }
 
-    /// The series deltas by account: each half sorted and scanned on its own thread.
-    pub(crate) fn finish(self) -> BTreeMap<AccountId, SeriesDelta> {
-        let n_events = self.event_names.len();
-        let [a, b] = self.parts;
-        let halves: Vec<Vec<(u32, Vec<Vec<(Day, f64)>>)>> = std::thread::scope(|s| {
+    /// Records held (in chunks confirmed new), for deciding when to write a partial batch.
+    pub(crate) fn held(&self) -> usize {
+        self.mark[0] + self.mark[1]
+    }
+
+    /// The series deltas of the records held so far, by account, each half sorted and scanned on its own
+    /// thread; the records are released and the interned names kept for the rest of the file.
+    pub(crate) fn take(&mut self) -> BTreeMap<AccountId, SeriesDelta> {
+        let n_events = self.events.names.len();
+        let [a, b] = std::mem::take(&mut self.parts);
+        self.mark = [0; 2];
+        let halves: Vec<Vec<(u32, Slots)>> = std::thread::scope(|s| {
             let handles: Vec<_> = [a, b]
                 .into_iter()
                 .map(|mut part| {
@@ -273,8 +257,8 @@ impl EventAgg {
         let names: Vec<String> = (0..2 * n_events + 3)
             .map(|i| match i.checked_sub(2 * n_events) {
                 Some(p) => [ACTIVE_USERS, WEEKLY_ACTIVE_USERS, MONTHLY_ACTIVE_USERS][p].to_string(),
-                None if i % 2 == 0 => format!("{EVENT_PREFIX}{}", self.event_names[i / 2]),
-                None => format!("{USERS_PREFIX}{}", self.event_names[i / 2]),
+                None if i % 2 == 0 => format!("{EVENT_PREFIX}{}", self.events.names[i / 2]),
+                None => format!("{USERS_PREFIX}{}", self.events.names[i / 2]),
             })
             .collect();
         let mut out = BTreeMap::new();
@@ -286,7 +270,7 @@ impl EventAgg {
                 .map(|(pts, n)| (n.clone(), pts))
                 .collect();
             out.insert(
-                AccountId(self.account_names[account as usize].clone()),
+                AccountId(self.accounts.names[account as usize].clone()),
                 delta,
             );
         }
@@ -301,66 +285,36 @@ pub(crate) struct EventColumns {
     pub(crate) event: usize,
     pub(crate) user: Option<usize>,
     pub(crate) value: Option<usize>,
-    pub(crate) width: usize,
 }
 
-/// Parses the lines of one block (whole lines, no quotes) on the fast path. Calls `reject` for bad lines with
-/// their line number; returns the number of records (non-blank lines) read.
-pub(crate) fn parse_block(
-    agg: &mut EventAgg,
-    cols: &EventColumns,
-    block: &[u8],
-    first_line: u64,
-    reject: &mut dyn FnMut(u64, FieldError),
-) -> (u64, u64) {
-    let mut line_no = first_line;
-    let mut records = 0;
-    let mut fields: [&[u8]; 32] = [&[]; 32];
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len())) {
-        if nl == block.len() && start >= block.len() {
-            break;
-        }
-        let mut line = &block[start..nl];
-        start = nl + 1;
-        let this = line_no;
-        line_no += 1;
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
-        if line.is_empty() {
-            continue;
-        }
-        records += 1;
-        let mut n = 0;
-        let mut fs = 0;
-        for comma in memchr::memchr_iter(b',', line).chain(std::iter::once(line.len())) {
-            if n < fields.len() {
-                fields[n] = &line[fs..comma];
-            }
-            n += 1;
-            fs = comma + 1;
-        }
-        if n != cols.width {
-            reject(
-                this,
-                FieldError::record(format!(
-                    "has {n} fields where the header has {}; check for unquoted commas",
-                    cols.width
-                )),
-            );
-            continue;
-        }
-        let r = agg.add_raw(
-            fields[cols.account],
-            fields[cols.timestamp],
-            fields[cols.event],
-            cols.user.map(|i| fields[i]),
-            cols.value.map(|i| fields[i]),
-        );
-        if let Err(e) = r {
-            reject(this, e);
-        }
+/// Events read on the fast path: the roll-up and where its fields stand in a row.
+pub(crate) struct EventRows {
+    pub(crate) agg: EventAgg,
+    pub(crate) cols: EventColumns,
+}
+
+impl crate::fast::FastSink for EventRows {
+    #[inline]
+    fn row(&mut self, f: &[&[u8]]) -> Result<(), FieldError> {
+        let c = &self.cols;
+        self.agg.add_raw(
+            f[c.account],
+            f[c.timestamp],
+            f[c.event],
+            c.user.map(|i| f[i]),
+            c.value.map(|i| f[i]),
+        )
     }
-    (records, line_no - first_line)
+    fn end_chunk(&mut self, keep: bool) {
+        self.agg.end_chunk(keep)
+    }
+    fn held(&self) -> usize {
+        self.agg.held()
+    }
+    fn take(&mut self) -> BTreeMap<AccountId, SeriesDelta> {
+        self.agg.take()
+    }
+    fn kept(&self) -> u64 {
+        self.agg.kept
+    }
 }

@@ -14,8 +14,11 @@
 
 mod entities;
 mod events;
+mod fast;
 mod fields;
+mod intern;
 pub mod kind;
+mod metrics;
 pub mod report;
 
 pub use kind::Kind;
@@ -24,20 +27,24 @@ pub use report::{ImportError, ImportReport, Rejected};
 use bellwether_core::Timestamp;
 use bellwether_store::{Fingerprint, Store, WriteBatch};
 use entities::EntitySink;
-use events::{EventAgg, EventColumns};
+use events::{EventAgg, EventColumns, EventRows};
+use fast::{read_blocks, FastFile};
 use fields::Fields;
+use metrics::{MetricColumns, MetricRows};
 use report::FieldError;
 use rustc_hash::FxHashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64, Xxh3};
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+/// Events held before a batch is written mid-file (16 bytes each: about 1 GiB).
+const EVENTS_PER_BATCH: usize = 64 << 20;
+/// Daily-metric rows held before a batch is written mid-file.
+const METRICS_PER_BATCH: usize = 16 << 20;
 /// Records per chunk on the general readers.
 const CHUNK_RECORDS: u64 = 10_000;
-/// Bytes per chunk (block) on the events fast path.
-const BLOCK_BYTES: usize = 4 << 20;
 
 /// Called with (bytes read, total bytes) as a file is read.
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -51,6 +58,10 @@ pub struct ImportOptions {
     pub received_at: Option<Timestamp>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
+    /// For events and daily metrics: rows held before a batch is written mid-file (default about 64 million
+    /// events or 16 million metric rows). Lower bounds memory further; each batch is written with the
+    /// fingerprints of its chunks, so a file that stops half way resumes where it stopped.
+    pub batch_rows: Option<usize>,
 }
 
 /// Imports one file. Rejected records are in the report; an `Err` means nothing of the file was stored.
@@ -141,25 +152,43 @@ async fn import_with_known<S: Store + ?Sized>(
     let started = Instant::now();
     let p = path.to_path_buf();
     let o = opts.clone();
-    let (batch, mut report) = tokio::task::spawn_blocking(move || read_file(&p, &o, &known))
-        .await
-        .map_err(|e| ImportError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
-    report.accounts_touched = batch.accounts().len();
+    // Large files hand batches over while they are still being read; they are written here, in order.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteBatch>(1);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut flush = |b: WriteBatch| {
+            tx.blocking_send(b).map_err(|_| ImportError::Io {
+                path: p.clone(),
+                source: std::io::Error::other("the store stopped taking batches"),
+            })
+        };
+        read_file(&p, &o, &known, &mut flush)
+    });
+    let store_err = |source| ImportError::Store {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut touched: FxHashSet<bellwether_core::AccountId> = FxHashSet::default();
+    let mut write_seconds = 0.0;
+    while let Some(part) = rx.recv().await {
+        touched.extend(part.accounts());
+        let t = Instant::now();
+        store.write(part).await.map_err(store_err)?;
+        write_seconds += t.elapsed().as_secs_f64();
+    }
+    let (batch, mut report) = reader.await.map_err(|e| ImportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
     report.read_seconds = started.elapsed().as_secs_f64();
+    touched.extend(batch.accounts());
+    report.accounts_touched = touched.len();
     if !batch.chunks.is_empty() {
-        store
-            .write(batch)
-            .await
-            .map_err(|source| ImportError::Store {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let t = Instant::now();
+        store.write(batch).await.map_err(store_err)?;
+        write_seconds += t.elapsed().as_secs_f64();
     }
     report.seconds = started.elapsed().as_secs_f64();
-    report.write_seconds = report.seconds - report.read_seconds;
+    report.write_seconds = write_seconds;
     tracing::info!(file = %path.display(), kind = %report.kind, records = report.records, imported = report.imported,
         rejected = report.rejected_count, chunks_new = report.chunks_new, chunks_skipped = report.chunks_skipped, read_seconds = report.read_seconds, write_seconds = report.write_seconds, "imported");
     Ok(report)
@@ -211,7 +240,11 @@ fn header_of(path: &Path, first: &str) -> Vec<String> {
 /// Tracks chunk boundaries, fingerprints and the rejections that belong to each chunk.
 struct Chunker<'a> {
     known: &'a FxHashSet<Fingerprint>,
+    /// Chunks of this file already kept (to skip a chunk repeated within the file).
+    seen: FxHashSet<Fingerprint>,
+    /// New chunks not yet handed to a batch.
     new: Vec<Fingerprint>,
+    kept: usize,
     skipped: usize,
     pending_rejects: Vec<(u64, FieldError)>,
 }
@@ -219,9 +252,10 @@ struct Chunker<'a> {
 impl Chunker<'_> {
     /// Decides whether a finished chunk is new, and files its rejections accordingly.
     fn close(&mut self, fp: Fingerprint, report: &mut ImportReport) -> bool {
-        let keep = !self.known.contains(&fp) && !self.new.contains(&fp);
+        let keep = !self.known.contains(&fp) && self.seen.insert(fp);
         if keep {
             self.new.push(fp);
+            self.kept += 1;
             for (line, e) in self.pending_rejects.drain(..) {
                 report.reject(line, e);
             }
@@ -237,6 +271,7 @@ fn read_file(
     path: &Path,
     opts: &ImportOptions,
     known: &FxHashSet<Fingerprint>,
+    flush: &mut dyn FnMut(WriteBatch) -> Result<(), ImportError>,
 ) -> Result<(WriteBatch, ImportReport), ImportError> {
     let io = |source| ImportError::Io {
         path: path.to_path_buf(),
@@ -287,7 +322,9 @@ fn read_file(
     };
     let mut chunker = Chunker {
         known,
+        seen: FxHashSet::default(),
         new: Vec::new(),
+        kept: 0,
         skipped: 0,
         pending_rejects: Vec::new(),
     };
@@ -337,24 +374,62 @@ fn read_file(
             report.ignored_columns = extras.iter().map(|(_, h)| h.clone()).collect();
         }
         let seed = xxh3_64(format!("{}\x1f{}", kind.name(), header.join("\x1f")).as_bytes());
+        let fast = FastFile {
+            path,
+            seed,
+            width: header.len(),
+            header_bytes: first.len() as u64,
+            flush_rows: opts.batch_rows.unwrap_or(if kind == Kind::Events {
+                EVENTS_PER_BATCH
+            } else {
+                METRICS_PER_BATCH
+            }),
+        };
+        let mut part = 0;
+        let mut flush_part = |mut b: WriteBatch| {
+            part += 1;
+            b.source = format!("{} (part {part})", path.display());
+            b.kind = kind.name().into();
+            b.received_at = Some(received);
+            flush(b)
+        };
         if kind == Kind::Events && header.len() <= 32 {
-            let ec = EventColumns {
+            let cols = EventColumns {
                 account: cols[0].expect("required"),
                 timestamp: cols[1].expect("required"),
                 event: cols[2].expect("required"),
                 user: cols[3],
                 value: cols[4],
-                width: header.len(),
             };
-            read_events_fast(
-                path,
-                &ec,
+            let mut sink = EventRows {
+                agg: EventAgg::default(),
+                cols,
+            };
+            read_blocks(
+                &fast,
                 &mut reader,
-                seed,
+                &mut sink,
                 &mut chunker,
                 &mut report,
-                first.len() as u64,
                 &progress,
+                &mut flush_part,
+            )?
+        } else if kind == Kind::DailyMetrics && header.len() <= 32 {
+            let cols = MetricColumns {
+                account: cols[0].expect("required"),
+                date: cols[1].expect("required"),
+                metric: cols[2].expect("required"),
+                value: cols[3].expect("required"),
+            };
+            let mut sink = MetricRows::new(cols);
+            read_blocks(
+                &fast,
+                &mut reader,
+                &mut sink,
+                &mut chunker,
+                &mut report,
+                &progress,
+                &mut flush_part,
             )?
         } else {
             read_csv(
@@ -372,7 +447,7 @@ fn read_file(
             )?
         }
     };
-    report.chunks_new = chunker.new.len();
+    report.chunks_new = chunker.kept;
     report.chunks_skipped = chunker.skipped;
     batch.chunks = chunker.new;
     batch.source = path.display().to_string();
@@ -412,10 +487,10 @@ impl Sink {
     }
     fn finish(self, report: &mut ImportReport) -> WriteBatch {
         match self {
-            Sink::Events(a) => {
+            Sink::Events(mut a) => {
                 report.imported = a.kept;
                 WriteBatch {
-                    series: a.finish(),
+                    series: a.take(),
                     ..Default::default()
                 }
             }
@@ -425,124 +500,6 @@ impl Sink {
             }
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_events_fast(
-    path: &Path,
-    cols: &EventColumns,
-    reader: &mut impl Read,
-    seed: u64,
-    chunker: &mut Chunker,
-    report: &mut ImportReport,
-    header_bytes: u64,
-    progress: &dyn Fn(u64),
-) -> Result<WriteBatch, ImportError> {
-    let mut agg = EventAgg::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK_BYTES + (64 << 10));
-    let mut line = 2u64;
-    let mut done = header_bytes;
-    let mut eof = false;
-    while !eof || !buf.is_empty() {
-        // Fill the buffer to a block, then cut at the last newline.
-        while !eof && buf.len() < BLOCK_BYTES {
-            let old = buf.len();
-            buf.resize(old + (BLOCK_BYTES - old).max(64 << 10), 0);
-            let n = reader
-                .read(&mut buf[old..])
-                .map_err(|source| ImportError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            buf.truncate(old + n);
-            eof = n == 0;
-        }
-        let cut = if eof {
-            buf.len()
-        } else {
-            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1)
-        };
-        let block = &buf[..cut];
-        let fp = xxh3_128_with_seed(block, seed);
-        let (records, lines) = if memchr::memchr(b'"', block).is_some() {
-            read_quoted_block(&mut agg, cols, block, line, &mut chunker.pending_rejects)
-        } else {
-            events::parse_block(&mut agg, cols, block, line, &mut |l, e| {
-                chunker.pending_rejects.push((l, e))
-            })
-        };
-        report.records += records;
-        line += lines;
-        let keep = chunker.close(fp, report);
-        agg.end_chunk(keep);
-        done += cut as u64;
-        progress(done);
-        buf.drain(..cut);
-        if eof && buf.is_empty() {
-            break;
-        }
-    }
-    report.imported = agg.kept;
-    Ok(WriteBatch {
-        series: agg.finish(),
-        ..Default::default()
-    })
-}
-
-/// A block with quotes: read with the CSV parser, fields mapped like the fast path.
-fn read_quoted_block(
-    agg: &mut EventAgg,
-    cols: &EventColumns,
-    block: &[u8],
-    first_line: u64,
-    rejects: &mut Vec<(u64, FieldError)>,
-) -> (u64, u64) {
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(block);
-    let mut rec = csv::ByteRecord::new();
-    let mut records = 0;
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                rejects.push((
-                    first_line + r.position().line().saturating_sub(1),
-                    FieldError::record(e.to_string()),
-                ));
-                break;
-            }
-        }
-        records += 1;
-        let line = first_line + rec.position().map_or(0, |p| p.line().saturating_sub(1));
-        if rec.len() != cols.width {
-            rejects.push((
-                line,
-                FieldError::record(format!(
-                    "has {} fields where the header has {}",
-                    rec.len(),
-                    cols.width
-                )),
-            ));
-            continue;
-        }
-        if let Err(e) = agg.add_raw(
-            &rec[cols.account],
-            &rec[cols.timestamp],
-            &rec[cols.event],
-            cols.user.map(|i| &rec[i]),
-            cols.value.map(|i| &rec[i]),
-        ) {
-            rejects.push((line, e));
-        }
-    }
-    (
-        records,
-        memchr::memchr_iter(b'\n', block).count() as u64
-            + u64::from(!block.ends_with(b"\n") && !block.is_empty()),
-    )
 }
 
 #[allow(clippy::too_many_arguments)]

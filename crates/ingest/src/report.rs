@@ -75,7 +75,7 @@ pub struct ImportReport {
     pub bytes: u64,
     /// Seconds taken in all.
     pub seconds: f64,
-    /// Seconds spent reading, validating and rolling up.
+    /// Seconds until the file was read, validated and rolled up (batches of large files are written meanwhile).
     pub read_seconds: f64,
     /// Seconds spent writing to the store.
     pub write_seconds: f64,

@@ -75,6 +75,7 @@ pub fn options_with_progress(
             p.set_length(total);
             p.set_position(done);
         })),
+        ..Default::default()
     };
     (opts, pb)
 }
