@@ -1,0 +1,184 @@
+//! Usage drop: events on working days fell well below the account's own baseline.
+//!
+//! Weekends and public holidays are left out of both sides (they are quiet by nature), and both sides use
+//! medians, so one busy or idle day moves nothing. The baseline is the working days of the 90 days before the
+//! last 14; the recent level is the median of the last 10 working days.
+
+use crate::{median, Context, Detection, Detector, Direction};
+use bellwether_core::model::Severity;
+use serde_json::json;
+
+/// Fires when the recent working-day median is at most `1 − min_drop` of the baseline median.
+pub struct UsageDrop {
+    /// Smallest fall that fires (0.45 = 45%).
+    pub min_drop: f64,
+    /// Smallest baseline median (events per working day) worth watching.
+    pub min_baseline: f64,
+}
+
+impl Default for UsageDrop {
+    fn default() -> Self {
+        UsageDrop {
+            min_drop: 0.45,
+            min_baseline: 3.0,
+        }
+    }
+}
+
+impl Detector for UsageDrop {
+    fn kind(&self) -> &'static str {
+        "usage_drop"
+    }
+    fn direction(&self) -> Direction {
+        Direction::Risk
+    }
+    fn detect(&self, cx: &Context) -> Option<Detection> {
+        let days = cx.daily_events(104);
+        let day_of = |i: usize| cx.as_of.plus(i as i32 - 104);
+        let work: Vec<(usize, f64)> = days
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| cx.calendar.is_workday(day_of(*i)))
+            .map(|(i, v)| (i, *v))
+            .collect();
+        let recent: Vec<f64> = work.iter().rev().take(10).map(|p| p.1).collect();
+        let baseline: Vec<f64> = work.iter().filter(|(i, _)| *i < 90).map(|p| p.1).collect();
+        if recent.len() < 8 || baseline.len() < 30 {
+            return None;
+        }
+        let (base, now) = (median(&baseline)?, median(&recent)?);
+        if base < self.min_baseline {
+            return None;
+        }
+        let drop = 1.0 - now / base;
+        if drop < self.min_drop {
+            return None;
+        }
+        let severity = match drop {
+            d if d >= 0.9 => Severity::Critical,
+            d if d >= 0.7 => Severity::High,
+            d if d >= 0.55 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        Some(Detection {
+            kind: self.kind(),
+            direction: self.direction(),
+            severity,
+            evidence: json!({
+                "recent_workday_median": now, "baseline_workday_median": base, "drop": drop,
+                "recent_workdays": recent.len(), "baseline_workdays": baseline.len(),
+            }),
+            explanation: format!(
+                "Usage on working days fell {:.0}%: a median of {now:.0} events a day over the last {} working days against {base:.0} over the {} working days before (weekends and holidays left out).",
+                drop * 100.0,
+                recent.len(),
+                baseline.len()
+            ),
+            suggested_action: "Call the champion this week to find out what changed (a new tool, a reorganisation, a blocked workflow) and agree a re-engagement plan.".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+    use bellwether_core::series::{AccountSeries, Series};
+    use bellwether_core::{AccountId, Day};
+    use bellwether_features::AccountFeatures;
+    use bellwether_store::AccountFacts;
+
+    /// A series of `level` events on working days and a tenth of it on weekends and holidays, with `f` applied
+    /// to the last `last` days.
+    fn book(as_of: Day, level: f64, last: i32, f: f64) -> AccountSeries {
+        let cal = Calendar::default();
+        let points = (1..=200)
+            .rev()
+            .map(|back| {
+                let d = as_of.plus(-back);
+                let base = if cal.is_workday(d) {
+                    level
+                } else {
+                    level / 10.0
+                };
+                (
+                    d,
+                    if back <= last {
+                        (base * f).round()
+                    } else {
+                        base
+                    },
+                )
+            })
+            .collect();
+        AccountSeries {
+            metrics: [("event:login".to_string(), Series { points })]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn run(series: &AccountSeries, as_of: Day) -> Option<Detection> {
+        let (id, facts, features, cal) = (
+            AccountId::from("a"),
+            AccountFacts::default(),
+            AccountFeatures::default(),
+            Calendar::default(),
+        );
+        UsageDrop::default().detect(&Context {
+            account: &id,
+            as_of,
+            features: &features,
+            facts: &facts,
+            series: Some(series),
+            calendar: &cal,
+        })
+    }
+
+    #[test]
+    fn a_real_drop_fires_with_its_numbers() {
+        let as_of = Day::ymd(2025, 6, 16);
+        let d = run(&book(as_of, 40.0, 16, 0.4), as_of).expect("a 60% fall fires");
+        assert_eq!(d.severity, Severity::Medium);
+        assert!(
+            d.explanation.contains("fell 60%")
+                && d.explanation.contains("16 events")
+                && d.explanation.contains("against 40"),
+            "{}",
+            d.explanation
+        );
+    }
+
+    #[test]
+    fn the_christmas_fortnight_does_not_fire() {
+        // 2025-12-22 to 2026-01-04: holidays on 24, 25, 26, 31 Dec and 1 Jan, a quiet week between.
+        let as_of = Day::ymd(2026, 1, 5);
+        let mut s = book(as_of, 40.0, 0, 1.0);
+        let cal = Calendar::default();
+        for p in &mut s.metrics.get_mut("event:login").unwrap().points {
+            if p.0 >= Day::ymd(2025, 12, 22) && !cal.is_workday(p.0) {
+                p.1 = 0.0;
+            }
+        }
+        assert!(run(&s, as_of).is_none());
+        // Weekends alone are not a drop either.
+        assert!(run(
+            &book(Day::ymd(2025, 6, 16), 40.0, 0, 1.0),
+            Day::ymd(2025, 6, 16)
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn small_dips_and_tiny_accounts_do_not_fire() {
+        let as_of = Day::ymd(2025, 6, 16);
+        assert!(
+            run(&book(as_of, 40.0, 16, 0.7), as_of).is_none(),
+            "a 30% dip is below the threshold"
+        );
+        assert!(
+            run(&book(as_of, 2.0, 16, 0.0), as_of).is_none(),
+            "two events a day is too little to judge"
+        );
+    }
+}
