@@ -20,6 +20,12 @@ pub struct FileSettings {
     /// Health score weights.
     #[serde(default)]
     pub health: Option<HealthConfig>,
+    /// Weekends and holidays for the detectors.
+    #[serde(default)]
+    pub calendar: Option<bellwether_signals::calendar::CalendarConfig>,
+    /// Signal lifecycle.
+    #[serde(default)]
+    pub signals: Option<bellwether_engine::signals::LifecycleConfig>,
 }
 
 /// The resolved settings.
@@ -29,8 +35,24 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Health score weights.
     pub health: HealthConfig,
+    /// Working-day calendar.
+    pub calendar: bellwether_signals::calendar::Calendar,
+    /// Signal lifecycle.
+    pub lifecycle: bellwether_engine::signals::LifecycleConfig,
     /// Log level.
     pub log: String,
+}
+
+impl Settings {
+    /// The engine these settings describe, with every registered detector.
+    pub fn engine(&self) -> bellwether_engine::Engine {
+        bellwether_engine::Engine {
+            health: self.health.clone(),
+            calendar: self.calendar.clone(),
+            detectors: bellwether_signals::detectors::all(),
+            lifecycle: self.lifecycle.clone(),
+        }
+    }
 }
 
 /// The default data directory: `$XDG_DATA_HOME/bellwether`, else `~/.local/share/bellwether`, else
@@ -80,7 +102,12 @@ pub fn load(
     health
         .validate()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let calendar =
+        bellwether_signals::calendar::Calendar::from_config(&file.calendar.unwrap_or_default())
+            .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
+        calendar,
+        lifecycle: file.signals.unwrap_or_default(),
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)

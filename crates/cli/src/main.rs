@@ -40,8 +40,15 @@ enum Command {
     Assess(commands::assess::AssessArgs),
     /// Print a CSM's ranked worklist from the latest assessment.
     Worklist(commands::assess::WorklistArgs),
-    /// Show one account: attributes, health with components and reasons.
+    /// Show one account: attributes, health with components and reasons, open signals.
     Account(commands::assess::AccountArgs),
+    /// List signals (behavioural changes), filtered by owner, kind, severity or status.
+    Signals(commands::signals::SignalsArgs),
+    /// Acknowledge, snooze or resolve a signal.
+    Signal {
+        #[command(subcommand)]
+        action: commands::signals::SignalAction,
+    },
     /// Counts of what the data directory holds.
     Stats,
 }
@@ -75,6 +82,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Assess(a) => commands::assess::assess(&settings, a).await,
         Command::Worklist(a) => commands::assess::worklist(&settings, a).await,
         Command::Account(a) => commands::assess::account(&settings, a).await,
+        Command::Signals(a) => commands::signals::list(&settings, a).await,
+        Command::Signal { action } => commands::signals::act(&settings, action).await,
         Command::Stats => commands::assess::stats(&settings).await,
     }
 }

@@ -414,28 +414,49 @@ impl ContactView {
 }
 
 /// A behavioural change worth someone's attention, with its evidence and reasons.
+///
+/// One signal stands for one condition on one account while it lasts: a pass that finds the condition again
+/// updates it (`last_seen`, evidence, explanation) instead of raising a new one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
-    /// Its id.
+    /// Its id: `<account>:<kind>:<first day detected>`.
     pub id: String,
     /// The account.
     pub account_id: AccountId,
     /// The detector's kind name, such as `usage_drop`.
     pub kind: String,
+    /// `risk` or `expansion`.
+    pub direction: String,
     /// How urgent.
     pub severity: Severity,
-    /// When it was detected (the as-of day of the pass that found it).
+    /// The as-of day of the pass that first found it.
     pub detected_at: Day,
-    /// The numbers and what they were compared with.
+    /// The as-of day of the latest pass that still found it.
+    pub last_seen: Day,
+    /// The numbers and what they were compared with (latest).
     pub evidence: serde_json::Value,
-    /// The plain-words explanation.
+    /// The plain-words explanation (latest).
     pub explanation: String,
     /// What to do about it.
     pub suggested_action: String,
     /// Lifecycle status.
     pub status: SignalStatus,
-    /// Who it is routed to.
+    /// Who it is routed to (the account's owner when raised).
     pub owner: Option<String>,
+    /// The day it was resolved or expired.
+    pub resolved_at: Option<Day>,
+    /// Hidden until this day when snoozed.
+    pub snoozed_until: Option<Day>,
+}
+
+impl Signal {
+    /// Whether it still asks for attention (open, acknowledged or snoozed).
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.status,
+            SignalStatus::Open | SignalStatus::Acknowledged | SignalStatus::Snoozed
+        )
+    }
 }
 
 /// One part of a health score.

@@ -1,15 +1,52 @@
-//! The assessment pass: load the book in bulk, compute point-in-time features and health for every account
-//! on all cores, and store one assessment per account for the day.
+//! The re-assessment pass, the one entry point for "these accounts changed" and for the daily full pass:
+//! load the accounts' facts and series in bulk, compute point-in-time features, health and detections for
+//! each on all cores, reconcile their signals, and store the day's assessments and signal changes.
 
 use crate::health::{self, HealthConfig};
 use crate::short_money;
-use bellwether_core::model::Assessment;
+use crate::signals::{reconcile, LifecycleConfig};
+use bellwether_core::model::{Assessment, Signal, SignalStatus};
 use bellwether_core::series::{AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
 use bellwether_core::{AccountId, Day};
 use bellwether_features::{compute, AccountFeatures, BookContext};
-use bellwether_store::{AccountFacts, Book, Result, Store};
+use bellwether_signals::calendar::Calendar;
+use bellwether_signals::{detect_all, Context, Detector};
+use bellwether_store::{AccountFacts, Book, Result, SignalFilter, Store};
 use std::collections::HashMap;
 use std::time::Instant;
+
+/// Everything a pass needs besides the data: health weights, the working-day calendar, the detectors and the
+/// signal lifecycle settings.
+pub struct Engine {
+    /// Health weights.
+    pub health: HealthConfig,
+    /// Weekends and holidays.
+    pub calendar: Calendar,
+    /// The registered detectors.
+    pub detectors: Vec<Box<dyn Detector>>,
+    /// Signal lifecycle.
+    pub lifecycle: LifecycleConfig,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine {
+            health: HealthConfig::default(),
+            calendar: Calendar::default(),
+            detectors: bellwether_signals::detectors::all(),
+            lifecycle: LifecycleConfig::default(),
+        }
+    }
+}
+
+impl Engine {
+    fn cooldown(&self, kind: &str) -> i32 {
+        self.detectors
+            .iter()
+            .find(|d| d.kind() == kind)
+            .map_or(14, |d| d.cooldown_days())
+    }
+}
 
 /// What a pass did and how long each part took.
 #[derive(Debug, Clone)]
@@ -20,14 +57,20 @@ pub struct AssessOutcome {
     pub assessed: usize,
     /// Accounts skipped because they had ended before the day.
     pub ended: usize,
+    /// Signals opened by this pass.
+    pub signals_opened: usize,
+    /// Signals resolved or expired by this pass.
+    pub signals_closed: usize,
     /// Seconds spent loading from the store.
     pub load_seconds: f64,
-    /// Seconds spent computing features and health.
+    /// Seconds spent computing features, health and detections.
     pub compute_seconds: f64,
-    /// Seconds spent storing assessments.
+    /// Seconds spent storing assessments and signals.
     pub save_seconds: f64,
     /// The assessments, highest priority first.
     pub assessments: Vec<Assessment>,
+    /// The signals that changed or opened.
+    pub signal_changes: Vec<Signal>,
 }
 
 /// The day after the last day any data was recorded: the natural "today" of an imported history.
@@ -95,15 +138,27 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     }
 }
 
-/// Computes features and assessments for every account of a loaded book as of `as_of`, on all cores.
-/// Accounts that had ended before the day are left out.
+/// The result of assessing loaded data.
+pub struct Assessed {
+    /// Assessments of active accounts, highest priority first.
+    pub assessments: Vec<Assessment>,
+    /// Signals opened, updated, resolved or expired.
+    pub signal_changes: Vec<Signal>,
+    /// Accounts that had ended before the day.
+    pub ended: usize,
+}
+
+/// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
+/// on all cores. `existing` holds the accounts' signals so far. Accounts that had ended before the day are
+/// left out, and their active signals resolved.
 pub fn assess_loaded(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
+    ctx: &BookContext,
+    existing: &HashMap<AccountId, Vec<Signal>>,
     as_of: Day,
-    cfg: &HealthConfig,
-) -> (Vec<Assessment>, usize) {
-    let ctx = BookContext::build(book, series.iter().map(|(_, s)| s), as_of);
+    engine: &Engine,
+) -> Assessed {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let mut ids: Vec<&AccountId> = book.accounts.keys().collect();
@@ -116,18 +171,47 @@ pub fn assess_loaded(
         .map_or(1, |n| n.get())
         .min(ids.len().max(1));
     let per = ids.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<Option<Assessment>>> = std::thread::scope(|s| {
+    let no_signals: Vec<Signal> = Vec::new();
+    type Part = (Option<Assessment>, Vec<Signal>);
+    let results: Vec<Vec<Part>> = std::thread::scope(|s| {
         let handles: Vec<_> = ids
             .chunks(per)
             .map(|chunk| {
-                let (ctx, by_id, empty) = (&ctx, &by_id, &empty);
+                let (by_id, empty, no_signals) = (&by_id, &empty, &no_signals);
                 s.spawn(move || {
                     chunk
                         .iter()
                         .map(|id| {
                             let facts = book.accounts.get(*id).unwrap_or(empty);
-                            let f = compute(id, facts, by_id.get(id).copied(), as_of, ctx);
-                            (!f.churned).then(|| assess_one(&f, cfg))
+                            let series = by_id.get(id).copied();
+                            let f = compute(id, facts, series, as_of, ctx);
+                            let mine = existing.get(*id).unwrap_or(no_signals);
+                            let found = if f.churned {
+                                Vec::new()
+                            } else {
+                                let cx = Context {
+                                    account: id,
+                                    as_of,
+                                    features: &f,
+                                    facts,
+                                    series,
+                                    calendar: &engine.calendar,
+                                };
+                                detect_all(&engine.detectors, &cx)
+                            };
+                            let changes = reconcile(
+                                id,
+                                f.owner.as_deref(),
+                                as_of,
+                                mine,
+                                &found,
+                                &|k| engine.cooldown(k),
+                                &engine.lifecycle,
+                            );
+                            (
+                                (!f.churned).then(|| assess_one(&f, &engine.health)),
+                                changes,
+                            )
                         })
                         .collect()
                 })
@@ -138,49 +222,98 @@ pub fn assess_loaded(
             .map(|h| h.join().expect("assessment thread panicked"))
             .collect()
     });
-    let mut out = Vec::with_capacity(ids.len());
-    let mut ended = 0;
-    for a in results.into_iter().flatten() {
+    let mut out = Assessed {
+        assessments: Vec::with_capacity(ids.len()),
+        signal_changes: Vec::new(),
+        ended: 0,
+    };
+    for (a, changes) in results.into_iter().flatten() {
         match a {
-            Some(a) => out.push(a),
-            None => ended += 1,
+            Some(a) => out.assessments.push(a),
+            None => out.ended += 1,
         }
+        out.signal_changes.extend(changes);
     }
-    out.sort_by(|a, b| {
+    out.assessments.sort_by(|a, b| {
         b.priority
             .total_cmp(&a.priority)
             .then_with(|| a.account_id.cmp(&b.account_id))
     });
-    (out, ended)
+    out
 }
 
-/// Loads the whole book, assesses every account as of `as_of` (default: the day after the last data) and
-/// stores the assessments.
+/// Re-assesses the given accounts (every account with `None`) as of `as_of` (default: the day after the last
+/// data) and stores their assessments and signal changes. Imports call it with the accounts they touched; the
+/// daily pass calls it for the whole book.
+pub async fn reassess<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    accounts: Option<&[AccountId]>,
+    as_of: Option<Day>,
+) -> Result<Option<AssessOutcome>> {
+    let t0 = Instant::now();
+    let (book, series, summary) = (
+        store.load_book(accounts).await?,
+        store.load_series(accounts).await?,
+        store.book_summary().await?,
+    );
+    let Some(as_of) = as_of.or_else(|| default_as_of(&book, &series)) else {
+        return Ok(None);
+    };
+    let filter = SignalFilter {
+        accounts: accounts.map(|a| a.to_vec()),
+        ..Default::default()
+    };
+    let mut existing: HashMap<AccountId, Vec<Signal>> = HashMap::new();
+    for s in store.signals(filter).await? {
+        // Active signals, and closed ones still inside any cooldown.
+        if s.is_active() || s.resolved_at.is_some_and(|r| as_of.0 - r.0 < 120) {
+            existing.entry(s.account_id.clone()).or_default().push(s);
+        }
+    }
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let ctx = BookContext::from_summary(&summary, as_of);
+    let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine);
+    let compute_seconds = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    store.save_assessments(&done.assessments).await?;
+    store.save_signals(&done.signal_changes).await?;
+    let save_seconds = t2.elapsed().as_secs_f64();
+    let opened = done
+        .signal_changes
+        .iter()
+        .filter(|s| s.detected_at == as_of && s.status == SignalStatus::Open)
+        .count();
+    let closed = done
+        .signal_changes
+        .iter()
+        .filter(|s| s.resolved_at == Some(as_of))
+        .count();
+    tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended, opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
+    Ok(Some(AssessOutcome {
+        as_of,
+        assessed: done.assessments.len(),
+        ended: done.ended,
+        signals_opened: opened,
+        signals_closed: closed,
+        load_seconds,
+        compute_seconds,
+        save_seconds,
+        assessments: done.assessments,
+        signal_changes: done.signal_changes,
+    }))
+}
+
+/// The full pass over the whole book with default settings but the given health weights.
 pub async fn assess_book<S: Store + ?Sized>(
     store: &S,
     as_of: Option<Day>,
     cfg: &HealthConfig,
 ) -> Result<Option<AssessOutcome>> {
-    let t0 = Instant::now();
-    let (book, series) = (store.load_book(None).await?, store.load_series(None).await?);
-    let load_seconds = t0.elapsed().as_secs_f64();
-    let Some(as_of) = as_of.or_else(|| default_as_of(&book, &series)) else {
-        return Ok(None);
+    let engine = Engine {
+        health: cfg.clone(),
+        ..Engine::default()
     };
-    let t1 = Instant::now();
-    let (assessments, ended) = assess_loaded(&book, &series, as_of, cfg);
-    let compute_seconds = t1.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    store.save_assessments(&assessments).await?;
-    let save_seconds = t2.elapsed().as_secs_f64();
-    tracing::info!(%as_of, assessed = assessments.len(), ended, load_seconds, compute_seconds, save_seconds, "assessed the book");
-    Ok(Some(AssessOutcome {
-        as_of,
-        assessed: assessments.len(),
-        ended,
-        load_seconds,
-        compute_seconds,
-        save_seconds,
-        assessments,
-    }))
+    reassess(store, &engine, None, as_of).await
 }

@@ -2,16 +2,18 @@
 //! whole book, and what a CSM and a leader read every morning.
 //!
 //! - [`health`]: the transparent rules health score, component by component, each with its reason;
-//! - [`assess`]: the pass that loads the book in bulk, computes features and health for every account on all
-//!   cores, and stores the day's assessments;
+//! - [`assess`]: the re-assessment pass ("these accounts changed", or the whole book): features, health,
+//!   detections and signal lifecycle for every account on all cores, stored for the day;
+//! - [`signals`]: the signal lifecycle (one signal per condition, cooldowns, resolve, snooze, expire);
 //! - [`worklist`]: each CSM's ranked list (ARR × risk proxy) and the portfolio summary.
 #![deny(missing_docs)]
 
 pub mod assess;
 pub mod health;
+pub mod signals;
 pub mod worklist;
 
-pub use assess::{assess_book, AssessOutcome};
+pub use assess::{assess_book, reassess, AssessOutcome, Engine};
 pub use health::{HealthConfig, HealthScore};
 pub use worklist::{portfolio_summary, worklist, WorklistItem};
 

@@ -4,7 +4,7 @@
 
 use bellwether_core::series::{AccountSeries, EVENT_PREFIX};
 use bellwether_core::Day;
-use bellwether_store::Book;
+use bellwether_store::{Book, BookSummary};
 use std::collections::BTreeSet;
 
 /// Book-wide context, computed once per pass.
@@ -50,6 +50,25 @@ impl BookContext {
             has_contacts: accounts().any(|a| !a.contacts_as_of(as_of).is_empty()),
             has_interactions: accounts().any(|a| a.interactions.first().is_some_and(|x| x.at < t)),
             has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
+        }
+    }
+
+    /// Builds the context as of `as_of` from the store's book summary, without loading every account; gives
+    /// the same context as [`BookContext::build`] on the whole book.
+    pub fn from_summary(summary: &BookSummary, as_of: Day) -> BookContext {
+        let t = as_of.start();
+        let before = |first: Option<bellwether_core::Timestamp>| first.is_some_and(|f| f < t);
+        BookContext {
+            catalog: summary
+                .metrics
+                .iter()
+                .filter(|(_, first)| *first < as_of)
+                .filter_map(|(m, _)| m.strip_prefix(EVENT_PREFIX).map(String::from))
+                .collect(),
+            has_tickets: before(summary.first_ticket),
+            has_contacts: before(summary.first_contact),
+            has_interactions: before(summary.first_interaction),
+            has_billing: before(summary.first_billing),
         }
     }
 }

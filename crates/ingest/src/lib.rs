@@ -182,6 +182,8 @@ async fn import_with_known<S: Store + ?Sized>(
     report.read_seconds = started.elapsed().as_secs_f64();
     touched.extend(batch.accounts());
     report.accounts_touched = touched.len();
+    report.touched = touched.iter().cloned().collect();
+    report.touched.sort();
     if !batch.chunks.is_empty() {
         let t = Instant::now();
         store.write(batch).await.map_err(store_err)?;

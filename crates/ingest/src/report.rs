@@ -69,6 +69,9 @@ pub struct ImportReport {
     pub chunks_skipped: usize,
     /// Accounts whose data changed.
     pub accounts_touched: usize,
+    /// Their ids, for re-assessment.
+    #[serde(skip)]
+    pub touched: Vec<bellwether_core::AccountId>,
     /// Columns that were not understood and were ignored.
     pub ignored_columns: Vec<String>,
     /// Bytes read.

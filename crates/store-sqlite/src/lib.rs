@@ -13,11 +13,12 @@
 mod rows;
 
 use bellwether_core::history::AttrFact;
-use bellwether_core::model::Assessment;
+use bellwether_core::model::{Assessment, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    Book, Fingerprint, Result, StoreError, StoreStats, WriteBatch, WriteSummary,
+    Book, BookSummary, Fingerprint, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
+    WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -25,8 +26,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Versioned migrations, applied in order; a published one is never edited.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "signal_lifecycle",
+        include_str!("../migrations/0002_signal_lifecycle.sql"),
+    ),
+];
 
 /// Reader connections kept open.
 const MAX_IDLE_READERS: usize = 4;
@@ -112,8 +119,49 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             params![version, name, Timestamp::now().0],
         )
         .map_err(db_err)?;
+        if *version == 2 {
+            backfill_catalog(&tx)?;
+        }
         tx.commit().map_err(db_err)?;
         tracing::info!(version, name, "applied migration");
+    }
+    Ok(())
+}
+
+/// Fills the metric catalogue from the stored series (for databases written before it existed).
+fn backfill_catalog(tx: &Transaction) -> Result<()> {
+    let mut first: rustc_hash::FxHashMap<String, i32> = Default::default();
+    {
+        let mut st = tx
+            .prepare("SELECT account_id, packed FROM series")
+            .map_err(db_err)?;
+        let mut rows = st.query([]).map_err(db_err)?;
+        while let Some(r) = rows.next().map_err(db_err)? {
+            let (id, s) = decode_series(
+                r.get(0).map_err(db_err)?,
+                r.get_ref(1)
+                    .map_err(db_err)?
+                    .as_blob()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )?;
+            drop(id);
+            for (m, ser) in &s.metrics {
+                if let Some(d) = ser.first_day() {
+                    let e = first.entry(m.clone()).or_insert(d.0);
+                    *e = (*e).min(d.0);
+                }
+            }
+        }
+    }
+    upsert_catalog(tx, first)
+}
+
+fn upsert_catalog(tx: &Transaction, first: rustc_hash::FxHashMap<String, i32>) -> Result<()> {
+    let mut st = tx
+        .prepare_cached("INSERT INTO catalog (metric, first_day) VALUES (?1, ?2) ON CONFLICT (metric) DO UPDATE SET first_day = min(first_day, excluded.first_day)")
+        .map_err(db_err)?;
+    for (m, d) in first {
+        st.execute(params![m, d]).map_err(db_err)?;
     }
     Ok(())
 }
@@ -468,5 +516,40 @@ impl bellwether_store::Store for SqliteStore {
             .map_err(db_err)
         })
         .await
+    }
+
+    async fn book_summary(&self) -> Result<BookSummary> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT metric, first_day FROM catalog ORDER BY metric")
+                .map_err(db_err)?;
+            let metrics = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, Day(r.get(1)?))))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            let first = |sql: &str| -> Result<Option<Timestamp>> {
+                c.query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+                    .map(|v| v.map(Timestamp))
+                    .map_err(db_err)
+            };
+            Ok(BookSummary {
+                metrics,
+                first_ticket: first("SELECT min(opened_at) FROM tickets")?,
+                first_contact: first("SELECT min(first_seen) FROM contacts")?,
+                first_interaction: first("SELECT min(at) FROM interactions")?,
+                first_billing: first("SELECT min(at) FROM billing_events")?,
+            })
+        })
+        .await
+    }
+
+    async fn signals(&self, filter: SignalFilter) -> Result<Vec<Signal>> {
+        self.read(move |c| rows::signals(c, &filter)).await
+    }
+
+    async fn save_signals(&self, rows: &[Signal]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write_tx(move |tx| rows::save_signals(tx, &rows)).await
     }
 }

@@ -426,3 +426,101 @@ pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Resul
     }
     Ok(out)
 }
+
+const SIGNAL_COLUMNS: &str = "id, account_id, kind, direction, severity, detected_at, last_seen, evidence, explanation, suggested_action, status, owner, resolved_at, snoozed_until";
+
+/// Reads signals matching a filter, newest first.
+pub(crate) fn signals(
+    c: &Connection,
+    f: &bellwether_store::SignalFilter,
+) -> Result<Vec<bellwether_core::model::Signal>> {
+    use bellwether_core::model::{Severity, Signal, SignalStatus};
+    let mut sql = format!("SELECT {SIGNAL_COLUMNS} FROM signals WHERE 1 = 1");
+    let mut params: Vec<Box<dyn ToSql>> = Vec::new();
+    if let Some(ids) = &f.accounts {
+        sql.push_str(&format!(
+            " AND account_id IN ({})",
+            vec!["?"; ids.len()].join(", ")
+        ));
+        params.extend(ids.iter().map(|i| Box::new(i.0.clone()) as Box<dyn ToSql>));
+    }
+    if !f.statuses.is_empty() {
+        sql.push_str(&format!(
+            " AND status IN ({})",
+            vec!["?"; f.statuses.len()].join(", ")
+        ));
+        params.extend(
+            f.statuses
+                .iter()
+                .map(|s| Box::new(s.as_str()) as Box<dyn ToSql>),
+        );
+    }
+    for (col, v) in [("kind", &f.kind), ("owner", &f.owner), ("id", &f.id)] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND {col} = ?"));
+            params.push(Box::new(v.clone()));
+        }
+    }
+    sql.push_str(" ORDER BY last_seen DESC, detected_at DESC, id");
+    let mut st = c.prepare(&sql).map_err(db_err)?;
+    let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+    let mut rows = st.query(refs.as_slice()).map_err(db_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let e = db_err;
+        out.push(Signal {
+            id: text(r, 0).map_err(e)?,
+            account_id: AccountId(text(r, 1).map_err(e)?),
+            kind: text(r, 2).map_err(e)?,
+            direction: text(r, 3).map_err(e)?,
+            severity: Severity::parse(str_ref(r, 4).map_err(e)?)
+                .map_err(|m| corrupt("signals", m))?,
+            detected_at: Day(r.get(5).map_err(e)?),
+            last_seen: Day(r.get(6).map_err(e)?),
+            evidence: serde_json::from_str(str_ref(r, 7).map_err(e)?)
+                .map_err(|m| corrupt("signals", m))?,
+            explanation: text(r, 8).map_err(e)?,
+            suggested_action: text(r, 9).map_err(e)?,
+            status: SignalStatus::parse(str_ref(r, 10).map_err(e)?)
+                .map_err(|m| corrupt("signals", m))?,
+            owner: opt_text(r, 11).map_err(e)?,
+            resolved_at: r.get::<_, Option<i32>>(12).map_err(e)?.map(Day),
+            snoozed_until: r.get::<_, Option<i32>>(13).map_err(e)?.map(Day),
+        });
+    }
+    Ok(out)
+}
+
+/// Inserts or replaces signals by id.
+pub(crate) fn save_signals(
+    tx: &Transaction,
+    rows: &[bellwether_core::model::Signal],
+) -> Result<()> {
+    let mut st = tx
+        .prepare_cached(&format!(
+            "INSERT OR REPLACE INTO signals ({SIGNAL_COLUMNS}, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))
+        .map_err(db_err)?;
+    let now = Timestamp::now().0;
+    for s in rows {
+        st.execute(params![
+            s.id,
+            s.account_id.0,
+            s.kind,
+            s.direction,
+            s.severity.as_str(),
+            s.detected_at.0,
+            s.last_seen.0,
+            s.evidence.to_string(),
+            s.explanation,
+            s.suggested_action,
+            s.status.as_str(),
+            s.owner,
+            s.resolved_at.map(|d| d.0),
+            s.snoozed_until.map(|d| d.0),
+            now
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}

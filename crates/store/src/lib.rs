@@ -16,7 +16,8 @@ pub use book::{AccountFacts, Book, ContactFacts};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
-    Assessment, BillingEvent, Contact, Interaction, Outcome, Subscription, Ticket,
+    Assessment, BillingEvent, Contact, Interaction, Outcome, Signal, SignalStatus, Subscription,
+    Ticket,
 };
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
@@ -140,6 +141,37 @@ pub struct StoreStats {
     pub assessments: u64,
 }
 
+/// Which signals to read.
+#[derive(Clone, Debug, Default)]
+pub struct SignalFilter {
+    /// Only these accounts.
+    pub accounts: Option<Vec<AccountId>>,
+    /// Only these statuses (all when empty).
+    pub statuses: Vec<SignalStatus>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this owner.
+    pub owner: Option<String>,
+    /// Only this id.
+    pub id: Option<String>,
+}
+
+/// What the whole book holds, in a few numbers: enough to build the book-wide feature context as of any day
+/// without loading every account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BookSummary {
+    /// Every metric name with the first day it has data.
+    pub metrics: Vec<(String, Day)>,
+    /// When the first ticket was opened.
+    pub first_ticket: Option<Timestamp>,
+    /// When the first contact was seen.
+    pub first_contact: Option<Timestamp>,
+    /// When the first interaction happened.
+    pub first_interaction: Option<Timestamp>,
+    /// When the first billing event happened.
+    pub first_billing: Option<Timestamp>,
+}
+
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -204,4 +236,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts of what is stored.
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// The book-wide summary (metric catalogue and first facts of each source).
+    async fn book_summary(&self) -> Result<BookSummary>;
+
+    /// Signals matching a filter, newest first.
+    async fn signals(&self, filter: SignalFilter) -> Result<Vec<Signal>>;
+
+    /// Inserts or updates signals by id.
+    async fn save_signals(&self, rows: &[Signal]) -> Result<()>;
 }

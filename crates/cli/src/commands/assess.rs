@@ -3,9 +3,9 @@
 use super::open_store;
 use crate::config::Settings;
 use crate::error::CliError;
-use bellwether_core::model::Assessment;
+use bellwether_core::model::{Assessment, SignalStatus};
 use bellwether_core::{AccountId, Code, Day};
-use bellwether_engine::{assess_book, short_money, worklist as make_worklist, WorklistItem};
+use bellwether_engine::{reassess, short_money, worklist as make_worklist, WorklistItem};
 use bellwether_store::Store;
 use clap::Args;
 use std::process::ExitCode;
@@ -69,7 +69,7 @@ pub fn print_worklist(items: &[WorklistItem]) {
 /// Runs `assess`.
 pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
-    let out = assess_book(&store, a.as_of, &settings.health)
+    let out = reassess(&store, &settings.engine(), None, a.as_of)
         .await?
         .ok_or_else(|| {
             CliError::new(
@@ -78,8 +78,15 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
             )
         })?;
     println!(
-        "assessed {} accounts as of {} ({} had ended); load {:.2}s, compute {:.2}s, save {:.2}s",
-        out.assessed, out.as_of, out.ended, out.load_seconds, out.compute_seconds, out.save_seconds
+        "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; load {:.2}s, compute {:.2}s, save {:.2}s",
+        out.assessed,
+        out.as_of,
+        out.ended,
+        out.signals_opened,
+        out.signals_closed,
+        out.load_seconds,
+        out.compute_seconds,
+        out.save_seconds
     );
     println!(
         "{}",
@@ -155,8 +162,18 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     let history = store.assessment_history(&id).await?;
     let as_of = history.last().map(|h| h.as_of).unwrap_or_else(Day::today);
     let view = facts.view(&id, as_of);
+    let filter = bellwether_store::SignalFilter {
+        accounts: Some(vec![id.clone()]),
+        statuses: vec![
+            SignalStatus::Open,
+            SignalStatus::Acknowledged,
+            SignalStatus::Snoozed,
+        ],
+        ..Default::default()
+    };
+    let signals = store.signals(filter).await?;
     if a.json {
-        let v = serde_json::json!({"account": view, "assessment": history.last(), "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
+        let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
@@ -194,6 +211,12 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
             }
             println!("  why it ranks: {}", h.reason);
         }
+    }
+    if signals.is_empty() {
+        println!("  no open signals");
+    } else {
+        println!("  open signals:");
+        super::signals::print_signals(&signals);
     }
     Ok(ExitCode::SUCCESS)
 }

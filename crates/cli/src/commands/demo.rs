@@ -7,7 +7,7 @@ use super::simulate::run_sim;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::Code;
-use bellwether_engine::{assess_book, portfolio_summary, worklist, worklist::busiest_owner};
+use bellwether_engine::{portfolio_summary, reassess, worklist, worklist::busiest_owner};
 use bellwether_sim::SimConfig;
 use bellwether_store_sqlite::SqliteStore;
 use clap::Args;
@@ -69,7 +69,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     let t_import = t.elapsed().as_secs_f64();
 
     eprintln!("3/3 assessing every account");
-    let out = assess_book(&store, None, &settings.health)
+    let out = reassess(&store, &settings.engine(), None, None)
         .await?
         .ok_or_else(|| CliError::new(Code::NoData, "the simulated book imported no accounts"))?;
     let csm = a

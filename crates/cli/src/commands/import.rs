@@ -3,7 +3,7 @@
 use super::{bar, open_store};
 use crate::config::Settings;
 use crate::error::CliError;
-use bellwether_core::Code;
+use bellwether_core::{AccountId, Code};
 use bellwether_ingest::{import_dir, import_file, ImportOptions, ImportReport, Kind};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,9 @@ pub struct ImportArgs {
     /// Print the reports as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Do not re-assess the accounts the import touched (run `bellwether assess` later).
+    #[arg(long)]
+    pub no_assess: bool,
 }
 
 /// Prints one file's report; returns whether any record was rejected.
@@ -85,7 +88,7 @@ pub async fn import_folder<S: bellwether_store::Store>(
     store: &S,
     dir: &Path,
     json: bool,
-) -> Result<bool, CliError> {
+) -> Result<(bool, Vec<AccountId>), CliError> {
     let (opts, pb) = options_with_progress(None, "importing");
     let rep = import_dir(store, dir, &opts).await?;
     pb.finish_and_clear();
@@ -105,9 +108,11 @@ pub async fn import_folder<S: bellwether_store::Store>(
             serde_json::to_string_pretty(&files).unwrap_or_default()
         );
     }
+    let mut touched: Vec<AccountId> = Vec::new();
     for (_, r) in &rep.files {
         match r {
             Ok(r) => {
+                touched.extend(r.touched.iter().cloned());
                 if !json {
                     any_rejected |= print_report(r);
                 } else {
@@ -138,7 +143,32 @@ pub async fn import_folder<S: bellwether_store::Store>(
             "some files were not imported; see the errors above",
         ));
     }
-    Ok(any_rejected)
+    touched.sort();
+    touched.dedup();
+    Ok((any_rejected, touched))
+}
+
+/// Re-assesses the accounts an import touched, as of the day the book was last assessed (or, for a first
+/// import, the day after the data).
+pub async fn reassess_touched<S: bellwether_store::Store>(
+    store: &S,
+    settings: &Settings,
+    touched: &[AccountId],
+    print: bool,
+) -> Result<(), CliError> {
+    // As of the book's current day when it has been assessed before; otherwise the day after the new data.
+    let as_of = store.assessments(None).await?.first().map(|a| a.as_of);
+    if let Some(out) =
+        bellwether_engine::reassess(store, &settings.engine(), Some(touched), as_of).await?
+    {
+        if print {
+            println!(
+                "re-assessed {} touched accounts as of {}: {} signals opened, {} closed",
+                out.assessed, out.as_of, out.signals_opened, out.signals_closed
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs `import`.
@@ -170,20 +200,24 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
         ));
     }
     let store = open_store(settings).await?;
-    let rejected = if path.is_dir() {
+    let (rejected, touched) = if path.is_dir() {
         import_folder(&store, &path, a.json).await?
     } else {
         let (opts, pb) = options_with_progress(kind, "importing");
         let r = import_file(&store, &path, &opts).await;
         pb.finish_and_clear();
         let r = r?;
-        if a.json {
+        let rejected = if a.json {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             r.rejected_count > 0
         } else {
             print_report(&r)
-        }
+        };
+        (rejected, r.touched)
     };
+    if !a.no_assess && !touched.is_empty() {
+        reassess_touched(&store, settings, &touched, !a.json).await?;
+    }
     Ok(if rejected {
         ExitCode::from(2)
     } else {

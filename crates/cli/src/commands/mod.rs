@@ -3,6 +3,7 @@
 pub mod assess;
 pub mod demo;
 pub mod import;
+pub mod signals;
 pub mod simulate;
 
 use crate::config::Settings;

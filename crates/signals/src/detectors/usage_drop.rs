@@ -69,7 +69,7 @@ impl Detector for UsageDrop {
                 "recent_workdays": recent.len(), "baseline_workdays": baseline.len(),
             }),
             explanation: format!(
-                "Usage on working days fell {:.0}%: a median of {now:.0} events a day over the last {} working days against {base:.0} over the {} working days before (weekends and holidays left out).",
+                "Usage on working days fell {:.0}%: a median of {now:.0} events a working day over the last {} working days against {base:.0} over the {} before (weekends and holidays left out).",
                 drop * 100.0,
                 recent.len(),
                 baseline.len()

@@ -1,0 +1,154 @@
+//! `bellwether signals` (list, filter) and `bellwether signal ack|snooze|resolve` (the lifecycle by hand).
+
+use super::open_store;
+use crate::config::Settings;
+use crate::error::CliError;
+use bellwether_core::model::{Severity, Signal, SignalStatus};
+use bellwether_core::{Code, Day};
+use bellwether_store::{SignalFilter, Store};
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+
+/// Arguments of `signals`.
+#[derive(Args)]
+pub struct SignalsArgs {
+    /// Only signals routed to this CSM.
+    #[arg(long, alias = "csm")]
+    pub owner: Option<String>,
+    /// Only this kind (usage_drop, champion_left, seat_saturation, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this severity or higher: low, medium, high, critical.
+    #[arg(long, value_parser = |s: &str| Severity::parse(s))]
+    pub severity: Option<Severity>,
+    /// Statuses to list, comma-separated (default: open,acknowledged).
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| SignalStatus::parse(s))]
+    pub status: Vec<SignalStatus>,
+    /// Only this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `signal` actions.
+#[derive(Subcommand)]
+pub enum SignalAction {
+    /// Someone is on it: keep it open without reminders.
+    Ack {
+        /// The signal id.
+        id: String,
+    },
+    /// Hide it until a day; it reopens then if its condition still holds.
+    Snooze {
+        /// The signal id.
+        id: String,
+        /// The day it comes back (YYYY-MM-DD).
+        #[arg(long, value_parser = |s: &str| Day::parse(s).map_err(|e| e.to_string()))]
+        until: Day,
+    },
+    /// Handled: close it (it may open again after its cooldown if the condition returns).
+    Resolve {
+        /// The signal id.
+        id: String,
+    },
+}
+
+/// Prints signals as a table with their explanations.
+pub fn print_signals(rows: &[Signal]) {
+    for s in rows {
+        println!(
+            "{:<8} {:<10} {:<24} {:<22} since {}  [{}]  {}",
+            s.severity.as_str(),
+            s.direction,
+            s.kind,
+            s.account_id,
+            s.detected_at,
+            s.status.as_str(),
+            s.owner.as_deref().unwrap_or("-")
+        );
+        println!("         {}", s.explanation);
+        println!("         → {}", s.suggested_action);
+        println!("         id {}", s.id);
+    }
+}
+
+/// Runs `signals`.
+pub async fn list(settings: &Settings, a: SignalsArgs) -> Result<ExitCode, CliError> {
+    let store = open_store(settings).await?;
+    let statuses = if a.status.is_empty() {
+        vec![SignalStatus::Open, SignalStatus::Acknowledged]
+    } else {
+        a.status.clone()
+    };
+    let filter = SignalFilter {
+        accounts: a.account.clone().map(|id| vec![id.into()]),
+        statuses,
+        kind: a.kind.clone(),
+        owner: a.owner.clone(),
+        id: None,
+    };
+    let mut rows = store.signals(filter).await?;
+    if let Some(min) = a.severity {
+        rows.retain(|s| s.severity >= min);
+    }
+    rows.sort_by(|x, y| {
+        y.severity
+            .cmp(&x.severity)
+            .then(y.last_seen.cmp(&x.last_seen))
+            .then(x.id.cmp(&y.id))
+    });
+    rows.truncate(a.limit);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+    } else if rows.is_empty() {
+        println!("no signals match");
+    } else {
+        print_signals(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `signal ack|snooze|resolve`.
+pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, CliError> {
+    let store = open_store(settings).await?;
+    let id = match &action {
+        SignalAction::Ack { id }
+        | SignalAction::Snooze { id, .. }
+        | SignalAction::Resolve { id } => id.clone(),
+    };
+    let mut s = store
+        .signals(SignalFilter {
+            id: Some(id.clone()),
+            ..Default::default()
+        })
+        .await?
+        .pop()
+        .ok_or_else(|| {
+            CliError::new(
+                Code::AccountNotFound,
+                format!("no signal '{id}'; `bellwether signals` lists them with their ids"),
+            )
+        })?;
+    match action {
+        SignalAction::Ack { .. } => s.status = SignalStatus::Acknowledged,
+        SignalAction::Snooze { until, .. } => {
+            s.status = SignalStatus::Snoozed;
+            s.snoozed_until = Some(until);
+        }
+        SignalAction::Resolve { .. } => {
+            s.status = SignalStatus::Resolved;
+            s.resolved_at = Some(s.last_seen);
+        }
+    }
+    store.save_signals(std::slice::from_ref(&s)).await?;
+    println!("{} is now {}", s.id, s.status);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,14 @@
+-- Signal lifecycle: one signal per condition while it lasts, with its direction, the last pass that saw it,
+-- when it was resolved and until when it is snoozed.
+ALTER TABLE signals ADD COLUMN direction TEXT NOT NULL DEFAULT 'risk';
+ALTER TABLE signals ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE signals ADD COLUMN resolved_at INTEGER;
+ALTER TABLE signals ADD COLUMN snoozed_until INTEGER;
+CREATE INDEX signals_status ON signals (status, severity);
+
+-- Every metric name with the first day it has data: the book's feature catalogue, read as of a day without
+-- loading every account's series.
+CREATE TABLE catalog (
+    metric TEXT PRIMARY KEY,
+    first_day INTEGER NOT NULL
+) WITHOUT ROWID;
