@@ -49,6 +49,8 @@ enum Command {
         #[command(subcommand)]
         action: commands::signals::SignalAction,
     },
+    /// Replay the signal pass over history against a ground-truth file and score it.
+    Evaluate(commands::evaluate::EvaluateArgs),
     /// Counts of what the data directory holds.
     Stats,
 }
@@ -84,6 +86,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Account(a) => commands::assess::account(&settings, a).await,
         Command::Signals(a) => commands::signals::list(&settings, a).await,
         Command::Signal { action } => commands::signals::act(&settings, action).await,
+        Command::Evaluate(a) => commands::evaluate::run(&settings, a).await,
         Command::Stats => commands::assess::stats(&settings).await,
     }
 }

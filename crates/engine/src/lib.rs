@@ -1,6 +1,7 @@
 //! The judging end of the flow: health scores from point-in-time features, the assessment pass over the
 //! whole book, and what a CSM and a leader read every morning.
 //!
+//! - [`evaluate`]: replays the signal pass over history against known causes and scores it;
 //! - [`health`]: the transparent rules health score, component by component, each with its reason;
 //! - [`assess`]: the re-assessment pass ("these accounts changed", or the whole book): features, health,
 //!   detections and signal lifecycle for every account on all cores, stored for the day;
@@ -9,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod assess;
+pub mod evaluate;
 pub mod health;
 pub mod signals;
 pub mod worklist;

@@ -374,3 +374,34 @@ async fn large_files_write_in_parts_with_the_same_result_and_resume_idempotently
     assert_eq!((again.imported, again.chunks_new), (0, 0));
     assert_eq!(parts.load_series(None).await.unwrap(), b);
 }
+
+#[tokio::test]
+async fn the_book_summary_knows_each_metric_and_source_from_its_first_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let e = write(dir.path(), "events.csv", "account_id,timestamp,event,user_id\nacme,2024-03-05T09:00:00Z,login,u1\nglobex,2024-02-01T09:00:00Z,login,u2\nacme,2024-04-01T09:00:00Z,export,u1\n");
+    let t = write(
+        dir.path(),
+        "tickets.csv",
+        "ticket_id,account_id,opened_at\nt1,acme,2024-03-02T10:00:00Z\n",
+    );
+    import_file(&s, &e, &ImportOptions::default())
+        .await
+        .unwrap();
+    import_file(&s, &t, &ImportOptions::default())
+        .await
+        .unwrap();
+    let sum = s.book_summary().await.unwrap();
+    let first = |m: &str| sum.metrics.iter().find(|x| x.0 == m).map(|x| x.1);
+    assert_eq!(
+        first("event:login"),
+        Some(Day::ymd(2024, 2, 1)),
+        "the earliest account's first day"
+    );
+    assert_eq!(first("event:export"), Some(Day::ymd(2024, 4, 1)));
+    assert_eq!(
+        sum.first_ticket.map(|t| t.day()),
+        Some(Day::ymd(2024, 3, 2))
+    );
+    assert_eq!(sum.first_billing, None);
+}

@@ -328,6 +328,16 @@ fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteSummary> {
         put.execute(params![id.as_str(), s.encode(), now.0])
             .map_err(db_err)?;
     }
+    let mut first: rustc_hash::FxHashMap<String, i32> = Default::default();
+    for delta in batch.series.values() {
+        for (m, points) in delta {
+            if let Some(p) = points.first() {
+                let e = first.entry(m.clone()).or_insert(p.0 .0);
+                *e = (*e).min(p.0 .0);
+            }
+        }
+    }
+    upsert_catalog(tx, first)?;
     Ok(WriteSummary {
         import_id,
         series_accounts: batch.series.len(),

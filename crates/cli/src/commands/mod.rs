@@ -2,6 +2,7 @@
 
 pub mod assess;
 pub mod demo;
+pub mod evaluate;
 pub mod import;
 pub mod signals;
 pub mod simulate;

@@ -2,7 +2,10 @@
 //!
 //! Weekends and public holidays are left out of both sides (they are quiet by nature), and both sides use
 //! medians, so one busy or idle day moves nothing. The baseline is the working days of the 90 days before the
-//! last 14; the recent level is the median of the last 10 working days.
+//! last 28; the recent level is the median of the last 20 working days. A fall must also be unlikely by chance:
+//! the last 20 working days together must sit at least `min_z` standard deviations below what the baseline
+//! predicts, the deviation taken as the larger of the Poisson one and the baseline's own day-to-day spread
+//! (MAD). Small accounts, whose counts swing by half from one fortnight to the next, then need a deeper fall.
 
 use crate::{median, Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
@@ -14,6 +17,8 @@ pub struct UsageDrop {
     pub min_drop: f64,
     /// Smallest baseline median (events per working day) worth watching.
     pub min_baseline: f64,
+    /// How many standard deviations below the expected total the recent total must be.
+    pub min_z: f64,
 }
 
 impl Default for UsageDrop {
@@ -21,6 +26,7 @@ impl Default for UsageDrop {
         UsageDrop {
             min_drop: 0.45,
             min_baseline: 3.0,
+            min_z: 3.0,
         }
     }
 }
@@ -33,17 +39,17 @@ impl Detector for UsageDrop {
         Direction::Risk
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
-        let days = cx.daily_events(104);
-        let day_of = |i: usize| cx.as_of.plus(i as i32 - 104);
+        let days = cx.daily_events(118);
+        let day_of = |i: usize| cx.as_of.plus(i as i32 - 118);
         let work: Vec<(usize, f64)> = days
             .iter()
             .enumerate()
             .filter(|(i, _)| cx.calendar.is_workday(day_of(*i)))
             .map(|(i, v)| (i, *v))
             .collect();
-        let recent: Vec<f64> = work.iter().rev().take(10).map(|p| p.1).collect();
+        let recent: Vec<f64> = work.iter().rev().take(20).map(|p| p.1).collect();
         let baseline: Vec<f64> = work.iter().filter(|(i, _)| *i < 90).map(|p| p.1).collect();
-        if recent.len() < 8 || baseline.len() < 30 {
+        if recent.len() < 16 || baseline.len() < 30 {
             return None;
         }
         let (base, now) = (median(&baseline)?, median(&recent)?);
@@ -52,6 +58,15 @@ impl Detector for UsageDrop {
         }
         let drop = 1.0 - now / base;
         if drop < self.min_drop {
+            return None;
+        }
+        let n = recent.len() as f64;
+        let expected = base * n;
+        let observed: f64 = recent.iter().sum();
+        let spread = crate::mad(&baseline).unwrap_or(0.0);
+        let sd = expected.sqrt().max(spread * n.sqrt()).max(1.0);
+        let z = (expected - observed) / sd;
+        if z < self.min_z {
             return None;
         }
         let severity = match drop {
@@ -66,7 +81,7 @@ impl Detector for UsageDrop {
             severity,
             evidence: json!({
                 "recent_workday_median": now, "baseline_workday_median": base, "drop": drop,
-                "recent_workdays": recent.len(), "baseline_workdays": baseline.len(),
+                "recent_workdays": recent.len(), "baseline_workdays": baseline.len(), "z": z,
             }),
             explanation: format!(
                 "Usage on working days fell {:.0}%: a median of {now:.0} events a working day over the last {} working days against {base:.0} over the {} before (weekends and holidays left out).",
@@ -138,7 +153,7 @@ mod tests {
     #[test]
     fn a_real_drop_fires_with_its_numbers() {
         let as_of = Day::ymd(2025, 6, 16);
-        let d = run(&book(as_of, 40.0, 16, 0.4), as_of).expect("a 60% fall fires");
+        let d = run(&book(as_of, 40.0, 30, 0.4), as_of).expect("a 60% fall fires");
         assert_eq!(d.severity, Severity::Medium);
         assert!(
             d.explanation.contains("fell 60%")
