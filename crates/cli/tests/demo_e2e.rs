@@ -217,3 +217,62 @@ fn bad_input_exits_with_a_code_and_a_named_line() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("error[unknown_import_kind]: 'widgets' is not an import kind"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_passes_keep_one_signal_per_condition_and_route_it_to_the_owner() {
+    use bellwether_core::model::SignalStatus;
+    use bellwether_engine::{reassess, Engine};
+    use bellwether_store::{SignalFilter, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    let cfg = SimConfig {
+        accounts: 400,
+        seed: 11,
+        ..SimConfig::default()
+    };
+    simulate(&cfg, &book, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&dir.path().join("bellwether.db"))
+        .await
+        .unwrap();
+    import_dir(&store, &book, &ImportOptions::default())
+        .await
+        .unwrap();
+    let engine = Engine::default();
+    let mut opened = 0;
+    // Four weekly passes over the last month of history.
+    for back in [28, 21, 14, 7] {
+        let out = reassess(&store, &engine, None, Some(cfg.end.plus(1 - back)))
+            .await
+            .unwrap()
+            .unwrap();
+        opened += out.signals_opened;
+    }
+    let all = store.signals(SignalFilter::default()).await.unwrap();
+    assert_eq!(
+        all.len(),
+        opened,
+        "every stored signal was opened by a pass, none twice"
+    );
+    assert!(
+        !all.is_empty(),
+        "a 400-account book raises some signals in a month"
+    );
+    let mut active: std::collections::HashMap<(String, String), usize> = Default::default();
+    for s in all.iter().filter(|s| s.is_active()) {
+        *active
+            .entry((s.account_id.to_string(), s.kind.clone()))
+            .or_default() += 1;
+        assert!(!s.explanation.is_empty() && !s.suggested_action.is_empty());
+        assert!(s.owner.is_some(), "routed to the account's owner");
+        assert!(s.last_seen >= s.detected_at);
+    }
+    assert!(
+        active.values().all(|n| *n == 1),
+        "one active signal per account and condition"
+    );
+    // Resolved signals carry the day their condition cleared.
+    assert!(all
+        .iter()
+        .filter(|s| s.status == SignalStatus::Resolved)
+        .all(|s| s.resolved_at.is_some_and(|r| r > s.last_seen)));
+}

@@ -12,3 +12,9 @@ CREATE TABLE catalog (
     metric TEXT PRIMARY KEY,
     first_day INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- The first fact of each source, read by the book summary, without a scan.
+CREATE INDEX tickets_opened ON tickets (opened_at);
+CREATE INDEX interactions_at ON interactions (at);
+CREATE INDEX billing_at ON billing_events (at);
+CREATE INDEX contacts_first_seen ON contacts (first_seen);
