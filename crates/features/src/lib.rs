@@ -7,10 +7,12 @@
 //! ([`bellwether_store::AccountFacts::view`]); ARR falls back to the subscriptions running that day.
 //!
 //! - [`usage`]: activity levels and trends from the daily series;
-//! - [`context`]: what the whole book offers (the feature catalogue), computed once per pass.
+//! - [`context`]: what the whole book offers (the feature catalogue), computed once per pass;
+//! - [`sentiment`]: the tone of ticket text, from −1 (frustrated) to 1 (thankful).
 #![deny(missing_docs)]
 
 pub mod context;
+pub mod sentiment;
 pub mod usage;
 
 pub use context::BookContext;
@@ -59,6 +61,10 @@ pub struct AccountFeatures {
     pub escalations_90d: Option<f64>,
     /// Mean CSAT (1–5) of tickets closed in the last 90 days.
     pub csat_90d: Option<f64>,
+    /// Mean sentiment (−1 to 1, see [`sentiment`]) of tickets opened in the last 45 days.
+    pub sentiment_45d: Option<f64>,
+    /// Mean sentiment of tickets opened 45 to 365 days before the day: the account's own baseline.
+    pub sentiment_baseline: Option<f64>,
     /// Whether an active champion is known.
     pub has_champion: Option<bool>,
     /// Whether an active executive sponsor is known.
@@ -177,6 +183,16 @@ pub fn compute(
             .filter_map(|k| k.csat)
             .collect();
         f.csat_90d = (!csats.is_empty()).then(|| csats.iter().sum::<f64>() / csats.len() as f64);
+        let mean_sentiment = |from: i32, to: i32| {
+            let scores: Vec<f64> = opened
+                .iter()
+                .filter(|k| in_days(k, from, to))
+                .map(|k| sentiment::ticket_score(k))
+                .collect();
+            (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+        };
+        f.sentiment_45d = mean_sentiment(45, 0);
+        f.sentiment_baseline = mean_sentiment(365, 45);
     }
 
     if ctx.has_contacts {
@@ -270,4 +286,66 @@ pub fn compute(
         );
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bellwether_core::model::Ticket;
+    use bellwether_core::Timestamp;
+
+    fn ticket(day: Day, subject: &str) -> Ticket {
+        Ticket {
+            id: format!("t{}", day.0),
+            account_id: AccountId::from("a"),
+            contact_id: None,
+            opened_at: Timestamp(day.start().0 + 3_600_000),
+            closed_at: None,
+            priority: Priority::Normal,
+            status: "open".into(),
+            escalated: false,
+            first_response_minutes: None,
+            resolution_minutes: None,
+            sla_breached: false,
+            csat: None,
+            subject: subject.into(),
+            body: String::new(),
+            received_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn ticket_sentiment_windows_split_at_45_days_and_ignore_the_future() {
+        let as_of = Day::ymd(2025, 6, 1);
+        let facts = AccountFacts {
+            tickets: vec![
+                ticket(as_of.plus(-200), "Thanks, great support as always"),
+                ticket(as_of.plus(-100), "Thanks so much, really helpful"),
+                ticket(as_of.plus(-20), "Unacceptable: still broken, terrible"),
+                ticket(as_of.plus(-3), "Frustrated and disappointed"),
+                ticket(as_of, "Love it, thanks, great work"),
+            ],
+            ..Default::default()
+        };
+        let ctx = BookContext {
+            has_tickets: true,
+            ..Default::default()
+        };
+        let f = compute(&AccountId::from("a"), &facts, None, as_of, &ctx);
+        let (recent, base) = (f.sentiment_45d.unwrap(), f.sentiment_baseline.unwrap());
+        assert!(recent < -0.5, "{recent}");
+        assert!(base > 0.5, "{base}");
+        // Without any ticket source both stay missing.
+        let f = compute(
+            &AccountId::from("a"),
+            &facts,
+            None,
+            as_of,
+            &BookContext::default(),
+        );
+        assert_eq!((f.sentiment_45d, f.sentiment_baseline), (None, None));
+        // A window without tickets is missing, not zero.
+        let f = compute(&AccountId::from("a"), &facts, None, as_of.plus(-30), &ctx);
+        assert_eq!(f.sentiment_45d, None);
+    }
 }

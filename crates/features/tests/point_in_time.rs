@@ -107,7 +107,11 @@ fn batch(facts: &[(Fact, i32)], offset: i32, tag: &str) -> WriteBatch {
                 resolution_minutes: None,
                 sla_breached: *urgent,
                 csat: None,
-                subject: String::new(),
+                subject: if *urgent {
+                    "Unacceptable: still broken".into()
+                } else {
+                    "Thanks, quick question".into()
+                },
                 body: String::new(),
                 received_at: at,
             }),

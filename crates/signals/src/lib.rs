@@ -14,9 +14,9 @@
 pub mod calendar;
 pub mod detectors;
 
-use bellwether_core::model::Severity;
+use bellwether_core::model::{BillingEvent, Interaction, Role, Severity, Ticket};
 use bellwether_core::series::AccountSeries;
-use bellwether_core::{AccountId, Day};
+use bellwether_core::{AccountId, ContactId, Day, Timestamp};
 use bellwether_features::AccountFeatures;
 use bellwether_store::AccountFacts;
 use calendar::Calendar;
@@ -77,6 +77,76 @@ impl Context<'_> {
     }
 }
 
+impl<'a> Context<'a> {
+    /// Tickets opened before the day.
+    pub fn tickets(&self) -> impl Iterator<Item = &'a Ticket> + 'a {
+        let t = self.as_of.start();
+        self.facts.tickets.iter().filter(move |k| k.opened_at < t)
+    }
+
+    /// Interactions that happened before the day.
+    pub fn interactions(&self) -> impl Iterator<Item = &'a Interaction> + 'a {
+        let t = self.as_of.start();
+        self.facts.interactions.iter().filter(move |i| i.at < t)
+    }
+
+    /// Billing events that happened before the day.
+    pub fn billing(&self) -> impl Iterator<Item = &'a BillingEvent> + 'a {
+        let t = self.as_of.start();
+        self.facts.billing.iter().filter(move |b| b.at < t)
+    }
+
+    /// Whole days from the day of `t` to the as-of day.
+    pub fn days_since(&self, t: Timestamp) -> i32 {
+        self.as_of.0 - t.day().0
+    }
+
+    /// Whether `t` falls within the `days` days before the as-of day: `[as_of - days, as_of)`.
+    pub fn within(&self, t: Timestamp, days: i32) -> bool {
+        t < self.as_of.start() && t.day() >= self.as_of.plus(-days)
+    }
+
+    /// Working days in `[from, to)`.
+    pub fn working_days(&self, from: Day, to: Day) -> i32 {
+        (from.0..to.0)
+            .filter(|d| self.calendar.is_workday(Day(*d)))
+            .count() as i32
+    }
+
+    /// The last days of the `n` whole calendar months before the as-of day, oldest first (monthly series are
+    /// dated by these days).
+    pub fn month_ends(&self, n: usize) -> Vec<Day> {
+        let mut out = Vec::with_capacity(n);
+        let mut d = self.as_of;
+        for _ in 0..n {
+            let (y, m, _) = d.civil();
+            d = Day::ymd(y, m, 1).plus(-1);
+            out.push(d);
+        }
+        out.reverse();
+        out
+    }
+
+    /// A contact's display name: the name, else the email, else the id.
+    pub fn contact_label(&self, id: &ContactId) -> String {
+        self.facts
+            .contacts
+            .iter()
+            .find(|c| &c.contact.id == id)
+            .and_then(|c| c.contact.name.clone().or_else(|| c.contact.email.clone()))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// A contact's role as of an instant (attribute changes before it), read only up to the as-of day.
+    pub fn contact_role_at(&self, id: &ContactId, at: Timestamp) -> Option<Role> {
+        let at = at.min(self.as_of.start());
+        let c = self.facts.contacts.iter().find(|c| &c.contact.id == id)?;
+        bellwether_core::history::snapshot(&c.attrs, at, None)
+            .get(bellwether_core::history::attr::ROLE)
+            .and_then(|r| Role::parse(r).ok())
+    }
+}
+
 /// What a detector found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Detection {
@@ -111,6 +181,31 @@ pub trait Detector: Send + Sync {
 /// Runs every detector on one account.
 pub fn detect_all(detectors: &[Box<dyn Detector>], cx: &Context) -> Vec<Detection> {
     detectors.iter().filter_map(|d| d.detect(cx)).collect()
+}
+
+/// A month in words, such as `June 2025`, for the month `d` falls in.
+pub fn month_label(d: Day) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let (y, m, _) = d.civil();
+    format!("{} {y}", MONTHS[(m as usize).clamp(1, 12) - 1])
+}
+
+/// Mean of a slice, `None` when empty.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 /// Median of a slice (NaN-free), `None` when empty.

@@ -1,7 +1,21 @@
 //! Every detector, one file each, and the one place they are registered.
 
+mod champion_left;
+mod downgrade;
+mod escalation;
+mod feature_drop_off;
+mod login_silence;
+mod negative_sentiment_trend;
+mod nps_detractor;
 mod payment_failure;
+mod qbr_missed;
+mod seat_utilisation_fall;
+mod sla_breach;
+mod ticket_spike;
 mod usage_drop;
+
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::Detector;
 
@@ -10,5 +24,16 @@ pub fn all() -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(usage_drop::UsageDrop::default()),
         Box::new(payment_failure::PaymentFailure),
+        Box::new(feature_drop_off::FeatureDropOff::default()),
+        Box::new(login_silence::LoginSilence::default()),
+        Box::new(seat_utilisation_fall::SeatUtilisationFall::default()),
+        Box::new(champion_left::ChampionLeft::default()),
+        Box::new(qbr_missed::QbrMissed::default()),
+        Box::new(ticket_spike::TicketSpike::default()),
+        Box::new(escalation::Escalation::default()),
+        Box::new(sla_breach::SlaBreach::default()),
+        Box::new(negative_sentiment_trend::NegativeSentimentTrend::default()),
+        Box::new(nps_detractor::NpsDetractor::default()),
+        Box::new(downgrade::Downgrade::default()),
     ]
 }
