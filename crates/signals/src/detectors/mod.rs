@@ -6,13 +6,17 @@ mod escalation;
 mod feature_drop_off;
 mod login_silence;
 mod negative_sentiment_trend;
+mod new_team_adoption;
 mod nps_detractor;
 mod payment_failure;
+mod promoter;
 mod qbr_missed;
+mod seat_saturation;
 mod seat_utilisation_fall;
 mod sla_breach;
 mod ticket_spike;
 mod usage_drop;
+mod usage_surge;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -35,5 +39,9 @@ pub fn all() -> Vec<Box<dyn Detector>> {
         Box::new(negative_sentiment_trend::NegativeSentimentTrend::default()),
         Box::new(nps_detractor::NpsDetractor::default()),
         Box::new(downgrade::Downgrade::default()),
+        Box::new(seat_saturation::SeatSaturation::default()),
+        Box::new(new_team_adoption::NewTeamAdoption::default()),
+        Box::new(usage_surge::UsageSurge::default()),
+        Box::new(promoter::Promoter::default()),
     ]
 }
