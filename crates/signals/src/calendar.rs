@@ -120,7 +120,7 @@ fn us_holiday(d: Day) -> bool {
         5 => wd == 0 && dom + 7 > 31,
         9 => nth(1, 0),
         10 => nth(2, 0),
-        11 => nth(4, 3) || (wd == 4 && dom >= 23 && dom <= 29),
+        11 => nth(4, 3) || (wd == 4 && (23..=29).contains(&dom)),
         12 => matches!(dom, 24 | 26 | 31),
         _ => false,
     }

@@ -234,10 +234,10 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
-        (v[m - 1] + v[m]) / 2.0
-    } else {
+    Some(if v.len() % 2 == 1 {
         v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
     })
 }
 
