@@ -127,14 +127,14 @@ impl<'a> Context<'a> {
         out
     }
 
-    /// A contact's display name: the name, else the email, else the id.
+    /// A contact's display name: the name, else the email, else `contact <id>`.
     pub fn contact_label(&self, id: &ContactId) -> String {
         self.facts
             .contacts
             .iter()
             .find(|c| &c.contact.id == id)
             .and_then(|c| c.contact.name.clone().or_else(|| c.contact.email.clone()))
-            .unwrap_or_else(|| id.to_string())
+            .unwrap_or_else(|| format!("contact {id}"))
     }
 
     /// A contact's role as of an instant (attribute changes before it), read only up to the as-of day.
@@ -203,6 +203,24 @@ pub fn month_label(d: Day) -> String {
     format!("{} {y}", MONTHS[(m as usize).clamp(1, 12) - 1])
 }
 
+/// A span of months in words, such as `March to May 2025` or `November 2024 to January 2025`.
+pub fn months_label(first: Day, last: Day) -> String {
+    let (a, b) = (month_label(first), month_label(last));
+    match (a.split_once(' '), b.split_once(' ')) {
+        (Some((ma, ya)), Some((_, yb))) if ya == yb => format!("{ma} to {b}"),
+        _ => format!("{a} to {b}"),
+    }
+}
+
+/// The text with its first letter in upper case, to start a sentence.
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// Mean of a slice, `None` when empty.
 pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -216,10 +234,10 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    Some(if v.len().is_multiple_of(2) {
-        (v[m - 1] + v[m]) / 2.0
-    } else {
+    Some(if v.len() % 2 == 1 {
         v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
     })
 }
 

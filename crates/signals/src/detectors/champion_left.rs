@@ -10,7 +10,7 @@
 //! has happened for 120 days. An account with no interaction history at all never fires this way, since
 //! silence cannot be told from a missing source. Gone silent is medium.
 
-use crate::{Context, Detection, Detector, Direction};
+use crate::{capitalise, Context, Detection, Detector, Direction};
 use bellwether_core::history::{self, attr};
 use bellwether_core::model::{ContactStatus, InteractionKind, Response, Role, Severity};
 use bellwether_core::{Day, Timestamp};
@@ -210,14 +210,6 @@ impl Detector for ChampionLeft {
                 role_words(first.role)
             ),
         })
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 

@@ -95,13 +95,16 @@ impl Detector for Downgrade {
             _ if latest.seats_delta.is_some_and(|s| s < 0) => "seats were removed".to_string(),
             _ => "the subscription was reduced".to_string(),
         };
-        let mut explanation = format!(
-            "{} contraction{} in the last {} days, the latest on {} when {what}",
-            events.len(),
-            if events.len() == 1 { "" } else { "s" },
-            self.window_days,
-            latest.at.day()
-        );
+        let mut explanation = if events.len() == 1 {
+            format!("The account contracted on {} when {what}", latest.at.day())
+        } else {
+            format!(
+                "The account contracted {} times in the last {} days, the latest on {} when {what}",
+                events.len(),
+                self.window_days,
+                latest.at.day()
+            )
+        };
         let mut amounts = Vec::new();
         if mrr_lost > 0 {
             let mut s = format!(
@@ -172,14 +175,16 @@ mod tests {
         assert_eq!(d.severity, Severity::High);
         assert_eq!(
             d.explanation,
-            "1 contraction in the last 60 days, the latest on 2025-05-27 when seats were removed: MRR down 1,500 USD a month (18,000 USD a year, 25% of the MRR before), 10 seats removed (from 50 to 40)."
+            "The account contracted on 2025-05-27 when seats were removed: MRR down 1,500 USD a month (18,000 USD a year, 25% of the MRR before), 10 seats removed (from 50 to 40)."
         );
         // A cancellation on top is critical.
         k.billing(-2, BillingKind::SubscriptionCancelled).mrr_delta = Some(usd(-500).minor);
         let d = k.run(&Downgrade::default()).unwrap();
         assert_eq!(d.severity, Severity::Critical);
         assert!(
-            d.explanation.starts_with("2 contractions"),
+            d.explanation.starts_with(
+                "The account contracted 2 times in the last 60 days, the latest on 2025-06-14 when a subscription was cancelled: MRR down 2,000 USD a month"
+            ),
             "{}",
             d.explanation
         );

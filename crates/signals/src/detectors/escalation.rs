@@ -111,11 +111,17 @@ impl Detector for Escalation {
                 k.opened_at.day()
             ));
         }
-        let mut explanation = parts.join("; and ");
-        if let Some(f) = explanation.get_mut(0..1) {
-            f.make_ascii_uppercase();
-        }
-        explanation.push('.');
+        let explanation = parts
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                if let Some(f) = p.get_mut(0..1) {
+                    f.make_ascii_uppercase();
+                }
+                p + "."
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
         Some(Detection {
             kind: self.kind(),
             direction: self.direction(),
@@ -156,7 +162,7 @@ mod tests {
         assert_eq!(d.severity, Severity::Critical);
         assert!(
             d.explanation.contains(
-                "the urgent ticket \"API returns 500\" has been open for 6 days, since 2025-06-10"
+                " The urgent ticket \"API returns 500\" has been open for 6 days, since 2025-06-10."
             ),
             "{}",
             d.explanation

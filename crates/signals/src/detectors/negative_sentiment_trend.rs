@@ -2,7 +2,8 @@
 //! plainly negative.
 //!
 //! Each ticket's subject and body are scored from −1 (frustrated) to 1 (thankful) by
-//! [`bellwether_features::sentiment`], the same scorer behind the `sentiment_45d` feature. The recent mean is
+//! [`bellwether_features::sentiment`], the same scorer behind the `sentiment_45d` and `sentiment_baseline`
+//! features (the baseline is read from the feature when the windows are the defaults). The recent mean is
 //! over tickets opened in the last 45 days (at least 2 of them); the account's own baseline is the mean of the
 //! tickets opened 45 to 365 days before (at least 3 of them). It fires when the recent mean is negative and at
 //! least 0.5 below the baseline, or at or below the fixed line of −0.35 whatever the baseline (matter-of-fact
@@ -62,19 +63,31 @@ impl Detector for NegativeSentimentTrend {
         if recent.len() < self.min_recent {
             return None;
         }
-        let base: Vec<f64> = cx
+        let base_tickets: Vec<_> = cx
             .tickets()
             .filter(|k| {
                 cx.within(k.opened_at, self.baseline_days)
                     && !cx.within(k.opened_at, self.window_days)
             })
-            .map(sentiment::ticket_score)
             .collect();
         let scores: Vec<f64> = recent.iter().map(|p| p.0).collect();
         let now = mean(&scores)?;
-        let baseline = (base.len() >= self.min_baseline)
-            .then(|| mean(&base))
-            .flatten();
+        // The feature holds the same mean over the same default windows; score the tickets only otherwise.
+        let feature = cx
+            .features
+            .sentiment_baseline
+            .filter(|_| self.window_days == 45 && self.baseline_days == 365);
+        let baseline = if base_tickets.len() < self.min_baseline {
+            None
+        } else if feature.is_some() {
+            feature
+        } else {
+            let base: Vec<f64> = base_tickets
+                .iter()
+                .map(|k| sentiment::ticket_score(k))
+                .collect();
+            mean(&base)
+        };
         let below_own = baseline.is_some_and(|b| now < 0.0 && now <= b - self.min_gap);
         let below_line = now <= self.negative_line;
         if !below_own && !below_line {
@@ -92,7 +105,7 @@ impl Detector for NegativeSentimentTrend {
         let against = match baseline {
             Some(b) => format!(
                 "against {b:.2} over its {} tickets of the {} to {} days before",
-                base.len(),
+                base_tickets.len(),
                 self.window_days,
                 self.baseline_days
             ),
@@ -104,7 +117,7 @@ impl Detector for NegativeSentimentTrend {
             severity,
             evidence: json!({
                 "recent_mean": now, "recent_tickets": recent.len(), "baseline_mean": baseline,
-                "baseline_tickets": base.len(), "negative_line": self.negative_line, "min_gap": self.min_gap,
+                "baseline_tickets": base_tickets.len(), "negative_line": self.negative_line, "min_gap": self.min_gap,
                 "most_negative": { "id": worst.id, "subject": worst.subject, "score": worst_score },
             }),
             explanation: format!(
@@ -173,6 +186,36 @@ mod tests {
             .expect("fires");
         assert_eq!(d.severity, Severity::Medium);
         assert!(d.explanation.contains("below the negative line of -0.35"));
+    }
+
+    #[test]
+    fn the_baseline_feature_is_used_when_present() {
+        // Mildly negative recent tickets (about -0.2): above the fixed line, so only the comparison with the
+        // account's past can fire.
+        let mut k = kit(&[(-300, NEUTRAL), (-200, NEUTRAL), (-120, NEUTRAL)]);
+        for back in [10, 5] {
+            k.ticket(-back, Priority::Normal, "Re: CRM sync stopped").body = "Hi team, the CRM integration stopped syncing two days ago. We are a bit disappointed that this keeps coming back. Could you please look into this when you have a moment? Thanks, Dana".into();
+        }
+        // Scored from the tickets (no feature given), the neutral past makes it a fall.
+        let now = k
+            .run(&NegativeSentimentTrend::default())
+            .expect("fires against the scored past")
+            .evidence["recent_mean"]
+            .as_f64()
+            .unwrap();
+        assert!((-0.35..0.0).contains(&now), "{now}");
+        k.features.sentiment_baseline = Some(-0.3);
+        assert!(
+            k.run(&NegativeSentimentTrend::default()).is_none(),
+            "against a negative past the same tickets are no change"
+        );
+        k.features.sentiment_baseline = Some(0.6);
+        let d = k.run(&NegativeSentimentTrend::default()).expect("fires");
+        assert!(
+            d.explanation.contains("against 0.60 over its 3 tickets"),
+            "{}",
+            d.explanation
+        );
     }
 
     #[test]

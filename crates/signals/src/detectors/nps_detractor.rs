@@ -3,7 +3,7 @@
 //! An answer stops counting when the same person has answered 7 or more since. A score of 3 or below, or two or
 //! more detractors, is high; otherwise medium. The comment left with the score, if any, is quoted.
 
-use crate::{Context, Detection, Detector, Direction};
+use crate::{capitalise, Context, Detection, Detector, Direction};
 use bellwether_core::model::{InteractionKind, Role, Severity};
 use serde_json::json;
 
@@ -71,6 +71,7 @@ impl Detector for NpsDetractor {
             }
             None => "A respondent".to_string(),
         };
+        let who = capitalise(&who);
         let mut explanation = format!(
             "{who} answered {score:.0} to the NPS survey {} days ago (on {}), a detractor score (0 to 6)",
             cx.days_since(worst.at),
@@ -138,7 +139,7 @@ mod tests {
         assert_eq!(d.severity, Severity::Medium);
         assert!(
             d.explanation
-                .starts_with("bob answered 6 to the NPS survey 12 days ago"),
+                .starts_with("Contact bob answered 6 to the NPS survey 12 days ago"),
             "{}",
             d.explanation
         );

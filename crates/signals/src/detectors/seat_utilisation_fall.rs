@@ -7,7 +7,7 @@
 //! becoming 2 on a small plan is not news. Low utilisation on its own is the classic set-up for a seat cut at
 //! renewal: it is low severity, medium when the renewal is within 120 days.
 
-use crate::{mean, month_label, Context, Detection, Detector, Direction};
+use crate::{mean, month_label, months_label, Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
 use bellwether_core::series::MONTHLY_ACTIVE_USERS;
 use serde_json::json;
@@ -49,7 +49,7 @@ impl Detector for SeatUtilisationFall {
         if mau.first_day()? > ends[0] {
             return None;
         }
-        let users: Vec<f64> = ends.iter().map(|e| mau.sum(*e, e.plus(1))).collect();
+        let users: Vec<f64> = ends.iter().map(|e| mau.sum(*e, e.plus(1)) + 0.0).collect();
         let now = users[3];
         let base = mean(&users[..3])?;
         let (util, base_util) = (now / seats, base / seats);
@@ -67,13 +67,10 @@ impl Detector for SeatUtilisationFall {
             _ if renewal_soon => Severity::Medium,
             _ => Severity::Low,
         };
-        let (month, before) = (
-            month_label(ends[3]),
-            format!("{} to {}", month_label(ends[0]), month_label(ends[2])),
-        );
+        let (month, before) = (month_label(ends[3]), months_label(ends[0], ends[2]));
         let explanation = if fell {
             format!(
-                "Monthly active users fell {:.0}%, from an average of {base:.0} over {before} to {now:.0} in {month}: {now:.0} of {seats:.0} seats in use ({:.0}%) against {:.0}% before.",
+                "Monthly active users fell {:.0}% to {now:.0} in {month}, from an average of {base:.0} over {before}: {now:.0} of {seats:.0} seats in use ({:.0}%) against {:.0}% before.",
                 fall * 100.0,
                 util * 100.0,
                 base_util * 100.0
@@ -138,7 +135,7 @@ mod tests {
         assert_eq!(d.severity, Severity::Medium);
         assert!(
             d.explanation.contains(
-                "fell 40%, from an average of 42 over March 2025 to May 2025 to 25 in June 2025"
+                "fell 40% to 25 in June 2025, from an average of 42 over March to May 2025"
             ) && d
                 .explanation
                 .contains("25 of 60 seats in use (42%) against 70% before"),

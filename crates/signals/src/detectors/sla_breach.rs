@@ -55,20 +55,23 @@ impl Detector for SlaBreach {
             .iter()
             .filter_map(|k| k.first_response_minutes)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-        let mut explanation = format!(
-            "{} ticket{} opened in the last {} days breached {} SLA",
-            breached.len(),
-            if breached.len() == 1 { "" } else { "s" },
-            self.window_days,
-            if breached.len() == 1 { "its" } else { "their" },
-        );
-        if let Some(k) = urgent.last() {
-            explanation.push_str(&format!(
-                ", including the urgent ticket \"{}\" opened on {}",
+        let mut explanation = match (breached.len(), urgent.last()) {
+            (1, Some(k)) => format!(
+                "The urgent ticket \"{}\", opened on {}, breached its SLA",
                 k.subject,
                 k.opened_at.day()
-            ));
-        }
+            ),
+            (n, Some(k)) => format!(
+                "{n} tickets opened in the last {} days breached their SLA, including the urgent ticket \"{}\" opened on {}",
+                self.window_days,
+                k.subject,
+                k.opened_at.day()
+            ),
+            (n, None) => format!(
+                "{n} tickets opened in the last {} days breached their SLA",
+                self.window_days
+            ),
+        };
         if let Some(m) = slowest {
             explanation.push_str(&format!(
                 "; the slowest first response took {:.1} hours",
@@ -122,7 +125,9 @@ mod tests {
         let d = k.run(&SlaBreach::default()).expect("fires");
         assert_eq!(d.severity, Severity::High);
         assert!(
-            d.explanation.starts_with("1 ticket opened in the last 30 days breached its SLA, including the urgent ticket \"API returns 500\" opened on 2025-06-14"),
+            d.explanation.starts_with(
+                "The urgent ticket \"API returns 500\", opened on 2025-06-14, breached its SLA."
+            ),
             "{}",
             d.explanation
         );

@@ -111,10 +111,14 @@ impl Detector for TicketSpike {
                 "latest_subjects": subjects,
             }),
             explanation: format!(
-                "{} support tickets were opened in the last {} days, {usual}; {urgent} of them {} high or urgent priority.",
+                "{} support tickets were opened in the last {} days, {usual}; {}.",
                 recent.len(),
                 self.window_days,
-                if urgent == 1 { "is" } else { "are" }
+                match urgent {
+                    0 => "none of them is high or urgent priority".to_string(),
+                    1 => "1 of them is high or urgent priority".to_string(),
+                    n => format!("{n} of them are high or urgent priority"),
+                }
             ),
             suggested_action: "Review the recent tickets with support for a common cause (a release, an outage, an integration), then call the champion to acknowledge the problems and agree fixes with dates.".into(),
         })
