@@ -242,6 +242,8 @@ pub struct Ticket {
     pub subject: String,
     /// Body text.
     pub body: String,
+    /// Sentiment of subject and body, −1 to 1, scored on import.
+    pub sentiment: Option<f64>,
     /// When Bellwether received it.
     pub received_at: Timestamp,
 }

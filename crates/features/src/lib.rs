@@ -12,7 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod context;
-pub mod sentiment;
+pub use bellwether_text::sentiment;
 pub mod usage;
 
 pub use context::BookContext;
@@ -310,6 +310,7 @@ mod tests {
             csat: None,
             subject: subject.into(),
             body: String::new(),
+            sentiment: None,
             received_at: Timestamp(0),
         }
     }

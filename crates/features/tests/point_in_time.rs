@@ -113,6 +113,7 @@ fn batch(facts: &[(Fact, i32)], offset: i32, tag: &str) -> WriteBatch {
                     "Thanks, quick question".into()
                 },
                 body: String::new(),
+                sentiment: None,
                 received_at: at,
             }),
             Fact::Payment => b.billing.push(BillingEvent {

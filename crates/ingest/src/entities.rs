@@ -269,6 +269,11 @@ impl EntitySink {
                         return Err(FieldError::field("csat", format!("{c} is outside 1–5")));
                     }
                 }
+                let subject = f.get("subject").unwrap_or("").to_string();
+                let body = f.get("body").unwrap_or("").to_string();
+                let sentiment = Some(bellwether_text::sentiment::score(&format!(
+                    "{subject} {body}"
+                )));
                 self.batch.tickets.push(Ticket {
                     id: f.req("ticket_id")?.trim().to_string(),
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
@@ -293,8 +298,9 @@ impl EntitySink {
                     resolution_minutes: f.opt_f64("resolution_minutes")?,
                     sla_breached: f.flag("sla_breached")?,
                     csat,
-                    subject: f.get("subject").unwrap_or("").to_string(),
-                    body: f.get("body").unwrap_or("").to_string(),
+                    subject,
+                    body,
+                    sentiment,
                     received_at: received,
                 });
             }

@@ -18,3 +18,4 @@ CREATE INDEX tickets_opened ON tickets (opened_at);
 CREATE INDEX interactions_at ON interactions (at);
 CREATE INDEX billing_at ON billing_events (at);
 CREATE INDEX contacts_first_seen ON contacts (first_seen);
+ALTER TABLE tickets ADD COLUMN sentiment REAL;

@@ -37,7 +37,7 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
         let mut st = tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO tickets (id, account_id, contact_id, opened_at, closed_at, priority, status, escalated, first_response_minutes, \
-                 resolution_minutes, sla_breached, csat, subject, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 resolution_minutes, sla_breached, csat, subject, body, received_at, sentiment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )
             .map_err(db_err)?;
         for t in &b.tickets {
@@ -57,7 +57,8 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
                     t.csat,
                     t.subject,
                     t.body,
-                    t.received_at.0
+                    t.received_at.0,
+                    t.sentiment
                 ])
                 .map_err(db_err)? as u64;
         }
@@ -279,7 +280,7 @@ pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Boo
             .push(c);
     }
     let ticket_sql = "SELECT id, account_id, contact_id, opened_at, closed_at, priority, status, escalated, first_response_minutes, \
-                      resolution_minutes, sla_breached, csat, subject, body, received_at FROM tickets";
+                      resolution_minutes, sla_breached, csat, subject, body, received_at, sentiment FROM tickets";
     each(c, ticket_sql, "account_id", ids, |r| {
         let e = db_err;
         let account = str_ref(r, 1).map_err(e)?;
@@ -300,6 +301,7 @@ pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Boo
             subject: text(r, 12).map_err(e)?,
             body: text(r, 13).map_err(e)?,
             received_at: Timestamp(r.get(14).map_err(e)?),
+            sentiment: r.get(15).map_err(e)?,
         };
         entry(&mut book, account).tickets.push(t);
         Ok(())

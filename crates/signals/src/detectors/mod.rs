@@ -24,25 +24,44 @@ pub(crate) mod testkit;
 use crate::Detector;
 
 /// All detectors, in the order their signals are listed. Adding one is one line here.
+///
+/// Thresholds set here differ from a detector's `Default` where replaying the simulator's history showed the
+/// default raised too many signals on healthy accounts (see docs/signals.md for the before and after).
 pub fn all() -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(usage_drop::UsageDrop::default()),
         Box::new(payment_failure::PaymentFailure),
-        Box::new(feature_drop_off::FeatureDropOff::default()),
+        Box::new(feature_drop_off::FeatureDropOff {
+            min_share: 0.5,
+            ..Default::default()
+        }),
         Box::new(login_silence::LoginSilence::default()),
         Box::new(seat_utilisation_fall::SeatUtilisationFall::default()),
-        Box::new(champion_left::ChampionLeft::default()),
-        Box::new(qbr_missed::QbrMissed::default()),
+        Box::new(champion_left::ChampionLeft {
+            silence_days: 365,
+            ..Default::default()
+        }),
+        Box::new(qbr_missed::QbrMissed {
+            min_missed: 2,
+            window_days: 180,
+        }),
         Box::new(ticket_spike::TicketSpike::default()),
         Box::new(escalation::Escalation::default()),
         Box::new(sla_breach::SlaBreach::default()),
         Box::new(negative_sentiment_trend::NegativeSentimentTrend::default()),
         Box::new(nps_detractor::NpsDetractor::default()),
         Box::new(downgrade::Downgrade::default()),
-        Box::new(seat_saturation::SeatSaturation::default()),
+        Box::new(seat_saturation::SeatSaturation {
+            near_full: 1.25,
+            approaching: 1.0,
+            ..Default::default()
+        }),
         Box::new(new_team_adoption::NewTeamAdoption::default()),
         Box::new(usage_surge::UsageSurge::default()),
-        Box::new(promoter::Promoter::default()),
+        Box::new(promoter::Promoter {
+            min_score: 10.0,
+            ..Default::default()
+        }),
     ]
 }
 

@@ -13,11 +13,16 @@ use serde_json::json;
 pub struct QbrMissed {
     /// Days a missed invitation stays news.
     pub window_days: i32,
+    /// Missed invitations needed (with no accepted one since).
+    pub min_missed: usize,
 }
 
 impl Default for QbrMissed {
     fn default() -> Self {
-        QbrMissed { window_days: 90 }
+        QbrMissed {
+            window_days: 90,
+            min_missed: 1,
+        }
     }
 }
 
@@ -45,6 +50,9 @@ impl Detector for QbrMissed {
             .iter()
             .any(|i| i.response == Some(Response::Accepted) && i.at > last_missed)
         {
+            return None;
+        }
+        if missed.len() < self.min_missed {
             return None;
         }
         let mut sponsor = None;

@@ -166,6 +166,7 @@ impl Kit {
             csat: None,
             subject: subject.to_string(),
             body: String::new(),
+            sentiment: None,
             received_at: at(day),
         });
         &mut self.facts.tickets[n]
