@@ -17,7 +17,8 @@ if [ ! -f "$OUT/d100k/bellwether.db" ]; then
 fi
 echo "## full pass, 100k accounts (median of $RUNS)"
 for i in $(seq "$RUNS"); do
-  /usr/bin/time -f "%e %M" -o "$OUT/.t" $BIN --data-dir "$OUT/d100k" assess | head -1
+  /usr/bin/time -f "%e %M" -o "$OUT/.t" $BIN --data-dir "$OUT/d100k" assess >"$OUT/.assess"
+  head -1 "$OUT/.assess"
   echo "  process: $(cut -d' ' -f1 "$OUT/.t") s, peak $(( $(cut -d' ' -f2 "$OUT/.t") / 1024 )) MiB"
 done
 echo "## incremental: one account's new events"
@@ -25,7 +26,8 @@ ACC=$(sed -n 2p "$OUT/book-100k/accounts.csv" | cut -d, -f1)
 for i in $(seq "$RUNS"); do
   F="$OUT/one-account-$i.csv"
   { echo "account_id,timestamp,event,user_id"; for k in $(seq 50); do echo "$ACC,2026-10-31T1$((k % 10)):0$((k % 6)):$((10 + k))Z,login,$ACC-u$((k + i))"; done; } >"$F"
-  /usr/bin/time -f "%e" -o "$OUT/.t" $BIN --data-dir "$OUT/d100k" import events "$F" | tail -1
+  /usr/bin/time -f "%e" -o "$OUT/.t" $BIN --data-dir "$OUT/d100k" import events "$F" >"$OUT/.import"
+  tail -1 "$OUT/.import"
   echo "  process (open, import, re-assess, exit): $(cat "$OUT/.t") s"
 done
 echo "## replay against ground truth, 5,000-account demo book"

@@ -5,7 +5,7 @@
 use crate::health::{self, HealthConfig};
 use crate::short_money;
 use crate::signals::{reconcile, LifecycleConfig};
-use bellwether_core::model::{Assessment, Signal, SignalStatus};
+use bellwether_core::model::{Assessment, Signal};
 use bellwether_core::series::{AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
 use bellwether_core::{AccountId, Day};
 use bellwether_features::{compute, AccountFeatures, BookContext};
@@ -280,15 +280,21 @@ pub async fn reassess<S: Store + ?Sized>(
     store.save_assessments(&done.assessments).await?;
     store.save_signals(&done.signal_changes).await?;
     let save_seconds = t2.elapsed().as_secs_f64();
+    // Opened: not known before this pass. Closed: known active before, not active now.
+    let before: HashMap<&str, bool> = existing
+        .values()
+        .flatten()
+        .map(|s| (s.id.as_str(), s.is_active()))
+        .collect();
     let opened = done
         .signal_changes
         .iter()
-        .filter(|s| s.detected_at == as_of && s.status == SignalStatus::Open)
+        .filter(|s| !before.contains_key(s.id.as_str()))
         .count();
     let closed = done
         .signal_changes
         .iter()
-        .filter(|s| s.resolved_at == Some(as_of))
+        .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
         .count();
     tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended, opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
     Ok(Some(AssessOutcome {

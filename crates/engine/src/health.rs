@@ -1,6 +1,6 @@
 //! The rules health score: a transparent baseline that learned models must beat.
 //!
-//! Components (usage, adoption, engagement, support, stakeholders, billing, NPS) each score 0–100 with a
+//! Components (usage, adoption, engagement, support, SLA, sentiment, stakeholders, billing, NPS) each score 0–100 with a
 //! plain-words reason built from the account's own numbers. A component whose inputs are missing for an
 //! account (its source holds nothing) drops out and its weight is shared among the others. Weights come from
 //! configuration, with an optional override per segment.
@@ -26,6 +26,8 @@ pub const COMPONENTS: &[&str] = &[
     "adoption",
     "engagement",
     "support",
+    "sla",
+    "sentiment",
     "stakeholders",
     "billing",
     "nps",
@@ -34,10 +36,12 @@ pub const COMPONENTS: &[&str] = &[
 impl Default for HealthConfig {
     fn default() -> Self {
         let weights = [
-            ("usage", 0.30),
-            ("adoption", 0.15),
-            ("engagement", 0.15),
-            ("support", 0.15),
+            ("usage", 0.25),
+            ("adoption", 0.12),
+            ("engagement", 0.13),
+            ("support", 0.10),
+            ("sla", 0.05),
+            ("sentiment", 0.05),
             ("stakeholders", 0.15),
             ("billing", 0.10),
             ("nps", 0.05),
@@ -198,14 +202,6 @@ fn support(f: &AccountFeatures) -> Option<(f64, String)> {
             "{t28:.0} tickets in 28 days against {base:.1} usual"
         ));
     }
-    let sla = f.sla_breaches_90d.unwrap_or(0.0);
-    if sla > 0.0 {
-        score -= 10.0 * sla.min(3.0);
-        why.push(format!(
-            "{} in 90 days",
-            plural(sla, "SLA breach", "SLA breaches")
-        ));
-    }
     let esc = f.escalations_90d.unwrap_or(0.0);
     if esc > 0.0 {
         score -= 10.0 * esc.min(2.0);
@@ -221,6 +217,32 @@ fn support(f: &AccountFeatures) -> Option<(f64, String)> {
         why.join(", ")
     };
     Some((clamp(score), reason))
+}
+
+fn sla(f: &AccountFeatures) -> Option<(f64, String)> {
+    let breaches = f.sla_breaches_90d?;
+    let reason = if breaches == 0.0 {
+        "no SLA breaches in 90 days".to_string()
+    } else {
+        format!(
+            "{} in 90 days",
+            plural(breaches, "SLA breach", "SLA breaches")
+        )
+    };
+    Some((clamp(100.0 - 20.0 * breaches.min(5.0)), reason))
+}
+
+fn sentiment(f: &AccountFeatures) -> Option<(f64, String)> {
+    let s = f.sentiment_45d?;
+    let mut score = clamp(50.0 + 50.0 * s);
+    let mut reason = format!("ticket tone {s:+.2} over 45 days (−1 frustrated, +1 thankful)");
+    if let Some(b) = f.sentiment_baseline {
+        reason.push_str(&format!(", usually {b:+.2}"));
+        if s - b < -0.3 {
+            score = clamp(score - 15.0);
+        }
+    }
+    Some((score, reason))
 }
 
 fn stakeholders(f: &AccountFeatures) -> Option<(f64, String)> {
@@ -302,11 +324,13 @@ fn nps(f: &AccountFeatures) -> Option<(f64, String)> {
 
 /// Scores an account from its features.
 pub fn score(f: &AccountFeatures, cfg: &HealthConfig) -> HealthScore {
-    let parts: [(&str, Option<(f64, String)>); 7] = [
+    let parts: [(&str, Option<(f64, String)>); 9] = [
         ("usage", usage(f)),
         ("adoption", adoption(f)),
         ("engagement", engagement(f)),
         ("support", support(f)),
+        ("sla", sla(f)),
+        ("sentiment", sentiment(f)),
         ("stakeholders", stakeholders(f)),
         ("billing", billing(f)),
         ("nps", nps(f)),
@@ -382,6 +406,33 @@ mod tests {
         let w: f64 = h.components.iter().map(|c| c.weight).sum();
         assert!((w - 1.0).abs() < 1e-9);
         assert!((h.components[0].weight - 0.5).abs() < 1e-9, "0.30 of 0.60");
+    }
+
+    #[test]
+    fn sla_and_sentiment_are_their_own_components() {
+        let mut f = base();
+        f.tickets_28d = Some(2.0);
+        f.sla_breaches_90d = Some(2.0);
+        f.sentiment_45d = Some(-0.6);
+        f.sentiment_baseline = Some(0.3);
+        let h = score(&f, &HealthConfig::default());
+        let get = |n: &str| h.components.iter().find(|c| c.name == n).unwrap().clone();
+        assert_eq!(get("sla").score, 60.0);
+        assert_eq!(get("sla").reason, "2 SLA breaches in 90 days");
+        let s = get("sentiment");
+        assert!(
+            (s.score - 5.0).abs() < 1e-9,
+            "50 − 30, −15 for the fall from its usual tone: {s:?}"
+        );
+        assert!(
+            s.reason.contains("-0.60") && s.reason.contains("usually +0.30"),
+            "{}",
+            s.reason
+        );
+        assert!(
+            get("support").reason.contains("support quiet"),
+            "SLA breaches no longer count twice"
+        );
     }
 
     #[test]
