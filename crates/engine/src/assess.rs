@@ -252,11 +252,12 @@ pub async fn reassess<S: Store + ?Sized>(
     as_of: Option<Day>,
 ) -> Result<Option<AssessOutcome>> {
     let t0 = Instant::now();
-    let (book, series, summary) = (
-        store.load_book(accounts).await?,
-        store.load_series(accounts).await?,
-        store.book_summary().await?,
-    );
+    // The three reads run at once, each on its own reader connection.
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(accounts),
+        store.load_series(accounts),
+        store.book_summary()
+    )?;
     let Some(as_of) = as_of.or_else(|| default_as_of(&book, &series)) else {
         return Ok(None);
     };

@@ -181,6 +181,24 @@ fn each(
     select: &str,
     col: &str,
     ids: Option<&[AccountId]>,
+    f: impl FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let out = each_inner(c, select, col, ids, f);
+    let table = select.split(" FROM ").nth(1).unwrap_or(select);
+    tracing::debug!(
+        table,
+        seconds = started.elapsed().as_secs_f64(),
+        "bulk read"
+    );
+    out
+}
+
+fn each_inner(
+    c: &Connection,
+    select: &str,
+    col: &str,
+    ids: Option<&[AccountId]>,
     mut f: impl FnMut(&Row) -> Result<()>,
 ) -> Result<()> {
     let mut go = |sql: &str, params: &[&dyn ToSql]| -> Result<()> {
