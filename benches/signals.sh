@@ -25,7 +25,8 @@ echo "## incremental: one account's new events"
 ACC=$(sed -n 2p "$OUT/book-100k/accounts.csv" | cut -d, -f1)
 for i in $(seq "$RUNS"); do
   F="$OUT/one-account-$i.csv"
-  { echo "account_id,timestamp,event,user_id"; for k in $(seq 50); do echo "$ACC,2026-10-31T1$((k % 10)):0$((k % 6)):$((10 + k))Z,login,$ACC-u$((k + i))"; done; } >"$F"
+  NONCE=$(date +%s%N)
+  { echo "account_id,timestamp,event,user_id"; for k in $(seq 50); do echo "$ACC,2026-10-31T1$((k % 10)):0$((k % 6)):$((10 + k))Z,login,$ACC-u$((k + i))-$NONCE"; done; } >"$F"
   /usr/bin/time -f "%e" -o "$OUT/.t" $BIN --data-dir "$OUT/d100k" import events "$F" >"$OUT/.import"
   tail -1 "$OUT/.import"
   echo "  process (open, import, re-assess, exit): $(cat "$OUT/.t") s"

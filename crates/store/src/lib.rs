@@ -231,6 +231,9 @@ pub trait Store: Send + Sync + 'static {
     /// The assessments of one day, or of the latest day assessed with `None`.
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>>;
 
+    /// The latest day assessed, if any.
+    async fn latest_assessment_day(&self) -> Result<Option<Day>>;
+
     /// An account's assessment history, oldest first.
     async fn assessment_history(&self, account: &AccountId) -> Result<Vec<Assessment>>;
 

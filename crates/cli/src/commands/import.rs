@@ -157,7 +157,7 @@ pub async fn reassess_touched<S: bellwether_store::Store>(
     print: bool,
 ) -> Result<(), CliError> {
     // As of the book's current day when it has been assessed before; otherwise the day after the new data.
-    let as_of = store.assessments(None).await?.first().map(|a| a.as_of);
+    let as_of = store.latest_assessment_day().await?;
     if let Some(out) =
         bellwether_engine::reassess(store, &settings.engine(), Some(touched), as_of).await?
     {
