@@ -461,6 +461,57 @@ fn read_file(
     Ok((batch, report))
 }
 
+/// Chunks of the general readers: every [`CHUNK_RECORDS`] records, fingerprinted by their content.
+struct RecordChunks {
+    seed: u64,
+    hasher: Xxh3,
+    in_chunk: u64,
+}
+
+impl RecordChunks {
+    fn new(seed: u64) -> RecordChunks {
+        RecordChunks {
+            seed,
+            hasher: Xxh3::with_seed(seed),
+            in_chunk: 0,
+        }
+    }
+
+    fn hash(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+    }
+
+    /// Files one record's outcome and closes the chunk when it is full; true when a chunk was closed.
+    fn done(
+        &mut self,
+        line: u64,
+        result: Result<(), FieldError>,
+        chunker: &mut Chunker,
+        report: &mut ImportReport,
+        sink: &mut Sink,
+    ) -> bool {
+        if let Err(e) = result {
+            chunker.pending_rejects.push((line, e));
+        }
+        self.in_chunk += 1;
+        let full = self.in_chunk == CHUNK_RECORDS;
+        if full {
+            self.close(chunker, report, sink);
+        }
+        full
+    }
+
+    /// Closes the current chunk, if it holds any record.
+    fn close(&mut self, chunker: &mut Chunker, report: &mut ImportReport, sink: &mut Sink) {
+        if self.in_chunk > 0 {
+            let keep = chunker.close(self.hasher.digest128(), report);
+            sink.end_chunk(keep);
+            self.hasher = Xxh3::with_seed(self.seed);
+            self.in_chunk = 0;
+        }
+    }
+}
+
 /// A sink for records of any kind: events roll up, everything else becomes records.
 enum Sink {
     Events(Box<EventAgg>),
@@ -524,8 +575,7 @@ fn read_csv(
         .flexible(true)
         .from_reader(reader);
     let mut rec = csv::ByteRecord::new();
-    let mut hasher = Xxh3::with_seed(seed);
-    let mut in_chunk = 0;
+    let mut chunks = RecordChunks::new(seed);
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -542,10 +592,10 @@ fn read_csv(
         let line = rec.position().map_or(0, |p| p.line()) + 1;
         report.records += 1;
         for f in rec.iter() {
-            hasher.update(f);
-            hasher.update(b"\x1f");
+            chunks.hash(f);
+            chunks.hash(b"\x1f");
         }
-        hasher.update(b"\x1e");
+        chunks.hash(b"\x1e");
         let result = (|| {
             if rec.len() != width {
                 return Err(FieldError::record(format!(
@@ -580,22 +630,11 @@ fn read_csv(
             };
             sink.row(&fields, &extra)
         })();
-        if let Err(e) = result {
-            chunker.pending_rejects.push((line, e));
-        }
-        in_chunk += 1;
-        if in_chunk == CHUNK_RECORDS {
-            let keep = chunker.close(hasher.digest128(), report);
-            sink.end_chunk(keep);
-            hasher = Xxh3::with_seed(seed);
-            in_chunk = 0;
+        if chunks.done(line, result, chunker, report, &mut sink) {
             progress(rdr.position().byte());
         }
     }
-    if in_chunk > 0 {
-        let keep = chunker.close(hasher.digest128(), report);
-        sink.end_chunk(keep);
-    }
+    chunks.close(chunker, report, &mut sink);
     Ok(sink.finish(report))
 }
 
@@ -621,10 +660,10 @@ fn read_jsonl(
     let columns = kind.columns();
     let mut sink = Sink::new(kind, received);
     let seed = xxh3_64(format!("{}\x1fjsonl", kind.name()).as_bytes());
-    let mut hasher = Xxh3::with_seed(seed);
+    let mut chunks = RecordChunks::new(seed);
     let mut key_cache: rustc_hash::FxHashMap<String, Option<usize>> = Default::default();
     let mut line_buf = Vec::new();
-    let (mut line, mut in_chunk, mut bytes) = (0u64, 0u64, 0u64);
+    let (mut line, mut bytes) = (0u64, 0u64);
     loop {
         line_buf.clear();
         let n = reader
@@ -643,8 +682,8 @@ fn read_jsonl(
             continue;
         }
         report.records += 1;
-        hasher.update(raw);
-        hasher.update(b"\x1e");
+        chunks.hash(raw);
+        chunks.hash(b"\x1e");
         let result = (|| {
             let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(raw)
                 .map_err(|e| FieldError::record(format!("is not a JSON object: {e}")))?;
@@ -678,21 +717,10 @@ fn read_jsonl(
                 &extra,
             )
         })();
-        if let Err(e) = result {
-            chunker.pending_rejects.push((line, e));
-        }
-        in_chunk += 1;
-        if in_chunk == CHUNK_RECORDS {
-            let keep = chunker.close(hasher.digest128(), report);
-            sink.end_chunk(keep);
-            hasher = Xxh3::with_seed(seed);
-            in_chunk = 0;
+        if chunks.done(line, result, chunker, report, &mut sink) {
             progress(bytes);
         }
     }
-    if in_chunk > 0 {
-        let keep = chunker.close(hasher.digest128(), report);
-        sink.end_chunk(keep);
-    }
+    chunks.close(chunker, report, &mut sink);
     Ok(sink.finish(report))
 }

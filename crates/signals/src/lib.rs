@@ -145,6 +145,48 @@ impl<'a> Context<'a> {
             .get(bellwether_core::history::attr::ROLE)
             .and_then(|r| Role::parse(r).ok())
     }
+
+    /// Names the person behind an interaction for the start of a sentence, with their role when it is a key
+    /// one: "Ana Ruiz (the executive sponsor)", or "A respondent" when nobody is named.
+    pub fn respondent(&self, contact: Option<&ContactId>, at: Timestamp) -> String {
+        let who = match contact {
+            Some(c) => {
+                let name = self.contact_label(c);
+                match self.contact_role_at(c, at) {
+                    Some(Role::ExecutiveSponsor) => format!("{name} (the executive sponsor)"),
+                    Some(Role::Champion) => format!("{name} (the champion)"),
+                    _ => name,
+                }
+            }
+            None => "A respondent".to_string(),
+        };
+        capitalise(&who)
+    }
+
+    /// One NPS answer in words: who answered what, when, a description of the score (such as "a detractor
+    /// score (0 to 6)") and the comment, ending in a full stop.
+    pub fn nps_answer(
+        &self,
+        answer: &bellwether_core::model::Interaction,
+        score: f64,
+        description: &str,
+    ) -> String {
+        let who = self.respondent(answer.contact_id.as_ref(), answer.at);
+        let mut text = format!(
+            "{who} answered {score:.0} to the NPS survey {} days ago (on {}){description}",
+            self.days_since(answer.at),
+            answer.at.day()
+        );
+        let note = answer.note.trim();
+        if !note.is_empty() {
+            text.push_str(&format!(
+                ", with the comment \"{}\"",
+                note.trim_end_matches('.')
+            ));
+        }
+        text.push('.');
+        text
+    }
 }
 
 /// What a detector found.

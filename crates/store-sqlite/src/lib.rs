@@ -483,7 +483,14 @@ impl bellwether_store::Store for SqliteStore {
     }
 
     async fn latest_assessment_day(&self) -> Result<Option<Day>> {
-        self.read(|c| c.query_row("SELECT max(as_of) FROM assessments", [], |r| r.get::<_, Option<i32>>(0)).map(|d| d.map(Day)).map_err(db_err)).await
+        self.read(|c| {
+            c.query_row("SELECT max(as_of) FROM assessments", [], |r| {
+                r.get::<_, Option<i32>>(0)
+            })
+            .map(|d| d.map(Day))
+            .map_err(db_err)
+        })
+        .await
     }
 
     async fn assessment_history(&self, account: &AccountId) -> Result<Vec<Assessment>> {

@@ -3,8 +3,8 @@
 //! An answer stops counting when the same person has answered 7 or more since. A score of 3 or below, or two or
 //! more detractors, is high; otherwise medium. The comment left with the score, if any, is quoted.
 
-use crate::{capitalise, Context, Detection, Detector, Direction};
-use bellwether_core::model::{InteractionKind, Role, Severity};
+use crate::{Context, Detection, Detector, Direction};
+use bellwether_core::model::{InteractionKind, Severity};
 use serde_json::json;
 
 /// Fires on NPS answers of `max_score` or below within `window_days`.
@@ -60,31 +60,7 @@ impl Detector for NpsDetractor {
         } else {
             Severity::Medium
         };
-        let who = match &worst.contact_id {
-            Some(c) => {
-                let name = cx.contact_label(c);
-                match cx.contact_role_at(c, worst.at) {
-                    Some(Role::ExecutiveSponsor) => format!("{name} (the executive sponsor)"),
-                    Some(Role::Champion) => format!("{name} (the champion)"),
-                    _ => name,
-                }
-            }
-            None => "A respondent".to_string(),
-        };
-        let who = capitalise(&who);
-        let mut explanation = format!(
-            "{who} answered {score:.0} to the NPS survey {} days ago (on {}), a detractor score (0 to 6)",
-            cx.days_since(worst.at),
-            worst.at.day()
-        );
-        let note = worst.note.trim();
-        if !note.is_empty() {
-            explanation.push_str(&format!(
-                ", with the comment \"{}\"",
-                note.trim_end_matches('.')
-            ));
-        }
-        explanation.push('.');
+        let mut explanation = cx.nps_answer(worst, score, ", a detractor score (0 to 6)");
         if detractors.len() > 1 {
             explanation.push_str(&format!(
                 " {} detractor answers came from the account in the last {} days.",
@@ -98,7 +74,7 @@ impl Detector for NpsDetractor {
             severity,
             evidence: json!({
                 "lowest_score": score, "detractors": detractors.len(), "on": worst.at.day().to_string(),
-                "contact": worst.contact_id.as_ref().map(|c| c.to_string()), "comment": note,
+                "contact": worst.contact_id.as_ref().map(|c| c.to_string()), "comment": worst.note.trim(),
             }),
             explanation,
             suggested_action: "Close the loop within the week: call the respondent, thank them for the honesty, ask what would raise the score, and agree one concrete fix to report back on.".into(),

@@ -4,8 +4,8 @@
 //! medium; one is low. The comment left with the score, if any, is quoted: it is often the start of a case
 //! study.
 
-use crate::{capitalise, Context, Detection, Detector, Direction};
-use bellwether_core::model::{InteractionKind, Role, Severity};
+use crate::{Context, Detection, Detector, Direction};
+use bellwether_core::model::{InteractionKind, Severity};
 use serde_json::json;
 
 /// Fires on NPS answers of `min_score` or above within `window_days`.
@@ -54,31 +54,7 @@ impl Detector for Promoter {
             .collect();
         let latest = promoters.iter().max_by_key(|i| i.at)?;
         let score = latest.score.unwrap_or(10.0);
-        let who = match &latest.contact_id {
-            Some(c) => {
-                let name = cx.contact_label(c);
-                match cx.contact_role_at(c, latest.at) {
-                    Some(Role::ExecutiveSponsor) => format!("{name} (the executive sponsor)"),
-                    Some(Role::Champion) => format!("{name} (the champion)"),
-                    _ => name,
-                }
-            }
-            None => "A respondent".to_string(),
-        };
-        let who = capitalise(&who);
-        let mut explanation = format!(
-            "{who} answered {score:.0} to the NPS survey {} days ago (on {})",
-            cx.days_since(latest.at),
-            latest.at.day()
-        );
-        let note = latest.note.trim();
-        if !note.is_empty() {
-            explanation.push_str(&format!(
-                ", with the comment \"{}\"",
-                note.trim_end_matches('.')
-            ));
-        }
-        explanation.push('.');
+        let mut explanation = cx.nps_answer(latest, score, "");
         if promoters.len() > 1 {
             explanation.push_str(&format!(
                 " {} promoter answers came from the account in the last {} days.",
@@ -96,7 +72,7 @@ impl Detector for Promoter {
             },
             evidence: json!({
                 "score": score, "promoters": promoters.len(), "on": latest.at.day().to_string(),
-                "contact": latest.contact_id.as_ref().map(|c| c.to_string()), "comment": note,
+                "contact": latest.contact_id.as_ref().map(|c| c.to_string()), "comment": latest.note.trim(),
             }),
             explanation,
             suggested_action: "Thank the respondent and ask for a reference, a review or a case study; ask too which other teams could get the same value, as a lead for expansion.".into(),
