@@ -138,6 +138,27 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     }
 }
 
+/// The open signals of an account, most severe first, as a note for its worklist line: `" · signals: usage
+/// drop (high), champion left (critical)"`; empty when none is open.
+fn signal_note(changes: &[Signal]) -> String {
+    let mut open: Vec<&Signal> = changes.iter().filter(|s| s.is_active()).collect();
+    if open.is_empty() {
+        return String::new();
+    }
+    open.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
+    let list: Vec<String> = open
+        .iter()
+        .take(3)
+        .map(|s| format!("{} ({})", s.kind.replace('_', " "), s.severity))
+        .collect();
+    let more = if open.len() > 3 {
+        format!(" and {} more", open.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(" · signals: {}{more}", list.join(", "))
+}
+
 /// The result of assessing loaded data.
 pub struct Assessed {
     /// Assessments of active accounts, highest priority first.
@@ -208,10 +229,12 @@ pub fn assess_loaded(
                                 &|k| engine.cooldown(k),
                                 &engine.lifecycle,
                             );
-                            (
-                                (!f.churned).then(|| assess_one(&f, &engine.health)),
-                                changes,
-                            )
+                            let assessment = (!f.churned).then(|| {
+                                let mut a = assess_one(&f, &engine.health);
+                                a.reason.push_str(&signal_note(&changes));
+                                a
+                            });
+                            (assessment, changes)
                         })
                         .collect()
                 })
