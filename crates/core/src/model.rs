@@ -461,6 +461,17 @@ impl Signal {
     }
 }
 
+/// The medians of one segment's accounts on a day, for comparing an account with its peers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerStats {
+    /// Accounts in the segment.
+    pub accounts: usize,
+    /// Median seat utilisation (monthly active users / seats).
+    pub utilisation: Option<f64>,
+    /// Median events in 28 days per seat.
+    pub events_per_seat: Option<f64>,
+}
+
 /// One part of a health score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthComponent {

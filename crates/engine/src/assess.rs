@@ -8,6 +8,7 @@ use crate::signals::{reconcile, LifecycleConfig};
 use bellwether_core::model::{Assessment, Signal};
 use bellwether_core::series::{AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
 use bellwether_core::{AccountId, Day};
+use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
 use bellwether_features::{compute, AccountFeatures, BookContext};
 use bellwether_signals::calendar::Calendar;
 use bellwether_signals::{detect_all, Context, Detector};
@@ -167,11 +168,32 @@ pub struct Assessed {
     pub signal_changes: Vec<Signal>,
     /// Accounts that had ended before the day.
     pub ended: usize,
+    /// Segment medians computed by this pass (full passes only).
+    pub peers: Option<Peers>,
+}
+
+/// Runs `f` over `items` on all cores, keeping the order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    let per = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| s.spawn(|| chunk.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("assessment thread panicked"))
+            .collect()
+    })
 }
 
 /// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
-/// on all cores. `existing` holds the accounts' signals so far. Accounts that had ended before the day are
-/// left out, and their active signals resolved.
+/// on all cores. `existing` holds the accounts' signals so far. With `compare_within`, the segment medians are
+/// taken from these accounts (a full pass) and returned; otherwise the context's stored medians are used.
+/// Accounts that had ended before the day are left out, and their active signals resolved.
 pub fn assess_loaded(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
@@ -179,6 +201,7 @@ pub fn assess_loaded(
     existing: &HashMap<AccountId, Vec<Signal>>,
     as_of: Day,
     engine: &Engine,
+    compare_within: bool,
 ) -> Assessed {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
@@ -188,69 +211,66 @@ pub fn assess_loaded(
             ids.push(id);
         }
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(ids.len().max(1));
-    let per = ids.len().div_ceil(threads).max(1);
+    // Phase 1: features. Phase 2 needs the segment medians of all of them.
+    let mut features: Vec<AccountFeatures> = par_map(&ids, |id| {
+        compute(
+            id,
+            book.accounts.get(*id).unwrap_or(&empty),
+            by_id.get(id).copied(),
+            as_of,
+            ctx,
+        )
+    });
+    let peers = compare_within.then(|| {
+        let peers = peer_stats(&features);
+        for f in &mut features {
+            apply_peers(f, &peers);
+        }
+        peers
+    });
+    // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
-    type Part = (Option<Assessment>, Vec<Signal>);
-    let results: Vec<Vec<Part>> = std::thread::scope(|s| {
-        let handles: Vec<_> = ids
-            .chunks(per)
-            .map(|chunk| {
-                let (by_id, empty, no_signals) = (&by_id, &empty, &no_signals);
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|id| {
-                            let facts = book.accounts.get(*id).unwrap_or(empty);
-                            let series = by_id.get(id).copied();
-                            let f = compute(id, facts, series, as_of, ctx);
-                            let mine = existing.get(*id).unwrap_or(no_signals);
-                            let found = if f.churned {
-                                Vec::new()
-                            } else {
-                                let cx = Context {
-                                    account: id,
-                                    as_of,
-                                    features: &f,
-                                    facts,
-                                    series,
-                                    calendar: &engine.calendar,
-                                };
-                                detect_all(&engine.detectors, &cx)
-                            };
-                            let changes = reconcile(
-                                id,
-                                f.owner.as_deref(),
-                                as_of,
-                                mine,
-                                &found,
-                                &|k| engine.cooldown(k),
-                                &engine.lifecycle,
-                            );
-                            let assessment = (!f.churned).then(|| {
-                                let mut a = assess_one(&f, &engine.health);
-                                a.reason.push_str(&signal_note(&changes));
-                                a
-                            });
-                            (assessment, changes)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("assessment thread panicked"))
-            .collect()
+    let work: Vec<(&AccountId, AccountFeatures)> = ids.iter().copied().zip(features).collect();
+    let results: Vec<(Option<Assessment>, Vec<Signal>)> = par_map(&work, |(id, f)| {
+        let facts = book.accounts.get(*id).unwrap_or(&empty);
+        let series = by_id.get(id).copied();
+        let found = if f.churned {
+            Vec::new()
+        } else {
+            let cx = Context {
+                account: id,
+                as_of,
+                features: f,
+                facts,
+                series,
+                calendar: &engine.calendar,
+            };
+            detect_all(&engine.detectors, &cx)
+        };
+        let mine = existing.get(*id).unwrap_or(&no_signals);
+        let changes = reconcile(
+            id,
+            f.owner.as_deref(),
+            as_of,
+            mine,
+            &found,
+            &|k| engine.cooldown(k),
+            &engine.lifecycle,
+        );
+        let assessment = (!f.churned).then(|| {
+            let mut a = assess_one(f, &engine.health);
+            a.reason.push_str(&signal_note(&changes));
+            a
+        });
+        (assessment, changes)
     });
     let mut out = Assessed {
         assessments: Vec::with_capacity(ids.len()),
         signal_changes: Vec::new(),
         ended: 0,
+        peers,
     };
-    for (a, changes) in results.into_iter().flatten() {
+    for (a, changes) in results {
         match a {
             Some(a) => out.assessments.push(a),
             None => out.ended += 1,
@@ -297,12 +317,29 @@ pub async fn reassess<S: Store + ?Sized>(
     }
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let ctx = BookContext::from_summary(&summary, as_of);
-    let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine);
+    let mut ctx = BookContext::from_summary(&summary, as_of);
+    // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
+    // uses the medians of the latest full pass not after the day.
+    let full = accounts.is_none();
+    if !full {
+        ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
+    }
+    let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine, full);
     let compute_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     store.save_assessments(&done.assessments).await?;
     store.save_signals(&done.signal_changes).await?;
+    if let Some(peers) = &done.peers {
+        store
+            .save_peer_stats(
+                as_of,
+                &peers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+    }
     let save_seconds = t2.elapsed().as_secs_f64();
     // Opened: not known before this pass. Closed: known active before, not active now.
     let before: HashMap<&str, bool> = existing

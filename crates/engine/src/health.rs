@@ -166,11 +166,14 @@ fn engagement(f: &AccountFeatures) -> Option<(f64, String)> {
     let util = u.utilisation?;
     let seats = f.seats.unwrap_or(0);
     let mau = u.mau.unwrap_or(0.0);
-    let mut score = clamp(util / 0.5 * 100.0);
-    let mut reason = format!(
-        "{mau:.0} monthly active users on {seats} seats ({} utilisation)",
-        pct(util)
-    );
+    // Against the segment's median when there are enough peers: at the median scores 75; else against 50%.
+    let (mut score, mut reason) = match (f.utilisation_vs_peers, f.peer_utilisation) {
+        (Some(r), Some(m)) => (
+            clamp(r * 75.0),
+            format!("{mau:.0} monthly active users on {seats} seats ({} utilisation, {:.1}× the segment's median of {})", pct(util), r, pct(m)),
+        ),
+        _ => (clamp(util / 0.5 * 100.0), format!("{mau:.0} monthly active users on {seats} seats ({} utilisation)", pct(util))),
+    };
     if let Some(base) = u.mau_baseline.filter(|b| *b > 0.0) {
         if mau / base < 0.8 {
             score = clamp(score - (1.0 - mau / base) * 120.0);
@@ -406,6 +409,36 @@ mod tests {
         let w: f64 = h.components.iter().map(|c| c.weight).sum();
         assert!((w - 1.0).abs() < 1e-9);
         assert!((h.components[0].weight - 0.5).abs() < 1e-9, "0.30 of 0.60");
+    }
+
+    #[test]
+    fn engagement_compares_with_the_segment_when_peers_are_known() {
+        let mut f = base();
+        f.usage.utilisation = Some(0.1);
+        let alone = score(&f, &HealthConfig::default());
+        f.utilisation_vs_peers = Some(1.0);
+        f.peer_utilisation = Some(0.1);
+        let with_peers = score(&f, &HealthConfig::default());
+        let e = |h: &HealthScore| {
+            h.components
+                .iter()
+                .find(|c| c.name == "engagement")
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(e(&alone).score, 20.0, "10% of seats against the 50% line");
+        assert_eq!(
+            e(&with_peers).score,
+            75.0,
+            "the same 10% is the segment's median"
+        );
+        assert!(
+            e(&with_peers)
+                .reason
+                .contains("1.0× the segment's median of 10%"),
+            "{}",
+            e(&with_peers).reason
+        );
     }
 
     #[test]

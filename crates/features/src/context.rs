@@ -20,6 +20,8 @@ pub struct BookContext {
     pub has_interactions: bool,
     /// Whether any account has billing events.
     pub has_billing: bool,
+    /// Segment medians to compare accounts with (empty: no comparison).
+    pub peers: crate::peers::Peers,
 }
 
 impl BookContext {
@@ -50,6 +52,7 @@ impl BookContext {
             has_contacts: accounts().any(|a| !a.contacts_as_of(as_of).is_empty()),
             has_interactions: accounts().any(|a| a.interactions.first().is_some_and(|x| x.at < t)),
             has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
+            peers: Default::default(),
         }
     }
 
@@ -69,6 +72,7 @@ impl BookContext {
             has_contacts: before(summary.first_contact),
             has_interactions: before(summary.first_interaction),
             has_billing: before(summary.first_billing),
+            peers: Default::default(),
         }
     }
 }

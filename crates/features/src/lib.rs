@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod context;
+pub mod peers;
 pub use bellwether_text::sentiment;
 pub mod usage;
 
@@ -61,6 +62,12 @@ pub struct AccountFeatures {
     pub escalations_90d: Option<f64>,
     /// Mean CSAT (1–5) of tickets closed in the last 90 days.
     pub csat_90d: Option<f64>,
+    /// Seat utilisation divided by the median of the account's segment (1.0 = the median peer).
+    pub utilisation_vs_peers: Option<f64>,
+    /// Events per seat in 28 days divided by the segment's median.
+    pub usage_per_seat_vs_peers: Option<f64>,
+    /// The segment's median seat utilisation.
+    pub peer_utilisation: Option<f64>,
     /// Mean sentiment (−1 to 1, see [`sentiment`]) of tickets opened in the last 45 days.
     pub sentiment_45d: Option<f64>,
     /// Mean sentiment of tickets opened 45 to 365 days before the day: the account's own baseline.
@@ -285,6 +292,7 @@ pub fn compute(
                 .count() as f64,
         );
     }
+    peers::apply(&mut f, &ctx.peers);
     f
 }
 

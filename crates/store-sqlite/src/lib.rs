@@ -13,7 +13,7 @@
 mod rows;
 
 use bellwether_core::history::AttrFact;
-use bellwether_core::model::{Assessment, Signal};
+use bellwether_core::model::{Assessment, PeerStats, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
@@ -478,6 +478,39 @@ impl bellwether_store::Store for SqliteStore {
                 rows::ASSESSMENT_SELECT
             );
             rows::assessments(c, &sql, day)
+        })
+        .await
+    }
+
+    async fn save_peer_stats(&self, as_of: Day, rows: &[(String, PeerStats)]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write_tx(move |tx| {
+            tx.execute("DELETE FROM peer_stats WHERE as_of = ?1", [as_of.0]).map_err(db_err)?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO peer_stats (as_of, segment, accounts, utilisation, events_per_seat) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(db_err)?;
+            for (seg, p) in &rows {
+                st.execute(params![as_of.0, seg, p.accounts as i64, p.utilisation, p.events_per_seat]).map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn peer_stats(&self, as_of: Day) -> Result<Vec<(String, PeerStats)>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT segment, accounts, utilisation, events_per_seat FROM peer_stats \
+                     WHERE as_of = (SELECT max(as_of) FROM peer_stats WHERE as_of <= ?1) ORDER BY segment",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([as_of.0], |r| {
+                    Ok((r.get::<_, String>(0)?, PeerStats { accounts: r.get::<_, i64>(1)? as usize, utilisation: r.get(2)?, events_per_seat: r.get(3)? }))
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
         })
         .await
     }

@@ -16,8 +16,8 @@ pub use book::{AccountFacts, Book, ContactFacts};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
-    Assessment, BillingEvent, Contact, Interaction, Outcome, Signal, SignalStatus, Subscription,
-    Ticket,
+    Assessment, BillingEvent, Contact, Interaction, Outcome, PeerStats, Signal, SignalStatus,
+    Subscription, Ticket,
 };
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
@@ -230,6 +230,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The assessments of one day, or of the latest day assessed with `None`.
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>>;
+
+    /// Stores the segment medians of a full pass.
+    async fn save_peer_stats(&self, as_of: Day, rows: &[(String, PeerStats)]) -> Result<()>;
+
+    /// The segment medians of the latest full pass on or before `as_of`.
+    async fn peer_stats(&self, as_of: Day) -> Result<Vec<(String, PeerStats)>>;
 
     /// The latest day assessed, if any.
     async fn latest_assessment_day(&self) -> Result<Option<Day>>;
