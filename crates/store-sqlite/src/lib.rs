@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "signal_lifecycle",
         include_str!("../migrations/0002_signal_lifecycle.sql"),
     ),
+    (
+        3,
+        "peer_stats",
+        include_str!("../migrations/0003_peer_stats.sql"),
+    ),
 ];
 
 /// Reader connections kept open.
