@@ -26,6 +26,8 @@ macro_rules! text_enum {
             pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text,)* } }
             /// Reads the canonical text or a common alias, case-insensitively.
             pub fn parse(s: &str) -> Result<Self, String> {
+                // The canonical text, as stored, matches without allocating (bulk reads parse millions).
+                $(if s == $text { return Ok($name::$variant); })*
                 let l = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
                 match l.as_str() {
                     $($text $(| $alias)* => Ok($name::$variant),)*

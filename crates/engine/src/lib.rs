@@ -19,14 +19,27 @@ pub use assess::{assess_book, reassess, AssessOutcome, Engine};
 pub use health::{HealthConfig, HealthScore};
 pub use worklist::{portfolio_summary, worklist, WorklistItem};
 
-/// Formats minor units as a short dollar amount for sentences: `$1.2M`, `$48k`, `$900`.
+/// Formats minor units as a short dollar amount for sentences: `$3.1B`, `$1.2M`, `$48k`, `$900`.
 pub fn short_money(minor: i64) -> String {
     let v = minor as f64 / 100.0;
-    if v.abs() >= 999_500.0 {
+    if v.abs() >= 999_500_000.0 {
+        format!("${:.1}B", v / 1e9)
+    } else if v.abs() >= 999_500.0 {
         format!("${:.1}M", v / 1e6)
     } else if v.abs() >= 1_000.0 {
         format!("${:.0}k", v / 1e3)
     } else {
         format!("${v:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_money_scales() {
+        assert_eq!(super::short_money(90_000), "$900");
+        assert_eq!(super::short_money(4_800_000), "$48k");
+        assert_eq!(super::short_money(120_000_000), "$1.2M");
+        assert_eq!(super::short_money(308_190_000_000), "$3.1B");
     }
 }
