@@ -276,3 +276,176 @@ async fn daily_passes_keep_one_signal_per_condition_and_route_it_to_the_owner() 
         .filter(|s| s.status == SignalStatus::Resolved)
         .all(|s| s.resolved_at.is_some_and(|r| r > s.last_seen)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_scores_detectors_against_the_ground_truth() {
+    use bellwether_engine::evaluate::{evaluate, Truth};
+    use bellwether_engine::Engine;
+    use bellwether_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    let cfg = SimConfig {
+        accounts: 600,
+        seed: 5,
+        ..SimConfig::default()
+    };
+    simulate(&cfg, &book, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&dir.path().join("bellwether.db"))
+        .await
+        .unwrap();
+    import_dir(&store, &book, &ImportOptions::default())
+        .await
+        .unwrap();
+    let (b, series, summary) = (
+        store.load_book(None).await.unwrap(),
+        store.load_series(None).await.unwrap(),
+        store.book_summary().await.unwrap(),
+    );
+    let mut rdr = csv::Reader::from_path(book.join("truth/ground_truth.csv")).unwrap();
+    let mut truth = HashMap::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let day = |s: &str| (!s.is_empty()).then(|| Day::parse(s).unwrap());
+        let direction = if CHURN_ARCHETYPES.contains(&&r[1]) {
+            "risk"
+        } else if ["seat_saturation", "new_team_adoption"].contains(&&r[1]) {
+            "expansion"
+        } else {
+            "none"
+        };
+        truth.insert(
+            bellwether_core::AccountId(r[0].to_string()),
+            Truth {
+                archetype: r[1].to_string(),
+                direction,
+                start: day(&r[2]),
+                end: day(&r[4]),
+            },
+        );
+    }
+    let start = cfg.end.plus(-cfg.history_days + 120);
+    let report = evaluate(
+        &b,
+        &series,
+        &summary,
+        &truth,
+        &Engine::default(),
+        start,
+        cfg.end.plus(1),
+        14,
+    );
+    assert!(report.signals_opened > 0);
+    let kinds_total: usize = report.kinds.iter().map(|k| k.opened).sum();
+    assert_eq!(kinds_total, report.signals_opened, "per-kind counts add up");
+    for a in &report.archetypes {
+        assert!(
+            a.detected <= a.accounts && (0.0..=1.0).contains(&a.detection_rate),
+            "{a:?}"
+        );
+        assert!(
+            a.median_delay_days.is_none_or(|d| d >= 0.0),
+            "a signal never precedes its story's start: {a:?}"
+        );
+    }
+    let budget = report
+        .archetypes
+        .iter()
+        .find(|a| a.archetype == "budget_trouble")
+        .expect("the book has budget trouble");
+    assert!(
+        budget.accounts >= 5 && budget.detection_rate >= 0.6,
+        "failed payments and downgrades are caught: {budget:?}"
+    );
+    assert!(
+        report.precision > 0.1 && report.precision <= 1.0,
+        "{}",
+        report.precision
+    );
+    let md = report.to_markdown();
+    assert!(
+        md.contains("| budget_trouble |") && md.contains("| signal kind | opened |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn signals_can_be_listed_acknowledged_snoozed_and_resolved_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bw = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+            .arg("--data-dir")
+            .arg(dir.path().join("demo"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let demo = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "demo",
+            "--accounts",
+            "400",
+        ])
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    let list: serde_json::Value =
+        serde_json::from_str(&bw(&["signals", "--json", "--limit", "500"])).unwrap();
+    let list = list.as_array().unwrap();
+    assert!(!list.is_empty(), "a simulated book has open signals");
+    let rank = |s: &serde_json::Value| {
+        ["low", "medium", "high", "critical"]
+            .iter()
+            .position(|x| Some(*x) == s["severity"].as_str())
+            .unwrap()
+    };
+    assert!(
+        list.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])),
+        "most severe first"
+    );
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert!(bw(&["signal", "ack", &id]).contains("is now acknowledged"));
+    assert!(bw(&["signal", "snooze", &id, "--until", "2027-01-01"]).contains("is now snoozed"));
+    let snoozed: serde_json::Value =
+        serde_json::from_str(&bw(&["signals", "--json", "--status", "snoozed"])).unwrap();
+    assert_eq!(snoozed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        snoozed[0]["snoozed_until"],
+        serde_json::json!(Day::ymd(2027, 1, 1).0)
+    );
+    assert!(bw(&["signal", "resolve", &id]).contains("is now resolved"));
+    let open: serde_json::Value =
+        serde_json::from_str(&bw(&["signals", "--json", "--limit", "500"])).unwrap();
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != id.as_str()),
+        "a resolved signal leaves the open list"
+    );
+    let kind = list[0]["kind"].as_str().unwrap();
+    let by_kind: serde_json::Value = serde_json::from_str(&bw(&[
+        "signals", "--json", "--kind", kind, "--limit", "500",
+    ]))
+    .unwrap();
+    assert!(by_kind
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["kind"] == kind));
+    let missing = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .arg("--data-dir")
+        .arg(dir.path().join("demo"))
+        .args(["signal", "ack", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no signal 'nope'"));
+}
