@@ -429,7 +429,13 @@ impl bellwether_store::Store for SqliteStore {
 
     async fn load_book(&self, accounts: Option<&[AccountId]>) -> Result<Book> {
         let ids: Option<Vec<AccountId>> = accounts.map(|a| a.to_vec());
-        self.read(move |c| rows::load_book(c, ids.as_deref())).await
+        // Two groups of tables on two reader connections at once.
+        let ids2 = ids.clone();
+        let (people, activity) = tokio::try_join!(
+            self.read(move |c| rows::load_people(c, ids.as_deref())),
+            self.read(move |c| rows::load_activity(c, ids2.as_deref()))
+        )?;
+        Ok(rows::join_book(people, activity))
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>> {

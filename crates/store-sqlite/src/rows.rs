@@ -235,16 +235,20 @@ fn attr_fact(r: &Row) -> rusqlite::Result<AttrFact> {
     })
 }
 
-/// Reads every fact of the given accounts (or all) with one query per table, grouped by account.
-pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Book> {
-    let mut book: FxHashMap<String, AccountFacts> = FxHashMap::default();
-    // Looks the account up by borrowed text, allocating its key only the first time.
-    fn entry<'b>(book: &'b mut FxHashMap<String, AccountFacts>, id: &str) -> &'b mut AccountFacts {
-        if !book.contains_key(id) {
-            book.insert(id.to_string(), AccountFacts::default());
-        }
-        book.get_mut(id).expect("inserted")
+/// Facts by account id, as read from one group of tables.
+pub(crate) type Partial = FxHashMap<String, AccountFacts>;
+
+/// Looks the account up by borrowed text, allocating its key only the first time.
+fn entry<'b>(book: &'b mut Partial, id: &str) -> &'b mut AccountFacts {
+    if !book.contains_key(id) {
+        book.insert(id.to_string(), AccountFacts::default());
     }
+    book.get_mut(id).expect("inserted")
+}
+
+/// Reads the accounts, their attribute history, contacts and tickets of the given accounts (or all).
+pub(crate) fn load_people(c: &Connection, ids: Option<&[AccountId]>) -> Result<Partial> {
+    let mut book = Partial::default();
     each(c, "SELECT id FROM accounts", "id", ids, |r| {
         entry(&mut book, str_ref(r, 0).map_err(db_err)?);
         Ok(())
@@ -324,6 +328,12 @@ pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Boo
         entry(&mut book, account).tickets.push(t);
         Ok(())
     })?;
+    Ok(book)
+}
+
+/// Reads billing events, subscriptions, interactions and outcomes of the given accounts (or all).
+pub(crate) fn load_activity(c: &Connection, ids: Option<&[AccountId]>) -> Result<Partial> {
+    let mut book = Partial::default();
     let billing_sql = "SELECT id, account_id, at, kind, amount, currency, mrr_delta, seats_delta, plan, received_at FROM billing_events";
     each(c, billing_sql, "account_id", ids, |r| {
         let e = db_err;
@@ -412,12 +422,24 @@ pub(crate) fn load_book(c: &Connection, ids: Option<&[AccountId]>) -> Result<Boo
             Ok(())
         },
     )?;
+    Ok(book)
+}
+
+/// Joins the two groups of tables into the book, each account's lists in event-time order.
+pub(crate) fn join_book(mut people: Partial, activity: Partial) -> Book {
+    for (id, a) in activity {
+        let f = entry(&mut people, &id);
+        f.billing = a.billing;
+        f.subscriptions = a.subscriptions;
+        f.interactions = a.interactions;
+        f.outcomes = a.outcomes;
+    }
     let mut out = Book::default();
-    for (id, mut facts) in book {
+    for (id, mut facts) in people {
         facts.sort();
         out.accounts.insert(AccountId(id), facts);
     }
-    Ok(out)
+    out
 }
 
 pub(crate) const ASSESSMENT_SELECT: &str =
