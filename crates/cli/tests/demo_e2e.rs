@@ -34,6 +34,26 @@ fn troubled(truth: &str) -> HashMap<String, Day> {
         .collect()
 }
 
+/// Simulates a book of `accounts` with `seed` into `dir/book` and imports it into `dir/bellwether.db`.
+async fn imported_book(
+    dir: &std::path::Path,
+    accounts: usize,
+    seed: u64,
+) -> (SimConfig, std::path::PathBuf, SqliteStore) {
+    let book = dir.join("book");
+    let cfg = SimConfig {
+        accounts,
+        seed,
+        ..SimConfig::default()
+    };
+    simulate(&cfg, &book, &mut |_| {}).unwrap();
+    let store = SqliteStore::open(&dir.join("bellwether.db")).await.unwrap();
+    import_dir(&store, &book, &ImportOptions::default())
+        .await
+        .unwrap();
+    (cfg, book, store)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn troubled_accounts_rank_well_above_the_base_rate() {
     let dir = tempfile::tempdir().unwrap();
@@ -224,19 +244,7 @@ async fn daily_passes_keep_one_signal_per_condition_and_route_it_to_the_owner() 
     use bellwether_engine::{reassess, Engine};
     use bellwether_store::{SignalFilter, Store};
     let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("book");
-    let cfg = SimConfig {
-        accounts: 400,
-        seed: 11,
-        ..SimConfig::default()
-    };
-    simulate(&cfg, &book, &mut |_| {}).unwrap();
-    let store = SqliteStore::open(&dir.path().join("bellwether.db"))
-        .await
-        .unwrap();
-    import_dir(&store, &book, &ImportOptions::default())
-        .await
-        .unwrap();
+    let (cfg, _, store) = imported_book(dir.path(), 400, 11).await;
     let engine = Engine::default();
     let mut opened = 0;
     // Four weekly passes over the last month of history.
@@ -283,19 +291,7 @@ async fn the_replay_scores_detectors_against_the_ground_truth() {
     use bellwether_engine::Engine;
     use bellwether_store::Store;
     let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("book");
-    let cfg = SimConfig {
-        accounts: 600,
-        seed: 5,
-        ..SimConfig::default()
-    };
-    simulate(&cfg, &book, &mut |_| {}).unwrap();
-    let store = SqliteStore::open(&dir.path().join("bellwether.db"))
-        .await
-        .unwrap();
-    import_dir(&store, &book, &ImportOptions::default())
-        .await
-        .unwrap();
+    let (cfg, book, store) = imported_book(dir.path(), 600, 5).await;
     let (b, series, summary) = (
         store.load_book(None).await.unwrap(),
         store.load_series(None).await.unwrap(),

@@ -80,11 +80,6 @@ pub struct Evaluation {
     pub false_signals_per_healthy_account_month: f64,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    bellwether_signals::median(&v)
-}
-
 /// Replays the pass from `start` to `end` every `step` days and scores the signals against `truth`.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
@@ -233,8 +228,8 @@ pub fn evaluate(
                 accounts: n,
                 detected: d,
                 detection_rate: if n > 0 { d as f64 / n as f64 } else { 0.0 },
-                median_delay_days: median(delays),
-                median_warning_days: median(warnings),
+                median_delay_days: bellwether_signals::median(&delays),
+                median_warning_days: bellwether_signals::median(&warnings),
             })
             .collect(),
         kinds: per_kind

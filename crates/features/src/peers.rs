@@ -16,10 +16,12 @@ pub const MIN_PEERS: usize = 5;
 /// Medians by segment.
 pub type Peers = BTreeMap<String, PeerStats>;
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
+/// Median of the values (NaN-free), `None` when there are none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
         return None;
     }
+    let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
     Some(if v.len() % 2 == 1 {
@@ -54,8 +56,8 @@ pub fn peer_stats<'a>(features: impl IntoIterator<Item = &'a AccountFeatures>) -
                 seg,
                 PeerStats {
                     accounts: n,
-                    utilisation: median(util),
-                    events_per_seat: median(eps),
+                    utilisation: median(&util),
+                    events_per_seat: median(&eps),
                 },
             )
         })
