@@ -445,3 +445,56 @@ fn signals_can_be_listed_acknowledged_snoozed_and_resolved_from_the_command_line
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no signal 'nope'"));
 }
+
+#[test]
+fn assess_from_builds_the_health_history_forward_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    simulate(
+        &SimConfig {
+            accounts: 150,
+            seed: 3,
+            ..SimConfig::default()
+        },
+        &book,
+        &mut |_| {},
+    )
+    .unwrap();
+    let bw = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bellwether"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(bw(&["import", "--no-assess", book.to_str().unwrap()])
+        .status
+        .success());
+    let out = bw(&["assess", "--from", "2026-10-04", "--step", "7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("2026-10-")).count(),
+        4,
+        "passes on 4, 11, 18 and 25 October:\n{text}"
+    );
+    let wl: serde_json::Value =
+        serde_json::from_slice(&bw(&["worklist", "--json", "--limit", "1"]).stdout).unwrap();
+    let id = wl[0]["account_id"].as_str().unwrap();
+    let acct: serde_json::Value =
+        serde_json::from_slice(&bw(&["account", id, "--json"]).stdout).unwrap();
+    assert_eq!(
+        acct["health_history"].as_array().unwrap().len(),
+        5,
+        "four weekly passes and the day after the data"
+    );
+    let again = bw(&["assess", "--from", "2026-10-04"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr)
+        .contains("error[invalid_argument]: the book is already assessed up to 2026-11-01"));
+}

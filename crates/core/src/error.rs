@@ -44,6 +44,7 @@ macro_rules! codes {
 
 codes! {
     InvalidConfig => "invalid_config", InvalidRequest, 400, "The configuration file or a BELLWETHER_* variable could not be read.";
+    InvalidArgument => "invalid_argument", InvalidRequest, 400, "An argument is not acceptable as given, for this store's state.";
     FileNotFound => "file_not_found", InvalidRequest, 404, "A file or folder named on the command line does not exist or cannot be read.";
     UnknownImportKind => "unknown_import_kind", InvalidRequest, 400, "The kind of an import file could not be recognised from its name or header.";
     MissingColumn => "missing_column", InvalidRequest, 400, "An import file lacks a column its kind requires.";

@@ -310,8 +310,11 @@ pub async fn reassess<S: Store + ?Sized>(
     };
     let mut existing: HashMap<AccountId, Vec<Signal>> = HashMap::new();
     for s in store.signals(filter).await? {
-        // Active signals, and closed ones still inside any cooldown.
-        if s.is_active() || s.resolved_at.is_some_and(|r| as_of.0 - r.0 < 120) {
+        // Active signals, and closed ones still inside any cooldown; a signal first found after the day (a pass
+        // for an earlier day) is none of its business.
+        if s.detected_at <= as_of
+            && (s.is_active() || s.resolved_at.is_some_and(|r| as_of.0 - r.0 < 120))
+        {
             existing.entry(s.account_id.clone()).or_default().push(s);
         }
     }

@@ -20,6 +20,12 @@ pub struct AssessArgs {
     /// The day to assess as of (facts before it count); default: the day after the last data.
     #[arg(long, value_parser = parse_day)]
     pub as_of: Option<Day>,
+    /// Also assess earlier days, from this one, to build the health history and the signals' lifecycle.
+    #[arg(long, value_parser = parse_day)]
+    pub from: Option<Day>,
+    /// Days between the passes of `--from`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub step: i32,
 }
 
 /// Arguments of `worklist`.
@@ -69,7 +75,37 @@ pub fn print_worklist(items: &[WorklistItem]) {
 /// Runs `assess`.
 pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
-    let out = reassess(&store, &settings.engine(), None, a.as_of)
+    let engine = settings.engine();
+    if let Some(from) = a.from {
+        if let Some(latest) = store.latest_assessment_day().await?.filter(|l| *l >= from) {
+            return Err(CliError::new(
+                Code::InvalidArgument,
+                format!(
+                    "the book is already assessed up to {latest}; --from builds history forward, so start after that day, \
+                     or import into a fresh data directory with `import --no-assess` and run `assess --from {from}` first"
+                ),
+            ));
+        }
+        let to = match a.as_of {
+            Some(d) => d,
+            None => {
+                let (book, series) = (store.load_book(None).await?, store.load_series(None).await?);
+                bellwether_engine::assess::default_as_of(&book, &series)
+                    .ok_or_else(|| CliError::new(Code::NoData, "there is nothing to assess yet; import data first (`bellwether import DIR`)"))?
+            }
+        };
+        let mut day = from;
+        while day < to {
+            if let Some(out) = reassess(&store, &engine, None, Some(day)).await? {
+                println!(
+                    "{}: {} accounts, {} signals opened, {} closed",
+                    out.as_of, out.assessed, out.signals_opened, out.signals_closed
+                );
+            }
+            day = day.plus(a.step);
+        }
+    }
+    let out = reassess(&store, &engine, None, a.as_of)
         .await?
         .ok_or_else(|| {
             CliError::new(
