@@ -45,6 +45,33 @@ pub const WEEKLY_ACTIVE_USERS: &str = "weekly_active_users";
 /// Distinct active users per calendar month, dated by the month's last day.
 pub const MONTHLY_ACTIVE_USERS: &str = "monthly_active_users";
 
+/// The imported daily metric that stands for daily active users when no events were imported.
+pub const METRIC_ACTIVE_USERS: &str = "metric:active_users";
+
+/// An account's usage, feature by feature, as (feature name, daily series): its event counts (`event:<name>`)
+/// when it has any, else its imported daily metrics (`metric:<name>`, all but `metric:active_users`), so a book
+/// imported as daily metrics gets the same usage features. The two are never added together.
+pub fn usage_series(s: &AccountSeries) -> Vec<(&str, &Series)> {
+    let events: Vec<(&str, &Series)> = s
+        .metrics
+        .iter()
+        .filter_map(|(n, v)| Some((n.strip_prefix(EVENT_PREFIX)?, v)))
+        .collect();
+    if !events.is_empty() {
+        return events;
+    }
+    s.metrics
+        .iter()
+        .filter(|(n, _)| n.as_str() != METRIC_ACTIVE_USERS)
+        .filter_map(|(n, v)| Some((n.strip_prefix(METRIC_PREFIX)?, v)))
+        .collect()
+}
+
+/// Daily active users: counted from events, else the imported `metric:active_users`.
+pub fn active_users(s: &AccountSeries) -> Option<&Series> {
+    s.get(ACTIVE_USERS).or_else(|| s.get(METRIC_ACTIVE_USERS))
+}
+
 /// The merge rule of a metric, from its name.
 pub fn merge_rule(metric: &str) -> Merge {
     if metric.starts_with(METRIC_PREFIX) {
@@ -294,6 +321,47 @@ impl AccountSeries {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn usage_comes_from_events_else_from_imported_daily_metrics() {
+        let series = |names: &[&str]| AccountSeries {
+            metrics: names
+                .iter()
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        Series {
+                            points: vec![(Day(1), 1.0)],
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let both = series(&[
+            "event:login",
+            "metric:logins",
+            ACTIVE_USERS,
+            "metric:active_users",
+        ]);
+        assert_eq!(
+            usage_series(&both).iter().map(|p| p.0).collect::<Vec<_>>(),
+            ["login"]
+        );
+        assert!(std::ptr::eq(
+            active_users(&both).unwrap(),
+            both.get(ACTIVE_USERS).unwrap()
+        ));
+        let metrics = series(&["metric:logins", "metric:reports", "metric:active_users"]);
+        assert_eq!(
+            usage_series(&metrics)
+                .iter()
+                .map(|p| p.0)
+                .collect::<Vec<_>>(),
+            ["logins", "reports"]
+        );
+        assert!(active_users(&metrics).is_some());
+        assert!(usage_series(&series(&["users:login"])).is_empty());
+    }
 
     #[test]
     fn merge_rules_follow_the_prefix() {

@@ -2,10 +2,30 @@
 //! unconnected source counts as missing rather than as "all quiet") and the catalogue of product features
 //! (event names seen before that day). Like every feature, the context only reads what happened before it.
 
-use bellwether_core::series::{AccountSeries, EVENT_PREFIX};
+use bellwether_core::series::{AccountSeries, EVENT_PREFIX, METRIC_ACTIVE_USERS, METRIC_PREFIX};
 use bellwether_core::Day;
 use bellwether_store::{Book, BookSummary};
 use std::collections::BTreeSet;
+
+/// The book's feature catalogue from its metric names: event names when the book has events, else the names
+/// of its imported daily metrics (the same choice [`bellwether_core::series::usage_series`] makes per account).
+fn catalogue<'a>(metrics: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let metrics: Vec<&str> = metrics.collect();
+    let events: Vec<String> = metrics
+        .iter()
+        .filter_map(|m| m.strip_prefix(EVENT_PREFIX))
+        .map(String::from)
+        .collect();
+    if !events.is_empty() {
+        return events;
+    }
+    metrics
+        .iter()
+        .filter(|m| **m != METRIC_ACTIVE_USERS)
+        .filter_map(|m| m.strip_prefix(METRIC_PREFIX))
+        .map(String::from)
+        .collect()
+}
 
 /// Book-wide context, computed once per pass.
 #[derive(Clone, Debug, Default)]
@@ -32,19 +52,15 @@ impl BookContext {
         as_of: Day,
     ) -> BookContext {
         let t = as_of.start();
-        let mut catalog = BTreeSet::new();
+        let mut names = BTreeSet::new();
         for s in series {
             for (m, ser) in &s.metrics {
-                if ser.first_day().is_none_or(|d| d >= as_of) {
-                    continue;
-                }
-                if let Some(name) = m.strip_prefix(EVENT_PREFIX) {
-                    if !catalog.contains(name) {
-                        catalog.insert(name.to_string());
-                    }
+                if ser.first_day().is_some_and(|d| d < as_of) && !names.contains(m) {
+                    names.insert(m.clone());
                 }
             }
         }
+        let catalog = catalogue(names.iter().map(String::as_str));
         let accounts = || book.accounts.values();
         BookContext {
             catalog: catalog.into_iter().collect(),
@@ -62,12 +78,13 @@ impl BookContext {
         let t = as_of.start();
         let before = |first: Option<bellwether_core::Timestamp>| first.is_some_and(|f| f < t);
         BookContext {
-            catalog: summary
-                .metrics
-                .iter()
-                .filter(|(_, first)| *first < as_of)
-                .filter_map(|(m, _)| m.strip_prefix(EVENT_PREFIX).map(String::from))
-                .collect(),
+            catalog: catalogue(
+                summary
+                    .metrics
+                    .iter()
+                    .filter(|(_, first)| *first < as_of)
+                    .map(|(m, _)| m.as_str()),
+            ),
             has_tickets: before(summary.first_ticket),
             has_contacts: before(summary.first_contact),
             has_interactions: before(summary.first_interaction),

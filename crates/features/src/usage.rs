@@ -4,7 +4,7 @@
 
 use crate::BookContext;
 use bellwether_core::series::{
-    AccountSeries, ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
+    active_users, usage_series, AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
 };
 use bellwether_core::Day;
 use serde::Serialize;
@@ -67,10 +67,7 @@ impl Usage {
         let (mut used, mut abandoned) = (0.0, 0.0);
         let mut last: Option<Day> = None;
         let mut first: Option<Day> = None;
-        for (name, ser) in &s.metrics {
-            let Some(event) = name.strip_prefix(EVENT_PREFIX) else {
-                continue;
-            };
+        for (event, ser) in usage_series(s) {
             let recent = ser.sum(d28, as_of);
             let before = ser.sum(d118, d28);
             e7 += ser.sum(d7, as_of);
@@ -105,7 +102,7 @@ impl Usage {
                 .filter(|b| *b > 0.0)
                 .map(|b| e28 / b - 1.0);
         }
-        if let Some(a) = s.get(ACTIVE_USERS) {
+        if let Some(a) = active_users(s) {
             let recent = a.range(d28, as_of);
             u.dau_28d = Some(a.sum(d28, as_of) / 28.0);
             u.peak_dau_28d = Some(recent.iter().map(|p| p.1).fold(0.0, f64::max));

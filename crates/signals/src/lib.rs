@@ -51,16 +51,15 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The account's total events per day over `[as_of - days, as_of)`, oldest first.
+    /// The account's total events per day over `[as_of - days, as_of)`, oldest first (imported daily metrics
+    /// when the account has no events; see [`bellwether_core::series::usage_series`]).
     pub fn daily_events(&self, days: i32) -> Vec<f64> {
         let from = self.as_of.plus(-days);
         let mut out = vec![0.0; days.max(0) as usize];
         if let Some(s) = self.series {
-            for (name, ser) in &s.metrics {
-                if name.starts_with(bellwether_core::series::EVENT_PREFIX) {
-                    for (d, v) in ser.range(from, self.as_of) {
-                        out[(d.0 - from.0) as usize] += v;
-                    }
+            for (_, ser) in bellwether_core::series::usage_series(s) {
+                for (d, v) in ser.range(from, self.as_of) {
+                    out[(d.0 - from.0) as usize] += v;
                 }
             }
         }

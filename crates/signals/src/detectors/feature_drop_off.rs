@@ -10,7 +10,7 @@
 
 use crate::{Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
-use bellwether_core::series::EVENT_PREFIX;
+use bellwether_core::series::usage_series;
 use bellwether_core::Day;
 use serde_json::json;
 
@@ -66,12 +66,8 @@ impl Detector for FeatureDropOff {
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
         let series = cx.series?;
-        let events = || {
-            series
-                .metrics
-                .iter()
-                .filter_map(|(n, s)| Some((n.strip_prefix(EVENT_PREFIX)?, s)))
-        };
+        let usage = usage_series(series);
+        let events = || usage.iter().copied();
         let first = events()
             .filter_map(|(_, s)| s.first_day())
             .filter(|d| *d < cx.as_of)

@@ -8,7 +8,7 @@
 
 use crate::{Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
-use bellwether_core::series::{ACTIVE_USERS, EVENT_PREFIX};
+use bellwether_core::series::{active_users, usage_series};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -50,11 +50,10 @@ impl Detector for LoginSilence {
             return None;
         }
         let series = cx.series?;
-        let activity: Vec<_> = series
-            .metrics
-            .iter()
-            .filter(|(n, _)| n.starts_with(EVENT_PREFIX) || n.as_str() == ACTIVE_USERS)
+        let activity: Vec<_> = usage_series(series)
+            .into_iter()
             .map(|(_, s)| s)
+            .chain(active_users(series))
             .collect();
         let last = activity
             .iter()
