@@ -41,7 +41,8 @@ impl Default for Engine {
 }
 
 impl Engine {
-    fn cooldown(&self, kind: &str) -> i32 {
+    /// The cooldown of a detector kind, in days (14 for a kind no registered detector has).
+    pub fn cooldown(&self, kind: &str) -> i32 {
         self.detectors
             .iter()
             .find(|d| d.kind() == kind)
@@ -173,7 +174,7 @@ pub struct Assessed {
 }
 
 /// Runs `f` over `items` on all cores, keeping the order.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(items.len().max(1));

@@ -5,7 +5,7 @@
 //! The replay runs the real pass (point-in-time features, every detector, the lifecycle with its cooldowns)
 //! every `step` days from `start` to `end`, each account on its own, on all cores.
 
-use crate::assess::Engine;
+use crate::assess::{par_map, Engine};
 use crate::signals::reconcile;
 use bellwether_core::model::Signal;
 use bellwether_core::series::AccountSeries;
@@ -103,73 +103,44 @@ pub fn evaluate(
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let ids: Vec<&AccountId> = book.accounts.keys().collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = ids.len().div_ceil(threads).max(1);
     // Per account: the signals it opened, and the days it was observed active.
-    type Replay = (AccountId, Vec<Signal>, i32);
-    let replays: Vec<Replay> = std::thread::scope(|s| {
-        let handles: Vec<_> = ids
-            .chunks(per)
-            .map(|chunk| {
-                let (by_id, empty, days, contexts) = (&by_id, &empty, &days, &contexts);
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|id| {
-                            let facts = book.accounts.get(*id).unwrap_or(empty);
-                            let ser = by_id.get(id).copied();
-                            let mut signals: Vec<Signal> = Vec::new();
-                            let mut active_days = 0;
-                            for (day, ctx) in days.iter().zip(contexts) {
-                                let f = compute(id, facts, ser, *day, ctx);
-                                // Only accounts that exist and are still customers on the day.
-                                if f.churned
-                                    || f.usage.days_since_first.is_none() && f.arr_minor.is_none()
-                                {
-                                    continue;
-                                }
-                                active_days += step;
-                                let cx = Context {
-                                    account: id,
-                                    as_of: *day,
-                                    features: &f,
-                                    facts,
-                                    series: ser,
-                                    calendar: &engine.calendar,
-                                };
-                                let found = detect_all(&engine.detectors, &cx);
-                                let cooldown = |k: &str| {
-                                    engine
-                                        .detectors
-                                        .iter()
-                                        .find(|d| d.kind() == k)
-                                        .map_or(14, |d| d.cooldown_days())
-                                };
-                                for c in reconcile(
-                                    id,
-                                    f.owner.as_deref(),
-                                    *day,
-                                    &signals,
-                                    &found,
-                                    &cooldown,
-                                    &engine.lifecycle,
-                                ) {
-                                    match signals.iter_mut().find(|s| s.id == c.id) {
-                                        Some(s) => *s = c,
-                                        None => signals.push(c),
-                                    }
-                                }
-                            }
-                            ((*id).clone(), signals, active_days)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("replay thread panicked"))
-            .collect()
+    let replays: Vec<(AccountId, Vec<Signal>, i32)> = par_map(&ids, |id| {
+        let facts = book.accounts.get(*id).unwrap_or(&empty);
+        let ser = by_id.get(id).copied();
+        let mut signals: Vec<Signal> = Vec::new();
+        let mut active_days = 0;
+        for (day, ctx) in days.iter().zip(&contexts) {
+            let f = compute(id, facts, ser, *day, ctx);
+            // Only accounts that exist and are still customers on the day.
+            if f.churned || f.usage.days_since_first.is_none() && f.arr_minor.is_none() {
+                continue;
+            }
+            active_days += step;
+            let cx = Context {
+                account: id,
+                as_of: *day,
+                features: &f,
+                facts,
+                series: ser,
+                calendar: &engine.calendar,
+            };
+            let found = detect_all(&engine.detectors, &cx);
+            for c in reconcile(
+                id,
+                f.owner.as_deref(),
+                *day,
+                &signals,
+                &found,
+                &|k| engine.cooldown(k),
+                &engine.lifecycle,
+            ) {
+                match signals.iter_mut().find(|s| s.id == c.id) {
+                    Some(s) => *s = c,
+                    None => signals.push(c),
+                }
+            }
+        }
+        ((*id).clone(), signals, active_days)
     });
 
     let under_way = |t: &Truth, dir: &str, day: Day| {

@@ -395,7 +395,9 @@ fn read_file(
             b.received_at = Some(received);
             flush(b)
         };
-        if kind == Kind::Events && header.len() <= 32 {
+        let fast_sink: Option<Box<dyn fast::FastSink>> = if header.len() > 32 {
+            None
+        } else if kind == Kind::Events {
             let cols = EventColumns {
                 account: cols[0].expect("required"),
                 timestamp: cols[1].expect("required"),
@@ -403,31 +405,26 @@ fn read_file(
                 user: cols[3],
                 value: cols[4],
             };
-            let mut sink = EventRows {
+            Some(Box::new(EventRows {
                 agg: EventAgg::default(),
                 cols,
-            };
-            read_blocks(
-                &fast,
-                &mut reader,
-                &mut sink,
-                &mut chunker,
-                &mut report,
-                &progress,
-                &mut flush_part,
-            )?
-        } else if kind == Kind::DailyMetrics && header.len() <= 32 {
+            }))
+        } else if kind == Kind::DailyMetrics {
             let cols = MetricColumns {
                 account: cols[0].expect("required"),
                 date: cols[1].expect("required"),
                 metric: cols[2].expect("required"),
                 value: cols[3].expect("required"),
             };
-            let mut sink = MetricRows::new(cols);
+            Some(Box::new(MetricRows::new(cols)))
+        } else {
+            None
+        };
+        if let Some(mut sink) = fast_sink {
             read_blocks(
                 &fast,
                 &mut reader,
-                &mut sink,
+                sink.as_mut(),
                 &mut chunker,
                 &mut report,
                 &progress,
