@@ -51,6 +51,17 @@ enum Command {
     },
     /// Replay the signal pass over history against a ground-truth file and score it.
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Train churn, contraction and expansion models on the book's outcomes and store them as a new version.
+    Train(commands::predict::TrainArgs),
+    /// Score every account with the active model: probabilities with their drivers.
+    Score(commands::predict::ScoreArgs),
+    /// List model versions or activate one (rollback).
+    Models {
+        #[command(subcommand)]
+        action: Option<commands::predict::ModelsAction>,
+    },
+    /// Rolling-origin backtest of the model against the rules health score, warning time included.
+    Backtest(commands::predict::BacktestArgs),
     /// Counts of what the data directory holds.
     Stats,
 }
@@ -87,6 +98,16 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Signals(a) => commands::signals::list(&settings, a).await,
         Command::Signal { action } => commands::signals::act(&settings, action).await,
         Command::Evaluate(a) => commands::evaluate::run(&settings, a).await,
+        Command::Train(a) => commands::predict::train_cmd(&settings, a).await,
+        Command::Score(a) => commands::predict::score_cmd(&settings, a).await,
+        Command::Models { action } => {
+            commands::predict::models_cmd(
+                &settings,
+                action.unwrap_or(commands::predict::ModelsAction::List),
+            )
+            .await
+        }
+        Command::Backtest(a) => commands::predict::backtest_cmd(&settings, a).await,
         Command::Stats => commands::assess::stats(&settings).await,
     }
 }

@@ -530,3 +530,34 @@ pub struct Play {
     /// What came of it.
     pub result: Option<String>,
 }
+
+/// One reason behind a prediction, on the probability scale.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Driver {
+    /// The reason group (`usage`, `support`, `stakeholders` …).
+    pub reason: String,
+    /// Percentage points this reason adds to (or, negative, takes from) the probability; the drivers of a
+    /// prediction sum to its probability minus the model's base probability.
+    pub points: f64,
+    /// The reason in words with the account's own numbers.
+    pub text: String,
+}
+
+/// A model's prediction for an account on a day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The account.
+    pub account_id: AccountId,
+    /// The day scored (facts before it were used).
+    pub as_of: Day,
+    /// What is predicted (`churn_renewal`, `churn_90d`, `expansion_180d` …).
+    pub target: String,
+    /// Calibrated probability.
+    pub probability: f64,
+    /// The model's base probability (an account with average inputs).
+    pub base_probability: f64,
+    /// The model version that made it.
+    pub model_version: i64,
+    /// Every reason, largest first.
+    pub drivers: Vec<Driver>,
+}

@@ -10,15 +10,16 @@
 //! rows, and rusqlite's direct row access reads them several times faster than an async driver that copies
 //! every row through a channel (measured: 169k interaction rows in 1.1 s with sqlx 0.8, see BENCHMARKS.md).
 
+mod models;
 mod rows;
 
 use bellwether_core::history::AttrFact;
-use bellwether_core::model::{Assessment, PeerStats, Signal};
+use bellwether_core::model::{Assessment, PeerStats, Prediction, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    Book, BookSummary, Fingerprint, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
-    WriteSummary,
+    Book, BookSummary, Fingerprint, ModelRecord, Result, SignalFilter, StoreError, StoreStats,
+    WriteBatch, WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "peer_stats",
         include_str!("../migrations/0003_peer_stats.sql"),
     ),
+    (4, "models", include_str!("../migrations/0004_models.sql")),
 ];
 
 /// Reader connections kept open.
@@ -616,5 +618,39 @@ impl bellwether_store::Store for SqliteStore {
     async fn save_signals(&self, rows: &[Signal]) -> Result<()> {
         let rows = rows.to_vec();
         self.write_tx(move |tx| rows::save_signals(tx, &rows)).await
+    }
+
+    async fn save_model(&self, model: ModelRecord, activate: bool) -> Result<i64> {
+        self.write_tx(move |tx| models::save_model(tx, &model, activate))
+            .await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelRecord>> {
+        self.read(models::models).await
+    }
+
+    async fn model(&self, version: Option<i64>) -> Result<Option<ModelRecord>> {
+        self.read(move |c| models::model(c, version)).await
+    }
+
+    async fn activate_model(&self, version: i64) -> Result<()> {
+        self.write_tx(move |tx| models::activate(tx, version)).await
+    }
+
+    async fn save_predictions(&self, rows: &[Prediction], default_target: &str) -> Result<()> {
+        let rows = rows.to_vec();
+        let target = default_target.to_string();
+        self.write_tx(move |tx| models::save_predictions(tx, &rows, &target))
+            .await
+    }
+
+    async fn predictions(
+        &self,
+        account: Option<&AccountId>,
+        as_of: Option<Day>,
+    ) -> Result<Vec<Prediction>> {
+        let account = account.cloned();
+        self.read(move |c| models::predictions(c, account.as_ref(), as_of))
+            .await
     }
 }

@@ -16,8 +16,8 @@ pub use book::{AccountFacts, Book, ContactFacts};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
-    Assessment, BillingEvent, Contact, Interaction, Outcome, PeerStats, Signal, SignalStatus,
-    Subscription, Ticket,
+    Assessment, BillingEvent, Contact, Interaction, Outcome, PeerStats, Prediction, Signal,
+    SignalStatus, Subscription, Ticket,
 };
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
@@ -254,4 +254,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or updates signals by id.
     async fn save_signals(&self, rows: &[Signal]) -> Result<()>;
+
+    /// Stores a trained model as the next version (active if `activate`, the others then inactive) and returns
+    /// its version.
+    async fn save_model(&self, model: ModelRecord, activate: bool) -> Result<i64>;
+
+    /// Every model version, newest first, without their bundles.
+    async fn models(&self) -> Result<Vec<ModelRecord>>;
+
+    /// One model version with its bundle (`None`: the active one); `Ok(None)` when there is none.
+    async fn model(&self, version: Option<i64>) -> Result<Option<ModelRecord>>;
+
+    /// Makes a version the active one (a rollback when it is older). `NotFound` for an unknown version.
+    async fn activate_model(&self, version: i64) -> Result<()>;
+
+    /// Stores predictions (replacing those of the same account, day and target) and copies the default
+    /// target's probability into that day's assessments.
+    async fn save_predictions(&self, rows: &[Prediction], default_target: &str) -> Result<()>;
+
+    /// Predictions of one account (or all) on one day (default: the latest day scored).
+    async fn predictions(
+        &self,
+        account: Option<&AccountId>,
+        as_of: Option<Day>,
+    ) -> Result<Vec<Prediction>>;
+}
+
+/// A model version in the registry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelRecord {
+    /// Version number, assigned when stored.
+    pub version: i64,
+    /// When it was trained.
+    pub created_at: Timestamp,
+    /// First snapshot day of its training data.
+    pub trained_from: Day,
+    /// Its cut-off: only outcomes knowable by this day were used.
+    pub trained_to: Day,
+    /// The learning engine.
+    pub engine: String,
+    /// Its input columns.
+    pub features: Vec<String>,
+    /// Hyperparameters, JSON.
+    pub params: String,
+    /// Held-out metrics per target, JSON.
+    pub metrics: String,
+    /// Whether scoring uses it.
+    pub active: bool,
+    /// The serialised models (empty in listings).
+    pub bundle: Vec<u8>,
 }

@@ -4,6 +4,7 @@ pub mod assess;
 pub mod demo;
 pub mod evaluate;
 pub mod import;
+pub mod predict;
 pub mod signals;
 pub mod simulate;
 

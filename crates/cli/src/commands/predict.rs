@@ -1,0 +1,461 @@
+//! `bellwether train`, `score`, `models` and `backtest`: churn and expansion models learned from the book's
+//! own outcomes, their registry, daily scoring with drivers, and the rolling-origin backtest against the
+//! rules health score.
+
+use super::open_store;
+use crate::config::Settings;
+use crate::error::CliError;
+use bellwether_core::model::Prediction;
+use bellwether_core::{Code, Day, Timestamp};
+use bellwether_predict::backtest::{self, BacktestConfig, BacktestReport, MethodReport};
+use bellwether_predict::dataset::{self, Sampling, TrainingSet};
+use bellwether_predict::score::{self, DEFAULT_TARGET};
+use bellwether_predict::{train, PredictError, Target, TrainConfig};
+use bellwether_store::{ModelRecord, Store};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+impl From<PredictError> for CliError {
+    fn from(e: PredictError) -> Self {
+        CliError::new(e.code(), e.to_string())
+    }
+}
+
+fn parse_day(s: &str) -> Result<Day, String> {
+    Day::parse(s).map_err(|e| e.to_string())
+}
+
+/// Arguments of `train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Learning engine: gbdt (gradient-boosted trees) or logistic (the baseline).
+    #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic"])]
+    pub engine: String,
+    /// Days between training snapshots.
+    #[arg(long, default_value_t = 14)]
+    pub step: i32,
+    /// Store the new version without making it active.
+    #[arg(long)]
+    pub no_activate: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `score`.
+#[derive(Args)]
+pub struct ScoreArgs {
+    /// The day to score (default: the day after the last data).
+    #[arg(long, value_parser = parse_day)]
+    pub as_of: Option<Day>,
+    /// Accounts to print.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Print JSON (every prediction).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `models` subcommands.
+#[derive(Subcommand)]
+pub enum ModelsAction {
+    /// List every version, newest first.
+    List,
+    /// Make a version the active one (roll back or forward), then re-score.
+    Activate {
+        /// The version.
+        version: i64,
+    },
+}
+
+/// Arguments of `backtest`.
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// What to predict: churn_renewal, churn_90d, churn_180d, contraction_180d or expansion_180d.
+    #[arg(long, default_value = "churn_renewal")]
+    pub target: String,
+    /// Number of cut-offs.
+    #[arg(long, default_value_t = 3)]
+    pub cutoffs: usize,
+    /// Days between cut-offs.
+    #[arg(long, default_value_t = 60)]
+    pub spacing: i32,
+    /// Days between snapshots.
+    #[arg(long, default_value_t = 14)]
+    pub step: i32,
+    /// Precision the alert thresholds must reach on training rows.
+    #[arg(long, default_value_t = 0.5)]
+    pub alert_precision: f64,
+    /// Learning engine.
+    #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic"])]
+    pub engine: String,
+    /// Write every evaluated snapshot (account, as-of, target, cut-off, probability, label) to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+async fn training_set(
+    store: &impl Store,
+    settings: &Settings,
+    sampling: Sampling,
+) -> Result<TrainingSet, CliError> {
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(None),
+        store.load_series(None),
+        store.book_summary()
+    )?;
+    dataset::build(&book, &series, &summary, &settings.health, &sampling).ok_or_else(|| {
+        CliError::new(
+            Code::NoData,
+            "the data directory holds no data to learn from; import a book first (`bellwether import DIR`)",
+        )
+    })
+}
+
+/// Trains a version on the whole history, stores it, and (when activated) scores the latest day.
+pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, CliError> {
+    let store = open_store(settings).await?;
+    let t0 = Instant::now();
+    let set = training_set(
+        &store,
+        settings,
+        Sampling {
+            step_days: a.step,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let build_seconds = t0.elapsed().as_secs_f64();
+    let cfg = TrainConfig {
+        engine: a.engine.clone(),
+        ..Default::default()
+    };
+    let t1 = Instant::now();
+    let bundle = train(&set, None, &cfg)?;
+    let train_seconds = t1.elapsed().as_secs_f64();
+    let infos = bundle.infos();
+    let record = ModelRecord {
+        version: 0,
+        created_at: Timestamp::now(),
+        trained_from: bundle.trained_from,
+        trained_to: bundle.trained_to,
+        engine: bundle.engine.clone(),
+        features: bundle.columns.clone(),
+        params: serde_json::to_string(&cfg).unwrap_or_default(),
+        metrics: serde_json::to_string(&infos).unwrap_or_default(),
+        active: !a.no_activate,
+        bundle: bundle.to_bytes(),
+    };
+    let size = record.bundle.len();
+    let version = store.save_model(record, !a.no_activate).await?;
+    let scored = if a.no_activate {
+        None
+    } else {
+        Some(score::score(&store, None, None).await?)
+    };
+    if a.json {
+        let v = serde_json::json!({
+            "version": version, "active": !a.no_activate, "snapshots": set.rows.len(),
+            "columns": bundle.columns.len(), "trained_from": bundle.trained_from, "trained_to": bundle.trained_to,
+            "bundle_bytes": size, "build_seconds": build_seconds, "train_seconds": train_seconds, "targets": infos,
+            "scored_accounts": scored.as_ref().map(|s| s.accounts),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "model version {version}{}: {} snapshots × {} columns from {} to {} (built in {build_seconds:.1} s, trained in {train_seconds:.1} s, {} KiB)",
+        if a.no_activate { "" } else { " (active)" },
+        set.rows.len(),
+        bundle.columns.len(),
+        bundle.trained_from,
+        bundle.trained_to,
+        size / 1024
+    );
+    println!(
+        "  {:<17} {:>7} {:>6} {:>6} {:>9} {:>6} {:>6} {:>9}  model",
+        "target", "rows", "pos", "AUC", "logistic", "ECE", "Brier", "alert ≥"
+    );
+    for i in &infos {
+        println!(
+            "  {:<17} {:>7} {:>6} {:>6.3} {:>9.3} {:>6.3} {:>6.3} {:>8.0}%  {}",
+            i.target.as_str(),
+            i.rows,
+            i.positives,
+            i.held_out.auc,
+            i.baseline.auc,
+            i.held_out.ece,
+            i.held_out.brier,
+            i.alert_threshold * 100.0,
+            i.model
+        );
+    }
+    for t in Target::ALL {
+        if bundle.target(t).is_none() {
+            println!(
+                "  {:<17} skipped: fewer than {} outcomes",
+                t.as_str(),
+                bellwether_predict::bundle::MIN_POSITIVES
+            );
+        }
+    }
+    if let Some(s) = scored {
+        println!(
+            "scored {} accounts as of {} ({:.1} s features, {:.1} s models and explanations)",
+            s.accounts, s.as_of, s.feature_seconds, s.explain_seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_predictions(preds: &[Prediction], top: usize) {
+    let mut churn: Vec<&Prediction> = preds
+        .iter()
+        .filter(|p| p.target == DEFAULT_TARGET.as_str())
+        .collect();
+    churn.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    println!("highest churn risk before renewal:");
+    for p in churn.iter().take(top) {
+        println!(
+            "  {:<14} {:>4.0}%  (base {:.0}%)",
+            p.account_id.as_str(),
+            p.probability * 100.0,
+            p.base_probability * 100.0
+        );
+        for d in p
+            .drivers
+            .iter()
+            .filter(|d| d.points.abs() >= bellwether_predict::explain::MIN_POINTS)
+            .take(3)
+        {
+            println!("      {}", d.text);
+        }
+    }
+}
+
+/// Scores every account with the active model.
+pub async fn score_cmd(settings: &Settings, a: ScoreArgs) -> Result<ExitCode, CliError> {
+    let store = open_store(settings).await?;
+    let s = score::score(&store, None, a.as_of).await?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s.predictions).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "model version {} scored {} accounts as of {} (load {:.1} s, features {:.1} s, models and explanations {:.1} s)",
+        s.version, s.accounts, s.as_of, s.load_seconds, s.feature_seconds, s.explain_seconds
+    );
+    print_predictions(&s.predictions, a.top);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists or activates model versions.
+pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<ExitCode, CliError> {
+    let store = open_store(settings).await?;
+    match action {
+        ModelsAction::List => {
+            let models = store.models().await?;
+            if models.is_empty() {
+                println!("no models yet: run `bellwether train`");
+            }
+            for m in models {
+                let infos: Vec<serde_json::Value> =
+                    serde_json::from_str(&m.metrics).unwrap_or_default();
+                let aucs: Vec<String> = infos
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{} AUC {:.3}",
+                            i["target"].as_str().unwrap_or("?"),
+                            i["held_out"]["auc"].as_f64().unwrap_or(0.0)
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{} v{:<3} {} trained {} on {} to {} · {}",
+                    if m.active { "*" } else { " " },
+                    m.version,
+                    m.engine,
+                    m.created_at,
+                    m.trained_from,
+                    m.trained_to,
+                    aucs.join(", ")
+                );
+            }
+        }
+        ModelsAction::Activate { version } => {
+            store.activate_model(version).await.map_err(|e| match e {
+                bellwether_store::StoreError::NotFound(m) => CliError::new(Code::NoModel, m),
+                other => other.into(),
+            })?;
+            let s = score::score(&store, None, None).await?;
+            println!(
+                "model version {version} is active; re-scored {} accounts as of {}",
+                s.accounts, s.as_of
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn method_line(m: &MethodReport) -> Vec<String> {
+    vec![
+        format!("{:.3}", m.auc),
+        format!("{:.3}", m.pr_auc),
+        format!("{:.4}", m.brier),
+        format!("{:.3}", m.ece),
+        format!("{:.2}×", m.top_decile_lift),
+        format!("{:.2}", m.precision_at_k),
+        format!("{:.2}", m.precision_at_threshold),
+        format!("{:.0}%", m.flagged_share * 100.0),
+        format!("{:.0}%", m.arr_weighted_recall * 100.0),
+        format!("{:.0} d", m.warning.median_days),
+        format!("{:.0}%", m.warning.share_90_days * 100.0),
+        format!("{:.0}%", m.warning.share_warned * 100.0),
+    ]
+}
+
+fn print_backtest(r: &BacktestReport) {
+    println!(
+        "backtest of {} over {} cut-offs ({} evaluated snapshots, {} positive)",
+        r.target,
+        r.cutoffs.len(),
+        r.model.rows,
+        r.model.positives
+    );
+    for c in &r.cutoffs {
+        println!(
+            "  cut-off {}: trained on {} snapshots, evaluated {}: AUC model {:.3} vs rules {:.3}; alert at model ≥ {:.0}%, rules risk ≥ {:.2}",
+            c.cutoff, c.train_rows, c.eval_rows, c.model_auc, c.rules_auc, c.model_threshold * 100.0, c.rules_threshold
+        );
+    }
+    let labels = [
+        "ROC-AUC",
+        "PR-AUC",
+        "Brier",
+        "ECE",
+        "top-decile lift",
+        &format!("precision@{}", r.model.k),
+        &format!("precision at alert (target {:.2})", r.alert_precision),
+        "flagged",
+        "ARR-weighted recall",
+        "median warning",
+        "warned ≥ 90 days",
+        "warned at all",
+    ];
+    let (m, h) = (method_line(&r.model), method_line(&r.rules));
+    println!("\n  {:<34} {:>10} {:>12}", "", "model", "rules score");
+    for (i, l) in labels.iter().enumerate() {
+        println!("  {:<34} {:>10} {:>12}", l, m[i], h[i]);
+    }
+    println!(
+        "  (warning time over {} churners that churned ≥ 120 days after the first cut-off; at most {} days possible)",
+        r.model.warning.churners, r.model.warning.max_possible_days
+    );
+    println!("\n  reliability of the model (predicted → observed):");
+    for b in &r.model.reliability {
+        println!(
+            "    {:>3.0}–{:<3.0}% {:>7} snapshots: predicted {:>5.1}%, observed {:>5.1}%",
+            b.from * 100.0,
+            b.to * 100.0,
+            b.count,
+            b.mean_predicted * 100.0,
+            b.observed * 100.0
+        );
+    }
+}
+
+/// Runs the rolling-origin backtest.
+pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCode, CliError> {
+    let target = Target::parse(&a.target).ok_or_else(|| {
+        CliError::new(
+            Code::InvalidArgument,
+            format!(
+                "--target '{}' is not one of churn_renewal, churn_90d, churn_180d, contraction_180d, expansion_180d",
+                a.target
+            ),
+        )
+    })?;
+    let store = open_store(settings).await?;
+    let cfg = BacktestConfig {
+        target,
+        cutoffs: a.cutoffs.max(1),
+        spacing_days: a.spacing,
+        train: TrainConfig {
+            engine: a.engine.clone(),
+            alert_precision: a.alert_precision,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // Columns are chosen as of the first cut-off, so no later data picks them.
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(None),
+        store.load_series(None),
+        store.book_summary()
+    )?;
+    let Some((_, end)) = dataset::data_span(&book, &series, &summary) else {
+        return Err(CliError::new(
+            Code::NoData,
+            "the data directory holds no data to backtest; import a book first",
+        ));
+    };
+    let first_cut = end
+        .plus(-cfg.last_cutoff_before_end)
+        .plus(-(cfg.cutoffs as i32 - 1) * cfg.spacing_days);
+    let set = dataset::build(
+        &book,
+        &series,
+        &summary,
+        &settings.health,
+        &Sampling {
+            step_days: a.step,
+            spec_as_of: Some(first_cut),
+            ..Default::default()
+        },
+    )
+    .ok_or_else(|| CliError::new(Code::NoData, "no snapshots could be taken"))?;
+    drop((book, series));
+    let report = backtest::run(&set, &cfg)?;
+    if let Some(path) = &a.csv {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::new(Code::IoError, format!("{}: {e}", path.display())))?,
+        );
+        writeln!(
+            w,
+            "account_id,as_of,target,cutoff,probability,rules_risk,label"
+        )?;
+        for p in &report.predictions {
+            writeln!(
+                w,
+                "{},{},{},{},{:.6},{:.6},{}",
+                p.account_id.as_str(),
+                p.as_of,
+                p.target,
+                p.cutoff,
+                p.probability,
+                p.rules_risk,
+                p.label
+            )?;
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print_backtest(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}

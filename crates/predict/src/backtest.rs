@@ -1,0 +1,330 @@
+//! The rolling-origin backtest: for each of several cut-offs T, train on the snapshots whose outcome was
+//! knowable before T, predict the snapshots from T to the next cut-off, and pool the predictions. The same
+//! rows are scored by the rules health score (its risk proxy), so the two read side by side.
+//!
+//! Reported for both: ROC-AUC, PR-AUC, Brier score, ECE with the reliability table, top-decile lift,
+//! precision at k (the top 5% of rows), ARR-weighted recall and precision at the alert threshold, and the
+//! warning time: for each account that churned after the first cut-off, the days before its churn from which
+//! its score stayed at or above the threshold at every snapshot without a break (an early alarm that lapsed
+//! does not count; a churner not flagged at its last snapshot gets 0 days). Thresholds are chosen on
+//! training rows only: the model's from its calibration fold, the rules' from the training rows, each the
+//! lowest reaching the target precision.
+
+use crate::bundle::{predict, train, TrainConfig};
+use crate::dataset::{target_index, TrainingSet};
+use crate::labels::Target;
+use crate::Result;
+use bellwether_core::{AccountId, Day};
+use bellwether_ml::metrics::{self, ReliabilityBin};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Settings of a backtest.
+#[derive(Clone, Debug)]
+pub struct BacktestConfig {
+    /// What is predicted.
+    pub target: Target,
+    /// Number of cut-offs.
+    pub cutoffs: usize,
+    /// Days between cut-offs.
+    pub spacing_days: i32,
+    /// Days between the last cut-off and the end of data.
+    pub last_cutoff_before_end: i32,
+    /// Training settings.
+    pub train: TrainConfig,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            target: Target::ChurnRenewal,
+            cutoffs: 3,
+            spacing_days: 60,
+            last_cutoff_before_end: 150,
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// Warning time over the churners.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Warning {
+    /// Churners evaluated (churned at least 120 days after the first cut-off).
+    pub churners: usize,
+    /// Median days of unbroken warning.
+    pub median_days: f64,
+    /// Share of churners warned at least 90 days ahead.
+    pub share_90_days: f64,
+    /// Share warned at all (flagged at their last snapshot).
+    pub share_warned: f64,
+    /// The most warning any churner could get (days from the first cut-off to the churn, at most).
+    pub max_possible_days: i32,
+}
+
+/// One method's pooled report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MethodReport {
+    /// `model` or `rules`.
+    pub method: String,
+    /// Rows scored.
+    pub rows: usize,
+    /// Positives among them.
+    pub positives: usize,
+    /// ROC-AUC.
+    pub auc: f64,
+    /// Average precision.
+    pub pr_auc: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Expected calibration error.
+    pub ece: f64,
+    /// Positive rate of the top 10% over the base rate.
+    pub top_decile_lift: f64,
+    /// k of precision at k.
+    pub k: usize,
+    /// Precision of the k highest scores.
+    pub precision_at_k: f64,
+    /// Precision of the rows at or above the alert threshold.
+    pub precision_at_threshold: f64,
+    /// Share of rows flagged.
+    pub flagged_share: f64,
+    /// Share of the positives' ARR flagged.
+    pub arr_weighted_recall: f64,
+    /// Warning time.
+    pub warning: Warning,
+    /// Reliability table.
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// One cut-off's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct CutoffReport {
+    /// The cut-off.
+    pub cutoff: Day,
+    /// Training rows with knowable labels.
+    pub train_rows: usize,
+    /// Evaluation rows.
+    pub eval_rows: usize,
+    /// Model ROC-AUC on them.
+    pub model_auc: f64,
+    /// Rules ROC-AUC on them.
+    pub rules_auc: f64,
+    /// The model's alert threshold.
+    pub model_threshold: f64,
+    /// The rules' alert threshold.
+    pub rules_threshold: f64,
+}
+
+/// One evaluated snapshot, for the CSV.
+#[derive(Clone, Debug, Serialize)]
+pub struct PredictionRow {
+    /// The account.
+    pub account_id: AccountId,
+    /// The snapshot day.
+    pub as_of: Day,
+    /// The target.
+    pub target: &'static str,
+    /// The cut-off of the model that scored it.
+    pub cutoff: Day,
+    /// Calibrated probability.
+    pub probability: f64,
+    /// The rules score's risk proxy.
+    pub rules_risk: f64,
+    /// The outcome (1 happened).
+    pub label: u8,
+    /// ARR on the day (major units).
+    pub arr: f64,
+}
+
+/// The backtest's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct BacktestReport {
+    /// The target.
+    pub target: &'static str,
+    /// The target precision of the alert thresholds.
+    pub alert_precision: f64,
+    /// Per cut-off.
+    pub cutoffs: Vec<CutoffReport>,
+    /// The model, pooled.
+    pub model: MethodReport,
+    /// The rules health score, pooled.
+    pub rules: MethodReport,
+    /// Every evaluated snapshot.
+    #[serde(skip)]
+    pub predictions: Vec<PredictionRow>,
+}
+
+/// Runs the backtest over a training set.
+pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
+    let ti = target_index(cfg.target);
+    let last = set.data_end.plus(-cfg.last_cutoff_before_end);
+    let cutoffs: Vec<Day> = (0..cfg.cutoffs)
+        .rev()
+        .map(|k| last.plus(-(k as i32) * cfg.spacing_days))
+        .collect();
+    let mut rows_out = Vec::new();
+    let mut flags_model = Vec::new();
+    let mut flags_rules = Vec::new();
+    let mut per = Vec::new();
+    for (k, &cut) in cutoffs.iter().enumerate() {
+        let until = cutoffs.get(k + 1).copied().unwrap_or(set.data_end.plus(1));
+        let bundle = train(set, Some(cut), &cfg.train)?;
+        let Some(m) = bundle.target(cfg.target) else {
+            return Err(crate::PredictError::NotEnoughHistory(format!(
+                "too few {} outcomes before the cut-off {cut}; use fewer or later cut-offs (--cutoffs, --spacing)",
+                cfg.target.as_str()
+            )));
+        };
+        let eval: Vec<usize> = (0..set.rows.len())
+            .filter(|&i| {
+                let r = &set.rows[i];
+                r.as_of >= cut && r.as_of < until && r.labels[ti].1 <= set.data_end
+            })
+            .collect();
+        let (p, _) = predict(m, &set.x.take(&eval));
+        // The rules threshold from the training rows.
+        let train_rows: Vec<usize> = (0..set.rows.len())
+            .filter(|&i| set.rows[i].labels[ti].1 <= cut)
+            .collect();
+        let tr_risk: Vec<f64> = train_rows.iter().map(|&i| set.rows[i].rules_risk).collect();
+        let tr_y: Vec<f64> = train_rows
+            .iter()
+            .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+            .collect();
+        let rules_threshold =
+            metrics::threshold_for_precision(&tr_risk, &tr_y, cfg.train.alert_precision, 10)
+                .unwrap_or(0.5);
+        let model_threshold = m.info.alert_threshold;
+        let y: Vec<f64> = eval
+            .iter()
+            .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+            .collect();
+        let risk: Vec<f64> = eval.iter().map(|&i| set.rows[i].rules_risk).collect();
+        per.push(CutoffReport {
+            cutoff: cut,
+            train_rows: train_rows.len(),
+            eval_rows: eval.len(),
+            model_auc: metrics::roc_auc(&p, &y),
+            rules_auc: metrics::roc_auc(&risk, &y),
+            model_threshold,
+            rules_threshold,
+        });
+        for (j, &i) in eval.iter().enumerate() {
+            let r = &set.rows[i];
+            flags_model.push(p[j] >= model_threshold);
+            flags_rules.push(r.rules_risk >= rules_threshold);
+            rows_out.push(PredictionRow {
+                account_id: r.account.clone(),
+                as_of: r.as_of,
+                target: cfg.target.as_str(),
+                cutoff: cut,
+                probability: p[j],
+                rules_risk: r.rules_risk,
+                label: u8::from(r.labels[ti].0),
+                arr: r.arr,
+            });
+        }
+    }
+    // Churn days of the churners, from the labels: the earliest knowable positive day of the 90-day churn
+    // target is the churn itself.
+    let churn_day = churn_days(set);
+    let first_cut = cutoffs[0];
+    let arr: Vec<f64> = rows_out.iter().map(|r| r.arr).collect();
+    let report = |method: &str, score: Vec<f64>, flags: &[bool]| -> MethodReport {
+        let y: Vec<f64> = rows_out.iter().map(|r| f64::from(r.label)).collect();
+        let k = (rows_out.len() / 20).max(1);
+        let flagged: Vec<f64> = flags.iter().map(|f| f64::from(u8::from(*f))).collect();
+        let (precision_at_threshold, flagged_share) = metrics::precision_at(&flagged, &y, 0.5);
+        MethodReport {
+            method: method.into(),
+            rows: y.len(),
+            positives: y.iter().filter(|v| **v > 0.5).count(),
+            auc: metrics::roc_auc(&score, &y),
+            pr_auc: metrics::pr_auc(&score, &y),
+            brier: metrics::brier(&score, &y),
+            ece: metrics::ece(&score, &y),
+            top_decile_lift: metrics::top_decile_lift(&score, &y),
+            k,
+            precision_at_k: metrics::precision_at_k(&score, &y, k),
+            precision_at_threshold,
+            flagged_share,
+            arr_weighted_recall: metrics::weighted_recall(&flagged, &y, &arr, 0.5),
+            warning: warning(&rows_out, flags, &churn_day, first_cut),
+            reliability: metrics::reliability(&score, &y, 10),
+        }
+    };
+    let model = report(
+        "model",
+        rows_out.iter().map(|r| r.probability).collect(),
+        &flags_model,
+    );
+    let rules = report(
+        "rules",
+        rows_out.iter().map(|r| r.rules_risk).collect(),
+        &flags_rules,
+    );
+    Ok(BacktestReport {
+        target: cfg.target.as_str(),
+        alert_precision: cfg.train.alert_precision,
+        cutoffs: per,
+        model,
+        rules,
+        predictions: rows_out,
+    })
+}
+
+/// Each churner's churn day: the first snapshot's positive 90-day churn label becomes knowable on the churn
+/// day itself (plus the grace period for derived outcomes, which then shifts every churner alike).
+fn churn_days(set: &TrainingSet) -> BTreeMap<AccountId, Day> {
+    let ti = target_index(Target::Churn90);
+    let mut out = BTreeMap::new();
+    for r in &set.rows {
+        let (y, known) = r.labels[ti];
+        if y {
+            out.entry(r.account.clone())
+                .and_modify(|d: &mut Day| *d = (*d).min(known))
+                .or_insert(known);
+        }
+    }
+    out
+}
+
+fn warning(
+    rows: &[PredictionRow],
+    flags: &[bool],
+    churn: &BTreeMap<AccountId, Day>,
+    first_cut: Day,
+) -> Warning {
+    let mut by: BTreeMap<&AccountId, Vec<(Day, bool)>> = BTreeMap::new();
+    for (r, f) in rows.iter().zip(flags) {
+        if let Some(c) = churn.get(&r.account_id) {
+            if r.as_of < *c && c.0 - first_cut.0 >= 120 {
+                by.entry(&r.account_id).or_default().push((r.as_of, *f));
+            }
+        }
+    }
+    let mut days = Vec::new();
+    let mut max_possible = 0;
+    for (id, mut snaps) in by {
+        let c = churn[id];
+        max_possible = max_possible.max(c.0 - first_cut.0);
+        snaps.sort();
+        let mut start = None;
+        for (d, f) in snaps.iter().rev() {
+            if *f {
+                start = Some(*d);
+            } else {
+                break;
+            }
+        }
+        days.push(start.map_or(0.0, |s| (c.0 - s.0) as f64));
+    }
+    let n = days.len();
+    Warning {
+        churners: n,
+        median_days: bellwether_features::peers::median(&days).unwrap_or(0.0),
+        share_90_days: days.iter().filter(|d| **d >= 90.0).count() as f64 / n.max(1) as f64,
+        share_warned: days.iter().filter(|d| **d > 0.0).count() as f64 / n.max(1) as f64,
+        max_possible_days: max_possible,
+    }
+}

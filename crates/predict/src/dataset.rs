@@ -1,0 +1,210 @@
+//! Training sets: snapshots of every account that was a customer on a sampled day, each with its
+//! point-in-time features (the same [`bellwether_features::compute`] the daily pass uses, segment peers
+//! included), the rules health score of that day, and one label per [`Target`] with the day it became
+//! knowable. Attributes are read as of each snapshot day from the stored history, never as of today.
+
+use crate::labels::{Target, Timeline};
+use crate::vector::{Column, FeatureSpec};
+use bellwether_core::series::{usage_series, AccountSeries};
+use bellwether_core::{AccountId, Day};
+use bellwether_engine::assess::par_map;
+use bellwether_engine::health::{self, HealthConfig};
+use bellwether_features::peers::{apply as apply_peers, peer_stats};
+use bellwether_features::{compute, BookContext};
+use bellwether_ml::Dataset;
+use bellwether_store::{Book, BookSummary};
+use std::collections::HashMap;
+
+/// One snapshot's identity and labels (its features are the matching row of [`TrainingSet::x`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowMeta {
+    /// The account.
+    pub account: AccountId,
+    /// The snapshot day (facts before it were used).
+    pub as_of: Day,
+    /// ARR on the day, in major units (0 when unknown).
+    pub arr: f64,
+    /// The rules score's risk on the day: the health-derived risk proxy, 0–1.
+    pub rules_risk: f64,
+    /// Per target (in [`Target::ALL`] order): the label and the day it became knowable.
+    pub labels: [(bool, Day); 5],
+}
+
+impl RowMeta {
+    /// The label of `target` if it was knowable by `by`.
+    pub fn label_by(&self, target: Target, by: Day) -> Option<bool> {
+        let (y, known) = self.labels[target_index(target)];
+        (known <= by).then_some(y)
+    }
+}
+
+/// The index of a target in [`Target::ALL`].
+pub fn target_index(t: Target) -> usize {
+    Target::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+/// Snapshots with their feature matrix.
+pub struct TrainingSet {
+    /// The learned columns.
+    pub spec: FeatureSpec,
+    /// The column descriptions.
+    pub columns: Vec<Column>,
+    /// Features, one row per snapshot.
+    pub x: Dataset,
+    /// Identity and labels, one per row.
+    pub rows: Vec<RowMeta>,
+    /// The last day with data: labels knowable after it are censored.
+    pub data_end: Day,
+}
+
+/// How snapshots are sampled.
+#[derive(Clone, Debug)]
+pub struct Sampling {
+    /// Days between snapshot days.
+    pub step_days: i32,
+    /// Days of history an account's first snapshot day needs in the book (for the baselines).
+    pub warmup_days: i32,
+    /// The last snapshot day (default: the last day with data).
+    pub until: Option<Day>,
+    /// The day the learned columns are chosen as of (default: `until`).
+    pub spec_as_of: Option<Day>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            step_days: 14,
+            warmup_days: 120,
+            until: None,
+            spec_as_of: None,
+        }
+    }
+}
+
+/// The first day with data and the last, from the book's summary and series.
+pub fn data_span(
+    book: &Book,
+    series: &[(AccountId, AccountSeries)],
+    summary: &BookSummary,
+) -> Option<(Day, Day)> {
+    let end = bellwether_engine::assess::default_as_of(book, series)?.plus(-1);
+    // Usage history starts the book; without usage series, the first fact of any source does.
+    let first_usage = summary.metrics.iter().map(|(_, d)| *d).min();
+    let first = first_usage.or_else(|| {
+        [
+            summary.first_ticket,
+            summary.first_contact,
+            summary.first_interaction,
+            summary.first_billing,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| t.day())
+        .min()
+    })?;
+    Some((first, end))
+}
+
+/// Learns the columns as of `as_of`: segments and plans of the accounts then, events by volume before then.
+pub fn learn_spec(book: &Book, series: &[(AccountId, AccountSeries)], as_of: Day) -> FeatureSpec {
+    let mut volume: HashMap<String, f64> = HashMap::new();
+    for (_, s) in series {
+        for (name, ser) in usage_series(s) {
+            *volume.entry(name.to_string()).or_default() += ser.sum(Day(i32::MIN / 2), as_of);
+        }
+    }
+    let volume: Vec<(String, f64)> = volume.into_iter().filter(|(_, v)| *v > 0.0).collect();
+    let views: Vec<_> = book
+        .accounts
+        .iter()
+        .map(|(id, f)| f.view(id, as_of))
+        .collect();
+    let feats: Vec<_> = views
+        .iter()
+        .map(|v| bellwether_features::AccountFeatures {
+            segment: v.segment.clone(),
+            ..Default::default()
+        })
+        .collect();
+    FeatureSpec::learn(
+        feats
+            .iter()
+            .zip(&views)
+            .map(|(f, v)| (f, v.plan.as_deref())),
+        &volume,
+    )
+}
+
+/// Builds the training set: every `step_days` from the book's first day plus the warm-up to `until`.
+pub fn build(
+    book: &Book,
+    series: &[(AccountId, AccountSeries)],
+    summary: &BookSummary,
+    health_cfg: &HealthConfig,
+    sampling: &Sampling,
+) -> Option<TrainingSet> {
+    let (first, end) = data_span(book, series, summary)?;
+    let until = sampling.until.unwrap_or(end).min(end);
+    let spec = learn_spec(book, series, sampling.spec_as_of.unwrap_or(until));
+    let columns = spec.columns();
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let accounts: Vec<(&AccountId, &bellwether_store::AccountFacts, Timeline)> = book
+        .accounts
+        .iter()
+        .map(|(id, f)| (id, f, Timeline::of(f)))
+        .collect();
+    let mut days = Vec::new();
+    let mut d = until;
+    while d >= first.plus(sampling.warmup_days) {
+        days.push(d);
+        d = d.plus(-sampling.step_days);
+    }
+    days.reverse();
+    let mut data: Vec<Vec<f64>> = Vec::new();
+    let mut rows = Vec::new();
+    for day in days {
+        let mut ctx = BookContext::from_summary(summary, day);
+        let feats = par_map(&accounts, |(id, facts, _)| {
+            let s = by_id.get(id).copied();
+            let f = compute(id, facts, s, day, &ctx);
+            // A customer on the day: started before it and not yet gone.
+            let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
+            (started && !f.churned).then_some(f)
+        });
+        ctx.peers = peer_stats(feats.iter().flatten());
+        let built = par_map(
+            &feats.iter().zip(&accounts).collect::<Vec<_>>(),
+            |(f, (id, facts, tl))| {
+                let mut f = (*f).clone()?;
+                apply_peers(&mut f, &ctx.peers);
+                let plan = facts.view(id, day).plan;
+                let mut v = Vec::with_capacity(columns.len());
+                spec.vectorise(&f, plan.as_deref(), by_id.get(id).copied(), &mut v);
+                let h = health::score(&f, health_cfg).score;
+                let labels = Target::ALL.map(|t| tl.label(t, day, f.days_to_renewal));
+                Some((
+                    v,
+                    RowMeta {
+                        account: (*id).clone(),
+                        as_of: day,
+                        arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
+                        rules_risk: bellwether_engine::assess::risk_proxy(h),
+                        labels,
+                    },
+                ))
+            },
+        );
+        for (v, m) in built.into_iter().flatten() {
+            data.push(v);
+            rows.push(m);
+        }
+    }
+    let names = columns.iter().map(|c| c.name.clone()).collect();
+    Some(TrainingSet {
+        spec,
+        columns,
+        x: Dataset::from_rows(names, &data),
+        rows,
+        data_end: end,
+    })
+}
