@@ -254,4 +254,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or updates signals by id.
     async fn save_signals(&self, rows: &[Signal]) -> Result<()>;
+
+    /// Brings what a backend derives from the stored records up to date after a run of writes (the SQLite
+    /// store packs each written account's facts for the bulk read). Reads do it themselves when it was not
+    /// done, so calling it only moves the work: imports call it once at their end.
+    async fn settle(&self) -> Result<()> {
+        Ok(())
+    }
 }
