@@ -452,6 +452,42 @@ fn repack_dirty(tx: &Transaction) -> Result<usize> {
     Ok(dirty.len())
 }
 
+/// Reads the packed facts of the accounts with ids in `[from, to)` (unbounded where `None`).
+fn load_packed_range(c: &Connection, from: Option<&str>, to: Option<&str>) -> Result<Book> {
+    let started = std::time::Instant::now();
+    let mut out = Book::default();
+    let select = "SELECT account_id, packed FROM facts_packed";
+    let (sql, bound): (String, Vec<&str>) = match (from, to) {
+        (None, None) => (select.into(), vec![]),
+        (Some(f), None) => (format!("{select} WHERE account_id >= ?1"), vec![f]),
+        (None, Some(t)) => (format!("{select} WHERE account_id < ?1"), vec![t]),
+        (Some(f), Some(t)) => (
+            format!("{select} WHERE account_id >= ?1 AND account_id < ?2"),
+            vec![f, t],
+        ),
+    };
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(bound))
+        .map_err(db_err)?;
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let id: String = r.get(0).map_err(db_err)?;
+        let blob = r
+            .get_ref(1)
+            .map_err(db_err)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let facts = decode_facts(&id, blob)?;
+        out.accounts.insert(AccountId(id), facts);
+    }
+    tracing::debug!(
+        accounts = out.accounts.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "packed facts read"
+    );
+    Ok(out)
+}
+
 fn decode_facts(id: &str, blob: &[u8]) -> Result<AccountFacts> {
     packed::decode(id, blob).map_err(|e| StoreError::Corrupt(format!("facts of account {id}: {e}")))
 }
@@ -461,22 +497,7 @@ fn load_packed(c: &Connection, ids: Option<&[AccountId]>) -> Result<Book> {
     let started = std::time::Instant::now();
     let mut out = Book::default();
     match ids {
-        None => {
-            let mut st = c
-                .prepare_cached("SELECT account_id, packed FROM facts_packed")
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let id: String = r.get(0).map_err(db_err)?;
-                let blob = r
-                    .get_ref(1)
-                    .map_err(db_err)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let facts = decode_facts(&id, blob)?;
-                out.accounts.insert(AccountId(id), facts);
-            }
-        }
+        None => return load_packed_range(c, None, None),
         Some(ids) => {
             let mut st = c
                 .prepare_cached("SELECT packed FROM facts_packed WHERE account_id = ?1")
@@ -584,7 +605,32 @@ impl bellwether_store::Store for SqliteStore {
         let ids: Option<Vec<AccountId>> = accounts.map(|a| a.to_vec());
         // Packs out of date are rebuilt first (imports settle them at their end, so this is rare).
         self.repack().await?;
-        self.read(move |c| load_packed(c, ids.as_deref())).await
+        if ids.is_some() {
+            return self.read(move |c| load_packed(c, ids.as_deref())).await;
+        }
+        // The whole book: two halves by account id, decoded on two reader connections at once.
+        let middle: Option<String> = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT id FROM accounts ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM accounts)",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)
+            })
+            .await?;
+        let Some(middle) = middle else {
+            return self.read(|c| load_packed(c, None)).await;
+        };
+        let m2 = middle.clone();
+        let (mut low, high) = tokio::try_join!(
+            self.read(move |c| load_packed_range(c, None, Some(&middle))),
+            self.read(move |c| load_packed_range(c, Some(&m2), None))
+        )?;
+        let mut high = high;
+        low.accounts.append(&mut high.accounts);
+        Ok(low)
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>> {
