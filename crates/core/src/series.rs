@@ -299,11 +299,18 @@ impl AccountSeries {
                 })?
                 .to_string();
             let count = r.varint()? as usize;
-            let mut points = Vec::with_capacity(count.min(1 << 16));
+            let mut points = Vec::with_capacity(count.min(b.len() - r.at));
             let mut prev = 0i64;
             for _ in 0..count {
-                prev += unzigzag(r.varint()?);
-                let tag = r.varint()?;
+                // Most points are a one-byte day delta and a one-byte count.
+                let (delta, tag) = match r.b.get(r.at..r.at + 2) {
+                    Some(&[d, t]) if d < 0x80 && t < 0x80 => {
+                        r.at += 2;
+                        (d as u64, t as u64)
+                    }
+                    _ => (r.varint()?, r.varint()?),
+                };
+                prev += unzigzag(delta);
                 let v = if tag == 1 {
                     f64::from_le_bytes(r.bytes(8)?.try_into().expect("8 bytes"))
                 } else {

@@ -70,6 +70,24 @@ pub async fn import_file<S: Store + ?Sized>(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
+    let report = import_one(store, path, opts).await?;
+    settle(store, path).await?;
+    Ok(report)
+}
+
+/// Lets the store bring its derived data up to date once an import is written.
+async fn settle<S: Store + ?Sized>(store: &S, path: &Path) -> Result<(), ImportError> {
+    store.settle().await.map_err(|source| ImportError::Store {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+async fn import_one<S: Store + ?Sized>(
+    store: &S,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
     let known = Arc::new(
         store
             .known_chunks()
@@ -126,9 +144,10 @@ pub async fn import_dir<S: Store + ?Sized>(
             kind: Some(kind),
             ..opts.clone()
         };
-        let r = import_file(store, &path, &o).await;
+        let r = import_one(store, &path, &o).await;
         results.push((path, r));
     }
+    settle(store, dir).await?;
     Ok(DirReport {
         files: results,
         skipped,

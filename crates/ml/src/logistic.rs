@@ -1,6 +1,6 @@
 //! The baseline: L2-regularised logistic regression on signed-log, standardised features with missing values
 //! imputed to the mean (plus a missing-indicator column for every feature that had any). Fitted by full-batch
-//! gradient descent with momentum on at most 200k rows. Its contributions are exact: each coefficient times
+//! gradient descent with momentum on at most 100k rows. Its contributions are exact: each coefficient times
 //! the row's standardised value (zero for a mean-valued row), the intercept as bias.
 
 use crate::codec::{Reader, Writer};
@@ -23,7 +23,7 @@ impl Default for LogisticLearner {
     fn default() -> Self {
         LogisticLearner {
             l2: 1e-3,
-            steps: 300,
+            steps: 200,
         }
     }
 }
@@ -107,8 +107,8 @@ impl Learner for LogisticLearner {
     fn fit(&self, x: &Dataset, y: &[f64], _: Option<(&Dataset, &[f64])>) -> Result<Box<dyn Model>> {
         check_labels(x, y)?;
         let cols = x.cols();
-        // At most 200k rows, evenly spaced: plenty for a few dozen coefficients.
-        let stride = x.rows.div_ceil(200_000).max(1);
+        // At most 100k rows, evenly spaced: plenty for a few dozen coefficients.
+        let stride = x.rows.div_ceil(100_000).max(1);
         let idx: Vec<usize> = (0..x.rows).step_by(stride).collect();
         let n = idx.len();
         let (mut mean, mut scale, mut missing_rate) =

@@ -168,7 +168,12 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
     let mut per = Vec::new();
     for (k, &cut) in cutoffs.iter().enumerate() {
         let until = cutoffs.get(k + 1).copied().unwrap_or(set.data_end.plus(1));
-        let bundle = train(set, Some(cut), &cfg.train)?;
+        let train_cfg = TrainConfig {
+            targets: vec![cfg.target],
+            baseline: false,
+            ..cfg.train.clone()
+        };
+        let bundle = train(set, Some(cut), &train_cfg)?;
         let Some(m) = bundle.target(cfg.target) else {
             return Err(crate::PredictError::NotEnoughHistory(format!(
                 "too few {} outcomes before the cut-off {cut}; use fewer or later cut-offs (--cutoffs, --spacing)",

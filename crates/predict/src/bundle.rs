@@ -33,6 +33,10 @@ pub struct TrainConfig {
     pub gbdt: GbdtParams,
     /// Precision the alert threshold must reach on held-out rows.
     pub alert_precision: f64,
+    /// The targets to fit.
+    pub targets: Vec<Target>,
+    /// Also fit the logistic baseline and record its held-out metrics.
+    pub baseline: bool,
 }
 
 impl Default for TrainConfig {
@@ -41,6 +45,8 @@ impl Default for TrainConfig {
             engine: "gbdt".into(),
             gbdt: GbdtParams::default(),
             alert_precision: 0.5,
+            targets: Target::ALL.to_vec(),
+            baseline: true,
         }
     }
 }
@@ -199,7 +205,7 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
     let cutoff = cutoff.unwrap_or(set.data_end).min(set.data_end);
     let mut targets = Vec::new();
     let mut first_day = None;
-    for target in Target::ALL {
+    for &target in &cfg.targets {
         let ti = target_index(target);
         let mut parts: [Vec<usize>; 3] = Default::default();
         for (i, r) in set.rows.iter().enumerate() {
@@ -252,7 +258,7 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
         };
         let model = fit(&cfg.engine)?;
         let fit_seconds = t0.elapsed().as_secs_f64();
-        let baseline = if cfg.engine == "logistic" {
+        let baseline = if cfg.engine == "logistic" || !cfg.baseline {
             None
         } else {
             Some(fit("logistic")?)
@@ -312,4 +318,68 @@ pub fn predict(m: &TargetModel, x: &Dataset) -> (Vec<f64>, Vec<f64>) {
     let raw = m.model.raw(x);
     let p = raw.iter().map(|r| m.info.calibration.apply(*r)).collect();
     (p, raw)
+}
+
+/// Writes the rows of one target that training would use, split as training splits them, to
+/// `dir/{train,valid,test}.csv` (the columns, then `label`; missing values empty), so another engine can be
+/// trained and measured on exactly the same matrix.
+pub fn export_split(
+    set: &TrainingSet,
+    target: Target,
+    dir: &std::path::Path,
+) -> std::io::Result<[usize; 3]> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let ti = target_index(target);
+    let mut files = ["train", "valid", "test"]
+        .map(|n| std::fs::File::create(dir.join(format!("{n}.csv"))).map(std::io::BufWriter::new));
+    let mut counts = [0usize; 3];
+    let header = set
+        .columns
+        .iter()
+        .map(|c| c.name.replace([',', '"'], "_"))
+        .chain(std::iter::once("label".to_string()))
+        .collect::<Vec<_>>()
+        .join(",");
+    for f in files.iter_mut() {
+        let f = f
+            .as_mut()
+            .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))?;
+        writeln!(f, "{header}")?;
+    }
+    let mut line = String::new();
+    for (i, r) in set.rows.iter().enumerate() {
+        let (y, known) = r.labels[ti];
+        if known > set.data_end {
+            continue;
+        }
+        let fo = fold(r.account.as_str());
+        let k = if fo < 70 {
+            0
+        } else if fo < 85 {
+            1
+        } else {
+            2
+        };
+        line.clear();
+        for j in 0..set.x.cols() {
+            let v = set.x.data[j * set.x.rows + i];
+            if !v.is_nan() {
+                line.push_str(&v.to_string());
+            }
+            line.push(',');
+        }
+        line.push_str(if y { "1" } else { "0" });
+        let f = files[k]
+            .as_mut()
+            .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))?;
+        writeln!(f, "{line}")?;
+        counts[k] += 1;
+    }
+    for f in files.iter_mut() {
+        f.as_mut()
+            .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))?
+            .flush()?;
+    }
+    Ok(counts)
 }

@@ -11,6 +11,7 @@
 //! every row through a channel (measured: 169k interaction rows in 1.1 s with sqlx 0.8, see BENCHMARKS.md).
 
 mod models;
+mod packed;
 mod rows;
 
 use bellwether_core::history::AttrFact;
@@ -18,8 +19,8 @@ use bellwether_core::model::{Assessment, PeerStats, Prediction, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    Book, BookSummary, Fingerprint, ModelRecord, Result, SignalFilter, StoreError, StoreStats,
-    WriteBatch, WriteSummary,
+    AccountFacts, Book, BookSummary, Fingerprint, ModelRecord, Result, SignalFilter, StoreError,
+    StoreStats, WriteBatch, WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -40,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_peer_stats.sql"),
     ),
     (4, "models", include_str!("../migrations/0004_models.sql")),
+    (
+        5,
+        "facts_packed",
+        include_str!("../migrations/0005_facts_packed.sql"),
+    ),
 ];
 
 /// Reader connections kept open.
@@ -92,7 +98,7 @@ fn connect(path: &Path) -> Result<Connection> {
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(db_err)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;")
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON;")
         .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -128,6 +134,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         .map_err(db_err)?;
         if *version == 2 {
             backfill_catalog(&tx)?;
+        }
+        if *version == 5 {
+            repack_dirty(&tx)?;
         }
         tx.commit().map_err(db_err)?;
         tracing::info!(version, name, "applied migration");
@@ -200,6 +209,22 @@ impl SqliteStore {
             })
         })
         .await
+    }
+
+    /// Rebuilds the packed facts of accounts written since the last rebuild, if there are any.
+    async fn repack(&self) -> Result<()> {
+        let dirty = self
+            .read(|c| {
+                c.query_row("SELECT EXISTS (SELECT 1 FROM facts_dirty)", [], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .map_err(db_err)
+            })
+            .await?;
+        if dirty {
+            self.write_tx(|tx| repack_dirty(tx).map(drop)).await?;
+        }
+        Ok(())
     }
 
     /// The database file.
@@ -310,6 +335,7 @@ fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteSummary> {
     rows += insert_attrs(tx, "account_attrs", "account_id", &batch.account_attrs)?;
     rows += insert_attrs(tx, "contact_attrs", "contact_id", &batch.contact_attrs)?;
     rows += rows::insert_records(tx, batch)?;
+    mark_dirty(tx, batch)?;
 
     // Series: read the stored blob of each touched account, merge, write back.
     let mut get = tx
@@ -350,6 +376,154 @@ fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteSummary> {
         series_accounts: batch.series.len(),
         rows,
     })
+}
+
+/// Marks the accounts whose facts this batch inserts or changes, so their packs are rebuilt (the triggers of
+/// migration 0005 add the old accounts of rows moved or replaced).
+fn mark_dirty(tx: &Transaction, b: &WriteBatch) -> Result<()> {
+    let mut ids: FxHashSet<&str> = FxHashSet::default();
+    ids.extend(b.account_attrs.iter().map(|f| f.subject.as_str()));
+    ids.extend(b.contacts.iter().map(|c| c.account_id.0.as_str()));
+    ids.extend(b.tickets.iter().map(|t| t.account_id.0.as_str()));
+    ids.extend(b.billing.iter().map(|t| t.account_id.0.as_str()));
+    ids.extend(b.subscriptions.iter().map(|t| t.account_id.0.as_str()));
+    ids.extend(b.interactions.iter().map(|t| t.account_id.0.as_str()));
+    ids.extend(b.outcomes.iter().map(|t| t.account_id.0.as_str()));
+    let mut st = tx
+        .prepare_cached("INSERT OR IGNORE INTO facts_dirty (account_id) VALUES (?1)")
+        .map_err(db_err)?;
+    for id in ids {
+        st.execute([id]).map_err(db_err)?;
+    }
+    let contacts: FxHashSet<&str> = b.contact_attrs.iter().map(|f| f.subject.as_str()).collect();
+    let mut st = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO facts_dirty (account_id) SELECT account_id FROM contacts WHERE id = ?1",
+        )
+        .map_err(db_err)?;
+    for id in contacts {
+        st.execute([id]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the packs of the accounts in `facts_dirty` from the fact tables and clears it. Returns how many
+/// packs were written. Many dirty accounts are read by scanning whole tables, a few by their indexes.
+fn repack_dirty(tx: &Transaction) -> Result<usize> {
+    let started = std::time::Instant::now();
+    let dirty: Vec<AccountId> = {
+        let mut st = tx
+            .prepare_cached("SELECT account_id FROM facts_dirty")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0).map(AccountId))
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db_err)?
+    };
+    if dirty.is_empty() {
+        return Ok(0);
+    }
+    let accounts: i64 = tx
+        .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+        .map_err(db_err)?;
+    let scan = dirty.len() as i64 * 4 > accounts;
+    let ids = (!scan).then_some(dirty.as_slice());
+    let people = rows::load_people(tx, ids)?;
+    let activity = rows::load_activity(tx, ids)?;
+    let mut book = rows::join_book(people, activity);
+    let mut put = tx
+        .prepare_cached(
+            "INSERT INTO facts_packed (account_id, packed) VALUES (?1, ?2) \
+             ON CONFLICT (account_id) DO UPDATE SET packed = excluded.packed",
+        )
+        .map_err(db_err)?;
+    let empty = AccountFacts::default();
+    let mut blob = Vec::new();
+    for id in &dirty {
+        let facts = book.accounts.remove(id);
+        packed::encode_into(facts.as_ref().unwrap_or(&empty), &mut blob);
+        put.execute(params![id.0, blob]).map_err(db_err)?;
+    }
+    tx.execute("DELETE FROM facts_dirty", []).map_err(db_err)?;
+    tracing::debug!(
+        accounts = dirty.len(),
+        scan,
+        seconds = started.elapsed().as_secs_f64(),
+        "packed facts rebuilt"
+    );
+    Ok(dirty.len())
+}
+
+/// Reads the packed facts of the accounts with ids in `[from, to)` (unbounded where `None`).
+fn load_packed_range(c: &Connection, from: Option<&str>, to: Option<&str>) -> Result<Book> {
+    let started = std::time::Instant::now();
+    let mut out = Book::default();
+    let select = "SELECT account_id, packed FROM facts_packed";
+    let (sql, bound): (String, Vec<&str>) = match (from, to) {
+        (None, None) => (select.into(), vec![]),
+        (Some(f), None) => (format!("{select} WHERE account_id >= ?1"), vec![f]),
+        (None, Some(t)) => (format!("{select} WHERE account_id < ?1"), vec![t]),
+        (Some(f), Some(t)) => (
+            format!("{select} WHERE account_id >= ?1 AND account_id < ?2"),
+            vec![f, t],
+        ),
+    };
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(bound))
+        .map_err(db_err)?;
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let id: String = r.get(0).map_err(db_err)?;
+        let blob = r
+            .get_ref(1)
+            .map_err(db_err)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let facts = decode_facts(&id, blob)?;
+        out.accounts.insert(AccountId(id), facts);
+    }
+    tracing::debug!(
+        accounts = out.accounts.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "packed facts read"
+    );
+    Ok(out)
+}
+
+fn decode_facts(id: &str, blob: &[u8]) -> Result<AccountFacts> {
+    packed::decode(id, blob).map_err(|e| StoreError::Corrupt(format!("facts of account {id}: {e}")))
+}
+
+/// Reads the packed facts of the given accounts (or all): the book.
+fn load_packed(c: &Connection, ids: Option<&[AccountId]>) -> Result<Book> {
+    let started = std::time::Instant::now();
+    let mut out = Book::default();
+    match ids {
+        None => return load_packed_range(c, None, None),
+        Some(ids) => {
+            let mut st = c
+                .prepare_cached("SELECT packed FROM facts_packed WHERE account_id = ?1")
+                .map_err(db_err)?;
+            for id in ids {
+                let mut rows = st.query([id.as_str()]).map_err(db_err)?;
+                if let Some(r) = rows.next().map_err(db_err)? {
+                    let blob = r
+                        .get_ref(0)
+                        .map_err(db_err)?
+                        .as_blob()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let facts = decode_facts(id.as_str(), blob)?;
+                    out.accounts.insert(id.clone(), facts);
+                }
+            }
+        }
+    }
+    tracing::debug!(
+        accounts = out.accounts.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "packed facts read"
+    );
+    Ok(out)
 }
 
 fn decode_series(id: String, blob: &[u8]) -> Result<(AccountId, AccountSeries)> {
@@ -431,13 +605,34 @@ impl bellwether_store::Store for SqliteStore {
 
     async fn load_book(&self, accounts: Option<&[AccountId]>) -> Result<Book> {
         let ids: Option<Vec<AccountId>> = accounts.map(|a| a.to_vec());
-        // Two groups of tables on two reader connections at once.
-        let ids2 = ids.clone();
-        let (people, activity) = tokio::try_join!(
-            self.read(move |c| rows::load_people(c, ids.as_deref())),
-            self.read(move |c| rows::load_activity(c, ids2.as_deref()))
+        // Packs out of date are rebuilt first (imports settle them at their end, so this is rare).
+        self.repack().await?;
+        if ids.is_some() {
+            return self.read(move |c| load_packed(c, ids.as_deref())).await;
+        }
+        // The whole book: two halves by account id, decoded on two reader connections at once.
+        let middle: Option<String> = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT id FROM accounts ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM accounts)",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)
+            })
+            .await?;
+        let Some(middle) = middle else {
+            return self.read(|c| load_packed(c, None)).await;
+        };
+        let m2 = middle.clone();
+        let (mut low, high) = tokio::try_join!(
+            self.read(move |c| load_packed_range(c, None, Some(&middle))),
+            self.read(move |c| load_packed_range(c, Some(&m2), None))
         )?;
-        Ok(rows::join_book(people, activity))
+        let mut high = high;
+        low.accounts.append(&mut high.accounts);
+        Ok(low)
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>> {
@@ -652,5 +847,220 @@ impl bellwether_store::Store for SqliteStore {
         let account = account.cloned();
         self.read(move |c| models::predictions(c, account.as_ref(), as_of))
             .await
+    }
+
+    async fn settle(&self) -> Result<()> {
+        self.repack().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bellwether_core::model::{
+        BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome, OutcomeKind,
+        Priority, Response, Subscription, Ticket,
+    };
+    use bellwether_core::{ContactId, Currency, Money};
+    use bellwether_store::Store;
+
+    fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
+        AttrFact {
+            subject: subject.into(),
+            attr: attr.into(),
+            valid_from: Timestamp(at),
+            value: value.map(str::to_string),
+            received_at: Timestamp(at + 5),
+        }
+    }
+
+    fn ticket(id: &str, account: &str, at: i64, sentiment: Option<f64>) -> Ticket {
+        Ticket {
+            id: id.into(),
+            account_id: AccountId(account.into()),
+            contact_id: Some(ContactId("c1".into())),
+            opened_at: Timestamp(at),
+            closed_at: (at % 2 == 0).then_some(Timestamp(at + 100)),
+            priority: Priority::parse("high").unwrap(),
+            status: "open".into(),
+            escalated: true,
+            first_response_minutes: Some(12.5),
+            resolution_minutes: None,
+            sla_breached: false,
+            csat: Some(4.0),
+            subject: "Export fails".into(),
+            body: "Ünïcode body, \"quoted\"".into(),
+            sentiment,
+            received_at: Timestamp(at + 1),
+        }
+    }
+
+    fn batch() -> WriteBatch {
+        let a = |s: &str| AccountId(s.into());
+        WriteBatch {
+            source: "test".into(),
+            kind: "mixed".into(),
+            account_attrs: vec![
+                fact("a1", "segment", 10, Some("smb")),
+                fact("a1", "seats", 20, None),
+                fact("a2", "owner", -30, Some("Ann")),
+            ],
+            contacts: vec![
+                Contact {
+                    id: ContactId("c1".into()),
+                    account_id: a("a1"),
+                    email: Some("x@y.z".into()),
+                    name: None,
+                    first_seen: Some(Timestamp(5)),
+                },
+                Contact {
+                    id: ContactId("c2".into()),
+                    account_id: a("a2"),
+                    email: None,
+                    name: Some("Bo".into()),
+                    first_seen: None,
+                },
+            ],
+            contact_attrs: vec![fact("c1", "role", 7, Some("champion"))],
+            tickets: vec![
+                ticket("t1", "a1", 100, Some(-0.5)),
+                ticket("t2", "a1", 99, None),
+            ],
+            billing: vec![BillingEvent {
+                id: "b1".into(),
+                account_id: a("a2"),
+                at: Timestamp(300),
+                kind: BillingKind::parse("payment_failed").unwrap(),
+                amount: Some(Money {
+                    minor: -1234,
+                    currency: Currency::parse("EUR").unwrap(),
+                }),
+                mrr_delta: None,
+                seats_delta: Some(-3),
+                plan: Some("pro".into()),
+                received_at: Timestamp(301),
+            }],
+            subscriptions: vec![Subscription {
+                id: "s1".into(),
+                account_id: a("a1"),
+                plan: "pro".into(),
+                start: Day(-3),
+                end: Some(Day(400)),
+                mrr: Money {
+                    minor: 9900,
+                    currency: Currency::USD,
+                },
+                quantity: 10,
+                received_at: Timestamp(2),
+            }],
+            interactions: vec![Interaction {
+                id: "i1".into(),
+                account_id: a("a2"),
+                contact_id: None,
+                at: Timestamp(50),
+                kind: InteractionKind::parse("nps").unwrap(),
+                response: Some(Response::parse("accepted").unwrap()),
+                score: Some(3.0),
+                note: "slow".into(),
+                received_at: Timestamp(51),
+            }],
+            outcomes: vec![Outcome {
+                account_id: a("a1"),
+                date: Day(500),
+                kind: OutcomeKind::parse("churned").unwrap(),
+                arr_delta: Some(-100),
+                received_at: Timestamp(9),
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The book as the fact tables give it, for comparing with the packs.
+    fn from_tables(s: &SqliteStore) -> Book {
+        let c = connect(s.path()).unwrap();
+        rows::join_book(
+            rows::load_people(&c, None).unwrap(),
+            rows::load_activity(&c, None).unwrap(),
+        )
+    }
+
+    fn same(a: &Book, b: &Book) {
+        assert_eq!(
+            a.accounts.keys().collect::<Vec<_>>(),
+            b.accounts.keys().collect::<Vec<_>>()
+        );
+        for (id, f) in &a.accounts {
+            let mut g = b.accounts[id].clone();
+            let mut f = f.clone();
+            // Contacts come in no particular order from either read.
+            f.contacts.sort_by(|x, y| x.contact.id.cmp(&y.contact.id));
+            g.contacts.sort_by(|x, y| x.contact.id.cmp(&y.contact.id));
+            assert_eq!(f, g, "account {id}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packed_facts_read_back_as_the_tables_and_follow_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+        s.write(batch()).await.unwrap();
+        let book = s.load_book(None).await.unwrap();
+        same(&from_tables(&s), &book);
+        assert_eq!(book.accounts[&AccountId("a1".into())].tickets.len(), 2);
+        assert_eq!(
+            s.load_book(Some(&[AccountId("a2".into()), AccountId("zz".into())]))
+                .await
+                .unwrap()
+                .accounts
+                .keys()
+                .collect::<Vec<_>>(),
+            [&AccountId("a2".into())]
+        );
+        // A ticket re-sent under another account, a contact moved, a corrected attribute: the accounts they
+        // left are repacked too.
+        let mut b = WriteBatch {
+            source: "test".into(),
+            kind: "mixed".into(),
+            ..Default::default()
+        };
+        b.tickets.push(ticket("t1", "a3", 100, None));
+        b.contacts.push(Contact {
+            id: ContactId("c1".into()),
+            account_id: AccountId("a2".into()),
+            email: None,
+            name: None,
+            first_seen: None,
+        });
+        b.contact_attrs.push(fact("c2", "role", 8, Some("user")));
+        b.account_attrs
+            .push(fact("a1", "segment", 10, Some("enterprise")));
+        s.write(b).await.unwrap();
+        s.settle().await.unwrap();
+        let book = s.load_book(None).await.unwrap();
+        same(&from_tables(&s), &book);
+        assert_eq!(book.accounts[&AccountId("a1".into())].tickets.len(), 1);
+        assert!(book.accounts[&AccountId("a1".into())].contacts.is_empty());
+        assert_eq!(book.accounts[&AccountId("a3".into())].tickets.len(), 1);
+    }
+
+    #[test]
+    fn damaged_packs_are_refused() {
+        let f = {
+            let mut b = batch();
+            let mut f = AccountFacts {
+                tickets: std::mem::take(&mut b.tickets),
+                ..Default::default()
+            };
+            f.sort();
+            f
+        };
+        let mut blob = Vec::new();
+        packed::encode_into(&f, &mut blob);
+        assert_eq!(packed::decode("a1", &blob).unwrap(), f);
+        for cut in [0, 1, blob.len() / 2, blob.len() - 1] {
+            assert!(packed::decode("a1", &blob[..cut]).is_err());
+        }
+        blob.push(0);
+        assert!(packed::decode("a1", &blob).is_err());
     }
 }

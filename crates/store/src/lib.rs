@@ -278,6 +278,13 @@ pub trait Store: Send + Sync + 'static {
         account: Option<&AccountId>,
         as_of: Option<Day>,
     ) -> Result<Vec<Prediction>>;
+
+    /// Brings what a backend derives from the stored records up to date after a run of writes (the SQLite
+    /// store packs each written account's facts for the bulk read). Reads do it themselves when it was not
+    /// done, so calling it only moves the work: imports call it once at their end.
+    async fn settle(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A model version in the registry.

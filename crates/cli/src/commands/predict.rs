@@ -43,6 +43,10 @@ pub struct TrainArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the default target's training matrix, split as training splits it, to DIR/{train,valid,test}.csv
+    /// and stop (for comparing engines on the same data; see benches/train.sh).
+    #[arg(long, value_name = "DIR")]
+    pub export_matrix: Option<PathBuf>,
 }
 
 /// Arguments of `score`.
@@ -132,6 +136,17 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     )
     .await?;
     let build_seconds = t0.elapsed().as_secs_f64();
+    if let Some(dir) = &a.export_matrix {
+        let [tr, va, te] = bellwether_predict::bundle::export_split(&set, DEFAULT_TARGET, dir)
+            .map_err(|e| CliError::new(Code::IoError, format!("{}: {e}", dir.display())))?;
+        println!(
+            "wrote {} columns: {tr} training, {va} validation and {te} test rows of {} to {} (built in {build_seconds:.1} s)",
+            set.columns.len(),
+            DEFAULT_TARGET.as_str(),
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let cfg = TrainConfig {
         engine: a.engine.clone(),
         ..Default::default()
