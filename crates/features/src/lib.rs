@@ -46,6 +46,9 @@ pub struct AccountFeatures {
     pub tenure_days: Option<i64>,
     /// Days until the next renewal.
     pub days_to_renewal: Option<i64>,
+    /// Length in days of the last subscription term that ended before the day (about 30 for monthly billing, 365
+    /// for annual).
+    pub term_days: Option<i64>,
     /// Whether the account had ended (churned) before the day.
     pub churned: bool,
     /// Usage levels and trends.
@@ -147,6 +150,17 @@ pub fn compute(
             .filter(|r| *r >= as_of)
             .map(|r| days_between(as_of, r)),
         churned,
+        // The last completed term: a running subscription's end may be a cancellation recorded later.
+        term_days: facts
+            .subscriptions
+            .iter()
+            .filter_map(|s| {
+                s.end
+                    .filter(|e| *e < as_of)
+                    .map(|e| (e, days_between(s.start, e)))
+            })
+            .max()
+            .map(|(_, d)| d),
         usage: usage::Usage::compute(series, as_of, ctx, seats),
         ..Default::default()
     };

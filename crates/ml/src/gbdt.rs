@@ -45,7 +45,7 @@ impl Default for GbdtParams {
     fn default() -> Self {
         GbdtParams {
             iterations: 600,
-            learning_rate: 0.05,
+            learning_rate: 0.1,
             max_depth: 5,
             l2: 1.0,
             min_leaf_weight: 5.0,
@@ -343,6 +343,10 @@ impl Model for Forest {
             x.row_into(i, row);
             self.contributions_row(row, out);
         })
+    }
+
+    fn expected_raw(&self) -> f64 {
+        self.base + self.trees.iter().map(|t| t.expected).sum::<f64>()
     }
 
     fn to_bytes(&self) -> Vec<u8> {

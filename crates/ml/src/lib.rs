@@ -106,6 +106,8 @@ pub trait Model: Send + Sync {
     /// Exact contributions: `cols + 1` values per row (the last is the bias, the model's expected score),
     /// summing to [`Model::raw`] of the row.
     fn contributions(&self, x: &Dataset) -> Vec<f64>;
+    /// The expected score (the bias every row's contributions start from).
+    fn expected_raw(&self) -> f64;
     /// The serialised model (without the engine tag; see [`save`]).
     fn to_bytes(&self) -> Vec<u8>;
     /// A one-line description (trees, depth, coefficients).

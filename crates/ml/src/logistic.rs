@@ -224,6 +224,10 @@ impl Model for Logistic {
         })
     }
 
+    fn expected_raw(&self) -> f64 {
+        self.bias()
+    }
+
     fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u32(1);

@@ -16,7 +16,8 @@ use bellwether_ml::logistic::LogisticLearner;
 use bellwether_ml::{metrics, Dataset, Learner, Model};
 use serde::{Deserialize, Serialize};
 
-/// Positives a target needs in the training rows before a model is fitted for it.
+/// Accounts with the outcome a target needs in its training rows before a model is fitted for it (each
+/// contributes several positive snapshots, so rows would overstate the evidence).
 pub const MIN_POSITIVES: usize = 30;
 
 /// Which part of the split an account's rows go to: 0–69 train, 70–84 early stopping, 85–99 calibration.
@@ -231,11 +232,21 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
         };
         let (ytr, yva, yca) = (label(&parts[0]), label(&parts[1]), label(&parts[2]));
         let pos = ytr.iter().filter(|v| **v > 0.5).count();
-        let pos_held = yva.iter().chain(&yca).filter(|v| **v > 0.5).count();
-        if pos < MIN_POSITIVES || pos_held < MIN_POSITIVES / 3 || pos == ytr.len() {
+        let accounts_with = |idx: &[usize]| {
+            idx.iter()
+                .filter(|&&i| set.rows[i].labels[ti].0)
+                .map(|&i| &set.rows[i].account)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let (acc_tr, acc_held) = (
+            accounts_with(&parts[0]),
+            accounts_with(&parts[1]) + accounts_with(&parts[2]),
+        );
+        if acc_tr < MIN_POSITIVES || acc_held < MIN_POSITIVES / 3 || pos == ytr.len() {
             tracing::info!(
                 target = target.as_str(),
-                positives = pos,
+                accounts = acc_tr,
                 "not enough outcomes to train; skipped"
             );
             continue;
@@ -298,7 +309,7 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
     }
     if targets.is_empty() {
         return Err(PredictError::NotEnoughHistory(format!(
-            "no outcome had {MIN_POSITIVES} examples in {} snapshots with labels known by {cutoff}; \
+            "no outcome happened to {MIN_POSITIVES} accounts in {} snapshots with labels known by {cutoff}; \
              import outcomes or subscription history covering at least a year, or wait for more renewals",
             set.rows.len()
         )));

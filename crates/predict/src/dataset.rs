@@ -144,7 +144,8 @@ pub fn build(
     sampling: &Sampling,
 ) -> Option<TrainingSet> {
     let (first, end) = data_span(book, series, summary)?;
-    let until = sampling.until.unwrap_or(end).min(end);
+    // The day after the last data is the natural "today" of the book; no snapshot lies beyond it.
+    let until = sampling.until.unwrap_or(end).min(end.plus(1));
     let spec = learn_spec(book, series, sampling.spec_as_of.unwrap_or(until));
     let columns = spec.columns();
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();

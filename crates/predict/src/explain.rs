@@ -135,6 +135,8 @@ pub fn describe(name: &str, v: f64) -> String {
         "seats" => format!("{v:.0} seats bought"),
         "tenure_days" => format!("customer for {v:.0} days"),
         "days_to_renewal" => format!("renewal in {v:.0} days"),
+        "term_days" if v < 62.0 => "billed monthly".into(),
+        "term_days" => format!("on a {:.0}-month term", v / 30.4),
         "events_7d" => format!("{v:.0} product events in the last 7 days"),
         "events_28d" => format!("{v:.0} product events in the last 28 days"),
         "events_90d" => format!("{v:.0} product events in the last 90 days"),

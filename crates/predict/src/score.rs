@@ -20,6 +20,11 @@ use std::time::Instant;
 /// The target whose probability is copied into assessments and ranks the worklist.
 pub const DEFAULT_TARGET: Target = Target::ChurnRenewal;
 
+/// The targets whose predictions carry drivers in the daily pass: the default churn target and expansion. The
+/// other horizons get their probability only (their drivers are a `contributions` call away), which keeps the
+/// pass's cost to two TreeSHAP passes.
+pub const EXPLAINED: [Target; 2] = [Target::ChurnRenewal, Target::Expansion180];
+
 /// What a scoring run did.
 #[derive(Debug)]
 pub struct ScoreOutcome {
@@ -125,7 +130,21 @@ pub fn score_features(
     let ids: Vec<&AccountId> = feats.iter().map(|f| &f.0.account_id).collect();
     let mut out = Vec::new();
     for m in &bundle.targets {
-        out.extend(predict_rows(m, &columns, &x, &ids, as_of, version));
+        if EXPLAINED.contains(&m.info.target) {
+            out.extend(predict_rows(m, &columns, &x, &ids, as_of, version));
+        } else {
+            let (p, _) = crate::bundle::predict(m, &x);
+            let p0 = m.info.calibration.apply(m.model.expected_raw());
+            out.extend(ids.iter().zip(p).map(|(id, p)| Prediction {
+                account_id: (*id).clone(),
+                as_of,
+                target: m.info.target.as_str().to_string(),
+                probability: p,
+                base_probability: p0,
+                model_version: version,
+                drivers: Vec::new(),
+            }));
+        }
     }
     out
 }
