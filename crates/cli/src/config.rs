@@ -26,6 +26,28 @@ pub struct FileSettings {
     /// Signal lifecycle.
     #[serde(default)]
     pub signals: Option<bellwether_engine::signals::LifecycleConfig>,
+    /// Model scoring and retraining in the daily pass.
+    #[serde(default)]
+    pub models: Option<ModelSettings>,
+}
+
+/// `[models]`: what the daily pass does with the trained models.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// Score every account with the active model after each full pass.
+    pub score: bool,
+    /// Retrain when the active model's cut-off is more than this many days before the day assessed (0: never).
+    pub retrain_days: i32,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            score: true,
+            retrain_days: 30,
+        }
+    }
 }
 
 /// The resolved settings.
@@ -41,6 +63,8 @@ pub struct Settings {
     pub lifecycle: bellwether_engine::signals::LifecycleConfig,
     /// Log level.
     pub log: String,
+    /// Model scoring and retraining.
+    pub models: ModelSettings,
 }
 
 impl Settings {
@@ -108,6 +132,7 @@ pub fn load(
     Ok(Settings {
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
+        models: file.models.unwrap_or_default(),
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)

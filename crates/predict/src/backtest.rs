@@ -278,20 +278,12 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
     })
 }
 
-/// Each churner's churn day: the first snapshot's positive 90-day churn label becomes knowable on the churn
-/// day itself (plus the grace period for derived outcomes, which then shifts every churner alike).
+/// Each churner's churn day.
 fn churn_days(set: &TrainingSet) -> BTreeMap<AccountId, Day> {
-    let ti = target_index(Target::Churn90);
-    let mut out = BTreeMap::new();
-    for r in &set.rows {
-        let (y, known) = r.labels[ti];
-        if y {
-            out.entry(r.account.clone())
-                .and_modify(|d: &mut Day| *d = (*d).min(known))
-                .or_insert(known);
-        }
-    }
-    out
+    set.rows
+        .iter()
+        .filter_map(|r| r.churn_day.map(|d| (r.account.clone(), d)))
+        .collect()
 }
 
 fn warning(

@@ -26,8 +26,10 @@ pub struct RowMeta {
     pub arr: f64,
     /// The rules score's risk on the day: the health-derived risk proxy, 0–1.
     pub rules_risk: f64,
-    /// Per target (in [`Target::ALL`] order): the label and the day it became knowable.
+    /// Per target (in [`Target::ALL`] order): the label and the day its window closes.
     pub labels: [(bool, Day); 5],
+    /// The day the account churned, if it did (for evaluation only: it lies after the snapshot).
+    pub churn_day: Option<Day>,
 }
 
 impl RowMeta {
@@ -191,6 +193,7 @@ pub fn build(
                         arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
                         rules_risk: bellwether_engine::assess::risk_proxy(h),
                         labels,
+                        churn_day: tl.churn,
                     },
                 ))
             },

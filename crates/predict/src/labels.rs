@@ -103,7 +103,9 @@ impl Timeline {
     }
 
     /// The label of `target` for a snapshot on `as_of` with `days_to_renewal` known then: whether the outcome
-    /// happens in its window, and the day that became knowable.
+    /// happens in its window, and the day the window closes (after which the label is known either way).
+    /// Training and evaluation use a row only once its window has closed, positive or not: taking the early
+    /// positives without their negatives would overstate the outcome's rate.
     pub fn label(&self, target: Target, as_of: Day, days_to_renewal: Option<i64>) -> (bool, Day) {
         let horizon = match target {
             Target::ChurnRenewal => days_to_renewal.map_or(180, |d| d as i32 + GRACE_DAYS),
@@ -123,10 +125,7 @@ impl Timeline {
             Target::Contraction180 => hit(&self.contractions),
             Target::Expansion180 => hit(&self.expansions),
         };
-        match first {
-            Some(d) => (true, d.plus(lag)),
-            None => (false, end.plus(lag)),
-        }
+        (first.is_some(), end.plus(lag))
     }
 }
 
@@ -243,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn labels_carry_the_day_they_became_knowable() {
+    fn labels_carry_the_day_their_window_closes() {
         let t = Timeline {
             churn: Some(Day::ymd(2025, 3, 1)),
             ..Default::default()

@@ -205,7 +205,10 @@ fn drivers_add_up_and_name_the_true_cause_of_troubled_accounts() {
     // each churn archetype, the top drivers name the archetype's cause.
     let expect: &[(Archetype, &[&str])] = &[
         (Archetype::SupportFrustration, &["support", "sentiment"]),
-        (Archetype::BudgetTrouble, &["billing", "seats", "engagement"]),
+        (
+            Archetype::BudgetTrouble,
+            &["billing", "seats", "engagement"],
+        ),
         (
             Archetype::SlowDisengagement,
             &["usage", "activeusers", "adoption"],

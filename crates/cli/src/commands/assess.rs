@@ -124,6 +124,9 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
         out.compute_seconds,
         out.save_seconds
     );
+    if let Some(line) = super::predict::after_pass(&store, settings, out.as_of).await? {
+        println!("{line}");
+    }
     println!(
         "{}",
         bellwether_engine::portfolio_summary(&out.assessments, out.ended)
@@ -208,8 +211,9 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
         ..Default::default()
     };
     let signals = store.signals(filter).await?;
+    let predictions = store.predictions(Some(&id), None).await?;
     if a.json {
-        let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
+        let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "predictions": predictions, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
@@ -246,6 +250,26 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
                 );
             }
             println!("  why it ranks: {}", h.reason);
+        }
+    }
+    for p in &predictions {
+        if p.drivers.is_empty() {
+            continue;
+        }
+        println!(
+            "  {} {:.0}% as of {} (base {:.0}%, model v{}):",
+            match p.target.as_str() {
+                "churn_renewal" => "churn risk before renewal",
+                "expansion_180d" => "expansion likelihood within 180 days",
+                other => other,
+            },
+            p.probability * 100.0,
+            p.as_of,
+            p.base_probability * 100.0,
+            p.model_version
+        );
+        for d in p.drivers.iter().filter(|d| d.points.abs() >= 0.5).take(4) {
+            println!("    {}", d.text);
         }
     }
     if signals.is_empty() {

@@ -229,6 +229,64 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     Ok(ExitCode::SUCCESS)
 }
 
+/// After a full pass: retrains when the active model is older than `[models] retrain_days`, then scores the
+/// day with the active model. Nothing when no model was ever trained.
+pub async fn after_pass(
+    store: &impl Store,
+    settings: &Settings,
+    as_of: Day,
+) -> Result<Option<String>, CliError> {
+    let m = &settings.models;
+    if !m.score {
+        return Ok(None);
+    }
+    let Some(active) = store.models().await?.into_iter().find(|v| v.active) else {
+        return Ok(None);
+    };
+    let mut line = String::new();
+    if m.retrain_days > 0 && as_of.0 - active.trained_to.0 > m.retrain_days {
+        let set = training_set(store, settings, Sampling::default()).await?;
+        let cfg: TrainConfig = serde_json::from_str(&active.params).unwrap_or_default();
+        match train(&set, None, &cfg) {
+            Ok(bundle) => {
+                let version = store
+                    .save_model(
+                        ModelRecord {
+                            version: 0,
+                            created_at: Timestamp::now(),
+                            trained_from: bundle.trained_from,
+                            trained_to: bundle.trained_to,
+                            engine: bundle.engine.clone(),
+                            features: bundle.columns.clone(),
+                            params: serde_json::to_string(&cfg).unwrap_or_default(),
+                            metrics: serde_json::to_string(&bundle.infos()).unwrap_or_default(),
+                            active: true,
+                            bundle: bundle.to_bytes(),
+                        },
+                        true,
+                    )
+                    .await?;
+                line.push_str(&format!(
+                    "retrained: model version {version} (v{} was trained to {}); ",
+                    active.version, active.trained_to
+                ));
+            }
+            Err(e) => tracing::warn!(
+                "scheduled retraining failed, keeping v{}: {e}",
+                active.version
+            ),
+        }
+    }
+    let s = score::score(store, None, Some(as_of)).await?;
+    line.push_str(&format!(
+        "model version {} scored {} accounts ({:.1} s)",
+        s.version,
+        s.accounts,
+        s.feature_seconds + s.explain_seconds
+    ));
+    Ok(Some(line))
+}
+
 fn print_predictions(preds: &[Prediction], top: usize) {
     let mut churn: Vec<&Prediction> = preds
         .iter()
@@ -405,6 +463,11 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         target,
         cutoffs: a.cutoffs.max(1),
         spacing_days: a.spacing,
+        // The last cut-off leaves room for its evaluation windows to close before the end of data.
+        last_cutoff_before_end: match target {
+            Target::Churn90 => 150,
+            _ => 240,
+        },
         train: TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
