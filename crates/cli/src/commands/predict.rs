@@ -471,8 +471,7 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         train: TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
-            ..Default::default()
-        },
+            },
         ..Default::default()
     };
     // Columns are chosen as of the first cut-off, so no later data picks them.
