@@ -471,8 +471,8 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         train: TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
-            },
-        ..Default::default()
+            ..Default::default()
+        },
     };
     // Columns are chosen as of the first cut-off, so no later data picks them.
     let (book, series, summary) = tokio::try_join!(
