@@ -145,6 +145,16 @@ pub fn describe(name: &str, v: f64) -> String {
             "product usage over the last 28 days",
             "its own 90-day baseline",
         ),
+        "usage_quarter_trend" => change(
+            v,
+            "product usage over the last 90 days",
+            "the 90 days before",
+        ),
+        "active_users_quarter_trend" => change(
+            v,
+            "daily active users over the last 90 days",
+            "the 90 days before",
+        ),
         "events_per_seat" => format!("{v:.1} events per seat in 28 days"),
         "usage_per_seat_vs_peers" => {
             format!("usage per seat at {} of its segment's median", pct(v))

@@ -241,6 +241,14 @@ impl FeatureSpec {
                 group: Group::Profile,
             });
         }
+        out.push(Column {
+            name: "usage_quarter_trend".into(),
+            group: Group::Usage,
+        });
+        out.push(Column {
+            name: "active_users_quarter_trend".into(),
+            group: Group::ActiveUsers,
+        });
         for e in &self.events {
             out.push(Column {
                 name: format!("feature:{e}:trend"),
@@ -275,6 +283,37 @@ impl FeatureSpec {
         one_hot(f.segment.as_deref(), &self.segments, out);
         one_hot(plan, &self.plans, out);
         let as_of = f.as_of;
+        // Slow declines: the last 90 days against the 90 before them, for all usage and for active users.
+        let quarter = |parts: &[&bellwether_core::series::Series]| {
+            let first = parts.iter().filter_map(|s| s.first_day()).min();
+            if first.is_none_or(|d| d > as_of.plus(-180)) {
+                return f64::NAN;
+            }
+            let recent: f64 = parts.iter().map(|s| s.sum(as_of.plus(-90), as_of)).sum();
+            let prior: f64 = parts
+                .iter()
+                .map(|s| s.sum(as_of.plus(-180), as_of.plus(-90)))
+                .sum();
+            if prior > 0.0 {
+                recent / prior - 1.0
+            } else {
+                f64::NAN
+            }
+        };
+        let usage: Vec<&bellwether_core::series::Series> = series
+            .map(|s| {
+                bellwether_core::series::usage_series(s)
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(quarter(&usage));
+        let users: Vec<_> = series
+            .and_then(bellwether_core::series::active_users)
+            .into_iter()
+            .collect();
+        out.push(quarter(&users));
         for e in &self.events {
             let s = series.and_then(|s| s.get(&format!("{EVENT_PREFIX}{e}")));
             let (trend, since) = match s {
