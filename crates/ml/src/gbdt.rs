@@ -78,6 +78,12 @@ impl Learner for Gbdt {
     ) -> Result<Box<dyn Model>> {
         check_labels(x, y)?;
         let p = &self.params;
+        if !(1..=32).contains(&p.max_depth) {
+            return Err(MlError::Data(format!(
+                "max_depth {} is outside 1–32",
+                p.max_depth
+            )));
+        }
         let mut booster = GradientBooster::default()
             .set_objective_type(ObjectiveType::LogLoss)
             .set_iterations(p.iterations)

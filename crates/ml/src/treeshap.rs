@@ -23,6 +23,18 @@ pub(crate) fn add(tree: &Tree, x: &[f64], phi: &mut [f64], buf: &mut [PathElemen
     recurse(tree, x, phi, 0, 0, buf, 0, 1.0, 1.0, -1);
 }
 
+/// `1 / k` for the small integers the path weights are scaled by: multiplications instead of divisions in the
+/// inner loops (the divisions were most of the time).
+const RECIP: [f64; 66] = {
+    let mut t = [0.0; 66];
+    let mut k = 1;
+    while k < 66 {
+        t[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    t
+};
+
 fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: i64) {
     path[depth] = PathElement {
         feature,
@@ -30,24 +42,30 @@ fn extend(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: 
         one,
         pweight: if depth == 0 { 1.0 } else { 0.0 },
     };
-    let d1 = (depth + 1) as f64;
+    let inv_d1 = RECIP[depth + 1];
     for i in (0..depth).rev() {
-        path[i + 1].pweight += one * path[i].pweight * (i + 1) as f64 / d1;
-        path[i].pweight = zero * path[i].pweight * (depth - i) as f64 / d1;
+        let w = path[i].pweight * inv_d1;
+        path[i + 1].pweight += one * w * (i + 1) as f64;
+        path[i].pweight = zero * w * (depth - i) as f64;
     }
 }
 
 fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
     let (one, zero) = (path[index].one, path[index].zero);
     let d1 = (depth + 1) as f64;
+    let inv_d1 = RECIP[depth + 1];
     let mut next_one = path[depth].pweight;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        for i in (0..depth).rev() {
             let tmp = path[i].pweight;
-            path[i].pweight = next_one * d1 / ((i + 1) as f64 * one);
-            next_one = tmp - path[i].pweight * zero * (depth - i) as f64 / d1;
-        } else {
-            path[i].pweight = path[i].pweight * d1 / (zero * (depth - i) as f64);
+            path[i].pweight = next_one * d1 * RECIP[i + 1] * inv_one;
+            next_one = tmp - path[i].pweight * zero * (depth - i) as f64 * inv_d1;
+        }
+    } else {
+        let inv_zero = 1.0 / zero;
+        for i in (0..depth).rev() {
+            path[i].pweight = path[i].pweight * d1 * inv_zero * RECIP[depth - i];
         }
     }
     for i in index..depth {
@@ -60,15 +78,20 @@ fn unwind(path: &mut [PathElement], depth: usize, index: usize) {
 fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
     let (one, zero) = (path[index].one, path[index].zero);
     let d1 = (depth + 1) as f64;
-    let mut next_one = path[depth].pweight;
+    let inv_d1 = RECIP[depth + 1];
     let mut total = 0.0;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
-            let tmp = next_one * d1 / ((i + 1) as f64 * one);
+    if one != 0.0 {
+        let mut next_one = path[depth].pweight;
+        let inv_one = 1.0 / one;
+        for i in (0..depth).rev() {
+            let tmp = next_one * d1 * RECIP[i + 1] * inv_one;
             total += tmp;
-            next_one = path[i].pweight - tmp * zero * ((depth - i) as f64 / d1);
-        } else if zero != 0.0 {
-            total += (path[i].pweight / zero) / ((depth - i) as f64 / d1);
+            next_one = path[i].pweight - tmp * zero * (depth - i) as f64 * inv_d1;
+        }
+    } else if zero != 0.0 {
+        let inv_zero = 1.0 / zero;
+        for i in (0..depth).rev() {
+            total += path[i].pweight * inv_zero * d1 * RECIP[depth - i];
         }
     }
     total
