@@ -128,6 +128,18 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    pub fn leaf(value: f64, cover: f64) -> Node {
+        Node {
+            feature: u32::MAX,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            missing_left: false,
+            value,
+            cover,
+        }
+    }
+
     pub fn is_leaf(&self) -> bool {
         self.feature == u32::MAX
     }
@@ -199,15 +211,7 @@ impl Forest {
             fn add(src: &forust_ml::tree::Tree, i: usize, out: &mut Vec<Node>) -> Result<u32> {
                 let n = &src.nodes[i];
                 let at = out.len();
-                out.push(Node {
-                    feature: u32::MAX,
-                    threshold: 0.0,
-                    left: 0,
-                    right: 0,
-                    missing_left: false,
-                    value: n.weight_value as f64,
-                    cover: n.hessian_sum as f64,
-                });
+                out.push(Node::leaf(n.weight_value as f64, n.hessian_sum as f64));
                 if !n.is_leaf {
                     if n.missing_node != n.left_child && n.missing_node != n.right_child {
                         return Err(MlError::Engine(
@@ -290,16 +294,7 @@ impl Forest {
                 let feature = r.u32()?;
                 let cover = r.f32()? as f64;
                 if feature == u32::MAX {
-                    let value = r.f32()? as f64;
-                    nodes.push(Node {
-                        feature,
-                        threshold: 0.0,
-                        left: 0,
-                        right: 0,
-                        missing_left: false,
-                        value,
-                        cover,
-                    });
+                    nodes.push(Node::leaf(r.f32()? as f64, cover));
                 } else {
                     let threshold = r.f64()?;
                     let lr = r.u32()?;
@@ -419,15 +414,7 @@ mod tests {
     use super::*;
 
     fn leaf(value: f64, cover: f64) -> Node {
-        Node {
-            feature: u32::MAX,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            missing_left: false,
-            value,
-            cover,
-        }
+        Node::leaf(value, cover)
     }
 
     fn split(feature: u32, threshold: f64, left: u32, right: u32, missing_left: bool) -> Node {

@@ -135,6 +135,22 @@ impl Bundle {
         self.targets.iter().map(|t| &t.info).collect()
     }
 
+    /// The registry record of this bundle, trained with `cfg`.
+    pub fn record(&self, cfg: &TrainConfig, active: bool) -> bellwether_store::ModelRecord {
+        bellwether_store::ModelRecord {
+            version: 0,
+            created_at: bellwether_core::Timestamp::now(),
+            trained_from: self.trained_from,
+            trained_to: self.trained_to,
+            engine: self.engine.clone(),
+            features: self.columns.clone(),
+            params: serde_json::to_string(cfg).unwrap_or_default(),
+            metrics: serde_json::to_string(&self.infos()).unwrap_or_default(),
+            active,
+            bundle: self.to_bytes(),
+        }
+    }
+
     /// Serialises the bundle: a JSON header, then each model's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = Header {

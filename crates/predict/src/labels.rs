@@ -16,11 +16,16 @@ use serde::{Deserialize, Serialize};
 /// Days without a subscription after one ends before the account counts as churned.
 pub const GRACE_DAYS: i32 = 30;
 
+/// The shortest window of the renewal target: a renewal closer than this still asks about the next 90 days,
+/// so the question does not shrink to nothing in the weeks before a renewal (when it matters most).
+pub const MIN_RENEWAL_WINDOW: i32 = 90;
+
 /// What a model predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
-    /// Churn before the next renewal (plus the grace period); 180 days when the renewal date is unknown.
+    /// Churn before the next renewal (at least 90 days ahead, plus the grace period); 180 days when the renewal
+    /// date is unknown.
     ChurnRenewal,
     /// Churn within 90 days.
     Churn90,
@@ -108,7 +113,9 @@ impl Timeline {
     /// positives without their negatives would overstate the outcome's rate.
     pub fn label(&self, target: Target, as_of: Day, days_to_renewal: Option<i64>) -> (bool, Day) {
         let horizon = match target {
-            Target::ChurnRenewal => days_to_renewal.map_or(180, |d| d as i32 + GRACE_DAYS),
+            Target::ChurnRenewal => {
+                days_to_renewal.map_or(180, |d| (d as i32).max(MIN_RENEWAL_WINDOW) + GRACE_DAYS)
+            }
             Target::Churn90 => 90,
             Target::Churn180 | Target::Contraction180 | Target::Expansion180 => 180,
         };
@@ -258,9 +265,15 @@ mod tests {
             t.label(Target::Churn90, early, None),
             (false, early.plus(90))
         );
-        // A renewal on Feb 1 plus the grace period (to Mar 3) covers the churn on Mar 1; one on Jan 11 does not.
+        // A renewal on Feb 1 plus the grace period (to Mar 3) covers the churn on Mar 1.
         assert!(t.label(Target::ChurnRenewal, as_of, Some(31)).0);
-        assert!(!t.label(Target::ChurnRenewal, as_of, Some(10)).0);
+        // A renewal days away still looks 90 days ahead.
+        assert_eq!(
+            t.label(Target::ChurnRenewal, as_of, Some(10)),
+            (true, as_of.plus(120))
+        );
+        let late = Day::ymd(2025, 6, 1);
+        assert!(!t.label(Target::ChurnRenewal, late, Some(150)).0);
         // Derived outcomes are confirmed a grace period later.
         let d = Timeline { derived: true, ..t };
         assert_eq!(

@@ -6,12 +6,12 @@ use super::open_store;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::model::Prediction;
-use bellwether_core::{Code, Day, Timestamp};
+use bellwether_core::{Code, Day};
 use bellwether_predict::backtest::{self, BacktestConfig, BacktestReport, MethodReport};
 use bellwether_predict::dataset::{self, Sampling, TrainingSet};
 use bellwether_predict::score::{self, DEFAULT_TARGET};
 use bellwether_predict::{train, PredictError, Target, TrainConfig};
-use bellwether_store::{ModelRecord, Store};
+use bellwether_store::Store;
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -155,18 +155,7 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     let bundle = train(&set, None, &cfg)?;
     let train_seconds = t1.elapsed().as_secs_f64();
     let infos = bundle.infos();
-    let record = ModelRecord {
-        version: 0,
-        created_at: Timestamp::now(),
-        trained_from: bundle.trained_from,
-        trained_to: bundle.trained_to,
-        engine: bundle.engine.clone(),
-        features: bundle.columns.clone(),
-        params: serde_json::to_string(&cfg).unwrap_or_default(),
-        metrics: serde_json::to_string(&infos).unwrap_or_default(),
-        active: !a.no_activate,
-        bundle: bundle.to_bytes(),
-    };
+    let record = bundle.record(&cfg, !a.no_activate);
     let size = record.bundle.len();
     let version = store.save_model(record, !a.no_activate).await?;
     let scored = if a.no_activate {
@@ -249,23 +238,7 @@ pub async fn after_pass(
         let cfg: TrainConfig = serde_json::from_str(&active.params).unwrap_or_default();
         match train(&set, None, &cfg) {
             Ok(bundle) => {
-                let version = store
-                    .save_model(
-                        ModelRecord {
-                            version: 0,
-                            created_at: Timestamp::now(),
-                            trained_from: bundle.trained_from,
-                            trained_to: bundle.trained_to,
-                            engine: bundle.engine.clone(),
-                            features: bundle.columns.clone(),
-                            params: serde_json::to_string(&cfg).unwrap_or_default(),
-                            metrics: serde_json::to_string(&bundle.infos()).unwrap_or_default(),
-                            active: true,
-                            bundle: bundle.to_bytes(),
-                        },
-                        true,
-                    )
-                    .await?;
+                let version = store.save_model(bundle.record(&cfg, true), true).await?;
                 line.push_str(&format!(
                     "retrained: model version {version} (v{} was trained to {}); ",
                     active.version, active.trained_to
