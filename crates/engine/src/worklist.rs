@@ -1,8 +1,9 @@
-//! What people read: each CSM's worklist, ranked by ARR × risk proxy, and a portfolio summary for the leader.
+//! What people read: each CSM's worklist, ranked by ARR × risk, and a portfolio summary for the leader.
 //!
-//! The risk proxy is a logistic curve of the rules health score (see [`crate::assess::risk_proxy`]): a proxy,
-//! not a probability. The priority it gives (ARR × proxy, in dollars) says where a call protects the most
-//! revenue.
+//! The risk is the model's calibrated churn probability once a model is trained and has scored the day (the
+//! priority is then the expected ARR lost), and before that the risk proxy, a logistic curve of the rules
+//! health score (see [`crate::assess::risk_proxy`]): a proxy, not a probability. Either way the priority (in
+//! dollars) says where a call protects the most revenue.
 
 use crate::short_money;
 use bellwether_core::model::Assessment;
@@ -20,7 +21,9 @@ pub struct WorklistItem {
     pub health: f64,
     /// Risk proxy 0–1 (not a probability).
     pub risk_proxy: f64,
-    /// ARR × risk proxy, in major units.
+    /// The model's churn probability before renewal, when a model has scored the day.
+    pub churn_probability: Option<f64>,
+    /// ARR × risk (the churn probability when known, else the risk proxy), in major units.
     pub priority: f64,
     /// ARR in minor units.
     pub arr_minor: Option<i64>,
@@ -51,6 +54,7 @@ pub fn worklist(
             account_id: a.account_id.to_string(),
             health: a.health,
             risk_proxy: a.risk_proxy,
+            churn_probability: a.churn_probability,
             priority: a.priority,
             arr_minor: a.arr_minor,
             reason: a.reason.clone(),

@@ -269,7 +269,7 @@ pub trait Store: Send + Sync + 'static {
     async fn activate_model(&self, version: i64) -> Result<()>;
 
     /// Stores predictions (replacing those of the same account, day and target) and copies the default
-    /// target's probability into that day's assessments.
+    /// target's probability into that day's assessments, whose priority becomes ARR × that probability.
     async fn save_predictions(&self, rows: &[Prediction], default_target: &str) -> Result<()>;
 
     /// Predictions of one account (or all) on one day (default: the latest day scored).

@@ -59,13 +59,18 @@ pub fn print_worklist(items: &[WorklistItem]) {
             .arr_minor
             .map(short_money)
             .unwrap_or_else(|| "ARR unknown".into());
+        let risk = match it.churn_probability {
+            Some(p) if p < 0.01 => "churn risk <1%".to_string(),
+            Some(p) => format!("churn risk {:.0}%", p * 100.0),
+            None => format!("risk proxy {:.2}", it.risk_proxy),
+        };
         println!(
-            "{:>3}. {:<24} health {:>3.0}  {} ARR × risk proxy {:.2} = {} at stake",
+            "{:>3}. {:<24} health {:>3.0}  {} ARR × {} = {} at stake",
             it.rank,
             it.account_id,
             it.health,
             arr,
-            it.risk_proxy,
+            risk,
             short_money((it.priority * 100.0) as i64)
         );
         println!("     why: {}", it.reason);

@@ -104,5 +104,9 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         root.display(),
         items.first().map(|i| i.account_id.as_str()).unwrap_or("ID")
     );
+    println!(
+        "Learn churn and expansion from this book's outcomes (about a minute): bellwether --data-dir {} train   ·   then: backtest --target churn_180d",
+        root.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
