@@ -26,6 +26,32 @@ pub struct FileSettings {
     /// Signal lifecycle.
     #[serde(default)]
     pub signals: Option<bellwether_engine::signals::LifecycleConfig>,
+    /// The HTTP server (`bellwether serve`).
+    #[serde(default)]
+    pub server: Option<ServerSettings>,
+}
+
+/// The `[server]` table: where `bellwether serve` listens and the webhook secrets.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on (default 127.0.0.1:8089).
+    pub listen: Option<String>,
+    /// Stripe's endpoint signing secret (`whsec_...`).
+    pub stripe_webhook_secret: Option<String>,
+    /// The shared secret of Segment's webhook destination.
+    pub segment_shared_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ServerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |s: &Option<String>| s.as_ref().map(|_| "********");
+        f.debug_struct("ServerSettings")
+            .field("listen", &self.listen)
+            .field("stripe_webhook_secret", &mask(&self.stripe_webhook_secret))
+            .field("segment_shared_secret", &mask(&self.segment_shared_secret))
+            .finish()
+    }
 }
 
 /// The resolved settings.
@@ -41,6 +67,8 @@ pub struct Settings {
     pub lifecycle: bellwether_engine::signals::LifecycleConfig,
     /// Log level.
     pub log: String,
+    /// The HTTP server's settings from the file (flags and environment variables override them).
+    pub server: ServerSettings,
 }
 
 impl Settings {
@@ -108,6 +136,7 @@ pub fn load(
     Ok(Settings {
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
+        server: file.server.unwrap_or_default(),
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)

@@ -53,6 +53,13 @@ enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Counts of what the data directory holds.
     Stats,
+    /// Run the HTTP server: Segment-compatible tracking API, webhooks and JSON reads (docs/server.md).
+    Serve(commands::serve::ServeArgs),
+    /// Create, list and revoke API keys for the server.
+    Keys {
+        #[command(subcommand)]
+        action: commands::keys::KeysAction,
+    },
 }
 
 fn init_logging(level: &str) -> Result<(), CliError> {
@@ -88,6 +95,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Signal { action } => commands::signals::act(&settings, action).await,
         Command::Evaluate(a) => commands::evaluate::run(&settings, a).await,
         Command::Stats => commands::assess::stats(&settings).await,
+        Command::Serve(a) => commands::serve::run(&settings, a).await,
+        Command::Keys { action } => commands::keys::run(&settings, action).await,
     }
 }
 

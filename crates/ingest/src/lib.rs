@@ -19,6 +19,7 @@ mod fields;
 mod intern;
 pub mod kind;
 mod metrics;
+pub mod records;
 pub mod report;
 
 pub use kind::Kind;

@@ -10,6 +10,7 @@
 //! rows, and rusqlite's direct row access reads them several times faster than an async driver that copies
 //! every row through a channel (measured: 169k interaction rows in 1.1 s with sqlx 0.8, see BENCHMARKS.md).
 
+mod live;
 mod rows;
 
 use bellwether_core::history::AttrFact;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "peer_stats",
         include_str!("../migrations/0003_peer_stats.sql"),
     ),
+    (6, "server", include_str!("../migrations/0006_server.sql")),
 ];
 
 /// Reader connections kept open.

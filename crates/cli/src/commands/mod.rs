@@ -4,6 +4,8 @@ pub mod assess;
 pub mod demo;
 pub mod evaluate;
 pub mod import;
+pub mod keys;
+pub mod serve;
 pub mod signals;
 pub mod simulate;
 

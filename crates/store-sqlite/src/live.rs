@@ -1,0 +1,262 @@
+//! The SQLite side of [`LiveStore`]: API keys, received message ids, identity links, pending messages and
+//! exact distinct-user counts (migration `0006_server.sql`).
+
+use crate::{db_err, write_batch, SqliteStore};
+use bellwether_core::{AccountId, Day, Timestamp};
+use bellwether_store::{
+    ApiKey, KeyScope, LiveBatch, LiveStore, PendingMessage, Result, StoreError, WriteSummary,
+};
+use rusqlite::{params, OptionalExtension, Row};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
+
+fn key_row(r: &Row) -> rusqlite::Result<ApiKey> {
+    let scope: String = r.get(2)?;
+    Ok(ApiKey {
+        id: r.get(0)?,
+        hash: r.get(1)?,
+        scope: KeyScope::parse(&scope).unwrap_or(KeyScope::Read),
+        name: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+    })
+}
+
+const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
+
+#[async_trait::async_trait]
+impl LiveStore for SqliteStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<()> {
+        let k = key.clone();
+        self.write_tx(move |tx| {
+            tx.execute(
+                "INSERT INTO api_keys (id, hash, scope, name, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                params![k.id, k.hash, k.scope.name(), k.name, k.created_at.0],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(&format!("{KEY_SELECT} ORDER BY created_at DESC, id"))
+                .map_err(db_err)?;
+            let rows = st.query_map([], key_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let h = hash.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!("{KEY_SELECT} WHERE hash = ?1"))
+                .map_err(db_err)?
+                .query_row([h], key_row)
+                .optional()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_key(&self, id: &str, at: Timestamp) -> Result<bool> {
+        let id = id.to_string();
+        self.write_tx(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                    params![id, at.0],
+                )
+                .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>> {
+        let source = source.to_string();
+        let ids = ids.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT 1 FROM received_messages WHERE source = ?1 AND id = ?2")
+                .map_err(db_err)?;
+            let mut out = FxHashSet::default();
+            for id in ids {
+                if st.exists(params![source, id]).map_err(db_err)? {
+                    out.insert(id);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn links(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c
+                .prepare("SELECT external_id, account_id FROM identity_links WHERE source = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn pending(&self, source: &str, users: &[String]) -> Result<Vec<PendingMessage>> {
+        let source = source.to_string();
+        let users = users.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT id, received_at, payload FROM pending_messages WHERE source = ?1 AND user_key = ?2",
+                )
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for u in users {
+                let rows = st
+                    .query_map(params![source, u], |r| {
+                        Ok(PendingMessage {
+                            source: source.clone(),
+                            user_key: u.clone(),
+                            id: r.get(0)?,
+                            received_at: Timestamp(r.get(1)?),
+                            payload: r.get(2)?,
+                        })
+                    })
+                    .map_err(db_err)?;
+                for r in rows {
+                    out.push(r.map_err(db_err)?);
+                }
+            }
+            out.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn pending_count(&self) -> Result<u64> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM pending_messages", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn crm_seen(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c
+                .prepare("SELECT contact_id, account_id FROM crm_contacts_seen WHERE source = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {
+        self.write_tx(move |tx| {
+            let LiveBatch {
+                mut batch,
+                messages,
+                links,
+                pending_add,
+                pending_remove,
+                distinct,
+                crm_seen,
+            } = live;
+            let now = batch.received_at.unwrap_or_else(Timestamp::now);
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT INTO received_messages (source, id, received_at) VALUES (?1, ?2, ?3)")
+                    .map_err(db_err)?;
+                for (source, id) in &messages {
+                    st.execute(params![source, id, now.0]).map_err(|e| match db_err(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!("message {source}/{id} was stored by another writer")),
+                        other => other,
+                    })?;
+                }
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO identity_links (source, external_id, account_id, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (source, external_id) DO UPDATE SET account_id = excluded.account_id, updated_at = excluded.updated_at",
+                    )
+                    .map_err(db_err)?;
+                for (source, ext, account) in &links {
+                    st.execute(params![source, ext, account.0, now.0]).map_err(db_err)?;
+                }
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO pending_messages (source, user_key, id, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(db_err)?;
+                for p in &pending_add {
+                    st.execute(params![p.source, p.user_key, p.id, p.received_at.0, p.payload])
+                        .map_err(db_err)?;
+                }
+                let mut st = tx
+                    .prepare_cached("DELETE FROM pending_messages WHERE source = ?1 AND user_key = ?2 AND id = ?3")
+                    .map_err(db_err)?;
+                for (source, user, id) in &pending_remove {
+                    st.execute(params![source, user, id]).map_err(db_err)?;
+                }
+                if let Some((source, seen)) = &crm_seen {
+                    tx.execute("DELETE FROM crm_contacts_seen WHERE source = ?1", [source])
+                        .map_err(db_err)?;
+                    let mut st = tx
+                        .prepare_cached("INSERT OR REPLACE INTO crm_contacts_seen (source, contact_id, account_id, seen_at) VALUES (?1, ?2, ?3, ?4)")
+                        .map_err(db_err)?;
+                    for (contact, account) in seen {
+                        st.execute(params![source, contact, account.0, now.0]).map_err(db_err)?;
+                    }
+                }
+            }
+            // Exact distinct users: record each user once per account, series and day, then count the days touched.
+            if !distinct.is_empty() {
+                let mut ins = tx
+                    .prepare_cached("INSERT OR IGNORE INTO distinct_users (account_id, metric, day, user_hash) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(db_err)?;
+                let mut touched: BTreeMap<(&AccountId, &str, Day), ()> = BTreeMap::new();
+                for d in &distinct {
+                    ins.execute(params![d.account_id.0, d.metric, d.day.0, d.user_hash])
+                        .map_err(db_err)?;
+                    touched.insert((&d.account_id, d.metric.as_str(), d.day), ());
+                }
+                let mut count = tx
+                    .prepare_cached("SELECT count(*) FROM distinct_users WHERE account_id = ?1 AND metric = ?2 AND day = ?3")
+                    .map_err(db_err)?;
+                for (account, metric, day) in touched.into_keys() {
+                    let n: i64 = count
+                        .query_row(params![account.0, metric, day.0], |r| r.get(0))
+                        .map_err(db_err)?;
+                    let points = batch
+                        .series
+                        .entry(account.clone())
+                        .or_default()
+                        .entry(metric.to_string())
+                        .or_default();
+                    match points.binary_search_by_key(&day, |p| p.0) {
+                        Ok(i) => points[i].1 = points[i].1.max(n as f64),
+                        Err(i) => points.insert(i, (day, n as f64)),
+                    }
+                }
+            }
+            if batch.is_empty() && batch.chunks.is_empty() && batch.records == 0 {
+                return Ok(WriteSummary::default());
+            }
+            write_batch(tx, &batch)
+        })
+        .await
+    }
+}
