@@ -405,9 +405,11 @@ pub async fn spawn<S: LiveStore>(
 ) -> bellwether_store::Result<(Writer, tokio::task::JoinHandle<()>)> {
     let links = store.links(SOURCE).await?;
     let (tx, mut rx) = mpsc::channel::<Job>(256);
+    let accounts = links.values().cloned().collect();
     let mut state = WriterState {
         store,
         links,
+        accounts,
         queue,
         metrics,
     };
@@ -446,6 +448,8 @@ pub async fn spawn<S: LiveStore>(
 struct WriterState<S> {
     store: Arc<S>,
     links: FxHashMap<String, AccountId>,
+    /// Accounts named by a group call so far.
+    accounts: FxHashSet<AccountId>,
     queue: Queue,
     metrics: Arc<Metrics>,
 }
@@ -470,6 +474,7 @@ struct Build {
     links: FxHashMap<String, AccountId>,
     pending_add: Vec<PendingMessage>,
     pending_remove: Vec<(String, String, String)>,
+    new_accounts: FxHashSet<AccountId>,
 }
 
 impl<S: LiveStore> WriterState<S> {
@@ -501,8 +506,13 @@ impl<S: LiveStore> WriterState<S> {
                 }
             }
         }
-        if m.ty == MsgType::Group {
-            b.accounts.push(m.record.clone());
+        if let (MsgType::Group, Some(a)) = (m.ty, &m.group) {
+            // A group without traits only makes the account exist; for a known account it says nothing new.
+            let bare = m.record.len() <= 2;
+            if !bare || (!self.accounts.contains(a) && !b.new_accounts.contains(a)) {
+                b.accounts.push(m.record.clone());
+            }
+            b.new_accounts.insert(a.clone());
         }
         newly
     }
@@ -718,6 +728,7 @@ impl<S: LiveStore> WriterState<S> {
             self.store.write_live(live).await?;
         }
         self.links.extend(b.links);
+        self.accounts.extend(b.new_accounts);
         let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
         self.queue.push(touched, first);
         let total = |f: fn(&Outcome) -> usize| outcomes.iter().map(f).sum::<usize>() as u64;

@@ -1,0 +1,204 @@
+//! Whole-request errors and key scopes, driven through the router without a socket.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bellwether_core::Timestamp;
+use bellwether_server::ServerConfig;
+use bellwether_store::LiveStore;
+use common::TestServer;
+use tower::ServiceExt;
+
+async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let resp = bellwether_server::app(server.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn post(path: &str, key: Option<&str>, ct: &str, body: impl Into<Body>) -> Request<Body> {
+    let mut r = Request::post(path).header("content-type", ct);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(body.into()).unwrap()
+}
+
+fn get(path: &str, key: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+const BATCH: &str = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"}]}"#;
+
+#[tokio::test]
+async fn keys_scopes_and_whole_request_errors() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (ingest, read) = (server.ingest_key.clone(), server.read_key.clone());
+
+    let (s, _) = call(&server, get("/healthz", None)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = call(&server, get("/metrics", None)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    assert_eq!(body["link"], "docs/errors.md#unauthorized");
+    let (s, body) = call(&server, get("/v1/accounts", Some(&ingest))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&read), "application/json", BATCH),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/batch",
+            Some(&ingest),
+            "application/x-www-form-urlencoded",
+            BATCH,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/batch",
+            Some(&ingest),
+            "application/json",
+            r#"{"batch": 3}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str(), body["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"), Some("batch"))
+    );
+    let big = format!(r#"{{"batch":[{{"p":"{}"}}]}}"#, "a".repeat(600 * 1024));
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", big),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/track",
+            Some(&ingest),
+            "application/json",
+            r#"{"event":"x"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("userId"))
+    );
+
+    // A good batch with a bad message: 200, the bad one listed.
+    let mixed = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"},{"type":"nope","userId":"u","messageId":"m2"}]}"#;
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", mixed),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(body["rejected"][0]["index"], 1);
+    assert_eq!(body["rejected"][0]["code"], "invalid_message");
+    assert_eq!(body["rejected"][0]["path"], "batch[1].type");
+    let (_, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", mixed),
+    )
+    .await;
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // writeKey in the body instead of a header.
+    let with_key = format!(
+        r#"{{"writeKey":"{ingest}","batch":[{{"type":"track","userId":"u","event":"x","context":{{"groupId":"a1"}},"messageId":"m3"}}]}}"#
+    );
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", None, "application/json", with_key),
+    )
+    .await;
+    assert_eq!((s, body["accepted"].as_u64()), (StatusCode::OK, Some(1)));
+
+    // A revoked key is refused.
+    let id = server
+        .store
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.scope == bellwether_store::KeyScope::Ingest)
+        .unwrap()
+        .id;
+    assert!(server
+        .store
+        .revoke_key(&id, Timestamp::now())
+        .await
+        .unwrap());
+    let (s, _) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", BATCH),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    server.state.queue.settle().await;
+    let (s, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body["assessment"]["health"].is_number(), "{body}");
+    let (s, body) = call(&server, get("/v1/accounts/nobody", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("account_not_found"))
+    );
+    let (s, body) = call(&server, get("/v1/accounts/a1/series", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["series"]["event:x"].as_array().unwrap().len(), 1);
+    let (s, _) = call(&server, get("/v1/signals", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = call(&server, get("/nowhere", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("route_not_found"))
+    );
+    server.stop().await;
+}
