@@ -202,3 +202,74 @@ async fn keys_scopes_and_whole_request_errors() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn interactions_and_zendesk_tickets_are_stored_and_bad_records_named() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let ingest = server.ingest_key.clone();
+    let body = r#"{"interactions":[
+        {"id":"i1","account_id":"a1","timestamp":"2026-01-10T15:00:00Z","kind":"qbr_invite","response":"declined"},
+        {"id":"i2","account_id":"a1","timestamp":"2026-01-11","kind":"nps","score":4},
+        {"id":"i3","account_id":"a1","timestamp":"soon","kind":"meeting"}]}"#;
+    let (s, b) = call(
+        &server,
+        post("/v1/interactions", Some(&ingest), "application/json", body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["accepted"], 2);
+    assert_eq!(b["rejected"][0]["path"], "interactions[2].timestamp");
+    // Zendesk's ticket JSON, with the account added by the trigger's body template.
+    let ticket = r#"{"account_id":"a1","ticket":{"id":35436,"subject":"Export keeps failing","description":"This is terrible, the export has failed for a week.",
+        "status":"open","priority":"urgent","requester_id":20978392,"organization_id":509974,"created_at":"2026-01-12T09:00:00Z",
+        "updated_at":"2026-01-12T10:00:00Z","tags":["enterprise","escalated"],"satisfaction_rating":{"score":"bad"}}}"#;
+    let (s, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            ticket,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    let (_, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            ticket,
+        ),
+    )
+    .await;
+    assert_eq!(b["accepted"], 1);
+    use bellwether_store::Store;
+    let id = bellwether_core::AccountId("a1".into());
+    let book = server
+        .store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let facts = &book.accounts[&id];
+    assert_eq!(facts.interactions.len(), 2);
+    assert_eq!(
+        facts.tickets.len(),
+        1,
+        "a resent ticket is upserted, not doubled"
+    );
+    let t = &facts.tickets[0];
+    assert!(t.escalated);
+    assert_eq!(t.csat, Some(1.0));
+    assert!(
+        t.sentiment.is_some_and(|s| s < 0.0),
+        "ticket text is scored: {:?}",
+        t.sentiment
+    );
+    server.stop().await;
+}

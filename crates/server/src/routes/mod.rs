@@ -3,6 +3,7 @@
 
 mod health;
 mod reads;
+mod records;
 mod tracking;
 mod webhooks;
 
@@ -52,6 +53,7 @@ pub fn router<S: LiveStore>(state: Shared<S>) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(reads::routes())
+        .merge(records::routes())
         .merge(tracking::routes())
         .merge(webhooks::routes())
         .fallback(not_found)
