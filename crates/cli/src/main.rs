@@ -55,6 +55,8 @@ enum Command {
     Stats,
     /// Run the HTTP server: Segment-compatible tracking API, webhooks and JSON reads (docs/server.md).
     Serve(commands::serve::ServeArgs),
+    /// Import a Salesforce or HubSpot export (accounts, contacts, opportunities) through a mapping file.
+    ImportCrm(commands::crm::CrmArgs),
     /// Create, list and revoke API keys for the server.
     Keys {
         #[command(subcommand)]
@@ -96,6 +98,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Evaluate(a) => commands::evaluate::run(&settings, a).await,
         Command::Stats => commands::assess::stats(&settings).await,
         Command::Serve(a) => commands::serve::run(&settings, a).await,
+        Command::ImportCrm(a) => commands::crm::run(&settings, a).await,
         Command::Keys { action } => commands::keys::run(&settings, action).await,
     }
 }

@@ -12,6 +12,7 @@
 //! - [`report`]: what an import tells its user.
 #![deny(missing_docs)]
 
+pub mod crm;
 mod entities;
 mod events;
 mod fast;

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the one place that opens the store.
 
 pub mod assess;
+pub mod crm;
 pub mod demo;
 pub mod evaluate;
 pub mod import;
