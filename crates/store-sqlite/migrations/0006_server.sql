@@ -35,12 +35,13 @@ CREATE TABLE pending_messages (
     PRIMARY KEY (source, user_key, id)
 ) WITHOUT ROWID;
 
+-- One row per user seen in one distinct-user series of an account on one day; `series_key` is a 64-bit hash of
+-- the account id and the series name (integer keys keep the hot insert cheap).
 CREATE TABLE distinct_users (
-    account_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
+    series_key INTEGER NOT NULL,
     day INTEGER NOT NULL,
     user_hash INTEGER NOT NULL,
-    PRIMARY KEY (account_id, metric, day, user_hash)
+    PRIMARY KEY (series_key, day, user_hash)
 ) WITHOUT ROWID;
 
 CREATE TABLE crm_contacts_seen (

@@ -2,6 +2,7 @@
 //! exact distinct-user counts (migration `0006_server.sql`).
 
 use crate::{db_err, write_batch, SqliteStore};
+use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
     ApiKey, KeyScope, LiveBatch, LiveStore, PendingMessage, Result, StoreError, WriteSummary,
@@ -20,6 +21,15 @@ fn key_row(r: &Row) -> rusqlite::Result<ApiKey> {
         created_at: Timestamp(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
     })
+}
+
+/// The distinct-user table's key of an account's series.
+fn series_key(account: &AccountId, metric: &str) -> i64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(account.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(metric.as_bytes());
+    h.digest() as i64
 }
 
 const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
@@ -222,24 +232,45 @@ impl LiveStore for SqliteStore {
                     }
                 }
             }
-            // Exact distinct users: record each user once per account, series and day, then count the days touched.
+            // Exact distinct users: each user is recorded once per account, series and day; the users new to a
+            // day are added to the count the series already holds for it.
             if !distinct.is_empty() {
                 let mut ins = tx
-                    .prepare_cached("INSERT OR IGNORE INTO distinct_users (account_id, metric, day, user_hash) VALUES (?1, ?2, ?3, ?4)")
+                    .prepare_cached("INSERT OR IGNORE INTO distinct_users (series_key, day, user_hash) VALUES (?1, ?2, ?3)")
                     .map_err(db_err)?;
-                let mut touched: BTreeMap<(&AccountId, &str, Day), ()> = BTreeMap::new();
+                let mut added: BTreeMap<(&AccountId, &str, Day), u32> = BTreeMap::new();
                 for d in &distinct {
-                    ins.execute(params![d.account_id.0, d.metric, d.day.0, d.user_hash])
-                        .map_err(db_err)?;
-                    touched.insert((&d.account_id, d.metric.as_str(), d.day), ());
+                    let key = series_key(&d.account_id, &d.metric);
+                    let n = ins.execute(params![key, d.day.0, d.user_hash]).map_err(db_err)?;
+                    let e = added.entry((&d.account_id, d.metric.as_str(), d.day)).or_default();
+                    *e += n as u32;
                 }
-                let mut count = tx
-                    .prepare_cached("SELECT count(*) FROM distinct_users WHERE account_id = ?1 AND metric = ?2 AND day = ?3")
+                let mut get = tx
+                    .prepare_cached("SELECT packed FROM series WHERE account_id = ?1")
                     .map_err(db_err)?;
-                for (account, metric, day) in touched.into_keys() {
-                    let n: i64 = count
-                        .query_row(params![account.0, metric, day.0], |r| r.get(0))
-                        .map_err(db_err)?;
+                let mut stored: Option<(&AccountId, AccountSeries)> = None;
+                for ((account, metric, day), n) in added {
+                    if n == 0 {
+                        continue;
+                    }
+                    if stored.as_ref().is_none_or(|(a, _)| *a != account) {
+                        let blob: Option<Vec<u8>> = get
+                            .query_row([account.as_str()], |r| r.get(0))
+                            .optional()
+                            .map_err(db_err)?;
+                        let s = match blob {
+                            Some(b) => AccountSeries::decode(&b).map_err(|e| {
+                                StoreError::Corrupt(format!("series of account {account}: {e}"))
+                            })?,
+                            None => AccountSeries::default(),
+                        };
+                        stored = Some((account, s));
+                    }
+                    let old = stored
+                        .as_ref()
+                        .and_then(|(_, s)| s.get(metric))
+                        .map_or(0.0, |s| s.sum(day, day.plus(1)));
+                    let value = old + n as f64;
                     let points = batch
                         .series
                         .entry(account.clone())
@@ -247,8 +278,8 @@ impl LiveStore for SqliteStore {
                         .entry(metric.to_string())
                         .or_default();
                     match points.binary_search_by_key(&day, |p| p.0) {
-                        Ok(i) => points[i].1 = points[i].1.max(n as f64),
-                        Err(i) => points.insert(i, (day, n as f64)),
+                        Ok(i) => points[i].1 = points[i].1.max(value),
+                        Err(i) => points.insert(i, (day, value)),
                     }
                 }
             }
