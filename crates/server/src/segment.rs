@@ -39,6 +39,18 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Messages the writer stores in one transaction at most.
 const MAX_GROUP_MESSAGES: usize = 20_000;
+/// Distinct-user facts remembered as stored.
+const MAX_SEEN_DISTINCT: usize = 4_000_000;
+
+fn distinct_hash(d: &DistinctUser) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(d.account_id.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(d.metric.as_bytes());
+    h.update(&d.day.0.to_le_bytes());
+    h.update(&d.user_hash.to_le_bytes());
+    h.digest()
+}
 
 /// A message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,6 +422,7 @@ pub async fn spawn<S: LiveStore>(
         store,
         links,
         accounts,
+        seen_distinct: FxHashSet::default(),
         queue,
         metrics,
     };
@@ -450,6 +463,9 @@ struct WriterState<S> {
     links: FxHashMap<String, AccountId>,
     /// Accounts named by a group call so far.
     accounts: FxHashSet<AccountId>,
+    /// Hashes of distinct-user facts already stored, so a user's later events that day skip the store's
+    /// insert; cleared when it grows past [`MAX_SEEN_DISTINCT`].
+    seen_distinct: FxHashSet<u64>,
     queue: Queue,
     metrics: Arc<Metrics>,
 }
@@ -708,6 +724,11 @@ impl<S: LiveStore> WriterState<S> {
         touched.extend(b.distinct.iter().map(|d| d.account_id.clone()));
         touched.sort();
         touched.dedup();
+        let fresh: Vec<(u64, DistinctUser)> = std::mem::take(&mut b.distinct)
+            .into_iter()
+            .map(|d| (distinct_hash(&d), d))
+            .filter(|(h, _)| !self.seen_distinct.contains(h))
+            .collect();
         let live = LiveBatch {
             batch,
             messages: kept
@@ -721,12 +742,16 @@ impl<S: LiveStore> WriterState<S> {
                 .collect(),
             pending_add: std::mem::take(&mut b.pending_add),
             pending_remove: std::mem::take(&mut b.pending_remove),
-            distinct: b.distinct.into_iter().collect(),
+            distinct: fresh.iter().map(|(_, d)| d.clone()).collect(),
             crm_seen: None,
         };
         if !live.messages.is_empty() {
             self.store.write_live(live).await?;
         }
+        if self.seen_distinct.len() + fresh.len() > MAX_SEEN_DISTINCT {
+            self.seen_distinct.clear();
+        }
+        self.seen_distinct.extend(fresh.iter().map(|(h, _)| *h));
         self.links.extend(b.links);
         self.accounts.extend(b.new_accounts);
         let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);

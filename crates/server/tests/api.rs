@@ -273,3 +273,58 @@ async fn interactions_and_zendesk_tickets_are_stored_and_bad_records_named() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn segment_webhook_destination_checks_its_shared_secret() {
+    use hmac::{Hmac, Mac};
+    let server = TestServer::start(ServerConfig {
+        segment_shared_secret: Some("s3cret".into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let event = r#"{"type":"track","userId":"u9","event":"Signed Up","context":{"groupId":"a9"},"messageId":"w1","timestamp":"2026-01-15T10:00:00Z"}"#;
+    let sign = |secret: &str| {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(event.as_bytes());
+        bellwether_server::auth::hex(&mac.finalize().into_bytes())
+    };
+    let req = |sig: String| {
+        Request::post("/webhooks/segment")
+            .header("content-type", "application/json")
+            .header("x-signature", sig)
+            .body(Body::from(event))
+            .unwrap()
+    };
+    let (s, b) = call(&server, req(sign("wrong"))).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_signature"))
+    );
+    let (s, b) = call(&server, req(sign("s3cret"))).await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    let (_, b) = call(&server, req(sign("s3cret"))).await;
+    assert_eq!(b["duplicates"], 1);
+    // Without a signature, an ingest key is needed.
+    let (s, _) = call(
+        &server,
+        post("/webhooks/segment", None, "application/json", event),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    server.state.queue.settle().await;
+    assert_eq!(
+        server
+            .point(
+                "a9",
+                "event:Signed Up",
+                bellwether_core::Day::ymd(2026, 1, 15)
+            )
+            .await,
+        1.0
+    );
+    server.stop().await;
+}

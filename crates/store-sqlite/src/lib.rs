@@ -43,7 +43,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 /// Reader connections kept open.
-const MAX_IDLE_READERS: usize = 4;
+const MAX_IDLE_READERS: usize = 16;
 
 struct Inner {
     path: PathBuf,
