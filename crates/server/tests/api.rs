@@ -328,3 +328,61 @@ async fn segment_webhook_destination_checks_its_shared_secret() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn stripe_customers_without_metadata_are_mapped_by_an_admin() {
+    let secret = "whsec_map_test";
+    let server = TestServer::start(ServerConfig {
+        stripe_webhook_secret: Some(secret.into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (admin, record) =
+        bellwether_server::auth::new_key(bellwether_store::KeyScope::Admin, "ops").unwrap();
+    server.store.create_key(&record).await.unwrap();
+    let event = r#"{"id":"evt_9","object":"event","type":"invoice.paid","created":1768471200,"data":{"object":{"id":"in_9","object":"invoice","customer":"cus_9","currency":"eur","amount_paid":4200}}}"#;
+    let now = Timestamp::now().0 / 1000;
+    let req = Request::post("/webhooks/stripe")
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            bellwether_server::stripe::sign(secret, now, event.as_bytes()),
+        )
+        .body(Body::from(event))
+        .unwrap();
+    let (s, b) = call(&server, req).await;
+    assert_eq!(
+        (s, b["outcome"].as_str()),
+        (StatusCode::OK, Some("pending")),
+        "{b}"
+    );
+    let put = |key: &str| {
+        Request::put("/v1/stripe/customers/cus_9")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(r#"{"account_id":"acct-9"}"#))
+            .unwrap()
+    };
+    let (s, _) = call(&server, put(&server.ingest_key.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = call(&server, put(&admin)).await;
+    assert_eq!(
+        (s, b["events_stored"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    use bellwether_store::Store;
+    let id = bellwether_core::AccountId("acct-9".into());
+    let book = server
+        .store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let paid = &book.accounts[&id].billing[0];
+    assert_eq!(
+        paid.amount.map(|m| (m.minor, m.currency.to_string())),
+        Some((4200, "EUR".into()))
+    );
+    assert_eq!(server.store.pending_count().await.unwrap(), 0);
+    server.stop().await;
+}

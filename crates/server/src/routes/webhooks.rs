@@ -26,6 +26,10 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
     Router::new()
         .route("/webhooks/segment", post(segment_hook::<S>))
         .route("/webhooks/stripe", post(stripe_hook::<S>))
+        .route(
+            "/v1/stripe/customers/{id}",
+            axum::routing::put(stripe_customer::<S>),
+        )
 }
 
 async fn segment_hook<S: LiveStore>(
@@ -137,23 +141,7 @@ async fn stripe_hook<S: LiveStore>(
                 outcome = "accepted";
                 if let Some(c) = &customer {
                     if links.get(c) != Some(&account) {
-                        live.links.push((
-                            stripe::CUSTOMER_LINKS.into(),
-                            c.clone(),
-                            account.clone(),
-                        ));
-                        // Events that waited for this customer's account are stored with it now.
-                        for p in st
-                            .store
-                            .pending(stripe::SOURCE, std::slice::from_ref(c))
-                            .await?
-                        {
-                            if let Ok(old) = serde_json::from_str::<Value>(&p.payload) {
-                                if add_facts(&mut live, &old, &account, received).is_ok() {
-                                    live.pending_remove.push((p.source, p.user_key, p.id));
-                                }
-                            }
-                        }
+                        link_customer(&st, &mut live, c, &account, received).await?;
                     }
                 }
             }
@@ -192,6 +180,92 @@ async fn stripe_hook<S: LiveStore>(
     st.metrics.messages(stripe::SOURCE, outcome, 1);
     st.queue.push(touched, started);
     Ok(Json(json!({"received": true, "outcome": outcome})))
+}
+
+/// Links a Stripe customer to an account and adds the events that waited for it.
+async fn link_customer<S: LiveStore>(
+    st: &Shared<S>,
+    live: &mut LiveBatch,
+    customer: &str,
+    account: &AccountId,
+    received: Timestamp,
+) -> ApiResult<()> {
+    live.links.push((
+        stripe::CUSTOMER_LINKS.into(),
+        customer.to_string(),
+        account.clone(),
+    ));
+    let customer = customer.to_string();
+    for p in st
+        .store
+        .pending(stripe::SOURCE, std::slice::from_ref(&customer))
+        .await?
+    {
+        if let Ok(old) = serde_json::from_str::<Value>(&p.payload) {
+            if add_facts(live, &old, account, received).is_ok() {
+                live.pending_remove.push((p.source, p.user_key, p.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    account_id: String,
+}
+
+/// `PUT /v1/stripe/customers/{id}` with `{"account_id": …}` (admin key): maps a Stripe customer without
+/// `metadata.account_id` to an account; its waiting events are stored at once.
+async fn stripe_customer<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    axum::extract::Path(customer): axum::extract::Path<String>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    super::require_json(&headers)?;
+    let key = auth::check(
+        &*st.store,
+        auth::header_key(&headers).as_deref(),
+        Need::Write,
+    )
+    .await?;
+    if key.scope != bellwether_store::KeyScope::Admin {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "key {} has scope '{}'; mapping customers needs an admin key",
+                key.id,
+                key.scope.name()
+            ),
+        ));
+    }
+    let bytes = super::read_body(body, 64 * 1024).await?;
+    let b: LinkBody = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            Code::InvalidJson,
+            format!("the body must be {{\"account_id\": \"...\"}}: {e}"),
+        )
+        .at("account_id")
+    })?;
+    let account = AccountId(b.account_id.trim().to_string());
+    if account.0.is_empty() {
+        return Err(ApiError::new(Code::InvalidJson, "account_id is blank").at("account_id"));
+    }
+    let started = Instant::now();
+    let received = Timestamp::now();
+    let mut live = LiveBatch::default();
+    link_customer(&st, &mut live, &customer, &account, received).await?;
+    let stored = live.pending_remove.len();
+    live.batch.source = "/v1/stripe/customers".into();
+    live.batch.received_at = Some(received);
+    let touched = live.batch.accounts();
+    st.store.write_live(live).await?;
+    st.queue.push(touched, started);
+    Ok(Json(
+        json!({"customer": customer, "account_id": account.0, "events_stored": stored}),
+    ))
 }
 
 fn add_facts(
