@@ -39,6 +39,8 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Messages the writer stores in one transaction at most.
 const MAX_GROUP_MESSAGES: usize = 20_000;
+/// How long the writer waits for more requests to share a transaction with the first one.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Distinct-user facts remembered as stored.
 const MAX_SEEN_DISTINCT: usize = 4_000_000;
 
@@ -430,13 +432,15 @@ pub async fn spawn<S: LiveStore>(
         while let Some(first) = rx.recv().await {
             let mut n = first.messages.len();
             let mut jobs = vec![first];
+            // Requests that arrive within a moment share the transaction and its fsync (group commit).
+            let deadline = tokio::time::Instant::now() + GATHER;
             while n < MAX_GROUP_MESSAGES {
-                match rx.try_recv() {
-                    Ok(j) => {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(j)) => {
                         n += j.messages.len();
                         jobs.push(j);
                     }
-                    Err(_) => break,
+                    Ok(None) | Err(_) => break,
                 }
             }
             let result = state.store_jobs(&jobs).await;
