@@ -29,6 +29,9 @@ pub struct FileSettings {
     /// Model scoring and retraining in the daily pass.
     #[serde(default)]
     pub models: Option<ModelSettings>,
+    /// The HTTP server (`bellwether serve`).
+    #[serde(default)]
+    pub server: Option<ServerSettings>,
 }
 
 /// `[models]`: what the daily pass does with the trained models.
@@ -50,6 +53,29 @@ impl Default for ModelSettings {
     }
 }
 
+/// The `[server]` table: where `bellwether serve` listens and the webhook secrets.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on (default 127.0.0.1:8089).
+    pub listen: Option<String>,
+    /// Stripe's endpoint signing secret (`whsec_...`).
+    pub stripe_webhook_secret: Option<String>,
+    /// The shared secret of Segment's webhook destination.
+    pub segment_shared_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ServerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |s: &Option<String>| s.as_ref().map(|_| "********");
+        f.debug_struct("ServerSettings")
+            .field("listen", &self.listen)
+            .field("stripe_webhook_secret", &mask(&self.stripe_webhook_secret))
+            .field("segment_shared_secret", &mask(&self.segment_shared_secret))
+            .finish()
+    }
+}
+
 /// The resolved settings.
 #[derive(Debug)]
 pub struct Settings {
@@ -65,6 +91,8 @@ pub struct Settings {
     pub log: String,
     /// Model scoring and retraining.
     pub models: ModelSettings,
+    /// The HTTP server's settings from the file (flags and environment variables override them).
+    pub server: ServerSettings,
 }
 
 impl Settings {
@@ -133,6 +161,7 @@ pub fn load(
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
         models: file.models.unwrap_or_default(),
+        server: file.server.unwrap_or_default(),
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)

@@ -64,6 +64,15 @@ enum Command {
     Backtest(commands::predict::BacktestArgs),
     /// Counts of what the data directory holds.
     Stats,
+    /// Run the HTTP server: Segment-compatible tracking API, webhooks and JSON reads (docs/server.md).
+    Serve(commands::serve::ServeArgs),
+    /// Import a Salesforce or HubSpot export (accounts, contacts, opportunities) through a mapping file.
+    ImportCrm(commands::crm::CrmArgs),
+    /// Create, list and revoke API keys for the server.
+    Keys {
+        #[command(subcommand)]
+        action: commands::keys::KeysAction,
+    },
 }
 
 fn init_logging(level: &str) -> Result<(), CliError> {
@@ -109,6 +118,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Backtest(a) => commands::predict::backtest_cmd(&settings, a).await,
         Command::Stats => commands::assess::stats(&settings).await,
+        Command::Serve(a) => commands::serve::run(&settings, a).await,
+        Command::ImportCrm(a) => commands::crm::run(&settings, a).await,
+        Command::Keys { action } => commands::keys::run(&settings, action).await,
     }
 }
 

@@ -58,6 +58,16 @@ codes! {
     StoreConflict => "store_conflict", System, 409, "Another writer changed the store at the same time; retrying is safe.";
     IoError => "io_error", System, 500, "Reading or writing a file failed.";
     Internal => "internal", Internal, 500, "An unexpected fault inside Bellwether; please report it.";
+    Unauthorized => "unauthorized", Auth, 401, "The request carries no API key, or one that is unknown or revoked.";
+    Forbidden => "forbidden", Auth, 403, "The API key's scope does not allow this endpoint.";
+    InvalidSignature => "invalid_signature", Auth, 401, "A webhook's signature is missing, wrong or too old.";
+    InvalidJson => "invalid_json", InvalidRequest, 400, "The request body is not the JSON this endpoint takes.";
+    UnsupportedMediaType => "unsupported_media_type", InvalidRequest, 415, "The request's content type or content encoding is not one this endpoint takes.";
+    PayloadTooLarge => "payload_too_large", InvalidRequest, 413, "The request body is larger than this endpoint takes.";
+    MessageTooLarge => "message_too_large", InvalidRequest, 400, "One message of a batch is larger than 32 KB; the others were stored.";
+    InvalidMessage => "invalid_message", InvalidRequest, 400, "One message of a batch could not be read; the others were stored.";
+    RouteNotFound => "route_not_found", InvalidRequest, 404, "No endpoint has this path and method.";
+    ServiceUnavailable => "service_unavailable", System, 503, "The server is starting, stopping or could not store the request; retrying is safe.";
 }
 
 impl Code {

@@ -12,6 +12,7 @@
 //! - [`report`]: what an import tells its user.
 #![deny(missing_docs)]
 
+pub mod crm;
 mod entities;
 mod events;
 mod fast;
@@ -19,6 +20,7 @@ mod fields;
 mod intern;
 pub mod kind;
 mod metrics;
+pub mod records;
 pub mod report;
 
 pub use kind::Kind;

@@ -10,6 +10,7 @@
 //! rows, and rusqlite's direct row access reads them several times faster than an async driver that copies
 //! every row through a channel (measured: 169k interaction rows in 1.1 s with sqlx 0.8, see BENCHMARKS.md).
 
+mod live;
 mod models;
 mod packed;
 mod rows;
@@ -46,10 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "facts_packed",
         include_str!("../migrations/0005_facts_packed.sql"),
     ),
+    (6, "server", include_str!("../migrations/0006_server.sql")),
 ];
 
 /// Reader connections kept open.
-const MAX_IDLE_READERS: usize = 4;
+const MAX_IDLE_READERS: usize = 16;
 
 struct Inner {
     path: PathBuf,

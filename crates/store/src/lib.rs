@@ -11,8 +11,10 @@
 #![deny(missing_docs)]
 
 mod book;
+mod live;
 
 pub use book::{AccountFacts, Book, ContactFacts};
+pub use live::{ApiKey, DistinctUser, KeyScope, LiveBatch, LiveStore, PendingMessage};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{

@@ -1,10 +1,13 @@
 //! One module per subcommand, plus the one place that opens the store.
 
 pub mod assess;
+pub mod crm;
 pub mod demo;
 pub mod evaluate;
 pub mod import;
+pub mod keys;
 pub mod predict;
+pub mod serve;
 pub mod signals;
 pub mod simulate;
 

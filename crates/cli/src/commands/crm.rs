@@ -1,0 +1,76 @@
+//! `bellwether import-crm`: a Salesforce or HubSpot export through a mapping file (`mappings/*.toml`);
+//! contacts that turn inactive or vanish between exports become stakeholder-turnover facts.
+
+use crate::config::Settings;
+use crate::error::CliError;
+use bellwether_core::Code;
+use bellwether_ingest::crm::{import_crm, Mapping};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `import-crm`.
+#[derive(clap::Args)]
+pub struct CrmArgs {
+    /// The mapping file (`mappings/salesforce.toml`, `mappings/hubspot.toml`, or your own).
+    #[arg(long, value_name = "FILE")]
+    mapping: PathBuf,
+    /// What the export holds: accounts, contacts or opportunities.
+    what: String,
+    /// The CSV export.
+    file: PathBuf,
+}
+
+/// Runs the import and re-assesses the accounts it touched.
+pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> {
+    let text = std::fs::read_to_string(&a.mapping).map_err(|e| {
+        CliError::new(
+            Code::FileNotFound,
+            format!("cannot read the mapping {}: {e}", a.mapping.display()),
+        )
+    })?;
+    let mapping: Mapping = toml::from_str(&text)
+        .map_err(|e| CliError::new(Code::InvalidConfig, format!("{}: {e}", a.mapping.display())))?;
+    if !a.file.is_file() {
+        return Err(CliError::new(
+            Code::FileNotFound,
+            format!("{} does not exist", a.file.display()),
+        ));
+    }
+    let store = super::open_store(settings).await?;
+    let report = import_crm(&store, &mapping, &a.what, &a.file)
+        .await
+        .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
+    for r in report.rejected.iter().take(20) {
+        eprintln!(
+            "{}: row {}: {}{}",
+            a.file.display(),
+            r.index + 2,
+            r.field.map(|f| format!("{f}: ")).unwrap_or_default(),
+            r.message
+        );
+    }
+    println!(
+        "{} {}: {} rows, {} stored, {} skipped, {} rejected, {} contacts left",
+        mapping.source,
+        a.what,
+        report.rows,
+        report.stored,
+        report.skipped,
+        report.rejected.len(),
+        report.left
+    );
+    if !report.touched.is_empty() {
+        bellwether_engine::assess::reassess(
+            &store,
+            &settings.engine(),
+            Some(&report.touched),
+            None,
+        )
+        .await?;
+    }
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,75 @@
+//! `bellwether serve`: runs the HTTP server on the data directory until Ctrl-C or SIGTERM.
+
+use crate::config::Settings;
+use crate::error::CliError;
+use bellwether_core::Code;
+use bellwether_server::ServerConfig;
+use bellwether_store::LiveStore;
+use std::sync::Arc;
+
+/// Arguments of `serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8089; `[server] listen` in the settings file).
+    #[arg(long, env = "BELLWETHER_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Stripe's endpoint signing secret, `whsec_...` (`[server] stripe_webhook_secret`).
+    #[arg(
+        long,
+        env = "BELLWETHER_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    stripe_webhook_secret: Option<String>,
+    /// The shared secret of Segment's webhook destination (`[server] segment_shared_secret`).
+    #[arg(
+        long,
+        env = "BELLWETHER_SEGMENT_SHARED_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    segment_shared_secret: Option<String>,
+}
+
+/// Runs the server.
+pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::ExitCode, CliError> {
+    let store = Arc::new(super::open_store(settings).await?);
+    let listen = a
+        .listen
+        .or(settings.server.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8089".into());
+    let config = ServerConfig {
+        stripe_webhook_secret: a
+            .stripe_webhook_secret
+            .or(settings.server.stripe_webhook_secret.clone()),
+        segment_shared_secret: a
+            .segment_shared_secret
+            .or(settings.server.segment_shared_secret.clone()),
+        ..ServerConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+        CliError::new(
+            Code::InvalidConfig,
+            format!("cannot listen on {listen}: {e}; pick another address with --listen"),
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let (state, tasks) = bellwether_server::start(store, settings.engine(), config).await?;
+    eprintln!(
+        "bellwether: listening on http://{addr} (data in {})",
+        settings.data_dir.display()
+    );
+    if state
+        .store
+        .keys()
+        .await
+        .map(|k| k.is_empty())
+        .unwrap_or(false)
+    {
+        eprintln!(
+            "bellwether: no API keys yet; create one with `bellwether keys create --scope ingest`"
+        );
+    }
+    bellwether_server::serve(listener, state, tasks, bellwether_server::shutdown_signal()).await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

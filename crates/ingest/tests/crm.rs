@@ -1,0 +1,71 @@
+//! CRM exports through the shipped Salesforce mapping: contacts that turn inactive or vanish between exports
+//! become status changes, and closed renewal opportunities become outcomes.
+
+use bellwether_core::AccountId;
+use bellwether_ingest::crm::{import_crm, Mapping};
+use bellwether_store::Store;
+use bellwether_store_sqlite::SqliteStore;
+
+fn mapping() -> Mapping {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../mappings/salesforce.toml"
+    ))
+    .unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn salesforce_contacts_turnover_and_renewals() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+    let m = mapping();
+    let header = "Id,AccountId,Email,FirstName,LastName,Title,Stakeholder_Role__c,Status__c\n";
+    let first = dir.path().join("contacts1.csv");
+    std::fs::write(&first, format!("{header}c1,acme,ann@acme.io,Ann,Lee,VP Ops,Champion,Active\nc2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
+    let r = import_crm(&store, &m, "contacts", &first).await.unwrap();
+    assert_eq!((r.rows, r.stored, r.left, r.rejected.len()), (3, 3, 0, 0));
+    // The champion is gone from the next export.
+    let second = dir.path().join("contacts2.csv");
+    std::fs::write(&second, format!("{header}c2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
+    let r = import_crm(&store, &m, "contacts", &second).await.unwrap();
+    assert_eq!((r.stored, r.left), (2, 1));
+    let id = AccountId("acme".into());
+    let book = store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let contacts = &book.accounts[&id].contacts;
+    let status = |c: &str| {
+        let f = contacts.iter().find(|x| x.contact.id.0 == c).unwrap();
+        f.attrs
+            .iter()
+            .filter(|a| a.attr == "status")
+            .max_by_key(|a| a.valid_from)
+            .and_then(|a| a.value.clone())
+    };
+    assert_eq!(status("c1").as_deref(), Some("left"));
+    assert_eq!(status("c3").as_deref(), Some("inactive"));
+    assert_eq!(
+        contacts
+            .iter()
+            .find(|x| x.contact.id.0 == "c1")
+            .unwrap()
+            .contact
+            .name
+            .as_deref(),
+        Some("Ann Lee")
+    );
+
+    let opps = dir.path().join("opps.csv");
+    std::fs::write(&opps, "Id,AccountId,CloseDate,StageName,Amount\no1,acme,2026-01-31,Closed Won,12000\no2,acme,2026-03-31,Negotiation,9000\no3,beta,2026-02-28,Closed Lost,5000\no4,beta,someday,Closed Won,1\n").unwrap();
+    let r = import_crm(&store, &m, "opportunities", &opps)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.rows, r.stored, r.skipped, r.rejected.len()),
+        (4, 2, 1, 1)
+    );
+    assert_eq!(r.rejected[0].index, 3);
+    assert_eq!(r.rejected[0].field, Some("date"));
+}

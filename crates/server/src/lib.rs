@@ -1,0 +1,193 @@
+//! Bellwether's HTTP server: data in, in the formats customers already emit, and the product's reads out.
+//!
+//! - [`routes`]: one module per resource: health and metrics, the JSON reads, Segment's tracking API and
+//!   webhook destination, Stripe webhooks;
+//! - [`segment`]: checking tracking messages and the one writer task that attributes and stores them;
+//! - [`stripe`]: Stripe's signature scheme and its events as billing facts;
+//! - [`queue`]: the continuous re-assessment queue;
+//! - [`auth`]: API keys; [`error`]: the error shape; [`metrics`]: Prometheus text.
+//!
+//! [`start`] builds the shared state and its background tasks, [`app`] the router (testable without a
+//! socket), and [`serve`] runs it on a listener until a shutdown signal, then drains the queues.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod queue;
+pub mod routes;
+pub mod segment;
+pub mod stripe;
+
+use axum::Router;
+use bellwether_engine::Engine;
+use bellwether_store::LiveStore;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Stripe's endpoint signing secret (`whsec_...`); Stripe webhooks are refused without it.
+    pub stripe_webhook_secret: Option<String>,
+    /// The shared secret of Segment's webhook destination (signs `X-Signature`).
+    pub segment_shared_secret: Option<String>,
+    /// How long the re-assessment queue collects account ids before a pass.
+    pub reassess_window: Duration,
+    /// A pass starts at once when this many distinct accounts are waiting.
+    pub reassess_max_accounts: usize,
+    /// For tests of client retries: this many tracking requests are stored and then answered 503, as if the
+    /// reply was lost. Zero in production.
+    pub fail_after_commit: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            stripe_webhook_secret: None,
+            segment_shared_secret: None,
+            reassess_window: Duration::from_millis(200),
+            reassess_max_accounts: 2_000,
+            fail_after_commit: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |s: &Option<String>| s.as_ref().map(|_| "********");
+        f.debug_struct("ServerConfig")
+            .field("stripe_webhook_secret", &mask(&self.stripe_webhook_secret))
+            .field("segment_shared_secret", &mask(&self.segment_shared_secret))
+            .field("reassess_window", &self.reassess_window)
+            .field("reassess_max_accounts", &self.reassess_max_accounts)
+            .field("fail_after_commit", &self.fail_after_commit)
+            .finish()
+    }
+}
+
+/// What every handler shares.
+pub struct AppState<S> {
+    /// The store.
+    pub store: Arc<S>,
+    /// Settings.
+    pub config: ServerConfig,
+    /// Metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// The tracking writer.
+    pub writer: segment::Writer,
+    /// The re-assessment queue.
+    pub queue: queue::Queue,
+    faults_left: AtomicU32,
+    ready: AtomicBool,
+}
+
+impl<S> AppState<S> {
+    /// Whether an injected fault should answer this request (see [`ServerConfig::fail_after_commit`]).
+    pub fn take_fault(&self) -> bool {
+        self.faults_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Whether the server takes requests (false while stopping).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// Shared state.
+pub type Shared<S> = Arc<AppState<S>>;
+
+/// The background tasks of a started server.
+pub struct Tasks {
+    writer: tokio::task::JoinHandle<()>,
+    queue: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the state and starts the writer and the re-assessment queue.
+pub async fn start<S: LiveStore>(
+    store: Arc<S>,
+    engine: Engine,
+    config: ServerConfig,
+) -> bellwether_store::Result<(Shared<S>, Tasks)> {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (queue, queue_task) = queue::spawn(
+        store.clone(),
+        Arc::new(engine),
+        metrics.clone(),
+        config.reassess_window,
+        config.reassess_max_accounts,
+    );
+    let (writer, writer_task) =
+        segment::spawn(store.clone(), queue.clone(), metrics.clone()).await?;
+    let state = Arc::new(AppState {
+        store,
+        faults_left: AtomicU32::new(config.fail_after_commit),
+        config,
+        metrics,
+        writer,
+        queue,
+        ready: AtomicBool::new(true),
+    });
+    Ok((
+        state,
+        Tasks {
+            writer: writer_task,
+            queue: queue_task,
+        },
+    ))
+}
+
+/// The router.
+pub fn app<S: LiveStore>(state: Shared<S>) -> Router {
+    routes::router(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, finishes the requests in flight, then lets the writer and
+/// the re-assessment queue drain.
+pub async fn serve<S: LiveStore>(
+    listener: tokio::net::TcpListener,
+    state: Shared<S>,
+    tasks: Tasks,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app(state.clone());
+    let st = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            st.ready.store(false, Ordering::SeqCst);
+            tracing::info!("stopping: finishing requests in flight");
+        })
+        .await?;
+    // The router and its clones are gone; dropping the last handles lets the tasks finish their queues.
+    drop(state);
+    let _ = tasks.writer.await;
+    let _ = tasks.queue.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,114 @@
+//! Continuous re-assessment: accepted data hands the ids of the accounts it touched to a queue; one task
+//! drains it in batches (whatever arrived within a short window, or as soon as enough ids are waiting) into
+//! [`bellwether_engine::assess::reassess`], the one entry point for "these accounts changed". Work is per
+//! batch of accounts, never per request, and an account touched many times in a window is assessed once.
+
+use crate::metrics::Metrics;
+use bellwether_core::AccountId;
+use bellwether_engine::Engine;
+use bellwether_store::LiveStore;
+use rustc_hash::FxHashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+struct Touch {
+    accounts: Vec<AccountId>,
+    at: Instant,
+    seq: u64,
+}
+
+/// The sending side of the queue.
+#[derive(Clone)]
+pub struct Queue {
+    tx: mpsc::UnboundedSender<Touch>,
+    submitted: Arc<AtomicU64>,
+    done: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
+}
+
+impl Queue {
+    /// Hands over the accounts touched by data accepted at `at`.
+    pub fn push(&self, accounts: Vec<AccountId>, at: Instant) {
+        if accounts.is_empty() {
+            return;
+        }
+        let seq = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        self.metrics
+            .queue_depth
+            .fetch_add(accounts.len() as u64, Ordering::Relaxed);
+        let n = accounts.len() as u64;
+        if self.tx.send(Touch { accounts, at, seq }).is_err() {
+            self.metrics.queue_depth.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until everything handed over before this call has been re-assessed (or the queue stopped).
+    pub async fn settle(&self) {
+        let target = self.submitted.load(Ordering::SeqCst);
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d >= target).await;
+    }
+}
+
+/// Starts the queue's task. It ends when every [`Queue`] handle is dropped, after draining what is queued.
+pub fn spawn<S: LiveStore>(
+    store: Arc<S>,
+    engine: Arc<Engine>,
+    metrics: Arc<Metrics>,
+    window: Duration,
+    max_ids: usize,
+) -> (Queue, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Touch>();
+    let (done_tx, done_rx) = watch::channel(0u64);
+    let queue = Queue {
+        tx,
+        submitted: Arc::new(AtomicU64::new(0)),
+        done: done_rx,
+        metrics: metrics.clone(),
+    };
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let deadline = tokio::time::Instant::now() + window;
+            let mut ids: FxHashSet<AccountId> = FxHashSet::default();
+            let mut times = vec![first.at];
+            let mut last_seq = first.seq;
+            let mut taken = first.accounts.len() as u64;
+            ids.extend(first.accounts);
+            while ids.len() < max_ids {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(t)) => {
+                        times.push(t.at);
+                        last_seq = last_seq.max(t.seq);
+                        taken += t.accounts.len() as u64;
+                        ids.extend(t.accounts);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let mut ids: Vec<AccountId> = ids.into_iter().collect();
+            ids.sort();
+            match bellwether_engine::assess::reassess(&*store, &engine, Some(&ids), None).await {
+                Ok(_) => {
+                    metrics.reassess_passes.fetch_add(1, Ordering::Relaxed);
+                    metrics
+                        .reassessed_accounts
+                        .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                    for t in &times {
+                        metrics.lag(t.elapsed().as_secs_f64());
+                    }
+                }
+                Err(e) => {
+                    // The data is stored; the accounts are assessed again by their next data or the next full pass.
+                    metrics.reassess_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, accounts = ids.len(), "re-assessment failed");
+                }
+            }
+            metrics.queue_depth.fetch_sub(taken, Ordering::Relaxed);
+            let _ = done_tx.send(last_seq);
+        }
+        let _ = done_tx.send(u64::MAX);
+    });
+    (queue, task)
+}

@@ -1,0 +1,53 @@
+//! `/healthz` (the process answers), `/readyz` (it takes requests and its store answers) and `/metrics`
+//! (Prometheus text; needs a read key like every endpoint but the two health checks).
+
+use crate::auth::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::Shared;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use bellwether_core::Code;
+use bellwether_store::LiveStore;
+
+pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics::<S>))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz<S: LiveStore>(State(st): State<Shared<S>>) -> ApiResult<&'static str> {
+    if !st.is_ready() {
+        return Err(ApiError::new(
+            Code::ServiceUnavailable,
+            "the server is stopping",
+        ));
+    }
+    st.store.pending_count().await?;
+    Ok("ready\n")
+}
+
+async fn metrics<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    auth::check(
+        &*st.store,
+        auth::header_key(&headers).as_deref(),
+        Need::Read,
+    )
+    .await?;
+    let pending = st.store.pending_count().await.ok();
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(pending),
+    ))
+}

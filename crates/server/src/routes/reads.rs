@@ -1,0 +1,178 @@
+//! The reads the CLI offers, as JSON: accounts with their latest health (`/v1/accounts`), one account with
+//! attributes, health history and open signals (`/v1/accounts/{id}`), its daily series
+//! (`/v1/accounts/{id}/series`) and signals (`/v1/signals`). All need a `read` or `admin` key.
+
+use crate::auth::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::Shared;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use bellwether_core::model::SignalStatus;
+use bellwether_core::{AccountId, Code, Day};
+use bellwether_store::{LiveStore, SignalFilter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/v1/accounts", get(accounts::<S>))
+        .route("/v1/accounts/{id}", get(account::<S>))
+        .route("/v1/accounts/{id}/series", get(series::<S>))
+        .route("/v1/signals", get(signals::<S>))
+}
+
+async fn reader<S: LiveStore>(st: &Shared<S>, headers: &HeaderMap) -> ApiResult<()> {
+    auth::check(&*st.store, auth::header_key(headers).as_deref(), Need::Read).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsQuery {
+    owner: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn accounts<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    reader(&st, &headers).await?;
+    let Query(q) = q.map_err(|e| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!("{e}; the query takes owner and limit"),
+        )
+    })?;
+    let mut rows = st.store.assessments(None).await?;
+    if let Some(o) = &q.owner {
+        rows.retain(|a| a.owner.as_deref() == Some(o.as_str()));
+    }
+    rows.truncate(q.limit.unwrap_or(usize::MAX));
+    let as_of = rows.first().map(|a| a.as_of.to_string());
+    Ok(Json(json!({ "as_of": as_of, "accounts": rows })))
+}
+
+async fn account<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    reader(&st, &headers).await?;
+    let aid = AccountId(id.clone());
+    let book = st.store.load_book(Some(std::slice::from_ref(&aid))).await?;
+    let Some(facts) = book.accounts.get(&aid) else {
+        return Err(ApiError::new(
+            Code::AccountNotFound,
+            format!("no account '{id}'; GET /v1/accounts lists them"),
+        )
+        .at("id"));
+    };
+    let history = st.store.assessment_history(&aid).await?;
+    let as_of = history
+        .last()
+        .map(|h| h.as_of)
+        .unwrap_or_else(|| Day::today().plus(1));
+    let signals = st
+        .store
+        .signals(SignalFilter {
+            accounts: Some(vec![aid.clone()]),
+            statuses: vec![
+                SignalStatus::Open,
+                SignalStatus::Acknowledged,
+                SignalStatus::Snoozed,
+            ],
+            ..Default::default()
+        })
+        .await?;
+    Ok(Json(json!({
+        "account": facts.view(&aid, as_of),
+        "assessment": history.last(),
+        "signals": signals,
+        "health_history": history.iter().map(|h| json!({"as_of": h.as_of.to_string(), "health": h.health})).collect::<Vec<_>>(),
+    })))
+}
+
+async fn series<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    reader(&st, &headers).await?;
+    let aid = AccountId(id.clone());
+    let loaded = st
+        .store
+        .load_series(Some(std::slice::from_ref(&aid)))
+        .await?;
+    let Some((_, s)) = loaded.into_iter().next() else {
+        return Err(ApiError::new(
+            Code::AccountNotFound,
+            format!("account '{id}' has no series yet"),
+        )
+        .at("id"));
+    };
+    let metrics: serde_json::Map<String, Value> = s
+        .metrics
+        .iter()
+        .map(|(name, ser)| {
+            (
+                name.clone(),
+                ser.points
+                    .iter()
+                    .map(|(d, v)| json!([d.to_string(), v]))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
+        })
+        .collect();
+    Ok(Json(json!({ "account_id": id, "series": metrics })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalsQuery {
+    account: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    owner: Option<String>,
+}
+
+async fn signals<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    q: Result<Query<SignalsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    reader(&st, &headers).await?;
+    let Query(q) = q.map_err(|e| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!("{e}; the query takes account, status, kind and owner"),
+        )
+    })?;
+    let statuses = match &q.status {
+        None => vec![SignalStatus::Open, SignalStatus::Acknowledged, SignalStatus::Snoozed],
+        Some(s) if s == "all" => Vec::new(),
+        Some(s) => s
+            .split(',')
+            .map(|x| {
+                SignalStatus::parse(x).map_err(|_| {
+                    ApiError::new(Code::InvalidArgument, format!("status '{x}' is not open, acknowledged, snoozed, resolved, expired or all")).at("status")
+                })
+            })
+            .collect::<ApiResult<_>>()?,
+    };
+    let rows = st
+        .store
+        .signals(SignalFilter {
+            accounts: q.account.map(|a| vec![AccountId(a)]),
+            statuses,
+            kind: q.kind,
+            owner: q.owner,
+            id: None,
+        })
+        .await?;
+    Ok(Json(json!({ "signals": rows })))
+}

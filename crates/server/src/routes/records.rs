@@ -1,0 +1,201 @@
+//! Records pushed one at a time, converted by the import's own validation (`bellwether_ingest::records`):
+//! communications (`POST /v1/interactions`: meetings, QBR invites and responses, email activity, NPS) and
+//! Zendesk tickets (`POST /webhooks/zendesk`, Zendesk's ticket JSON as a trigger's webhook sends it). Both need
+//! an `ingest` key; records are upserted by id, so a resend changes nothing.
+
+use crate::auth::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::Shared;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use bellwether_core::{Code, Timestamp};
+use bellwether_ingest::records::records_batch;
+use bellwether_ingest::Kind;
+use bellwether_store::{LiveBatch, LiveStore};
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+const MAX_BODY: usize = 1024 * 1024;
+
+pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/v1/interactions", post(interactions::<S>))
+        .route("/webhooks/zendesk", post(zendesk::<S>))
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn fields(o: &Map<String, Value>) -> Vec<(String, String)> {
+    o.iter()
+        .filter_map(|(k, v)| Some((k.clone(), scalar(v)?)))
+        .collect()
+}
+
+async fn read_json<S: LiveStore>(
+    st: &Shared<S>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Value> {
+    super::require_json(headers)?;
+    auth::check(
+        &*st.store,
+        auth::header_key(headers).as_deref(),
+        Need::Write,
+    )
+    .await?;
+    let bytes = super::read_body(body, MAX_BODY).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not JSON: {e}")))
+}
+
+/// Stores the records of one kind; bad ones are listed with their path, the good ones kept.
+async fn store<S: LiveStore>(
+    st: &Shared<S>,
+    kind: Kind,
+    source: &'static str,
+    records: Vec<Vec<(String, String)>>,
+    path: &str,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    let (batch, errors) = records_batch(kind, &records, Timestamp::now());
+    let touched = batch.accounts();
+    let mut live = LiveBatch {
+        batch,
+        ..Default::default()
+    };
+    live.batch.source = source.into();
+    let accepted = records.len() - errors.len();
+    if accepted > 0 {
+        st.store.write_live(live).await?;
+        st.queue.push(touched, started);
+    }
+    st.metrics.messages(source, "accepted", accepted as u64);
+    st.metrics.messages(source, "rejected", errors.len() as u64);
+    let rejected: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            json!({
+                "index": e.index,
+                "code": if e.field.is_some() { Code::InvalidField } else { Code::InvalidRecord },
+                "message": e.message,
+                "path": format!("{path}[{}]{}", e.index, e.field.map(|f| format!(".{f}")).unwrap_or_default()),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"success": true, "accepted": accepted, "rejected": rejected}),
+    ))
+}
+
+async fn interactions<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let v = read_json(&st, &headers, body).await?;
+    let list = v["interactions"].as_array().ok_or_else(|| {
+        ApiError::new(
+            Code::InvalidJson,
+            "the body needs an `interactions` array of records (docs/formats.md, interactions)",
+        )
+        .at("interactions")
+    })?;
+    let mut records = Vec::with_capacity(list.len());
+    for (i, r) in list.iter().enumerate() {
+        let o = r.as_object().ok_or_else(|| {
+            ApiError::new(Code::InvalidJson, "each interaction must be an object")
+                .at(format!("interactions[{i}]"))
+        })?;
+        records.push(fields(o));
+    }
+    store(
+        &st,
+        Kind::Interactions,
+        "interactions",
+        records,
+        "interactions",
+    )
+    .await
+}
+
+/// Zendesk's ticket as canonical ticket fields. The account is `account_id` when the webhook body adds it
+/// (a trigger can send `{{ticket.organization.external_id}}`), else the ticket's organization id.
+fn zendesk_ticket(t: &Map<String, Value>, extra_account: Option<String>) -> Vec<(String, String)> {
+    let get = |k: &str| t.get(k).and_then(scalar);
+    let mut r: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            r.push((k.to_string(), v));
+        }
+    };
+    put("ticket_id", get("id"));
+    put(
+        "account_id",
+        extra_account
+            .or_else(|| get("account_id"))
+            .or_else(|| get("organization_id")),
+    );
+    put("opened_at", get("created_at"));
+    let status = get("status");
+    if matches!(status.as_deref(), Some("solved" | "closed")) {
+        put("closed_at", get("solved_at").or_else(|| get("updated_at")));
+    }
+    put("status", status);
+    put("priority", get("priority"));
+    put("subject", get("subject").or_else(|| get("raw_subject")));
+    put("body", get("description"));
+    put("contact_id", get("requester_id"));
+    let score = t
+        .get("satisfaction_rating")
+        .and_then(|s| s.get("score"))
+        .and_then(Value::as_str);
+    put(
+        "csat",
+        match score {
+            Some("good") => Some("5".into()),
+            Some("bad") => Some("1".into()),
+            _ => None,
+        },
+    );
+    let escalated = t
+        .get("tags")
+        .and_then(Value::as_array)
+        .is_some_and(|tags| tags.iter().any(|x| x.as_str() == Some("escalated")));
+    put("escalated", Some(escalated.to_string()));
+    r
+}
+
+async fn zendesk<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let v = read_json(&st, &headers, body).await?;
+    let account = v.get("account_id").and_then(scalar);
+    let tickets: Vec<&Map<String, Value>> = if let Some(list) = v["tickets"].as_array() {
+        list.iter().filter_map(Value::as_object).collect()
+    } else if let Some(t) = v["ticket"].as_object() {
+        vec![t]
+    } else {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "the body needs a `ticket` object (Zendesk's ticket JSON) or a `tickets` array",
+        )
+        .at("ticket"));
+    };
+    let records = tickets
+        .iter()
+        .map(|t| zendesk_ticket(t, account.clone()))
+        .collect();
+    store(&st, Kind::Tickets, "zendesk", records, "tickets").await
+}

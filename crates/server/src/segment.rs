@@ -1,0 +1,819 @@
+//! Segment's HTTP Tracking API: messages (`track`, `identify`, `group`, `page`, `screen`, `alias`) are read and
+//! checked one by one, then handed to one writer task that attributes them to accounts and stores them.
+//!
+//! - `group` links its user (`userId` and `anonymousId`) to the account `groupId` and records the group's
+//!   traits as account attributes;
+//! - `identify` records the user as a contact of their account, with traits `email`, `name`, `title`, `role`;
+//! - `track`, `page` and `screen` count into the account's daily series like imported events (`event:<name>`,
+//!   `users:<name>`, `active_users`, weekly and monthly active users; `page` counts as `page_viewed`, `screen`
+//!   as `screen_viewed`), attributed through `context.groupId` or the user's link;
+//! - `alias` links a new id to the account of the previous one.
+//!
+//! A message whose user has no account yet is kept as pending and handled when the user's `group` (or an
+//! `alias` to a linked id) arrives. Every message id is stored with the message's effects in one transaction,
+//! so a resend is skipped and nothing is stored twice. The writer takes whatever requests are waiting and
+//! stores them in one transaction (group commit), so concurrent clients share the cost of durable commits.
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::queue::Queue;
+use bellwether_core::series::{
+    ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
+};
+use bellwether_core::{AccountId, Code, Day, Timestamp};
+use bellwether_ingest::kind::{self, Kind};
+use bellwether_ingest::records::records_batch;
+use bellwether_store::{DistinctUser, LiveBatch, LiveStore, PendingMessage, SeriesDelta};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// The source name under which Segment message ids and user links are stored.
+pub const SOURCE: &str = "segment";
+/// Segment's limit for one message.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Segment's limit for one batch request (about 500 KB), after decompression.
+pub const MAX_BATCH_BYTES: usize = 512 * 1024;
+/// Messages the writer stores in one transaction at most.
+const MAX_GROUP_MESSAGES: usize = 20_000;
+/// How long the writer waits for more requests to share a transaction with the first one.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Distinct-user facts remembered as stored.
+const MAX_SEEN_DISTINCT: usize = 4_000_000;
+
+fn distinct_hash(d: &DistinctUser) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(d.account_id.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(d.metric.as_bytes());
+    h.update(&d.day.0.to_le_bytes());
+    h.update(&d.user_hash.to_le_bytes());
+    h.digest()
+}
+
+/// A message type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MsgType {
+    /// An action.
+    Track,
+    /// Who the user is.
+    Identify,
+    /// The account the user belongs to.
+    Group,
+    /// A web page view.
+    Page,
+    /// A mobile screen view.
+    Screen,
+    /// A new id for a known user.
+    Alias,
+}
+
+impl MsgType {
+    /// Reads a type name.
+    pub fn parse(s: &str) -> Option<MsgType> {
+        Some(match s {
+            "track" => MsgType::Track,
+            "identify" => MsgType::Identify,
+            "group" => MsgType::Group,
+            "page" => MsgType::Page,
+            "screen" => MsgType::Screen,
+            "alias" => MsgType::Alias,
+            _ => return None,
+        })
+    }
+}
+
+/// A checked message.
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// Its position in the request.
+    pub index: usize,
+    /// Its id (`messageId`, or a hash of the message when it has none).
+    pub id: String,
+    /// Its type.
+    pub ty: MsgType,
+    /// `userId`.
+    pub user_id: Option<String>,
+    /// `anonymousId`.
+    pub anonymous_id: Option<String>,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The account it names itself (`groupId` of a group, `context.groupId` of others).
+    pub group: Option<AccountId>,
+    /// The event name of a track, page or screen.
+    pub event: Option<String>,
+    /// `previousId` of an alias.
+    pub previous_id: Option<String>,
+    /// Account or contact fields from traits.
+    pub record: Vec<(String, String)>,
+    /// The message as received.
+    pub raw: String,
+}
+
+impl Message {
+    fn users(&self) -> impl Iterator<Item = &String> {
+        self.user_id.iter().chain(self.anonymous_id.iter())
+    }
+}
+
+/// A message left out of a batch, with why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Rejected {
+    /// Its position in the batch.
+    pub index: usize,
+    /// Its `messageId`, when it had one.
+    #[serde(rename = "messageId", skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The error code.
+    pub code: Code,
+    /// What is wrong.
+    pub message: String,
+    /// The field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Checks one message; `prefix` is its JSON path in the request (`batch[3]`, or empty for a single message).
+pub fn parse_message(
+    index: usize,
+    raw: &str,
+    implied: Option<MsgType>,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<Message, Rejected> {
+    let p = |f: &str| {
+        if prefix.is_empty() {
+            f.to_string()
+        } else {
+            format!("{prefix}.{f}")
+        }
+    };
+    let reject = |code: Code, message: String, path: Option<String>, id: Option<String>| Rejected {
+        index,
+        message_id: id,
+        code,
+        message,
+        path,
+    };
+    if raw.len() > MAX_MESSAGE_BYTES {
+        return Err(reject(
+            Code::MessageTooLarge,
+            format!("the message is {} bytes; Segment's limit is 32 KB per message: drop large properties", raw.len()),
+            Some(if prefix.is_empty() { "$".into() } else { prefix.to_string() }),
+            None,
+        ));
+    }
+    let v: Value = serde_json::from_str(raw).map_err(|e| {
+        reject(
+            Code::InvalidMessage,
+            format!("the message is not JSON: {e}"),
+            None,
+            None,
+        )
+    })?;
+    let Value::Object(obj) = &v else {
+        return Err(reject(
+            Code::InvalidMessage,
+            "the message is not a JSON object".into(),
+            None,
+            None,
+        ));
+    };
+    let id_given = obj.get("messageId").and_then(text);
+    let bad = |field: &str, message: String| {
+        reject(
+            Code::InvalidMessage,
+            message,
+            Some(p(field)),
+            id_given.clone(),
+        )
+    };
+    let ty = match obj.get("type") {
+        Some(t) => {
+            let name = t.as_str().unwrap_or("");
+            match MsgType::parse(name) {
+                Some(ty) if implied.is_none_or(|i| i == ty) => ty,
+                Some(_) => return Err(bad("type", format!("type '{name}' does not belong on this endpoint; send it to /v1/{name} or /v1/batch"))),
+                None => return Err(bad("type", format!("type '{t}' is not one of track, identify, group, page, screen, alias"))),
+            }
+        }
+        None => implied.ok_or_else(|| {
+            bad(
+                "type",
+                "the message has no type; give one of track, identify, group, page, screen, alias"
+                    .into(),
+            )
+        })?,
+    };
+    let user_id = obj.get("userId").and_then(text);
+    let anonymous_id = obj.get("anonymousId").and_then(text);
+    if user_id.is_none() && anonymous_id.is_none() {
+        return Err(bad(
+            "userId",
+            "the message has neither userId nor anonymousId; give at least one".into(),
+        ));
+    }
+    let at = match ["timestamp", "originalTimestamp"]
+        .iter()
+        .find_map(|f| obj.get(*f).map(|v| (*f, v)))
+    {
+        Some((f, Value::String(s))) => Timestamp::parse(s).map_err(|e| bad(f, e.to_string()))?,
+        Some((f, other)) => {
+            return Err(bad(
+                f,
+                format!("{other} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z"),
+            ))
+        }
+        None => now,
+    };
+    let id = id_given
+        .clone()
+        .unwrap_or_else(|| format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())));
+    let context_group = obj
+        .get("context")
+        .and_then(|c| c.get("groupId"))
+        .and_then(text)
+        .map(AccountId);
+    let traits = obj
+        .get("traits")
+        .or_else(|| obj.get("context").and_then(|c| c.get("traits")))
+        .and_then(Value::as_object);
+    let mut m = Message {
+        index,
+        id,
+        ty,
+        user_id,
+        anonymous_id,
+        at,
+        group: context_group,
+        event: None,
+        previous_id: None,
+        record: Vec::new(),
+        raw: raw.to_string(),
+    };
+    match ty {
+        MsgType::Track => {
+            m.event = Some(
+                obj.get("event")
+                    .and_then(text)
+                    .ok_or_else(|| bad("event", "a track message needs an event name".into()))?,
+            );
+        }
+        MsgType::Page => m.event = Some("page_viewed".into()),
+        MsgType::Screen => m.event = Some("screen_viewed".into()),
+        MsgType::Alias => {
+            m.previous_id =
+                Some(obj.get("previousId").and_then(text).ok_or_else(|| {
+                    bad("previousId", "an alias message needs previousId".into())
+                })?);
+            if m.user_id.is_none() {
+                return Err(bad("userId", "an alias message needs userId".into()));
+            }
+        }
+        MsgType::Group => {
+            let g = obj.get("groupId").and_then(text).ok_or_else(|| {
+                bad(
+                    "groupId",
+                    "a group message needs groupId (the account id)".into(),
+                )
+            })?;
+            m.group = Some(AccountId(g.clone()));
+            let mut rec = vec![("account_id".to_string(), g)];
+            if let Some(t) = traits {
+                for (k, v) in t {
+                    let Some(val) = text(v) else { continue };
+                    // Traits that would stand for the record's own id or time are not attributes.
+                    let col = kind::resolve(Kind::Accounts, std::slice::from_ref(k))
+                        .iter()
+                        .position(|c| c.is_some());
+                    let name = col.map(|i| Kind::Accounts.columns()[i].name);
+                    if matches!(name, Some("account_id" | "valid_from")) {
+                        continue;
+                    }
+                    rec.push((k.clone(), val));
+                }
+            }
+            rec.push(("valid_from".into(), at.to_string()));
+            check_record(Kind::Accounts, &rec, &p("traits"), &bad)?;
+            m.record = rec;
+        }
+        MsgType::Identify => {
+            let contact = m
+                .user_id
+                .clone()
+                .or_else(|| m.anonymous_id.clone())
+                .unwrap_or_default();
+            let mut rec = vec![("contact_id".to_string(), contact)];
+            if let Some(t) = traits {
+                let get = |k: &str| t.get(k).and_then(text);
+                if let Some(e) = get("email") {
+                    rec.push(("email".into(), e));
+                }
+                let name = get("name").or_else(|| {
+                    let parts: Vec<String> = ["firstName", "lastName"]
+                        .iter()
+                        .filter_map(|k| get(k))
+                        .collect();
+                    (!parts.is_empty()).then(|| parts.join(" "))
+                });
+                if let Some(n) = name {
+                    rec.push(("name".into(), n));
+                }
+                if let Some(title) = get("title") {
+                    rec.push(("title".into(), title));
+                }
+                if let Some(role) =
+                    get("role").filter(|r| bellwether_core::model::Role::parse(r).is_ok())
+                {
+                    rec.push(("role".into(), role));
+                }
+            }
+            rec.push(("valid_from".into(), at.to_string()));
+            let mut probe = rec.clone();
+            probe.push(("account_id".into(), "probe".into()));
+            check_record(Kind::Contacts, &probe, &p("traits"), &bad)?;
+            m.record = rec;
+        }
+    }
+    Ok(m)
+}
+
+fn check_record(
+    kind: Kind,
+    rec: &[(String, String)],
+    traits_path: &str,
+    bad: &dyn Fn(&str, String) -> Rejected,
+) -> Result<(), Rejected> {
+    let (_, errs) = records_batch(kind, std::slice::from_ref(&rec.to_vec()), Timestamp(0));
+    match errs.into_iter().next() {
+        None => Ok(()),
+        Some(e) => {
+            let field = e.field.unwrap_or("traits");
+            let mut r = bad("traits", format!("trait {field}: {}", e.message));
+            r.path = Some(format!("{traits_path}.{field}"));
+            Err(r)
+        }
+    }
+}
+
+/// What became of one request's messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Messages stored (attributed or pending).
+    pub accepted: usize,
+    /// Messages received before (skipped).
+    pub duplicates: usize,
+    /// Of the accepted, messages waiting for their user's account.
+    pub pending: usize,
+}
+
+struct Job {
+    messages: Vec<Message>,
+    at: Instant,
+    reply: oneshot::Sender<Result<Outcome, ApiError>>,
+}
+
+/// The handle requests use to reach the writer.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Stores checked messages; returns once they are durable.
+    pub async fn submit(&self, messages: Vec<Message>) -> Result<Outcome, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            messages,
+            at: Instant::now(),
+            reply,
+        };
+        let stopped = || {
+            ApiError::new(
+                Code::ServiceUnavailable,
+                "the server is stopping; nothing was stored, retry later",
+            )
+        };
+        self.tx.send(job).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+/// Starts the writer task; it ends when every [`Writer`] is dropped.
+pub async fn spawn<S: LiveStore>(
+    store: Arc<S>,
+    queue: Queue,
+    metrics: Arc<Metrics>,
+) -> bellwether_store::Result<(Writer, tokio::task::JoinHandle<()>)> {
+    let links = store.links(SOURCE).await?;
+    let (tx, mut rx) = mpsc::channel::<Job>(256);
+    let accounts = links.values().cloned().collect();
+    let mut state = WriterState {
+        store,
+        links,
+        accounts,
+        seen_distinct: FxHashSet::default(),
+        queue,
+        metrics,
+    };
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut n = first.messages.len();
+            let mut jobs = vec![first];
+            // Requests that arrive within a moment share the transaction and its fsync (group commit).
+            let deadline = tokio::time::Instant::now() + GATHER;
+            while n < MAX_GROUP_MESSAGES {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(j)) => {
+                        n += j.messages.len();
+                        jobs.push(j);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let result = state.store_jobs(&jobs).await;
+            match result {
+                Ok(outcomes) => {
+                    for (j, o) in jobs.into_iter().zip(outcomes) {
+                        let _ = j.reply.send(Ok(o));
+                    }
+                }
+                Err(e) => {
+                    let e: ApiError = e.into();
+                    for j in jobs {
+                        let _ = j.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    });
+    Ok((Writer { tx }, task))
+}
+
+struct WriterState<S> {
+    store: Arc<S>,
+    links: FxHashMap<String, AccountId>,
+    /// Accounts named by a group call so far.
+    accounts: FxHashSet<AccountId>,
+    /// Hashes of distinct-user facts already stored, so a user's later events that day skip the store's
+    /// insert; cleared when it grows past [`MAX_SEEN_DISTINCT`].
+    seen_distinct: FxHashSet<u64>,
+    queue: Queue,
+    metrics: Arc<Metrics>,
+}
+
+/// The last day of the week (Sunday) and of the month `day` falls in, as the import dates them.
+fn period_ends(day: Day) -> [Day; 2] {
+    let week_end = day.plus(6 - day.weekday() as i32);
+    let (y, m, _) = day.civil();
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    [
+        week_end,
+        Day(bellwether_core::time::days_from_civil(ny, nm, 1) - 1),
+    ]
+}
+
+#[derive(Default)]
+struct Build {
+    counts: BTreeMap<AccountId, BTreeMap<String, BTreeMap<Day, f64>>>,
+    distinct: FxHashSet<DistinctUser>,
+    accounts: Vec<Vec<(String, String)>>,
+    contacts: Vec<Vec<(String, String)>>,
+    links: FxHashMap<String, AccountId>,
+    pending_add: Vec<PendingMessage>,
+    pending_remove: Vec<(String, String, String)>,
+    new_accounts: FxHashSet<AccountId>,
+}
+
+impl<S: LiveStore> WriterState<S> {
+    fn link(&self, b: &Build, user: &str) -> Option<AccountId> {
+        b.links.get(user).or_else(|| self.links.get(user)).cloned()
+    }
+
+    /// Applies a group or alias; returns the users it newly linked.
+    fn bind(&self, b: &mut Build, m: &Message) -> Vec<String> {
+        let mut newly = Vec::new();
+        let (account, users): (Option<AccountId>, Vec<String>) = match m.ty {
+            MsgType::Group => (m.group.clone(), m.users().cloned().collect()),
+            MsgType::Alias => {
+                let prev = m.previous_id.clone().unwrap_or_default();
+                let user = m.user_id.clone().unwrap_or_default();
+                match (self.link(b, &prev), self.link(b, &user)) {
+                    (Some(a), _) => (Some(a), vec![user]),
+                    (None, Some(a)) => (Some(a), vec![prev]),
+                    (None, None) => (None, Vec::new()),
+                }
+            }
+            _ => (None, Vec::new()),
+        };
+        if let Some(a) = account {
+            for u in users {
+                if self.link(b, &u).as_ref() != Some(&a) {
+                    b.links.insert(u.clone(), a.clone());
+                    newly.push(u);
+                }
+            }
+        }
+        if let (MsgType::Group, Some(a)) = (m.ty, &m.group) {
+            // A group without traits only makes the account exist; for a known account it says nothing new.
+            let bare = m.record.len() <= 2;
+            if !bare || (!self.accounts.contains(a) && !b.new_accounts.contains(a)) {
+                b.accounts.push(m.record.clone());
+            }
+            b.new_accounts.insert(a.clone());
+        }
+        newly
+    }
+
+    /// Attributes a track, page, screen or identify; false when its user has no account yet.
+    fn attribute(&self, b: &mut Build, m: &Message) -> bool {
+        let account = m
+            .group
+            .clone()
+            .or_else(|| m.users().find_map(|u| self.link(b, u)));
+        let Some(account) = account else { return false };
+        match m.ty {
+            MsgType::Identify => {
+                let mut rec = m.record.clone();
+                rec.push(("account_id".into(), account.0.clone()));
+                b.contacts.push(rec);
+            }
+            _ => {
+                let event = m.event.clone().unwrap_or_default();
+                let day = m.at.day();
+                *b.counts
+                    .entry(account.clone())
+                    .or_default()
+                    .entry(format!("{EVENT_PREFIX}{event}"))
+                    .or_default()
+                    .entry(day)
+                    .or_default() += 1.0;
+                let user = m.users().next().cloned().unwrap_or_default();
+                let user_hash = (xxhash_rust::xxh3::xxh3_64(user.as_bytes()) | 1) as i64;
+                let [week, month] = period_ends(day);
+                for (metric, d) in [
+                    (format!("{USERS_PREFIX}{event}"), day),
+                    (ACTIVE_USERS.to_string(), day),
+                    (WEEKLY_ACTIVE_USERS.to_string(), week),
+                    (MONTHLY_ACTIVE_USERS.to_string(), month),
+                ] {
+                    b.distinct.insert(DistinctUser {
+                        account_id: account.clone(),
+                        metric,
+                        day: d,
+                        user_hash,
+                    });
+                }
+            }
+        }
+        true
+    }
+
+    async fn store_jobs(&mut self, jobs: &[Job]) -> bellwether_store::Result<Vec<Outcome>> {
+        let now = Timestamp::now();
+        let ids: Vec<String> = jobs
+            .iter()
+            .flat_map(|j| j.messages.iter().map(|m| m.id.clone()))
+            .collect();
+        let known = self.store.known_messages(SOURCE, &ids).await?;
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
+        let mut outcomes = vec![Outcome::default(); jobs.len()];
+        let mut kept: Vec<(usize, &Message)> = Vec::new();
+        for (j, job) in jobs.iter().enumerate() {
+            for m in &job.messages {
+                if known.contains(&m.id) || !seen.insert(m.id.as_str()) {
+                    outcomes[j].duplicates += 1;
+                } else {
+                    outcomes[j].accepted += 1;
+                    kept.push((j, m));
+                }
+            }
+        }
+        let mut b = Build::default();
+        // Links first, so events sent before their user's group in the same request are attributed.
+        let mut newly: Vec<String> = Vec::new();
+        for (_, m) in &kept {
+            newly.extend(self.bind(&mut b, m));
+        }
+        // Messages kept earlier for users linked now, in rounds (a replayed alias may link further users).
+        let mut replay: Vec<Message> = Vec::new();
+        let mut asked: FxHashSet<String> = FxHashSet::default();
+        let mut replayed: FxHashSet<String> = FxHashSet::default();
+        for _ in 0..4 {
+            newly.retain(|u| asked.insert(u.clone()));
+            if newly.is_empty() {
+                break;
+            }
+            let waiting = self.store.pending(SOURCE, &newly).await?;
+            newly.clear();
+            for p in waiting {
+                if !replayed.insert(p.id.clone()) {
+                    b.pending_remove
+                        .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
+                    continue;
+                }
+                let Ok(m) = parse_message(0, &p.payload, None, "", p.received_at) else {
+                    continue;
+                };
+                if matches!(m.ty, MsgType::Alias | MsgType::Group) {
+                    newly.extend(self.bind(&mut b, &m));
+                    b.pending_remove
+                        .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
+                } else if m.group.is_some() || m.users().any(|u| self.link(&b, u).is_some()) {
+                    b.pending_remove
+                        .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
+                    replay.push(m);
+                }
+            }
+        }
+        let mut pending_jobs: Vec<usize> = Vec::new();
+        for (j, m) in &kept {
+            let attributed = match m.ty {
+                MsgType::Group => true,
+                MsgType::Alias => {
+                    let linked = self
+                        .link(&b, m.previous_id.as_deref().unwrap_or(""))
+                        .is_some();
+                    if !linked {
+                        for u in [m.previous_id.clone(), m.user_id.clone()]
+                            .into_iter()
+                            .flatten()
+                        {
+                            b.pending_add.push(PendingMessage {
+                                source: SOURCE.into(),
+                                user_key: u,
+                                id: m.id.clone(),
+                                received_at: now,
+                                payload: m.raw.clone(),
+                            });
+                        }
+                    }
+                    true
+                }
+                _ => self.attribute(&mut b, m),
+            };
+            if !attributed {
+                let user = m
+                    .user_id
+                    .clone()
+                    .or_else(|| m.anonymous_id.clone())
+                    .unwrap_or_default();
+                b.pending_add.push(PendingMessage {
+                    source: SOURCE.into(),
+                    user_key: user.clone(),
+                    id: m.id.clone(),
+                    received_at: now,
+                    payload: m.raw.clone(),
+                });
+                // An anonymous message waits under both ids, so either's link releases it.
+                if let (Some(_), Some(anon)) = (&m.user_id, &m.anonymous_id) {
+                    b.pending_add.push(PendingMessage {
+                        source: SOURCE.into(),
+                        user_key: anon.clone(),
+                        id: m.id.clone(),
+                        received_at: now,
+                        payload: m.raw.clone(),
+                    });
+                }
+                pending_jobs.push(*j);
+            }
+        }
+        for m in &replay {
+            self.attribute(&mut b, m);
+        }
+        // A message pending under two ids and released by one is released under both.
+        let released: FxHashSet<String> = b.pending_remove.iter().map(|r| r.2.clone()).collect();
+        let mut also: Vec<(String, String, String)> = Vec::new();
+        for m in &replay {
+            for u in m.users() {
+                also.push((SOURCE.into(), u.clone(), m.id.clone()));
+            }
+        }
+        b.pending_remove
+            .extend(also.into_iter().filter(|r| released.contains(&r.2)));
+        b.pending_remove.sort();
+        b.pending_remove.dedup();
+        for j in pending_jobs {
+            outcomes[j].pending += 1;
+        }
+
+        let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now);
+        let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now);
+        batch.contacts = contacts.contacts;
+        batch.contact_attrs = contacts.contact_attrs;
+        for (account, metrics) in std::mem::take(&mut b.counts) {
+            let delta: SeriesDelta = metrics
+                .into_iter()
+                .map(|(k, pts)| (k, pts.into_iter().collect()))
+                .collect();
+            batch.series.insert(account, delta);
+        }
+        batch.source = "/v1/batch".into();
+        batch.kind = SOURCE.into();
+        batch.received_at = Some(now);
+        batch.records = kept.len() as u64;
+        let mut touched = batch.accounts();
+        touched.extend(b.distinct.iter().map(|d| d.account_id.clone()));
+        touched.sort();
+        touched.dedup();
+        let fresh: Vec<(u64, DistinctUser)> = std::mem::take(&mut b.distinct)
+            .into_iter()
+            .map(|d| (distinct_hash(&d), d))
+            .filter(|(h, _)| !self.seen_distinct.contains(h))
+            .collect();
+        let live = LiveBatch {
+            batch,
+            messages: kept
+                .iter()
+                .map(|(_, m)| (SOURCE.to_string(), m.id.clone()))
+                .collect(),
+            links: b
+                .links
+                .iter()
+                .map(|(u, a)| (SOURCE.to_string(), u.clone(), a.clone()))
+                .collect(),
+            pending_add: std::mem::take(&mut b.pending_add),
+            pending_remove: std::mem::take(&mut b.pending_remove),
+            distinct: fresh.iter().map(|(_, d)| d.clone()).collect(),
+            crm_seen: None,
+        };
+        if !live.messages.is_empty() {
+            self.store.write_live(live).await?;
+        }
+        if self.seen_distinct.len() + fresh.len() > MAX_SEEN_DISTINCT {
+            self.seen_distinct.clear();
+        }
+        self.seen_distinct.extend(fresh.iter().map(|(h, _)| *h));
+        self.links.extend(b.links);
+        self.accounts.extend(b.new_accounts);
+        let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
+        self.queue.push(touched, first);
+        let total = |f: fn(&Outcome) -> usize| outcomes.iter().map(f).sum::<usize>() as u64;
+        self.metrics
+            .messages(SOURCE, "accepted", total(|o| o.accepted));
+        self.metrics
+            .messages(SOURCE, "duplicate", total(|o| o.duplicates));
+        self.metrics
+            .messages(SOURCE, "pending", total(|o| o.pending));
+        Ok(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Message, Rejected> {
+        parse_message(3, raw, None, "batch[3]", Timestamp(0))
+    }
+
+    #[test]
+    fn messages_are_checked_field_by_field() {
+        let m = parse(r#"{"type":"track","userId":"u1","event":"Report Exported","timestamp":"2026-01-05T10:00:00Z","messageId":"m1"}"#).unwrap();
+        assert_eq!(m.ty, MsgType::Track);
+        assert_eq!(m.event.as_deref(), Some("Report Exported"));
+        assert_eq!(m.at.day(), Day::ymd(2026, 1, 5));
+        let e = parse(r#"{"type":"track","userId":"u1","event":"x","timestamp":"yesterday"}"#)
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidMessage);
+        assert_eq!(e.path.as_deref(), Some("batch[3].timestamp"));
+        let e = parse(r#"{"type":"bogus","userId":"u1"}"#).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("batch[3].type"));
+        let e = parse(r#"{"type":"track","event":"x"}"#).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("batch[3].userId"));
+        let e =
+            parse(r#"{"type":"group","userId":"u1","groupId":"acme","traits":{"seats":"many"}}"#)
+                .unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("batch[3].traits.seats"));
+        let big = format!(
+            r#"{{"type":"track","userId":"u","event":"x","properties":{{"p":"{}"}}}}"#,
+            "a".repeat(40_000)
+        );
+        assert_eq!(parse(&big).unwrap_err().code, Code::MessageTooLarge);
+    }
+
+    #[test]
+    fn periods_end_on_sunday_and_month_end() {
+        // 2026-01-07 is a Wednesday.
+        assert_eq!(
+            period_ends(Day::ymd(2026, 1, 7)),
+            [Day::ymd(2026, 1, 11), Day::ymd(2026, 1, 31)]
+        );
+        assert_eq!(
+            period_ends(Day::ymd(2026, 12, 31))[1],
+            Day::ymd(2026, 12, 31)
+        );
+    }
+}

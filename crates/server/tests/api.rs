@@ -1,0 +1,388 @@
+//! Whole-request errors and key scopes, driven through the router without a socket.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bellwether_core::Timestamp;
+use bellwether_server::ServerConfig;
+use bellwether_store::LiveStore;
+use common::TestServer;
+use tower::ServiceExt;
+
+async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let resp = bellwether_server::app(server.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn post(path: &str, key: Option<&str>, ct: &str, body: impl Into<Body>) -> Request<Body> {
+    let mut r = Request::post(path).header("content-type", ct);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(body.into()).unwrap()
+}
+
+fn get(path: &str, key: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+const BATCH: &str = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"}]}"#;
+
+#[tokio::test]
+async fn keys_scopes_and_whole_request_errors() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (ingest, read) = (server.ingest_key.clone(), server.read_key.clone());
+
+    let (s, _) = call(&server, get("/healthz", None)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = call(&server, get("/metrics", None)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    assert_eq!(body["link"], "docs/errors.md#unauthorized");
+    let (s, body) = call(&server, get("/v1/accounts", Some(&ingest))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&read), "application/json", BATCH),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/batch",
+            Some(&ingest),
+            "application/x-www-form-urlencoded",
+            BATCH,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/batch",
+            Some(&ingest),
+            "application/json",
+            r#"{"batch": 3}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str(), body["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"), Some("batch"))
+    );
+    let big = format!(r#"{{"batch":[{{"p":"{}"}}]}}"#, "a".repeat(600 * 1024));
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", big),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    let (s, body) = call(
+        &server,
+        post(
+            "/v1/track",
+            Some(&ingest),
+            "application/json",
+            r#"{"event":"x"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, body["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("userId"))
+    );
+
+    // A good batch with a bad message: 200, the bad one listed.
+    let mixed = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"},{"type":"nope","userId":"u","messageId":"m2"}]}"#;
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", mixed),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(body["rejected"][0]["index"], 1);
+    assert_eq!(body["rejected"][0]["code"], "invalid_message");
+    assert_eq!(body["rejected"][0]["path"], "batch[1].type");
+    let (_, body) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", mixed),
+    )
+    .await;
+    assert_eq!(
+        (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // writeKey in the body instead of a header.
+    let with_key = format!(
+        r#"{{"writeKey":"{ingest}","batch":[{{"type":"track","userId":"u","event":"x","context":{{"groupId":"a1"}},"messageId":"m3"}}]}}"#
+    );
+    let (s, body) = call(
+        &server,
+        post("/v1/batch", None, "application/json", with_key),
+    )
+    .await;
+    assert_eq!((s, body["accepted"].as_u64()), (StatusCode::OK, Some(1)));
+
+    // A revoked key is refused.
+    let id = server
+        .store
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.scope == bellwether_store::KeyScope::Ingest)
+        .unwrap()
+        .id;
+    assert!(server
+        .store
+        .revoke_key(&id, Timestamp::now())
+        .await
+        .unwrap());
+    let (s, _) = call(
+        &server,
+        post("/v1/batch", Some(&ingest), "application/json", BATCH),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    server.state.queue.settle().await;
+    let (s, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body["assessment"]["health"].is_number(), "{body}");
+    let (s, body) = call(&server, get("/v1/accounts/nobody", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("account_not_found"))
+    );
+    let (s, body) = call(&server, get("/v1/accounts/a1/series", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["series"]["event:x"].as_array().unwrap().len(), 1);
+    let (s, _) = call(&server, get("/v1/signals", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = call(&server, get("/nowhere", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("route_not_found"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn interactions_and_zendesk_tickets_are_stored_and_bad_records_named() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let ingest = server.ingest_key.clone();
+    let body = r#"{"interactions":[
+        {"id":"i1","account_id":"a1","timestamp":"2026-01-10T15:00:00Z","kind":"qbr_invite","response":"declined"},
+        {"id":"i2","account_id":"a1","timestamp":"2026-01-11","kind":"nps","score":4},
+        {"id":"i3","account_id":"a1","timestamp":"soon","kind":"meeting"}]}"#;
+    let (s, b) = call(
+        &server,
+        post("/v1/interactions", Some(&ingest), "application/json", body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["accepted"], 2);
+    assert_eq!(b["rejected"][0]["path"], "interactions[2].timestamp");
+    // Zendesk's ticket JSON, with the account added by the trigger's body template.
+    let ticket = r#"{"account_id":"a1","ticket":{"id":35436,"subject":"Export keeps failing","description":"This is terrible, the export has failed for a week.",
+        "status":"open","priority":"urgent","requester_id":20978392,"organization_id":509974,"created_at":"2026-01-12T09:00:00Z",
+        "updated_at":"2026-01-12T10:00:00Z","tags":["enterprise","escalated"],"satisfaction_rating":{"score":"bad"}}}"#;
+    let (s, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            ticket,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    let (_, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            ticket,
+        ),
+    )
+    .await;
+    assert_eq!(b["accepted"], 1);
+    use bellwether_store::Store;
+    let id = bellwether_core::AccountId("a1".into());
+    let book = server
+        .store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let facts = &book.accounts[&id];
+    assert_eq!(facts.interactions.len(), 2);
+    assert_eq!(
+        facts.tickets.len(),
+        1,
+        "a resent ticket is upserted, not doubled"
+    );
+    let t = &facts.tickets[0];
+    assert!(t.escalated);
+    assert_eq!(t.csat, Some(1.0));
+    assert!(
+        t.sentiment.is_some_and(|s| s < 0.0),
+        "ticket text is scored: {:?}",
+        t.sentiment
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn segment_webhook_destination_checks_its_shared_secret() {
+    use hmac::{Hmac, Mac};
+    let server = TestServer::start(ServerConfig {
+        segment_shared_secret: Some("s3cret".into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let event = r#"{"type":"track","userId":"u9","event":"Signed Up","context":{"groupId":"a9"},"messageId":"w1","timestamp":"2026-01-15T10:00:00Z"}"#;
+    let sign = |secret: &str| {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(event.as_bytes());
+        bellwether_server::auth::hex(&mac.finalize().into_bytes())
+    };
+    let req = |sig: String| {
+        Request::post("/webhooks/segment")
+            .header("content-type", "application/json")
+            .header("x-signature", sig)
+            .body(Body::from(event))
+            .unwrap()
+    };
+    let (s, b) = call(&server, req(sign("wrong"))).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_signature"))
+    );
+    let (s, b) = call(&server, req(sign("s3cret"))).await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    let (_, b) = call(&server, req(sign("s3cret"))).await;
+    assert_eq!(b["duplicates"], 1);
+    // Without a signature, an ingest key is needed.
+    let (s, _) = call(
+        &server,
+        post("/webhooks/segment", None, "application/json", event),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    server.state.queue.settle().await;
+    assert_eq!(
+        server
+            .point(
+                "a9",
+                "event:Signed Up",
+                bellwether_core::Day::ymd(2026, 1, 15)
+            )
+            .await,
+        1.0
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stripe_customers_without_metadata_are_mapped_by_an_admin() {
+    let secret = "whsec_map_test";
+    let server = TestServer::start(ServerConfig {
+        stripe_webhook_secret: Some(secret.into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (admin, record) =
+        bellwether_server::auth::new_key(bellwether_store::KeyScope::Admin, "ops").unwrap();
+    server.store.create_key(&record).await.unwrap();
+    let event = r#"{"id":"evt_9","object":"event","type":"invoice.paid","created":1768471200,"data":{"object":{"id":"in_9","object":"invoice","customer":"cus_9","currency":"eur","amount_paid":4200}}}"#;
+    let now = Timestamp::now().0 / 1000;
+    let req = Request::post("/webhooks/stripe")
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            bellwether_server::stripe::sign(secret, now, event.as_bytes()),
+        )
+        .body(Body::from(event))
+        .unwrap();
+    let (s, b) = call(&server, req).await;
+    assert_eq!(
+        (s, b["outcome"].as_str()),
+        (StatusCode::OK, Some("pending")),
+        "{b}"
+    );
+    let put = |key: &str| {
+        Request::put("/v1/stripe/customers/cus_9")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::from(r#"{"account_id":"acct-9"}"#))
+            .unwrap()
+    };
+    let (s, _) = call(&server, put(&server.ingest_key.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = call(&server, put(&admin)).await;
+    assert_eq!(
+        (s, b["events_stored"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    use bellwether_store::Store;
+    let id = bellwether_core::AccountId("acct-9".into());
+    let book = server
+        .store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let paid = &book.accounts[&id].billing[0];
+    assert_eq!(
+        paid.amount.map(|m| (m.minor, m.currency.to_string())),
+        Some((4200, "EUR".into()))
+    );
+    assert_eq!(server.store.pending_count().await.unwrap(), 0);
+    server.stop().await;
+}

@@ -1,0 +1,133 @@
+//! Shared set-up of the server's integration tests: the Python client environment (made by
+//! `scripts/python-test-env.sh`, failing loudly without PyPI), a server on a loopback port over a fresh
+//! store, and running the client programs in `tests/clients/`.
+
+#![allow(dead_code)]
+
+use bellwether_engine::Engine;
+use bellwether_server::{ServerConfig, Shared};
+use bellwether_store::{KeyScope, LiveStore};
+use bellwether_store_sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+/// The Python of `.venv-test`, made once per test binary.
+pub fn python() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new("bash")
+            .arg(root.join("scripts/python-test-env.sh"))
+            .output()
+            .expect("bash runs scripts/python-test-env.sh");
+        assert!(
+            out.status.success(),
+            "scripts/python-test-env.sh failed (the real-client tests need python3 and PyPI):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+    .clone()
+}
+
+/// A running server.
+pub struct TestServer {
+    pub url: String,
+    pub state: Shared<SqliteStore>,
+    pub store: Arc<SqliteStore>,
+    pub ingest_key: String,
+    pub read_key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(config: ServerConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("bellwether.db"))
+                .await
+                .unwrap(),
+        );
+        let mut keys = Vec::new();
+        for scope in [KeyScope::Ingest, KeyScope::Read] {
+            let (key, record) = bellwether_server::auth::new_key(scope, "test").unwrap();
+            store.create_key(&record).await.unwrap();
+            keys.push(key);
+        }
+        let (state, tasks) = bellwether_server::start(store.clone(), Engine::default(), config)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let handle = tokio::spawn(async move {
+            bellwether_server::serve(listener, st, tasks, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            url,
+            state,
+            store,
+            ingest_key: keys.remove(0),
+            read_key: keys.remove(0),
+            stop: Some(stop),
+            handle: Some(handle),
+            _dir: dir,
+        }
+    }
+
+    /// Runs a client program with settings; returns its standard output, failing on a non-zero exit.
+    pub async fn run_client(&self, program: &str, env: &[(&str, &str)]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients")
+            .join(program);
+        let mut cmd = tokio::process::Command::new(python());
+        cmd.arg(script).env("HOST", &self.url);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().await.expect("python runs");
+        assert!(
+            out.status.success(),
+            "{program} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A series value of an account on a day (0 when absent).
+    pub async fn point(&self, account: &str, metric: &str, day: bellwether_core::Day) -> f64 {
+        use bellwether_store::Store;
+        let id = bellwether_core::AccountId(account.into());
+        let s = self.store.load_series(Some(&[id])).await.unwrap();
+        s.first()
+            .and_then(|(_, s)| s.get(metric))
+            .map(|ser| ser.sum(day, day.plus(1)))
+            .unwrap_or(0.0)
+    }
+
+    /// Stops the server gracefully and waits until its writer and queue have drained.
+    pub async fn stop(self) {
+        let TestServer {
+            state,
+            stop,
+            handle,
+            ..
+        } = self;
+        drop(state);
+        if let Some(s) = stop {
+            let _ = s.send(());
+        }
+        if let Some(h) = handle {
+            h.await.unwrap();
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The SQLite side of [`LiveStore`]: API keys, received message ids, identity links, pending messages and
+//! exact distinct-user counts (migration `0006_server.sql`).
+
+use crate::{db_err, write_batch, SqliteStore};
+use bellwether_core::series::AccountSeries;
+use bellwether_core::{AccountId, Day, Timestamp};
+use bellwether_store::{
+    ApiKey, DistinctUser, KeyScope, LiveBatch, LiveStore, PendingMessage, Result, StoreError,
+    WriteSummary,
+};
+use rusqlite::{params, OptionalExtension, Row};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
+
+fn key_row(r: &Row) -> rusqlite::Result<ApiKey> {
+    let scope: String = r.get(2)?;
+    Ok(ApiKey {
+        id: r.get(0)?,
+        hash: r.get(1)?,
+        scope: KeyScope::parse(&scope).unwrap_or(KeyScope::Read),
+        name: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+    })
+}
+
+/// The distinct-user table's key of an account's series.
+fn series_key(account: &AccountId, metric: &str) -> i64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(account.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(metric.as_bytes());
+    h.digest() as i64
+}
+
+const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
+
+#[async_trait::async_trait]
+impl LiveStore for SqliteStore {
+    async fn create_key(&self, key: &ApiKey) -> Result<()> {
+        let k = key.clone();
+        self.write_tx(move |tx| {
+            tx.execute(
+                "INSERT INTO api_keys (id, hash, scope, name, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                params![k.id, k.hash, k.scope.name(), k.name, k.created_at.0],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(&format!("{KEY_SELECT} ORDER BY created_at DESC, id"))
+                .map_err(db_err)?;
+            let rows = st.query_map([], key_row).map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let h = hash.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!("{KEY_SELECT} WHERE hash = ?1"))
+                .map_err(db_err)?
+                .query_row([h], key_row)
+                .optional()
+                .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn revoke_key(&self, id: &str, at: Timestamp) -> Result<bool> {
+        let id = id.to_string();
+        self.write_tx(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                    params![id, at.0],
+                )
+                .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>> {
+        let source = source.to_string();
+        let ids = ids.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT 1 FROM received_messages WHERE source = ?1 AND id = ?2")
+                .map_err(db_err)?;
+            let mut out = FxHashSet::default();
+            for id in ids {
+                if st.exists(params![source, id]).map_err(db_err)? {
+                    out.insert(id);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn links(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c
+                .prepare("SELECT external_id, account_id FROM identity_links WHERE source = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn pending(&self, source: &str, users: &[String]) -> Result<Vec<PendingMessage>> {
+        let source = source.to_string();
+        let users = users.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT id, received_at, payload FROM pending_messages WHERE source = ?1 AND user_key = ?2",
+                )
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for u in users {
+                let rows = st
+                    .query_map(params![source, u], |r| {
+                        Ok(PendingMessage {
+                            source: source.clone(),
+                            user_key: u.clone(),
+                            id: r.get(0)?,
+                            received_at: Timestamp(r.get(1)?),
+                            payload: r.get(2)?,
+                        })
+                    })
+                    .map_err(db_err)?;
+                for r in rows {
+                    out.push(r.map_err(db_err)?);
+                }
+            }
+            out.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn pending_count(&self) -> Result<u64> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM pending_messages", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn crm_seen(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c
+                .prepare("SELECT contact_id, account_id FROM crm_contacts_seen WHERE source = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {
+        self.write_tx(move |tx| {
+            let LiveBatch {
+                mut batch,
+                messages,
+                links,
+                pending_add,
+                pending_remove,
+                distinct,
+                crm_seen,
+            } = live;
+            let now = batch.received_at.unwrap_or_else(Timestamp::now);
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT INTO received_messages (source, id, received_at) VALUES (?1, ?2, ?3)")
+                    .map_err(db_err)?;
+                for (source, id) in &messages {
+                    st.execute(params![source, id, now.0]).map_err(|e| match db_err(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!("message {source}/{id} was stored by another writer")),
+                        other => other,
+                    })?;
+                }
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO identity_links (source, external_id, account_id, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (source, external_id) DO UPDATE SET account_id = excluded.account_id, updated_at = excluded.updated_at",
+                    )
+                    .map_err(db_err)?;
+                for (source, ext, account) in &links {
+                    st.execute(params![source, ext, account.0, now.0]).map_err(db_err)?;
+                }
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO pending_messages (source, user_key, id, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(db_err)?;
+                for p in &pending_add {
+                    st.execute(params![p.source, p.user_key, p.id, p.received_at.0, p.payload])
+                        .map_err(db_err)?;
+                }
+                let mut st = tx
+                    .prepare_cached("DELETE FROM pending_messages WHERE source = ?1 AND user_key = ?2 AND id = ?3")
+                    .map_err(db_err)?;
+                for (source, user, id) in &pending_remove {
+                    st.execute(params![source, user, id]).map_err(db_err)?;
+                }
+                if let Some((source, seen)) = &crm_seen {
+                    tx.execute("DELETE FROM crm_contacts_seen WHERE source = ?1", [source])
+                        .map_err(db_err)?;
+                    let mut st = tx
+                        .prepare_cached("INSERT OR REPLACE INTO crm_contacts_seen (source, contact_id, account_id, seen_at) VALUES (?1, ?2, ?3, ?4)")
+                        .map_err(db_err)?;
+                    for (contact, account) in seen {
+                        st.execute(params![source, contact, account.0, now.0]).map_err(db_err)?;
+                    }
+                }
+            }
+            // Exact distinct users: each user is recorded once per account, series and day; the users new to a
+            // day are added to the count the series already holds for it.
+            if !distinct.is_empty() {
+                let mut ins = tx
+                    .prepare_cached("INSERT OR IGNORE INTO distinct_users (series_key, day, user_hash) VALUES (?1, ?2, ?3)")
+                    .map_err(db_err)?;
+                let mut added: BTreeMap<(&AccountId, &str, Day), u32> = BTreeMap::new();
+                // In key order, so the inserts walk the table's pages once instead of at random.
+                let mut keyed: Vec<(i64, &DistinctUser)> = distinct
+                    .iter()
+                    .map(|d| (series_key(&d.account_id, &d.metric), d))
+                    .collect();
+                keyed.sort_unstable_by_key(|(k, d)| (*k, d.day, d.user_hash));
+                for (key, d) in keyed {
+                    let n = ins.execute(params![key, d.day.0, d.user_hash]).map_err(db_err)?;
+                    let e = added.entry((&d.account_id, d.metric.as_str(), d.day)).or_default();
+                    *e += n as u32;
+                }
+                let mut get = tx
+                    .prepare_cached("SELECT packed FROM series WHERE account_id = ?1")
+                    .map_err(db_err)?;
+                let mut stored: Option<(&AccountId, AccountSeries)> = None;
+                for ((account, metric, day), n) in added {
+                    if n == 0 {
+                        continue;
+                    }
+                    if stored.as_ref().is_none_or(|(a, _)| *a != account) {
+                        let blob: Option<Vec<u8>> = get
+                            .query_row([account.as_str()], |r| r.get(0))
+                            .optional()
+                            .map_err(db_err)?;
+                        let s = match blob {
+                            Some(b) => AccountSeries::decode(&b).map_err(|e| {
+                                StoreError::Corrupt(format!("series of account {account}: {e}"))
+                            })?,
+                            None => AccountSeries::default(),
+                        };
+                        stored = Some((account, s));
+                    }
+                    let old = stored
+                        .as_ref()
+                        .and_then(|(_, s)| s.get(metric))
+                        .map_or(0.0, |s| s.sum(day, day.plus(1)));
+                    let value = old + n as f64;
+                    let points = batch
+                        .series
+                        .entry(account.clone())
+                        .or_default()
+                        .entry(metric.to_string())
+                        .or_default();
+                    match points.binary_search_by_key(&day, |p| p.0) {
+                        Ok(i) => points[i].1 = points[i].1.max(value),
+                        Err(i) => points.insert(i, (day, value)),
+                    }
+                }
+            }
+            if batch.is_empty() && batch.chunks.is_empty() && batch.records == 0 {
+                return Ok(WriteSummary::default());
+            }
+            write_batch(tx, &batch)
+        })
+        .await
+    }
+}

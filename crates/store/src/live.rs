@@ -1,0 +1,135 @@
+//! What the ingestion server needs from a store beyond [`Store`]: API keys, de-duplication of received
+//! messages, links from outside identities to accounts, messages waiting for their link, and exact distinct
+//! user counts for data that arrives a few events at a time.
+//!
+//! [`LiveBatch`] extends a [`WriteBatch`] with these, and [`LiveStore::write_live`] writes all of it in one
+//! transaction, so a message is marked received exactly when its effects are stored.
+
+use crate::{Result, Store, WriteBatch, WriteSummary};
+use bellwether_core::{AccountId, Day, Timestamp};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// What an API key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// Only send data.
+    Ingest,
+    /// Only read.
+    Read,
+    /// Everything.
+    Admin,
+}
+
+impl KeyScope {
+    /// The scope's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyScope::Ingest => "ingest",
+            KeyScope::Read => "read",
+            KeyScope::Admin => "admin",
+        }
+    }
+
+    /// Reads a scope's name.
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        match s {
+            "ingest" => Some(KeyScope::Ingest),
+            "read" => Some(KeyScope::Read),
+            "admin" => Some(KeyScope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A stored API key: never the key itself, only its hash.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKey {
+    /// A short public id (to list and revoke by).
+    pub id: String,
+    /// SHA-256 of the key, lowercase hex.
+    #[serde(skip)]
+    pub hash: String,
+    /// What it may do.
+    pub scope: KeyScope,
+    /// A label given at creation.
+    pub name: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A message kept until its user is linked to an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMessage {
+    /// Where it came from (`segment`).
+    pub source: String,
+    /// The user it waits for.
+    pub user_key: String,
+    /// Its message id.
+    pub id: String,
+    /// When it was received.
+    pub received_at: Timestamp,
+    /// The message as received (JSON).
+    pub payload: String,
+}
+
+/// One user seen in one series of an account on one day; the store counts them into the series exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DistinctUser {
+    /// The account.
+    pub account_id: AccountId,
+    /// The distinct-user series (`users:<event>`, `active_users`, `weekly_active_users`, …).
+    pub metric: String,
+    /// The day the point is dated by.
+    pub day: Day,
+    /// A 64-bit hash of the user id.
+    pub user_hash: i64,
+}
+
+/// Everything one group of received messages writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct LiveBatch {
+    /// The canonical records and series deltas.
+    pub batch: WriteBatch,
+    /// `(source, message id)` of every message handled, marked received (a second one with the same id is a
+    /// resend and is skipped by the caller).
+    pub messages: Vec<(String, String)>,
+    /// `(source, external id, account)` links to add or change.
+    pub links: Vec<(String, String, AccountId)>,
+    /// Messages to keep until their user is linked.
+    pub pending_add: Vec<PendingMessage>,
+    /// `(source, user key, message id)` of pending messages now handled.
+    pub pending_remove: Vec<(String, String, String)>,
+    /// Users to count into distinct-user series; the store adds the exact counts of the touched days to
+    /// `batch.series` (merged by keeping the larger value, which the exact count always is).
+    pub distinct: Vec<DistinctUser>,
+    /// `(source, contact id, account)` of contacts listed by a CRM import, replacing that source's list.
+    pub crm_seen: Option<(String, Vec<(String, AccountId)>)>,
+}
+
+/// The server's part of the store. Implemented by each backend beside [`Store`].
+#[async_trait::async_trait]
+pub trait LiveStore: Store {
+    /// Stores a new API key.
+    async fn create_key(&self, key: &ApiKey) -> Result<()>;
+    /// Every key, newest first.
+    async fn keys(&self) -> Result<Vec<ApiKey>>;
+    /// The key with this hash, revoked or not.
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+    /// Revokes a key by id; false when there is no such key.
+    async fn revoke_key(&self, id: &str, at: Timestamp) -> Result<bool>;
+    /// Which of these message ids of a source were received before.
+    async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>>;
+    /// Every link of a source: external id → account.
+    async fn links(&self, source: &str) -> Result<FxHashMap<String, AccountId>>;
+    /// Pending messages of a source for these users, oldest first.
+    async fn pending(&self, source: &str, users: &[String]) -> Result<Vec<PendingMessage>>;
+    /// Count of pending messages.
+    async fn pending_count(&self) -> Result<u64>;
+    /// The contacts a CRM source listed last time: contact id → account.
+    async fn crm_seen(&self, source: &str) -> Result<FxHashMap<String, AccountId>>;
+    /// Writes a live batch in one transaction.
+    async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary>;
+}
