@@ -124,6 +124,10 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// mimalloc: the bulk read of a book allocates millions of small strings and vectors; see BENCHMARKS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Piped into `head` and the like, exit quietly when the reader goes away instead of panicking.
     #[cfg(unix)]
