@@ -11,7 +11,8 @@
 //!
 //! so the points shown add up to what the user sees. Calibration is non-decreasing, so `p − p₀` has the sign
 //! of `Σφ` and a group that pushes the score up is shown adding risk. Each group is described by its column
-//! with the largest contribution in the group's direction, in words with the account's own numbers.
+//! with the largest contribution in the group's direction, in words with the account's own numbers. The five
+//! largest reasons are kept by name and the rest summed into one `other` driver, so what is stored still adds up.
 
 use crate::labels::Target;
 use crate::vector::{Column, Group};
@@ -20,6 +21,9 @@ use bellwether_ml::calibrate::Calibration;
 
 /// Drivers smaller than this many percentage points are not shown.
 pub const MIN_POINTS: f64 = 0.5;
+
+/// Reasons kept by name per prediction; the others are stored summed as one `other` driver.
+pub const MAX_DRIVERS: usize = 5;
 
 /// The calibrated probability, the base probability and every group's driver (largest first) of one row.
 pub fn explain(
@@ -74,6 +78,22 @@ pub fn explain(
         })
         .collect();
     drivers.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
+    // The largest reasons by name; the rest summed into one, so the stored drivers still add up.
+    if drivers.len() > MAX_DRIVERS {
+        let rest: f64 = drivers.drain(MAX_DRIVERS..).map(|d| d.points).sum();
+        if rest.abs() >= 1e-9 {
+            drivers.push(Driver {
+                reason: "other".into(),
+                points: rest,
+                text: format!(
+                    "other reasons together ({}{:.1} points of {})",
+                    if rest >= 0.0 { "+" } else { "−" },
+                    rest.abs(),
+                    target.noun()
+                ),
+            });
+        }
+    }
     (p, p0, drivers)
 }
 
