@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bellwether_core::Timestamp;
 use bellwether_server::ServerConfig;
-use bellwether_store::LiveStore;
+use bellwether_store::{LiveStore, Store};
 use common::TestServer;
 use tower::ServiceExt;
 
@@ -185,6 +185,33 @@ async fn keys_scopes_and_whole_request_errors() {
     let (s, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body["assessment"]["health"].is_number(), "{body}");
+    assert_eq!(body["predictions"], serde_json::json!([]), "no model yet");
+    // A model's prediction for the day is served with its drivers.
+    let day: bellwether_core::Day =
+        serde_json::from_value(body["assessment"]["as_of"].clone()).unwrap();
+    let prediction = bellwether_core::model::Prediction {
+        account_id: bellwether_core::AccountId::from("a1"),
+        as_of: day,
+        target: "churn_renewal".into(),
+        probability: 0.31,
+        base_probability: 0.1,
+        model_version: 1,
+        drivers: vec![bellwether_core::model::Driver {
+            reason: "usage".into(),
+            points: 21.0,
+            text: "product usage fell 40% (+21 points of churn risk)".into(),
+        }],
+    };
+    server
+        .state
+        .store
+        .save_predictions(&[prediction], "churn_renewal")
+        .await
+        .unwrap();
+    let (_, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
+    assert_eq!(body["predictions"][0]["probability"], 0.31, "{body}");
+    assert_eq!(body["assessment"]["churn_probability"], 0.31, "{body}");
+    assert_eq!(body["predictions"][0]["drivers"][0]["points"], 21.0);
     let (s, body) = call(&server, get("/v1/accounts/nobody", Some(&read))).await;
     assert_eq!(
         (s, body["code"].as_str()),

@@ -88,10 +88,12 @@ async fn account<S: LiveStore>(
             ..Default::default()
         })
         .await?;
+    let predictions = st.store.predictions(Some(&aid), None).await?;
     Ok(Json(json!({
         "account": facts.view(&aid, as_of),
         "assessment": history.last(),
         "signals": signals,
+        "predictions": predictions,
         "health_history": history.iter().map(|h| json!({"as_of": h.as_of.to_string(), "health": h.health})).collect::<Vec<_>>(),
     })))
 }
