@@ -9,10 +9,10 @@ use bellwether_core::series::{usage_series, AccountSeries};
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::par_map;
 use bellwether_engine::health::{self, HealthConfig};
-use bellwether_features::peers::{apply as apply_peers, peer_stats};
-use bellwether_features::{compute, BookContext};
+use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
+use bellwether_features::{compute, AccountFeatures, BookContext};
 use bellwether_ml::Dataset;
-use bellwether_store::{Book, BookSummary};
+use bellwether_store::{Book, BookSummary, Store};
 use std::collections::HashMap;
 
 /// One snapshot's identity and labels (its features are the matching row of [`TrainingSet::x`]).
@@ -107,6 +107,46 @@ pub fn data_span(
     Some((first, end))
 }
 
+/// Features of every account still a customer on `as_of` (started before it, not yet gone) with its plan, and
+/// with segment peers: from these accounts when `peers` is `None` (a full pass), else the given medians. The
+/// one definition the training snapshots and the daily scoring share.
+pub fn features_on(
+    book: &Book,
+    series: &[(AccountId, AccountSeries)],
+    summary: &BookSummary,
+    as_of: Day,
+    peers: Option<Peers>,
+) -> Vec<(AccountFeatures, Option<String>)> {
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let ctx = BookContext::from_summary(summary, as_of);
+    let accounts: Vec<_> = book.accounts.iter().collect();
+    let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
+        let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
+        let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
+        (started && !f.churned).then(|| (f, facts.view(id, as_of).plan))
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let peers = peers.unwrap_or_else(|| peer_stats(feats.iter().map(|f| &f.0)));
+    for (f, _) in feats.iter_mut() {
+        apply_peers(f, &peers);
+    }
+    feats
+}
+
+/// Loads what training and scoring read: the facts, the series and the book's summary, at once.
+pub async fn load<S: Store + ?Sized>(
+    store: &S,
+    accounts: Option<&[AccountId]>,
+) -> bellwether_store::Result<(Book, Vec<(AccountId, AccountSeries)>, BookSummary)> {
+    tokio::try_join!(
+        store.load_book(accounts),
+        store.load_series(accounts),
+        store.book_summary()
+    )
+}
+
 /// Learns the columns as of `as_of`: segments and plans of the accounts then, events by volume before then.
 pub fn learn_spec(book: &Book, series: &[(AccountId, AccountSeries)], as_of: Day) -> FeatureSpec {
     let mut volume: HashMap<String, f64> = HashMap::new();
@@ -151,10 +191,10 @@ pub fn build(
     let spec = learn_spec(book, series, sampling.spec_as_of.unwrap_or(until));
     let columns = spec.columns();
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let accounts: Vec<(&AccountId, &bellwether_store::AccountFacts, Timeline)> = book
+    let timelines: HashMap<&AccountId, Timeline> = book
         .accounts
         .iter()
-        .map(|(id, f)| (id, f, Timeline::of(f)))
+        .map(|(id, f)| (id, Timeline::of(f)))
         .collect();
     let mut days = Vec::new();
     let mut d = until;
@@ -166,39 +206,28 @@ pub fn build(
     let mut data: Vec<Vec<f64>> = Vec::new();
     let mut rows = Vec::new();
     for day in days {
-        let mut ctx = BookContext::from_summary(summary, day);
-        let feats = par_map(&accounts, |(id, facts, _)| {
-            let s = by_id.get(id).copied();
-            let f = compute(id, facts, s, day, &ctx);
-            // A customer on the day: started before it and not yet gone.
-            let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
-            (started && !f.churned).then_some(f)
+        // The customers of the day, with their segment's medians that day: what the daily pass scores.
+        let customers = features_on(book, series, summary, day, None);
+        let built = par_map(&customers, |(f, plan)| {
+            let id = &f.account_id;
+            let tl = &timelines[id];
+            let mut v = Vec::with_capacity(columns.len());
+            spec.vectorise(f, plan.as_deref(), by_id.get(id).copied(), &mut v);
+            let h = health::score(f, health_cfg).score;
+            let labels = Target::ALL.map(|t| tl.label(t, day, f.days_to_renewal));
+            (
+                v,
+                RowMeta {
+                    account: id.clone(),
+                    as_of: day,
+                    arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
+                    rules_risk: bellwether_engine::assess::risk_proxy(h),
+                    labels,
+                    churn_day: tl.churn,
+                },
+            )
         });
-        ctx.peers = peer_stats(feats.iter().flatten());
-        let built = par_map(
-            &feats.iter().zip(&accounts).collect::<Vec<_>>(),
-            |(f, (id, facts, tl))| {
-                let mut f = (*f).clone()?;
-                apply_peers(&mut f, &ctx.peers);
-                let plan = facts.view(id, day).plan;
-                let mut v = Vec::with_capacity(columns.len());
-                spec.vectorise(&f, plan.as_deref(), by_id.get(id).copied(), &mut v);
-                let h = health::score(&f, health_cfg).score;
-                let labels = Target::ALL.map(|t| tl.label(t, day, f.days_to_renewal));
-                Some((
-                    v,
-                    RowMeta {
-                        account: (*id).clone(),
-                        as_of: day,
-                        arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
-                        rules_risk: bellwether_engine::assess::risk_proxy(h),
-                        labels,
-                        churn_day: tl.churn,
-                    },
-                ))
-            },
-        );
-        for (v, m) in built.into_iter().flatten() {
+        for (v, m) in built {
             data.push(v);
             rows.push(m);
         }

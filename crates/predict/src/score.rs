@@ -10,10 +10,9 @@ use bellwether_core::model::Prediction;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::{default_as_of, par_map};
-use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
-use bellwether_features::{compute, AccountFeatures, BookContext};
+use bellwether_features::AccountFeatures;
 use bellwether_ml::Dataset;
-use bellwether_store::{Book, BookSummary, Store};
+use bellwether_store::Store;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -44,32 +43,7 @@ pub struct ScoreOutcome {
     pub explain_seconds: f64,
 }
 
-/// Features of every account still a customer on `as_of`, with segment peers (from these accounts when
-/// `peers` is `None`).
-pub fn features_on(
-    book: &Book,
-    series: &[(AccountId, AccountSeries)],
-    summary: &BookSummary,
-    as_of: Day,
-    peers: Option<Peers>,
-) -> Vec<(AccountFeatures, Option<String>)> {
-    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let ctx = BookContext::from_summary(summary, as_of);
-    let accounts: Vec<_> = book.accounts.iter().collect();
-    let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
-        let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
-        let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
-        (started && !f.churned).then(|| (f, facts.view(id, as_of).plan))
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    let peers = peers.unwrap_or_else(|| peer_stats(feats.iter().map(|f| &f.0)));
-    for (f, _) in feats.iter_mut() {
-        apply_peers(f, &peers);
-    }
-    feats
-}
+pub use crate::dataset::features_on;
 
 /// Predictions of one target model for rows of `x` (one per entry of `ids`).
 pub fn predict_rows(
@@ -172,7 +146,7 @@ pub async fn score<S: Store + ?Sized>(
 ) -> Result<ScoreOutcome> {
     let (version, bundle) = load_bundle(store, None).await?;
     let t0 = Instant::now();
-    let (book, series, summary) = tokio_join(store, accounts).await?;
+    let (book, series, summary) = crate::dataset::load(store, accounts).await?;
     let as_of = as_of
         .or_else(|| default_as_of(&book, &series))
         .ok_or_else(|| PredictError::NotEnoughHistory("the book holds no data to score".into()))?;
@@ -199,15 +173,4 @@ pub async fn score<S: Store + ?Sized>(
         feature_seconds,
         explain_seconds,
     })
-}
-
-async fn tokio_join<S: Store + ?Sized>(
-    store: &S,
-    accounts: Option<&[AccountId]>,
-) -> Result<(Book, Vec<(AccountId, AccountSeries)>, BookSummary)> {
-    Ok(tokio::try_join!(
-        store.load_book(accounts),
-        store.load_series(accounts),
-        store.book_summary()
-    )?)
 }

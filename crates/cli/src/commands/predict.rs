@@ -109,11 +109,7 @@ async fn training_set(
     settings: &Settings,
     sampling: Sampling,
 ) -> Result<TrainingSet, CliError> {
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(None),
-        store.load_series(None),
-        store.book_summary()
-    )?;
+    let (book, series, summary) = dataset::load(store, None).await?;
     dataset::build(&book, &series, &summary, &settings.health, &sampling).ok_or_else(|| {
         CliError::new(
             Code::NoData,
@@ -448,11 +444,7 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         },
     };
     // Columns are chosen as of the first cut-off, so no later data picks them.
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(None),
-        store.load_series(None),
-        store.book_summary()
-    )?;
+    let (book, series, summary) = dataset::load(&store, None).await?;
     let Some((_, end)) = dataset::data_span(&book, &series, &summary) else {
         return Err(CliError::new(
             Code::NoData,

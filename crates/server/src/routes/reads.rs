@@ -35,18 +35,26 @@ struct AccountsQuery {
     limit: Option<usize>,
 }
 
+/// A query string read into `T`, or `invalid_argument` naming the parameters the endpoint takes.
+fn query<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+    takes: &str,
+) -> ApiResult<T> {
+    q.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!("{e}; the query takes {takes}"),
+        )
+    })
+}
+
 async fn accounts<S: LiveStore>(
     State(st): State<Shared<S>>,
     headers: HeaderMap,
     q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     reader(&st, &headers).await?;
-    let Query(q) = q.map_err(|e| {
-        ApiError::new(
-            Code::InvalidArgument,
-            format!("{e}; the query takes owner and limit"),
-        )
-    })?;
+    let q = query(q, "owner and limit")?;
     let mut rows = st.store.assessments(None).await?;
     if let Some(o) = &q.owner {
         rows.retain(|a| a.owner.as_deref() == Some(o.as_str()));
@@ -148,12 +156,7 @@ async fn signals<S: LiveStore>(
     q: Result<Query<SignalsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     reader(&st, &headers).await?;
-    let Query(q) = q.map_err(|e| {
-        ApiError::new(
-            Code::InvalidArgument,
-            format!("{e}; the query takes account, status, kind and owner"),
-        )
-    })?;
+    let q = query(q, "account, status, kind and owner")?;
     let statuses = match &q.status {
         None => vec![SignalStatus::Open, SignalStatus::Acknowledged, SignalStatus::Snoozed],
         Some(s) if s == "all" => Vec::new(),
