@@ -2,7 +2,8 @@
 //!
 //! - [`routes`]: one module per resource: health and metrics, the JSON reads, Segment's tracking API and
 //!   webhook destination, Stripe webhooks;
-//! - [`segment`]: checking tracking messages and the one writer task that attributes and stores them;
+//! - [`segment`]: checking tracking messages, the writer task that acknowledges them into a durable inbox and
+//!   the applier task that attributes and stores them;
 //! - [`stripe`]: Stripe's signature scheme and its events as billing facts;
 //! - [`queue`]: the continuous re-assessment queue;
 //! - [`auth`]: API keys; [`error`]: the error shape; [`metrics`]: Prometheus text.
@@ -89,6 +90,12 @@ impl<S> AppState<S> {
         self.faults_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// Waits until everything acknowledged before this call is applied and its accounts re-assessed.
+    pub async fn settle(&self) {
+        self.writer.settle().await;
+        self.queue.settle().await;
     }
 
     /// Whether the server takes requests (false while stopping).

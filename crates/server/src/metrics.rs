@@ -65,6 +65,8 @@ pub struct Metrics {
     lag: Mutex<(Histogram, Vec<f64>, usize)>,
     /// Account ids waiting in the re-assessment queue.
     pub queue_depth: AtomicU64,
+    /// Acknowledged tracking messages waiting in the inbox to be applied.
+    pub inbox_depth: AtomicU64,
     /// Re-assessment passes run.
     pub reassess_passes: AtomicU64,
     /// Re-assessment passes that failed.
@@ -162,6 +164,13 @@ impl Metrics {
             "Account ids waiting for re-assessment.",
             "gauge",
             self.queue_depth.load(Ordering::Relaxed),
+        );
+        g(
+            &mut out,
+            "bellwether_inbox_depth",
+            "Acknowledged tracking messages waiting to be applied.",
+            "gauge",
+            (self.inbox_depth.load(Ordering::Relaxed) as i64).max(0) as u64,
         );
         g(
             &mut out,

@@ -23,13 +23,15 @@ use bellwether_core::series::{
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_ingest::kind::{self, Kind};
 use bellwether_ingest::records::records_batch;
-use bellwether_store::{DistinctUser, LiveBatch, LiveStore, PendingMessage, SeriesDelta};
+use bellwether_store::{
+    DistinctUser, InboxEntry, InboxMessage, LiveBatch, LiveStore, PendingMessage, SeriesDelta,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The source name under which Segment message ids and user links are stored.
 pub const SOURCE: &str = "segment";
@@ -37,8 +39,10 @@ pub const SOURCE: &str = "segment";
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// Segment's limit for one batch request (about 500 KB), after decompression.
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
-/// Messages the writer stores in one transaction at most.
+/// Messages the writer acknowledges in one transaction at most.
 const MAX_GROUP_MESSAGES: usize = 20_000;
+/// Messages the applier applies in one transaction at most.
+const MAX_APPLY_MESSAGES: usize = 20_000;
 /// How long the writer waits for more requests to share a transaction with the first one.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Distinct-user facts remembered as stored.
@@ -371,12 +375,10 @@ fn check_record(
 /// What became of one request's messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// Messages stored (attributed or pending).
+    /// Messages acknowledged: durable in the inbox, to be attributed (or kept pending) by the applier.
     pub accepted: usize,
     /// Messages received before (skipped).
     pub duplicates: usize,
-    /// Of the accepted, messages waiting for their user's account.
-    pub pending: usize,
 }
 
 struct Job {
@@ -389,6 +391,8 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    accepted: Arc<watch::Sender<i64>>,
+    applied: watch::Receiver<i64>,
 }
 
 impl Writer {
@@ -409,26 +413,72 @@ impl Writer {
         self.tx.send(job).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
+
+    /// Waits until every message acknowledged before this call has been applied (or the applier stopped).
+    pub async fn settle(&self) {
+        let target = *self.accepted.borrow();
+        let mut applied = self.applied.clone();
+        let _ = applied.wait_for(|a| *a >= target).await;
+    }
 }
 
-/// Starts the writer task; it ends when every [`Writer`] is dropped.
+/// The code a message type is kept under in the inbox.
+fn kind_code(ty: MsgType) -> u8 {
+    match ty {
+        MsgType::Track => 1,
+        MsgType::Identify => 2,
+        MsgType::Group => 3,
+        MsgType::Page => 4,
+        MsgType::Screen => 5,
+        MsgType::Alias => 6,
+    }
+}
+
+fn kind_type(code: u8) -> Option<MsgType> {
+    Some(match code {
+        1 => MsgType::Track,
+        2 => MsgType::Identify,
+        3 => MsgType::Group,
+        4 => MsgType::Page,
+        5 => MsgType::Screen,
+        6 => MsgType::Alias,
+        _ => return None,
+    })
+}
+
+/// When each inbox group was acknowledged, for the lag metric.
+type AcceptTimes = Arc<std::sync::Mutex<std::collections::VecDeque<(i64, Instant)>>>;
+
+/// Starts the writer task, which acknowledges messages into the inbox, and the applier task, which attributes
+/// and stores them; both end when every [`Writer`] is dropped, the applier once the inbox is empty.
 pub async fn spawn<S: LiveStore>(
     store: Arc<S>,
     queue: Queue,
     metrics: Arc<Metrics>,
 ) -> bellwether_store::Result<(Writer, tokio::task::JoinHandle<()>)> {
     let links = store.links(SOURCE).await?;
+    metrics.inbox_depth.store(
+        store.inbox_count().await?,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let (tx, mut rx) = mpsc::channel::<Job>(256);
+    let (wake, wakes) = mpsc::channel::<()>(1);
+    let (accepted, _) = watch::channel(0i64);
+    let accepted = Arc::new(accepted);
+    let (applied_tx, applied) = watch::channel(0i64);
+    let times: AcceptTimes = Default::default();
     let accounts = links.values().cloned().collect();
-    let mut state = WriterState {
-        store,
+    let state = WriterState {
+        store: store.clone(),
         links,
         accounts,
         seen_distinct: FxHashSet::default(),
         queue,
-        metrics,
+        metrics: metrics.clone(),
     };
-    let task = tokio::spawn(async move {
+    let applier = tokio::spawn(apply_loop(state, wakes, applied_tx, times.clone()));
+    let acc = accepted.clone();
+    let writer = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut n = first.messages.len();
             let mut jobs = vec![first];
@@ -443,9 +493,14 @@ pub async fn spawn<S: LiveStore>(
                     Ok(None) | Err(_) => break,
                 }
             }
-            let result = state.store_jobs(&jobs).await;
-            match result {
-                Ok(outcomes) => {
+            match accept(&*store, &jobs, &metrics).await {
+                Ok((outcomes, seq)) => {
+                    if let Some(seq) = seq {
+                        let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
+                        times.lock().expect("accept times").push_back((seq, first));
+                        acc.send_replace(seq);
+                        let _ = wake.try_send(());
+                    }
                     for (j, o) in jobs.into_iter().zip(outcomes) {
                         let _ = j.reply.send(Ok(o));
                     }
@@ -458,8 +513,118 @@ pub async fn spawn<S: LiveStore>(
                 }
             }
         }
+        // Dropping `wake` tells the applier to finish the inbox and stop.
     });
-    Ok((Writer { tx }, task))
+    let task = tokio::spawn(async move {
+        let _ = writer.await;
+        let _ = applier.await;
+    });
+    Ok((
+        Writer {
+            tx,
+            accepted,
+            applied,
+        },
+        task,
+    ))
+}
+
+/// Acknowledges one group of requests: marks their message ids received and appends the new messages to the
+/// inbox, in one durable transaction.
+async fn accept<S: LiveStore>(
+    store: &S,
+    jobs: &[Job],
+    metrics: &Metrics,
+) -> bellwether_store::Result<(Vec<Outcome>, Option<i64>)> {
+    let messages: Vec<InboxMessage> = jobs
+        .iter()
+        .flat_map(|j| &j.messages)
+        .map(|m| InboxMessage {
+            id: m.id.clone(),
+            kind: kind_code(m.ty),
+            payload: m.raw.clone(),
+        })
+        .collect();
+    let (fresh, seq) = store.accept(SOURCE, Timestamp::now(), &messages).await?;
+    let mut fresh = fresh.into_iter();
+    let outcomes: Vec<Outcome> = jobs
+        .iter()
+        .map(|j| {
+            let mut o = Outcome::default();
+            for _ in &j.messages {
+                if fresh.next().unwrap_or(false) {
+                    o.accepted += 1;
+                } else {
+                    o.duplicates += 1;
+                }
+            }
+            o
+        })
+        .collect();
+    let total = |f: fn(&Outcome) -> usize| outcomes.iter().map(f).sum::<usize>() as u64;
+    metrics.messages(SOURCE, "accepted", total(|o| o.accepted));
+    metrics
+        .inbox_depth
+        .fetch_add(total(|o| o.accepted), std::sync::atomic::Ordering::Relaxed);
+    metrics.messages(SOURCE, "duplicate", total(|o| o.duplicates));
+    Ok((outcomes, seq))
+}
+
+/// Applies the inbox in order, a bounded number of messages per transaction, whenever the writer wakes it;
+/// after a failure it waits a second and tries again, so nothing acknowledged is skipped.
+async fn apply_loop<S: LiveStore>(
+    mut state: WriterState<S>,
+    mut wakes: mpsc::Receiver<()>,
+    applied: watch::Sender<i64>,
+    times: AcceptTimes,
+) {
+    loop {
+        loop {
+            let entries = match state.store.inbox(SOURCE, MAX_APPLY_MESSAGES).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the tracking inbox failed; retrying in 1 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Some(last) = entries.last().map(|e| e.seq) else {
+                break;
+            };
+            let first_at = {
+                let mut t = times.lock().expect("accept times");
+                let mut first = None;
+                while t.front().is_some_and(|(seq, _)| *seq <= last) {
+                    let (_, at) = t.pop_front().expect("front");
+                    first.get_or_insert(at);
+                }
+                first.unwrap_or_else(Instant::now)
+            };
+            let mut done = false;
+            while !done {
+                match state.apply(&entries, first_at).await {
+                    Ok(()) => done = true,
+                    Err(e) => {
+                        tracing::error!(error = %e, seq = last, "applying tracking messages failed; retrying in 1 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            let n: usize = entries.iter().map(|e| e.messages.len()).sum();
+            // Wrapping: the writer may count a group in just after the applier has taken it out.
+            state
+                .metrics
+                .inbox_depth
+                .fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
+            applied.send_replace(last);
+        }
+        if wakes.recv().await.is_none() {
+            // The writer stopped; whatever it acknowledged last is applied by the pass above or the next one.
+            if state.store.inbox_count().await.unwrap_or(0) == 0 {
+                break;
+            }
+        }
+    }
 }
 
 struct WriterState<S> {
@@ -581,26 +746,30 @@ impl<S: LiveStore> WriterState<S> {
         true
     }
 
-    async fn store_jobs(&mut self, jobs: &[Job]) -> bellwether_store::Result<Vec<Outcome>> {
-        let now = Timestamp::now();
-        let ids: Vec<String> = jobs
-            .iter()
-            .flat_map(|j| j.messages.iter().map(|m| m.id.clone()))
-            .collect();
-        let known = self.store.known_messages(SOURCE, &ids).await?;
-        let mut seen: FxHashSet<&str> = FxHashSet::default();
-        let mut outcomes = vec![Outcome::default(); jobs.len()];
-        let mut kept: Vec<(usize, &Message)> = Vec::new();
-        for (j, job) in jobs.iter().enumerate() {
-            for m in &job.messages {
-                if known.contains(&m.id) || !seen.insert(m.id.as_str()) {
-                    outcomes[j].duplicates += 1;
-                } else {
-                    outcomes[j].accepted += 1;
-                    kept.push((j, m));
+    /// Applies inbox groups in one transaction that also removes them from the inbox: links, account and
+    /// contact records, event counts and exact distinct users; messages whose user has no account yet are
+    /// kept as pending. `first_at` is when the oldest of them was acknowledged.
+    async fn apply(
+        &mut self,
+        entries: &[InboxEntry],
+        first_at: Instant,
+    ) -> bellwether_store::Result<()> {
+        let mut messages: Vec<(Timestamp, Message)> = Vec::new();
+        for e in entries {
+            for (i, (code, raw)) in e.messages.iter().enumerate() {
+                match parse_message(i, raw, kind_type(*code), "", e.received_at) {
+                    Ok(m) => messages.push((e.received_at, m)),
+                    // Checked before it was acknowledged; a message this version no longer reads stays logged.
+                    Err(r) => tracing::error!(
+                        seq = e.seq,
+                        index = i,
+                        message = %r.message,
+                        "an acknowledged message could not be read again and is skipped"
+                    ),
                 }
             }
         }
+        let kept: Vec<(Timestamp, &Message)> = messages.iter().map(|(t, m)| (*t, m)).collect();
         let mut b = Build::default();
         // Links first, so events sent before their user's group in the same request are attributed.
         let mut newly: Vec<String> = Vec::new();
@@ -624,7 +793,8 @@ impl<S: LiveStore> WriterState<S> {
                         .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
                     continue;
                 }
-                let Ok(m) = parse_message(0, &p.payload, None, "", p.received_at) else {
+                let Ok(m) = parse_message(0, &p.payload, kind_type(p.kind), "", p.received_at)
+                else {
                     continue;
                 };
                 if matches!(m.ty, MsgType::Alias | MsgType::Group) {
@@ -638,8 +808,9 @@ impl<S: LiveStore> WriterState<S> {
                 }
             }
         }
-        let mut pending_jobs: Vec<usize> = Vec::new();
-        for (j, m) in &kept {
+        let mut pending = 0u64;
+        for (now, m) in &kept {
+            let now = *now;
             let attributed = match m.ty {
                 MsgType::Group => true,
                 MsgType::Alias => {
@@ -657,6 +828,7 @@ impl<S: LiveStore> WriterState<S> {
                                 id: m.id.clone(),
                                 received_at: now,
                                 payload: m.raw.clone(),
+                                kind: kind_code(m.ty),
                             });
                         }
                     }
@@ -676,6 +848,7 @@ impl<S: LiveStore> WriterState<S> {
                     id: m.id.clone(),
                     received_at: now,
                     payload: m.raw.clone(),
+                    kind: kind_code(m.ty),
                 });
                 // An anonymous message waits under both ids, so either's link releases it.
                 if let (Some(_), Some(anon)) = (&m.user_id, &m.anonymous_id) {
@@ -685,9 +858,10 @@ impl<S: LiveStore> WriterState<S> {
                         id: m.id.clone(),
                         received_at: now,
                         payload: m.raw.clone(),
+                        kind: kind_code(m.ty),
                     });
                 }
-                pending_jobs.push(*j);
+                pending += 1;
             }
         }
         for m in &replay {
@@ -705,10 +879,10 @@ impl<S: LiveStore> WriterState<S> {
             .extend(also.into_iter().filter(|r| released.contains(&r.2)));
         b.pending_remove.sort();
         b.pending_remove.dedup();
-        for j in pending_jobs {
-            outcomes[j].pending += 1;
-        }
 
+        let now = entries
+            .last()
+            .map_or_else(Timestamp::now, |e| e.received_at);
         let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now);
         let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now);
         batch.contacts = contacts.contacts;
@@ -735,10 +909,7 @@ impl<S: LiveStore> WriterState<S> {
             .collect();
         let live = LiveBatch {
             batch,
-            messages: kept
-                .iter()
-                .map(|(_, m)| (SOURCE.to_string(), m.id.clone()))
-                .collect(),
+            messages: Vec::new(),
             links: b
                 .links
                 .iter()
@@ -748,26 +919,18 @@ impl<S: LiveStore> WriterState<S> {
             pending_remove: std::mem::take(&mut b.pending_remove),
             distinct: fresh.iter().map(|(_, d)| d.clone()).collect(),
             crm_seen: None,
+            applied: entries.iter().map(|e| e.seq).collect(),
         };
-        if !live.messages.is_empty() {
-            self.store.write_live(live).await?;
-        }
+        self.store.write_live(live).await?;
         if self.seen_distinct.len() + fresh.len() > MAX_SEEN_DISTINCT {
             self.seen_distinct.clear();
         }
         self.seen_distinct.extend(fresh.iter().map(|(h, _)| *h));
         self.links.extend(b.links);
         self.accounts.extend(b.new_accounts);
-        let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
-        self.queue.push(touched, first);
-        let total = |f: fn(&Outcome) -> usize| outcomes.iter().map(f).sum::<usize>() as u64;
-        self.metrics
-            .messages(SOURCE, "accepted", total(|o| o.accepted));
-        self.metrics
-            .messages(SOURCE, "duplicate", total(|o| o.duplicates));
-        self.metrics
-            .messages(SOURCE, "pending", total(|o| o.pending));
-        Ok(outcomes)
+        self.queue.push(touched, first_at);
+        self.metrics.messages(SOURCE, "pending", pending);
+        Ok(())
     }
 }
 

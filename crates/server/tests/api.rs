@@ -5,9 +5,11 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bellwether_core::Timestamp;
+use bellwether_engine::Engine;
 use bellwether_server::ServerConfig;
 use bellwether_store::{LiveStore, Store};
 use common::TestServer;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -181,7 +183,7 @@ async fn keys_scopes_and_whole_request_errors() {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
-    server.state.queue.settle().await;
+    server.state.settle().await;
     let (s, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body["assessment"]["health"].is_number(), "{body}");
@@ -342,7 +344,7 @@ async fn segment_webhook_destination_checks_its_shared_secret() {
     )
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    server.state.queue.settle().await;
+    server.state.settle().await;
     assert_eq!(
         server
             .point(
@@ -411,5 +413,106 @@ async fn stripe_customers_without_metadata_are_mapped_by_an_admin() {
         Some((4200, "EUR".into()))
     );
     assert_eq!(server.store.pending_count().await.unwrap(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn acknowledged_messages_left_in_the_inbox_are_applied_once_at_the_next_start() {
+    use bellwether_store::InboxMessage;
+    use bellwether_store_sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bellwether.db");
+    let day = bellwether_core::Day::ymd(2026, 3, 2);
+    {
+        // A server acknowledged these and stopped before applying them: they are only in the inbox.
+        let store = SqliteStore::open(&path).await.unwrap();
+        let msgs = [
+            (3, r#"{"type":"group","userId":"u1","groupId":"acme","messageId":"g1","timestamp":"2026-03-01T09:00:00Z"}"#),
+            // From /v1/track: the endpoint gave the type, the message does not.
+            (1, r#"{"userId":"u1","event":"Report Run","messageId":"t1","timestamp":"2026-03-02T09:00:00Z"}"#),
+            (1, r#"{"userId":"u2","event":"Report Run","messageId":"t2","timestamp":"2026-03-02T10:00:00Z","context":{"groupId":"acme"}}"#),
+        ]
+        .map(|(kind, payload)| InboxMessage {
+            id: serde_json::from_str::<serde_json::Value>(payload).unwrap()["messageId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            kind,
+            payload: payload.to_string(),
+        });
+        let (fresh, seq) = store.accept("segment", Timestamp(0), &msgs).await.unwrap();
+        assert_eq!((fresh, seq.is_some()), (vec![true; 3], true));
+        // A resend is known at once, and nothing new joins the inbox.
+        let (fresh, seq) = store
+            .accept("segment", Timestamp(0), &msgs[1..])
+            .await
+            .unwrap();
+        assert_eq!((fresh, seq), (vec![false, false], None));
+        assert_eq!(store.inbox_count().await.unwrap(), 3);
+    }
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let (state, tasks) =
+        bellwether_server::start(store.clone(), Engine::default(), ServerConfig::default())
+            .await
+            .unwrap();
+    // The applier starts on the inbox without being asked.
+    for _ in 0..200 {
+        if store.inbox_count().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(store.inbox_count().await.unwrap(), 0);
+    state.settle().await;
+    let series = store.load_series(None).await.unwrap();
+    let acme = &series
+        .iter()
+        .find(|(a, _)| a.as_str() == "acme")
+        .expect("acme has series")
+        .1;
+    let at = |m: &str| acme.get(m).map_or(0.0, |s| s.sum(day, day.plus(1)));
+    assert_eq!(at("event:Report Run"), 2.0);
+    assert_eq!(at("users:Report Run"), 2.0);
+    assert_eq!(at("active_users"), 2.0);
+    drop(state);
+    drop(tasks);
+}
+
+#[tokio::test]
+async fn a_typeless_track_waits_for_its_users_group_and_is_then_counted() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let key = server.ingest_key.clone();
+    let track = r#"{"userId":"late","event":"Signed In","messageId":"l1","timestamp":"2026-04-01T08:00:00Z"}"#;
+    let (s, b) = call(
+        &server,
+        post("/v1/track", Some(&key), "application/json", track),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    server.state.settle().await;
+    assert_eq!(server.store.pending_count().await.unwrap(), 1);
+    let group = r#"{"userId":"late","groupId":"globex","messageId":"l2","timestamp":"2026-04-01T07:00:00Z"}"#;
+    let (s, _) = call(
+        &server,
+        post("/v1/group", Some(&key), "application/json", group),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    server.state.settle().await;
+    assert_eq!(server.store.pending_count().await.unwrap(), 0);
+    assert_eq!(
+        server
+            .point(
+                "globex",
+                "event:Signed In",
+                bellwether_core::Day::ymd(2026, 4, 1)
+            )
+            .await,
+        1.0
+    );
     server.stop().await;
 }

@@ -86,7 +86,7 @@ async fn segment_and_rudderstack_clients_land_exact_counts_gzip_on_and_off() {
         ("rudder", true, "acct-rud-gzip"),
     ] {
         send(&server, sdk, gzip, account).await;
-        server.state.queue.settle().await;
+        server.state.settle().await;
         check_account(&server, account).await;
     }
     assert_eq!(
@@ -114,7 +114,7 @@ async fn a_5xx_answer_makes_the_client_retry_and_the_retry_lands_once() {
     })
     .await;
     send(&server, "segment", true, "acct-retry").await;
-    server.state.queue.settle().await;
+    server.state.settle().await;
     check_account(&server, "acct-retry").await;
     let duplicates = server.state.metrics.message_count("segment", "duplicate");
     assert!(duplicates > 0, "the client did not resend after the 503");
@@ -165,7 +165,7 @@ async fn stripe_events_signed_by_the_stripe_library_become_billing_facts() {
         out.lines().nth(6).unwrap().contains("invalid_signature"),
         "{out}"
     );
-    server.state.queue.settle().await;
+    server.state.settle().await;
     let id = bellwether_core::AccountId("acct-stripe".into());
     let book = server
         .store

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0005_facts_packed.sql"),
     ),
     (6, "server", include_str!("../migrations/0006_server.sql")),
+    (7, "inbox", include_str!("../migrations/0007_inbox.sql")),
 ];
 
 /// Reader connections kept open.

@@ -14,7 +14,9 @@ mod book;
 mod live;
 
 pub use book::{AccountFacts, Book, ContactFacts};
-pub use live::{ApiKey, DistinctUser, KeyScope, LiveBatch, LiveStore, PendingMessage};
+pub use live::{
+    ApiKey, DistinctUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
+};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{

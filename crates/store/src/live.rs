@@ -2,8 +2,12 @@
 //! messages, links from outside identities to accounts, messages waiting for their link, and exact distinct
 //! user counts for data that arrives a few events at a time.
 //!
-//! [`LiveBatch`] extends a [`WriteBatch`] with these, and [`LiveStore::write_live`] writes all of it in one
-//! transaction, so a message is marked received exactly when its effects are stored.
+//! Tracking messages take two steps. [`LiveStore::accept`] marks their ids received and appends the new ones to
+//! a durable inbox in one transaction; that is when the server acknowledges them. The server's applier then
+//! reads the inbox in order ([`LiveStore::inbox`]) and writes the messages' effects with
+//! [`LiveStore::write_live`], whose [`LiveBatch`] also names the inbox groups it applies, so they leave the
+//! inbox in the transaction that stores their effects: each is applied exactly once, even across a crash.
+//! Low-volume sources (webhooks) skip the inbox and mark their message ids in the `write_live` transaction.
 
 use crate::{Result, Store, WriteBatch, WriteSummary};
 use bellwether_core::{AccountId, Day, Timestamp};
@@ -73,6 +77,8 @@ pub struct PendingMessage {
     pub received_at: Timestamp,
     /// The message as received (JSON).
     pub payload: String,
+    /// The caller's code for the message's kind (as in [`InboxMessage::kind`]); 0 when the payload says it.
+    pub kind: u8,
 }
 
 /// One user seen in one series of an account on one day; the store counts them into the series exactly.
@@ -86,6 +92,28 @@ pub struct DistinctUser {
     pub day: Day,
     /// A 64-bit hash of the user id.
     pub user_hash: i64,
+}
+
+/// A message handed to [`LiveStore::accept`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxMessage {
+    /// Its id, unique within the source (a resend carries the same id).
+    pub id: String,
+    /// A code the caller reads back (the server's message type); the store does not interpret it.
+    pub kind: u8,
+    /// The message as received.
+    pub payload: String,
+}
+
+/// One acknowledged group of messages waiting in the inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxEntry {
+    /// Its sequence number: groups are applied in this order.
+    pub seq: i64,
+    /// When it was acknowledged.
+    pub received_at: Timestamp,
+    /// `(kind, payload)` of each message, in the order received.
+    pub messages: Vec<(u8, String)>,
 }
 
 /// Everything one group of received messages writes, in one transaction.
@@ -107,6 +135,8 @@ pub struct LiveBatch {
     pub distinct: Vec<DistinctUser>,
     /// `(source, contact id, account)` of contacts listed by a CRM import, replacing that source's list.
     pub crm_seen: Option<(String, Vec<(String, AccountId)>)>,
+    /// Sequence numbers of the inbox groups whose effects this batch holds; they leave the inbox with it.
+    pub applied: Vec<i64>,
 }
 
 /// The server's part of the store. Implemented by each backend beside [`Store`].
@@ -120,6 +150,20 @@ pub trait LiveStore: Store {
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
     /// Revokes a key by id; false when there is no such key.
     async fn revoke_key(&self, id: &str, at: Timestamp) -> Result<bool>;
+    /// Marks the messages' ids received and appends the new messages to the inbox as one group, in one
+    /// durable transaction. Returns, per message, whether it was new (a resend, or a second copy in the same
+    /// call, is not), and the group's sequence number (none when nothing was new).
+    async fn accept(
+        &self,
+        source: &str,
+        received_at: Timestamp,
+        messages: &[InboxMessage],
+    ) -> Result<(Vec<bool>, Option<i64>)>;
+    /// The oldest inbox groups of a source, oldest first: whole groups, stopping once `max_messages` messages
+    /// are reached (at least one group when any waits).
+    async fn inbox(&self, source: &str, max_messages: usize) -> Result<Vec<InboxEntry>>;
+    /// Messages waiting in the inbox, all sources.
+    async fn inbox_count(&self) -> Result<u64>;
     /// Which of these message ids of a source were received before.
     async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>>;
     /// Every link of a source: external id → account.

@@ -1,7 +1,8 @@
 //! Segment's HTTP Tracking API: `POST /v1/batch` and the single-message endpoints `/v1/track`,
 //! `/v1/identify`, `/v1/group`, `/v1/page`, `/v1/screen` and `/v1/alias`. The write key comes by HTTP Basic
 //! auth (key as user name), a bearer token, or `writeKey` in the body. Bad messages inside a good batch are
-//! listed in the 200 response and the others stored; the reply is sent once the stored messages are durable.
+//! listed in the 200 response and the others stored; the reply is sent once the stored messages are durable
+//! in the inbox, from which the applier attributes them to accounts moments later.
 
 use crate::auth::{self, Need};
 use crate::error::{ApiError, ApiResult};
@@ -68,7 +69,6 @@ pub(crate) async fn store_messages<S: LiveStore>(
         "success": true,
         "accepted": outcome.accepted,
         "duplicates": outcome.duplicates,
-        "pending": outcome.pending,
         "rejected": rejected,
     })))
 }

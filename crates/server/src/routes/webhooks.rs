@@ -153,6 +153,7 @@ async fn stripe_hook<S: LiveStore>(
                     id: id.clone(),
                     received_at: received,
                     payload: String::from_utf8_lossy(&bytes).into_owned(),
+                    kind: 0,
                 });
             }
             (None, None) => {
