@@ -27,7 +27,10 @@ use bellwether_store::{
     DistinctUser, InboxEntry, InboxMessage, LiveBatch, LiveStore, PendingMessage, SeriesDelta,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -149,20 +152,203 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Checks one message; `prefix` is its JSON path in the request (`batch[3]`, or empty for a single message).
+/// A top-level field of a message as read: strings are borrowed from the request when they hold no escapes,
+/// and objects or arrays are skipped without being built.
+#[derive(Debug)]
+enum Field<'a> {
+    Str(Cow<'a, str>),
+    Scalar(String),
+    Null,
+    Composite,
+}
+
+impl Field<'_> {
+    /// The field as an identifier or name: trimmed text, numbers and booleans as written; none when blank.
+    fn text(&self) -> Option<String> {
+        match self {
+            Field::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Field::Scalar(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Str(s) => write!(f, "{s:?}"),
+            Field::Scalar(s) => f.write_str(s),
+            Field::Null => f.write_str("null"),
+            Field::Composite => f.write_str("an object or array"),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Field<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Field<'de>, E> {
+                Ok(Field::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Field<'de>, E> {
+                Ok(Field::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Field<'de>, E> {
+                Ok(Field::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Field<'de>, E> {
+                Ok(Field::Scalar(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Field<'de>, E> {
+                Ok(Field::Scalar(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Field<'de>, E> {
+                Ok(Field::Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Field<'de>, E> {
+                Ok(Field::Scalar(
+                    serde_json::Number::from_f64(v)
+                        .map_or_else(|| v.to_string(), |n| n.to_string()),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Field<'de>, E> {
+                Ok(Field::Null)
+            }
+            fn visit_none<E>(self) -> Result<Field<'de>, E> {
+                Ok(Field::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Field<'de>, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Field::Composite)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Field<'de>, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Field::Composite)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `context`: only the account it names and its traits are read; any other shape is ignored.
+#[derive(Default)]
+struct Context<'a> {
+    group_id: Option<Field<'a>>,
+    traits: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Context<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Context<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Context<'de>, A::Error> {
+                let mut c = Context::default();
+                while let Some(k) = a.next_key::<Field<'de>>()? {
+                    let key = match &k {
+                        Field::Str(s) => &**s,
+                        _ => "",
+                    };
+                    match key {
+                        "groupId" => c.group_id = Some(a.next_value()?),
+                        "traits" => c.traits = Some(a.next_value()?),
+                        _ => {
+                            a.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(c)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Context<'de>, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Context::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+            fn visit_unit<E>(self) -> Result<Context<'de>, E> {
+                Ok(Context::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The fields of a message that Bellwether reads; the rest (`properties`, `integrations` …) is skipped while
+/// parsing and kept in the stored message as received.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Option<Field<'a>>,
+    #[serde(rename = "messageId", borrow)]
+    message_id: Option<Field<'a>>,
+    #[serde(rename = "userId", borrow)]
+    user_id: Option<Field<'a>>,
+    #[serde(rename = "anonymousId", borrow)]
+    anonymous_id: Option<Field<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<Field<'a>>,
+    #[serde(rename = "originalTimestamp", borrow)]
+    original_timestamp: Option<Field<'a>>,
+    #[serde(borrow)]
+    event: Option<Field<'a>>,
+    #[serde(rename = "groupId", borrow)]
+    group_id: Option<Field<'a>>,
+    #[serde(rename = "previousId", borrow)]
+    previous_id: Option<Field<'a>>,
+    #[serde(borrow)]
+    context: Option<Context<'a>>,
+    #[serde(borrow)]
+    traits: Option<&'a RawValue>,
+}
+
+/// Checks one message. `batch_index` is its position in a `/v1/batch` request, which prefixes the paths of
+/// its errors (`batch[3].timestamp`); none for a single message.
 pub fn parse_message(
     index: usize,
     raw: &str,
     implied: Option<MsgType>,
-    prefix: &str,
+    batch_index: Option<usize>,
     now: Timestamp,
 ) -> Result<Message, Rejected> {
-    let p = |f: &str| {
-        if prefix.is_empty() {
-            f.to_string()
-        } else {
-            format!("{prefix}.{f}")
-        }
+    let p = |f: &str| match batch_index {
+        Some(i) => format!("batch[{i}].{f}"),
+        None => f.to_string(),
     };
     let reject = |code: Code, message: String, path: Option<String>, id: Option<String>| Rejected {
         index,
@@ -175,27 +361,27 @@ pub fn parse_message(
         return Err(reject(
             Code::MessageTooLarge,
             format!("the message is {} bytes; Segment's limit is 32 KB per message: drop large properties", raw.len()),
-            Some(if prefix.is_empty() { "$".into() } else { prefix.to_string() }),
+            Some(batch_index.map_or_else(|| "$".to_string(), |i| format!("batch[{i}]"))),
             None,
         ));
     }
-    let v: Value = serde_json::from_str(raw).map_err(|e| {
-        reject(
-            Code::InvalidMessage,
-            format!("the message is not JSON: {e}"),
-            None,
-            None,
-        )
-    })?;
-    let Value::Object(obj) = &v else {
+    if !raw.trim_start().starts_with('{') {
         return Err(reject(
             Code::InvalidMessage,
             "the message is not a JSON object".into(),
             None,
             None,
         ));
-    };
-    let id_given = obj.get("messageId").and_then(text);
+    }
+    let w: Wire = serde_json::from_str(raw).map_err(|e| {
+        reject(
+            Code::InvalidMessage,
+            format!("the message is not valid: {e}"),
+            None,
+            None,
+        )
+    })?;
+    let id_given = w.message_id.as_ref().and_then(Field::text);
     let bad = |field: &str, message: String| {
         reject(
             Code::InvalidMessage,
@@ -204,9 +390,12 @@ pub fn parse_message(
             id_given.clone(),
         )
     };
-    let ty = match obj.get("type") {
+    let ty = match &w.ty {
         Some(t) => {
-            let name = t.as_str().unwrap_or("");
+            let name = match t {
+                Field::Str(s) => &**s,
+                _ => "",
+            };
             match MsgType::parse(name) {
                 Some(ty) if implied.is_none_or(|i| i == ty) => ty,
                 Some(_) => return Err(bad("type", format!("type '{name}' does not belong on this endpoint; send it to /v1/{name} or /v1/batch"))),
@@ -221,19 +410,22 @@ pub fn parse_message(
             )
         })?,
     };
-    let user_id = obj.get("userId").and_then(text);
-    let anonymous_id = obj.get("anonymousId").and_then(text);
+    let user_id = w.user_id.as_ref().and_then(Field::text);
+    let anonymous_id = w.anonymous_id.as_ref().and_then(Field::text);
     if user_id.is_none() && anonymous_id.is_none() {
         return Err(bad(
             "userId",
             "the message has neither userId nor anonymousId; give at least one".into(),
         ));
     }
-    let at = match ["timestamp", "originalTimestamp"]
-        .iter()
-        .find_map(|f| obj.get(*f).map(|v| (*f, v)))
+    let at = match [
+        ("timestamp", &w.timestamp),
+        ("originalTimestamp", &w.original_timestamp),
+    ]
+    .into_iter()
+    .find_map(|(f, v)| v.as_ref().map(|v| (f, v)))
     {
-        Some((f, Value::String(s))) => Timestamp::parse(s).map_err(|e| bad(f, e.to_string()))?,
+        Some((f, Field::Str(s))) => Timestamp::parse(s).map_err(|e| bad(f, e.to_string()))?,
         Some((f, other)) => {
             return Err(bad(
                 f,
@@ -245,15 +437,19 @@ pub fn parse_message(
     let id = id_given
         .clone()
         .unwrap_or_else(|| format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())));
-    let context_group = obj
-        .get("context")
-        .and_then(|c| c.get("groupId"))
-        .and_then(text)
+    let context = w.context.unwrap_or_default();
+    let context_group = context
+        .group_id
+        .as_ref()
+        .and_then(Field::text)
         .map(AccountId);
-    let traits = obj
-        .get("traits")
-        .or_else(|| obj.get("context").and_then(|c| c.get("traits")))
-        .and_then(Value::as_object);
+    let traits = || -> Option<serde_json::Map<String, Value>> {
+        let raw = w.traits.or(context.traits)?;
+        match serde_json::from_str(raw.get()) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    };
     let mut m = Message {
         index,
         id,
@@ -270,24 +466,27 @@ pub fn parse_message(
     match ty {
         MsgType::Track => {
             m.event = Some(
-                obj.get("event")
-                    .and_then(text)
+                w.event
+                    .as_ref()
+                    .and_then(Field::text)
                     .ok_or_else(|| bad("event", "a track message needs an event name".into()))?,
             );
         }
         MsgType::Page => m.event = Some("page_viewed".into()),
         MsgType::Screen => m.event = Some("screen_viewed".into()),
         MsgType::Alias => {
-            m.previous_id =
-                Some(obj.get("previousId").and_then(text).ok_or_else(|| {
-                    bad("previousId", "an alias message needs previousId".into())
-                })?);
+            m.previous_id = Some(
+                w.previous_id
+                    .as_ref()
+                    .and_then(Field::text)
+                    .ok_or_else(|| bad("previousId", "an alias message needs previousId".into()))?,
+            );
             if m.user_id.is_none() {
                 return Err(bad("userId", "an alias message needs userId".into()));
             }
         }
         MsgType::Group => {
-            let g = obj.get("groupId").and_then(text).ok_or_else(|| {
+            let g = w.group_id.as_ref().and_then(Field::text).ok_or_else(|| {
                 bad(
                     "groupId",
                     "a group message needs groupId (the account id)".into(),
@@ -295,8 +494,8 @@ pub fn parse_message(
             })?;
             m.group = Some(AccountId(g.clone()));
             let mut rec = vec![("account_id".to_string(), g)];
-            if let Some(t) = traits {
-                for (k, v) in t {
+            if let Some(t) = traits() {
+                for (k, v) in &t {
                     let Some(val) = text(v) else { continue };
                     // Traits that would stand for the record's own id or time are not attributes.
                     let col = kind::resolve(Kind::Accounts, std::slice::from_ref(k))
@@ -320,7 +519,7 @@ pub fn parse_message(
                 .or_else(|| m.anonymous_id.clone())
                 .unwrap_or_default();
             let mut rec = vec![("contact_id".to_string(), contact)];
-            if let Some(t) = traits {
+            if let Some(t) = traits() {
                 let get = |k: &str| t.get(k).and_then(text);
                 if let Some(e) = get("email") {
                     rec.push(("email".into(), e));
@@ -493,7 +692,7 @@ pub async fn spawn<S: LiveStore>(
                     Ok(None) | Err(_) => break,
                 }
             }
-            match accept(&*store, &jobs, &metrics).await {
+            match accept(&*store, &mut jobs, &metrics).await {
                 Ok((outcomes, seq)) => {
                     if let Some(seq) = seq {
                         let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
@@ -533,25 +732,26 @@ pub async fn spawn<S: LiveStore>(
 /// inbox, in one durable transaction.
 async fn accept<S: LiveStore>(
     store: &S,
-    jobs: &[Job],
+    jobs: &mut [Job],
     metrics: &Metrics,
 ) -> bellwether_store::Result<(Vec<Outcome>, Option<i64>)> {
+    let counts: Vec<usize> = jobs.iter().map(|j| j.messages.len()).collect();
     let messages: Vec<InboxMessage> = jobs
-        .iter()
-        .flat_map(|j| &j.messages)
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.messages))
         .map(|m| InboxMessage {
-            id: m.id.clone(),
+            id: m.id,
             kind: kind_code(m.ty),
-            payload: m.raw.clone(),
+            payload: m.raw,
         })
         .collect();
-    let (fresh, seq) = store.accept(SOURCE, Timestamp::now(), &messages).await?;
+    let (fresh, seq) = store.accept(SOURCE, Timestamp::now(), messages).await?;
     let mut fresh = fresh.into_iter();
-    let outcomes: Vec<Outcome> = jobs
+    let outcomes: Vec<Outcome> = counts
         .iter()
-        .map(|j| {
+        .map(|n| {
             let mut o = Outcome::default();
-            for _ in &j.messages {
+            for _ in 0..*n {
                 if fresh.next().unwrap_or(false) {
                     o.accepted += 1;
                 } else {
@@ -754,10 +954,11 @@ impl<S: LiveStore> WriterState<S> {
         entries: &[InboxEntry],
         first_at: Instant,
     ) -> bellwether_store::Result<()> {
+        let t0 = Instant::now();
         let mut messages: Vec<(Timestamp, Message)> = Vec::new();
         for e in entries {
             for (i, (code, raw)) in e.messages.iter().enumerate() {
-                match parse_message(i, raw, kind_type(*code), "", e.received_at) {
+                match parse_message(i, raw, kind_type(*code), None, e.received_at) {
                     Ok(m) => messages.push((e.received_at, m)),
                     // Checked before it was acknowledged; a message this version no longer reads stays logged.
                     Err(r) => tracing::error!(
@@ -793,7 +994,7 @@ impl<S: LiveStore> WriterState<S> {
                         .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
                     continue;
                 }
-                let Ok(m) = parse_message(0, &p.payload, kind_type(p.kind), "", p.received_at)
+                let Ok(m) = parse_message(0, &p.payload, kind_type(p.kind), None, p.received_at)
                 else {
                     continue;
                 };
@@ -919,9 +1120,16 @@ impl<S: LiveStore> WriterState<S> {
             pending_remove: std::mem::take(&mut b.pending_remove),
             distinct: fresh.iter().map(|(_, d)| d.clone()).collect(),
             crm_seen: None,
-            applied: entries.iter().map(|e| e.seq).collect(),
+            applied: entries.last().map(|e| (SOURCE.to_string(), e.seq)),
         };
+        let t1 = Instant::now();
         self.store.write_live(live).await?;
+        tracing::debug!(
+            messages = kept.len(),
+            build_ms = (t1 - t0).as_secs_f64() * 1e3,
+            write_ms = t1.elapsed().as_secs_f64() * 1e3,
+            "applied tracking messages"
+        );
         if self.seen_distinct.len() + fresh.len() > MAX_SEEN_DISTINCT {
             self.seen_distinct.clear();
         }
@@ -939,7 +1147,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Result<Message, Rejected> {
-        parse_message(3, raw, None, "batch[3]", Timestamp(0))
+        parse_message(3, raw, None, Some(3), Timestamp(0))
     }
 
     #[test]

@@ -440,11 +440,14 @@ async fn acknowledged_messages_left_in_the_inbox_are_applied_once_at_the_next_st
             kind,
             payload: payload.to_string(),
         });
-        let (fresh, seq) = store.accept("segment", Timestamp(0), &msgs).await.unwrap();
+        let (fresh, seq) = store
+            .accept("segment", Timestamp(0), msgs.to_vec())
+            .await
+            .unwrap();
         assert_eq!((fresh, seq.is_some()), (vec![true; 3], true));
         // A resend is known at once, and nothing new joins the inbox.
         let (fresh, seq) = store
-            .accept("segment", Timestamp(0), &msgs[1..])
+            .accept("segment", Timestamp(0), msgs[1..].to_vec())
             .await
             .unwrap();
         assert_eq!((fresh, seq), (vec![false, false], None));

@@ -10,6 +10,7 @@
 //! rows, and rusqlite's direct row access reads them several times faster than an async driver that copies
 //! every row through a channel (measured: 169k interaction rows in 1.1 s with sqlx 0.8, see BENCHMARKS.md).
 
+mod inbox;
 mod live;
 mod models;
 mod packed;
@@ -58,6 +59,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// The tracking inbox's own file, opened on first use: `[writer, reader]`.
+    inbox: [Mutex<Option<Connection>>; 2],
 }
 
 /// The SQLite store.
@@ -208,6 +211,7 @@ impl SqliteStore {
                     path,
                     writer: Mutex::new(writer),
                     readers: Mutex::new(Vec::new()),
+                    inbox: Default::default(),
                 }),
             })
         })

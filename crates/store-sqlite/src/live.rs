@@ -33,34 +33,6 @@ fn series_key(account: &AccountId, metric: &str) -> i64 {
     h.digest() as i64
 }
 
-/// An inbox group's body: per message a kind byte, a little-endian u32 length and the payload.
-fn encode_inbox<'a>(messages: impl Iterator<Item = &'a InboxMessage>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for m in messages {
-        out.push(m.kind);
-        out.extend_from_slice(&(m.payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(m.payload.as_bytes());
-    }
-    out
-}
-
-fn decode_inbox(seq: i64, body: &[u8]) -> Result<Vec<(u8, String)>> {
-    let corrupt = || StoreError::Corrupt(format!("inbox group {seq} is damaged"));
-    let mut out = Vec::new();
-    let mut rest = body;
-    while let [kind, l0, l1, l2, l3, tail @ ..] = rest {
-        let len = u32::from_le_bytes([*l0, *l1, *l2, *l3]) as usize;
-        let payload = tail.get(..len).ok_or_else(corrupt)?;
-        let text = std::str::from_utf8(payload).map_err(|_| corrupt())?;
-        out.push((*kind, text.to_string()));
-        rest = &tail[len..];
-    }
-    if !rest.is_empty() {
-        return Err(corrupt());
-    }
-    Ok(out)
-}
-
 const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
 
 #[async_trait::async_trait]
@@ -119,71 +91,17 @@ impl LiveStore for SqliteStore {
         &self,
         source: &str,
         received_at: Timestamp,
-        messages: &[InboxMessage],
+        messages: Vec<InboxMessage>,
     ) -> Result<(Vec<bool>, Option<i64>)> {
-        let source = source.to_string();
-        let messages = messages.to_vec();
-        self.write_tx(move |tx| {
-            let mut fresh = Vec::with_capacity(messages.len());
-            {
-                let mut st = tx
-                    .prepare_cached("INSERT OR IGNORE INTO received_messages (source, id, received_at) VALUES (?1, ?2, ?3)")
-                    .map_err(db_err)?;
-                for m in &messages {
-                    fresh.push(st.execute(params![source, m.id, received_at.0]).map_err(db_err)? == 1);
-                }
-            }
-            let n = fresh.iter().filter(|f| **f).count();
-            if n == 0 {
-                return Ok((fresh, None));
-            }
-            let body = encode_inbox(messages.iter().zip(&fresh).filter(|(_, f)| **f).map(|(m, _)| m));
-            tx.prepare_cached("INSERT INTO inbox (source, received_at, messages, body) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(db_err)?
-                .execute(params![source, received_at.0, n as i64, body])
-                .map_err(db_err)?;
-            Ok((fresh, Some(tx.last_insert_rowid())))
-        })
-        .await
+        self.inbox_accept(source, received_at, messages).await
     }
 
     async fn inbox(&self, source: &str, max_messages: usize) -> Result<Vec<InboxEntry>> {
-        let source = source.to_string();
-        self.read(move |c| {
-            let mut st = c
-                .prepare_cached("SELECT seq, received_at, messages, body FROM inbox WHERE source = ?1 ORDER BY seq")
-                .map_err(db_err)?;
-            let mut rows = st.query([source]).map_err(db_err)?;
-            let mut out = Vec::new();
-            let mut n = 0;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let count: i64 = r.get(2).map_err(db_err)?;
-                if n > 0 && n + count as usize > max_messages {
-                    break;
-                }
-                let seq: i64 = r.get(0).map_err(db_err)?;
-                let body = r.get_ref(3).map_err(db_err)?.as_blob().map_err(|e| db_err(e.into()))?;
-                out.push(InboxEntry {
-                    seq,
-                    received_at: Timestamp(r.get(1).map_err(db_err)?),
-                    messages: decode_inbox(seq, body)?,
-                });
-                n += count as usize;
-            }
-            Ok(out)
-        })
-        .await
+        self.inbox_read(source, max_messages).await
     }
 
     async fn inbox_count(&self) -> Result<u64> {
-        self.read(|c| {
-            c.query_row("SELECT coalesce(sum(messages), 0) FROM inbox", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(db_err)
-        })
-        .await
+        self.inbox_waiting().await
     }
 
     async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>> {
@@ -277,7 +195,8 @@ impl LiveStore for SqliteStore {
     }
 
     async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {
-        self.write_tx(move |tx| {
+        let applied = live.applied.clone();
+        let summary = self.write_tx(move |tx| {
             let LiveBatch {
                 mut batch,
                 messages,
@@ -390,17 +309,25 @@ impl LiveStore for SqliteStore {
                     }
                 }
             }
-            if !applied.is_empty() {
-                let mut st = tx.prepare_cached("DELETE FROM inbox WHERE seq = ?1").map_err(db_err)?;
-                for seq in &applied {
-                    st.execute([seq]).map_err(db_err)?;
-                }
+            if let Some((source, seq)) = &applied {
+                tx.prepare_cached(
+                    "INSERT INTO inbox_applied (source, seq) VALUES (?1, ?2) \
+                     ON CONFLICT (source) DO UPDATE SET seq = max(seq, excluded.seq)",
+                )
+                .map_err(db_err)?
+                .execute(params![source, seq])
+                .map_err(db_err)?;
             }
             if batch.is_empty() && batch.chunks.is_empty() && batch.records == 0 {
                 return Ok(WriteSummary::default());
             }
             write_batch(tx, &batch)
         })
-        .await
+        .await?;
+        if let Some((source, seq)) = applied {
+            // Applied groups are skipped by their number from here on; removing them only frees space.
+            self.inbox_prune(&source, seq).await?;
+        }
+        Ok(summary)
     }
 }

@@ -5,8 +5,8 @@
 //! Tracking messages take two steps. [`LiveStore::accept`] marks their ids received and appends the new ones to
 //! a durable inbox in one transaction; that is when the server acknowledges them. The server's applier then
 //! reads the inbox in order ([`LiveStore::inbox`]) and writes the messages' effects with
-//! [`LiveStore::write_live`], whose [`LiveBatch`] also names the inbox groups it applies, so they leave the
-//! inbox in the transaction that stores their effects: each is applied exactly once, even across a crash.
+//! [`LiveStore::write_live`], whose [`LiveBatch`] also names the last inbox group it applies, recorded in the
+//! transaction that stores their effects: each group is applied exactly once, even across a crash.
 //! Low-volume sources (webhooks) skip the inbox and mark their message ids in the `write_live` transaction.
 
 use crate::{Result, Store, WriteBatch, WriteSummary};
@@ -135,8 +135,9 @@ pub struct LiveBatch {
     pub distinct: Vec<DistinctUser>,
     /// `(source, contact id, account)` of contacts listed by a CRM import, replacing that source's list.
     pub crm_seen: Option<(String, Vec<(String, AccountId)>)>,
-    /// Sequence numbers of the inbox groups whose effects this batch holds; they leave the inbox with it.
-    pub applied: Vec<i64>,
+    /// `(source, sequence number)` of the last inbox group whose effects this batch completes: it and the
+    /// groups before it are recorded as applied in the same transaction, so they are never applied again.
+    pub applied: Option<(String, i64)>,
 }
 
 /// The server's part of the store. Implemented by each backend beside [`Store`].
@@ -157,7 +158,7 @@ pub trait LiveStore: Store {
         &self,
         source: &str,
         received_at: Timestamp,
-        messages: &[InboxMessage],
+        messages: Vec<InboxMessage>,
     ) -> Result<(Vec<bool>, Option<i64>)>;
     /// The oldest inbox groups of a source, oldest first: whole groups, stopping once `max_messages` messages
     /// are reached (at least one group when any waits).

@@ -93,7 +93,7 @@ async fn batch<S: LiveStore>(
     let mut messages = Vec::with_capacity(parsed.batch.len());
     let mut rejected = Vec::new();
     for (i, raw) in parsed.batch.iter().enumerate() {
-        match segment::parse_message(i, raw.get(), None, &format!("batch[{i}]"), now) {
+        match segment::parse_message(i, raw.get(), None, Some(i), now) {
             Ok(m) => messages.push(m),
             Err(r) => rejected.push(r),
         }
@@ -119,11 +119,12 @@ async fn single<S: LiveStore>(
     })?;
     let key = auth::header_key(&headers).or(k.write_key);
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
-    let m =
-        segment::parse_message(0, text, Some(ty), "", Timestamp::now()).map_err(|r| ApiError {
+    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now()).map_err(|r| {
+        ApiError {
             code: r.code,
             message: r.message,
             path: r.path,
-        })?;
+        }
+    })?;
     store_messages(&st, vec![m], Vec::new()).await
 }
