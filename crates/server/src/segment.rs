@@ -31,7 +31,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -51,13 +50,14 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Distinct-user facts remembered as stored.
 const MAX_SEEN_DISTINCT: usize = 4_000_000;
 
-fn distinct_hash(d: &DistinctUser) -> u64 {
+/// The identity of a distinct-user fact (account, series, day, user), to remember it as stored.
+fn distinct_hash(account: &str, metric: &str, day: Day, user_hash: i64) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(d.account_id.as_str().as_bytes());
+    h.update(account.as_bytes());
     h.update(&[0]);
-    h.update(d.metric.as_bytes());
-    h.update(&d.day.0.to_le_bytes());
-    h.update(&d.user_hash.to_le_bytes());
+    h.update(metric.as_bytes());
+    h.update(&day.0.to_le_bytes());
+    h.update(&user_hash.to_le_bytes());
     h.digest()
 }
 
@@ -852,8 +852,14 @@ fn period_ends(day: Day) -> [Day; 2] {
 
 #[derive(Default)]
 struct Build {
-    counts: BTreeMap<AccountId, BTreeMap<String, BTreeMap<Day, f64>>>,
-    distinct: FxHashSet<DistinctUser>,
+    /// Event counts: account → (series, day) → count.
+    counts: FxHashMap<AccountId, FxHashMap<(u32, Day), f64>>,
+    /// Series names of `counts`, and each event name's `(event:…, users:…)` series as indices into it.
+    series: Vec<String>,
+    event_series: FxHashMap<String, (u32, u32)>,
+    /// Distinct-user facts not known to be stored, and their hashes.
+    distinct: Vec<DistinctUser>,
+    distinct_seen: FxHashSet<u64>,
     accounts: Vec<Vec<(String, String)>>,
     contacts: Vec<Vec<(String, String)>>,
     links: FxHashMap<String, AccountId>,
@@ -864,7 +870,11 @@ struct Build {
 
 impl<S: LiveStore> WriterState<S> {
     fn link(&self, b: &Build, user: &str) -> Option<AccountId> {
-        b.links.get(user).or_else(|| self.links.get(user)).cloned()
+        self.link_ref(b, user).cloned()
+    }
+
+    fn link_ref<'b>(&'b self, b: &'b Build, user: &str) -> Option<&'b AccountId> {
+        b.links.get(user).or_else(|| self.links.get(user))
     }
 
     /// Applies a group or alias; returns the users it newly linked.
@@ -904,11 +914,13 @@ impl<S: LiveStore> WriterState<S> {
 
     /// Attributes a track, page, screen or identify; false when its user has no account yet.
     fn attribute(&self, b: &mut Build, m: &Message) -> bool {
-        let account = m
-            .group
-            .clone()
-            .or_else(|| m.users().find_map(|u| self.link(b, u)));
-        let Some(account) = account else { return false };
+        let account = match &m.group {
+            Some(g) => g.clone(),
+            None => match m.users().find_map(|u| self.link_ref(b, u)) {
+                Some(a) => a.clone(),
+                None => return false,
+            },
+        };
         match m.ty {
             MsgType::Identify => {
                 let mut rec = m.record.clone();
@@ -916,31 +928,42 @@ impl<S: LiveStore> WriterState<S> {
                 b.contacts.push(rec);
             }
             _ => {
-                let event = m.event.clone().unwrap_or_default();
+                let event = m.event.as_deref().unwrap_or_default();
+                let (event_idx, users_idx) = match b.event_series.get(event) {
+                    Some(i) => *i,
+                    None => {
+                        let i = b.series.len() as u32;
+                        b.series.push(format!("{EVENT_PREFIX}{event}"));
+                        b.series.push(format!("{USERS_PREFIX}{event}"));
+                        b.event_series.insert(event.to_string(), (i, i + 1));
+                        (i, i + 1)
+                    }
+                };
                 let day = m.at.day();
-                *b.counts
-                    .entry(account.clone())
-                    .or_default()
-                    .entry(format!("{EVENT_PREFIX}{event}"))
-                    .or_default()
-                    .entry(day)
-                    .or_default() += 1.0;
-                let user = m.users().next().cloned().unwrap_or_default();
+                let user = m.users().next().map_or("", String::as_str);
                 let user_hash = (xxhash_rust::xxh3::xxh3_64(user.as_bytes()) | 1) as i64;
                 let [week, month] = period_ends(day);
                 for (metric, d) in [
-                    (format!("{USERS_PREFIX}{event}"), day),
-                    (ACTIVE_USERS.to_string(), day),
-                    (WEEKLY_ACTIVE_USERS.to_string(), week),
-                    (MONTHLY_ACTIVE_USERS.to_string(), month),
+                    (b.series[users_idx as usize].as_str(), day),
+                    (ACTIVE_USERS, day),
+                    (WEEKLY_ACTIVE_USERS, week),
+                    (MONTHLY_ACTIVE_USERS, month),
                 ] {
-                    b.distinct.insert(DistinctUser {
-                        account_id: account.clone(),
-                        metric,
-                        day: d,
-                        user_hash,
-                    });
+                    let h = distinct_hash(account.as_str(), metric, d, user_hash);
+                    if !self.seen_distinct.contains(&h) && b.distinct_seen.insert(h) {
+                        b.distinct.push(DistinctUser {
+                            account_id: account.clone(),
+                            metric: metric.to_string(),
+                            day: d,
+                            user_hash,
+                        });
+                    }
                 }
+                *b.counts
+                    .entry(account)
+                    .or_default()
+                    .entry((event_idx, day))
+                    .or_default() += 1.0;
             }
         }
         true
@@ -1088,11 +1111,17 @@ impl<S: LiveStore> WriterState<S> {
         let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now);
         batch.contacts = contacts.contacts;
         batch.contact_attrs = contacts.contact_attrs;
-        for (account, metrics) in std::mem::take(&mut b.counts) {
-            let delta: SeriesDelta = metrics
-                .into_iter()
-                .map(|(k, pts)| (k, pts.into_iter().collect()))
-                .collect();
+        for (account, points) in std::mem::take(&mut b.counts) {
+            let mut delta = SeriesDelta::new();
+            for ((metric, day), n) in points {
+                delta
+                    .entry(b.series[metric as usize].clone())
+                    .or_default()
+                    .push((day, n));
+            }
+            for pts in delta.values_mut() {
+                pts.sort_unstable_by_key(|p| p.0);
+            }
             batch.series.insert(account, delta);
         }
         batch.source = "/v1/batch".into();
@@ -1103,11 +1132,6 @@ impl<S: LiveStore> WriterState<S> {
         touched.extend(b.distinct.iter().map(|d| d.account_id.clone()));
         touched.sort();
         touched.dedup();
-        let fresh: Vec<(u64, DistinctUser)> = std::mem::take(&mut b.distinct)
-            .into_iter()
-            .map(|d| (distinct_hash(&d), d))
-            .filter(|(h, _)| !self.seen_distinct.contains(h))
-            .collect();
         let live = LiveBatch {
             batch,
             messages: Vec::new(),
@@ -1118,7 +1142,7 @@ impl<S: LiveStore> WriterState<S> {
                 .collect(),
             pending_add: std::mem::take(&mut b.pending_add),
             pending_remove: std::mem::take(&mut b.pending_remove),
-            distinct: fresh.iter().map(|(_, d)| d.clone()).collect(),
+            distinct: std::mem::take(&mut b.distinct),
             crm_seen: None,
             applied: entries.last().map(|e| (SOURCE.to_string(), e.seq)),
         };
@@ -1130,10 +1154,10 @@ impl<S: LiveStore> WriterState<S> {
             write_ms = t1.elapsed().as_secs_f64() * 1e3,
             "applied tracking messages"
         );
-        if self.seen_distinct.len() + fresh.len() > MAX_SEEN_DISTINCT {
+        if self.seen_distinct.len() + b.distinct_seen.len() > MAX_SEEN_DISTINCT {
             self.seen_distinct.clear();
         }
-        self.seen_distinct.extend(fresh.iter().map(|(h, _)| *h));
+        self.seen_distinct.extend(b.distinct_seen.drain());
         self.links.extend(b.links);
         self.accounts.extend(b.new_accounts);
         self.queue.push(touched, first_at);
