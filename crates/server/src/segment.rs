@@ -1,5 +1,6 @@
 //! Segment's HTTP Tracking API: messages (`track`, `identify`, `group`, `page`, `screen`, `alias`) are read and
-//! checked one by one, then handed to one writer task that attributes them to accounts and stores them.
+//! checked one by one, then handed to one writer task that acknowledges them into the durable inbox; an
+//! applier task then attributes them to accounts and stores their effects.
 //!
 //! - `group` links its user (`userId` and `anonymousId`) to the account `groupId` and records the group's
 //!   traits as account attributes;
@@ -10,9 +11,10 @@
 //! - `alias` links a new id to the account of the previous one.
 //!
 //! A message whose user has no account yet is kept as pending and handled when the user's `group` (or an
-//! `alias` to a linked id) arrives. Every message id is stored with the message's effects in one transaction,
-//! so a resend is skipped and nothing is stored twice. The writer takes whatever requests are waiting and
-//! stores them in one transaction (group commit), so concurrent clients share the cost of durable commits.
+//! `alias` to a linked id) arrives. The writer takes whatever requests are waiting and acknowledges them in one
+//! transaction (group commit), so concurrent clients share the cost of durable commits; a message id already
+//! acknowledged is a resend and is skipped. The applier reads the inbox in order and records each group as
+//! applied in the transaction that stores its effects, so nothing is stored twice.
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -667,7 +669,7 @@ pub async fn spawn<S: LiveStore>(
     let (applied_tx, applied) = watch::channel(0i64);
     let times: AcceptTimes = Default::default();
     let accounts = links.values().cloned().collect();
-    let state = WriterState {
+    let state = Applier {
         store: store.clone(),
         links,
         accounts,
@@ -773,7 +775,7 @@ async fn accept<S: LiveStore>(
 /// Applies the inbox in order, a bounded number of messages per transaction, whenever the writer wakes it;
 /// after a failure it waits a second and tries again, so nothing acknowledged is skipped.
 async fn apply_loop<S: LiveStore>(
-    mut state: WriterState<S>,
+    mut state: Applier<S>,
     mut wakes: mpsc::Receiver<()>,
     applied: watch::Sender<i64>,
     times: AcceptTimes,
@@ -827,7 +829,7 @@ async fn apply_loop<S: LiveStore>(
     }
 }
 
-struct WriterState<S> {
+struct Applier<S> {
     store: Arc<S>,
     links: FxHashMap<String, AccountId>,
     /// Accounts named by a group call so far.
@@ -868,7 +870,7 @@ struct Build {
     new_accounts: FxHashSet<AccountId>,
 }
 
-impl<S: LiveStore> WriterState<S> {
+impl<S: LiveStore> Applier<S> {
     fn link(&self, b: &Build, user: &str) -> Option<AccountId> {
         self.link_ref(b, user).cloned()
     }

@@ -33,6 +33,25 @@ fn series_key(account: &AccountId, metric: &str) -> i64 {
     h.digest() as i64
 }
 
+impl SqliteStore {
+    /// Runs `sql`, a query of `(outside id, account id)` rows for one source (`?1`), into a map.
+    async fn account_map(
+        &self,
+        sql: &'static str,
+        source: &str,
+    ) -> Result<FxHashMap<String, AccountId>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(sql).map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+}
+
 const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
 
 #[async_trait::async_trait]
@@ -123,16 +142,10 @@ impl LiveStore for SqliteStore {
     }
 
     async fn links(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
-        let source = source.to_string();
-        self.read(move |c| {
-            let mut st = c
-                .prepare("SELECT external_id, account_id FROM identity_links WHERE source = ?1")
-                .map_err(db_err)?;
-            let rows = st
-                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
-                .map_err(db_err)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
-        })
+        self.account_map(
+            "SELECT external_id, account_id FROM identity_links WHERE source = ?1",
+            source,
+        )
         .await
     }
 
@@ -181,16 +194,10 @@ impl LiveStore for SqliteStore {
     }
 
     async fn crm_seen(&self, source: &str) -> Result<FxHashMap<String, AccountId>> {
-        let source = source.to_string();
-        self.read(move |c| {
-            let mut st = c
-                .prepare("SELECT contact_id, account_id FROM crm_contacts_seen WHERE source = ?1")
-                .map_err(db_err)?;
-            let rows = st
-                .query_map([source], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
-                .map_err(db_err)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
-        })
+        self.account_map(
+            "SELECT contact_id, account_id FROM crm_contacts_seen WHERE source = ?1",
+            source,
+        )
         .await
     }
 
