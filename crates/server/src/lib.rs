@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod background;
 pub mod error;
 pub mod metrics;
 pub mod queue;

@@ -52,7 +52,7 @@ impl Queue {
     }
 }
 
-/// Starts the queue's task. It ends when every [`Queue`] handle is dropped, after draining what is queued.
+/// Starts the queue's task, as background work (see [`crate::background`]). It ends when every [`Queue`] handle is dropped, after draining what is queued.
 pub fn spawn<S: LiveStore>(
     store: Arc<S>,
     engine: Arc<Engine>,
@@ -68,7 +68,7 @@ pub fn spawn<S: LiveStore>(
         done: done_rx,
         metrics: metrics.clone(),
     };
-    let task = tokio::spawn(async move {
+    let task = crate::background::spawn("bellwether-reassess", async move {
         while let Some(first) = rx.recv().await {
             let deadline = tokio::time::Instant::now() + window;
             let mut ids: FxHashSet<AccountId> = FxHashSet::default();

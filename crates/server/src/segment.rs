@@ -11,10 +11,11 @@
 //! - `alias` links a new id to the account of the previous one.
 //!
 //! A message whose user has no account yet is kept as pending and handled when the user's `group` (or an
-//! `alias` to a linked id) arrives. The writer takes whatever requests are waiting and acknowledges them in one
-//! transaction (group commit), so concurrent clients share the cost of durable commits; a message id already
-//! acknowledged is a resend and is skipped. The applier reads the inbox in order and records each group as
-//! applied in the transaction that stores its effects, so nothing is stored twice.
+//! `alias` to a linked id) arrives. The writer commits one group of requests at a time; the requests that
+//! arrive meanwhile form the next group and share its transaction and fsync (group commit). A message id
+//! already acknowledged is a resend and is skipped. The applier, background work at a lower CPU priority
+//! ([`crate::background`]), reads the inbox in order and records each group as applied in the transaction
+//! that stores its effects, so nothing is stored twice.
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -35,7 +36,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 /// The source name under which Segment message ids and user links are stored.
 pub const SOURCE: &str = "segment";
@@ -45,10 +46,9 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Messages the writer acknowledges in one transaction at most.
 const MAX_GROUP_MESSAGES: usize = 20_000;
-/// Messages the applier applies in one transaction at most.
-const MAX_APPLY_MESSAGES: usize = 20_000;
-/// How long the writer waits for more requests to share a transaction with the first one.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Messages the applier applies in one transaction at most. A pass costs about the same whatever its size
+/// (it rewrites the touched accounts' series), so under a burst the applier takes what has piled up.
+const MAX_APPLY_MESSAGES: usize = 100_000;
 /// Distinct-user facts remembered as stored.
 const MAX_SEEN_DISTINCT: usize = 4_000_000;
 
@@ -677,23 +677,16 @@ pub async fn spawn<S: LiveStore>(
         queue,
         metrics: metrics.clone(),
     };
-    let applier = tokio::spawn(apply_loop(state, wakes, applied_tx, times.clone()));
+    let applier = crate::background::spawn(
+        "bellwether-apply",
+        apply_loop(state, wakes, applied_tx, times.clone()),
+    );
     let acc = accepted.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut n = first.messages.len();
-            let mut jobs = vec![first];
-            // Requests that arrive within a moment share the transaction and its fsync (group commit).
-            let deadline = tokio::time::Instant::now() + GATHER;
-            while n < MAX_GROUP_MESSAGES {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(j)) => {
-                        n += j.messages.len();
-                        jobs.push(j);
-                    }
-                    Ok(None) | Err(_) => break,
-                }
-            }
+    // The committer acknowledges one group at a time; the gatherer forms the next group while it works, so
+    // requests that arrive during a commit share the next one (group commit without an idle writer).
+    let (groups, mut to_commit) = mpsc::channel::<(Vec<Job>, OwnedSemaphorePermit)>(1);
+    let committer = tokio::spawn(async move {
+        while let Some((mut jobs, permit)) = to_commit.recv().await {
             match accept(&*store, &mut jobs, &metrics).await {
                 Ok((outcomes, seq)) => {
                     if let Some(seq) = seq {
@@ -713,8 +706,38 @@ pub async fn spawn<S: LiveStore>(
                     }
                 }
             }
+            drop(permit);
         }
         // Dropping `wake` tells the applier to finish the inbox and stop.
+    });
+    let idle = Arc::new(Semaphore::new(1));
+    let writer = tokio::spawn(async move {
+        let mut open = true;
+        while open {
+            let Some(first) = rx.recv().await else { break };
+            let mut n = first.messages.len();
+            let mut jobs = vec![first];
+            // Requests that arrive while the previous group is being committed share the next transaction and
+            // its fsync (group commit); a request that finds the writer idle is committed at once.
+            let permit = loop {
+                tokio::select! {
+                    biased;
+                    j = rx.recv(), if open && n < MAX_GROUP_MESSAGES => match j {
+                        Some(j) => {
+                            n += j.messages.len();
+                            jobs.push(j);
+                        }
+                        None => open = false,
+                    },
+                    p = idle.clone().acquire_owned() => break p.expect("the semaphore is never closed"),
+                }
+            };
+            if groups.send((jobs, permit)).await.is_err() {
+                break;
+            }
+        }
+        drop(groups);
+        let _ = committer.await;
     });
     let task = tokio::spawn(async move {
         let _ = writer.await;

@@ -41,6 +41,9 @@ fn open(main: &Path) -> Result<Connection> {
     let path = inbox_path(main);
     let fresh = !path.exists();
     let mut conn = connect(&path)?;
+    // Acknowledging never copies the log into the file itself: the applier checkpoints after each prune.
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")
+        .map_err(db_err)?;
     if fresh {
         let tx = conn.transaction().map_err(db_err)?;
         tx.execute_batch(SCHEMA).map_err(db_err)?;
@@ -59,18 +62,34 @@ fn open(main: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The first byte of a compressed body; a plain body starts with a message's kind, which is never this.
+const LZ4: u8 = 0xFF;
+
+/// A group's body: its messages' kinds, lengths and JSON, LZ4-compressed (about a fifth of the bytes to write
+/// and sync, for less time than the write saves).
 fn encode<'a>(messages: impl Iterator<Item = &'a InboxMessage>) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut plain = Vec::new();
     for m in messages {
-        out.push(m.kind);
-        out.extend_from_slice(&(m.payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(m.payload.as_bytes());
+        plain.push(m.kind);
+        plain.extend_from_slice(&(m.payload.len() as u32).to_le_bytes());
+        plain.extend_from_slice(m.payload.as_bytes());
     }
+    let mut out = Vec::with_capacity(1 + 4 + lz4_flex::block::get_maximum_output_size(plain.len()));
+    out.push(LZ4);
+    out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&plain));
     out
 }
 
 fn decode(seq: i64, body: &[u8]) -> Result<Vec<(u8, String)>> {
     let corrupt = || StoreError::Corrupt(format!("inbox group {seq} is damaged"));
+    let plain;
+    let body = match body.split_first() {
+        Some((&LZ4, packed)) => {
+            plain = lz4_flex::block::decompress_size_prepended(packed).map_err(|_| corrupt())?;
+            &plain[..]
+        }
+        _ => body,
+    };
     let mut out = Vec::new();
     let mut rest = body;
     while let [kind, l0, l1, l2, l3, tail @ ..] = rest {
@@ -238,7 +257,8 @@ impl SqliteStore {
         .await
     }
 
-    /// Removes a source's groups up to `seq`, which the main file records as applied.
+    /// Removes a source's groups up to `seq`, which the main file records as applied, then copies the log
+    /// into the file from the reader's connection, so that acknowledging (on the writer's) never waits for it.
     pub(crate) async fn inbox_prune(&self, source: &str, seq: i64) -> Result<()> {
         let source = source.to_string();
         self.on_inbox(true, move |c| {
@@ -248,6 +268,11 @@ impl SqliteStore {
             )
             .map_err(db_err)?;
             Ok(())
+        })
+        .await?;
+        self.on_inbox(false, |c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(db_err)
         })
         .await
     }

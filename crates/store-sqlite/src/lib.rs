@@ -104,7 +104,9 @@ fn connect(path: &Path) -> Result<Connection> {
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(db_err)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON;")
+    // The log is copied into the file every 10,000 pages (40 MB) rather than SQLite's 1,000: a page that many
+    // transactions rewrite (series, distinct users) is copied once instead of once per transaction.
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON;")
         .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

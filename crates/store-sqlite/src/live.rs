@@ -10,7 +10,6 @@ use bellwether_store::{
 };
 use rusqlite::{params, OptionalExtension, Row};
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeMap;
 
 fn key_row(r: &Row) -> rusqlite::Result<ApiKey> {
     let scope: String = r.get(2)?;
@@ -266,26 +265,32 @@ impl LiveStore for SqliteStore {
                 let mut ins = tx
                     .prepare_cached("INSERT OR IGNORE INTO distinct_users (series_key, day, user_hash) VALUES (?1, ?2, ?3)")
                     .map_err(db_err)?;
-                let mut added: BTreeMap<(&AccountId, &str, Day), u32> = BTreeMap::new();
-                // In key order, so the inserts walk the table's pages once instead of at random.
+                // In key order, so the inserts walk the table's pages once instead of at random; the users new
+                // to each (series, day) are counted over its run of facts.
                 let mut keyed: Vec<(i64, &DistinctUser)> = distinct
                     .iter()
                     .map(|d| (series_key(&d.account_id, &d.metric), d))
                     .collect();
                 keyed.sort_unstable_by_key(|(k, d)| (*k, d.day, d.user_hash));
+                let mut added: Vec<(&AccountId, &str, Day, u32)> = Vec::new();
+                let mut run: Option<(i64, Day)> = None;
                 for (key, d) in keyed {
-                    let n = ins.execute(params![key, d.day.0, d.user_hash]).map_err(db_err)?;
-                    let e = added.entry((&d.account_id, d.metric.as_str(), d.day)).or_default();
-                    *e += n as u32;
+                    let n = ins.execute(params![key, d.day.0, d.user_hash]).map_err(db_err)? as u32;
+                    match added.last_mut() {
+                        Some(last) if run == Some((key, d.day)) => last.3 += n,
+                        _ => {
+                            added.push((&d.account_id, d.metric.as_str(), d.day, n));
+                            run = Some((key, d.day));
+                        }
+                    }
                 }
+                added.retain(|a| a.3 > 0);
+                added.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 let mut get = tx
                     .prepare_cached("SELECT packed FROM series WHERE account_id = ?1")
                     .map_err(db_err)?;
                 let mut stored: Option<(&AccountId, AccountSeries)> = None;
-                for ((account, metric, day), n) in added {
-                    if n == 0 {
-                        continue;
-                    }
+                for (account, metric, day, n) in added {
                     if stored.as_ref().is_none_or(|(a, _)| *a != account) {
                         let blob: Option<Vec<u8>> = get
                             .query_row([account.as_str()], |r| r.get(0))
