@@ -63,6 +63,9 @@ pub struct ServerSettings {
     pub stripe_webhook_secret: Option<String>,
     /// The shared secret of Segment's webhook destination.
     pub segment_shared_secret: Option<String>,
+    /// Tracking requests are refused with 503 `ingest_backlog` while this many messages wait to be applied
+    /// (default 5,000,000).
+    pub max_inbox_messages: Option<u64>,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -72,6 +75,7 @@ impl std::fmt::Debug for ServerSettings {
             .field("listen", &self.listen)
             .field("stripe_webhook_secret", &mask(&self.stripe_webhook_secret))
             .field("segment_shared_secret", &mask(&self.segment_shared_secret))
+            .field("max_inbox_messages", &self.max_inbox_messages)
             .finish()
     }
 }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// The JSON path of the field at fault, when there is one (`batch[3].timestamp`).
     pub path: Option<String>,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -24,7 +26,14 @@ impl ApiError {
             code,
             message: message.into(),
             path: None,
+            retry_after: None,
         }
+    }
+
+    /// The same error, asking the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The same error, naming the field at fault.
@@ -73,7 +82,13 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(code = %self.code, message = %self.message, "request failed");
         }
-        (status, axum::Json(self.body())).into_response()
+        let retry = self.retry_after;
+        let mut r = (status, axum::Json(self.body())).into_response();
+        if let Some(s) = retry {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub reassess_window: Duration,
     /// A pass starts at once when this many distinct accounts are waiting.
     pub reassess_max_accounts: usize,
+    /// Tracking requests are refused (503 `ingest_backlog`, with `Retry-After`) while this many acknowledged
+    /// messages wait to be applied: the bound on the inbox when messages arrive faster than they are applied.
+    pub max_inbox_messages: u64,
     /// For tests of client retries: this many tracking requests are stored and then answered 503, as if the
     /// reply was lost. Zero in production.
     pub fail_after_commit: u32,
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             segment_shared_secret: None,
             reassess_window: Duration::from_millis(200),
             reassess_max_accounts: 2_000,
+            max_inbox_messages: 5_000_000,
             fail_after_commit: 0,
         }
     }
@@ -64,6 +68,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("segment_shared_secret", &mask(&self.segment_shared_secret))
             .field("reassess_window", &self.reassess_window)
             .field("reassess_max_accounts", &self.reassess_max_accounts)
+            .field("max_inbox_messages", &self.max_inbox_messages)
             .field("fail_after_commit", &self.fail_after_commit)
             .finish()
     }

@@ -145,6 +145,17 @@ pub struct Rejected {
     pub path: Option<String>,
 }
 
+impl From<Rejected> for ApiError {
+    /// A single-message request's only message was rejected: the whole request fails with its error.
+    fn from(r: Rejected) -> ApiError {
+        let e = ApiError::new(r.code, r.message);
+        match r.path {
+            Some(p) => e.at(p),
+            None => e,
+        }
+    }
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),

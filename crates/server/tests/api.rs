@@ -519,3 +519,58 @@ async fn a_typeless_track_waits_for_its_users_group_and_is_then_counted() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_inbox_refuses_tracking_with_retry_after_and_stores_nothing() {
+    let server = TestServer::start(ServerConfig {
+        max_inbox_messages: 1_000,
+        ..ServerConfig::default()
+    })
+    .await;
+    let key = server.ingest_key.clone();
+    let batch = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1","timestamp":"2026-05-04T10:00:00Z"}]}"#;
+    let depth = &server.state.metrics.inbox_depth;
+    // As if 1,000 acknowledged messages were still waiting for the applier.
+    depth.fetch_add(1_000, std::sync::atomic::Ordering::Relaxed);
+    let resp = bellwether_server::app(server.state.clone())
+        .oneshot(post("/v1/batch", Some(&key), "application/json", batch))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(b["code"], "ingest_backlog", "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("1000 acknowledged"),
+        "{b}"
+    );
+    assert_eq!(server.store.inbox_count().await.unwrap(), 0);
+    // Once the backlog is applied, the same batch is taken as new: nothing of it was kept.
+    depth.fetch_sub(1_000, std::sync::atomic::Ordering::Relaxed);
+    let (s, b) = call(
+        &server,
+        post("/v1/batch", Some(&key), "application/json", batch),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64(), b["duplicates"].as_u64()),
+        (StatusCode::OK, Some(1), Some(0)),
+        "{b}"
+    );
+    server.state.settle().await;
+    assert_eq!(
+        server
+            .point("a1", "event:x", bellwether_core::Day::ymd(2026, 5, 4))
+            .await,
+        1.0
+    );
+    server.stop().await;
+}

@@ -47,6 +47,13 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .or(settings.server.segment_shared_secret.clone()),
         ..ServerConfig::default()
     };
+    let config = ServerConfig {
+        max_inbox_messages: settings
+            .server
+            .max_inbox_messages
+            .unwrap_or(config.max_inbox_messages),
+        ..config
+    };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
         CliError::new(
             Code::InvalidConfig,

@@ -54,6 +54,25 @@ pub(crate) async fn store_messages<S: LiveStore>(
 ) -> ApiResult<Json<Value>> {
     st.metrics
         .messages(segment::SOURCE, "rejected", rejected.len() as u64);
+    // Signed: the applier may count a group out just before the writer counts it in.
+    let waiting = (st
+        .metrics
+        .inbox_depth
+        .load(std::sync::atomic::Ordering::Relaxed) as i64)
+        .max(0) as u64;
+    if !messages.is_empty() && waiting >= st.config.max_inbox_messages {
+        st.metrics
+            .messages(segment::SOURCE, "refused", messages.len() as u64);
+        return Err(ApiError::new(
+            Code::IngestBacklog,
+            format!(
+                "{waiting} acknowledged messages wait to be applied (the limit is {}); nothing was stored, send \
+                 the batch again after the Retry-After seconds",
+                st.config.max_inbox_messages
+            ),
+        )
+        .retry_after(5));
+    }
     let outcome = if messages.is_empty() {
         Default::default()
     } else {
@@ -119,12 +138,6 @@ async fn single<S: LiveStore>(
     })?;
     let key = auth::header_key(&headers).or(k.write_key);
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
-    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now()).map_err(|r| {
-        ApiError {
-            code: r.code,
-            message: r.message,
-            path: r.path,
-        }
-    })?;
+    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now())?;
     store_messages(&st, vec![m], Vec::new()).await
 }
