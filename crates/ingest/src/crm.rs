@@ -27,6 +27,8 @@ pub struct Mapping {
     pub contacts: Option<KindMapping>,
     /// Opportunities export; rows whose mapped `kind` is empty (open deals) are skipped.
     pub opportunities: Option<KindMapping>,
+    /// Help-desk tickets export (Zendesk).
+    pub tickets: Option<KindMapping>,
 }
 
 /// One export's columns and values.
@@ -39,6 +41,10 @@ pub struct KindMapping {
     /// there is one, else is kept as it is; a value mapped to "" leaves the field blank.
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// When the `account_id` column holds an account attribute rather than the id (`name`: Zendesk's
+    /// Organization column), the attribute it holds; each value is matched to the one account whose latest
+    /// attribute equals it, ignoring case and surrounding spaces.
+    pub account_by: Option<String>,
 }
 
 /// What a CRM import did.
@@ -58,6 +64,46 @@ pub struct CrmReport {
     pub touched: Vec<bellwether_core::AccountId>,
 }
 
+/// Accounts by one attribute's value (lowercased), for exports that name accounts rather than give their ids.
+struct AccountsBy {
+    attr: String,
+    ids: rustc_hash::FxHashMap<String, Vec<String>>,
+}
+
+impl AccountsBy {
+    async fn load<S: LiveStore + ?Sized>(store: &S, attr: &str) -> Result<AccountsBy, String> {
+        let mut ids: rustc_hash::FxHashMap<String, Vec<String>> = Default::default();
+        for (id, value) in store.account_attr(attr).await.map_err(|e| e.to_string())? {
+            ids.entry(value.trim().to_lowercase())
+                .or_default()
+                .push(id.0);
+        }
+        Ok(AccountsBy {
+            attr: attr.to_string(),
+            ids,
+        })
+    }
+
+    /// The id of the one account whose attribute is `value`.
+    fn find(&self, value: &str) -> Result<String, String> {
+        match self.ids.get(&value.trim().to_lowercase()).map(Vec::as_slice) {
+            Some([id]) => Ok(id.clone()),
+            Some(many) => Err(format!(
+                "{} accounts have the {} '{value}' ({}); give them distinct {}s or export the account id",
+                many.len(),
+                self.attr,
+                many.join(", "),
+                self.attr
+            )),
+            None => Err(format!(
+                "no account has the {} '{value}'; import the accounts first (their {} must match), or export \
+                 the account id",
+                self.attr, self.attr
+            )),
+        }
+    }
+}
+
 /// Imports one CRM export of `what` (`accounts`, `contacts` or `opportunities`) with a mapping.
 pub async fn import_crm<S: LiveStore + ?Sized>(
     store: &S,
@@ -69,9 +115,10 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
         "accounts" => (Kind::Accounts, mapping.accounts.as_ref()),
         "contacts" => (Kind::Contacts, mapping.contacts.as_ref()),
         "opportunities" => (Kind::Outcomes, mapping.opportunities.as_ref()),
+        "tickets" => (Kind::Tickets, mapping.tickets.as_ref()),
         other => {
             return Err(format!(
-                "'{other}' is not accounts, contacts or opportunities"
+                "'{other}' is not accounts, contacts, opportunities or tickets"
             ))
         }
     };
@@ -94,9 +141,14 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
         }
         cols.push((field.clone(), idx));
     }
+    let by = match &m.account_by {
+        Some(a) => Some(AccountsBy::load(store, a).await?),
+        None => None,
+    };
     let mut report = CrmReport::default();
     let mut records = Vec::new();
     let mut positions = Vec::new();
+    let mut unmatched = Vec::new();
     for (row, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
         report.rows += 1;
@@ -125,6 +177,21 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
             report.skipped += 1;
             continue;
         }
+        if let Some(by) = &by {
+            if let Some((_, v)) = out.iter_mut().find(|(k, _)| k == "account_id") {
+                match by.find(v) {
+                    Ok(id) => *v = id,
+                    Err(message) => {
+                        unmatched.push(RecordError {
+                            index: row,
+                            field: Some("account_id"),
+                            message,
+                        });
+                        continue;
+                    }
+                }
+            }
+        }
         records.push(out);
         positions.push(row);
     }
@@ -138,6 +205,8 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
         })
         .collect();
     report.stored = records.len() - report.rejected.len();
+    report.rejected.extend(unmatched);
+    report.rejected.sort_by_key(|e| e.index);
     let mut live = LiveBatch::default();
     if kind == Kind::Contacts {
         let previous = store

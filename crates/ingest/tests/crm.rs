@@ -69,3 +69,63 @@ async fn salesforce_contacts_turnover_and_renewals() {
     assert_eq!(r.rejected[0].index, 3);
     assert_eq!(r.rejected[0].field, Some("date"));
 }
+
+#[tokio::test]
+async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+    let accounts = dir.path().join("accounts.csv");
+    std::fs::write(
+        &accounts,
+        "account_id,name\nacc-1,Acme Corp\nacc-2,Globex\nacc-3,Initech\nacc-4,Initech\n",
+    )
+    .unwrap();
+    bellwether_ingest::import_file(&store, &accounts, &Default::default())
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../mappings/zendesk.toml"
+    ))
+    .unwrap();
+    let m: Mapping = toml::from_str(&text).unwrap();
+    let export = dir.path().join("tickets.csv");
+    std::fs::write(
+        &export,
+        "Summation column,Id,Requester,Subject,Status,Priority,Created at,Organization,Solved at,Satisfaction Score,First reply time in minutes,Full resolution time in minutes\n\
+         ,101,Ann,Export broken,Solved,Urgent,2026-03-02 09:00:00,acme corp ,2026-03-03 10:00:00,Bad,35,1500\n\
+         ,102,Bo,How do I invite?,Open,Low,2026-03-04 11:00:00,Globex,,Offered,,\n\
+         ,103,Cy,Billing,Open,Normal,2026-03-05 12:00:00,Umbrella,,,,\n\
+         ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,\n",
+    )
+    .unwrap();
+    let r = import_crm(&store, &m, "tickets", &export).await.unwrap();
+    assert_eq!((r.rows, r.stored, r.rejected.len()), (4, 2, 2), "{r:?}");
+    assert_eq!(
+        (r.rejected[0].index, r.rejected[0].field),
+        (2, Some("account_id"))
+    );
+    assert!(
+        r.rejected[0]
+            .message
+            .contains("no account has the name 'Umbrella'"),
+        "{}",
+        r.rejected[0].message
+    );
+    assert!(
+        r.rejected[1]
+            .message
+            .contains("2 accounts have the name 'Initech'"),
+        "{}",
+        r.rejected[1].message
+    );
+    let book = store.load_book(None).await.unwrap();
+    let t = &book.accounts[&AccountId("acc-1".into())].tickets;
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].id, "101");
+    assert_eq!(t[0].csat, Some(1.0));
+    assert_eq!(t[0].first_response_minutes, Some(35.0));
+    assert!(t[0].closed_at.is_some());
+    let g = &book.accounts[&AccountId("acc-2".into())].tickets;
+    assert_eq!((g.len(), g[0].csat), (1, None));
+}

@@ -657,6 +657,33 @@ impl bellwether_store::Store for SqliteStore {
         .await
     }
 
+    async fn account_attr(&self, attr: &str) -> Result<Vec<(AccountId, String)>> {
+        let attr = attr.to_string();
+        self.read(move |c| {
+            // Rows come in key order, so each account's latest value is its last row.
+            let mut st = c
+                .prepare(
+                    "SELECT account_id, value FROM account_attrs WHERE attr = ?1 ORDER BY account_id, valid_from",
+                )
+                .map_err(db_err)?;
+            let mut rows = st.query([attr]).map_err(db_err)?;
+            let mut out: Vec<(AccountId, Option<String>)> = Vec::new();
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let id: String = r.get(0).map_err(db_err)?;
+                let value: Option<String> = r.get(1).map_err(db_err)?;
+                match out.last_mut() {
+                    Some((last, v)) if last.0 == id => *v = value,
+                    _ => out.push((AccountId(id), value)),
+                }
+            }
+            Ok(out
+                .into_iter()
+                .filter_map(|(id, v)| v.map(|v| (id, v)))
+                .collect())
+        })
+        .await
+    }
+
     async fn save_assessments(&self, rows: &[Assessment]) -> Result<()> {
         let rows = rows.to_vec();
         self.write_tx(move |tx| {

@@ -229,6 +229,9 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of every account, sorted.
     async fn account_ids(&self) -> Result<Vec<AccountId>>;
 
+    /// The latest value of one attribute (`name`, `owner` …) of every account that has one, by account id.
+    async fn account_attr(&self, attr: &str) -> Result<Vec<(AccountId, String)>>;
+
     /// Stores assessments (one per account and day; a second one for the same day replaces the first).
     async fn save_assessments(&self, rows: &[Assessment]) -> Result<()>;
 

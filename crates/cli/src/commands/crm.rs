@@ -1,5 +1,5 @@
-//! `bellwether import-crm`: a Salesforce or HubSpot export through a mapping file (`mappings/*.toml`);
-//! contacts that turn inactive or vanish between exports become stakeholder-turnover facts.
+//! `bellwether import-crm`: a Salesforce or HubSpot export (or Zendesk's ticket export) through a mapping file
+//! (`mappings/*.toml`); contacts that turn inactive or vanish between exports become stakeholder-turnover facts.
 
 use crate::config::Settings;
 use crate::error::CliError;
@@ -11,10 +11,11 @@ use std::process::ExitCode;
 /// Arguments of `import-crm`.
 #[derive(clap::Args)]
 pub struct CrmArgs {
-    /// The mapping file (`mappings/salesforce.toml`, `mappings/hubspot.toml`, or your own).
+    /// The mapping file (`mappings/salesforce.toml`, `mappings/hubspot.toml`, `mappings/zendesk.toml`, or your
+    /// own).
     #[arg(long, value_name = "FILE")]
     mapping: PathBuf,
-    /// What the export holds: accounts, contacts or opportunities.
+    /// What the export holds: accounts, contacts, opportunities or tickets.
     what: String,
     /// The CSV export.
     file: PathBuf,
