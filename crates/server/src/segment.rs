@@ -46,6 +46,8 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Messages the writer acknowledges in one transaction at most.
 const MAX_GROUP_MESSAGES: usize = 20_000;
+/// Messages the writer hands to the applier in memory at most; beyond, the applier reads the inbox file.
+const MAX_HELD_MESSAGES: usize = 2 * MAX_APPLY_MESSAGES;
 /// Messages the applier applies in one transaction at most. A pass costs about the same whatever its size
 /// (it rewrites the touched accounts' series), so under a burst the applier takes what has piled up.
 const MAX_APPLY_MESSAGES: usize = 100_000;
@@ -688,9 +690,11 @@ pub async fn spawn<S: LiveStore>(
         queue,
         metrics: metrics.clone(),
     };
+    let handoff = Arc::new(std::sync::Mutex::new(Handoff::new(MAX_HELD_MESSAGES)));
+    let hand = handoff.clone();
     let applier = crate::background::spawn(
         "bellwether-apply",
-        apply_loop(state, wakes, applied_tx, times.clone()),
+        apply_loop(state, wakes, applied_tx, times.clone(), handoff),
     );
     let acc = accepted.clone();
     // The committer acknowledges one group at a time; the gatherer forms the next group while it works, so
@@ -699,10 +703,12 @@ pub async fn spawn<S: LiveStore>(
     let committer = tokio::spawn(async move {
         while let Some((mut jobs, permit)) = to_commit.recv().await {
             match accept(&*store, &mut jobs, &metrics).await {
-                Ok((outcomes, seq)) => {
-                    if let Some(seq) = seq {
+                Ok((outcomes, group)) => {
+                    if let Some(group) = group {
+                        let seq = group.seq;
                         let first = jobs.iter().map(|j| j.at).min().unwrap_or_else(Instant::now);
                         times.lock().expect("accept times").push_back((seq, first));
+                        hand.lock().expect("handoff").push(group);
                         acc.send_replace(seq);
                         let _ = wake.try_send(());
                     }
@@ -770,18 +776,32 @@ async fn accept<S: LiveStore>(
     store: &S,
     jobs: &mut [Job],
     metrics: &Metrics,
-) -> bellwether_store::Result<(Vec<Outcome>, Option<i64>)> {
+) -> bellwether_store::Result<(Vec<Outcome>, Option<Group>)> {
     let counts: Vec<usize> = jobs.iter().map(|j| j.messages.len()).collect();
-    let messages: Vec<InboxMessage> = jobs
+    let parsed: Vec<Message> = jobs
         .iter_mut()
         .flat_map(|j| std::mem::take(&mut j.messages))
+        .collect();
+    let messages: Vec<InboxMessage> = parsed
+        .iter()
         .map(|m| InboxMessage {
-            id: m.id,
+            id: m.id.clone(),
             kind: kind_code(m.ty),
-            payload: m.raw,
+            payload: m.raw.clone(),
         })
         .collect();
-    let (fresh, seq) = store.accept(SOURCE, Timestamp::now(), messages).await?;
+    let received_at = Timestamp::now();
+    let (fresh, seq) = store.accept(SOURCE, received_at, messages).await?;
+    let group = seq.map(|seq| Group {
+        seq,
+        received_at,
+        messages: parsed
+            .into_iter()
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .map(|(m, _)| m)
+            .collect(),
+    });
     let mut fresh = fresh.into_iter();
     let outcomes: Vec<Outcome> = counts
         .iter()
@@ -803,34 +823,125 @@ async fn accept<S: LiveStore>(
         .inbox_depth
         .fetch_add(total(|o| o.accepted), std::sync::atomic::Ordering::Relaxed);
     metrics.messages(SOURCE, "duplicate", total(|o| o.duplicates));
-    Ok((outcomes, seq))
+    Ok((outcomes, group))
 }
 
-/// Applies the inbox in order, a bounded number of messages per transaction, whenever the writer wakes it;
-/// after a failure it waits a second and tries again, so nothing acknowledged is skipped.
+/// One acknowledged group of messages, parsed, as the applier takes it.
+struct Group {
+    seq: i64,
+    received_at: Timestamp,
+    messages: Vec<Message>,
+}
+
+/// Groups the writer acknowledged, handed to the applier in memory so that it neither reads nor parses them
+/// again. The inbox file stays the record: after a restart, or when more than [`MAX_HELD_MESSAGES`] wait, the
+/// applier reads from it instead.
+struct Handoff {
+    groups: std::collections::VecDeque<Group>,
+    held: usize,
+    /// [`MAX_HELD_MESSAGES`], but for tests.
+    max_held: usize,
+    /// A group was not kept because too many were held; the applier goes back to the inbox file.
+    lost: bool,
+}
+
+impl Handoff {
+    fn new(max_held: usize) -> Handoff {
+        Handoff {
+            groups: Default::default(),
+            held: 0,
+            max_held,
+            lost: false,
+        }
+    }
+
+    fn push(&mut self, g: Group) {
+        if self.lost || self.held + g.messages.len() > self.max_held {
+            self.lost = true;
+            self.groups.clear();
+            self.held = 0;
+        } else {
+            self.held += g.messages.len();
+            self.groups.push_back(g);
+        }
+    }
+
+    /// Up to [`MAX_APPLY_MESSAGES`] messages' worth of the groups after `last` (at least one group), when
+    /// they follow it without a gap; `None` when the applier must read the inbox file. `synced` says the
+    /// file held nothing unapplied when the applier last looked, so every later group was pushed here.
+    fn take(&mut self, last: Option<i64>, synced: &mut bool) -> Option<Vec<Group>> {
+        if self.lost {
+            self.lost = false;
+            *synced = false;
+            return None;
+        }
+        while let (Some(g), Some(l)) = (self.groups.front(), last) {
+            if g.seq > l {
+                break;
+            }
+            self.held -= g.messages.len();
+            self.groups.pop_front();
+        }
+        if !*synced {
+            return None;
+        }
+        let front = self.groups.front()?.seq;
+        if last.is_some_and(|l| front != l + 1) {
+            *synced = false;
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut n = 0;
+        while let Some(g) = self.groups.front() {
+            if !out.is_empty() && n + g.messages.len() > MAX_APPLY_MESSAGES {
+                break;
+            }
+            n += g.messages.len();
+            self.held -= g.messages.len();
+            out.extend(self.groups.pop_front());
+        }
+        Some(out)
+    }
+}
+
+/// Applies acknowledged groups in order, a bounded number of messages per transaction, whenever the writer
+/// wakes it: from memory when the writer handed them over, else from the inbox file. After a failure it waits a
+/// second and tries again, so nothing acknowledged is skipped.
 async fn apply_loop<S: LiveStore>(
     mut state: Applier<S>,
     mut wakes: mpsc::Receiver<()>,
     applied: watch::Sender<i64>,
     times: AcceptTimes,
+    handoff: Arc<std::sync::Mutex<Handoff>>,
 ) {
+    let mut last: Option<i64> = None;
+    let mut synced = false;
     loop {
         loop {
-            let entries = match state.store.inbox(SOURCE, MAX_APPLY_MESSAGES).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the tracking inbox failed; retrying in 1 s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
-                }
+            let taken = handoff.lock().expect("handoff").take(last, &mut synced);
+            let groups = match taken {
+                Some(g) => g,
+                None if synced => break,
+                None => match state.store.inbox(SOURCE, MAX_APPLY_MESSAGES).await {
+                    Ok(e) if e.is_empty() => {
+                        synced = true;
+                        continue;
+                    }
+                    Ok(e) => e.iter().map(parse_entry).collect(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the tracking inbox failed; retrying in 1 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
             };
-            let Some(last) = entries.last().map(|e| e.seq) else {
+            let Some(seq) = groups.last().map(|g| g.seq) else {
                 break;
             };
             let first_at = {
                 let mut t = times.lock().expect("accept times");
                 let mut first = None;
-                while t.front().is_some_and(|(seq, _)| *seq <= last) {
+                while t.front().is_some_and(|(s, _)| *s <= seq) {
                     let (_, at) = t.pop_front().expect("front");
                     first.get_or_insert(at);
                 }
@@ -838,28 +949,52 @@ async fn apply_loop<S: LiveStore>(
             };
             let mut done = false;
             while !done {
-                match state.apply(&entries, first_at).await {
+                match state.apply(&groups, first_at).await {
                     Ok(()) => done = true,
                     Err(e) => {
-                        tracing::error!(error = %e, seq = last, "applying tracking messages failed; retrying in 1 s");
+                        tracing::error!(error = %e, seq, "applying tracking messages failed; retrying in 1 s");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     }
                 }
             }
-            let n: usize = entries.iter().map(|e| e.messages.len()).sum();
+            last = Some(seq);
+            let n: usize = groups.iter().map(|g| g.messages.len()).sum();
             // Wrapping: the writer may count a group in just after the applier has taken it out.
             state
                 .metrics
                 .inbox_depth
                 .fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
-            applied.send_replace(last);
+            applied.send_replace(seq);
         }
         if wakes.recv().await.is_none() {
             // The writer stopped; whatever it acknowledged last is applied by the pass above or the next one.
+            synced = false;
             if state.store.inbox_count().await.unwrap_or(0) == 0 {
                 break;
             }
         }
+    }
+}
+
+/// Parses a group read back from the inbox file; a message this version can no longer read is logged and
+/// skipped (it was checked before it was acknowledged).
+fn parse_entry(e: &InboxEntry) -> Group {
+    let mut messages = Vec::with_capacity(e.messages.len());
+    for (i, (code, raw)) in e.messages.iter().enumerate() {
+        match parse_message(i, raw, kind_type(*code), None, e.received_at) {
+            Ok(m) => messages.push(m),
+            Err(r) => tracing::error!(
+                seq = e.seq,
+                index = i,
+                message = %r.message,
+                "an acknowledged message could not be read again and is skipped"
+            ),
+        }
+    }
+    Group {
+        seq: e.seq,
+        received_at: e.received_at,
+        messages,
     }
 }
 
@@ -1008,28 +1143,12 @@ impl<S: LiveStore> Applier<S> {
     /// Applies inbox groups in one transaction that also removes them from the inbox: links, account and
     /// contact records, event counts and exact distinct users; messages whose user has no account yet are
     /// kept as pending. `first_at` is when the oldest of them was acknowledged.
-    async fn apply(
-        &mut self,
-        entries: &[InboxEntry],
-        first_at: Instant,
-    ) -> bellwether_store::Result<()> {
+    async fn apply(&mut self, groups: &[Group], first_at: Instant) -> bellwether_store::Result<()> {
         let t0 = Instant::now();
-        let mut messages: Vec<(Timestamp, Message)> = Vec::new();
-        for e in entries {
-            for (i, (code, raw)) in e.messages.iter().enumerate() {
-                match parse_message(i, raw, kind_type(*code), None, e.received_at) {
-                    Ok(m) => messages.push((e.received_at, m)),
-                    // Checked before it was acknowledged; a message this version no longer reads stays logged.
-                    Err(r) => tracing::error!(
-                        seq = e.seq,
-                        index = i,
-                        message = %r.message,
-                        "an acknowledged message could not be read again and is skipped"
-                    ),
-                }
-            }
-        }
-        let kept: Vec<(Timestamp, &Message)> = messages.iter().map(|(t, m)| (*t, m)).collect();
+        let kept: Vec<(Timestamp, &Message)> = groups
+            .iter()
+            .flat_map(|g| g.messages.iter().map(|m| (g.received_at, m)))
+            .collect();
         let mut b = Build::default();
         // Links first, so events sent before their user's group in the same request are attributed.
         let mut newly: Vec<String> = Vec::new();
@@ -1140,9 +1259,7 @@ impl<S: LiveStore> Applier<S> {
         b.pending_remove.sort();
         b.pending_remove.dedup();
 
-        let now = entries
-            .last()
-            .map_or_else(Timestamp::now, |e| e.received_at);
+        let now = groups.last().map_or_else(Timestamp::now, |g| g.received_at);
         let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now);
         let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now);
         batch.contacts = contacts.contacts;
@@ -1180,7 +1297,7 @@ impl<S: LiveStore> Applier<S> {
             pending_remove: std::mem::take(&mut b.pending_remove),
             distinct: std::mem::take(&mut b.distinct),
             crm_seen: None,
-            applied: entries.last().map(|e| (SOURCE.to_string(), e.seq)),
+            applied: groups.last().map(|g| (SOURCE.to_string(), g.seq)),
         };
         let t1 = Instant::now();
         self.store.write_live(live).await?;
@@ -1233,6 +1350,59 @@ mod tests {
             "a".repeat(40_000)
         );
         assert_eq!(parse(&big).unwrap_err().code, Code::MessageTooLarge);
+    }
+
+    fn group(seq: i64, n: usize) -> Group {
+        let m = parse(r#"{"type":"track","userId":"u","event":"e","messageId":"m"}"#).unwrap();
+        Group {
+            seq,
+            received_at: Timestamp(0),
+            messages: vec![m; n],
+        }
+    }
+
+    fn seqs(g: Option<Vec<Group>>) -> Option<Vec<i64>> {
+        g.map(|g| g.iter().map(|g| g.seq).collect())
+    }
+
+    #[test]
+    fn handoff_gives_groups_in_order_and_sends_the_applier_back_to_the_file_when_unsure() {
+        let mut h = Handoff::new(10);
+        let mut synced = false;
+        h.push(group(1, 2));
+        // Not synced with the file yet: read it first.
+        assert!(h.take(None, &mut synced).is_none());
+        synced = true;
+        h.push(group(2, 3));
+        // Group 1 was applied from the file; 2 follows it.
+        assert_eq!(seqs(h.take(Some(1), &mut synced)), Some(vec![2]));
+        assert_eq!(h.held, 0);
+        // A gap (group 4 after 2) sends the applier back to the file.
+        h.push(group(4, 1));
+        assert!(h.take(Some(2), &mut synced).is_none());
+        assert!(!synced);
+        // Too many held: the handoff drops what it holds and says so once.
+        let mut h = Handoff::new(10);
+        let mut synced = true;
+        h.push(group(1, 6));
+        h.push(group(2, 6));
+        assert!(h.take(Some(0), &mut synced).is_none());
+        assert!(!synced && h.groups.is_empty() && h.held == 0);
+        synced = true;
+        h.push(group(3, 1));
+        assert_eq!(seqs(h.take(Some(2), &mut synced)), Some(vec![3]));
+    }
+
+    #[test]
+    fn handoff_takes_at_most_a_pass_of_messages_but_always_one_group() {
+        let mut h = Handoff::new(10 * MAX_APPLY_MESSAGES);
+        let mut synced = true;
+        h.push(group(1, MAX_APPLY_MESSAGES + 5));
+        h.push(group(2, 1));
+        assert_eq!(seqs(h.take(None, &mut synced)), Some(vec![1]));
+        assert_eq!(seqs(h.take(Some(1), &mut synced)), Some(vec![2]));
+        assert_eq!(seqs(h.take(Some(2), &mut synced)), None);
+        assert!(synced);
     }
 
     #[test]
