@@ -147,6 +147,18 @@ pub struct Rejected {
     pub path: Option<String>,
 }
 
+/// `raw` (a JSON object) with `"sentAt": sent` as its first member.
+fn with_sent_at(raw: &str, sent: &str) -> String {
+    let body = raw.trim_start().strip_prefix('{').unwrap_or(raw);
+    let sent = serde_json::to_string(sent).unwrap_or_else(|_| "\"\"".into());
+    let sep = if body.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    format!("{{\"sentAt\":{sent}{sep}{body}")
+}
+
 impl From<Rejected> for ApiError {
     /// A single-message request's only message was rejected: the whole request fails with its error.
     fn from(r: Rejected) -> ApiError {
@@ -340,6 +352,10 @@ struct Wire<'a> {
     timestamp: Option<Field<'a>>,
     #[serde(rename = "originalTimestamp", borrow)]
     original_timestamp: Option<Field<'a>>,
+    #[serde(rename = "sentAt", borrow)]
+    sent_at: Option<Field<'a>>,
+    #[serde(rename = "receivedAt", borrow)]
+    received_at: Option<Field<'a>>,
     #[serde(borrow)]
     event: Option<Field<'a>>,
     #[serde(rename = "groupId", borrow)]
@@ -353,13 +369,21 @@ struct Wire<'a> {
 }
 
 /// Checks one message. `batch_index` is its position in a `/v1/batch` request, which prefixes the paths of
-/// its errors (`batch[3].timestamp`); none for a single message.
+/// its errors (`batch[3].timestamp`); none for a single message. `now` is when it was received and
+/// `batch_sent_at` the `sentAt` of its batch, if the batch has one.
+///
+/// Clock skew is corrected as Segment does: a message with its own `timestamp` and a `sentAt` (its own or
+/// its batch's) happened at `timestamp + (now − sentAt)`, so a device whose clock is off dates its events by
+/// the server's clock. A message that already carries `receivedAt` (relayed by Segment's webhook
+/// destination) was corrected upstream and keeps its `timestamp`. A batch's `sentAt` is written into the
+/// kept message, so that reading it again later dates it the same.
 pub fn parse_message(
     index: usize,
     raw: &str,
     implied: Option<MsgType>,
     batch_index: Option<usize>,
     now: Timestamp,
+    batch_sent_at: Option<&str>,
 ) -> Result<Message, Rejected> {
     let p = |f: &str| match batch_index {
         Some(i) => format!("batch[{i}].{f}"),
@@ -449,6 +473,19 @@ pub fn parse_message(
         }
         None => now,
     };
+    let own_sent_at = match &w.sent_at {
+        Some(Field::Str(s)) => Some(&**s),
+        _ => None,
+    };
+    let sent_at = own_sent_at.or(batch_sent_at);
+    let explicit = w.timestamp.is_some() || w.original_timestamp.is_some();
+    let at = match sent_at {
+        Some(sent) if explicit && w.received_at.is_none() => {
+            let sent = Timestamp::parse(sent).map_err(|e| bad("sentAt", e.to_string()))?;
+            Timestamp(at.0 + (now.0 - sent.0))
+        }
+        _ => at,
+    };
     let id = id_given
         .clone()
         .unwrap_or_else(|| format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())));
@@ -476,7 +513,10 @@ pub fn parse_message(
         event: None,
         previous_id: None,
         record: Vec::new(),
-        raw: raw.to_string(),
+        raw: match (own_sent_at, batch_sent_at) {
+            (None, Some(sent)) => with_sent_at(raw, sent),
+            _ => raw.to_string(),
+        },
     };
     match ty {
         MsgType::Track => {
@@ -981,7 +1021,7 @@ async fn apply_loop<S: LiveStore>(
 fn parse_entry(e: &InboxEntry) -> Group {
     let mut messages = Vec::with_capacity(e.messages.len());
     for (i, (code, raw)) in e.messages.iter().enumerate() {
-        match parse_message(i, raw, kind_type(*code), None, e.received_at) {
+        match parse_message(i, raw, kind_type(*code), None, e.received_at, None) {
             Ok(m) => messages.push(m),
             Err(r) => tracing::error!(
                 seq = e.seq,
@@ -1172,7 +1212,8 @@ impl<S: LiveStore> Applier<S> {
                         .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
                     continue;
                 }
-                let Ok(m) = parse_message(0, &p.payload, kind_type(p.kind), None, p.received_at)
+                let Ok(m) =
+                    parse_message(0, &p.payload, kind_type(p.kind), None, p.received_at, None)
                 else {
                     continue;
                 };
@@ -1324,7 +1365,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Result<Message, Rejected> {
-        parse_message(3, raw, None, Some(3), Timestamp(0))
+        parse_message(3, raw, None, Some(3), Timestamp(0), None)
     }
 
     #[test]
@@ -1403,6 +1444,47 @@ mod tests {
         assert_eq!(seqs(h.take(Some(1), &mut synced)), Some(vec![2]));
         assert_eq!(seqs(h.take(Some(2), &mut synced)), None);
         assert!(synced);
+    }
+
+    #[test]
+    fn clock_skew_is_corrected_by_sent_at_as_segment_does() {
+        let now = Timestamp::parse("2026-03-10T12:00:00Z").unwrap();
+        let at = |raw: &str, batch: Option<&str>| {
+            parse_message(0, raw, None, Some(0), now, batch)
+                .map(|m| (m.at, m.raw))
+                .unwrap()
+        };
+        // The device's clock is 2 hours behind: it sent at 10:00 by its clock, the server got it at 12:00.
+        let own = r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-10T09:30:00Z","sentAt":"2026-03-10T10:00:00Z"}"#;
+        assert_eq!(
+            at(own, None).0,
+            Timestamp::parse("2026-03-10T11:30:00Z").unwrap()
+        );
+        // The batch's sentAt serves messages without their own, and is written into the kept message, so that
+        // reading it again (after a restart, or when its user is linked) dates it the same.
+        let bare =
+            r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-09T23:30:00Z"}"#;
+        let (t, raw) = at(bare, Some("2026-03-10T10:00:00Z"));
+        assert_eq!(t, Timestamp::parse("2026-03-10T01:30:00Z").unwrap());
+        assert!(
+            raw.starts_with(r#"{"sentAt":"2026-03-10T10:00:00Z","type""#),
+            "{raw}"
+        );
+        assert_eq!(at(&raw, None).0, t);
+        // Relayed by Segment (receivedAt present): corrected upstream already.
+        let relayed = r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-10T09:30:00Z","sentAt":"2026-03-10T10:00:00Z","receivedAt":"2026-03-10T12:00:01Z"}"#;
+        assert_eq!(
+            at(relayed, None).0,
+            Timestamp::parse("2026-03-10T09:30:00Z").unwrap()
+        );
+        // Without its own timestamp a message happens when it is received.
+        let untimed =
+            r#"{"type":"track","userId":"u","event":"e","sentAt":"2026-03-10T10:00:00Z"}"#;
+        assert_eq!(at(untimed, None).0, now);
+        // A bad sentAt is the message's fault, named by its path.
+        let bad = r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-10T09:30:00Z","sentAt":"yesterday"}"#;
+        let e = parse_message(0, bad, None, Some(4), now, None).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("batch[4].sentAt"));
     }
 
     #[test]

@@ -574,3 +574,61 @@ async fn a_full_inbox_refuses_tracking_with_retry_after_and_stores_nothing() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_sent_at_corrects_the_clock_of_its_device() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let key = server.ingest_key.clone();
+    let bad = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"}],"sentAt":"soon"}"#;
+    let (s, b) = call(
+        &server,
+        post("/v1/batch", Some(&key), "application/json", bad),
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].as_str(), b["path"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_field"),
+            Some("sentAt")
+        ),
+        "{b}"
+    );
+    // The device's clock runs 3 days slow: its "sent now" is 3 days behind the server's, so an event it dates
+    // an hour before sending happened an hour before now.
+    let now = Timestamp::now();
+    let device = |t: Timestamp| {
+        let d = t.0 - 3 * bellwether_core::time::MS_PER_DAY;
+        Timestamp(d).to_string()
+    };
+    let event_at = Timestamp(now.0 - 3_600_000);
+    let body = format!(
+        r#"{{"batch":[{{"type":"track","userId":"u","event":"x","context":{{"groupId":"a1"}},"messageId":"m2","timestamp":"{}"}}],"sentAt":"{}"}}"#,
+        device(event_at),
+        device(now)
+    );
+    let (s, b) = call(
+        &server,
+        post("/v1/batch", Some(&key), "application/json", body),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    server.state.settle().await;
+    // Counted on the day it happened by the server's clock, not 3 days earlier.
+    assert_eq!(server.point("a1", "event:x", event_at.day()).await, 1.0);
+    assert_eq!(
+        server
+            .point(
+                "a1",
+                "event:x",
+                Timestamp(event_at.0 - 3 * bellwether_core::time::MS_PER_DAY).day()
+            )
+            .await,
+        0.0
+    );
+    server.stop().await;
+}

@@ -38,6 +38,9 @@ struct BatchBody<'a> {
     batch: Vec<&'a RawValue>,
     #[serde(rename = "writeKey")]
     write_key: Option<String>,
+    /// When the client sent the batch (Segment's libraries set it here rather than in each message).
+    #[serde(rename = "sentAt")]
+    sent_at: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -109,10 +112,21 @@ async fn batch<S: LiveStore>(
     let key = auth::header_key(&headers).or(parsed.write_key.clone());
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
     let now = Timestamp::now();
+    let sent_at = match &parsed.sent_at {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if Timestamp::parse(s).is_ok() => Some(s.as_str()),
+        Some(other) => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                format!("the batch's sentAt {other} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z, or leave it out"),
+            )
+            .at("sentAt"))
+        }
+    };
     let mut messages = Vec::with_capacity(parsed.batch.len());
     let mut rejected = Vec::new();
     for (i, raw) in parsed.batch.iter().enumerate() {
-        match segment::parse_message(i, raw.get(), None, Some(i), now) {
+        match segment::parse_message(i, raw.get(), None, Some(i), now, sent_at) {
             Ok(m) => messages.push(m),
             Err(r) => rejected.push(r),
         }
@@ -138,6 +152,6 @@ async fn single<S: LiveStore>(
     })?;
     let key = auth::header_key(&headers).or(k.write_key);
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
-    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now())?;
+    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now(), None)?;
     store_messages(&st, vec![m], Vec::new()).await
 }

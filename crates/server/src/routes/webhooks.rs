@@ -68,7 +68,7 @@ async fn segment_hook<S: LiveStore>(
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::new(Code::InvalidJson, "the body is not UTF-8 text"))?;
-    let m = segment::parse_message(0, text, None, None, Timestamp::now())?;
+    let m = segment::parse_message(0, text, None, None, Timestamp::now(), None)?;
     super::tracking::store_messages(&st, vec![m], Vec::new()).await
 }
 
