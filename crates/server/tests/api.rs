@@ -214,6 +214,31 @@ async fn keys_scopes_and_whole_request_errors() {
     assert_eq!(body["predictions"][0]["probability"], 0.31, "{body}");
     assert_eq!(body["assessment"]["churn_probability"], 0.31, "{body}");
     assert_eq!(body["predictions"][0]["drivers"][0]["points"], 21.0);
+    // An earlier day's assessments are served by ?day=; the latest day stays the default.
+    let mut earlier = server.store.assessments(Some(day)).await.unwrap().remove(0);
+    earlier.as_of = day.plus(-30);
+    earlier.health = 12.5;
+    server.store.save_assessments(&[earlier]).await.unwrap();
+    let (s, body) = call(
+        &server,
+        get(&format!("/v1/accounts?day={}", day.plus(-30)), Some(&read)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["as_of"], day.plus(-30).to_string());
+    assert_eq!(body["accounts"][0]["health"], 12.5, "{body}");
+    let (_, body) = call(&server, get("/v1/accounts", Some(&read))).await;
+    assert_eq!(body["as_of"], day.to_string());
+    let (s, body) = call(&server, get("/v1/accounts?day=someday", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str(), body["path"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_argument"),
+            Some("day")
+        ),
+        "{body}"
+    );
     let (s, body) = call(&server, get("/v1/accounts/nobody", Some(&read))).await;
     assert_eq!(
         (s, body["code"].as_str()),

@@ -1,4 +1,5 @@
-//! The reads the CLI offers, as JSON: accounts with their latest health (`/v1/accounts`), one account with
+//! The reads the CLI offers, as JSON: accounts with their health on the latest day assessed or a given one
+//! (`/v1/accounts`, `?day=`), one account with
 //! attributes, health history and open signals (`/v1/accounts/{id}`), its daily series
 //! (`/v1/accounts/{id}/series`) and signals (`/v1/signals`). All need a `read` or `admin` key.
 
@@ -33,6 +34,7 @@ async fn reader<S: LiveStore>(st: &Shared<S>, headers: &HeaderMap) -> ApiResult<
 struct AccountsQuery {
     owner: Option<String>,
     limit: Option<usize>,
+    day: Option<String>,
 }
 
 /// A query string read into `T`, or `invalid_argument` naming the parameters the endpoint takes.
@@ -54,13 +56,25 @@ async fn accounts<S: LiveStore>(
     q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     reader(&st, &headers).await?;
-    let q = query(q, "owner and limit")?;
-    let mut rows = st.store.assessments(None).await?;
+    let q = query(q, "owner, limit and day")?;
+    let day = match &q.day {
+        Some(d) => Some(bellwether_core::Day::parse(d).map_err(|e| {
+            ApiError::new(
+                Code::InvalidArgument,
+                format!("day: {e}; give a day as YYYY-MM-DD, or leave it out for the latest day assessed"),
+            )
+            .at("day")
+        })?),
+        None => None,
+    };
+    let mut rows = st.store.assessments(day).await?;
     if let Some(o) = &q.owner {
         rows.retain(|a| a.owner.as_deref() == Some(o.as_str()));
     }
     rows.truncate(q.limit.unwrap_or(usize::MAX));
-    let as_of = rows.first().map(|a| a.as_of.to_string());
+    let as_of = day
+        .or_else(|| rows.first().map(|a| a.as_of))
+        .map(|d| d.to_string());
     Ok(Json(json!({ "as_of": as_of, "accounts": rows })))
 }
 
