@@ -27,7 +27,7 @@ use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_ingest::kind::{self, Kind};
 use bellwether_ingest::records::records_batch;
 use bellwether_store::{
-    DistinctUser, InboxEntry, InboxMessage, LiveBatch, LiveStore, PendingMessage, SeriesDelta,
+    DistinctUsers, InboxEntry, InboxMessage, LiveBatch, LiveStore, PendingMessage, SeriesDelta,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
@@ -1050,6 +1050,31 @@ struct Applier<S> {
     metrics: Arc<Metrics>,
 }
 
+/// The distinct-user series of every event, by code: codes beyond any index into `Build::series`.
+const PERIOD_SERIES: [(u32, &str); 3] = [
+    (u32::MAX - 2, ACTIVE_USERS),
+    (u32::MAX - 1, WEEKLY_ACTIVE_USERS),
+    (u32::MAX, MONTHLY_ACTIVE_USERS),
+];
+
+/// The position of an account's distinct-user series (by code) in `b.distinct.series`, added when new.
+fn distinct_series_index(b: &mut Build, account: &AccountId, code: u32) -> u32 {
+    if let Some(i) = b.distinct_series.get(account).and_then(|m| m.get(&code)) {
+        return *i;
+    }
+    let name = match PERIOD_SERIES.iter().find(|p| p.0 == code) {
+        Some(p) => p.1.to_string(),
+        None => b.series[code as usize].clone(),
+    };
+    let i = b.distinct.series.len() as u32;
+    b.distinct.series.push((account.clone(), name));
+    b.distinct_series
+        .entry(account.clone())
+        .or_default()
+        .insert(code, i);
+    i
+}
+
 /// The last day of the week (Sunday) and of the month `day` falls in, as the import dates them.
 fn period_ends(day: Day) -> [Day; 2] {
     let week_end = day.plus(6 - day.weekday() as i32);
@@ -1069,8 +1094,11 @@ struct Build {
     series: Vec<String>,
     event_series: FxHashMap<String, (u32, u32)>,
     /// Distinct-user facts not known to be stored, and their hashes.
-    distinct: Vec<DistinctUser>,
+    distinct: DistinctUsers,
     distinct_seen: FxHashSet<u64>,
+    /// Each account's distinct-user series in `distinct.series`: series code (an index into `series`, or one
+    /// of [`PERIOD_SERIES`]) → position.
+    distinct_series: FxHashMap<AccountId, FxHashMap<u32, u32>>,
     accounts: Vec<Vec<(String, String)>>,
     contacts: Vec<Vec<(String, String)>>,
     links: FxHashMap<String, AccountId>,
@@ -1154,20 +1182,20 @@ impl<S: LiveStore> Applier<S> {
                 let user = m.users().next().map_or("", String::as_str);
                 let user_hash = (xxhash_rust::xxh3::xxh3_64(user.as_bytes()) | 1) as i64;
                 let [week, month] = period_ends(day);
-                for (metric, d) in [
-                    (b.series[users_idx as usize].as_str(), day),
-                    (ACTIVE_USERS, day),
-                    (WEEKLY_ACTIVE_USERS, week),
-                    (MONTHLY_ACTIVE_USERS, month),
+                for (code, d) in [
+                    (users_idx, day),
+                    (PERIOD_SERIES[0].0, day),
+                    (PERIOD_SERIES[1].0, week),
+                    (PERIOD_SERIES[2].0, month),
                 ] {
+                    let metric = match PERIOD_SERIES.iter().find(|p| p.0 == code) {
+                        Some(p) => p.1,
+                        None => b.series[code as usize].as_str(),
+                    };
                     let h = distinct_hash(account.as_str(), metric, d, user_hash);
                     if !self.seen_distinct.contains(&h) && b.distinct_seen.insert(h) {
-                        b.distinct.push(DistinctUser {
-                            account_id: account.clone(),
-                            metric: metric.to_string(),
-                            day: d,
-                            user_hash,
-                        });
+                        let i = distinct_series_index(b, &account, code);
+                        b.distinct.facts.push((i, d, user_hash));
                     }
                 }
                 *b.counts
@@ -1323,7 +1351,7 @@ impl<S: LiveStore> Applier<S> {
         batch.received_at = Some(now);
         batch.records = kept.len() as u64;
         let mut touched = batch.accounts();
-        touched.extend(b.distinct.iter().map(|d| d.account_id.clone()));
+        touched.extend(b.distinct_series.keys().cloned());
         touched.sort();
         touched.dedup();
         let live = LiveBatch {

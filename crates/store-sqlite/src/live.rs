@@ -5,8 +5,8 @@ use crate::{db_err, write_batch, SqliteStore};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, DistinctUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
-    Result, StoreError, WriteSummary,
+    ApiKey, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage, Result,
+    StoreError, WriteSummary,
 };
 use rusqlite::{params, OptionalExtension, Row};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -267,20 +267,27 @@ impl LiveStore for SqliteStore {
                     .map_err(db_err)?;
                 // In key order, so the inserts walk the table's pages once instead of at random; the users new
                 // to each (series, day) are counted over its run of facts.
-                let mut keyed: Vec<(i64, &DistinctUser)> = distinct
+                let keys: Vec<i64> = distinct
+                    .series
                     .iter()
-                    .map(|d| (series_key(&d.account_id, &d.metric), d))
+                    .map(|(account, metric)| series_key(account, metric))
                     .collect();
-                keyed.sort_unstable_by_key(|(k, d)| (*k, d.day, d.user_hash));
+                let mut keyed: Vec<(i64, Day, i64, u32)> = distinct
+                    .facts
+                    .iter()
+                    .map(|&(i, day, user)| (keys[i as usize], day, user, i))
+                    .collect();
+                keyed.sort_unstable();
                 let mut added: Vec<(&AccountId, &str, Day, u32)> = Vec::new();
                 let mut run: Option<(i64, Day)> = None;
-                for (key, d) in keyed {
-                    let n = ins.execute(params![key, d.day.0, d.user_hash]).map_err(db_err)? as u32;
+                for (key, day, user, i) in keyed {
+                    let n = ins.execute(params![key, day.0, user]).map_err(db_err)? as u32;
                     match added.last_mut() {
-                        Some(last) if run == Some((key, d.day)) => last.3 += n,
+                        Some(last) if run == Some((key, day)) => last.3 += n,
                         _ => {
-                            added.push((&d.account_id, d.metric.as_str(), d.day, n));
-                            run = Some((key, d.day));
+                            let (account, metric) = &distinct.series[i as usize];
+                            added.push((account, metric.as_str(), day, n));
+                            run = Some((key, day));
                         }
                     }
                 }

@@ -15,7 +15,7 @@ mod live;
 
 pub use book::{AccountFacts, Book, ContactFacts};
 pub use live::{
-    ApiKey, DistinctUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
+    ApiKey, DistinctUsers, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
 };
 
 use bellwether_core::history::AttrFact;

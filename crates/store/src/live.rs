@@ -81,17 +81,22 @@ pub struct PendingMessage {
     pub kind: u8,
 }
 
-/// One user seen in one series of an account on one day; the store counts them into the series exactly.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DistinctUser {
-    /// The account.
-    pub account_id: AccountId,
-    /// The distinct-user series (`users:<event>`, `active_users`, `weekly_active_users`, …).
-    pub metric: String,
-    /// The day the point is dated by.
-    pub day: Day,
-    /// A 64-bit hash of the user id.
-    pub user_hash: i64,
+/// Users seen in distinct-user series of accounts on days; the store counts them into the series exactly.
+/// Each series is named once and the facts point at it, since a batch holds hundreds of thousands of facts
+/// over a few thousand series.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DistinctUsers {
+    /// `(account, series)` of the facts: `users:<event>`, `active_users`, `weekly_active_users`, ….
+    pub series: Vec<(AccountId, String)>,
+    /// `(index into series, day the point is dated by, 64-bit hash of the user id)`.
+    pub facts: Vec<(u32, Day, i64)>,
+}
+
+impl DistinctUsers {
+    /// True when there is no fact.
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
 }
 
 /// A message handed to [`LiveStore::accept`].
@@ -132,7 +137,7 @@ pub struct LiveBatch {
     pub pending_remove: Vec<(String, String, String)>,
     /// Users to count into distinct-user series; the store adds the exact counts of the touched days to
     /// `batch.series` (merged by keeping the larger value, which the exact count always is).
-    pub distinct: Vec<DistinctUser>,
+    pub distinct: DistinctUsers,
     /// `(source, contact id, account)` of contacts listed by a CRM import, replacing that source's list.
     pub crm_seen: Option<(String, Vec<(String, AccountId)>)>,
     /// `(source, sequence number)` of the last inbox group whose effects this batch completes: it and the
