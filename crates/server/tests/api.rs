@@ -43,6 +43,16 @@ fn get(path: &str, key: Option<&str>) -> Request<Body> {
     r.body(Body::empty()).unwrap()
 }
 
+/// Posts JSON with a key and checks that it is answered 200 with one message accepted.
+async fn accept_one(server: &TestServer, path: &str, key: &str, body: impl Into<Body>) {
+    let (s, b) = call(server, post(path, Some(key), "application/json", body)).await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{path}: {b}"
+    );
+}
+
 const BATCH: &str = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1"}]}"#;
 
 #[tokio::test]
@@ -511,16 +521,7 @@ async fn a_typeless_track_waits_for_its_users_group_and_is_then_counted() {
     let server = TestServer::start(ServerConfig::default()).await;
     let key = server.ingest_key.clone();
     let track = r#"{"userId":"late","event":"Signed In","messageId":"l1","timestamp":"2026-04-01T08:00:00Z"}"#;
-    let (s, b) = call(
-        &server,
-        post("/v1/track", Some(&key), "application/json", track),
-    )
-    .await;
-    assert_eq!(
-        (s, b["accepted"].as_u64()),
-        (StatusCode::OK, Some(1)),
-        "{b}"
-    );
+    accept_one(&server, "/v1/track", &key, track).await;
     server.state.settle().await;
     assert_eq!(server.store.pending_count().await.unwrap(), 1);
     let group = r#"{"userId":"late","groupId":"globex","messageId":"l2","timestamp":"2026-04-01T07:00:00Z"}"#;
@@ -632,16 +633,7 @@ async fn a_batch_sent_at_corrects_the_clock_of_its_device() {
         device(event_at),
         device(now)
     );
-    let (s, b) = call(
-        &server,
-        post("/v1/batch", Some(&key), "application/json", body),
-    )
-    .await;
-    assert_eq!(
-        (s, b["accepted"].as_u64()),
-        (StatusCode::OK, Some(1)),
-        "{b}"
-    );
+    accept_one(&server, "/v1/batch", &key, body).await;
     server.state.settle().await;
     // Counted on the day it happened by the server's clock, not 3 days earlier.
     assert_eq!(server.point("a1", "event:x", event_at.day()).await, 1.0);
