@@ -76,6 +76,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Acknowledged tracking messages waiting to be applied. Read as signed: the applier may count a group
+    /// out just before the writer counts it in.
+    pub fn inbox_waiting(&self) -> u64 {
+        (self.inbox_depth.load(Ordering::Relaxed) as i64).max(0) as u64
+    }
+
     /// Counts a finished request.
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
@@ -170,7 +176,7 @@ impl Metrics {
             "bellwether_inbox_depth",
             "Acknowledged tracking messages waiting to be applied.",
             "gauge",
-            (self.inbox_depth.load(Ordering::Relaxed) as i64).max(0) as u64,
+            self.inbox_waiting(),
         );
         g(
             &mut out,

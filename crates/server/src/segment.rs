@@ -370,7 +370,7 @@ struct Wire<'a> {
 
 /// Checks one message. `batch_index` is its position in a `/v1/batch` request, which prefixes the paths of
 /// its errors (`batch[3].timestamp`); none for a single message. `now` is when it was received and
-/// `batch_sent_at` the `sentAt` of its batch, if the batch has one.
+/// `batch_sent_at` the `sentAt` of its batch, as sent and as read, if the batch has one.
 ///
 /// Clock skew is corrected as Segment does: a message with its own `timestamp` and a `sentAt` (its own or
 /// its batch's) happened at `timestamp + (now − sentAt)`, so a device whose clock is off dates its events by
@@ -383,7 +383,7 @@ pub fn parse_message(
     implied: Option<MsgType>,
     batch_index: Option<usize>,
     now: Timestamp,
-    batch_sent_at: Option<&str>,
+    batch_sent_at: Option<(&str, Timestamp)>,
 ) -> Result<Message, Rejected> {
     let p = |f: &str| match batch_index {
         Some(i) => format!("batch[{i}].{f}"),
@@ -477,14 +477,15 @@ pub fn parse_message(
         Some(Field::Str(s)) => Some(&**s),
         _ => None,
     };
-    let sent_at = own_sent_at.or(batch_sent_at);
     let explicit = w.timestamp.is_some() || w.original_timestamp.is_some();
-    let at = match sent_at {
-        Some(sent) if explicit && w.received_at.is_none() => {
-            let sent = Timestamp::parse(sent).map_err(|e| bad("sentAt", e.to_string()))?;
-            Timestamp(at.0 + (now.0 - sent.0))
-        }
-        _ => at,
+    let at = if explicit && w.received_at.is_none() {
+        let sent = match (own_sent_at, batch_sent_at) {
+            (Some(s), _) => Some(Timestamp::parse(s).map_err(|e| bad("sentAt", e.to_string()))?),
+            (None, b) => b.map(|(_, t)| t),
+        };
+        sent.map_or(at, |sent| Timestamp(at.0 + (now.0 - sent.0)))
+    } else {
+        at
     };
     let id = id_given
         .clone()
@@ -514,7 +515,7 @@ pub fn parse_message(
         previous_id: None,
         record: Vec::new(),
         raw: match (own_sent_at, batch_sent_at) {
-            (None, Some(sent)) => with_sent_at(raw, sent),
+            (None, Some((sent, _))) => with_sent_at(raw, sent),
             _ => raw.to_string(),
         },
     };
@@ -1062,10 +1063,7 @@ fn distinct_series_index(b: &mut Build, account: &AccountId, code: u32) -> u32 {
     if let Some(i) = b.distinct_series.get(account).and_then(|m| m.get(&code)) {
         return *i;
     }
-    let name = match PERIOD_SERIES.iter().find(|p| p.0 == code) {
-        Some(p) => p.1.to_string(),
-        None => b.series[code as usize].clone(),
-    };
+    let name = b.series_name(code).to_string();
     let i = b.distinct.series.len() as u32;
     b.distinct.series.push((account.clone(), name));
     b.distinct_series
@@ -1105,6 +1103,16 @@ struct Build {
     pending_add: Vec<PendingMessage>,
     pending_remove: Vec<(String, String, String)>,
     new_accounts: FxHashSet<AccountId>,
+}
+
+impl Build {
+    /// The name of a series by code: an index into `series`, or one of [`PERIOD_SERIES`].
+    fn series_name(&self, code: u32) -> &str {
+        match PERIOD_SERIES.iter().find(|p| p.0 == code) {
+            Some(p) => p.1,
+            None => &self.series[code as usize],
+        }
+    }
 }
 
 impl<S: LiveStore> Applier<S> {
@@ -1188,11 +1196,7 @@ impl<S: LiveStore> Applier<S> {
                     (PERIOD_SERIES[1].0, week),
                     (PERIOD_SERIES[2].0, month),
                 ] {
-                    let metric = match PERIOD_SERIES.iter().find(|p| p.0 == code) {
-                        Some(p) => p.1,
-                        None => b.series[code as usize].as_str(),
-                    };
-                    let h = distinct_hash(account.as_str(), metric, d, user_hash);
+                    let h = distinct_hash(account.as_str(), b.series_name(code), d, user_hash);
                     if !self.seen_distinct.contains(&h) && b.distinct_seen.insert(h) {
                         let i = distinct_series_index(b, &account, code);
                         b.distinct.facts.push((i, d, user_hash));
@@ -1477,7 +1481,7 @@ mod tests {
     #[test]
     fn clock_skew_is_corrected_by_sent_at_as_segment_does() {
         let now = Timestamp::parse("2026-03-10T12:00:00Z").unwrap();
-        let at = |raw: &str, batch: Option<&str>| {
+        let at = |raw: &str, batch: Option<(&str, Timestamp)>| {
             parse_message(0, raw, None, Some(0), now, batch)
                 .map(|m| (m.at, m.raw))
                 .unwrap()
@@ -1492,7 +1496,8 @@ mod tests {
         // reading it again (after a restart, or when its user is linked) dates it the same.
         let bare =
             r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-09T23:30:00Z"}"#;
-        let (t, raw) = at(bare, Some("2026-03-10T10:00:00Z"));
+        let sent = "2026-03-10T10:00:00Z";
+        let (t, raw) = at(bare, Some((sent, Timestamp::parse(sent).unwrap())));
         assert_eq!(t, Timestamp::parse("2026-03-10T01:30:00Z").unwrap());
         assert!(
             raw.starts_with(r#"{"sentAt":"2026-03-10T10:00:00Z","type""#),

@@ -74,9 +74,13 @@ fn encode<'a>(messages: impl Iterator<Item = &'a InboxMessage>) -> Vec<u8> {
         plain.extend_from_slice(&(m.payload.len() as u32).to_le_bytes());
         plain.extend_from_slice(m.payload.as_bytes());
     }
-    let mut out = Vec::with_capacity(1 + 4 + lz4_flex::block::get_maximum_output_size(plain.len()));
-    out.push(LZ4);
-    out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&plain));
+    // The marker, then the plain size and the block as `compress_prepend_size` lays them out, written in place.
+    let mut out = vec![0u8; 1 + 4 + lz4_flex::block::get_maximum_output_size(plain.len())];
+    out[0] = LZ4;
+    out[1..5].copy_from_slice(&(plain.len() as u32).to_le_bytes());
+    let n = lz4_flex::block::compress_into(&plain, &mut out[5..])
+        .expect("the buffer has the block's maximum size");
+    out.truncate(5 + n);
     out
 }
 

@@ -45,14 +45,11 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         segment_shared_secret: a
             .segment_shared_secret
             .or(settings.server.segment_shared_secret.clone()),
-        ..ServerConfig::default()
-    };
-    let config = ServerConfig {
         max_inbox_messages: settings
             .server
             .max_inbox_messages
-            .unwrap_or(config.max_inbox_messages),
-        ..config
+            .unwrap_or(ServerConfig::default().max_inbox_messages),
+        ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
         CliError::new(

@@ -57,12 +57,7 @@ pub(crate) async fn store_messages<S: LiveStore>(
 ) -> ApiResult<Json<Value>> {
     st.metrics
         .messages(segment::SOURCE, "rejected", rejected.len() as u64);
-    // Signed: the applier may count a group out just before the writer counts it in.
-    let waiting = (st
-        .metrics
-        .inbox_depth
-        .load(std::sync::atomic::Ordering::Relaxed) as i64)
-        .max(0) as u64;
+    let waiting = st.metrics.inbox_waiting();
     if !messages.is_empty() && waiting >= st.config.max_inbox_messages {
         st.metrics
             .messages(segment::SOURCE, "refused", messages.len() as u64);
@@ -114,14 +109,16 @@ async fn batch<S: LiveStore>(
     let now = Timestamp::now();
     let sent_at = match &parsed.sent_at {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if Timestamp::parse(s).is_ok() => Some(s.as_str()),
-        Some(other) => {
-            return Err(ApiError::new(
-                Code::InvalidField,
-                format!("the batch's sentAt {other} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z, or leave it out"),
-            )
-            .at("sentAt"))
-        }
+        Some(v) => match v.as_str().map(|s| (s, Timestamp::parse(s))) {
+            Some((s, Ok(t))) => Some((s, t)),
+            _ => {
+                return Err(ApiError::new(
+                    Code::InvalidField,
+                    format!("the batch's sentAt {v} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z, or leave it out"),
+                )
+                .at("sentAt"))
+            }
+        },
     };
     let mut messages = Vec::with_capacity(parsed.batch.len());
     let mut rejected = Vec::new();
