@@ -54,6 +54,7 @@ codes! {
     NoData => "no_data", InvalidRequest, 409, "The data directory holds no data yet for what was asked.";
     NotEnoughHistory => "not_enough_history", InvalidRequest, 409, "The book has too little history or too few outcomes to train a model.";
     NoModel => "no_model", InvalidRequest, 404, "No trained model (or no model of the version asked for) is in the registry.";
+    ModelIncompatible => "model_incompatible", InvalidRequest, 409, "A stored model needs input columns this version of Bellwether does not compute.";
     StoreUnavailable => "store_unavailable", System, 503, "The data store could not be opened or written.";
     StoreConflict => "store_conflict", System, 409, "Another writer changed the store at the same time; retrying is safe.";
     IoError => "io_error", System, 500, "Reading or writing a file failed.";

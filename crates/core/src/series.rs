@@ -72,6 +72,12 @@ pub fn active_users(s: &AccountSeries) -> Option<&Series> {
     s.get(ACTIVE_USERS).or_else(|| s.get(METRIC_ACTIVE_USERS))
 }
 
+/// Whether a metric is dated by the last day of a week or month it covers (which may lie after the data)
+/// rather than by the day it happened.
+pub fn is_period_series(metric: &str) -> bool {
+    metric == WEEKLY_ACTIVE_USERS || metric == MONTHLY_ACTIVE_USERS
+}
+
 /// The merge rule of a metric, from its name.
 pub fn merge_rule(metric: &str) -> Merge {
     if metric.starts_with(METRIC_PREFIX) {

@@ -42,6 +42,9 @@ pub struct BookContext {
     pub has_billing: bool,
     /// Segment medians to compare accounts with (empty: no comparison).
     pub peers: crate::peers::Peers,
+    /// For the book's current assessment, the instant it is made: undated values received by then apply
+    /// (see [`bellwether_core::history::snapshot_current`]). `None` for past days, training and backtests.
+    pub current_at: Option<bellwether_core::Timestamp>,
 }
 
 impl BookContext {
@@ -69,6 +72,7 @@ impl BookContext {
             has_interactions: accounts().any(|a| a.interactions.first().is_some_and(|x| x.at < t)),
             has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
             peers: Default::default(),
+            current_at: None,
         }
     }
 
@@ -90,6 +94,19 @@ impl BookContext {
             has_interactions: before(summary.first_interaction),
             has_billing: before(summary.first_billing),
             peers: Default::default(),
+            current_at: None,
         }
+    }
+
+    /// This context for the book's current assessment made at `now`: undated records received by then count,
+    /// and a source whose first record is undated counts as connected.
+    pub fn current(
+        mut self,
+        summary: &BookSummary,
+        now: bellwether_core::Timestamp,
+    ) -> BookContext {
+        self.current_at = Some(now);
+        self.has_contacts |= summary.first_contact.is_some_and(|f| f <= now);
+        self
     }
 }

@@ -61,13 +61,7 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
         report.left
     );
     if !report.touched.is_empty() {
-        bellwether_engine::assess::reassess(
-            &store,
-            &settings.engine(),
-            Some(&report.touched),
-            None,
-        )
-        .await?;
+        super::import::reassess_touched(&store, settings, &report.touched, true).await?;
     }
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS

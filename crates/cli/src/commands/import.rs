@@ -148,25 +148,20 @@ pub async fn import_folder<S: bellwether_store::Store>(
     Ok((any_rejected, touched))
 }
 
-/// Re-assesses the accounts an import touched, as of the day the book was last assessed (or, for a first
-/// import, the day after the data).
+/// Re-assesses the accounts an import touched, as of the book's current day.
 pub async fn reassess_touched<S: bellwether_store::Store>(
     store: &S,
     settings: &Settings,
     touched: &[AccountId],
     print: bool,
 ) -> Result<(), CliError> {
-    // As of the book's current day when it has been assessed before; otherwise the day after the new data.
-    let as_of = store.latest_assessment_day().await?;
-    if let Some(out) =
-        bellwether_engine::reassess(store, &settings.engine(), Some(touched), as_of).await?
-    {
-        if print {
-            println!(
-                "re-assessed {} touched accounts as of {}: {} signals opened, {} closed (load {:.3}s, compute {:.3}s, save {:.3}s)",
-                out.assessed, out.as_of, out.signals_opened, out.signals_closed, out.load_seconds, out.compute_seconds, out.save_seconds
-            );
-        }
+    let day = super::book_day(store, None).await?;
+    let out = bellwether_engine::reassess(store, &settings.engine(), Some(touched), day).await?;
+    if print {
+        println!(
+            "re-assessed {} touched accounts as of {}: {} signals opened, {} closed (load {:.3}s, compute {:.3}s, save {:.3}s)",
+            out.assessed, out.as_of, out.signals_opened, out.signals_closed, out.load_seconds, out.compute_seconds, out.save_seconds
+        );
     }
     Ok(())
 }
