@@ -33,6 +33,8 @@ pub struct ServeArgs {
 
 /// Runs the server.
 pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::ExitCode, CliError> {
+    // One server per data directory, held until this function returns (the process ending releases it too).
+    let _lock = crate::lock::lock_for_serving(&settings.data_dir)?;
     let store = Arc::new(super::open_store(settings).await?);
     let listen = a
         .listen
