@@ -368,8 +368,7 @@ fn read_file(
             path,
             kind,
             &mut line_reader,
-            received,
-            &opts.event_times,
+            Sink::new(kind, received, &opts.event_times),
             &mut chunker,
             &mut report,
             &progress,
@@ -677,14 +676,12 @@ fn read_jsonl(
     path: &Path,
     kind: Kind,
     reader: &mut impl BufRead,
-    received: Timestamp,
-    window: &EventTimeWindow,
+    mut sink: Sink,
     chunker: &mut Chunker,
     report: &mut ImportReport,
     progress: &dyn Fn(u64),
 ) -> Result<WriteBatch, ImportError> {
     let columns = kind.columns();
-    let mut sink = Sink::new(kind, received, window);
     let seed = xxh3_64(format!("{}\x1fjsonl", kind.name()).as_bytes());
     let mut chunks = RecordChunks::new(seed);
     let mut key_cache: rustc_hash::FxHashMap<String, Option<usize>> = Default::default();
