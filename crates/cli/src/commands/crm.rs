@@ -38,16 +38,17 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
         ));
     }
     let store = super::open_store(settings).await?;
-    let report = import_crm(&store, &mapping, &a.what, &a.file)
+    let report = import_crm(&store, &mapping, &a.what, &a.file, &settings.event_times)
         .await
         .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
     for r in report.rejected.iter().take(20) {
         eprintln!(
-            "{}: row {}: {}{}",
+            "{}: row {}: {}{} [{}]",
             a.file.display(),
             r.index + 2,
             r.field.map(|f| format!("{f}: ")).unwrap_or_default(),
-            r.message
+            r.message,
+            r.code
         );
     }
     println!(
