@@ -32,6 +32,9 @@ pub struct FileSettings {
     /// The HTTP server (`bellwether serve`).
     #[serde(default)]
     pub server: Option<ServerSettings>,
+    /// The reporting currency and exchange rates (`[money]`, `[money.rates]`).
+    #[serde(default)]
+    pub money: Option<bellwether_core::MoneyConfig>,
 }
 
 /// `[models]`: what the daily pass does with the trained models.
@@ -97,6 +100,8 @@ pub struct Settings {
     pub models: ModelSettings,
     /// The HTTP server's settings from the file (flags and environment variables override them).
     pub server: ServerSettings,
+    /// The reporting currency and rates ARR is summed and ranked in.
+    pub money: bellwether_core::MoneyConfig,
 }
 
 impl Settings {
@@ -107,6 +112,7 @@ impl Settings {
             calendar: self.calendar.clone(),
             detectors: bellwether_signals::detectors::all(),
             lifecycle: self.lifecycle.clone(),
+            money: self.money.clone(),
         }
     }
 }
@@ -161,7 +167,12 @@ pub fn load(
     let calendar =
         bellwether_signals::calendar::Calendar::from_config(&file.calendar.unwrap_or_default())
             .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let money = file.money.unwrap_or_default();
+    money
+        .validate()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
+        money,
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
         models: file.models.unwrap_or_default(),

@@ -4,7 +4,7 @@
 //! prioritise → deliver) and does no I/O. It owns:
 //!
 //! - [`time`]: UTC days and instants, parsed and printed without a date library on the hot import path;
-//! - [`money`]: integer minor units with an ISO currency;
+//! - [`money`]: integer minor units with an ISO currency, and the reporting-currency conversion;
 //! - [`ids`]: typed identifiers so an account id is never passed where a contact id belongs;
 //! - [`model`]: accounts, contacts, events, tickets, billing, subscriptions, interactions, outcomes, signals,
 //!   assessments and plays;
@@ -23,5 +23,5 @@ pub mod time;
 
 pub use error::{Code, ErrorType};
 pub use ids::{AccountId, ContactId};
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, MoneyConfig, Rates};
 pub use time::{Day, Timestamp};

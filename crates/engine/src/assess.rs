@@ -27,6 +27,8 @@ pub struct Engine {
     pub detectors: Vec<Box<dyn Detector>>,
     /// Signal lifecycle.
     pub lifecycle: LifecycleConfig,
+    /// The reporting currency and rates ARR is ranked in.
+    pub money: bellwether_core::MoneyConfig,
 }
 
 impl Default for Engine {
@@ -36,6 +38,7 @@ impl Default for Engine {
             calendar: Calendar::default(),
             detectors: bellwether_signals::detectors::all(),
             lifecycle: LifecycleConfig::default(),
+            money: Default::default(),
         }
     }
 }
@@ -102,7 +105,8 @@ pub fn risk_proxy(health: f64) -> f64 {
 pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     let h = health::score(f, cfg);
     let risk = risk_proxy(h.score);
-    let arr_major = f.arr_minor.unwrap_or(0) as f64 / 100.0;
+    // Ranked in the reporting currency; the reason shows the account's own.
+    let arr_major = f.arr_reporting.map_or(0.0, |m| m.major());
     let mut weak: Vec<_> = h.components.iter().filter(|c| c.score < 70.0).collect();
     // Weakest first, by the points each component costs the score.
     weak.sort_by(|a, b| ((100.0 - b.score) * b.weight).total_cmp(&((100.0 - a.score) * a.weight)));
@@ -119,7 +123,7 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
                 .join("; ")
         )
     };
-    match f.arr_minor {
+    match f.arr {
         Some(a) => reason.push_str(&format!(" · {} ARR", short_money(a))),
         None => reason.push_str(" · ARR unknown"),
     }
@@ -136,7 +140,7 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
         priority: arr_major * risk,
         reason,
         owner: f.owner.clone(),
-        arr_minor: f.arr_minor,
+        arr_minor: f.arr_reporting.map(|m| m.minor),
     }
 }
 
@@ -322,6 +326,19 @@ pub async fn reassess<S: Store + ?Sized>(
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut ctx = BookContext::from_summary(&summary, as_of);
+    ctx.rates = match crate::money::book_rates(store, &engine.money, Some(&book)).await? {
+        Ok(rates) => rates,
+        Err(why) => {
+            // Amounts without a rate are left out of rankings (their ARR counts as unknown), never added.
+            tracing::warn!("{why}");
+            bellwether_core::Rates::single(
+                engine
+                    .money
+                    .reporting_currency
+                    .unwrap_or(bellwether_core::Currency::USD),
+            )
+        }
+    };
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
     let full = accounts.is_none();

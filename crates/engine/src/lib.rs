@@ -5,6 +5,7 @@
 //! - [`health`]: the transparent rules health score, component by component, each with its reason;
 //! - [`assess`]: the re-assessment pass ("these accounts changed", or the whole book): features, health,
 //!   detections and signal lifecycle for every account on all cores, stored for the day;
+//! - [`money`]: the book's reporting currency and the rates into it;
 //! - [`signals`]: the signal lifecycle (one signal per condition, cooldowns, resolve, snooze, expire);
 //! - [`worklist`]: each CSM's ranked list (ARR × risk proxy) and the portfolio summary.
 #![deny(missing_docs)]
@@ -12,6 +13,7 @@
 pub mod assess;
 pub mod evaluate;
 pub mod health;
+pub mod money;
 pub mod signals;
 pub mod worklist;
 
@@ -19,17 +21,18 @@ pub use assess::{assess_book, reassess, AssessOutcome, Engine};
 pub use health::{HealthConfig, HealthScore};
 pub use worklist::{portfolio_summary, worklist, WorklistItem};
 
-/// Formats minor units as a short dollar amount for sentences: `$3.1B`, `$1.2M`, `$48k`, `$900`.
-pub fn short_money(minor: i64) -> String {
-    let v = minor as f64 / 100.0;
+/// Formats an amount short for sentences, in its own currency: `$3.1B`, `$1.2M`, `$48k`, `$900`, `¥600k`.
+pub fn short_money(m: bellwether_core::Money) -> String {
+    let v = m.major();
+    let sign = m.currency.symbol();
     if v.abs() >= 999_500_000.0 {
-        format!("${:.1}B", v / 1e9)
+        format!("{sign}{:.1}B", v / 1e9)
     } else if v.abs() >= 999_500.0 {
-        format!("${:.1}M", v / 1e6)
+        format!("{sign}{:.1}M", v / 1e6)
     } else if v.abs() >= 1_000.0 {
-        format!("${:.0}k", v / 1e3)
+        format!("{sign}{:.0}k", v / 1e3)
     } else {
-        format!("${v:.0}")
+        format!("{sign}{v:.0}")
     }
 }
 
@@ -37,9 +40,18 @@ pub fn short_money(minor: i64) -> String {
 mod tests {
     #[test]
     fn short_money_scales() {
-        assert_eq!(super::short_money(90_000), "$900");
-        assert_eq!(super::short_money(4_800_000), "$48k");
-        assert_eq!(super::short_money(120_000_000), "$1.2M");
-        assert_eq!(super::short_money(308_190_000_000), "$3.1B");
+        use bellwether_core::{Currency, Money};
+        assert_eq!(super::short_money(Money::usd(90_000)), "$900");
+        assert_eq!(super::short_money(Money::usd(4_800_000)), "$48k");
+        assert_eq!(super::short_money(Money::usd(120_000_000)), "$1.2M");
+        assert_eq!(super::short_money(Money::usd(308_190_000_000)), "$3.1B");
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(
+            super::short_money(Money {
+                minor: 600_000,
+                currency: jpy
+            }),
+            "¥600k"
+        );
     }
 }

@@ -42,6 +42,8 @@ pub struct BookContext {
     pub has_billing: bool,
     /// Segment medians to compare accounts with (empty: no comparison).
     pub peers: crate::peers::Peers,
+    /// How ARR of any currency is brought into the book's reporting currency.
+    pub rates: bellwether_core::Rates,
 }
 
 impl BookContext {
@@ -69,6 +71,7 @@ impl BookContext {
             has_interactions: accounts().any(|a| a.interactions.first().is_some_and(|x| x.at < t)),
             has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
             peers: Default::default(),
+            rates: Default::default(),
         }
     }
 
@@ -90,6 +93,7 @@ impl BookContext {
             has_interactions: before(summary.first_interaction),
             has_billing: before(summary.first_billing),
             peers: Default::default(),
+            rates: Default::default(),
         }
     }
 }

@@ -118,7 +118,12 @@ pub fn features_on(
     peers: Option<Peers>,
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let ctx = BookContext::from_summary(summary, as_of);
+    let mut ctx = BookContext::from_summary(summary, as_of);
+    // ARR is learned from in the book's one currency; a book in several without rates gives no ARR column
+    // values rather than sums across currencies.
+    ctx.rates = bellwether_core::MoneyConfig::default()
+        .resolve(&bellwether_engine::money::loaded_currencies(book, as_of))
+        .unwrap_or_default();
     let accounts: Vec<_> = book.accounts.iter().collect();
     let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
         let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
@@ -220,7 +225,7 @@ pub fn build(
                 RowMeta {
                     account: id.clone(),
                     as_of: day,
-                    arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
+                    arr: f.arr_reporting.map_or(0.0, |m| m.major()),
                     rules_risk: bellwether_engine::assess::risk_proxy(h),
                     labels,
                     churn_day: tl.churn,

@@ -4,7 +4,7 @@ use super::open_store;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::model::{Assessment, SignalStatus};
-use bellwether_core::{AccountId, Code, Day};
+use bellwether_core::{AccountId, Code, Currency, Day, Money, Rates};
 use bellwether_engine::{reassess, short_money, worklist as make_worklist, WorklistItem};
 use bellwether_store::Store;
 use clap::Args;
@@ -52,12 +52,26 @@ pub struct AccountArgs {
     pub json: bool,
 }
 
-/// Prints a ranked worklist.
-pub fn print_worklist(items: &[WorklistItem]) {
+/// The book's reporting currency and rates under `[money]`; refuses a book in several currencies that the
+/// settings give no way to add up.
+pub async fn book_rates(store: &impl Store, settings: &Settings) -> Result<Rates, CliError> {
+    bellwether_engine::money::book_rates(store, &settings.money, None)
+        .await?
+        .map_err(|why| CliError::new(Code::MixedCurrencies, why))
+}
+
+/// Prints a ranked worklist; ARR and priorities are in `reporting`.
+pub fn print_worklist(items: &[WorklistItem], reporting: Currency) {
+    let money = |minor: i64| {
+        short_money(Money {
+            minor,
+            currency: reporting,
+        })
+    };
     for it in items {
         let arr = it
             .arr_minor
-            .map(short_money)
+            .map(money)
             .unwrap_or_else(|| "ARR unknown".into());
         let risk = match it.churn_probability {
             Some(p) if p < 0.01 => "churn risk <1%".to_string(),
@@ -71,7 +85,7 @@ pub fn print_worklist(items: &[WorklistItem]) {
             it.health,
             arr,
             risk,
-            short_money((it.priority * 100.0) as i64)
+            money((it.priority * reporting.scale() as f64).round() as i64)
         );
         println!("     why: {}", it.reason);
     }
@@ -81,6 +95,7 @@ pub fn print_worklist(items: &[WorklistItem]) {
 pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
     let engine = settings.engine();
+    let rates = book_rates(&store, settings).await?;
     if let Some(from) = a.from {
         if let Some(latest) = store.latest_assessment_day().await?.filter(|l| *l >= from) {
             return Err(CliError::new(
@@ -134,7 +149,7 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
     }
     println!(
         "{}",
-        bellwether_engine::portfolio_summary(&out.assessments, out.ended)
+        bellwether_engine::portfolio_summary(&out.assessments, out.ended, rates.reporting())
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -153,6 +168,7 @@ async fn latest(store: &impl Store) -> Result<Vec<Assessment>, CliError> {
 /// Runs `worklist`.
 pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
+    let rates = book_rates(&store, settings).await?;
     let rows = latest(&store).await?;
     let items = make_worklist(&rows, a.csm.as_deref(), a.limit);
     if a.json {
@@ -185,7 +201,7 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
             .unwrap_or_default(),
         rows[0].as_of
     );
-    print_worklist(&items);
+    print_worklist(&items, rates.reporting());
     Ok(ExitCode::SUCCESS)
 }
 
