@@ -100,7 +100,7 @@ mod tests {
                 d.kind()
             );
         }
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 18);
     }
 
     /// Every kind of fact that would fire some detector, dated on or after the day (offsets 0 to 40), on an
