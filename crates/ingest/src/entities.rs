@@ -37,9 +37,17 @@ fn attr_value(
 ) -> Result<String, FieldError> {
     let v = v.trim();
     Ok(match name {
-        attr::ARR => money::parse_major(v, currency)
-            .map_err(|e| FieldError::field(field, e))?
-            .to_string(),
+        attr::ARR => {
+            match money::parse_major(v, currency).map_err(|e| FieldError::field(field, e))? {
+                a if a < 0 => {
+                    return Err(FieldError::field(
+                        field,
+                        format!("'{v}' is negative; ARR is 0 or more"),
+                    ))
+                }
+                a => a.to_string(),
+            }
+        }
         attr::SEATS => match v.parse::<f64>() {
             Ok(s) if s >= 0.0 && s.fract() == 0.0 => (s as i64).to_string(),
             _ => {
@@ -245,6 +253,15 @@ impl EntitySink {
                 let mrr = f
                     .opt_money("mrr", currency)?
                     .ok_or_else(|| FieldError::field("mrr", "is required but blank"))?;
+                if mrr < 0 {
+                    return Err(FieldError::field(
+                        "mrr",
+                        format!(
+                            "{} is negative; MRR is 0 or more",
+                            f.get("mrr").unwrap_or("")
+                        ),
+                    ));
+                }
                 let quantity = f.opt_i64("quantity")?.unwrap_or(1);
                 if quantity < 0 {
                     return Err(FieldError::field(

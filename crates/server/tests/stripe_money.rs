@@ -174,7 +174,7 @@ async fn tiered_prices_are_priced_from_their_tiers_and_unexpanded_tiers_keep_arr
     );
     let (s, b) = send(&server, &ev).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(arr_of(&server, "tier-g").await.unwrap().minor, 145_00 * 12);
+    assert_eq!(arr_of(&server, "tier-g").await.unwrap().minor, 14_500 * 12);
 
     // Volume: all 15 units at the second tier's $8 = $120 a month.
     let volume = tiered(
@@ -191,7 +191,7 @@ async fn tiered_prices_are_priced_from_their_tiers_and_unexpanded_tiers_keep_arr
     );
     let (s, b) = send(&server, &ev).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(arr_of(&server, "tier-v").await.unwrap().minor, 120_00 * 12);
+    assert_eq!(arr_of(&server, "tier-v").await.unwrap().minor, 12_000 * 12);
 
     // A webhook carries no tiers unless expanded: the ARR stays as it was and the answer says why.
     let mut bare = tiered("graduated", Value::Null);
@@ -215,7 +215,7 @@ async fn tiered_prices_are_priced_from_their_tiers_and_unexpanded_tiers_keep_arr
             .contains("ARR was left as it was"),
         "{b}"
     );
-    assert_eq!(arr_of(&server, "tier-g").await.unwrap().minor, 145_00 * 12);
+    assert_eq!(arr_of(&server, "tier-g").await.unwrap().minor, 14_500 * 12);
     server.stop().await;
 }
 
