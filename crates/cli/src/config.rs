@@ -36,6 +36,9 @@ pub struct FileSettings {
     /// The event times accepted, by imports and the server alike.
     #[serde(default)]
     pub event_times: Option<EventTimeWindow>,
+    /// The reporting currency and exchange rates (`[money]`, `[money.rates]`).
+    #[serde(default)]
+    pub money: Option<bellwether_core::MoneyConfig>,
 }
 
 /// `[models]`: what the daily pass does with the trained models.
@@ -103,6 +106,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// The event times accepted (`[event_times]`), by imports and the server alike.
     pub event_times: EventTimeWindow,
+    /// The reporting currency and rates ARR is summed and ranked in.
+    pub money: bellwether_core::MoneyConfig,
 }
 
 impl Settings {
@@ -113,6 +118,7 @@ impl Settings {
             calendar: self.calendar.clone(),
             detectors: bellwether_signals::detectors::all(),
             lifecycle: self.lifecycle.clone(),
+            money: self.money.clone(),
         }
     }
 }
@@ -167,7 +173,12 @@ pub fn load(
     let calendar =
         bellwether_signals::calendar::Calendar::from_config(&file.calendar.unwrap_or_default())
             .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let money = file.money.unwrap_or_default();
+    money
+        .validate()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
+        money,
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
         models: file.models.unwrap_or_default(),

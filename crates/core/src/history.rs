@@ -41,7 +41,7 @@ pub mod attr {
     pub const SEGMENT: &str = "segment";
     /// Plan name.
     pub const PLAN: &str = "plan";
-    /// Annual recurring revenue in minor units (integer text).
+    /// Annual recurring revenue in minor units of the account's `currency` (integer text).
     pub const ARR: &str = "arr";
     /// Currency of `arr` (ISO 4217).
     pub const CURRENCY: &str = "currency";
@@ -61,6 +61,10 @@ pub mod attr {
     pub const STATUS: &str = "status";
     /// A contact's job title.
     pub const TITLE: &str = "title";
+    /// The day a scheduled cancellation takes effect (`YYYY-MM-DD`); cleared when it is withdrawn.
+    pub const CANCEL_AT: &str = "cancel_at";
+    /// The customer's stated reason for a scheduled cancellation (reason, feedback and comment in words).
+    pub const CANCELLATION_FEEDBACK: &str = "cancellation_feedback";
 }
 
 /// The state of a subject's attributes as of an instant.

@@ -5,7 +5,7 @@
 //!
 //! - [`time`]: UTC days and instants, parsed and printed without a date library on the hot import path, and
 //!   the window of plausible event times;
-//! - [`money`]: integer minor units with an ISO currency;
+//! - [`money`]: integer minor units with an ISO currency, and the reporting-currency conversion;
 //! - [`ids`]: typed identifiers so an account id is never passed where a contact id belongs;
 //! - [`model`]: accounts, contacts, events, tickets, billing, subscriptions, interactions, outcomes, signals,
 //!   assessments and plays;
@@ -24,5 +24,5 @@ pub mod time;
 
 pub use error::{Code, ErrorType};
 pub use ids::{AccountId, ContactId};
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, MoneyConfig, Rates};
 pub use time::{Day, Timestamp};

@@ -508,7 +508,7 @@ pub struct Assessment {
     pub reason: String,
     /// The owning CSM as of the day.
     pub owner: Option<String>,
-    /// ARR as of the day, minor units.
+    /// ARR in minor units of the book's reporting currency (`[money]`), as ranked.
     pub arr_minor: Option<i64>,
 }
 

@@ -28,6 +28,8 @@ pub struct Engine {
     pub detectors: Vec<Box<dyn Detector>>,
     /// Signal lifecycle.
     pub lifecycle: LifecycleConfig,
+    /// The reporting currency and rates ARR is ranked in.
+    pub money: bellwether_core::MoneyConfig,
 }
 
 impl Default for Engine {
@@ -37,6 +39,7 @@ impl Default for Engine {
             calendar: Calendar::default(),
             detectors: bellwether_signals::detectors::all(),
             lifecycle: LifecycleConfig::default(),
+            money: Default::default(),
         }
     }
 }
@@ -104,7 +107,7 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
                 .join("; ")
         )
     };
-    match f.arr_minor {
+    match f.arr {
         Some(a) => reason.push_str(&format!(" · {} ARR", short_money(a))),
         None => reason.push_str(" · ARR unknown"),
     }
@@ -118,10 +121,13 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
         components: h.components,
         risk_proxy: risk,
         churn_probability: None,
-        priority: crate::worklist::priority(f.arr_minor, crate::worklist::ranking_risk(risk, None)),
+        priority: crate::worklist::priority(
+            f.arr_reporting,
+            crate::worklist::ranking_risk(risk, None),
+        ),
         reason,
         owner: f.owner.clone(),
-        arr_minor: f.arr_minor,
+        arr_minor: f.arr_reporting.map(|m| m.minor),
     }
 }
 
@@ -314,6 +320,19 @@ pub async fn reassess<S: Store + ?Sized>(
     if day.current {
         ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
     }
+    ctx.rates = match crate::money::book_rates(store, &engine.money, Some(&book)).await? {
+        Ok(rates) => rates,
+        Err(why) => {
+            // Amounts without a rate are left out of rankings (their ARR counts as unknown), never added.
+            tracing::warn!("{why}");
+            bellwether_core::Rates::single(
+                engine
+                    .money
+                    .reporting_currency
+                    .unwrap_or(bellwether_core::Currency::USD),
+            )
+        }
+    };
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
     let full = accounts.is_none();

@@ -16,11 +16,11 @@ pub fn ranking_risk(risk_proxy: f64, churn_probability: Option<f64>) -> f64 {
     churn_probability.unwrap_or(risk_proxy)
 }
 
-/// An account's priority, the one place it is computed: ARR (major units, 0 when unknown) × its risk (see
-/// [`ranking_risk`]), the ARR expected to be lost. Every stored priority and every printed "at stake" figure
-/// comes from here.
-pub fn priority(arr_minor: Option<i64>, risk: f64) -> f64 {
-    arr_minor.unwrap_or(0) as f64 / 100.0 * risk
+/// An account's priority, the one place it is computed: ARR in the reporting currency (major units, 0 when
+/// unknown) × its risk (see [`ranking_risk`]), the ARR expected to be lost. Every stored priority and every
+/// printed "at stake" figure comes from here.
+pub fn priority(arr_reporting: Option<bellwether_core::Money>, risk: f64) -> f64 {
+    arr_reporting.map_or(0.0, |m| m.major()) * risk
 }
 
 /// One line of a worklist.
@@ -41,7 +41,7 @@ pub struct WorklistItem {
     pub churn_probability: Option<f64>,
     /// ARR × risk (the churn probability when known, else the risk proxy), in major units (see [`priority`]).
     pub priority: f64,
-    /// ARR in minor units.
+    /// ARR in minor units of the reporting currency.
     pub arr_minor: Option<i64>,
     /// Why it ranks here.
     pub reason: String,
@@ -96,8 +96,13 @@ pub fn busiest_owner(assessments: &[Assessment]) -> Option<String> {
         .map(|(o, _)| o.to_string())
 }
 
-/// A paragraph for the leader: size of the book, health, ARR at risk and renewals in danger.
-pub fn portfolio_summary(assessments: &[Assessment], ended: usize) -> String {
+/// A paragraph for the leader: size of the book, health, ARR at risk and renewals in danger. ARR is summed in
+/// the assessments' reporting currency, `reporting`.
+pub fn portfolio_summary(
+    assessments: &[Assessment],
+    ended: usize,
+    reporting: bellwether_core::Currency,
+) -> String {
     let n = assessments.len();
     if n == 0 {
         return "No active accounts to summarise.".to_string();
@@ -140,12 +145,12 @@ pub fn portfolio_summary(assessments: &[Assessment], ended: usize) -> String {
         "{n} active accounts worth {} ARR across {} CSMs{}; mean health {mean:.0}. {} accounts ({:.0}% of ARR, {}) are at risk with health below 50, \
          {renewing_at_risk} of them renewing within 120 days; {watch} more are on watch (50–69). The weakest areas among at-risk accounts: {}. \
          Health here is the rules score and its risk is a proxy, not a probability.",
-        short_money(arr),
+        short_money(bellwether_core::Money { minor: arr, currency: reporting }),
         owners.len(),
         if ended > 0 { format!(" ({ended} accounts had already ended and are not ranked)") } else { String::new() },
         at_risk.len(),
         if arr > 0 { risk_arr as f64 / arr as f64 * 100.0 } else { 0.0 },
-        short_money(risk_arr),
+        short_money(bellwether_core::Money { minor: risk_arr, currency: reporting }),
         if cause_text.is_empty() { "none".to_string() } else { cause_text },
     )
 }

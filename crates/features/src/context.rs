@@ -45,6 +45,8 @@ pub struct BookContext {
     /// For the book's current assessment, the instant it is made: undated values received by then apply
     /// (see [`bellwether_core::history::snapshot_current`]). `None` for past days, training and backtests.
     pub current_at: Option<bellwether_core::Timestamp>,
+    /// How ARR of any currency is brought into the book's reporting currency.
+    pub rates: bellwether_core::Rates,
 }
 
 impl BookContext {
@@ -73,6 +75,7 @@ impl BookContext {
             has_billing: accounts().any(|a| a.billing.first().is_some_and(|x| x.at < t)),
             peers: Default::default(),
             current_at: None,
+            rates: Default::default(),
         }
     }
 
@@ -95,6 +98,7 @@ impl BookContext {
             has_billing: before(summary.first_billing),
             peers: Default::default(),
             current_at: None,
+            rates: Default::default(),
         }
     }
 

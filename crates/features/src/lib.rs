@@ -22,7 +22,7 @@ use bellwether_core::model::{
     BillingKind, ContactStatus, InteractionKind, OutcomeKind, Priority, Response, Role,
 };
 use bellwether_core::series::AccountSeries;
-use bellwether_core::{AccountId, Day};
+use bellwether_core::{AccountId, Day, Money};
 use bellwether_store::AccountFacts;
 use serde::Serialize;
 
@@ -93,6 +93,12 @@ pub struct AccountFeatures {
     pub payment_failures_90d: Option<f64>,
     /// Seat reductions and downgrades in the last 180 days.
     pub downgrades_180d: Option<f64>,
+    /// ARR as of the day in its own currency (`arr_minor` with its currency); `None` when unknown or when the
+    /// running subscriptions it falls back to are in several currencies.
+    pub arr: Option<Money>,
+    /// ARR in the book's reporting currency ([`BookContext::rates`]): the figure sums and rankings use.
+    /// `None` when ARR is unknown or its currency has no configured rate.
+    pub arr_reporting: Option<Money>,
 }
 
 fn days_between(a: Day, b: Day) -> i64 {
@@ -115,9 +121,33 @@ pub fn compute(
         .iter()
         .filter(|s| s.start < as_of && s.end.is_none_or(|e| e >= as_of))
         .collect();
-    let arr_minor = view.arr.map(|m| m.minor).or_else(|| {
-        (!subs_running.is_empty()).then(|| subs_running.iter().map(|s| s.mrr.minor * 12).sum())
-    });
+    // ARR: the attribute, else 12 × the running subscriptions' monthly amounts, each currency converted.
+    let (arr, arr_reporting) = match view.arr {
+        Some(m) => (Some(m), ctx.rates.convert(m).ok()),
+        None if subs_running.is_empty() => (None, None),
+        None => {
+            let yearly = |s: &&bellwether_core::model::Subscription| Money {
+                minor: s.mrr.minor.saturating_mul(12),
+                currency: s.mrr.currency,
+            };
+            let first = subs_running[0].mrr.currency;
+            let one_currency = subs_running.iter().all(|s| s.mrr.currency == first);
+            let reporting: Option<i64> = subs_running
+                .iter()
+                .map(|s| ctx.rates.convert(yearly(s)).ok().map(|m| m.minor))
+                .sum();
+            let reporting = reporting.map(|minor| Money {
+                minor,
+                currency: ctx.rates.reporting(),
+            });
+            let own = one_currency.then(|| Money {
+                minor: subs_running.iter().map(|s| yearly(s).minor).sum(),
+                currency: first,
+            });
+            (own, reporting)
+        }
+    };
+    let arr_minor = arr.map(|m| m.minor);
     let seats = view.seats.or_else(|| {
         (!subs_running.is_empty()).then(|| subs_running.iter().map(|s| s.quantity).sum())
     });
@@ -169,6 +199,8 @@ pub fn compute(
             .max()
             .map(|(_, d)| d),
         usage: usage::Usage::compute(series, as_of, ctx, seats),
+        arr,
+        arr_reporting,
         ..Default::default()
     };
 

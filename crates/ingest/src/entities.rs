@@ -12,7 +12,7 @@ use bellwether_core::model::{
     OutcomeKind, Priority, Response, Role, Subscription, Ticket,
 };
 use bellwether_core::time::EventTimeWindow;
-use bellwether_core::{money, AccountId, ContactId, Day, Money, Timestamp};
+use bellwether_core::{money, AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::WriteBatch;
 use std::collections::BTreeMap;
 
@@ -29,13 +29,27 @@ pub(crate) struct EntitySink {
     pending: u64,
 }
 
-/// Converts an attribute's text to its stored form, validating it.
-fn attr_value(name: &str, v: &str, field: &'static str) -> Result<String, FieldError> {
+/// Converts an attribute's text to its stored form, validating it. ARR is stored in minor units of
+/// `currency`, the record's own `currency` column (USD when blank).
+fn attr_value(
+    name: &str,
+    v: &str,
+    field: &'static str,
+    currency: Currency,
+) -> Result<String, FieldError> {
     let v = v.trim();
     Ok(match name {
-        attr::ARR => money::parse_major(v)
-            .map_err(|e| FieldError::field(field, e))?
-            .to_string(),
+        attr::ARR => {
+            match money::parse_major(v, currency).map_err(|e| FieldError::field(field, e))? {
+                a if a < 0 => {
+                    return Err(FieldError::field(
+                        field,
+                        format!("'{v}' is negative; ARR is 0 or more"),
+                    ))
+                }
+                a => a.to_string(),
+            }
+        }
         attr::SEATS => match v.parse::<f64>() {
             Ok(s) if s >= 0.0 && s.fract() == 0.0 => (s as i64).to_string(),
             _ => {
@@ -168,10 +182,11 @@ impl EntitySink {
                     Some(t) => t,
                     None => contract_start.map(|d| d.start()).unwrap_or(received),
                 };
+                let currency = f.currency()?;
                 let mut facts = Vec::new();
                 for name in ACCOUNT_ATTRS {
                     if let Some(v) = f.get(name) {
-                        let value = attr_value(name, v, name)?;
+                        let value = attr_value(name, v, name, currency)?;
                         facts.push(AttrFact {
                             subject: id.clone(),
                             attr: name.to_string(),
@@ -207,9 +222,10 @@ impl EntitySink {
             Kind::AccountChanges => {
                 let id = f.req("account_id")?.trim().to_string();
                 let name = crate::kind::normalise(f.req("attribute")?);
+                let currency = f.currency()?;
                 let value = f
                     .get("value")
-                    .map(|v| attr_value(&name, v, "value"))
+                    .map(|v| attr_value(&name, v, "value", currency))
                     .transpose()?;
                 let valid_from = f.time("valid_from")?;
                 self.batch.account_attrs.push(AttrFact {
@@ -269,9 +285,19 @@ impl EntitySink {
                         ));
                     }
                 }
+                let currency = f.currency()?;
                 let mrr = f
-                    .opt_money("mrr")?
+                    .opt_money("mrr", currency)?
                     .ok_or_else(|| FieldError::field("mrr", "is required but blank"))?;
+                if mrr < 0 {
+                    return Err(FieldError::field(
+                        "mrr",
+                        format!(
+                            "{} is negative; MRR is 0 or more",
+                            f.get("mrr").unwrap_or("")
+                        ),
+                    ));
+                }
                 let quantity = f.opt_i64("quantity")?.unwrap_or(1);
                 if quantity < 0 {
                     return Err(FieldError::field(
@@ -291,7 +317,7 @@ impl EntitySink {
                     end,
                     mrr: Money {
                         minor: mrr,
-                        currency: f.currency()?,
+                        currency,
                     },
                     quantity,
                     received_at: received,
@@ -349,9 +375,9 @@ impl EntitySink {
                     kind: BillingKind::parse(f.req("kind")?)
                         .map_err(|e| FieldError::field("kind", e))?,
                     amount: f
-                        .opt_money("amount")?
+                        .opt_money("amount", currency)?
                         .map(|minor| Money { minor, currency }),
-                    mrr_delta: f.opt_money("mrr_delta")?,
+                    mrr_delta: f.opt_money("mrr_delta", currency)?,
                     seats_delta: f.opt_i64("seats_delta")?,
                     plan: f.get("plan").map(String::from),
                     received_at: received,
@@ -387,7 +413,7 @@ impl EntitySink {
                     date: self.event_day(f, "date")?,
                     kind: OutcomeKind::parse(f.req("kind")?)
                         .map_err(|e| FieldError::field("kind", e))?,
-                    arr_delta: f.opt_money("arr_delta")?,
+                    arr_delta: f.opt_money("arr_delta", f.currency()?)?,
                     received_at: received,
                 });
             }

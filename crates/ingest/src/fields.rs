@@ -53,10 +53,14 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    /// An optional amount in major units, as minor units.
-    pub fn opt_money(&self, name: &'static str) -> Result<Option<i64>, FieldError> {
+    /// An optional amount in major units, as minor units of `currency` (its ISO 4217 exponent).
+    pub fn opt_money(
+        &self,
+        name: &'static str,
+        currency: Currency,
+    ) -> Result<Option<i64>, FieldError> {
         self.get(name)
-            .map(|v| money::parse_major(v).map_err(|e| FieldError::field(name, e)))
+            .map(|v| money::parse_major(v, currency).map_err(|e| FieldError::field(name, e)))
             .transpose()
     }
 

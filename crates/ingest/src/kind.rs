@@ -129,6 +129,7 @@ impl Kind {
                         "valid_from",
                         &["as_of", "changed_at", "effective_at", "timestamp"],
                     ),
+                    opt("currency", &[]),
                 ];
                 C
             }
@@ -245,6 +246,7 @@ impl Kind {
                     req("date", &["day", "closed_at"]),
                     req("kind", &["outcome", "type"]),
                     opt("arr_delta", &[]),
+                    opt("currency", &[]),
                 ];
                 C
             }

@@ -117,6 +117,11 @@ pub fn features_on(
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let mut ctx = BookContext::from_summary(summary, as_of);
+    // ARR is learned from in the book's one currency; a book in several without rates gives no ARR column
+    // values rather than sums across currencies.
+    ctx.rates = bellwether_core::MoneyConfig::default()
+        .resolve(&bellwether_engine::money::loaded_currencies(book, as_of))
+        .unwrap_or_default();
     if let Some(now) = current_at {
         ctx = ctx.current(summary, now);
     }
@@ -221,7 +226,7 @@ pub fn build(
                 RowMeta {
                     account: id.clone(),
                     as_of: day,
-                    arr: f.arr_minor.map_or(0.0, |m| m as f64 / 100.0),
+                    arr: f.arr_reporting.map_or(0.0, |m| m.major()),
                     rules_risk: bellwether_engine::assess::risk_proxy(h),
                     labels,
                     churn_day: tl.churn,

@@ -181,9 +181,9 @@ pub fn rankings(
     feats: &[(AccountFeatures, Option<String>)],
     predictions: &[Prediction],
 ) -> Vec<Ranking> {
-    let arr: HashMap<&AccountId, Option<i64>> = feats
+    let arr: HashMap<&AccountId, Option<bellwether_core::Money>> = feats
         .iter()
-        .map(|(f, _)| (&f.account_id, f.arr_minor))
+        .map(|(f, _)| (&f.account_id, f.arr_reporting))
         .collect();
     predictions
         .iter()

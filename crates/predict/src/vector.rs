@@ -78,7 +78,7 @@ fn flag(b: Option<bool>) -> Option<f64> {
 /// The fixed columns: name, group, getter.
 pub const FIXED: &[(&str, Group, Getter)] = &[
     ("arr", Group::Contract, |f| {
-        f.arr_minor.map(|m| m as f64 / 100.0)
+        f.arr_reporting.map(|m| m.major())
     }),
     ("seats", Group::Seats, |f| f.seats.map(|s| s as f64)),
     ("tenure_days", Group::Contract, |f| {

@@ -5,14 +5,19 @@
 //! A request is accepted when any `v1` matches (compared in constant time) and `t` is at most 300 s old.
 //!
 //! Events map to the canonical model: `customer.subscription.created/updated/deleted` to subscriptions, a
-//! billing event with the MRR and seat change, and the account's ARR (12 × the subscription's MRR), plan,
-//! seats and currency; `invoice.paid` and `invoice.payment_failed` to billing events with the amount. A
+//! billing event with the MRR and seat change, and the account's ARR (12 × the monthly amounts of its live
+//! Stripe subscriptions, in the currency's own minor units), plan, seats and currency; tiered prices are
+//! priced from their tiers. A scheduled cancellation (`cancel_at`, `cancel_at_period_end`) stores its day and
+//! the customer's `cancellation_details`; deleting the last live subscription records the churn as an
+//! outcome. `invoice.paid` and `invoice.payment_failed` map to billing events with the amount. Impossible
+//! values (a negative quantity, an amount that is not finite or beyond range) refuse the event, naming the
+//! field. A
 //! customer is mapped to an account by `metadata.account_id` (on the customer, the subscription, or the
 //! invoice's subscription details) or by a link stored when such metadata was last seen.
 
 use bellwether_core::history::{attr, AttrFact};
-use bellwether_core::model::{BillingEvent, BillingKind, Subscription};
-use bellwether_core::{AccountId, Currency, Day, Money, Timestamp};
+use bellwether_core::model::{BillingEvent, BillingKind, Outcome, OutcomeKind, Subscription};
+use bellwether_core::{money, AccountId, Currency, Day, Money, Timestamp};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -131,6 +136,24 @@ pub fn handled(kind: &str) -> bool {
     )
 }
 
+/// A field of an event that cannot be taken, named by its path in the event (`data.object.items.data[0].quantity`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldError {
+    /// The path of the field.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Facts of one event.
 #[derive(Debug, Default)]
 pub struct Facts {
@@ -140,57 +163,219 @@ pub struct Facts {
     pub subscriptions: Vec<Subscription>,
     /// Account attribute changes.
     pub attrs: Vec<AttrFact>,
+    /// Outcomes: a churn when the account's last live subscription ended.
+    pub outcomes: Vec<Outcome>,
+    /// What was stored without a value it should have had (a tiered price sent without its tiers).
+    pub warnings: Vec<FieldError>,
 }
 
-/// A subscription's monthly amount in minor units, seats and plan name.
-fn sub_terms(s: &Value) -> (i64, i64, Option<String>, Option<String>) {
-    let mut mrr = 0.0;
-    let mut seats = 0;
-    let mut plan = None;
-    let mut currency = s["currency"].as_str().map(String::from);
-    let monthly = |amount: f64, recurring: &Value| -> f64 {
-        let count = recurring["interval_count"].as_f64().unwrap_or(1.0).max(1.0);
-        let per_month = match recurring["interval"].as_str().unwrap_or("month") {
-            "year" => 1.0 / 12.0,
-            "week" => 52.0 / 12.0,
-            "day" => 365.0 / 12.0,
-            _ => 1.0,
-        };
-        amount * per_month / count
+/// A subscription's terms: monthly amount in minor units (`None` when a price could not be read), seats, plan
+/// and currency.
+struct Terms {
+    mrr: Option<i64>,
+    seats: i64,
+    plan: Option<String>,
+    currency: Option<String>,
+    warnings: Vec<FieldError>,
+}
+
+/// A count of 0 or more (1 when absent).
+fn quantity(v: &Value, field: &str) -> Result<i64, FieldError> {
+    if v.is_null() {
+        return Ok(1);
+    }
+    match v.as_f64() {
+        Some(q) if q < 0.0 => Err(FieldError::new(
+            field,
+            format!("{v} is negative; a quantity is a whole number of 0 or more"),
+        )),
+        Some(q) if q.fract() == 0.0 && q <= 1e9 => Ok(q as i64),
+        _ => Err(FieldError::new(
+            field,
+            format!("{v} is not a quantity; use a whole number of 0 or more, up to 1,000,000,000"),
+        )),
+    }
+}
+
+/// An amount in minor units, from a number or a decimal string (Stripe's `*_decimal` fields); `None` when
+/// absent. Refuses negative, non-finite and out-of-range values.
+fn amount(obj: &Value, key: &str, path: &str) -> Result<Option<f64>, FieldError> {
+    let dec = format!("{key}_decimal");
+    let (v, field) = if !obj[key].is_null() {
+        (&obj[key], format!("{path}.{key}"))
+    } else if !obj[dec.as_str()].is_null() {
+        (&obj[dec.as_str()], format!("{path}.{dec}"))
+    } else {
+        return Ok(None);
     };
+    let n = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(t) => t.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(x) if x.is_finite() && (0.0..=money::MAX_MINOR as f64).contains(&x) => Ok(Some(x)),
+        Some(x) if x < 0.0 => Err(FieldError::new(
+            field,
+            format!("{v} is negative; a price is 0 or more"),
+        )),
+        _ => Err(FieldError::new(
+            field,
+            format!(
+                "{v} is not an amount in minor units between 0 and {}",
+                money::MAX_MINOR
+            ),
+        )),
+    }
+}
+
+/// The amount for `q` units of a tiered price (`graduated`: each tier's units at its own price; `volume`: all
+/// units at the price of the tier `q` falls in), flat amounts included.
+fn tiered(price: &Value, q: i64, path: &str) -> Result<f64, FieldError> {
+    let tiers = price["tiers"].as_array().expect("checked by the caller");
+    let mode = price["tiers_mode"].as_str().unwrap_or("");
+    let tier_cost = |i: usize, units: i64| -> Result<f64, FieldError> {
+        let t = &tiers[i];
+        let tp = format!("{path}.tiers[{i}]");
+        let unit = amount(t, "unit_amount", &tp)?.unwrap_or(0.0);
+        let flat = amount(t, "flat_amount", &tp)?.unwrap_or(0.0);
+        Ok(unit * units as f64 + flat)
+    };
+    let upper = |i: usize| -> Result<Option<i64>, FieldError> {
+        match &tiers[i]["up_to"] {
+            Value::Null => Ok(None),
+            Value::String(s) if s == "inf" => Ok(None),
+            v => v.as_i64().filter(|u| *u >= 0).map(Some).ok_or_else(|| {
+                FieldError::new(
+                    format!("{path}.tiers[{i}].up_to"),
+                    format!("{v} is not a tier bound; use a whole number or null"),
+                )
+            }),
+        }
+    };
+    match mode {
+        "graduated" => {
+            let (mut total, mut below) = (0.0, 0i64);
+            for i in 0..tiers.len() {
+                if q <= below {
+                    break;
+                }
+                let top = upper(i)?.unwrap_or(i64::MAX);
+                let units = q.min(top) - below;
+                if units > 0 {
+                    total += tier_cost(i, units)?;
+                }
+                below = top;
+            }
+            Ok(total)
+        }
+        "volume" => {
+            for i in 0..tiers.len() {
+                if upper(i)?.is_none_or(|u| q <= u) {
+                    return tier_cost(i, q);
+                }
+            }
+            Err(FieldError::new(
+                format!("{path}.tiers"),
+                format!("no tier covers a quantity of {q}; the last tier needs `up_to: null`"),
+            ))
+        }
+        other => Err(FieldError::new(
+            format!("{path}.tiers_mode"),
+            format!("'{other}' is not a tiers mode; Stripe sends graduated or volume"),
+        )),
+    }
+}
+
+/// What one price costs per interval for `q` units, in minor units; `Ok(None)` (with a warning) for a tiered
+/// price whose tiers the event does not carry.
+fn price_amount(
+    price: &Value,
+    q: i64,
+    path: &str,
+    warnings: &mut Vec<FieldError>,
+) -> Result<Option<f64>, FieldError> {
+    let tiered_scheme = price["billing_scheme"].as_str() == Some("tiered");
+    if tiered_scheme || (price["unit_amount"].is_null() && price["tiers"].is_array()) {
+        if price["tiers"].as_array().is_some_and(|t| !t.is_empty()) {
+            return tiered(price, q, path).map(Some);
+        }
+        warnings.push(FieldError::new(
+            format!("{path}.tiers"),
+            format!(
+                "price {} is tiered but the event does not carry its tiers (Stripe includes them only when expanded), so the account's ARR was left as it was; set ARR from the subscriptions or accounts import, or send the event with `tiers` expanded",
+                price["id"].as_str().unwrap_or("?")
+            ),
+        ));
+        return Ok(None);
+    }
+    match amount(price, "unit_amount", path)?.or(amount(price, "amount", path)?) {
+        Some(a) => Ok(Some(a * q as f64)),
+        None => {
+            warnings.push(FieldError::new(
+                format!("{path}.unit_amount"),
+                format!(
+                    "price {} has no unit_amount, so the account's ARR was left as it was",
+                    price["id"].as_str().unwrap_or("?")
+                ),
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The factor from a price's interval to a month.
+fn per_month(recurring: &Value) -> f64 {
+    let count = recurring["interval_count"].as_f64().unwrap_or(1.0).max(1.0);
+    let per = match recurring["interval"].as_str().unwrap_or("month") {
+        "year" => 1.0 / 12.0,
+        "week" => 52.0 / 12.0,
+        "day" => 365.0 / 12.0,
+        _ => 1.0,
+    };
+    per / count
+}
+
+/// A subscription's terms. Amounts are in the currency's minor units, as Stripe sends them (yen for JPY,
+/// cents for USD, fils for KWD).
+fn sub_terms(s: &Value) -> Result<Terms, FieldError> {
+    let mut mrr = Some(0.0);
+    let mut seats = 0i64;
+    let mut plan = None;
+    let mut warnings = Vec::new();
+    let mut currency = s["currency"].as_str().map(String::from);
     let items = s["items"]["data"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
         // Legacy single-plan subscriptions.
         let p = &s["plan"];
-        let q = s["quantity"].as_i64().unwrap_or(1);
-        if let Some(a) = p["amount"].as_f64() {
-            mrr += monthly(a * q as f64, p);
+        if p.is_object() {
+            let q = quantity(&s["quantity"], "data.object.quantity")?;
+            let a = price_amount(p, q, "data.object.plan", &mut warnings)?;
+            mrr = mrr.zip(a).map(|(m, a)| m + a * per_month(p));
+            seats += q;
+            plan = p["nickname"]
+                .as_str()
+                .or(p["id"].as_str())
+                .map(String::from);
+            currency = currency.or(p["currency"].as_str().map(String::from));
         }
-        seats += q;
-        plan = p["nickname"]
-            .as_str()
-            .or(p["id"].as_str())
-            .map(String::from);
-        currency = currency.or(p["currency"].as_str().map(String::from));
     }
-    for it in &items {
-        let price = if it["price"].is_object() {
-            &it["price"]
+    for (i, it) in items.iter().enumerate() {
+        let path = format!("data.object.items.data[{i}]");
+        let (price, ppath) = if it["price"].is_object() {
+            (&it["price"], format!("{path}.price"))
         } else {
-            &it["plan"]
+            (&it["plan"], format!("{path}.plan"))
         };
-        let q = it["quantity"].as_i64().unwrap_or(1);
-        let amount = price["unit_amount"]
-            .as_f64()
-            .or(price["amount"].as_f64())
-            .unwrap_or(0.0);
+        let q = quantity(&it["quantity"], &format!("{path}.quantity"))?;
+        let a = price_amount(price, q, &ppath, &mut warnings)?;
         let recurring = if price["recurring"].is_object() {
             &price["recurring"]
         } else {
             price
         };
-        mrr += monthly(amount * q as f64, recurring);
-        seats += q;
+        mrr = mrr.zip(a).map(|(m, a)| m + a * per_month(recurring));
+        seats = seats.saturating_add(q);
         if plan.is_none() {
             plan = ["nickname", "lookup_key"]
                 .iter()
@@ -201,11 +386,32 @@ fn sub_terms(s: &Value) -> (i64, i64, Option<String>, Option<String>) {
         }
         currency = currency.or(price["currency"].as_str().map(String::from));
     }
-    (mrr.round() as i64, seats, plan, currency)
+    let cur = Currency::parse(currency.as_deref().unwrap_or("usd"))
+        .map_err(|e| FieldError::new("data.object.currency", e))?;
+    // The yearly amount must fit too: ARR is stored.
+    let mrr = mrr
+        .map(|m| {
+            money::checked_minor(m * 12.0, cur)
+                .map(|_| m.round() as i64)
+                .map_err(|e| {
+                    FieldError::new("data.object.items", format!("the subscription's ARR {e}"))
+                })
+        })
+        .transpose()?;
+    Ok(Terms {
+        mrr,
+        seats,
+        plan,
+        currency,
+        warnings,
+    })
 }
 
+/// A day from Unix seconds; a value that is no representable time reads as absent.
 fn day_of(v: &Value) -> Option<Day> {
-    v.as_i64().map(|s| Timestamp(s * 1000).day())
+    v.as_i64()
+        .and_then(Timestamp::from_unix_seconds)
+        .map(|t| t.day())
 }
 
 /// When an event happened: its `created`, in Unix seconds.
@@ -217,20 +423,58 @@ pub fn created(ev: &Value) -> Result<Timestamp, String> {
         .ok_or_else(|| format!("`created` {s} is not a time in Unix seconds"))
 }
 
-/// Maps a handled event to facts of `account`.
-pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Facts, String> {
-    let id = ev["id"].as_str().ok_or("the event has no id")?.to_string();
-    let kind = ev["type"].as_str().ok_or("the event has no type")?;
-    let at = created(ev)?;
+/// Whether a subscription id is Stripe's (`sub_…`): the account's ARR from Stripe sums those only, so
+/// subscriptions imported from files for the same contract are not counted twice.
+fn is_stripe_subscription(id: &str) -> bool {
+    id.starts_with("sub_")
+}
+
+/// Cancellation details in words: `too_expensive: "We cut tools" (comment: …)`.
+fn cancellation_words(obj: &Value) -> Option<String> {
+    let d = &obj["cancellation_details"];
+    let text = |k: &str| d[k].as_str().map(str::trim).filter(|s| !s.is_empty());
+    let mut parts = Vec::new();
+    if let Some(f) = text("feedback") {
+        parts.push(f.replace('_', " "));
+    }
+    if let Some(c) = text("comment") {
+        parts.push(format!("\"{c}\""));
+    }
+    if parts.is_empty() {
+        if let Some(r) = text("reason") {
+            parts.push(r.replace('_', " "));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(": "))
+}
+
+/// Maps a handled event to facts of `account`. `existing` holds the account's stored subscriptions: the
+/// account's ARR is 12 × the monthly amounts of its live Stripe subscriptions after the event, and deleting
+/// the last one records the churn.
+pub fn facts(
+    ev: &Value,
+    account: &AccountId,
+    received: Timestamp,
+    existing: &[Subscription],
+) -> Result<Facts, FieldError> {
+    let id = ev["id"]
+        .as_str()
+        .ok_or_else(|| FieldError::new("id", "the event has no id"))?
+        .to_string();
+    let kind = ev["type"]
+        .as_str()
+        .ok_or_else(|| FieldError::new("type", "the event has no type"))?;
+    let at = created(ev).map_err(|why| FieldError::new("created", &why))?;
     let obj = &ev["data"]["object"];
     let mut out = Facts::default();
-    let currency = |c: Option<&str>| -> Result<Currency, String> {
+    let currency = |c: Option<&str>, field: &str| -> Result<Currency, FieldError> {
         Currency::parse(&c.unwrap_or("usd").to_ascii_uppercase())
+            .map_err(|e| FieldError::new(field, e))
     };
-    let attr = |name: &str, value: String| AttrFact {
+    let attr = |name: &str, value: Option<String>| AttrFact {
         subject: account.0.clone(),
         attr: name.into(),
-        value: Some(value),
+        value,
         valid_from: at,
         received_at: received,
     };
@@ -240,12 +484,20 @@ pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Fac
         | "customer.subscription.deleted" => {
             let sub_id = obj["id"]
                 .as_str()
-                .ok_or("data.object.id is missing")?
+                .ok_or_else(|| FieldError::new("data.object.id", "data.object.id is missing"))?
                 .to_string();
-            let (mrr, seats, plan, cur) = sub_terms(obj);
-            let cur = currency(cur.as_deref())?;
+            let terms = sub_terms(obj)?;
+            out.warnings.extend(terms.warnings);
+            let cur = currency(terms.currency.as_deref(), "data.object.currency")?;
+            let stored = existing.iter().find(|s| s.id == sub_id);
+            // A price that could not be read keeps the amount stored before.
+            let mrr = terms.mrr.or_else(|| {
+                stored
+                    .filter(|s| s.mrr.currency == cur)
+                    .map(|s| s.mrr.minor)
+            });
             let deleted = kind.ends_with("deleted");
-            let (prev_mrr, prev_seats) = match (
+            let prev = match (
                 kind,
                 obj.clone(),
                 ev["data"]["previous_attributes"].as_object(),
@@ -254,17 +506,19 @@ pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Fac
                     for (k, v) in prev {
                         o.insert(k.clone(), v.clone());
                     }
-                    let (m, s, _, _) = sub_terms(&Value::Object(o));
-                    (m, s)
+                    sub_terms(&Value::Object(o))
+                        .ok()
+                        .map(|t| (t.mrr, t.seats))
+                        .unwrap_or((None, terms.seats))
                 }
-                ("customer.subscription.updated", _, _) => (mrr, seats),
-                ("customer.subscription.created", _, _) => (0, 0),
-                _ => (mrr, seats),
+                ("customer.subscription.updated", _, _) => (mrr, terms.seats),
+                ("customer.subscription.created", _, _) => (Some(0), 0),
+                _ => (mrr, terms.seats),
             };
             let (mrr_delta, seats_delta) = if deleted {
-                (-mrr, -seats)
+                (mrr.map(|m| -m), -terms.seats)
             } else {
-                (mrr - prev_mrr, seats - prev_seats)
+                (mrr.zip(prev.0).map(|(m, p)| m - p), terms.seats - prev.1)
             };
             let start = day_of(&obj["start_date"])
                 .or_else(|| day_of(&obj["created"]))
@@ -278,38 +532,91 @@ pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Fac
             } else {
                 None
             };
-            out.subscriptions.push(Subscription {
-                id: sub_id,
-                account_id: account.clone(),
-                plan: plan.clone().unwrap_or_else(|| "unknown".into()),
-                start,
-                end,
-                mrr: Money {
-                    minor: mrr,
-                    currency: cur,
-                },
-                quantity: seats,
-                received_at: received,
-            });
+            let plan = terms.plan;
+            // A subscription is stored with a known amount, or as ended (its amount no longer counts).
+            if let Some(minor) = mrr.or(deleted.then_some(0)) {
+                out.subscriptions.push(Subscription {
+                    id: sub_id.clone(),
+                    account_id: account.clone(),
+                    plan: plan.clone().unwrap_or_else(|| "unknown".into()),
+                    start,
+                    end,
+                    mrr: Money {
+                        minor,
+                        currency: cur,
+                    },
+                    quantity: terms.seats,
+                    received_at: received,
+                });
+            }
             out.billing.push(BillingEvent {
                 id,
                 account_id: account.clone(),
                 at,
-                kind: BillingKind::parse(kind)?,
+                kind: BillingKind::parse(kind).map_err(|e| FieldError::new("type", e))?,
                 amount: None,
-                mrr_delta: Some(mrr_delta),
+                mrr_delta,
                 seats_delta: Some(seats_delta),
                 plan: plan.clone(),
                 received_at: received,
             });
+            // The account's other live Stripe subscriptions in the same currency.
+            let day = at.day();
+            let others: Vec<&Subscription> = existing
+                .iter()
+                .filter(|s| s.id != sub_id && is_stripe_subscription(&s.id))
+                .filter(|s| s.start <= day && s.end.is_none_or(|e| e > day))
+                .filter(|s| s.mrr.currency == cur)
+                .collect();
+            let others_mrr: i64 = others.iter().map(|s| s.mrr.minor).sum();
             if deleted {
-                out.attrs.push(attr(attr::ARR, "0".into()));
+                out.attrs
+                    .push(attr(attr::ARR, Some((others_mrr * 12).to_string())));
+                out.attrs.push(attr(attr::CANCEL_AT, None));
+                if others.is_empty() {
+                    out.outcomes.push(Outcome {
+                        account_id: account.clone(),
+                        date: end.unwrap_or(day),
+                        kind: OutcomeKind::Churned,
+                        arr_delta: mrr.map(|m| -m * 12),
+                        received_at: received,
+                    });
+                }
             } else {
-                out.attrs.push(attr(attr::ARR, (mrr * 12).to_string()));
-                out.attrs.push(attr(attr::SEATS, seats.to_string()));
-                out.attrs.push(attr(attr::CURRENCY, cur.to_string()));
+                if let Some(m) = mrr {
+                    out.attrs
+                        .push(attr(attr::ARR, Some(((m + others_mrr) * 12).to_string())));
+                }
+                let seats = terms.seats + others.iter().map(|s| s.quantity).sum::<i64>();
+                out.attrs.push(attr(attr::SEATS, Some(seats.to_string())));
+                out.attrs.push(attr(attr::CURRENCY, Some(cur.to_string())));
                 if let Some(p) = plan {
-                    out.attrs.push(attr(attr::PLAN, p));
+                    out.attrs.push(attr(attr::PLAN, Some(p)));
+                }
+                // A scheduled cancellation: the day it takes effect and what the customer said.
+                let cancel_at = day_of(&obj["cancel_at"]).or_else(|| {
+                    (obj["cancel_at_period_end"].as_bool() == Some(true))
+                        .then(|| {
+                            day_of(&obj["current_period_end"])
+                                .or_else(|| day_of(&obj["items"]["data"][0]["current_period_end"]))
+                        })
+                        .flatten()
+                });
+                let scheduled =
+                    cancel_at.is_some() || obj["cancel_at_period_end"].as_bool() == Some(true);
+                if scheduled {
+                    let when = cancel_at
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "period_end".into());
+                    out.attrs.push(attr(attr::CANCEL_AT, Some(when)));
+                    out.attrs
+                        .push(attr(attr::CANCELLATION_FEEDBACK, cancellation_words(obj)));
+                } else if ["cancel_at", "cancel_at_period_end"]
+                    .iter()
+                    .any(|k| ev["data"]["previous_attributes"].get(k).is_some())
+                {
+                    // The cancellation was withdrawn.
+                    out.attrs.push(attr(attr::CANCEL_AT, None));
                 }
             }
         }
@@ -319,17 +626,23 @@ pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Fac
             } else {
                 "amount_due"
             };
-            let amount = obj[field]
-                .as_i64()
-                .ok_or(format!("data.object.{field} is missing"))?;
+            let path = format!("data.object.{field}");
+            let cur = currency(obj["currency"].as_str(), "data.object.currency")?;
+            let v = &obj[field];
+            let minor = v
+                .as_f64()
+                .ok_or_else(|| FieldError::new(&path, format!("{path} is missing")))
+                .and_then(|x| {
+                    money::checked_minor(x, cur).map_err(|e| FieldError::new(&path, e))
+                })?;
             out.billing.push(BillingEvent {
                 id,
                 account_id: account.clone(),
                 at,
-                kind: BillingKind::parse(kind)?,
+                kind: BillingKind::parse(kind).map_err(|e| FieldError::new("type", e))?,
                 amount: Some(Money {
-                    minor: amount,
-                    currency: currency(obj["currency"].as_str())?,
+                    minor,
+                    currency: cur,
                 }),
                 mrr_delta: None,
                 seats_delta: None,
@@ -372,7 +685,7 @@ mod tests {
                 "previous_attributes": {"items": {"data": [{"quantity": 10, "price": {"id": "price_1", "nickname": "Pro", "unit_amount": 1000, "currency": "usd", "recurring": {"interval": "month", "interval_count": 1}}}]}}
             }
         });
-        let f = facts(&ev, &AccountId("acme".into()), Timestamp(0)).unwrap();
+        let f = facts(&ev, &AccountId("acme".into()), Timestamp(0), &[]).unwrap();
         assert_eq!(f.subscriptions[0].mrr.minor, 12_000);
         assert_eq!(f.billing[0].mrr_delta, Some(2_000));
         assert_eq!(f.billing[0].seats_delta, Some(2));

@@ -4,7 +4,7 @@ use super::open_store;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::model::{Assessment, SignalStatus};
-use bellwether_core::{AccountId, Code, Day};
+use bellwether_core::{AccountId, Code, Currency, Day, Money, Rates};
 use bellwether_engine::{money3, reassess, worklist as make_worklist, BookDay, WorklistItem};
 use bellwether_store::Store;
 use clap::Args;
@@ -52,13 +52,27 @@ pub struct AccountArgs {
     pub json: bool,
 }
 
-/// Prints a ranked worklist whose "ARR × risk = at stake" figures multiply out, for the book's current day
-/// `today` (lines from an older assessment say how old it is).
-pub fn print_worklist(items: &[WorklistItem], today: Day) {
+/// The book's reporting currency and rates under `[money]`; refuses a book in several currencies that the
+/// settings give no way to add up.
+pub async fn book_rates(store: &impl Store, settings: &Settings) -> Result<Rates, CliError> {
+    bellwether_engine::money::book_rates(store, &settings.money, None)
+        .await?
+        .map_err(|why| CliError::new(Code::MixedCurrencies, why))
+}
+
+/// Prints a ranked worklist whose "ARR × risk = at stake" figures multiply out, in the `reporting` currency,
+/// for the book's current day `today` (lines from an older assessment say how old it is).
+pub fn print_worklist(items: &[WorklistItem], today: Day, reporting: Currency) {
+    let money = |minor: i64| {
+        money3(Money {
+            minor,
+            currency: reporting,
+        })
+    };
     for it in items {
         let arr = it
             .arr_minor
-            .map(|a| format!("{} ARR", money3(a)))
+            .map(|a| format!("{} ARR", money(a)))
             .unwrap_or_else(|| "ARR unknown".into());
         let risk = match it.churn_probability {
             Some(p) => format!("churn risk {:.1}%", p * 100.0),
@@ -72,7 +86,7 @@ pub fn print_worklist(items: &[WorklistItem], today: Day) {
             it.health,
             arr,
             risk,
-            money3((it.priority * 100.0).round() as i64),
+            money((it.priority * reporting.scale() as f64).round() as i64),
             match age {
                 a if a <= 0 => String::new(),
                 1 => format!(" (assessed {}, 1 day ago)", it.as_of),
@@ -87,6 +101,7 @@ pub fn print_worklist(items: &[WorklistItem], today: Day) {
 pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
     let engine = settings.engine();
+    let rates = book_rates(&store, settings).await?;
     if let Some(from) = a.from {
         if let Some(latest) = store.latest_assessment_day().await?.filter(|l| *l >= from) {
             return Err(CliError::new(
@@ -126,7 +141,7 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
     }
     println!(
         "{}",
-        bellwether_engine::portfolio_summary(&out.assessments, out.ended)
+        bellwether_engine::portfolio_summary(&out.assessments, out.ended, rates.reporting())
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -145,6 +160,7 @@ async fn latest(store: &impl Store) -> Result<Vec<Assessment>, CliError> {
 /// Runs `worklist`.
 pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
+    let rates = book_rates(&store, settings).await?;
     let rows = latest(&store).await?;
     let items = make_worklist(&rows, a.csm.as_deref(), a.limit);
     if a.json {
@@ -177,7 +193,7 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
             .map(|c| format!(" for {c}"))
             .unwrap_or_default(),
     );
-    print_worklist(&items, today);
+    print_worklist(&items, today, rates.reporting());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -82,11 +82,12 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         "Today's worklist for {csm} ({}): call them in this order",
         out.as_of
     );
-    print_worklist(&items, out.as_of);
+    let rates = super::assess::book_rates(&store, settings).await?;
+    print_worklist(&items, out.as_of, rates.reporting());
     println!();
     println!(
         "Portfolio: {}",
-        portfolio_summary(&out.assessments, out.ended)
+        portfolio_summary(&out.assessments, out.ended, rates.reporting())
     );
     println!();
     println!(

@@ -131,6 +131,7 @@ async fn stripe_hook<S: LiveStore>(
     let mut live = LiveBatch::default();
     live.messages.push((stripe::SOURCE.into(), id.clone()));
     let mut outcome = "ignored";
+    let mut warnings: Vec<stripe::FieldError> = Vec::new();
     if stripe::handled(&kind) {
         // The event's time dates its facts: checked before it is stored or kept waiting for its customer.
         let created = stripe::created(&ev).map_err(|e| {
@@ -154,8 +155,15 @@ async fn stripe_hook<S: LiveStore>(
             .or_else(|| customer.as_ref().and_then(|c| links.get(c).cloned()));
         match (account, &customer) {
             (Some(account), _) => {
-                add_facts(&mut live, &ev, &account, received)
-                    .map_err(|e| ApiError::new(Code::InvalidJson, format!("event {id}: {e}")))?;
+                let existing = stored_subscriptions(&st, &account).await?;
+                let w = add_facts(&mut live, &ev, &account, received, &existing).map_err(|e| {
+                    ApiError::new(
+                        Code::InvalidField,
+                        format!("event {id}: {}: {}", e.field, e.message),
+                    )
+                    .at(&e.field)
+                })?;
+                warnings.extend(w);
                 outcome = "accepted";
                 if let Some(c) = &customer {
                     if links.get(c) != Some(&account) {
@@ -198,7 +206,35 @@ async fn stripe_hook<S: LiveStore>(
     }
     st.metrics.messages(stripe::SOURCE, outcome, 1);
     st.queue.push(touched, started);
-    Ok(Json(json!({"received": true, "outcome": outcome})))
+    if warnings.is_empty() {
+        return Ok(Json(json!({"received": true, "outcome": outcome})));
+    }
+    for w in &warnings {
+        tracing::warn!(event = %id, field = %w.field, "{}", w.message);
+    }
+    let warnings: Vec<Value> = warnings
+        .iter()
+        .map(|w| json!({"field": w.field, "message": w.message}))
+        .collect();
+    Ok(Json(
+        json!({"received": true, "outcome": outcome, "warnings": warnings}),
+    ))
+}
+
+/// The account's stored subscriptions, which the account's ARR after a subscription event is summed from.
+async fn stored_subscriptions<S: LiveStore>(
+    st: &Shared<S>,
+    account: &AccountId,
+) -> ApiResult<Vec<bellwether_core::model::Subscription>> {
+    let mut book = st
+        .store
+        .load_book(Some(std::slice::from_ref(account)))
+        .await?;
+    Ok(book
+        .accounts
+        .remove(account)
+        .map(|a| a.subscriptions)
+        .unwrap_or_default())
 }
 
 /// Links a Stripe customer to an account and adds the events that waited for it.
@@ -215,13 +251,19 @@ async fn link_customer<S: LiveStore>(
         account.clone(),
     ));
     let customer = customer.to_string();
+    let mut existing = stored_subscriptions(st, account).await?;
     for p in st
         .store
         .pending(stripe::SOURCE, std::slice::from_ref(&customer))
         .await?
     {
         if let Ok(old) = serde_json::from_str::<Value>(&p.payload) {
-            if add_facts(live, &old, account, received).is_ok() {
+            // Subscriptions written by earlier waiting events replace their stored versions.
+            for sub in &live.batch.subscriptions {
+                existing.retain(|s| s.id != sub.id);
+                existing.push(sub.clone());
+            }
+            if add_facts(live, &old, account, received, &existing).is_ok() {
                 live.pending_remove.push((p.source, p.user_key, p.id));
             }
         }
@@ -287,15 +329,18 @@ async fn stripe_customer<S: LiveStore>(
     ))
 }
 
+/// Adds an event's facts to the batch; returns its warnings.
 fn add_facts(
     live: &mut LiveBatch,
     ev: &Value,
     account: &AccountId,
     received: Timestamp,
-) -> Result<(), String> {
-    let f = stripe::facts(ev, account, received)?;
+    existing: &[bellwether_core::model::Subscription],
+) -> Result<Vec<stripe::FieldError>, stripe::FieldError> {
+    let f = stripe::facts(ev, account, received, existing)?;
     live.batch.billing.extend(f.billing);
     live.batch.subscriptions.extend(f.subscriptions);
     live.batch.account_attrs.extend(f.attrs);
-    Ok(())
+    live.batch.outcomes.extend(f.outcomes);
+    Ok(f.warnings)
 }

@@ -1,5 +1,6 @@
 //! Every detector, one file each, and the one place they are registered.
 
+mod cancellation_scheduled;
 mod champion_left;
 mod downgrade;
 mod escalation;
@@ -58,6 +59,7 @@ pub fn all() -> Vec<Box<dyn Detector>> {
         }),
         Box::new(new_team_adoption::NewTeamAdoption::default()),
         Box::new(usage_surge::UsageSurge::default()),
+        Box::new(cancellation_scheduled::CancellationScheduled::default()),
         Box::new(promoter::Promoter {
             min_score: 10.0,
             ..Default::default()
@@ -98,7 +100,7 @@ mod tests {
                 d.kind()
             );
         }
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 18);
     }
 
     /// Every kind of fact that would fire some detector, dated on or after the day (offsets 0 to 40), on an

@@ -1,0 +1,57 @@
+//! The book's reporting currency: which currencies its ARR is held in, and the rates (from `[money]`) that
+//! bring them into one currency for sums and rankings. A book in several currencies without rates is refused
+//! rather than added up.
+
+use bellwether_core::history::attr;
+use bellwether_core::{Currency, MoneyConfig, Rates};
+use bellwether_store::{Book, Result, Store};
+use std::collections::BTreeSet;
+
+/// Every currency ARR is held in: the accounts' `currency` attributes, USD for accounts with ARR but no
+/// currency, and the currencies of `loaded` accounts' subscriptions.
+pub async fn book_currencies<S: Store + ?Sized>(
+    store: &S,
+    loaded: Option<&Book>,
+) -> Result<BTreeSet<Currency>> {
+    let (arr, cur) = tokio::try_join!(
+        store.account_attr(attr::ARR),
+        store.account_attr(attr::CURRENCY)
+    )?;
+    let with_currency: std::collections::HashSet<_> = cur.iter().map(|(id, _)| id).collect();
+    let mut out: BTreeSet<Currency> = cur
+        .iter()
+        .filter_map(|(_, c)| Currency::parse(c).ok())
+        .collect();
+    if arr.iter().any(|(id, _)| !with_currency.contains(id)) {
+        out.insert(Currency::USD);
+    }
+    if let Some(book) = loaded {
+        for a in book.accounts.values() {
+            out.extend(a.subscriptions.iter().map(|s| s.mrr.currency));
+        }
+    }
+    Ok(out)
+}
+
+/// The book's rates under `cfg`: `Ok(Err(message))` when its currencies cannot be brought into one, the
+/// message saying what to configure.
+pub async fn book_rates<S: Store + ?Sized>(
+    store: &S,
+    cfg: &MoneyConfig,
+    loaded: Option<&Book>,
+) -> Result<std::result::Result<Rates, String>> {
+    Ok(cfg.resolve(&book_currencies(store, loaded).await?))
+}
+
+/// The currencies of a loaded book's ARR as of `as_of` (attributes and subscriptions), for passes that have
+/// the book in hand but not the store.
+pub fn loaded_currencies(book: &Book, as_of: bellwether_core::Day) -> BTreeSet<Currency> {
+    let mut out = BTreeSet::new();
+    for (id, a) in &book.accounts {
+        if let Some(m) = a.view(id, as_of).arr {
+            out.insert(m.currency);
+        }
+        out.extend(a.subscriptions.iter().map(|s| s.mrr.currency));
+    }
+    out
+}
