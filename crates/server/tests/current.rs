@@ -1,6 +1,6 @@
 //! A running server's one current day: live re-assessments are made as of today by the clock whatever the
 //! dates of the data they touched, and every active account stays in `GET /v1/accounts` with its latest
-//! assessment and its age.
+//! assessment and its age, and an account whose Stripe subscription ends leaves it at once.
 
 mod common;
 
@@ -103,5 +103,99 @@ async fn accounts_touched_by_old_data_are_assessed_on_todays_date_and_stay_liste
         assert_eq!(a["as_of"], today.0, "{a}");
         assert_eq!(a["age_days"], 0, "{a}");
     }
+    server.stop().await;
+}
+
+const SECRET: &str = "whsec_current_test";
+
+async fn stripe(server: &TestServer, event: &serde_json::Value) -> String {
+    let body = event.to_string();
+    let now = Timestamp::now().0 / 1000;
+    let sig = bellwether_server::stripe::sign(SECRET, now, body.as_bytes());
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nStripe-Signature: {sig}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn subscription(id: &str, kind: &str, created: i64, extra: serde_json::Value) -> serde_json::Value {
+    let mut object = serde_json::json!({
+        "id": "sub_acme", "object": "subscription", "customer": "cus_acme", "currency": "usd",
+        "status": "active", "start_date": created - 86_400 * 60, "created": created - 86_400 * 60,
+        "cancel_at_period_end": false, "metadata": {"account_id": "acme"},
+        "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item", "quantity": 100,
+            "price": {"id": "price_1", "object": "price", "currency": "usd", "nickname": "Team",
+                      "billing_scheme": "per_unit", "unit_amount": 1800,
+                      "recurring": {"interval": "month", "interval_count": 1}}}]},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        object[k] = v.clone();
+    }
+    serde_json::json!({"id": id, "object": "event", "type": kind, "created": created, "livemode": false,
+                       "data": {"object": object}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once() {
+    let server = TestServer::start(ServerConfig {
+        stripe_webhook_secret: Some(SECRET.into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let now = Timestamp::now().0 / 1000;
+    let events: Vec<String> = (0..20)
+        .map(|d| {
+            track(
+                if d % 2 == 0 { "acme" } else { "other" },
+                &format!("e{d}"),
+                Timestamp((now - d * 86_400 - 600) * 1000),
+            )
+        })
+        .collect();
+    post_batch(&server, format!(r#"{{"batch":[{}]}}"#, events.join(","))).await;
+    let created = subscription(
+        "evt_1",
+        "customer.subscription.created",
+        now - 86_400 * 10,
+        serde_json::json!({}),
+    );
+    let r = stripe(&server, &created).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    server.state.settle().await;
+    let body = get_json(&server.url, "/v1/accounts", &server.read_key).await;
+    let acme = body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "acme")
+        .unwrap_or_else(|| panic!("{body}"))
+        .clone();
+    assert_eq!(acme["arr_minor"], 2_160_000, "$21.6k ARR: {acme}");
+
+    let deleted = subscription(
+        "evt_2",
+        "customer.subscription.deleted",
+        now - 60,
+        serde_json::json!({"status": "canceled", "ended_at": now - 60, "canceled_at": now - 60}),
+    );
+    let r = stripe(&server, &deleted).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    server.state.settle().await;
+    let body = get_json(&server.url, "/v1/accounts", &server.read_key).await;
+    let ids: Vec<&str> = body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["other"], "the ended account leaves the list: {body}");
     server.stop().await;
 }
