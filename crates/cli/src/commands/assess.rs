@@ -212,7 +212,10 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
         ));
     };
     let history = store.assessment_history(&id).await?;
-    let as_of = history.last().map(|h| h.as_of).unwrap_or_else(Day::today);
+    let as_of = match history.last() {
+        Some(h) => h.as_of,
+        None => super::book_day(&store, None).await?.day,
+    };
     // What is known now: undated values received after the last assessment show too.
     let view = facts.view_current(&id, as_of, Some(bellwether_core::Timestamp::now()));
     let filter = bellwether_store::SignalFilter {

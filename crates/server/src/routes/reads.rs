@@ -108,10 +108,12 @@ async fn account<S: LiveStore>(
         .at("id"));
     };
     let history = st.store.assessment_history(&aid).await?;
-    let as_of = history
-        .last()
-        .map(|h| h.as_of)
-        .unwrap_or_else(|| Day::today().plus(1));
+    let as_of = match history.last() {
+        Some(h) => h.as_of,
+        None => bellwether_engine::book_day(&*st.store, bellwether_engine::Clock::Live, None)
+            .await?
+            .map_or_else(Day::today, |d| d.day),
+    };
     let signals = st
         .store
         .signals(SignalFilter {
