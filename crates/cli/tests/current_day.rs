@@ -3,30 +3,14 @@
 //! active account in the current list, undated CRM values visible to the assessment made after they arrive,
 //! ended accounts leaving the list at once, and stored models scored with their own columns.
 
+mod common;
+
+use common::{bw, ok};
+
 use bellwether_core::Day;
 use bellwether_sim::{simulate, SimConfig};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn bw(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Output;
 
 /// Reads "$1.94M" / "$127k" / "$900" back into dollars.
 fn dollars(s: &str) -> f64 {

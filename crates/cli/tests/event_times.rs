@@ -1,16 +1,9 @@
 //! `bellwether import` with absurd event times, through the binary: the bad lines are named with line, field
 //! and code, the good ones stored, the exit status is 2, and `[event_times]` in the settings moves the window.
 
-use std::process::Command;
+mod common;
 
-fn bw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::bw;
 
 #[test]
 fn an_import_names_absurd_times_keeps_the_rest_and_exits_2() {

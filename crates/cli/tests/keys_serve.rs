@@ -1,19 +1,14 @@
 //! `bellwether keys` and `bellwether serve` through the binary: a key is printed once and works against the
 //! server, a revoked key is refused, and SIGTERM stops the server cleanly.
 
+mod common;
+
+use common::bw;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn get(addr: &str, path: &str, key: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();

@@ -2,24 +2,9 @@
 //! `worklist` refuse to add them up and say what to configure; with them, accounts rank in the reporting
 //! currency.
 
-use std::process::{Command, Output};
+mod common;
 
-fn bw(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{bw, text};
 
 #[test]
 fn a_two_currency_book_is_refused_without_rates_and_ranked_in_the_reporting_currency_with_them() {

@@ -2,19 +2,14 @@
 //! refuses to start and names the first, while an import beside the running server works and every event,
 //! sent or imported, is counted once.
 
+mod common;
+
+use common::bw;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -8,40 +8,9 @@ use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
 use bellwether_server::ServerConfig;
 use bellwether_store::{LiveStore, Store};
-use common::TestServer;
+use common::{call, get, post, TestServer};
 use std::sync::Arc;
 use tower::ServiceExt;
-
-async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = bellwether_server::app(server.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-fn post(path: &str, key: Option<&str>, ct: &str, body: impl Into<Body>) -> Request<Body> {
-    let mut r = Request::post(path).header("content-type", ct);
-    if let Some(k) = key {
-        r = r.header("authorization", format!("Bearer {k}"));
-    }
-    r.body(body.into()).unwrap()
-}
-
-fn get(path: &str, key: Option<&str>) -> Request<Body> {
-    let mut r = Request::get(path);
-    if let Some(k) = key {
-        r = r.header("authorization", format!("Bearer {k}"));
-    }
-    r.body(Body::empty()).unwrap()
-}
 
 /// Posts JSON with a key and checks that it is answered 200 with one message accepted.
 async fn accept_one(server: &TestServer, path: &str, key: &str, body: impl Into<Body>) {

@@ -4,53 +4,30 @@
 
 mod common;
 
+use axum::http::StatusCode;
 use bellwether_core::time::MS_PER_DAY;
 use bellwether_core::{Day, Timestamp};
 use bellwether_server::ServerConfig;
-use common::TestServer;
+use common::{call, get, post, send_stripe, TestServer};
 
 async fn post_batch(server: &TestServer, body: String) {
-    let resp = reqwest_like_post(
-        &server.url,
-        "/v1/batch",
-        &server.ingest_key,
-        body.as_bytes(),
+    let (s, b) = call(
+        server,
+        post(
+            "/v1/batch",
+            Some(&server.ingest_key),
+            "application/json",
+            body,
+        ),
     )
     .await;
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(s, StatusCode::OK, "{b}");
 }
 
-/// One HTTP/1.1 request on a fresh connection; returns the whole response.
-async fn reqwest_like_post(url: &str, path: &str, key: &str, body: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn get_json(url: &str, path: &str, key: &str) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let (_, body) = text.split_once("\r\n\r\n").unwrap();
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+async fn accounts(server: &TestServer) -> serde_json::Value {
+    let (s, b) = call(server, get("/v1/accounts", Some(&server.read_key))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
 }
 
 fn track(account: &str, id: &str, at: Timestamp) -> String {
@@ -95,7 +72,7 @@ async fn accounts_touched_by_old_data_are_assessed_on_todays_date_and_stay_liste
     post_batch(&server, format!(r#"{{"batch":[{}]}}"#, fresh.join(","))).await;
     server.state.settle().await;
 
-    let body = get_json(&server.url, "/v1/accounts", &server.read_key).await;
+    let body = accounts(&server).await;
     let accounts = body["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 5, "every active account is listed: {body}");
     assert_eq!(body["as_of"], today.to_string().as_str(), "{body}");
@@ -107,24 +84,6 @@ async fn accounts_touched_by_old_data_are_assessed_on_todays_date_and_stay_liste
 }
 
 const SECRET: &str = "whsec_current_test";
-
-async fn stripe(server: &TestServer, event: &serde_json::Value) -> String {
-    let body = event.to_string();
-    let now = Timestamp::now().0 / 1000;
-    let sig = bellwether_server::stripe::sign(SECRET, now, body.as_bytes());
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = server.url.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nStripe-Signature: {sig}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 fn subscription(id: &str, kind: &str, created: i64, extra: serde_json::Value) -> serde_json::Value {
     let mut object = serde_json::json!({
@@ -167,10 +126,10 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
         now - 86_400 * 10,
         serde_json::json!({}),
     );
-    let r = stripe(&server, &created).await;
-    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let (s, r) = send_stripe(&server, SECRET, &created).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
     server.state.settle().await;
-    let body = get_json(&server.url, "/v1/accounts", &server.read_key).await;
+    let body = accounts(&server).await;
     let acme = body["accounts"]
         .as_array()
         .unwrap()
@@ -186,10 +145,10 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
         now - 60,
         serde_json::json!({"status": "canceled", "ended_at": now - 60, "canceled_at": now - 60}),
     );
-    let r = stripe(&server, &deleted).await;
-    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let (s, r) = send_stripe(&server, SECRET, &deleted).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
     server.state.settle().await;
-    let body = get_json(&server.url, "/v1/accounts", &server.read_key).await;
+    let body = accounts(&server).await;
     let ids: Vec<&str> = body["accounts"]
         .as_array()
         .unwrap()

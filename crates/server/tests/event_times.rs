@@ -9,38 +9,8 @@ use axum::http::{Request, StatusCode};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_server::ServerConfig;
 use bellwether_store::Store;
-use common::TestServer;
+use common::{call, post_json, TestServer};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = bellwether_server::app(server.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn post_json(
-    server: &TestServer,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> (StatusCode, Value) {
-    let req = Request::post(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {key}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    call(server, req).await
-}
 
 /// The last day of any daily series of an account (weekly and monthly ones are dated by their period's end).
 async fn last_series_day(server: &TestServer, account: &str) -> Option<Day> {

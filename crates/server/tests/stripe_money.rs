@@ -6,17 +6,20 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use bellwether_core::{AccountId, Currency, Day, Timestamp};
+use bellwether_core::{AccountId, Currency, Day};
 use bellwether_engine::Engine;
 use bellwether_server::ServerConfig;
 use bellwether_store::Store;
-use common::TestServer;
+use common::{call, TestServer};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const SECRET: &str = "whsec_money_test";
 /// 2026-01-15 00:00 UTC.
 const CREATED: i64 = 1_768_435_200;
+
+async fn send(server: &TestServer, event: &Value) -> (StatusCode, Value) {
+    common::send_stripe(server, SECRET, event).await
+}
 
 async fn server() -> TestServer {
     TestServer::start(ServerConfig {
@@ -24,35 +27,6 @@ async fn server() -> TestServer {
         ..ServerConfig::default()
     })
     .await
-}
-
-async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = bellwether_server::app(server.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn send(server: &TestServer, event: &Value) -> (StatusCode, Value) {
-    let body = event.to_string();
-    let now = Timestamp::now().0 / 1000;
-    let req = Request::post("/webhooks/stripe")
-        .header("content-type", "application/json")
-        .header(
-            "stripe-signature",
-            bellwether_server::stripe::sign(SECRET, now, body.as_bytes()),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    call(server, req).await
 }
 
 /// A subscription event shaped as Stripe sends it.

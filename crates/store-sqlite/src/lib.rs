@@ -722,7 +722,7 @@ impl bellwether_store::Store for SqliteStore {
                 )
                 .map_err(db_err)?;
             // The current pass replaces an account's current assessment; a past day's pass only fills a gap.
-            let mut current = tx
+            let mut set_current = tx
                 .prepare_cached(if current {
                     "INSERT INTO current_assessments (account_id, as_of, ended) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended"
@@ -731,14 +731,24 @@ impl bellwether_store::Store for SqliteStore {
                      ON CONFLICT (account_id) DO NOTHING"
                 })
                 .map_err(db_err)?;
+            // Days after the current one have not happened: assessments made for them (under an earlier idea of
+            // the book's day, before older data arrived) are dropped.
+            let mut later = tx
+                .prepare_cached("DELETE FROM assessments WHERE account_id = ?1 AND as_of > ?2")
+                .map_err(db_err)?;
+            for id in rows.iter().map(|a| &a.account_id).chain(&ended) {
+                if current {
+                    later.execute(params![id.0, as_of.0]).map_err(db_err)?;
+                }
+            }
             for a in &rows {
                 let comps = serde_json::to_string(&a.components).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps])
                     .map_err(db_err)?;
-                current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
+                set_current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
             }
             for id in &ended {
-                current.execute(params![id.0, as_of.0, 1]).map_err(db_err)?;
+                set_current.execute(params![id.0, as_of.0, 1]).map_err(db_err)?;
             }
             Ok(())
         })

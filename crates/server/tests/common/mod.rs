@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use bellwether_engine::Engine;
 use bellwether_server::{ServerConfig, Shared};
 use bellwether_store::{KeyScope, LiveStore};
@@ -130,4 +132,72 @@ impl TestServer {
             h.await.unwrap();
         }
     }
+}
+
+/// One request through the router, without a socket: its status and JSON body (`Null` when not JSON).
+pub async fn call(server: &TestServer, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    use tower::ServiceExt;
+    let resp = bellwether_server::app(server.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A POST with a content type and, when given, a bearer key.
+pub fn post(path: &str, key: Option<&str>, ct: &str, body: impl Into<Body>) -> Request<Body> {
+    let mut r = Request::post(path).header("content-type", ct);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(body.into()).unwrap()
+}
+
+/// A GET with, when given, a bearer key.
+pub fn get(path: &str, key: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(k) = key {
+        r = r.header("authorization", format!("Bearer {k}"));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+/// Posts JSON with a key.
+pub async fn post_json(
+    server: &TestServer,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    call(
+        server,
+        post(path, Some(key), "application/json", body.to_string()),
+    )
+    .await
+}
+
+/// Posts a Stripe event to the webhook, signed now with `secret` as Stripe signs.
+pub async fn send_stripe(
+    server: &TestServer,
+    secret: &str,
+    event: &serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let body = event.to_string();
+    let now = bellwether_core::Timestamp::now().0 / 1000;
+    let req = Request::post("/webhooks/stripe")
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            bellwether_server::stripe::sign(secret, now, body.as_bytes()),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    call(server, req).await
 }
