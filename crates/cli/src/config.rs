@@ -32,6 +32,9 @@ pub struct FileSettings {
     /// The HTTP server (`bellwether serve`).
     #[serde(default)]
     pub server: Option<ServerSettings>,
+    /// What makes a feature common, for adoption.
+    #[serde(default)]
+    pub features: Option<bellwether_features::adoption::AdoptionConfig>,
 }
 
 /// `[models]`: what the daily pass does with the trained models.
@@ -97,6 +100,8 @@ pub struct Settings {
     pub models: ModelSettings,
     /// The HTTP server's settings from the file (flags and environment variables override them).
     pub server: ServerSettings,
+    /// What makes a feature common, for adoption (`[features]`).
+    pub adoption: bellwether_features::adoption::AdoptionConfig,
 }
 
 impl Settings {
@@ -107,6 +112,7 @@ impl Settings {
             calendar: self.calendar.clone(),
             detectors: bellwether_signals::detectors::all(),
             lifecycle: self.lifecycle.clone(),
+            adoption: self.adoption.clone(),
         }
     }
 }
@@ -158,6 +164,10 @@ pub fn load(
     health
         .validate()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let adoption = file.features.unwrap_or_default();
+    adoption
+        .validate()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let calendar =
         bellwether_signals::calendar::Calendar::from_config(&file.calendar.unwrap_or_default())
             .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
@@ -166,6 +176,7 @@ pub fn load(
         lifecycle: file.signals.unwrap_or_default(),
         models: file.models.unwrap_or_default(),
         server: file.server.unwrap_or_default(),
+        adoption,
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)

@@ -7,10 +7,12 @@
 //! ([`bellwether_store::AccountFacts::view`]); ARR falls back to the subscriptions running that day.
 //!
 //! - [`usage`]: activity levels and trends from the daily series;
-//! - [`context`]: what the whole book offers (the feature catalogue), computed once per pass;
+//! - [`adoption`]: breadth of use against the features common on the account's plan, segment or book;
+//! - [`context`]: what the whole book holds (which sources, segment medians, common features), once per pass;
 //! - [`sentiment`]: the tone of ticket text, from −1 (frustrated) to 1 (thankful).
 #![deny(missing_docs)]
 
+pub mod adoption;
 pub mod context;
 pub mod peers;
 pub use bellwether_text::sentiment;
@@ -93,6 +95,8 @@ pub struct AccountFeatures {
     pub payment_failures_90d: Option<f64>,
     /// Seat reductions and downgrades in the last 180 days.
     pub downgrades_180d: Option<f64>,
+    /// Plan as of the day.
+    pub plan: Option<String>,
 }
 
 fn days_between(a: Day, b: Day) -> i64 {
@@ -161,7 +165,8 @@ pub fn compute(
             })
             .max()
             .map(|(_, d)| d),
-        usage: usage::Usage::compute(series, as_of, ctx, seats),
+        usage: usage::Usage::compute(series, as_of, seats),
+        plan: view.plan.clone(),
         ..Default::default()
     };
 
@@ -307,6 +312,7 @@ pub fn compute(
         );
     }
     peers::apply(&mut f, &ctx.peers);
+    adoption::apply(&mut f, &ctx.common);
     f
 }
 

@@ -150,13 +150,16 @@ pub async fn score<S: Store + ?Sized>(
     let as_of = as_of
         .or_else(|| default_as_of(&book, &series))
         .ok_or_else(|| PredictError::NotEnoughHistory("the book holds no data to score".into()))?;
-    let peers = match accounts {
-        Some(_) => Some(store.peer_stats(as_of).await?.into_iter().collect()),
+    let stored = match accounts {
+        Some(_) => Some((
+            store.peer_stats(as_of).await?.into_iter().collect(),
+            bellwether_features::adoption::Common::from_rows(store.common_features(as_of).await?),
+        )),
         None => None,
     };
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let feats = features_on(&book, &series, &summary, as_of, peers);
+    let feats = features_on(&book, &series, &summary, as_of, stored);
     let feature_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let predictions = score_features(&bundle, version, &feats, &series, as_of);
