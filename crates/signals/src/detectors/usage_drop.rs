@@ -250,6 +250,43 @@ mod tests {
     }
 
     #[test]
+    fn each_source_is_judged_against_its_own_baseline() {
+        let as_of = Day::ymd(2025, 6, 16);
+        // 100 days of imported daily metrics falling 69% over the last 30, and 30 days of events at the level
+        // the metrics used to have: added together the events would hide the fall.
+        let metrics = book(as_of, 40.0, 30, 0.31);
+        let events = book(as_of, 40.0, 0, 1.0);
+        let mut s = AccountSeries::default();
+        s.metrics.insert(
+            "metric:logins".into(),
+            Series {
+                points: metrics.metrics["event:login"]
+                    .range(as_of.plus(-100), as_of)
+                    .to_vec(),
+            },
+        );
+        s.metrics.insert(
+            "event:login".into(),
+            Series {
+                points: events.metrics["event:login"]
+                    .range(as_of.plus(-30), as_of)
+                    .to_vec(),
+            },
+        );
+        let d = run(&s, as_of).expect("the daily metrics' fall fires");
+        assert_eq!(d.evidence["source"], "daily_metrics");
+        assert_eq!(d.severity, Severity::High);
+        assert!(
+            d.explanation
+                .contains("fell 70% in imported daily metrics: a median of 12 a working day")
+                && d.explanation.contains("against 40"),
+            "{}",
+            d.explanation
+        );
+        assert_eq!(d.evidence["sources"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
     fn small_dips_and_tiny_accounts_do_not_fire() {
         let as_of = Day::ymd(2025, 6, 16);
         assert!(

@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(d.direction, Direction::Expansion);
         assert!(
             d.explanation.starts_with(
-                "Working-day usage has stayed high for 3 weeks: medians of 72, 80 and 88 events a day in each of the last 3 weeks against 40 over the"
+                "Working-day usage in product events has stayed high for 3 weeks: medians of 72, 80 and 88 events a day in each of the last 3 weeks against 40 over the"
             ) && d.explanation.contains("(1.8 to 2.2 times"),
             "{}",
             d.explanation
