@@ -212,6 +212,20 @@ mod tests {
     }
 
     #[test]
+    fn features_settings_apply_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "[features]\ncommon_share = 0.3\n").unwrap();
+        let s = load(Some(&p), None, None).unwrap();
+        assert_eq!((s.adoption.common_share, s.adoption.min_accounts), (0.3, 5));
+        assert_eq!(s.engine().adoption, s.adoption);
+        std::fs::write(&p, "[features]\ncommon_share = 0\n").unwrap();
+        let e = load(Some(&p), None, None).unwrap_err();
+        assert_eq!(e.code, Code::InvalidConfig);
+        assert!(e.message.contains("features.common_share"), "{}", e.message);
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.toml");
