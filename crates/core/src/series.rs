@@ -160,42 +160,90 @@ pub fn sources(s: &AccountSeries) -> Vec<UsageSource> {
 /// its last data is more than the gap before `as_of` (the source has stopped); `None` without data before
 /// `as_of`. Reads only days before `as_of`.
 pub fn unbroken_history(s: &AccountSeries, source: UsageSource, as_of: Day) -> Option<(i32, Day)> {
-    let mut days: Vec<Day> = source_series(s, source)
+    let parts: Vec<&Series> = source_series(s, source)
         .into_iter()
         .map(|(_, v)| v)
         .chain(source_active_users(s, source))
-        .flat_map(|v| v.range(Day(i32::MIN), as_of).iter().map(|p| p.0))
         .collect();
-    days.sort_unstable();
-    days.dedup();
-    let last = *days.last()?;
-    if as_of.0 - last.0 > MAX_HISTORY_GAP_DAYS {
-        return Some((0, last));
-    }
-    let mut first = last;
-    for d in days.iter().rev() {
-        if first.0 - d.0 > MAX_HISTORY_GAP_DAYS {
-            break;
+    let first = parts
+        .iter()
+        .filter_map(|p| p.first_day())
+        .filter(|d| *d < as_of)
+        .min()?;
+    let mut seen = vec![false; (as_of.0 - first.0) as usize];
+    for p in &parts {
+        for (d, _) in p.range(first, as_of) {
+            seen[(d.0 - first.0) as usize] = true;
         }
-        first = *d;
     }
-    Some((as_of.0 - first.0, last))
+    let last = seen.iter().rposition(|x| *x)?;
+    let last_day = first.plus(last as i32);
+    if as_of.0 - last_day.0 > MAX_HISTORY_GAP_DAYS {
+        return Some((0, last_day));
+    }
+    let mut start = last;
+    for j in (0..last).rev() {
+        if seen[j] {
+            if start - j > MAX_HISTORY_GAP_DAYS as usize {
+                break;
+            }
+            start = j;
+        }
+    }
+    Some((as_of.0 - first.0 - start as i32, last_day))
+}
+
+/// Which usage source an account's usage features are read from as of a day, and, when it has both, how long
+/// each one's unbroken history is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceChoice {
+    /// The source read.
+    pub source: UsageSource,
+    /// Its unbroken history in days (only when the account has both sources before the day).
+    pub days: Option<i32>,
+    /// The other source and its unbroken history in days (only when the account has both before the day).
+    pub other: Option<(UsageSource, i32)>,
 }
 
 /// The source an account's usage features are read from as of `as_of`: its only source, else the one with the
 /// longer unbroken history ([`unbroken_history`]), then the one with the later data, then events. `None`
-/// without any usage data before `as_of`.
-pub fn primary_source(s: &AccountSeries, as_of: Day) -> Option<UsageSource> {
+/// without any usage series. Histories are measured only when the account has both sources.
+pub fn choose_source(s: &AccountSeries, as_of: Day) -> Option<SourceChoice> {
     let present = sources(s);
-    match present.as_slice() {
-        [] => None,
-        [only] => Some(*only),
-        _ => present
-            .iter()
-            .filter_map(|src| unbroken_history(s, *src, as_of).map(|h| (*src, h)))
-            .max_by(|(a, (da, la)), (b, (db, lb))| da.cmp(db).then(la.cmp(lb)).then(b.cmp(a)))
-            .map(|(src, _)| src),
+    if let [only] = present.as_slice() {
+        return Some(SourceChoice {
+            source: *only,
+            days: None,
+            other: None,
+        });
     }
+    let mut known: Vec<(UsageSource, (i32, Day))> = present
+        .iter()
+        .filter_map(|src| unbroken_history(s, *src, as_of).map(|h| (*src, h)))
+        .collect();
+    known.sort_by(|(a, (da, la)), (b, (db, lb))| db.cmp(da).then(lb.cmp(la)).then(a.cmp(b)));
+    match known.as_slice() {
+        [] => present.first().map(|src| SourceChoice {
+            source: *src,
+            days: None,
+            other: None,
+        }),
+        [(src, _)] => Some(SourceChoice {
+            source: *src,
+            days: None,
+            other: None,
+        }),
+        [(src, (d, _)), (other, (od, _)), ..] => Some(SourceChoice {
+            source: *src,
+            days: Some(*d),
+            other: Some((*other, *od)),
+        }),
+    }
+}
+
+/// The source an account's usage features are read from as of `as_of` (see [`choose_source`]).
+pub fn primary_source(s: &AccountSeries, as_of: Day) -> Option<UsageSource> {
+    choose_source(s, as_of).map(|c| c.source)
 }
 
 /// The merge rule of a metric, from its name.

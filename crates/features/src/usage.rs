@@ -8,8 +8,8 @@
 //! against the features common where the account lives is set by [`crate::adoption`].
 
 use bellwether_core::series::{
-    daily_active_users, primary_source, source_series, unbroken_history, AccountSeries,
-    UsageSource, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
+    choose_source, daily_active_users, source_series, AccountSeries, UsageSource,
+    MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
 };
 use bellwether_core::Day;
 use serde::Serialize;
@@ -76,9 +76,10 @@ pub struct Usage {
 impl Usage {
     /// Computes usage as of `as_of` (days before it only) from the account's primary source.
     pub fn compute(series: Option<&AccountSeries>, as_of: Day, seats: Option<i64>) -> Usage {
-        let Some((s, source)) = series.and_then(|s| Some((s, primary_source(s, as_of)?))) else {
+        let Some((s, choice)) = series.and_then(|s| Some((s, choose_source(s, as_of)?))) else {
             return Usage::default();
         };
+        let source = choice.source;
         let (d7, d28, d118) = (as_of.plus(-7), as_of.plus(-28), as_of.plus(-118));
         let mut u = Usage::default();
         let (mut e7, mut e28, mut e90, mut base) = (0.0, 0.0, 0.0, 0.0);
@@ -111,12 +112,9 @@ impl Usage {
         }
         let Some(first) = first else { return u };
         u.source = Some(source);
-        let history = |src| unbroken_history(s, src, as_of).map(|h| h.0 as i64);
-        u.source_days = history(source);
-        if let Some(other) = UsageSource::ALL.into_iter().find(|o| *o != source) {
-            u.other_source_days = history(other);
-            u.other_source = u.other_source_days.map(|_| other);
-        }
+        u.source_days = choice.days.map(i64::from);
+        u.other_source = choice.other.map(|o| o.0);
+        u.other_source_days = choice.other.map(|o| i64::from(o.1));
         u.features_used = names;
         u.events_7d = Some(e7);
         u.events_28d = Some(e28);
