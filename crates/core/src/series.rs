@@ -147,11 +147,16 @@ pub fn daily_active_users(s: &AccountSeries, source: UsageSource) -> Option<&Ser
     })
 }
 
-/// The sources an account has any usage series of, events first.
+/// The sources an account has per-feature usage series of (`event:<name>`, `metric:<name>`), events first. Active
+/// users alone make no usage source: there is nothing to count usage or features from.
 pub fn sources(s: &AccountSeries) -> Vec<UsageSource> {
     UsageSource::ALL
         .into_iter()
-        .filter(|src| source_active_users(s, *src).is_some() || !source_series(s, *src).is_empty())
+        .filter(|src| {
+            s.metrics
+                .keys()
+                .any(|n| UsageSource::of_metric(n).is_some_and(|(m, _)| m == *src))
+        })
         .collect()
 }
 
