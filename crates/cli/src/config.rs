@@ -4,6 +4,7 @@
 //! is read when it exists. No file is needed: every setting has a default.
 
 use crate::error::CliError;
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::Code;
 use bellwether_engine::HealthConfig;
 use serde::Deserialize;
@@ -32,6 +33,9 @@ pub struct FileSettings {
     /// The HTTP server (`bellwether serve`).
     #[serde(default)]
     pub server: Option<ServerSettings>,
+    /// The event times accepted, by imports and the server alike.
+    #[serde(default)]
+    pub event_times: Option<EventTimeWindow>,
     /// What makes a feature common, for adoption.
     #[serde(default)]
     pub features: Option<bellwether_features::adoption::AdoptionConfig>,
@@ -100,6 +104,8 @@ pub struct Settings {
     pub models: ModelSettings,
     /// The HTTP server's settings from the file (flags and environment variables override them).
     pub server: ServerSettings,
+    /// The event times accepted (`[event_times]`), by imports and the server alike.
+    pub event_times: EventTimeWindow,
     /// What makes a feature common, for adoption (`[features]`).
     pub adoption: bellwether_features::adoption::AdoptionConfig,
 }
@@ -176,6 +182,7 @@ pub fn load(
         lifecycle: file.signals.unwrap_or_default(),
         models: file.models.unwrap_or_default(),
         server: file.server.unwrap_or_default(),
+        event_times: file.event_times.unwrap_or_default(),
         adoption,
         data_dir: data_dir
             .map(Path::to_path_buf)
@@ -206,6 +213,16 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/srv/bw"));
         assert_eq!(s.log, "debug");
         assert_eq!(s.health.weights["usage"], 0.5);
+        assert_eq!(s.event_times, EventTimeWindow::default());
+        std::fs::write(
+            &p,
+            "[event_times]\nearliest = \"1995-06-01\"\nmax_ahead_hours = 2\n",
+        )
+        .unwrap();
+        let w = load(Some(&p), None, None).unwrap().event_times;
+        assert_eq!(w.earliest, bellwether_core::Day::ymd(1995, 6, 1));
+        assert_eq!(w.max_ahead_hours, 2);
+        std::fs::write(&p, "data_dir = \"/srv/bw\"\nlog = \"debug\"\n").unwrap();
         let s = load(Some(&p), Some(Path::new("/tmp/x")), Some("info")).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.log, "info");

@@ -5,6 +5,7 @@
 mod commands;
 mod config;
 mod error;
+mod lock;
 
 use clap::{Parser, Subcommand};
 use error::CliError;

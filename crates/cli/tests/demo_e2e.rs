@@ -249,10 +249,8 @@ async fn daily_passes_keep_one_signal_per_condition_and_route_it_to_the_owner() 
     let mut opened = 0;
     // Four weekly passes over the last month of history.
     for back in [28, 21, 14, 7] {
-        let out = reassess(&store, &engine, None, Some(cfg.end.plus(1 - back)))
-            .await
-            .unwrap()
-            .unwrap();
+        let day = bellwether_engine::BookDay::past(cfg.end.plus(1 - back));
+        let out = reassess(&store, &engine, None, day).await.unwrap();
         opened += out.signals_opened;
     }
     let all = store.signals(SignalFilter::default()).await.unwrap();

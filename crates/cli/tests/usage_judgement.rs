@@ -111,8 +111,8 @@ fn one_account_with_extra_event_names_does_not_lower_everyone_elses_adoption() {
             let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
             events(&mut ev, "pro00", &extra, START, end, 1);
         }
-        b.import("accounts", &b.write("accounts.csv", &accounts));
         b.import("events", &b.write("events.csv", &ev));
+        b.import("accounts", &b.write("accounts.csv", &accounts));
         b.bw(&["assess", "--as-of", &end.to_string()]);
         b
     };
@@ -183,8 +183,8 @@ fn adoption_falls_back_from_plan_to_segment_to_book_and_partial_passes_agree() {
     }
     writeln!(accounts, "loner,Loner,nonprofit,,2024-06-01").unwrap();
     events(&mut ev, "loner", &core[..1], START, end, 1);
-    b.import("accounts", &b.write("accounts.csv", &accounts));
     b.import("events", &b.write("events.csv", &ev));
+    b.import("accounts", &b.write("accounts.csv", &accounts));
     b.bw(&["assess", "--as-of", &end.to_string()]);
     assert_eq!(
         reason(&b.account("ent3"), "adoption"),
@@ -225,6 +225,12 @@ fn adoption_falls_back_from_plan_to_segment_to_book_and_partial_passes_agree() {
 fn events_arriving_do_not_hide_a_drop_in_daily_metrics() {
     let b = Book::new();
     let end = START.plus(100);
+    let mut metrics = String::from("account_id,date,metric,value\n");
+    for d in START.0..end.0 {
+        let v = if d >= end.0 - 30 { 31 } else { 100 };
+        writeln!(metrics, "acme,{},logins,{v}", Day(d)).unwrap();
+    }
+    b.import("daily_metrics", &b.write("daily_metrics.csv", &metrics));
     b.import(
         "accounts",
         &b.write(
@@ -232,12 +238,6 @@ fn events_arriving_do_not_hide_a_drop_in_daily_metrics() {
             "account_id,name,owner,segment,plan,contract_start\nacme,Acme,dana@example.com,smb,Pro,2024-06-01\n",
         ),
     );
-    let mut metrics = String::from("account_id,date,metric,value\n");
-    for d in START.0..end.0 {
-        let v = if d >= end.0 - 30 { 31 } else { 100 };
-        writeln!(metrics, "acme,{},logins,{v}", Day(d)).unwrap();
-    }
-    b.import("daily_metrics", &b.write("daily_metrics.csv", &metrics));
     b.bw(&["assess", "--as-of", &end.to_string()]);
     let drops = |b: &Book| -> Vec<Value> {
         serde_json::from_str::<Value>(&b.bw(&["signals", "--json", "--kind", "usage_drop"]))

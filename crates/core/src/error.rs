@@ -50,12 +50,15 @@ codes! {
     MissingColumn => "missing_column", InvalidRequest, 400, "An import file lacks a column its kind requires.";
     InvalidRecord => "invalid_record", InvalidRequest, 400, "A line or record of an import could not be read as a record of its kind.";
     InvalidField => "invalid_field", InvalidRequest, 400, "A field of a record holds a value of the wrong form.";
+    EventTimeOutOfRange => "event_time_out_of_range", InvalidRequest, 400, "An event's time lies before the earliest date accepted or too far after its receipt; the record was not stored.";
     AccountNotFound => "account_not_found", InvalidRequest, 404, "No account has the id that was asked for.";
     NoData => "no_data", InvalidRequest, 409, "The data directory holds no data yet for what was asked.";
     NotEnoughHistory => "not_enough_history", InvalidRequest, 409, "The book has too little history or too few outcomes to train a model.";
     NoModel => "no_model", InvalidRequest, 404, "No trained model (or no model of the version asked for) is in the registry.";
+    ModelIncompatible => "model_incompatible", InvalidRequest, 409, "A stored model needs input columns this version of Bellwether does not compute.";
     StoreUnavailable => "store_unavailable", System, 503, "The data store could not be opened or written.";
     StoreConflict => "store_conflict", System, 409, "Another writer changed the store at the same time; retrying is safe.";
+    DataDirInUse => "data_dir_in_use", InvalidRequest, 409, "Another `bellwether serve` already runs on this data directory.";
     IoError => "io_error", System, 500, "Reading or writing a file failed.";
     Internal => "internal", Internal, 500, "An unexpected fault inside Bellwether; please report it.";
     Unauthorized => "unauthorized", Auth, 401, "The request carries no API key, or one that is unknown or revoked.";

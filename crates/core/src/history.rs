@@ -6,6 +6,11 @@
 //! strictly before D: facts that happened on or after D are invisible, whenever they arrived. A replay "known
 //! by K" further hides facts received at or after K, so a backtest can reproduce what was known on a day even
 //! when data arrived late.
+//!
+//! A value without a date of its own (a CRM export's columns, `accounts.csv` without `contract_start`) is dated
+//! by its receipt: its `valid_from` is its `received_at` ([`undated`]). Such a value applies to every
+//! assessment of the book's current day made after it was received ([`snapshot_current`]), and to a past day,
+//! a training snapshot or a backtest cut-off only when it was received before that day.
 
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -67,6 +72,32 @@ pub fn visible(f: &AttrFact, as_of: Timestamp, known_by: Option<Timestamp>) -> b
     f.valid_from < as_of && known_by.is_none_or(|k| f.received_at < k)
 }
 
+/// Whether a fact carries no date of its own: it took effect when it was received.
+#[inline]
+pub fn undated(f: &AttrFact) -> bool {
+    f.valid_from == f.received_at
+}
+
+/// Whether `f` is visible to the book's current assessment of the day starting at `as_of`, made at `now`: the
+/// facts dated before the day, and the undated facts received by `now`.
+#[inline]
+pub fn visible_current(f: &AttrFact, as_of: Timestamp, now: Timestamp) -> bool {
+    f.valid_from < as_of || (undated(f) && f.received_at <= now)
+}
+
+/// Like [`snapshot`], for the book's current assessment made at `now` (see [`visible_current`]); with `now`
+/// `None` it is [`snapshot`] without a replay.
+pub fn snapshot_current<'a>(
+    facts: impl IntoIterator<Item = &'a AttrFact>,
+    as_of: Timestamp,
+    now: Option<Timestamp>,
+) -> Snapshot {
+    match now {
+        None => snapshot(facts, as_of, None),
+        Some(now) => resolve(facts.into_iter().filter(|f| visible_current(f, as_of, now))),
+    }
+}
+
 /// Resolves the attributes of one subject as of `as_of` from its facts, in any order.
 ///
 /// Among visible facts for an attribute the latest `valid_from` wins; on a tie the later `received_at`, then
@@ -76,21 +107,24 @@ pub fn snapshot<'a>(
     as_of: Timestamp,
     known_by: Option<Timestamp>,
 ) -> Snapshot {
-    let mut best: BTreeMap<&str, (&AttrFact, usize)> = BTreeMap::new();
-    for (i, f) in facts.into_iter().enumerate() {
-        if !visible(f, as_of, known_by) {
-            continue;
-        }
+    resolve(facts.into_iter().filter(|f| visible(f, as_of, known_by)))
+}
+
+/// Among the given facts, the latest `valid_from` of each attribute wins; on a tie the later `received_at`,
+/// then the later position.
+fn resolve<'a>(facts: impl Iterator<Item = &'a AttrFact>) -> Snapshot {
+    let mut best: BTreeMap<&str, &AttrFact> = BTreeMap::new();
+    for f in facts {
         let replace = match best.get(f.attr.as_str()) {
             None => true,
-            Some((b, _)) => (f.valid_from, f.received_at) >= (b.valid_from, b.received_at),
+            Some(b) => (f.valid_from, f.received_at) >= (b.valid_from, b.received_at),
         };
         if replace {
-            best.insert(&f.attr, (f, i));
+            best.insert(&f.attr, f);
         }
     }
     best.into_iter()
-        .filter_map(|(k, (f, _))| f.value.clone().map(|v| (k.to_string(), v)))
+        .filter_map(|(k, f)| f.value.clone().map(|v| (k.to_string(), v)))
         .collect()
 }
 

@@ -3,7 +3,8 @@
 //! This crate sits at the bottom of the one-way flow (ingest → store → rollups → features → health/signals →
 //! prioritise → deliver) and does no I/O. It owns:
 //!
-//! - [`time`]: UTC days and instants, parsed and printed without a date library on the hot import path;
+//! - [`time`]: UTC days and instants, parsed and printed without a date library on the hot import path, and
+//!   the window of plausible event times;
 //! - [`money`]: integer minor units with an ISO currency;
 //! - [`ids`]: typed identifiers so an account id is never passed where a contact id belongs;
 //! - [`model`]: accounts, contacts, events, tickets, billing, subscriptions, interactions, outcomes, signals,

@@ -251,6 +251,12 @@ pub fn primary_source(s: &AccountSeries, as_of: Day) -> Option<UsageSource> {
     choose_source(s, as_of).map(|c| c.source)
 }
 
+/// Whether a metric is dated by the last day of a week or month it covers (which may lie after the data)
+/// rather than by the day it happened.
+pub fn is_period_series(metric: &str) -> bool {
+    metric == WEEKLY_ACTIVE_USERS || metric == MONTHLY_ACTIVE_USERS
+}
+
 /// The merge rule of a metric, from its name.
 pub fn merge_rule(metric: &str) -> Merge {
     if metric.starts_with(METRIC_PREFIX) {

@@ -23,6 +23,9 @@ pub struct Timestamp(pub i64);
 /// Milliseconds in one day.
 pub const MS_PER_DAY: i64 = 86_400_000;
 
+/// The furthest day from 1970 that [`Timestamp::day`] returns (calendar arithmetic stays inside `i32`).
+const DAY_LIMIT: i64 = 1 << 30;
+
 /// Why a date or time could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{value}' is not a date or time: {why}; use YYYY-MM-DD, an RFC 3339 time such as 2024-03-01T09:30:00Z, or Unix seconds")]
@@ -165,7 +168,11 @@ impl Timestamp {
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| err(b, "number too large"))?;
             // Up to 11 digits reads as seconds (until year 5138), more as milliseconds.
-            return Ok(Timestamp(if b.len() <= 11 { v * 1000 } else { v }));
+            return if b.len() <= 11 {
+                Timestamp::from_unix_seconds(v).ok_or_else(|| err(b, "number too large"))
+            } else {
+                Ok(Timestamp(v))
+            };
         }
         if b.len() < 10 {
             return Err(err(b, "too short"));
@@ -223,9 +230,15 @@ impl Timestamp {
         Ok(Timestamp(ms))
     }
 
-    /// The UTC day this instant falls on.
+    /// Unix seconds as an instant; `None` when the milliseconds would not fit.
+    pub fn from_unix_seconds(s: i64) -> Option<Timestamp> {
+        s.checked_mul(1000).map(Timestamp)
+    }
+
+    /// The UTC day this instant falls on. Instants beyond about ±2.9 million years share the first or last day
+    /// representable rather than wrapping around.
     pub fn day(self) -> Day {
-        Day(self.0.div_euclid(MS_PER_DAY) as i32)
+        Day(self.0.div_euclid(MS_PER_DAY).clamp(-DAY_LIMIT, DAY_LIMIT) as i32)
     }
 
     /// Now, from the system clock.
@@ -239,6 +252,9 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.div_euclid(MS_PER_DAY).abs() >= DAY_LIMIT {
+            return write!(f, "{} ms from 1970-01-01", self.0);
+        }
         let day = self.day();
         let ms = self.0 - day.0 as i64 * MS_PER_DAY;
         let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
@@ -247,6 +263,110 @@ impl fmt::Display for Timestamp {
         } else {
             write!(f, "{day}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
         }
+    }
+}
+
+/// The span of time an *event* may carry (an event's time, a metric's day, a ticket's opening, a Stripe event's
+/// `created`): not before `earliest`, and not later than `max_ahead_hours` after the event was received.
+///
+/// One absurd time (year 9999, year 0, milliseconds read as seconds) would otherwise move the book's latest day
+/// and make every other account look silent for millennia, so each record's event times are checked against
+/// this window as it arrives and a record outside it is rejected, naming its field. Dates that lie in the future
+/// by nature (renewal dates, subscription ends, contract dates, snoozes) are not event times and are not
+/// checked. `[event_times]` in the settings configures it, for imports and the server alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventTimeWindow {
+    /// The earliest day an event may fall on (default 2000-01-01).
+    #[serde(deserialize_with = "day_from_text")]
+    pub earliest: Day,
+    /// How far after its receipt an event may be dated, in hours (default 24: clocks and time zones differ);
+    /// `u32::MAX` sets no limit.
+    pub max_ahead_hours: u32,
+}
+
+fn day_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Day, D::Error> {
+    let s = String::deserialize(d)?;
+    Day::parse(&s).map_err(serde::de::Error::custom)
+}
+
+impl Default for EventTimeWindow {
+    fn default() -> Self {
+        EventTimeWindow {
+            earliest: Day(days_from_civil(2000, 1, 1)),
+            max_ahead_hours: 24,
+        }
+    }
+}
+
+/// An event time outside the [`EventTimeWindow`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventTimeError {
+    /// Before the earliest day.
+    #[error("{at} is before {earliest}, the earliest event date accepted; check the value (a placeholder such as 0000-01-01 or 1970-01-01?) or lower `[event_times] earliest` in the settings")]
+    TooEarly {
+        /// The time given.
+        at: Timestamp,
+        /// The earliest day accepted.
+        earliest: Day,
+    },
+    /// Too far after its receipt.
+    #[error("{at} is more than {hours} hours after the record was received ({received}); an event cannot lie in the future: check the value (a placeholder such as 9999-12-31, or milliseconds given as seconds?) or raise `[event_times] max_ahead_hours` in the settings")]
+    TooLate {
+        /// The time given.
+        at: Timestamp,
+        /// When the record was received.
+        received: Timestamp,
+        /// The margin allowed, in hours.
+        hours: u32,
+    },
+}
+
+impl EventTimeWindow {
+    /// Accepts every representable time: for re-reading records that were checked when they arrived.
+    pub const ANY: EventTimeWindow = EventTimeWindow {
+        earliest: Day(i32::MIN),
+        max_ahead_hours: u32::MAX,
+    };
+
+    /// Checks an event time received at `received`; returns it when it lies inside the window.
+    #[inline]
+    pub fn check(&self, at: Timestamp, received: Timestamp) -> Result<Timestamp, EventTimeError> {
+        let (lo, hi) = self.bounds(received);
+        if at.0 < lo {
+            Err(EventTimeError::TooEarly {
+                at,
+                earliest: self.earliest,
+            })
+        } else if at.0 > hi {
+            Err(EventTimeError::TooLate {
+                at,
+                received,
+                hours: self.max_ahead_hours,
+            })
+        } else {
+            Ok(at)
+        }
+    }
+
+    /// Checks an event's day (a daily metric's date): its first instant must lie inside the window.
+    #[inline]
+    pub fn check_day(&self, day: Day, received: Timestamp) -> Result<Day, EventTimeError> {
+        self.check(day.start(), received).map(|_| day)
+    }
+
+    /// The first and last millisecond accepted for a record received at `received`.
+    #[inline]
+    pub fn bounds(&self, received: Timestamp) -> (i64, i64) {
+        let lo = match self.earliest.0 {
+            i32::MIN => i64::MIN,
+            d => d as i64 * MS_PER_DAY,
+        };
+        let hi = match self.max_ahead_hours {
+            u32::MAX => i64::MAX,
+            h => received.0.saturating_add(h as i64 * 3_600_000),
+        };
+        (lo, hi)
     }
 }
 
@@ -293,6 +413,48 @@ mod tests {
         let e = Timestamp::parse("03/01/2024").unwrap_err();
         assert!(e.to_string().contains("03/01/2024"), "{e}");
         assert!(Timestamp::parse("2024-03-01T25:00:00Z").is_err());
+    }
+
+    #[test]
+    fn huge_numbers_are_errors_not_overflows() {
+        // Up to eleven digits are seconds, more are milliseconds; beyond i64 is an error, never a wrap.
+        assert!(Timestamp::parse("99999999999999999999").is_err());
+        assert_eq!(Timestamp::parse("9223372036854775807").unwrap().0, i64::MAX);
+        assert_eq!(Timestamp::from_unix_seconds(i64::MAX / 10), None);
+        assert_eq!(Timestamp(i64::MAX).day(), Day(1 << 30));
+        assert!(Timestamp(i64::MAX).to_string().contains("ms from 1970"));
+        assert_eq!(Timestamp(i64::MIN).day(), Day(-(1 << 30)));
+    }
+
+    #[test]
+    fn the_event_window_keeps_plausible_times_only() {
+        let w = EventTimeWindow::default();
+        let received = Timestamp::parse("2026-03-10T12:00:00Z").unwrap();
+        let ok = |s: &str| w.check(Timestamp::parse(s).unwrap(), received).is_ok();
+        assert!(ok("2000-01-01"));
+        assert!(ok("2026-03-11T11:59:59Z"));
+        assert!(!ok("1999-12-31T23:59:59Z"));
+        assert!(!ok("2026-03-11T12:00:01Z"));
+        assert!(!ok("9999-12-31"));
+        assert!(!ok("0000-01-01"));
+        assert!(!ok("1970-01-01"));
+        assert!(w.check(Timestamp(i64::MAX), received).is_err());
+        assert!(w.check(Timestamp(i64::MIN), received).is_err());
+        let e = w
+            .check(Timestamp::parse("9999-12-31").unwrap(), received)
+            .unwrap_err();
+        assert!(e.to_string().contains("9999-12-31"), "{e}");
+        assert!(e.to_string().contains("max_ahead_hours"), "{e}");
+        assert!(EventTimeWindow::ANY
+            .check(Timestamp(i64::MAX), received)
+            .is_ok());
+        assert!(EventTimeWindow::ANY
+            .check(Timestamp(i64::MIN), received)
+            .is_ok());
+        let w: EventTimeWindow =
+            serde_json::from_str(r#"{"earliest": "1990-01-01", "max_ahead_hours": 2}"#).unwrap();
+        assert_eq!(w.earliest, Day::ymd(1990, 1, 1));
+        assert_eq!(w.max_ahead_hours, 2);
     }
 
     #[test]

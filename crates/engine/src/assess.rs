@@ -2,11 +2,12 @@
 //! load the accounts' facts and series in bulk, compute point-in-time features, health and detections for
 //! each on all cores, reconcile their signals, and store the day's assessments and signal changes.
 
+use crate::day::BookDay;
 use crate::health::{self, HealthConfig};
 use crate::short_money;
 use crate::signals::{reconcile, LifecycleConfig};
 use bellwether_core::model::{Assessment, Signal};
-use bellwether_core::series::{AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS};
+use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_features::adoption::{self, AdoptionConfig, Common};
 use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
@@ -63,6 +64,8 @@ pub struct AssessOutcome {
     pub assessed: usize,
     /// Accounts skipped because they had ended before the day.
     pub ended: usize,
+    /// Whether the day was the book's current day.
+    pub current: bool,
     /// Signals opened by this pass.
     pub signals_opened: usize,
     /// Signals resolved or expired by this pass.
@@ -79,23 +82,6 @@ pub struct AssessOutcome {
     pub signal_changes: Vec<Signal>,
 }
 
-/// The day after the last day any data was recorded: the natural "today" of an imported history.
-pub fn default_as_of(book: &Book, series: &[(AccountId, AccountSeries)]) -> Option<Day> {
-    // Weekly and monthly series are dated by their period's last day, which may lie after the data; skip them.
-    let daily = |name: &str| name != WEEKLY_ACTIVE_USERS && name != MONTHLY_ACTIVE_USERS;
-    let last_series = series
-        .iter()
-        .flat_map(|(_, s)| {
-            s.metrics
-                .iter()
-                .filter(|(n, _)| daily(n))
-                .filter_map(|(_, m)| m.points.last().map(|p| p.0))
-        })
-        .max();
-    let last_fact = book.last_fact_time().map(|t| t.day());
-    last_series.max(last_fact).map(|d| d.plus(1))
-}
-
 /// The risk proxy of a health score: `1 / (1 + e^((health − 55) / 6))`, near 0 above 75, 0.5 at 55, near 1 below
 /// 35. A monotone stand-in for risk until a model is trained, not a probability.
 pub fn risk_proxy(health: f64) -> f64 {
@@ -106,7 +92,6 @@ pub fn risk_proxy(health: f64) -> f64 {
 pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     let h = health::score(f, cfg);
     let risk = risk_proxy(h.score);
-    let arr_major = f.arr_minor.unwrap_or(0) as f64 / 100.0;
     let mut weak: Vec<_> = h.components.iter().filter(|c| c.score < 70.0).collect();
     // Weakest first, by the points each component costs the score.
     weak.sort_by(|a, b| ((100.0 - b.score) * b.weight).total_cmp(&((100.0 - a.score) * a.weight)));
@@ -137,7 +122,7 @@ pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
         components: h.components,
         risk_proxy: risk,
         churn_probability: None,
-        priority: arr_major * risk,
+        priority: crate::worklist::priority(f.arr_minor, crate::worklist::ranking_risk(risk, None)),
         reason,
         owner: f.owner.clone(),
         arr_minor: f.arr_minor,
@@ -173,6 +158,8 @@ pub struct Assessed {
     pub signal_changes: Vec<Signal>,
     /// Accounts that had ended before the day.
     pub ended: usize,
+    /// Their ids.
+    pub ended_ids: Vec<AccountId>,
     /// Segment medians computed by this pass (full passes only).
     pub peers: Option<Peers>,
     /// Common features found by this pass (full passes only).
@@ -246,7 +233,7 @@ pub fn assess_loaded(
     // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
     let work: Vec<(&AccountId, AccountFeatures)> = ids.iter().copied().zip(features).collect();
-    let results: Vec<(Option<Assessment>, Vec<Signal>)> = par_map(&work, |(id, f)| {
+    let results: Vec<(&AccountId, Option<Assessment>, Vec<Signal>)> = par_map(&work, |(id, f)| {
         let facts = book.accounts.get(*id).unwrap_or(&empty);
         let series = by_id.get(id).copied();
         let found = if f.churned {
@@ -277,19 +264,23 @@ pub fn assess_loaded(
             a.reason.push_str(&signal_note(&changes));
             a
         });
-        (assessment, changes)
+        (*id, assessment, changes)
     });
     let mut out = Assessed {
         assessments: Vec::with_capacity(ids.len()),
         signal_changes: Vec::new(),
         ended: 0,
+        ended_ids: Vec::new(),
         peers,
         common,
     };
-    for (a, changes) in results {
+    for (id, a, changes) in results {
         match a {
             Some(a) => out.assessments.push(a),
-            None => out.ended += 1,
+            None => {
+                out.ended += 1;
+                out.ended_ids.push(id.clone());
+            }
         }
         out.signal_changes.extend(changes);
     }
@@ -301,15 +292,15 @@ pub fn assess_loaded(
     out
 }
 
-/// Re-assesses the given accounts (every account with `None`) as of `as_of` (default: the day after the last
-/// data) and stores their assessments and signal changes. Imports call it with the accounts they touched; the
-/// daily pass calls it for the whole book.
+/// Re-assesses the given accounts (every account with `None`) as of `day` and stores their assessments and
+/// signal changes. The day is decided by the caller through [`crate::day`], once; imports call it with the
+/// accounts they touched, the server with the accounts its data touched, the daily pass for the whole book.
 pub async fn reassess<S: Store + ?Sized>(
     store: &S,
     engine: &Engine,
     accounts: Option<&[AccountId]>,
-    as_of: Option<Day>,
-) -> Result<Option<AssessOutcome>> {
+    day: BookDay,
+) -> Result<AssessOutcome> {
     let t0 = Instant::now();
     // The three reads run at once, each on its own reader connection.
     let (book, series, summary) = tokio::try_join!(
@@ -317,9 +308,7 @@ pub async fn reassess<S: Store + ?Sized>(
         store.load_series(accounts),
         store.book_summary()
     )?;
-    let Some(as_of) = as_of.or_else(|| default_as_of(&book, &series)) else {
-        return Ok(None);
-    };
+    let as_of = day.day;
     let filter = SignalFilter {
         accounts: accounts.map(|a| a.to_vec()),
         ..Default::default()
@@ -337,6 +326,9 @@ pub async fn reassess<S: Store + ?Sized>(
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut ctx = BookContext::from_summary(&summary, as_of);
+    if day.current {
+        ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
+    }
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
     let full = accounts.is_none();
@@ -347,7 +339,9 @@ pub async fn reassess<S: Store + ?Sized>(
     let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine, full);
     let compute_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    store.save_assessments(&done.assessments).await?;
+    store
+        .save_assessments(as_of, day.current, &done.assessments, &done.ended_ids)
+        .await?;
     store.save_signals(&done.signal_changes).await?;
     if let Some(peers) = &done.peers {
         store
@@ -381,10 +375,11 @@ pub async fn reassess<S: Store + ?Sized>(
         .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
         .count();
     tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended, opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
-    Ok(Some(AssessOutcome {
+    Ok(AssessOutcome {
         as_of,
         assessed: done.assessments.len(),
         ended: done.ended,
+        current: day.current,
         signals_opened: opened,
         signals_closed: closed,
         load_seconds,
@@ -392,10 +387,11 @@ pub async fn reassess<S: Store + ?Sized>(
         save_seconds,
         assessments: done.assessments,
         signal_changes: done.signal_changes,
-    }))
+    })
 }
 
-/// The full pass over the whole book with default settings but the given health weights.
+/// The full pass over the whole book with default settings but the given health weights, as of `as_of` or
+/// the book's current day for imported files. `None` when the book holds nothing.
 pub async fn assess_book<S: Store + ?Sized>(
     store: &S,
     as_of: Option<Day>,
@@ -405,5 +401,8 @@ pub async fn assess_book<S: Store + ?Sized>(
         health: cfg.clone(),
         ..Engine::default()
     };
-    reassess(store, &engine, None, as_of).await
+    let Some(day) = crate::day::book_day(store, crate::day::Clock::Files, as_of).await? else {
+        return Ok(None);
+    };
+    reassess(store, &engine, None, day).await.map(Some)
 }

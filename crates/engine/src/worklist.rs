@@ -10,6 +10,19 @@ use bellwether_core::model::Assessment;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The risk an account is ranked by: the model's churn probability when a model has scored the day, else
+/// the rules score's risk proxy.
+pub fn ranking_risk(risk_proxy: f64, churn_probability: Option<f64>) -> f64 {
+    churn_probability.unwrap_or(risk_proxy)
+}
+
+/// An account's priority, the one place it is computed: ARR (major units, 0 when unknown) × its risk (see
+/// [`ranking_risk`]), the ARR expected to be lost. Every stored priority and every printed "at stake" figure
+/// comes from here.
+pub fn priority(arr_minor: Option<i64>, risk: f64) -> f64 {
+    arr_minor.unwrap_or(0) as f64 / 100.0 * risk
+}
+
 /// One line of a worklist.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorklistItem {
@@ -17,18 +30,25 @@ pub struct WorklistItem {
     pub rank: usize,
     /// The account.
     pub account_id: String,
+    /// The day of the assessment this line comes from (`YYYY-MM-DD` in JSON).
+    #[serde(serialize_with = "day_text")]
+    pub as_of: bellwether_core::Day,
     /// Health 0–100.
     pub health: f64,
     /// Risk proxy 0–1 (not a probability).
     pub risk_proxy: f64,
     /// The model's churn probability before renewal, when a model has scored the day.
     pub churn_probability: Option<f64>,
-    /// ARR × risk (the churn probability when known, else the risk proxy), in major units.
+    /// ARR × risk (the churn probability when known, else the risk proxy), in major units (see [`priority`]).
     pub priority: f64,
     /// ARR in minor units.
     pub arr_minor: Option<i64>,
     /// Why it ranks here.
     pub reason: String,
+}
+
+fn day_text<S: serde::Serializer>(d: &bellwether_core::Day, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
 }
 
 /// The top `limit` accounts of an owner (all owners with `None`), highest priority first.
@@ -52,6 +72,7 @@ pub fn worklist(
         .map(|(i, a)| WorklistItem {
             rank: i + 1,
             account_id: a.account_id.to_string(),
+            as_of: a.as_of,
             health: a.health,
             risk_proxy: a.risk_proxy,
             churn_probability: a.churn_probability,

@@ -20,6 +20,9 @@ pub struct BookContext {
     pub has_billing: bool,
     /// Segment medians to compare accounts with (empty: no comparison).
     pub peers: crate::peers::Peers,
+    /// For the book's current assessment, the instant it is made: undated values received by then apply
+    /// (see [`bellwether_core::history::snapshot_current`]). `None` for past days, training and backtests.
+    pub current_at: Option<bellwether_core::Timestamp>,
     /// The features common on each plan, segment and the book (empty: no adoption measure).
     pub common: crate::adoption::Common,
 }
@@ -50,5 +53,17 @@ impl BookContext {
             has_billing: before(summary.first_billing),
             ..Default::default()
         }
+    }
+
+    /// This context for the book's current assessment made at `now`: undated records received by then count,
+    /// and a source whose first record is undated counts as connected.
+    pub fn current(
+        mut self,
+        summary: &BookSummary,
+        now: bellwether_core::Timestamp,
+    ) -> BookContext {
+        self.current_at = Some(now);
+        self.has_contacts |= summary.first_contact.is_some_and(|f| f <= now);
+        self
     }
 }

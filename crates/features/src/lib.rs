@@ -113,7 +113,7 @@ pub fn compute(
     ctx: &BookContext,
 ) -> AccountFeatures {
     let t = as_of.start();
-    let view = facts.view(id, as_of);
+    let view = facts.view_current(id, as_of, ctx.current_at);
     let subs_running: Vec<_> = facts
         .subscriptions
         .iter()
@@ -134,10 +134,17 @@ pub fn compute(
             .min()
     });
     let had_subs = facts.subscriptions.iter().any(|s| s.start < as_of);
+    // The current assessment also counts a churn recorded for the day itself: an ended account leaves the list
+    // at once.
+    let churn_by = if ctx.current_at.is_some() {
+        as_of.plus(1)
+    } else {
+        as_of
+    };
     let churned = facts
         .outcomes
         .iter()
-        .any(|o| o.kind == OutcomeKind::Churned && o.date < as_of)
+        .any(|o| o.kind == OutcomeKind::Churned && o.date < churn_by)
         || (had_subs
             && subs_running.is_empty()
             && !facts.subscriptions.iter().any(|s| s.start >= as_of));
@@ -222,7 +229,7 @@ pub fn compute(
     }
 
     if ctx.has_contacts {
-        let contacts = facts.contacts_as_of(as_of);
+        let contacts = facts.contacts_current(as_of, ctx.current_at);
         let active = |r: Role| {
             contacts
                 .iter()

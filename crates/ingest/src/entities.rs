@@ -11,6 +11,7 @@ use bellwether_core::model::{
     BillingEvent, BillingKind, Contact, ContactStatus, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Role, Subscription, Ticket,
 };
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{money, AccountId, ContactId, Day, Money, Timestamp};
 use bellwether_store::WriteBatch;
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 pub(crate) struct EntitySink {
     kind: Kind,
     received: Timestamp,
+    window: EventTimeWindow,
     pub(crate) batch: WriteBatch,
     metrics: Vec<(AccountId, String, Day, f64)>,
     mark: [usize; 9],
@@ -69,10 +71,11 @@ const ACCOUNT_ATTRS: &[&str] = &[
 ];
 
 impl EntitySink {
-    pub(crate) fn new(kind: Kind, received: Timestamp) -> EntitySink {
+    pub(crate) fn new(kind: Kind, received: Timestamp, window: EventTimeWindow) -> EntitySink {
         EntitySink {
             kind,
             received,
+            window,
             batch: WriteBatch::default(),
             metrics: Vec::new(),
             mark: [0; 9],
@@ -117,7 +120,40 @@ impl EntitySink {
         self.pending = 0;
     }
 
+    /// A required event time, inside the window.
+    fn event_time(&self, f: &Fields, name: &'static str) -> Result<Timestamp, FieldError> {
+        let t = f.time(name)?;
+        self.window
+            .check(t, self.received)
+            .map_err(|e| FieldError::event_time(name, e))
+    }
+
+    /// An optional event time, inside the window.
+    fn opt_event_time(
+        &self,
+        f: &Fields,
+        name: &'static str,
+    ) -> Result<Option<Timestamp>, FieldError> {
+        f.opt_time(name)?
+            .map(|t| {
+                self.window
+                    .check(t, self.received)
+                    .map_err(|e| FieldError::event_time(name, e))
+            })
+            .transpose()
+    }
+
+    /// A required event day, inside the window.
+    fn event_day(&self, f: &Fields, name: &'static str) -> Result<Day, FieldError> {
+        let d = f.day(name)?;
+        self.window
+            .check_day(d, self.received)
+            .map_err(|e| FieldError::event_time(name, e))
+    }
+
     /// Reads one record. `extra` holds the columns the kind does not declare (custom account attributes).
+    /// Event times (when something happened) are checked against the window; dates that lie in the future
+    /// by nature (contract and renewal dates, subscription terms, attribute changes planned ahead) are not.
     pub(crate) fn row(
         &mut self,
         f: &Fields,
@@ -187,7 +223,7 @@ impl EntitySink {
             Kind::Contacts => {
                 let id = f.req("contact_id")?.trim().to_string();
                 let account_id = AccountId(f.req("account_id")?.trim().to_string());
-                let first_seen = f.opt_time("first_seen")?;
+                let first_seen = self.opt_event_time(f, "first_seen")?;
                 let valid_from = f.opt_time("valid_from")?.or(first_seen).unwrap_or(received);
                 let role = f.opt_enum("role", Role::parse)?;
                 let status = f.opt_enum("status", ContactStatus::parse)?;
@@ -215,7 +251,7 @@ impl EntitySink {
             }
             Kind::DailyMetrics => {
                 let id = AccountId(f.req("account_id")?.trim().to_string());
-                let day = f.day("date")?;
+                let day = self.event_day(f, "date")?;
                 let metric = f.req("metric")?.trim().to_string();
                 let value = crate::fields::number("value", f.req("value")?)?;
                 self.metrics.push((id, metric, day, value));
@@ -262,7 +298,7 @@ impl EntitySink {
                 });
             }
             Kind::Tickets => {
-                let closed_at = f.opt_time("closed_at")?;
+                let closed_at = self.opt_event_time(f, "closed_at")?;
                 let csat = f.opt_f64("csat")?;
                 if let Some(c) = csat {
                     if !(0.0..=5.0).contains(&c) {
@@ -278,7 +314,7 @@ impl EntitySink {
                     id: f.req("ticket_id")?.trim().to_string(),
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
                     contact_id: f.get("contact_id").map(|c| ContactId(c.to_string())),
-                    opened_at: f.time("opened_at")?,
+                    opened_at: self.event_time(f, "opened_at")?,
                     closed_at,
                     priority: f
                         .opt_enum("priority", Priority::parse)?
@@ -309,7 +345,7 @@ impl EntitySink {
                 self.batch.billing.push(BillingEvent {
                     id: f.req("event_id")?.trim().to_string(),
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
-                    at: f.time("timestamp")?,
+                    at: self.event_time(f, "timestamp")?,
                     kind: BillingKind::parse(f.req("kind")?)
                         .map_err(|e| FieldError::field("kind", e))?,
                     amount: f
@@ -337,7 +373,7 @@ impl EntitySink {
                     id: f.req("interaction_id")?.trim().to_string(),
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
                     contact_id: f.get("contact_id").map(|c| ContactId(c.to_string())),
-                    at: f.time("timestamp")?,
+                    at: self.event_time(f, "timestamp")?,
                     kind,
                     response: f.opt_enum("response", Response::parse)?,
                     score,
@@ -348,7 +384,7 @@ impl EntitySink {
             Kind::Outcomes => {
                 self.batch.outcomes.push(Outcome {
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
-                    date: f.day("date")?,
+                    date: self.event_day(f, "date")?,
                     kind: OutcomeKind::parse(f.req("kind")?)
                         .map_err(|e| FieldError::field("kind", e))?,
                     arr_delta: f.opt_money("arr_delta")?,

@@ -22,6 +22,7 @@ use crate::report::FieldError;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
 use rustc_hash::FxHashSet;
@@ -78,6 +79,10 @@ pub(crate) struct EventAgg {
     mark: [usize; 2],
     /// Events rolled up (in chunks that were new).
     pub(crate) kept: u64,
+    /// The times accepted, checked per event.
+    window: EventTimeWindow,
+    /// When the file was received, for the window's upper bound.
+    received: Timestamp,
 }
 
 /// One account's points per series slot (see [`scan`]).
@@ -146,8 +151,9 @@ fn scan(recs: &[Rec], n_events: usize) -> Vec<(u32, Slots)> {
     out
 }
 
-impl Default for EventAgg {
-    fn default() -> Self {
+impl EventAgg {
+    /// An empty roll-up whose events must lie inside `window` as of `received`.
+    pub(crate) fn new(window: EventTimeWindow, received: Timestamp) -> Self {
         EventAgg {
             accounts: Interner::new(
                 "account_id",
@@ -162,11 +168,11 @@ impl Default for EventAgg {
             parts: [Vec::new(), Vec::new()],
             mark: [0; 2],
             kept: 0,
+            window,
+            received,
         }
     }
-}
 
-impl EventAgg {
     /// Adds one event from raw field bytes (the fast path); `value` is validated but not summed.
     #[inline]
     pub(crate) fn add_raw(
@@ -177,8 +183,12 @@ impl EventAgg {
         user: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), FieldError> {
-        let day = Timestamp::parse_bytes(ts.trim_ascii())
-            .map_err(|e| FieldError::field("timestamp", e.to_string()))?
+        let at = Timestamp::parse_bytes(ts.trim_ascii())
+            .map_err(|e| FieldError::field("timestamp", e.to_string()))?;
+        let day = self
+            .window
+            .check(at, self.received)
+            .map_err(|e| FieldError::event_time("timestamp", e))?
             .day();
         if let Some(v) = value
             .map(|v| v.trim_ascii())

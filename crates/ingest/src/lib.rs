@@ -26,6 +26,7 @@ pub mod report;
 pub use kind::Kind;
 pub use report::{ImportError, ImportReport, Rejected};
 
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::Timestamp;
 use bellwether_store::{Fingerprint, Store, WriteBatch};
 use entities::EntitySink;
@@ -58,6 +59,9 @@ pub struct ImportOptions {
     pub kind: Option<Kind>,
     /// The receipt time to record (default: now).
     pub received_at: Option<Timestamp>,
+    /// The event times accepted; a record whose event time lies outside is rejected with
+    /// `event_time_out_of_range` and the rest of the file kept.
+    pub event_times: EventTimeWindow,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
     /// For events and daily metrics: rows held before a batch is written mid-file (default about 64 million
@@ -364,7 +368,7 @@ fn read_file(
             path,
             kind,
             &mut line_reader,
-            received,
+            Sink::new(kind, received, &opts.event_times),
             &mut chunker,
             &mut report,
             &progress,
@@ -427,7 +431,7 @@ fn read_file(
                 value: cols[4],
             };
             Some(Box::new(EventRows {
-                agg: EventAgg::default(),
+                agg: EventAgg::new(opts.event_times, received),
                 cols,
             }))
         } else if kind == Kind::DailyMetrics {
@@ -437,7 +441,7 @@ fn read_file(
                 metric: cols[2].expect("required"),
                 value: cols[3].expect("required"),
             };
-            Some(Box::new(MetricRows::new(cols)))
+            Some(Box::new(MetricRows::new(cols, opts.event_times, received)))
         } else {
             None
         };
@@ -461,6 +465,7 @@ fn read_file(
                 &mut reader,
                 seed,
                 received,
+                &opts.event_times,
                 &mut chunker,
                 &mut report,
                 &progress,
@@ -537,11 +542,11 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(kind: Kind, received: Timestamp) -> Sink {
+    fn new(kind: Kind, received: Timestamp, window: &EventTimeWindow) -> Sink {
         if kind == Kind::Events {
-            Sink::Events(Box::default())
+            Sink::Events(Box::new(EventAgg::new(*window, received)))
         } else {
-            Sink::Entities(Box::new(EntitySink::new(kind, received)))
+            Sink::Entities(Box::new(EntitySink::new(kind, received, *window)))
         }
     }
     fn row(&mut self, f: &Fields, extra: &[(&str, Option<&str>)]) -> Result<(), FieldError> {
@@ -583,11 +588,12 @@ fn read_csv(
     reader: &mut impl Read,
     seed: u64,
     received: Timestamp,
+    window: &EventTimeWindow,
     chunker: &mut Chunker,
     report: &mut ImportReport,
     progress: &dyn Fn(u64),
 ) -> Result<WriteBatch, ImportError> {
-    let mut sink = Sink::new(kind, received);
+    let mut sink = Sink::new(kind, received, window);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -670,13 +676,12 @@ fn read_jsonl(
     path: &Path,
     kind: Kind,
     reader: &mut impl BufRead,
-    received: Timestamp,
+    mut sink: Sink,
     chunker: &mut Chunker,
     report: &mut ImportReport,
     progress: &dyn Fn(u64),
 ) -> Result<WriteBatch, ImportError> {
     let columns = kind.columns();
-    let mut sink = Sink::new(kind, received);
     let seed = xxh3_64(format!("{}\x1fjsonl", kind.name()).as_bytes());
     let mut chunks = RecordChunks::new(seed);
     let mut key_cache: rustc_hash::FxHashMap<String, Option<usize>> = Default::default();

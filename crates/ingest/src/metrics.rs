@@ -8,6 +8,7 @@ use crate::fast::FastSink;
 use crate::intern::Interner;
 use crate::report::FieldError;
 use bellwether_core::series::METRIC_PREFIX;
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::SeriesDelta;
 use std::collections::BTreeMap;
@@ -30,10 +31,17 @@ pub(crate) struct MetricRows {
     rows: Vec<(u64, f64)>,
     mark: usize,
     kept: u64,
+    window: EventTimeWindow,
+    received: Timestamp,
 }
 
 impl MetricRows {
-    pub(crate) fn new(cols: MetricColumns) -> MetricRows {
+    /// Daily metrics read from `cols`, whose days must lie inside `window` as of `received`.
+    pub(crate) fn new(
+        cols: MetricColumns,
+        window: EventTimeWindow,
+        received: Timestamp,
+    ) -> MetricRows {
         MetricRows {
             cols,
             accounts: Interner::new(
@@ -49,6 +57,8 @@ impl MetricRows {
             rows: Vec::new(),
             mark: 0,
             kept: 0,
+            window,
+            received,
         }
     }
 }
@@ -61,6 +71,10 @@ impl FastSink for MetricRows {
         let day = Timestamp::parse_bytes(f[c.date].trim_ascii())
             .map_err(|e| FieldError::field("date", e.to_string()))?
             .day();
+        let day = self
+            .window
+            .check_day(day, self.received)
+            .map_err(|e| FieldError::event_time("date", e))?;
         let metric = self.metrics.get(f[c.metric])?;
         let raw = f[c.value].trim_ascii();
         let value = std::str::from_utf8(raw)

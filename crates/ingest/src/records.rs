@@ -5,7 +5,8 @@
 use crate::entities::EntitySink;
 use crate::fields::Fields;
 use crate::kind::{self, Kind};
-use bellwether_core::Timestamp;
+use bellwether_core::time::EventTimeWindow;
+use bellwether_core::{Code, Timestamp};
 use bellwether_store::WriteBatch;
 
 /// A record that could not be read.
@@ -17,18 +18,22 @@ pub struct RecordError {
     pub field: Option<&'static str>,
     /// What is wrong and what to do.
     pub message: String,
+    /// The product error code.
+    pub code: Code,
 }
 
 /// Converts records of one kind (field name → text; names as in the kind's columns or their aliases) into one
 /// batch. Bad records are returned with their position and field and left out; the good ones are kept.
-/// Product events are rolled up differently and are not accepted here.
+/// Product events are rolled up differently and are not accepted here. Event times are checked against
+/// `window` as of `received`.
 pub fn records_batch(
     kind: Kind,
     records: &[Vec<(String, String)>],
     received: Timestamp,
+    window: &EventTimeWindow,
 ) -> (WriteBatch, Vec<RecordError>) {
     let columns = kind.columns();
-    let mut sink = EntitySink::new(kind, received);
+    let mut sink = EntitySink::new(kind, received, *window);
     let mut errors = Vec::new();
     for (index, rec) in records.iter().enumerate() {
         if kind == Kind::Events {
@@ -36,6 +41,7 @@ pub fn records_batch(
                 index,
                 field: None,
                 message: "product events are not accepted as single records; send them to the tracking API".into(),
+                code: Code::InvalidRecord,
             });
             continue;
         }
@@ -71,6 +77,7 @@ pub fn records_batch(
                     index,
                     field: e.field,
                     message: e.message,
+                    code: e.code,
                 });
             }
         }
@@ -120,11 +127,13 @@ mod tests {
                 ]),
             ],
             Timestamp::parse("2026-01-07").unwrap(),
+            &EventTimeWindow::default(),
         );
         assert_eq!(b.interactions.len(), 2);
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].index, 1);
         assert_eq!(errs[0].field, Some("timestamp"));
+        assert_eq!(errs[0].code, Code::InvalidField);
         assert_eq!(b.rejected, 1);
     }
 }

@@ -26,6 +26,8 @@ pub struct FieldError {
     pub field: Option<&'static str>,
     /// The message.
     pub message: String,
+    /// The product error code.
+    pub code: Code,
 }
 
 impl FieldError {
@@ -34,6 +36,7 @@ impl FieldError {
         FieldError {
             field: Some(field),
             message: message.into(),
+            code: Code::InvalidField,
         }
     }
     /// A bad record.
@@ -41,6 +44,15 @@ impl FieldError {
         FieldError {
             field: None,
             message: message.into(),
+            code: Code::InvalidRecord,
+        }
+    }
+    /// An event time outside the accepted window.
+    pub fn event_time(field: &'static str, e: bellwether_core::time::EventTimeError) -> FieldError {
+        FieldError {
+            field: Some(field),
+            message: e.to_string(),
+            code: Code::EventTimeOutOfRange,
         }
     }
 }
@@ -88,16 +100,11 @@ impl ImportReport {
     pub(crate) fn reject(&mut self, line: u64, e: FieldError) {
         self.rejected_count += 1;
         if self.rejected.len() < MAX_KEPT_REJECTIONS {
-            let code = if e.field.is_some() {
-                Code::InvalidField
-            } else {
-                Code::InvalidRecord
-            };
             self.rejected.push(Rejected {
                 line,
                 field: e.field.map(String::from),
                 message: e.message,
-                code,
+                code: e.code,
             });
         }
     }

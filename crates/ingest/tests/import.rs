@@ -405,3 +405,107 @@ async fn the_book_summary_knows_each_metric_and_source_from_its_first_day() {
     );
     assert_eq!(sum.first_billing, None);
 }
+
+#[tokio::test]
+async fn absurd_event_times_are_named_by_line_and_field_and_the_rest_kept() {
+    use bellwether_core::time::EventTimeWindow;
+    use bellwether_core::{Code, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let received = Timestamp::parse("2026-03-10T12:00:00Z").unwrap();
+    let opts = ImportOptions {
+        received_at: Some(received),
+        ..Default::default()
+    };
+    // The fast path (no quotes) and the general reader (quotes) check alike.
+    for (name, quote) in [("events.csv", ""), ("events_quoted.csv", "\"")] {
+        let p = write(
+            dir.path(),
+            name,
+            &format!(
+                "account_id,timestamp,event,user_id\n\
+                 acme,2026-03-01T09:00:00Z,{quote}login{quote},u1\n\
+                 acme,9999-12-31T23:59:59Z,login,u1\n\
+                 acme,0000-01-01,login,u1\n\
+                 acme,9223372036854775807,login,u1\n\
+                 acme,1999-12-31,login,u1\n\
+                 globex,2026-03-02T10:00:00Z,login,u2\n\
+                 globex,2026-03-11T11:00:00Z,login,u2\n"
+            ),
+        );
+        let r = import_file(&s, &p, &opts).await.unwrap();
+        assert_eq!(
+            (r.records, r.imported, r.rejected_count),
+            (7, 3, 4),
+            "{name}"
+        );
+        let got: Vec<(u64, Option<&str>, Code)> = r
+            .rejected
+            .iter()
+            .map(|x| (x.line, x.field.as_deref(), x.code))
+            .collect();
+        let bad = |line| (line, Some("timestamp"), Code::EventTimeOutOfRange);
+        assert_eq!(got, [bad(3), bad(4), bad(5), bad(6)], "{name}");
+        let lines = r.rejection_lines();
+        assert!(
+            lines[0].contains(&format!("{name}:3: field 'timestamp'"))
+                && lines[0].contains("9999-12-31")
+                && lines[0].contains("[event_time_out_of_range]"),
+            "{lines:?}"
+        );
+        assert!(lines[1].contains("2000-01-01"), "{lines:?}");
+    }
+    assert_eq!(series_total(&s, "acme", "event:login").await, 2.0);
+    assert_eq!(series_total(&s, "globex", "event:login").await, 4.0);
+    let series = s.load_series(None).await.unwrap();
+    let last = series
+        .iter()
+        .flat_map(|(_, a)| a.get("event:login").unwrap().points.iter().map(|p| p.0))
+        .max();
+    assert_eq!(last, Some(Day::ymd(2026, 3, 11)));
+
+    // Daily metrics, JSONL and the other kinds' event times go through the same window.
+    let m = write(
+        dir.path(),
+        "daily_metrics.csv",
+        "account_id,date,metric,value\nacme,2026-03-01,seats_used,4\nacme,9999-01-01,seats_used,5\n",
+    );
+    let r = import_file(&s, &m, &opts).await.unwrap();
+    assert_eq!((r.imported, r.rejected[0].line), (1, 3));
+    assert_eq!(r.rejected[0].field.as_deref(), Some("date"));
+    assert_eq!(r.rejected[0].code, Code::EventTimeOutOfRange);
+    let j = write(
+        dir.path(),
+        "tickets.jsonl",
+        "{\"ticket_id\":\"t1\",\"account_id\":\"acme\",\"opened_at\":\"2026-03-01T09:00:00Z\",\"closed_at\":\"9999-01-01\"}\n\
+         {\"ticket_id\":\"t2\",\"account_id\":\"acme\",\"opened_at\":\"2026-03-02T09:00:00Z\"}\n",
+    );
+    let r = import_file(&s, &j, &opts).await.unwrap();
+    assert_eq!((r.imported, r.rejected[0].line), (1, 1));
+    assert_eq!(r.rejected[0].field.as_deref(), Some("closed_at"));
+    assert_eq!(r.rejected[0].code, Code::EventTimeOutOfRange);
+    // Renewal dates lie in the future by nature and are kept.
+    let a = write(
+        dir.path(),
+        "accounts.csv",
+        "account_id,name,renewal_date,contract_start\nacme,Acme,2031-06-30,2026-04-01\n",
+    );
+    let r = import_file(&s, &a, &opts).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (1, 0));
+
+    // A configured window: an earlier earliest day admits 1999.
+    let wide = ImportOptions {
+        event_times: EventTimeWindow {
+            earliest: Day::ymd(1990, 1, 1),
+            max_ahead_hours: 24,
+        },
+        ..opts.clone()
+    };
+    let p = write(
+        dir.path(),
+        "old_events.csv",
+        "account_id,timestamp,event\ninitech,1999-12-31,login\n",
+    );
+    let r = import_file(&s, &p, &wide).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (1, 0));
+}

@@ -86,13 +86,9 @@ impl Default for Sampling {
     }
 }
 
-/// The first day with data and the last, from the book's summary and series.
-pub fn data_span(
-    book: &Book,
-    series: &[(AccountId, AccountSeries)],
-    summary: &BookSummary,
-) -> Option<(Day, Day)> {
-    let end = bellwether_engine::assess::default_as_of(book, series)?.plus(-1);
+/// The first day with data and the last, from the book's summary.
+pub fn data_span(summary: &BookSummary) -> Option<(Day, Day)> {
+    let end = summary.last_day?;
     // Usage history starts the book; without usage series, the first fact of any source does.
     let first_usage = summary.metrics.iter().map(|(_, d)| *d).min();
     let first = first_usage.or_else(|| {
@@ -113,21 +109,26 @@ pub fn data_span(
 /// Features of every account still a customer on `as_of` (started before it, not yet gone) with its plan, and
 /// with segment peers and the features common where each lives: from these accounts when `stored` is `None` (a
 /// full pass), else the given medians and common features. The one definition the training snapshots and the
-/// daily scoring share.
+/// daily scoring share; `current_at` is set only for the book's current assessment (see
+/// [`BookContext::current_at`]).
 pub fn features_on(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
     summary: &BookSummary,
     as_of: Day,
     stored: Option<(Peers, Common)>,
+    current_at: Option<bellwether_core::Timestamp>,
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let ctx = BookContext::from_summary(summary, as_of);
+    let mut ctx = BookContext::from_summary(summary, as_of);
+    if let Some(now) = current_at {
+        ctx = ctx.current(summary, now);
+    }
     let accounts: Vec<_> = book.accounts.iter().collect();
     let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
         let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
         let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
-        (started && !f.churned).then(|| (f, facts.view(id, as_of).plan))
+        (started && !f.churned).then(|| (f, facts.view_current(id, as_of, current_at).plan))
     })
     .into_iter()
     .flatten()
@@ -197,7 +198,7 @@ pub fn build(
     health_cfg: &HealthConfig,
     sampling: &Sampling,
 ) -> Option<TrainingSet> {
-    let (first, end) = data_span(book, series, summary)?;
+    let (first, end) = data_span(summary)?;
     // The day after the last data is the natural "today" of the book; no snapshot lies beyond it.
     let until = sampling.until.unwrap_or(end).min(end.plus(1));
     let spec = learn_spec(book, series, sampling.spec_as_of.unwrap_or(until));
@@ -219,7 +220,7 @@ pub fn build(
     let mut rows = Vec::new();
     for day in days {
         // The customers of the day, with their segment's medians that day: what the daily pass scores.
-        let customers = features_on(book, series, summary, day, None);
+        let customers = features_on(book, series, summary, day, None, None);
         let built = par_map(&customers, |(f, plan)| {
             let id = &f.account_id;
             let tl = &timelines[id];

@@ -29,6 +29,9 @@ pub enum PredictError {
     /// Training failed or a stored model could not be read.
     #[error("{0}")]
     Model(String),
+    /// A stored model needs columns this version does not compute.
+    #[error("{0}")]
+    Incompatible(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] bellwether_store::StoreError),
@@ -41,6 +44,7 @@ impl PredictError {
             PredictError::NotEnoughHistory(_) => bellwether_core::Code::NotEnoughHistory,
             PredictError::NoModel(_) => bellwether_core::Code::NoModel,
             PredictError::Model(_) => bellwether_core::Code::Internal,
+            PredictError::Incompatible(_) => bellwether_core::Code::ModelIncompatible,
             PredictError::Store(e) => e.code(),
         }
     }

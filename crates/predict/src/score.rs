@@ -9,10 +9,11 @@ use crate::{PredictError, Result, Target};
 use bellwether_core::model::Prediction;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
-use bellwether_engine::assess::{default_as_of, par_map};
+use bellwether_engine::assess::par_map;
+use bellwether_engine::BookDay;
 use bellwether_features::AccountFeatures;
 use bellwether_ml::Dataset;
-use bellwether_store::Store;
+use bellwether_store::{Ranking, Store};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -79,16 +80,50 @@ pub fn predict_rows(
     })
 }
 
-/// Scores loaded accounts with a bundle.
+/// The columns a stored model is scored with: its own, in its own order, described by the columns this
+/// version computes, with their positions among them (`None` when the two lists are the same). A model
+/// needing a column this version no longer computes is refused, naming the columns.
+pub fn model_columns(bundle: &Bundle, version: i64) -> Result<(Vec<Column>, Option<Vec<usize>>)> {
+    let computed = bundle.spec.columns();
+    if computed.len() == bundle.columns.len()
+        && computed
+            .iter()
+            .zip(&bundle.columns)
+            .all(|(c, n)| c.name == *n)
+    {
+        return Ok((computed, None));
+    }
+    let mut positions = Vec::with_capacity(bundle.columns.len());
+    let mut missing = Vec::new();
+    for name in &bundle.columns {
+        match computed.iter().position(|c| c.name == *name) {
+            Some(i) => positions.push(i),
+            None => missing.push(name.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(PredictError::Incompatible(format!(
+            "model version {version} was trained on {} input columns, {} of which this version of Bellwether does not compute: {}; \
+             retrain with `bellwether train`, or activate a version trained by this one (`bellwether models`)",
+            bundle.columns.len(),
+            missing.len(),
+            missing.join(", ")
+        )));
+    }
+    let columns = positions.iter().map(|&i| computed[i].clone()).collect();
+    Ok((columns, Some(positions)))
+}
+
+/// Scores loaded accounts with a bundle, each model with its own columns (see [`model_columns`]).
 pub fn score_features(
     bundle: &Bundle,
     version: i64,
     feats: &[(AccountFeatures, Option<String>)],
     series: &[(AccountId, AccountSeries)],
     as_of: Day,
-) -> Vec<Prediction> {
+) -> Result<Vec<Prediction>> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let columns = bundle.spec.columns();
+    let (columns, positions) = model_columns(bundle, version)?;
     let rows: Vec<Vec<f64>> = par_map(feats, |(f, plan)| {
         let mut v = Vec::with_capacity(columns.len());
         bundle.spec.vectorise(
@@ -97,7 +132,10 @@ pub fn score_features(
             by_id.get(&f.account_id).copied(),
             &mut v,
         );
-        v
+        match &positions {
+            None => v,
+            Some(p) => p.iter().map(|&i| v[i]).collect(),
+        }
     });
     let names = columns.iter().map(|c| c.name.clone()).collect();
     let x = Dataset::from_rows(names, &rows);
@@ -120,7 +158,7 @@ pub fn score_features(
             }));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Loads the active model (or `version`) from the registry.
@@ -137,19 +175,42 @@ pub async fn load_bundle<S: Store + ?Sized>(
     Ok((rec.version, Bundle::from_bytes(&rec.bundle)?))
 }
 
-/// Scores the given accounts (every account with `None`) as of `as_of` (default: the day after the last
-/// data) with the active model and stores the predictions.
+/// The worklist figures the default target's predictions give: each scored account's churn probability and
+/// the priority computed from it and the ARR its assessment is printed with (the same features).
+pub fn rankings(
+    feats: &[(AccountFeatures, Option<String>)],
+    predictions: &[Prediction],
+) -> Vec<Ranking> {
+    let arr: HashMap<&AccountId, Option<i64>> = feats
+        .iter()
+        .map(|(f, _)| (&f.account_id, f.arr_minor))
+        .collect();
+    predictions
+        .iter()
+        .filter(|p| p.target == DEFAULT_TARGET.as_str())
+        .map(|p| Ranking {
+            account_id: p.account_id.clone(),
+            as_of: p.as_of,
+            churn_probability: p.probability,
+            priority: bellwether_engine::priority(
+                arr.get(&p.account_id).copied().flatten(),
+                bellwether_engine::worklist::ranking_risk(0.0, Some(p.probability)),
+            ),
+        })
+        .collect()
+}
+
+/// Scores the given accounts (every account with `None`) as of `day` with the active model and stores the
+/// predictions, and the priorities they give, on that day's assessments.
 pub async fn score<S: Store + ?Sized>(
     store: &S,
     accounts: Option<&[AccountId]>,
-    as_of: Option<Day>,
+    day: BookDay,
 ) -> Result<ScoreOutcome> {
     let (version, bundle) = load_bundle(store, None).await?;
     let t0 = Instant::now();
     let (book, series, summary) = crate::dataset::load(store, accounts).await?;
-    let as_of = as_of
-        .or_else(|| default_as_of(&book, &series))
-        .ok_or_else(|| PredictError::NotEnoughHistory("the book holds no data to score".into()))?;
+    let as_of = day.day;
     let stored = match accounts {
         Some(_) => Some((
             store.peer_stats(as_of).await?.into_iter().collect(),
@@ -159,13 +220,14 @@ pub async fn score<S: Store + ?Sized>(
     };
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let feats = features_on(&book, &series, &summary, as_of, stored);
+    let now = day.current.then(bellwether_core::Timestamp::now);
+    let feats = features_on(&book, &series, &summary, as_of, stored, now);
     let feature_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let predictions = score_features(&bundle, version, &feats, &series, as_of);
+    let predictions = score_features(&bundle, version, &feats, &series, as_of)?;
     let explain_seconds = t2.elapsed().as_secs_f64();
     store
-        .save_predictions(&predictions, DEFAULT_TARGET.as_str())
+        .save_predictions(&predictions, &rankings(&feats, &predictions))
         .await?;
     Ok(ScoreOutcome {
         version,
@@ -176,4 +238,55 @@ pub async fn score<S: Store + ?Sized>(
         feature_seconds,
         explain_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::FeatureSpec;
+
+    fn bundle(columns: Vec<String>) -> Bundle {
+        Bundle {
+            spec: FeatureSpec::default(),
+            columns,
+            trained_from: Day(0),
+            trained_to: Day(0),
+            engine: "gbdt".into(),
+            targets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_model_gets_its_own_columns_in_its_own_order_or_is_refused() {
+        let computed: Vec<String> = FeatureSpec::default()
+            .columns()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        let (cols, positions) = model_columns(&bundle(computed.clone()), 1).unwrap();
+        assert_eq!(cols.len(), computed.len());
+        assert!(positions.is_none());
+        // Trained before the third column existed, and with the first two the other way round.
+        let older = vec![
+            computed[1].clone(),
+            computed[0].clone(),
+            computed[3].clone(),
+        ];
+        let (cols, positions) = model_columns(&bundle(older.clone()), 1).unwrap();
+        assert_eq!(positions, Some(vec![1, 0, 3]));
+        assert_eq!(
+            cols.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            older
+        );
+        let gone = vec![computed[0].clone(), "retired_column".to_string()];
+        match model_columns(&bundle(gone), 4) {
+            Err(PredictError::Incompatible(m)) => {
+                assert!(
+                    m.contains("retired_column") && m.contains("version 4"),
+                    "{m}"
+                )
+            }
+            other => panic!("{:?}", other.map(|c| c.1)),
+        }
+    }
 }

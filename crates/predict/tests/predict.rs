@@ -120,7 +120,7 @@ fn rows_on(set: &TrainingSet, d: Day) -> Vec<(String, Vec<u64>, u64)> {
 #[test]
 fn rewriting_everything_after_each_snapshot_day_leaves_its_training_rows_unchanged() {
     let f = fixture();
-    let (_, end) = dataset::data_span(&f.book, &f.series, &f.summary).unwrap();
+    let (_, end) = dataset::data_span(&f.summary).unwrap();
     for back in [400, 250, 90] {
         let d = end.plus(-back);
         let sampling = Sampling {
@@ -187,10 +187,10 @@ fn drivers_add_up_and_name_the_true_cause_of_troubled_accounts() {
         assert!((s - raw[i]).abs() < 1e-6, "row {i}: {s} vs {}", raw[i]);
     }
     // Scored on a day: the drivers' points add up to the move from the base probability.
-    let (_, end) = dataset::data_span(&f.book, &f.series, &f.summary).unwrap();
+    let (_, end) = dataset::data_span(&f.summary).unwrap();
     let day = end.plus(-120);
-    let feats = features_on(&f.book, &f.series, &f.summary, day, None);
-    let preds = score_features(&bundle, 1, &feats, &f.series, day);
+    let feats = features_on(&f.book, &f.series, &f.summary, day, None, None);
+    let preds = score_features(&bundle, 1, &feats, &f.series, day).unwrap();
     assert_eq!(preds.len(), feats.len());
     for p in &preds {
         let sum: f64 = p.drivers.iter().map(|d| d.points).sum();

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Tracking requests are refused (503 `ingest_backlog`, with `Retry-After`) while this many acknowledged
     /// messages wait to be applied: the bound on the inbox when messages arrive faster than they are applied.
     pub max_inbox_messages: u64,
+    /// The event times accepted (`[event_times]`): a message or record dated outside is rejected with
+    /// `event_time_out_of_range`, naming its field.
+    pub event_times: bellwether_core::time::EventTimeWindow,
     /// For tests of client retries: this many tracking requests are stored and then answered 503, as if the
     /// reply was lost. Zero in production.
     pub fail_after_commit: u32,
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             reassess_window: Duration::from_millis(200),
             reassess_max_accounts: 2_000,
             max_inbox_messages: 5_000_000,
+            event_times: Default::default(),
             fail_after_commit: 0,
         }
     }
@@ -69,6 +73,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("reassess_window", &self.reassess_window)
             .field("reassess_max_accounts", &self.reassess_max_accounts)
             .field("max_inbox_messages", &self.max_inbox_messages)
+            .field("event_times", &self.event_times)
             .field("fail_after_commit", &self.fail_after_commit)
             .finish()
     }

@@ -89,7 +89,17 @@ pub fn spawn<S: LiveStore>(
             }
             let mut ids: Vec<AccountId> = ids.into_iter().collect();
             ids.sort();
-            match bellwether_engine::assess::reassess(&*store, &engine, Some(&ids), None).await {
+            // A running server's day is today by the clock (or a later day its data reaches).
+            let pass = async {
+                let day =
+                    bellwether_engine::book_day(&*store, bellwether_engine::Clock::Live, None)
+                        .await?
+                        .ok_or_else(|| {
+                            bellwether_store::StoreError::NotFound("any data to assess".into())
+                        })?;
+                bellwether_engine::reassess(&*store, &engine, Some(&ids), day).await
+            };
+            match pass.await {
                 Ok(_) => {
                     metrics.reassess_passes.fetch_add(1, Ordering::Relaxed);
                     metrics

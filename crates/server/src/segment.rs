@@ -23,6 +23,7 @@ use crate::queue::Queue;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_ingest::kind::{self, Kind};
 use bellwether_ingest::records::records_batch;
@@ -376,7 +377,10 @@ struct Wire<'a> {
 /// its batch's) happened at `timestamp + (now − sentAt)`, so a device whose clock is off dates its events by
 /// the server's clock. A message that already carries `receivedAt` (relayed by Segment's webhook
 /// destination) was corrected upstream and keeps its `timestamp`. A batch's `sentAt` is written into the
-/// kept message, so that reading it again later dates it the same.
+/// kept message, so that reading it again later dates it the same. A correction that leaves the range of
+/// time is an `invalid_field` at `sentAt`; a time outside `window` (as of `now`), corrected or not, is
+/// `event_time_out_of_range` at the field it came from. Messages read back after they were acknowledged are
+/// parsed with [`EventTimeWindow::ANY`]: they were checked on arrival.
 pub fn parse_message(
     index: usize,
     raw: &str,
@@ -384,6 +388,7 @@ pub fn parse_message(
     batch_index: Option<usize>,
     now: Timestamp,
     batch_sent_at: Option<(&str, Timestamp)>,
+    window: &EventTimeWindow,
 ) -> Result<Message, Rejected> {
     let p = |f: &str| match batch_index {
         Some(i) => format!("batch[{i}].{f}"),
@@ -457,36 +462,73 @@ pub fn parse_message(
             "the message has neither userId nor anonymousId; give at least one".into(),
         ));
     }
-    let at = match [
+    let (at_field, at) = match [
         ("timestamp", &w.timestamp),
         ("originalTimestamp", &w.original_timestamp),
     ]
     .into_iter()
     .find_map(|(f, v)| v.as_ref().map(|v| (f, v)))
     {
-        Some((f, Field::Str(s))) => Timestamp::parse(s).map_err(|e| bad(f, e.to_string()))?,
+        Some((f, Field::Str(s))) => (f, Timestamp::parse(s).map_err(|e| bad(f, e.to_string()))?),
         Some((f, other)) => {
             return Err(bad(
                 f,
                 format!("{other} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z"),
             ))
         }
-        None => now,
+        None => ("timestamp", now),
     };
     let own_sent_at = match &w.sent_at {
         Some(Field::Str(s)) => Some(&**s),
         _ => None,
     };
     let explicit = w.timestamp.is_some() || w.original_timestamp.is_some();
+    let mut corrected = false;
     let at = if explicit && w.received_at.is_none() {
         let sent = match (own_sent_at, batch_sent_at) {
             (Some(s), _) => Some(Timestamp::parse(s).map_err(|e| bad("sentAt", e.to_string()))?),
             (None, b) => b.map(|(_, t)| t),
         };
-        sent.map_or(at, |sent| Timestamp(at.0 + (now.0 - sent.0)))
+        match sent {
+            None => at,
+            Some(sent) => {
+                corrected = true;
+                now.0
+                    .checked_sub(sent.0)
+                    .and_then(|skew| at.0.checked_add(skew))
+                    .map(Timestamp)
+                    .ok_or_else(|| {
+                        reject(
+                            Code::InvalidField,
+                            format!(
+                                "sentAt {sent} is not a plausible time of sending: correcting {at_field} by it \
+                                 ({at_field} + (received − sentAt)) leaves the range of time; send the client's \
+                                 clock time as sentAt, or leave it out"
+                            ),
+                            Some(if own_sent_at.is_some() { p("sentAt") } else { "sentAt".into() }),
+                            id_given.clone(),
+                        )
+                    })?
+            }
+        }
     } else {
         at
     };
+    let at = window.check(at, now).map_err(|e| {
+        let how = if corrected {
+            format!(
+                "{at_field} corrected for clock skew by sentAt ({at_field} + (received − sentAt)): "
+            )
+        } else {
+            format!("{at_field}: ")
+        };
+        reject(
+            Code::EventTimeOutOfRange,
+            format!("{how}{e}"),
+            Some(p(at_field)),
+            id_given.clone(),
+        )
+    })?;
     let id = id_given
         .clone()
         .unwrap_or_else(|| format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())));
@@ -615,7 +657,12 @@ fn check_record(
     traits_path: &str,
     bad: &dyn Fn(&str, String) -> Rejected,
 ) -> Result<(), Rejected> {
-    let (_, errs) = records_batch(kind, std::slice::from_ref(&rec.to_vec()), Timestamp(0));
+    let (_, errs) = records_batch(
+        kind,
+        std::slice::from_ref(&rec.to_vec()),
+        Timestamp(0),
+        &EventTimeWindow::ANY,
+    );
     match errs.into_iter().next() {
         None => Ok(()),
         Some(e) => {
@@ -1022,7 +1069,15 @@ async fn apply_loop<S: LiveStore>(
 fn parse_entry(e: &InboxEntry) -> Group {
     let mut messages = Vec::with_capacity(e.messages.len());
     for (i, (code, raw)) in e.messages.iter().enumerate() {
-        match parse_message(i, raw, kind_type(*code), None, e.received_at, None) {
+        match parse_message(
+            i,
+            raw,
+            kind_type(*code),
+            None,
+            e.received_at,
+            None,
+            &EventTimeWindow::ANY,
+        ) {
             Ok(m) => messages.push(m),
             Err(r) => tracing::error!(
                 seq = e.seq,
@@ -1244,9 +1299,15 @@ impl<S: LiveStore> Applier<S> {
                         .push((p.source.clone(), p.user_key.clone(), p.id.clone()));
                     continue;
                 }
-                let Ok(m) =
-                    parse_message(0, &p.payload, kind_type(p.kind), None, p.received_at, None)
-                else {
+                let Ok(m) = parse_message(
+                    0,
+                    &p.payload,
+                    kind_type(p.kind),
+                    None,
+                    p.received_at,
+                    None,
+                    &EventTimeWindow::ANY,
+                ) else {
                     continue;
                 };
                 if matches!(m.ty, MsgType::Alias | MsgType::Group) {
@@ -1333,8 +1394,10 @@ impl<S: LiveStore> Applier<S> {
         b.pending_remove.dedup();
 
         let now = groups.last().map_or_else(Timestamp::now, |g| g.received_at);
-        let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now);
-        let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now);
+        // Acknowledged records were checked on arrival.
+        let any = &EventTimeWindow::ANY;
+        let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now, any);
+        let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now, any);
         batch.contacts = contacts.contacts;
         batch.contact_attrs = contacts.contact_attrs;
         for (account, points) in std::mem::take(&mut b.counts) {
@@ -1397,7 +1460,15 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Result<Message, Rejected> {
-        parse_message(3, raw, None, Some(3), Timestamp(0), None)
+        parse_message(
+            3,
+            raw,
+            None,
+            Some(3),
+            Timestamp(0),
+            None,
+            &EventTimeWindow::ANY,
+        )
     }
 
     #[test]
@@ -1482,9 +1553,17 @@ mod tests {
     fn clock_skew_is_corrected_by_sent_at_as_segment_does() {
         let now = Timestamp::parse("2026-03-10T12:00:00Z").unwrap();
         let at = |raw: &str, batch: Option<(&str, Timestamp)>| {
-            parse_message(0, raw, None, Some(0), now, batch)
-                .map(|m| (m.at, m.raw))
-                .unwrap()
+            parse_message(
+                0,
+                raw,
+                None,
+                Some(0),
+                now,
+                batch,
+                &EventTimeWindow::default(),
+            )
+            .map(|m| (m.at, m.raw))
+            .unwrap()
         };
         // The device's clock is 2 hours behind: it sent at 10:00 by its clock, the server got it at 12:00.
         let own = r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-10T09:30:00Z","sentAt":"2026-03-10T10:00:00Z"}"#;
@@ -1516,8 +1595,29 @@ mod tests {
         assert_eq!(at(untimed, None).0, now);
         // A bad sentAt is the message's fault, named by its path.
         let bad = r#"{"type":"track","userId":"u","event":"e","timestamp":"2026-03-10T09:30:00Z","sentAt":"yesterday"}"#;
-        let e = parse_message(0, bad, None, Some(4), now, None).unwrap_err();
+        let e = parse_message(
+            0,
+            bad,
+            None,
+            Some(4),
+            now,
+            None,
+            &EventTimeWindow::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.path.as_deref(), Some("batch[4].sentAt"));
+        // A sentAt whose correction leaves the range of time is refused, not wrapped around.
+        let w = EventTimeWindow::default();
+        let huge = r#"{"type":"track","userId":"u","event":"e","timestamp":"9223372036854775807","sentAt":"2000-01-01T00:00:00Z"}"#;
+        let e = parse_message(0, huge, None, Some(1), now, None, &w).unwrap_err();
+        assert_eq!(e.code, Code::InvalidField);
+        assert_eq!(e.path.as_deref(), Some("batch[1].sentAt"));
+        // A plausible correction that still lands in year 9999 is out of the window, at the timestamp.
+        let far = r#"{"type":"track","userId":"u","event":"e","timestamp":"9999-01-01T00:00:00Z","sentAt":"2026-03-10T11:00:00Z"}"#;
+        let e = parse_message(0, far, None, Some(2), now, None, &w).unwrap_err();
+        assert_eq!(e.code, Code::EventTimeOutOfRange);
+        assert_eq!(e.path.as_deref(), Some("batch[2].timestamp"));
+        assert!(e.message.contains("clock skew"), "{}", e.message);
     }
 
     #[test]

@@ -208,16 +208,20 @@ fn day_of(v: &Value) -> Option<Day> {
     v.as_i64().map(|s| Timestamp(s * 1000).day())
 }
 
+/// When an event happened: its `created`, in Unix seconds.
+pub fn created(ev: &Value) -> Result<Timestamp, String> {
+    let s = ev["created"]
+        .as_i64()
+        .ok_or("the event has no `created` time")?;
+    Timestamp::from_unix_seconds(s)
+        .ok_or_else(|| format!("`created` {s} is not a time in Unix seconds"))
+}
+
 /// Maps a handled event to facts of `account`.
 pub fn facts(ev: &Value, account: &AccountId, received: Timestamp) -> Result<Facts, String> {
     let id = ev["id"].as_str().ok_or("the event has no id")?.to_string();
     let kind = ev["type"].as_str().ok_or("the event has no type")?;
-    let at = Timestamp(
-        ev["created"]
-            .as_i64()
-            .ok_or("the event has no `created` time")?
-            * 1000,
-    );
+    let at = created(ev)?;
     let obj = &ev["data"]["object"];
     let mut out = Facts::default();
     let currency = |c: Option<&str>| -> Result<Currency, String> {

@@ -217,7 +217,15 @@ async fn keys_scopes_and_whole_request_errors() {
     server
         .state
         .store
-        .save_predictions(&[prediction], "churn_renewal")
+        .save_predictions(
+            &[prediction],
+            &[bellwether_store::Ranking {
+                account_id: "a1".into(),
+                as_of: day,
+                churn_probability: 0.31,
+                priority: 0.31,
+            }],
+        )
         .await
         .unwrap();
     let (_, body) = call(&server, get("/v1/accounts/a1", Some(&read))).await;
@@ -228,7 +236,11 @@ async fn keys_scopes_and_whole_request_errors() {
     let mut earlier = server.store.assessments(Some(day)).await.unwrap().remove(0);
     earlier.as_of = day.plus(-30);
     earlier.health = 12.5;
-    server.store.save_assessments(&[earlier]).await.unwrap();
+    server
+        .store
+        .save_assessments(earlier.as_of, false, &[earlier], &[])
+        .await
+        .unwrap();
     let (s, body) = call(
         &server,
         get(&format!("/v1/accounts?day={}", day.plus(-30)), Some(&read)),

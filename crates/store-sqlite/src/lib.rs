@@ -23,8 +23,8 @@ use bellwether_core::model::{
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    AccountFacts, Book, BookSummary, Fingerprint, ModelRecord, Result, SignalFilter, StoreError,
-    StoreStats, WriteBatch, WriteSummary,
+    AccountFacts, Book, BookSummary, Fingerprint, ModelRecord, Ranking, Result, SignalFilter,
+    StoreError, StoreStats, WriteBatch, WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -54,8 +54,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "inbox", include_str!("../migrations/0007_inbox.sql")),
     (
         8,
+        "current_day",
+        include_str!("../migrations/0008_current_day.sql"),
+    ),
+    (
+        9,
         "common_features",
-        include_str!("../migrations/0008_common_features.sql"),
+        include_str!("../migrations/0009_common_features.sql"),
     ),
 ];
 
@@ -147,7 +152,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             params![version, name, Timestamp::now().0],
         )
         .map_err(db_err)?;
-        if *version == 2 {
+        // The catalogue created by migration 2 is filled, first and last days, once it has both columns.
+        if *version == 8 {
             backfill_catalog(&tx)?;
         }
         if *version == 5 {
@@ -159,40 +165,56 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-/// Fills the metric catalogue from the stored series (for databases written before it existed).
+/// Fills the metric catalogue (first and last day of every metric) from the stored series, for databases
+/// written before it held them.
 fn backfill_catalog(tx: &Transaction) -> Result<()> {
-    let mut first: rustc_hash::FxHashMap<String, i32> = Default::default();
+    let mut span: CatalogSpans = Default::default();
     {
         let mut st = tx
             .prepare("SELECT account_id, packed FROM series")
             .map_err(db_err)?;
         let mut rows = st.query([]).map_err(db_err)?;
         while let Some(r) = rows.next().map_err(db_err)? {
-            let (id, s) = decode_series(
+            let (_, s) = decode_series(
                 r.get(0).map_err(db_err)?,
                 r.get_ref(1)
                     .map_err(db_err)?
                     .as_blob()
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             )?;
-            drop(id);
             for (m, ser) in &s.metrics {
-                if let Some(d) = ser.first_day() {
-                    let e = first.entry(m.clone()).or_insert(d.0);
-                    *e = (*e).min(d.0);
+                if let (Some(first), Some(last)) = (ser.first_day(), ser.points.last()) {
+                    widen(&mut span, m, first.0, last.0 .0);
                 }
             }
         }
     }
-    upsert_catalog(tx, first)
+    // The catalogue may hold metrics written by a version that kept no last day; this fills them too.
+    tx.execute("DELETE FROM catalog", []).map_err(db_err)?;
+    upsert_catalog(tx, span)
 }
 
-fn upsert_catalog(tx: &Transaction, first: rustc_hash::FxHashMap<String, i32>) -> Result<()> {
+/// First and last day of each metric in a write.
+type CatalogSpans = rustc_hash::FxHashMap<String, (i32, i32)>;
+
+fn widen(span: &mut CatalogSpans, metric: &str, first: i32, last: i32) {
+    match span.get_mut(metric) {
+        Some(e) => *e = (e.0.min(first), e.1.max(last)),
+        None => {
+            span.insert(metric.to_string(), (first, last));
+        }
+    }
+}
+
+fn upsert_catalog(tx: &Transaction, span: CatalogSpans) -> Result<()> {
     let mut st = tx
-        .prepare_cached("INSERT INTO catalog (metric, first_day) VALUES (?1, ?2) ON CONFLICT (metric) DO UPDATE SET first_day = min(first_day, excluded.first_day)")
+        .prepare_cached(
+            "INSERT INTO catalog (metric, first_day, last_day) VALUES (?1, ?2, ?3) ON CONFLICT (metric) DO UPDATE \
+             SET first_day = min(first_day, excluded.first_day), last_day = max(coalesce(last_day, excluded.last_day), excluded.last_day)",
+        )
         .map_err(db_err)?;
-    for (m, d) in first {
-        st.execute(params![m, d]).map_err(db_err)?;
+    for (m, (first, last)) in span {
+        st.execute(params![m, first, last]).map_err(db_err)?;
     }
     Ok(())
 }
@@ -377,16 +399,15 @@ fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteSummary> {
         put.execute(params![id.as_str(), s.encode(), now.0])
             .map_err(db_err)?;
     }
-    let mut first: rustc_hash::FxHashMap<String, i32> = Default::default();
+    let mut span: CatalogSpans = Default::default();
     for delta in batch.series.values() {
         for (m, points) in delta {
-            if let Some(p) = points.first() {
-                let e = first.entry(m.clone()).or_insert(p.0 .0);
-                *e = (*e).min(p.0 .0);
+            if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                widen(&mut span, m, first.0 .0, last.0 .0);
             }
         }
     }
-    upsert_catalog(tx, first)?;
+    upsert_catalog(tx, span)?;
     Ok(WriteSummary {
         import_id,
         series_accounts: batch.series.len(),
@@ -691,8 +712,15 @@ impl bellwether_store::Store for SqliteStore {
         .await
     }
 
-    async fn save_assessments(&self, rows: &[Assessment]) -> Result<()> {
+    async fn save_assessments(
+        &self,
+        as_of: Day,
+        current: bool,
+        rows: &[Assessment],
+        ended: &[AccountId],
+    ) -> Result<()> {
         let rows = rows.to_vec();
+        let ended = ended.to_vec();
         self.write_tx(move |tx| {
             let mut st = tx
                 .prepare_cached(
@@ -700,10 +728,24 @@ impl bellwether_store::Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(db_err)?;
+            // The current pass replaces an account's current assessment; a past day's pass only fills a gap.
+            let mut current = tx
+                .prepare_cached(if current {
+                    "INSERT INTO current_assessments (account_id, as_of, ended) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended"
+                } else {
+                    "INSERT INTO current_assessments (account_id, as_of, ended) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (account_id) DO NOTHING"
+                })
+                .map_err(db_err)?;
             for a in &rows {
                 let comps = serde_json::to_string(&a.components).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps])
                     .map_err(db_err)?;
+                current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
+            }
+            for id in &ended {
+                current.execute(params![id.0, as_of.0, 1]).map_err(db_err)?;
             }
             Ok(())
         })
@@ -711,24 +753,15 @@ impl bellwether_store::Store for SqliteStore {
     }
 
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>> {
-        self.read(move |c| {
-            let day = match as_of {
-                Some(d) => d.0,
-                None => match c
-                    .query_row("SELECT max(as_of) FROM assessments", [], |r| {
-                        r.get::<_, Option<i32>>(0)
-                    })
-                    .map_err(db_err)?
-                {
-                    Some(d) => d,
-                    None => return Ok(Vec::new()),
-                },
-            };
-            let sql = format!(
-                "{} WHERE as_of = ?1 ORDER BY priority DESC, account_id",
-                rows::ASSESSMENT_SELECT
-            );
-            rows::assessments(c, &sql, day)
+        self.read(move |c| match as_of {
+            Some(d) => {
+                let sql = format!(
+                    "{} WHERE as_of = ?1 ORDER BY priority DESC, account_id",
+                    rows::ASSESSMENT_SELECT
+                );
+                rows::assessments(c, &sql, d.0)
+            }
+            None => rows::assessments(c, rows::CURRENT_ASSESSMENTS, 0),
         })
         .await
     }
@@ -875,24 +908,48 @@ impl bellwether_store::Store for SqliteStore {
     async fn book_summary(&self) -> Result<BookSummary> {
         self.read(|c| {
             let mut st = c
-                .prepare("SELECT metric, first_day FROM catalog ORDER BY metric")
+                .prepare("SELECT metric, first_day, last_day FROM catalog ORDER BY metric")
                 .map_err(db_err)?;
-            let metrics = st
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, Day(r.get(1)?))))
+            let catalog = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Day(r.get(1)?),
+                        r.get::<_, Option<i32>>(2)?,
+                    ))
+                })
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db_err)?;
-            let first = |sql: &str| -> Result<Option<Timestamp>> {
+            let one = |sql: &str| -> Result<Option<i64>> {
                 c.query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
-                    .map(|v| v.map(Timestamp))
                     .map_err(db_err)
             };
+            let first = |sql: &str| one(sql).map(|v| v.map(Timestamp));
+            let last_day = |sql: &str| one(sql).map(|v| v.map(|t| Timestamp(t).day()));
+            let last_series = catalog
+                .iter()
+                .filter(|(m, _, _)| !bellwether_core::series::is_period_series(m))
+                .filter_map(|(_, _, l)| l.map(Day))
+                .max();
+            let last = [
+                last_series,
+                last_day("SELECT max(opened_at) FROM tickets")?,
+                last_day("SELECT max(at) FROM billing_events")?,
+                last_day("SELECT max(at) FROM interactions")?,
+                one("SELECT max(start_day) FROM subscriptions")?.map(|d| Day(d as i32)),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
             Ok(BookSummary {
-                metrics,
+                metrics: catalog.into_iter().map(|(m, f, _)| (m, f)).collect(),
                 first_ticket: first("SELECT min(opened_at) FROM tickets")?,
                 first_contact: first("SELECT min(first_seen) FROM contacts")?,
                 first_interaction: first("SELECT min(at) FROM interactions")?,
                 first_billing: first("SELECT min(at) FROM billing_events")?,
+                last_day: last,
+                has_accounts: one("SELECT 1 FROM accounts LIMIT 1")?.is_some(),
             })
         })
         .await
@@ -924,10 +981,10 @@ impl bellwether_store::Store for SqliteStore {
         self.write_tx(move |tx| models::activate(tx, version)).await
     }
 
-    async fn save_predictions(&self, rows: &[Prediction], default_target: &str) -> Result<()> {
+    async fn save_predictions(&self, rows: &[Prediction], rankings: &[Ranking]) -> Result<()> {
         let rows = rows.to_vec();
-        let target = default_target.to_string();
-        self.write_tx(move |tx| models::save_predictions(tx, &rows, &target))
+        let rankings = rankings.to_vec();
+        self.write_tx(move |tx| models::save_predictions(tx, &rows, &rankings))
             .await
     }
 

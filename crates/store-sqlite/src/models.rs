@@ -4,7 +4,7 @@
 use crate::db_err;
 use bellwether_core::model::Prediction;
 use bellwether_core::{AccountId, Day, Timestamp};
-use bellwether_store::{ModelRecord, Result, StoreError};
+use bellwether_store::{ModelRecord, Ranking, Result, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 fn bad(e: impl std::fmt::Display) -> StoreError {
@@ -101,7 +101,7 @@ pub(crate) fn activate(tx: &Transaction, version: i64) -> Result<()> {
 pub(crate) fn save_predictions(
     tx: &Transaction,
     rows: &[Prediction],
-    default_target: &str,
+    rankings: &[Ranking],
 ) -> Result<()> {
     let mut ins = tx
         .prepare_cached(
@@ -111,7 +111,7 @@ pub(crate) fn save_predictions(
         .map_err(db_err)?;
     let mut upd = tx
         .prepare_cached(
-            "UPDATE assessments SET churn_probability = ?3 WHERE account_id = ?1 AND as_of = ?2",
+            "UPDATE assessments SET churn_probability = ?3, priority = ?4 WHERE account_id = ?1 AND as_of = ?2",
         )
         .map_err(db_err)?;
     for p in rows {
@@ -126,10 +126,15 @@ pub(crate) fn save_predictions(
             drivers
         ])
         .map_err(db_err)?;
-        if p.target == default_target {
-            upd.execute(params![p.account_id.as_str(), p.as_of.0, p.probability])
-                .map_err(db_err)?;
-        }
+    }
+    for r in rankings {
+        upd.execute(params![
+            r.account_id.as_str(),
+            r.as_of.0,
+            r.churn_probability,
+            r.priority
+        ])
+        .map_err(db_err)?;
     }
     Ok(())
 }

@@ -445,6 +445,12 @@ pub(crate) fn join_book(mut people: Partial, activity: Partial) -> Book {
 pub(crate) const ASSESSMENT_SELECT: &str =
     "SELECT account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components FROM assessments";
 
+/// The current list: every account's latest assessment unless it had ended by then (bind `0`).
+pub(crate) const CURRENT_ASSESSMENTS: &str =
+    "SELECT a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components \
+     FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
+     WHERE c.ended = ?1 ORDER BY a.priority DESC, a.account_id";
+
 /// Reads assessments with one bound parameter.
 pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Result<Vec<Assessment>> {
     let mut st = c.prepare_cached(sql).map_err(db_err)?;

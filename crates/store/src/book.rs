@@ -45,17 +45,44 @@ impl AccountFacts {
         )
     }
 
+    /// The account's attributes for the book's current assessment of `as_of` made at `now` (see
+    /// [`history::snapshot_current`]: undated values received by `now` apply); with `now` `None`, [`Self::view`].
+    pub fn view_current(&self, id: &AccountId, as_of: Day, now: Option<Timestamp>) -> AccountView {
+        AccountView::from_snapshot(
+            id.clone(),
+            history::snapshot_current(&self.attrs, as_of.start(), now),
+        )
+    }
+
     /// The contacts first seen before `as_of`, with their role and status as of that day.
     pub fn contacts_as_of(&self, as_of: Day) -> Vec<ContactView> {
+        self.contacts_current(as_of, None)
+    }
+
+    /// [`Self::contacts_as_of`] for the book's current assessment made at `now`: contacts known only from
+    /// undated records received by `now` count too.
+    pub fn contacts_current(&self, as_of: Day, now: Option<Timestamp>) -> Vec<ContactView> {
         let t = as_of.start();
+        let undated_by = |c: &ContactFacts| {
+            now.is_some_and(|n| {
+                c.attrs
+                    .iter()
+                    .any(|a| history::undated(a) && a.received_at <= n)
+            })
+        };
         self.contacts
             .iter()
-            .filter(|c| match c.contact.first_seen {
-                Some(f) => f < t,
-                None => c.attrs.is_empty() || c.attrs.iter().any(|a| a.valid_from < t),
+            .filter(|c| {
+                (match c.contact.first_seen {
+                    Some(f) => f < t,
+                    None => c.attrs.is_empty() || c.attrs.iter().any(|a| a.valid_from < t),
+                }) || undated_by(c)
             })
             .map(|c| {
-                ContactView::from_snapshot(c.contact.clone(), &history::snapshot(&c.attrs, t, None))
+                ContactView::from_snapshot(
+                    c.contact.clone(),
+                    &history::snapshot_current(&c.attrs, t, now),
+                )
             })
             .collect()
     }

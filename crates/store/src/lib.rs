@@ -174,6 +174,27 @@ pub struct BookSummary {
     pub first_interaction: Option<Timestamp>,
     /// When the first billing event happened.
     pub first_billing: Option<Timestamp>,
+    /// The last day any dated fact was recorded on: a daily series point, a ticket opened, a billing event,
+    /// an interaction or a subscription's start (weekly and monthly series are dated by their period's last
+    /// day, which may lie after the data, so they do not count). `None` when nothing dated is stored.
+    pub last_day: Option<Day>,
+    /// Whether the book holds any account at all (an import of undated CRM records has accounts but no
+    /// `last_day`).
+    pub has_accounts: bool,
+}
+
+/// An account's figures as the worklist ranks them, written back to a stored assessment when a model scores
+/// its day (see `bellwether_engine::priority`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ranking {
+    /// The account.
+    pub account_id: AccountId,
+    /// The assessment's day.
+    pub as_of: Day,
+    /// The default target's churn probability.
+    pub churn_probability: f64,
+    /// The priority computed from it.
+    pub priority: f64,
 }
 
 /// What can go wrong in a store.
@@ -232,10 +253,20 @@ pub trait Store: Send + Sync + 'static {
     /// The latest value of one attribute (`name`, `owner` …) of every account that has one, by account id.
     async fn account_attr(&self, attr: &str) -> Result<Vec<(AccountId, String)>>;
 
-    /// Stores assessments (one per account and day; a second one for the same day replaces the first).
-    async fn save_assessments(&self, rows: &[Assessment]) -> Result<()>;
+    /// Stores the assessments of a pass over `as_of` (one per account and day; a second one for the same day
+    /// replaces the first) and marks `ended` as accounts that had ended by that day. A pass over the book's
+    /// current day (`current`) makes these its accounts' current assessments; a pass over a past day only
+    /// fills in accounts that have none yet.
+    async fn save_assessments(
+        &self,
+        as_of: Day,
+        current: bool,
+        rows: &[Assessment],
+        ended: &[AccountId],
+    ) -> Result<()>;
 
-    /// The assessments of one day, or of the latest day assessed with `None`.
+    /// The assessments of one day, or with `None` the current list: every account's latest assessment, for
+    /// accounts that had not ended by then, highest priority first.
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>>;
 
     /// Stores the segment medians of a full pass.
@@ -282,9 +313,9 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a version the active one (a rollback when it is older). `NotFound` for an unknown version.
     async fn activate_model(&self, version: i64) -> Result<()>;
 
-    /// Stores predictions (replacing those of the same account, day and target) and copies the default
-    /// target's probability into that day's assessments, whose priority becomes ARR × that probability.
-    async fn save_predictions(&self, rows: &[Prediction], default_target: &str) -> Result<()>;
+    /// Stores predictions (replacing those of the same account, day and target) and writes the rankings they
+    /// produced into the matching assessments (their churn probability and priority), in one transaction.
+    async fn save_predictions(&self, rows: &[Prediction], rankings: &[Ranking]) -> Result<()>;
 
     /// Predictions of one account (or all) on one day (default: the latest day scored).
     async fn predictions(

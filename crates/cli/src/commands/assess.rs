@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::model::{Assessment, SignalStatus};
 use bellwether_core::{AccountId, Code, Day};
-use bellwether_engine::{reassess, short_money, worklist as make_worklist, WorklistItem};
+use bellwether_engine::{money3, reassess, worklist as make_worklist, BookDay, WorklistItem};
 use bellwether_store::Store;
 use clap::Args;
 use std::process::ExitCode;
@@ -52,26 +52,32 @@ pub struct AccountArgs {
     pub json: bool,
 }
 
-/// Prints a ranked worklist.
-pub fn print_worklist(items: &[WorklistItem]) {
+/// Prints a ranked worklist whose "ARR × risk = at stake" figures multiply out, for the book's current day
+/// `today` (lines from an older assessment say how old it is).
+pub fn print_worklist(items: &[WorklistItem], today: Day) {
     for it in items {
         let arr = it
             .arr_minor
-            .map(short_money)
+            .map(|a| format!("{} ARR", money3(a)))
             .unwrap_or_else(|| "ARR unknown".into());
         let risk = match it.churn_probability {
-            Some(p) if p < 0.01 => "churn risk <1%".to_string(),
-            Some(p) => format!("churn risk {:.0}%", p * 100.0),
-            None => format!("risk proxy {:.2}", it.risk_proxy),
+            Some(p) => format!("churn risk {:.1}%", p * 100.0),
+            None => format!("risk proxy {:.3}", it.risk_proxy),
         };
+        let age = today.0 - it.as_of.0;
         println!(
-            "{:>3}. {:<24} health {:>3.0}  {} ARR × {} = {} at stake",
+            "{:>3}. {:<24} health {:>3.0}  {} × {} = {} at stake{}",
             it.rank,
             it.account_id,
             it.health,
             arr,
             risk,
-            short_money((it.priority * 100.0) as i64)
+            money3((it.priority * 100.0).round() as i64),
+            match age {
+                a if a <= 0 => String::new(),
+                1 => format!(" (assessed {}, 1 day ago)", it.as_of),
+                a => format!(" (assessed {}, {a} days ago)", it.as_of),
+            }
         );
         println!("     why: {}", it.reason);
     }
@@ -91,33 +97,19 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
                 ),
             ));
         }
-        let to = match a.as_of {
-            Some(d) => d,
-            None => {
-                let (book, series) = (store.load_book(None).await?, store.load_series(None).await?);
-                bellwether_engine::assess::default_as_of(&book, &series)
-                    .ok_or_else(|| CliError::new(Code::NoData, "there is nothing to assess yet; import data first (`bellwether import DIR`)"))?
-            }
-        };
+        let to = super::book_day(&store, a.as_of).await?.day;
         let mut day = from;
         while day < to {
-            if let Some(out) = reassess(&store, &engine, None, Some(day)).await? {
-                println!(
-                    "{}: {} accounts, {} signals opened, {} closed",
-                    out.as_of, out.assessed, out.signals_opened, out.signals_closed
-                );
-            }
+            let out = reassess(&store, &engine, None, BookDay::past(day)).await?;
+            println!(
+                "{}: {} accounts, {} signals opened, {} closed",
+                out.as_of, out.assessed, out.signals_opened, out.signals_closed
+            );
             day = day.plus(a.step);
         }
     }
-    let out = reassess(&store, &engine, None, a.as_of)
-        .await?
-        .ok_or_else(|| {
-            CliError::new(
-                Code::NoData,
-                "there is nothing to assess yet; import data first (`bellwether import DIR`)",
-            )
-        })?;
+    let day = super::book_day(&store, a.as_of).await?;
+    let out = reassess(&store, &engine, None, day).await?;
     println!(
         "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; load {:.2}s, compute {:.2}s, save {:.2}s",
         out.assessed,
@@ -129,7 +121,7 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
         out.compute_seconds,
         out.save_seconds
     );
-    if let Some(line) = super::predict::after_pass(&store, settings, out.as_of).await? {
+    if let Some(line) = super::predict::after_pass(&store, settings, day).await? {
         println!("{line}");
     }
     println!(
@@ -177,15 +169,15 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
             ),
         ));
     }
+    let today = super::book_day(&store, None).await?.day;
     println!(
-        "Worklist{} as of {}:",
+        "Worklist{} as of {today}:",
         a.csm
             .as_deref()
             .map(|c| format!(" for {c}"))
             .unwrap_or_default(),
-        rows[0].as_of
     );
-    print_worklist(&items);
+    print_worklist(&items, today);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,7 +197,8 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     };
     let history = store.assessment_history(&id).await?;
     let as_of = history.last().map(|h| h.as_of).unwrap_or_else(Day::today);
-    let view = facts.view(&id, as_of);
+    // What is known now: undated values received after the last assessment show too.
+    let view = facts.view_current(&id, as_of, Some(bellwether_core::Timestamp::now()));
     let filter = bellwether_store::SignalFilter {
         accounts: Some(vec![id.clone()]),
         statuses: vec![

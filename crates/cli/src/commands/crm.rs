@@ -38,16 +38,17 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
         ));
     }
     let store = super::open_store(settings).await?;
-    let report = import_crm(&store, &mapping, &a.what, &a.file)
+    let report = import_crm(&store, &mapping, &a.what, &a.file, &settings.event_times)
         .await
         .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
     for r in report.rejected.iter().take(20) {
         eprintln!(
-            "{}: row {}: {}{}",
+            "{}: row {}: {}{} [{}]",
             a.file.display(),
             r.index + 2,
             r.field.map(|f| format!("{f}: ")).unwrap_or_default(),
-            r.message
+            r.message,
+            r.code
         );
     }
     println!(
@@ -61,13 +62,7 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
         report.left
     );
     if !report.touched.is_empty() {
-        bellwether_engine::assess::reassess(
-            &store,
-            &settings.engine(),
-            Some(&report.touched),
-            None,
-        )
-        .await?;
+        super::import::reassess_touched(&store, settings, &report.touched, true).await?;
     }
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS

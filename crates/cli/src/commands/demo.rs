@@ -65,13 +65,12 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     );
     let store = SqliteStore::open(&root.join("bellwether.db")).await?;
     let t = Instant::now();
-    import_folder(&store, &files, false).await?;
+    import_folder(&store, &files, false, settings.event_times).await?;
     let t_import = t.elapsed().as_secs_f64();
 
     eprintln!("3/3 assessing every account");
-    let out = reassess(&store, &settings.engine(), None, None)
-        .await?
-        .ok_or_else(|| CliError::new(Code::NoData, "the simulated book imported no accounts"))?;
+    let day = super::book_day(&store, None).await?;
+    let out = reassess(&store, &settings.engine(), None, day).await?;
     let csm = a
         .csm
         .clone()
@@ -83,7 +82,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         "Today's worklist for {csm} ({}): call them in this order",
         out.as_of
     );
-    print_worklist(&items);
+    print_worklist(&items, out.as_of);
     println!();
     println!(
         "Portfolio: {}",

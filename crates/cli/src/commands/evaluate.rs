@@ -98,8 +98,9 @@ pub async fn run(settings: &Settings, a: EvaluateArgs) -> Result<ExitCode, CliEr
         store.load_series(None).await?,
         store.book_summary().await?,
     );
-    let end = bellwether_engine::assess::default_as_of(&book, &series)
-        .ok_or_else(|| CliError::new(Code::NoData, "nothing imported yet"))?;
+    let end = bellwether_engine::day::decide(&summary, bellwether_engine::Clock::Files, None)
+        .ok_or_else(|| CliError::new(Code::NoData, "nothing imported yet"))?
+        .day;
     let first = summary.metrics.iter().map(|m| m.1).min().unwrap_or(end);
     let start = first.plus(a.warmup);
     let t = std::time::Instant::now();

@@ -3,6 +3,7 @@
 use super::{bar, open_store};
 use crate::config::Settings;
 use crate::error::CliError;
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{AccountId, Code};
 use bellwether_ingest::{import_dir, import_file, ImportOptions, ImportReport, Kind};
 use clap::Args;
@@ -61,10 +62,11 @@ pub fn print_report(r: &ImportReport) -> bool {
     r.rejected_count > 0
 }
 
-/// Options with a byte progress bar.
+/// Options with a byte progress bar, checking event times against `event_times`.
 pub fn options_with_progress(
     kind: Option<Kind>,
     label: &str,
+    event_times: EventTimeWindow,
 ) -> (ImportOptions, indicatif::ProgressBar) {
     let pb = bar(
         0,
@@ -74,6 +76,7 @@ pub fn options_with_progress(
     let opts = ImportOptions {
         kind,
         received_at: None,
+        event_times,
         progress: Some(Arc::new(move |done, total| {
             p.set_length(total);
             p.set_position(done);
@@ -88,8 +91,9 @@ pub async fn import_folder<S: bellwether_store::Store>(
     store: &S,
     dir: &Path,
     json: bool,
+    event_times: EventTimeWindow,
 ) -> Result<(bool, Vec<AccountId>), CliError> {
-    let (opts, pb) = options_with_progress(None, "importing");
+    let (opts, pb) = options_with_progress(None, "importing", event_times);
     let rep = import_dir(store, dir, &opts).await?;
     pb.finish_and_clear();
     let mut any_rejected = false;
@@ -148,25 +152,20 @@ pub async fn import_folder<S: bellwether_store::Store>(
     Ok((any_rejected, touched))
 }
 
-/// Re-assesses the accounts an import touched, as of the day the book was last assessed (or, for a first
-/// import, the day after the data).
+/// Re-assesses the accounts an import touched, as of the book's current day.
 pub async fn reassess_touched<S: bellwether_store::Store>(
     store: &S,
     settings: &Settings,
     touched: &[AccountId],
     print: bool,
 ) -> Result<(), CliError> {
-    // As of the book's current day when it has been assessed before; otherwise the day after the new data.
-    let as_of = store.latest_assessment_day().await?;
-    if let Some(out) =
-        bellwether_engine::reassess(store, &settings.engine(), Some(touched), as_of).await?
-    {
-        if print {
-            println!(
-                "re-assessed {} touched accounts as of {}: {} signals opened, {} closed (load {:.3}s, compute {:.3}s, save {:.3}s)",
-                out.assessed, out.as_of, out.signals_opened, out.signals_closed, out.load_seconds, out.compute_seconds, out.save_seconds
-            );
-        }
+    let day = super::book_day(store, None).await?;
+    let out = bellwether_engine::reassess(store, &settings.engine(), Some(touched), day).await?;
+    if print {
+        println!(
+            "re-assessed {} touched accounts as of {}: {} signals opened, {} closed (load {:.3}s, compute {:.3}s, save {:.3}s)",
+            out.assessed, out.as_of, out.signals_opened, out.signals_closed, out.load_seconds, out.compute_seconds, out.save_seconds
+        );
     }
     Ok(())
 }
@@ -201,9 +200,9 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
     }
     let store = open_store(settings).await?;
     let (rejected, touched) = if path.is_dir() {
-        import_folder(&store, &path, a.json).await?
+        import_folder(&store, &path, a.json, settings.event_times).await?
     } else {
-        let (opts, pb) = options_with_progress(kind, "importing");
+        let (opts, pb) = options_with_progress(kind, "importing", settings.event_times);
         let r = import_file(&store, &path, &opts).await;
         pb.finish_and_clear();
         let r = r?;

@@ -21,6 +21,22 @@ pub async fn open_store(settings: &Settings) -> Result<SqliteStore, CliError> {
     Ok(SqliteStore::open(&settings.data_dir.join("bellwether.db")).await?)
 }
 
+/// The day a command works on: `as_of` when given, else the book's current day (decided by
+/// [`bellwether_engine::day`]); an error saying what to import when the book holds nothing.
+pub async fn book_day(
+    store: &impl bellwether_store::Store,
+    as_of: Option<bellwether_core::Day>,
+) -> Result<bellwether_engine::BookDay, CliError> {
+    bellwether_engine::book_day(store, bellwether_engine::Clock::Files, as_of)
+        .await?
+        .ok_or_else(|| {
+            CliError::new(
+                bellwether_core::Code::NoData,
+                "there is nothing to assess yet; import data first (`bellwether import DIR`)",
+            )
+        })
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn bar(len: u64, template: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);

@@ -157,7 +157,7 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     let scored = if a.no_activate {
         None
     } else {
-        Some(score::score(&store, None, None).await?)
+        Some(score::score(&store, None, super::book_day(&store, None).await?).await?)
     };
     if a.json {
         let v = serde_json::json!({
@@ -219,8 +219,9 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
 pub async fn after_pass(
     store: &impl Store,
     settings: &Settings,
-    as_of: Day,
+    day: bellwether_engine::BookDay,
 ) -> Result<Option<String>, CliError> {
+    let as_of = day.day;
     let m = &settings.models;
     if !m.score {
         return Ok(None);
@@ -246,7 +247,7 @@ pub async fn after_pass(
             ),
         }
     }
-    let s = score::score(store, None, Some(as_of)).await?;
+    let s = score::score(store, None, day).await?;
     line.push_str(&format!(
         "model version {} scored {} accounts ({:.1} s)",
         s.version,
@@ -284,7 +285,7 @@ fn print_predictions(preds: &[Prediction], top: usize) {
 /// Scores every account with the active model.
 pub async fn score_cmd(settings: &Settings, a: ScoreArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
-    let s = score::score(&store, None, a.as_of).await?;
+    let s = score::score(&store, None, super::book_day(&store, a.as_of).await?).await?;
     if a.json {
         println!(
             "{}",
@@ -339,7 +340,7 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                 bellwether_store::StoreError::NotFound(m) => CliError::new(Code::NoModel, m),
                 other => other.into(),
             })?;
-            let s = score::score(&store, None, None).await?;
+            let s = score::score(&store, None, super::book_day(&store, None).await?).await?;
             println!(
                 "model version {version} is active; re-scored {} accounts as of {}",
                 s.accounts, s.as_of
@@ -445,7 +446,7 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
     };
     // Columns are chosen as of the first cut-off, so no later data picks them.
     let (book, series, summary) = dataset::load(&store, None).await?;
-    let Some((_, end)) = dataset::data_span(&book, &series, &summary) else {
+    let Some((_, end)) = dataset::data_span(&summary) else {
         return Err(CliError::new(
             Code::NoData,
             "the data directory holds no data to backtest; import a book first",

@@ -33,6 +33,8 @@ pub struct ServeArgs {
 
 /// Runs the server.
 pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::ExitCode, CliError> {
+    // One server per data directory, held until this function returns (the process ending releases it too).
+    let _lock = crate::lock::lock_for_serving(&settings.data_dir)?;
     let store = Arc::new(super::open_store(settings).await?);
     let listen = a
         .listen
@@ -49,6 +51,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .server
             .max_inbox_messages
             .unwrap_or(ServerConfig::default().max_inbox_messages),
+        event_times: settings.event_times,
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {

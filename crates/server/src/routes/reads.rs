@@ -1,5 +1,6 @@
-//! The reads the CLI offers, as JSON: accounts with their health on the latest day assessed or a given one
-//! (`/v1/accounts`, `?day=`), one account with
+//! The reads the CLI offers, as JSON: the current list of active accounts, each with its latest assessment
+//! and how many days old it is against the book's current day (`/v1/accounts`), or one day's assessments
+//! (`?day=`), one account with
 //! attributes, health history and open signals (`/v1/accounts/{id}`), its daily series
 //! (`/v1/accounts/{id}/series`) and signals (`/v1/signals`). All need a `read` or `admin` key.
 
@@ -72,10 +73,23 @@ async fn accounts<S: LiveStore>(
         rows.retain(|a| a.owner.as_deref() == Some(o.as_str()));
     }
     rows.truncate(q.limit.unwrap_or(usize::MAX));
-    let as_of = day
-        .or_else(|| rows.first().map(|a| a.as_of))
-        .map(|d| d.to_string());
-    Ok(Json(json!({ "as_of": as_of, "accounts": rows })))
+    let as_of = match day {
+        Some(d) => Some(d),
+        None => bellwether_engine::book_day(&*st.store, bellwether_engine::Clock::Live, None)
+            .await?
+            .map(|d| d.day),
+    };
+    let accounts: Vec<Value> = rows
+        .iter()
+        .map(|a| {
+            let mut v = json!(a);
+            v["age_days"] = json!(as_of.map_or(0, |d| (d.0 - a.as_of.0).max(0)));
+            v
+        })
+        .collect();
+    Ok(Json(
+        json!({ "as_of": as_of.map(|d| d.to_string()), "accounts": accounts }),
+    ))
 }
 
 async fn account<S: LiveStore>(
@@ -112,7 +126,7 @@ async fn account<S: LiveStore>(
         .await?;
     let predictions = st.store.predictions(Some(&aid), None).await?;
     Ok(Json(json!({
-        "account": facts.view(&aid, as_of),
+        "account": facts.view_current(&aid, as_of, Some(bellwether_core::Timestamp::now())),
         "assessment": history.last(),
         "signals": signals,
         "predictions": predictions,

@@ -67,7 +67,7 @@ async fn store<S: LiveStore>(
     path: &str,
 ) -> ApiResult<Json<Value>> {
     let started = Instant::now();
-    let (batch, errors) = records_batch(kind, &records, Timestamp::now());
+    let (batch, errors) = records_batch(kind, &records, Timestamp::now(), &st.config.event_times);
     let touched = batch.accounts();
     let mut live = LiveBatch {
         batch,
@@ -86,7 +86,7 @@ async fn store<S: LiveStore>(
         .map(|e| {
             json!({
                 "index": e.index,
-                "code": if e.field.is_some() { Code::InvalidField } else { Code::InvalidRecord },
+                "code": e.code,
                 "message": e.message,
                 "path": format!("{path}[{}]{}", e.index, e.field.map(|f| format!(".{f}")).unwrap_or_default()),
             })

@@ -123,7 +123,15 @@ async fn batch<S: LiveStore>(
     let mut messages = Vec::with_capacity(parsed.batch.len());
     let mut rejected = Vec::new();
     for (i, raw) in parsed.batch.iter().enumerate() {
-        match segment::parse_message(i, raw.get(), None, Some(i), now, sent_at) {
+        match segment::parse_message(
+            i,
+            raw.get(),
+            None,
+            Some(i),
+            now,
+            sent_at,
+            &st.config.event_times,
+        ) {
             Ok(m) => messages.push(m),
             Err(r) => rejected.push(r),
         }
@@ -149,6 +157,14 @@ async fn single<S: LiveStore>(
     })?;
     let key = auth::header_key(&headers).or(k.write_key);
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
-    let m = segment::parse_message(0, text, Some(ty), None, Timestamp::now(), None)?;
+    let m = segment::parse_message(
+        0,
+        text,
+        Some(ty),
+        None,
+        Timestamp::now(),
+        None,
+        &st.config.event_times,
+    )?;
     store_messages(&st, vec![m], Vec::new()).await
 }

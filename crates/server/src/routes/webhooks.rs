@@ -68,7 +68,15 @@ async fn segment_hook<S: LiveStore>(
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::new(Code::InvalidJson, "the body is not UTF-8 text"))?;
-    let m = segment::parse_message(0, text, None, None, Timestamp::now(), None)?;
+    let m = segment::parse_message(
+        0,
+        text,
+        None,
+        None,
+        Timestamp::now(),
+        None,
+        &st.config.event_times,
+    )?;
     super::tracking::store_messages(&st, vec![m], Vec::new()).await
 }
 
@@ -124,6 +132,20 @@ async fn stripe_hook<S: LiveStore>(
     live.messages.push((stripe::SOURCE.into(), id.clone()));
     let mut outcome = "ignored";
     if stripe::handled(&kind) {
+        // The event's time dates its facts: checked before it is stored or kept waiting for its customer.
+        let created = stripe::created(&ev).map_err(|e| {
+            ApiError::new(Code::InvalidJson, format!("event {id}: {e}")).at("created")
+        })?;
+        st.config
+            .event_times
+            .check(created, received)
+            .map_err(|e| {
+                ApiError::new(
+                    Code::EventTimeOutOfRange,
+                    format!("event {id}: created: {e}"),
+                )
+                .at("created")
+            })?;
         let customer = stripe::customer_of(&ev);
         let links = st.store.links(stripe::CUSTOMER_LINKS).await?;
         let hint = stripe::account_hint(&ev);
