@@ -39,6 +39,9 @@ pub struct FileSettings {
     /// The reporting currency and exchange rates (`[money]`, `[money.rates]`).
     #[serde(default)]
     pub money: Option<bellwether_core::MoneyConfig>,
+    /// What makes a feature common, for adoption.
+    #[serde(default)]
+    pub features: Option<bellwether_features::adoption::AdoptionConfig>,
 }
 
 /// `[models]`: what the daily pass does with the trained models.
@@ -108,6 +111,8 @@ pub struct Settings {
     pub event_times: EventTimeWindow,
     /// The reporting currency and rates ARR is summed and ranked in.
     pub money: bellwether_core::MoneyConfig,
+    /// What makes a feature common, for adoption (`[features]`).
+    pub adoption: bellwether_features::adoption::AdoptionConfig,
 }
 
 impl Settings {
@@ -119,6 +124,7 @@ impl Settings {
             detectors: bellwether_signals::detectors::all(),
             lifecycle: self.lifecycle.clone(),
             money: self.money.clone(),
+            adoption: self.adoption.clone(),
         }
     }
 }
@@ -170,6 +176,10 @@ pub fn load(
     health
         .validate()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let adoption = file.features.unwrap_or_default();
+    adoption
+        .validate()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let calendar =
         bellwether_signals::calendar::Calendar::from_config(&file.calendar.unwrap_or_default())
             .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
@@ -184,6 +194,7 @@ pub fn load(
         models: file.models.unwrap_or_default(),
         server: file.server.unwrap_or_default(),
         event_times: file.event_times.unwrap_or_default(),
+        adoption,
         data_dir: data_dir
             .map(Path::to_path_buf)
             .or(file.data_dir)
@@ -226,6 +237,20 @@ mod tests {
         let s = load(Some(&p), Some(Path::new("/tmp/x")), Some("info")).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.log, "info");
+    }
+
+    #[test]
+    fn features_settings_apply_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "[features]\ncommon_share = 0.3\n").unwrap();
+        let s = load(Some(&p), None, None).unwrap();
+        assert_eq!((s.adoption.common_share, s.adoption.min_accounts), (0.3, 5));
+        assert_eq!(s.engine().adoption, s.adoption);
+        std::fs::write(&p, "[features]\ncommon_share = 0\n").unwrap();
+        let e = load(Some(&p), None, None).unwrap_err();
+        assert_eq!(e.code, Code::InvalidConfig);
+        assert!(e.message.contains("features.common_share"), "{}", e.message);
     }
 
     #[test]

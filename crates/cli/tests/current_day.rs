@@ -10,7 +10,6 @@ use common::{bw, ok};
 use bellwether_core::Day;
 use bellwether_sim::{simulate, SimConfig};
 use std::path::Path;
-use std::process::Output;
 
 /// Reads "$1.94M" / "$127k" / "$900" back into dollars.
 fn dollars(s: &str) -> f64 {

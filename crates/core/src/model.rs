@@ -474,6 +474,34 @@ pub struct PeerStats {
     pub events_per_seat: Option<f64>,
 }
 
+text_enum!(
+    /// Where the features an account's adoption is measured against were found common.
+    CommonScope {
+        /// The accounts on the account's plan.
+        Plan => "plan",
+        /// The accounts of its segment.
+        Segment => "segment",
+        /// The whole book.
+        Book => "book",
+    }
+);
+
+/// The features common to one group of accounts on a day: used in the 28 days before it by enough of the
+/// group's active accounts (see `bellwether_features::adoption`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommonFeatures {
+    /// Plan, segment or book.
+    pub scope: CommonScope,
+    /// The plan or segment (empty for the book).
+    pub group: String,
+    /// The usage source the feature names belong to.
+    pub source: crate::series::UsageSource,
+    /// Active accounts of the group whose usage comes from that source.
+    pub accounts: usize,
+    /// The common feature names, sorted.
+    pub features: Vec<String>,
+}
+
 /// One part of a health score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthComponent {

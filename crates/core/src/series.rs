@@ -13,7 +13,9 @@
 //! | `metric:<name>` | a daily metric imported as such (`account_id,date,metric,value`) | the **new** value replaces the old |
 //!
 //! Imported daily metrics live in their own `metric:` namespace and are never summed with counts derived from
-//! events, even when the names match: `metric:logins` and `event:logins` are different series. Distinct-user
+//! events, even when the names match: `metric:logins` and `event:logins` are different series. Each is a
+//! [`UsageSource`] of its own, judged against its own baseline; an account's usage features are read from the
+//! source with the longer unbroken history ([`primary_source`]). Distinct-user
 //! counts are exact when all of a day's events for an account arrive in one import (the usual case: exports are
 //! cut by day); when a later import adds to a day already rolled up, the larger of the two counts is kept, a
 //! lower bound of the truth.
@@ -48,28 +50,205 @@ pub const MONTHLY_ACTIVE_USERS: &str = "monthly_active_users";
 /// The imported daily metric that stands for daily active users when no events were imported.
 pub const METRIC_ACTIVE_USERS: &str = "metric:active_users";
 
-/// An account's usage, feature by feature, as (feature name, daily series): its event counts (`event:<name>`)
-/// when it has any, else its imported daily metrics (`metric:<name>`, all but `metric:active_users`), so a book
-/// imported as daily metrics gets the same usage features. The two are never added together.
-pub fn usage_series(s: &AccountSeries) -> Vec<(&str, &Series)> {
-    let events: Vec<(&str, &Series)> = s
-        .metrics
-        .iter()
-        .filter_map(|(n, v)| Some((n.strip_prefix(EVENT_PREFIX)?, v)))
-        .collect();
-    if !events.is_empty() {
-        return events;
+/// Where an account's usage figures come from: product events rolled up by Bellwether (`event:<name>`,
+/// `active_users`) or daily metrics imported as such (`metric:<name>`, `metric:active_users`). The two are never
+/// added together: each source is judged against its own baseline, and the usage features of an account come
+/// from one of them ([`primary_source`]).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// Product events (`event:<name>`).
+    Events,
+    /// Imported daily metrics (`metric:<name>`).
+    DailyMetrics,
+}
+
+/// A gap of more than this many days without any data breaks a source's history (two weeks: longer than a
+/// Christmas shutdown with its weekends).
+pub const MAX_HISTORY_GAP_DAYS: i32 = 14;
+
+impl UsageSource {
+    /// Both sources, events first (the preferred one when their histories are equally long).
+    pub const ALL: [UsageSource; 2] = [UsageSource::Events, UsageSource::DailyMetrics];
+
+    /// The source in words, for explanations: `product events`, `imported daily metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            UsageSource::Events => "product events",
+            UsageSource::DailyMetrics => "imported daily metrics",
+        }
     }
+
+    /// The stable key used in evidence and storage: `events`, `daily_metrics`.
+    pub fn key(self) -> &'static str {
+        match self {
+            UsageSource::Events => "events",
+            UsageSource::DailyMetrics => "daily_metrics",
+        }
+    }
+
+    /// The source of a key written by [`UsageSource::key`].
+    pub fn from_key(key: &str) -> Option<UsageSource> {
+        UsageSource::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    /// The prefix of the source's per-feature series.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            UsageSource::Events => EVENT_PREFIX,
+            UsageSource::DailyMetrics => METRIC_PREFIX,
+        }
+    }
+
+    /// The source's daily active users series name.
+    pub fn active_users_metric(self) -> &'static str {
+        match self {
+            UsageSource::Events => ACTIVE_USERS,
+            UsageSource::DailyMetrics => METRIC_ACTIVE_USERS,
+        }
+    }
+
+    /// The source a per-feature metric name belongs to, with the feature name (`event:login` → events,
+    /// `login`); `None` for other series, including the active-user ones.
+    pub fn of_metric(metric: &str) -> Option<(UsageSource, &str)> {
+        if metric == METRIC_ACTIVE_USERS {
+            return None;
+        }
+        UsageSource::ALL
+            .into_iter()
+            .find_map(|s| Some((s, metric.strip_prefix(s.prefix())?)))
+    }
+}
+
+/// One source's usage of an account, feature by feature, as (feature name, daily series).
+pub fn source_series(s: &AccountSeries, source: UsageSource) -> Vec<(&str, &Series)> {
     s.metrics
         .iter()
-        .filter(|(n, _)| n.as_str() != METRIC_ACTIVE_USERS)
-        .filter_map(|(n, v)| Some((n.strip_prefix(METRIC_PREFIX)?, v)))
+        .filter_map(|(n, v)| match UsageSource::of_metric(n) {
+            Some((src, name)) if src == source => Some((name, v)),
+            _ => None,
+        })
         .collect()
 }
 
-/// Daily active users: counted from events, else the imported `metric:active_users`.
-pub fn active_users(s: &AccountSeries) -> Option<&Series> {
-    s.get(ACTIVE_USERS).or_else(|| s.get(METRIC_ACTIVE_USERS))
+/// One source's daily active users (`active_users` for events, `metric:active_users` for daily metrics).
+pub fn source_active_users(s: &AccountSeries, source: UsageSource) -> Option<&Series> {
+    s.get(source.active_users_metric())
+}
+
+/// Daily active users for usage read from `source`: the source's own, else the other source's.
+pub fn daily_active_users(s: &AccountSeries, source: UsageSource) -> Option<&Series> {
+    source_active_users(s, source).or_else(|| {
+        UsageSource::ALL
+            .into_iter()
+            .find_map(|o| source_active_users(s, o))
+    })
+}
+
+/// The sources an account has per-feature usage series of (`event:<name>`, `metric:<name>`), events first. Active
+/// users alone make no usage source: there is nothing to count usage or features from.
+pub fn sources(s: &AccountSeries) -> Vec<UsageSource> {
+    UsageSource::ALL
+        .into_iter()
+        .filter(|src| {
+            s.metrics
+                .keys()
+                .any(|n| UsageSource::of_metric(n).is_some_and(|(m, _)| m == *src))
+        })
+        .collect()
+}
+
+/// How long a source's history runs unbroken up to `as_of`: the days from the first day of its latest stretch
+/// of data (no gap longer than [`MAX_HISTORY_GAP_DAYS`]) to `as_of`, and the last day with data. Zero days when
+/// its last data is more than the gap before `as_of` (the source has stopped); `None` without data before
+/// `as_of`. Reads only days before `as_of`.
+pub fn unbroken_history(s: &AccountSeries, source: UsageSource, as_of: Day) -> Option<(i32, Day)> {
+    let parts: Vec<&Series> = source_series(s, source)
+        .into_iter()
+        .map(|(_, v)| v)
+        .chain(source_active_users(s, source))
+        .collect();
+    let first = parts
+        .iter()
+        .filter_map(|p| p.first_day())
+        .filter(|d| *d < as_of)
+        .min()?;
+    let mut seen = vec![false; (as_of.0 - first.0) as usize];
+    for p in &parts {
+        for (d, _) in p.range(first, as_of) {
+            seen[(d.0 - first.0) as usize] = true;
+        }
+    }
+    let last = seen.iter().rposition(|x| *x)?;
+    let last_day = first.plus(last as i32);
+    if as_of.0 - last_day.0 > MAX_HISTORY_GAP_DAYS {
+        return Some((0, last_day));
+    }
+    let mut start = last;
+    for j in (0..last).rev() {
+        if seen[j] {
+            if start - j > MAX_HISTORY_GAP_DAYS as usize {
+                break;
+            }
+            start = j;
+        }
+    }
+    Some((as_of.0 - first.0 - start as i32, last_day))
+}
+
+/// Which usage source an account's usage features are read from as of a day, and, when it has both, how long
+/// each one's unbroken history is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceChoice {
+    /// The source read.
+    pub source: UsageSource,
+    /// Its unbroken history in days (only when the account has both sources before the day).
+    pub days: Option<i32>,
+    /// The other source and its unbroken history in days (only when the account has both before the day).
+    pub other: Option<(UsageSource, i32)>,
+}
+
+/// The source an account's usage features are read from as of `as_of`: its only source, else the one with the
+/// longer unbroken history ([`unbroken_history`]), then the one with the later data, then events. `None`
+/// without any usage series. Histories are measured only when the account has both sources.
+pub fn choose_source(s: &AccountSeries, as_of: Day) -> Option<SourceChoice> {
+    let present = sources(s);
+    if let [only] = present.as_slice() {
+        return Some(SourceChoice {
+            source: *only,
+            days: None,
+            other: None,
+        });
+    }
+    let mut known: Vec<(UsageSource, (i32, Day))> = present
+        .iter()
+        .filter_map(|src| unbroken_history(s, *src, as_of).map(|h| (*src, h)))
+        .collect();
+    known.sort_by(|(a, (da, la)), (b, (db, lb))| db.cmp(da).then(lb.cmp(la)).then(a.cmp(b)));
+    match known.as_slice() {
+        [] => present.first().map(|src| SourceChoice {
+            source: *src,
+            days: None,
+            other: None,
+        }),
+        [(src, _)] => Some(SourceChoice {
+            source: *src,
+            days: None,
+            other: None,
+        }),
+        [(src, (d, _)), (other, (od, _)), ..] => Some(SourceChoice {
+            source: *src,
+            days: Some(*d),
+            other: Some((*other, *od)),
+        }),
+    }
+}
+
+/// The source an account's usage features are read from as of `as_of` (see [`choose_source`]).
+pub fn primary_source(s: &AccountSeries, as_of: Day) -> Option<UsageSource> {
+    choose_source(s, as_of).map(|c| c.source)
 }
 
 /// Whether a metric is dated by the last day of a week or month it covers (which may lie after the data)
@@ -336,44 +515,69 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn usage_comes_from_events_else_from_imported_daily_metrics() {
-        let series = |names: &[&str]| AccountSeries {
-            metrics: names
-                .iter()
-                .map(|n| {
-                    (
-                        n.to_string(),
-                        Series {
-                            points: vec![(Day(1), 1.0)],
-                        },
-                    )
-                })
-                .collect(),
+    fn each_source_keeps_its_own_series_and_the_longer_unbroken_history_leads() {
+        let days = |from: i32, to: i32| Series {
+            points: (from..to).map(|d| (Day(d), 1.0)).collect(),
         };
-        let both = series(&[
-            "event:login",
-            "metric:logins",
-            ACTIVE_USERS,
-            "metric:active_users",
-        ]);
-        assert_eq!(
-            usage_series(&both).iter().map(|p| p.0).collect::<Vec<_>>(),
-            ["login"]
-        );
-        assert!(std::ptr::eq(
-            active_users(&both).unwrap(),
-            both.get(ACTIVE_USERS).unwrap()
-        ));
-        let metrics = series(&["metric:logins", "metric:reports", "metric:active_users"]);
-        assert_eq!(
-            usage_series(&metrics)
+        let mut s = AccountSeries::default();
+        for (n, ser) in [
+            ("event:login", days(70, 100)),
+            (ACTIVE_USERS, days(70, 100)),
+            ("metric:logins", days(0, 100)),
+            ("metric:reports", days(0, 100)),
+            (METRIC_ACTIVE_USERS, days(0, 100)),
+            ("users:login", days(70, 100)),
+        ] {
+            s.metrics.insert(n.to_string(), ser);
+        }
+        let names = |src| {
+            source_series(&s, src)
                 .iter()
                 .map(|p| p.0)
-                .collect::<Vec<_>>(),
-            ["logins", "reports"]
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(UsageSource::Events), ["login"]);
+        assert_eq!(names(UsageSource::DailyMetrics), ["logins", "reports"]);
+        assert!(std::ptr::eq(
+            source_active_users(&s, UsageSource::DailyMetrics).unwrap(),
+            s.get(METRIC_ACTIVE_USERS).unwrap()
+        ));
+        assert_eq!(sources(&s), UsageSource::ALL);
+        // 100 days of daily metrics against 30 of events.
+        assert_eq!(
+            unbroken_history(&s, UsageSource::DailyMetrics, Day(100)),
+            Some((100, Day(99)))
         );
-        assert!(active_users(&metrics).is_some());
-        assert!(usage_series(&series(&["users:login"])).is_empty());
+        assert_eq!(
+            unbroken_history(&s, UsageSource::Events, Day(100)),
+            Some((30, Day(99)))
+        );
+        assert_eq!(
+            primary_source(&s, Day(100)),
+            Some(UsageSource::DailyMetrics)
+        );
+        // Only what lies before the day counts: on day 50 the events have not started.
+        assert_eq!(unbroken_history(&s, UsageSource::Events, Day(50)), None);
+        assert_eq!(primary_source(&s, Day(50)), Some(UsageSource::DailyMetrics));
+        // A gap of more than two weeks breaks the history; a source that stopped has none left.
+        s.metrics.insert("metric:logins".into(), days(0, 40));
+        s.metrics.remove("metric:reports");
+        s.metrics.insert(METRIC_ACTIVE_USERS.into(), days(0, 40));
+        assert_eq!(
+            unbroken_history(&s, UsageSource::DailyMetrics, Day(100)),
+            Some((0, Day(39)))
+        );
+        assert_eq!(primary_source(&s, Day(100)), Some(UsageSource::Events));
+        // Equal histories: events lead.
+        s.metrics.insert("metric:logins".into(), days(70, 100));
+        s.metrics.insert(METRIC_ACTIVE_USERS.into(), days(70, 100));
+        assert_eq!(primary_source(&s, Day(100)), Some(UsageSource::Events));
+        assert_eq!(UsageSource::of_metric("users:login"), None);
+        assert_eq!(UsageSource::of_metric(METRIC_ACTIVE_USERS), None);
+        assert_eq!(
+            UsageSource::from_key("daily_metrics"),
+            Some(UsageSource::DailyMetrics)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::signals::{reconcile, LifecycleConfig};
 use bellwether_core::model::{Assessment, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
+use bellwether_features::adoption::{self, AdoptionConfig, Common};
 use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
 use bellwether_features::{compute, AccountFeatures, BookContext};
 use bellwether_signals::calendar::Calendar;
@@ -30,6 +31,8 @@ pub struct Engine {
     pub lifecycle: LifecycleConfig,
     /// The reporting currency and rates ARR is ranked in.
     pub money: bellwether_core::MoneyConfig,
+    /// What makes a feature common, for adoption.
+    pub adoption: AdoptionConfig,
 }
 
 impl Default for Engine {
@@ -40,6 +43,7 @@ impl Default for Engine {
             detectors: bellwether_signals::detectors::all(),
             lifecycle: LifecycleConfig::default(),
             money: Default::default(),
+            adoption: AdoptionConfig::default(),
         }
     }
 }
@@ -164,6 +168,8 @@ pub struct Assessed {
     pub ended_ids: Vec<AccountId>,
     /// Segment medians computed by this pass (full passes only).
     pub peers: Option<Peers>,
+    /// Common features found by this pass (full passes only).
+    pub common: Option<Common>,
 }
 
 /// Runs `f` over `items` on all cores, keeping the order.
@@ -186,7 +192,8 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 
 /// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
 /// on all cores. `existing` holds the accounts' signals so far. With `compare_within`, the segment medians are
-/// taken from these accounts (a full pass) and returned; otherwise the context's stored medians are used.
+/// taken from these accounts (a full pass) and returned, and so are the common features adoption is measured
+/// against; otherwise the context's stored ones are used.
 /// Accounts that had ended before the day are left out, and their active signals resolved.
 pub fn assess_loaded(
     book: &Book,
@@ -221,6 +228,13 @@ pub fn assess_loaded(
             apply_peers(f, &peers);
         }
         peers
+    });
+    let common = compare_within.then(|| {
+        let common = adoption::common_features(&features, &engine.adoption);
+        for f in &mut features {
+            adoption::apply(f, &common);
+        }
+        common
     });
     // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
@@ -264,6 +278,7 @@ pub fn assess_loaded(
         ended: 0,
         ended_ids: Vec::new(),
         peers,
+        common,
     };
     for (id, a, changes) in results {
         match a {
@@ -338,6 +353,7 @@ pub async fn reassess<S: Store + ?Sized>(
     let full = accounts.is_none();
     if !full {
         ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
+        ctx.common = Common::from_rows(store.common_features(as_of).await?);
     }
     let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine, full);
     let compute_seconds = t1.elapsed().as_secs_f64();
@@ -356,6 +372,9 @@ pub async fn reassess<S: Store + ?Sized>(
                     .collect::<Vec<_>>(),
             )
             .await?;
+    }
+    if let Some(common) = &done.common {
+        store.save_common_features(as_of, &common.rows()).await?;
     }
     let save_seconds = t2.elapsed().as_secs_f64();
     // Opened: not known before this pass. Closed: known active before, not active now.

@@ -115,9 +115,28 @@ fn plural(n: f64, one: &str, many: &str) -> String {
     }
 }
 
+/// Which usage source the figures came from, for the end of the usage reason: `in product events`, and why
+/// when the account has the other source too.
+fn usage_source(f: &AccountFeatures) -> String {
+    let u = &f.usage;
+    let Some(src) = u.source else {
+        return String::new();
+    };
+    let mut out = format!(" in {}", src.label());
+    if let (Some(other), Some(days)) = (u.other_source, u.other_source_days) {
+        out.push_str(&format!(
+            " (the longer unbroken history: {} days against {days} days of {})",
+            u.source_days.unwrap_or(0),
+            other.label()
+        ));
+    }
+    out
+}
+
 fn usage(f: &AccountFeatures) -> Option<(f64, String)> {
     let u = &f.usage;
     let e28 = u.events_28d?;
+    let source = usage_source(f);
     if e28 == 0.0 {
         let since = u
             .days_since_active
@@ -125,18 +144,21 @@ fn usage(f: &AccountFeatures) -> Option<(f64, String)> {
             .unwrap_or_default();
         return Some((
             0.0,
-            format!("no product activity in the last 28 days{since}"),
+            format!("no product activity in the last 28 days{since}{source}"),
         ));
     }
     let trend = u.trend?;
     let score = clamp(100.0 - (-trend).max(0.0) * 160.0);
     let reason = if trend <= -0.1 {
-        format!("usage down {} against its own 90-day baseline ({e28:.0} events in 28 days, {:.0} expected)", pct(-trend), u.events_baseline_28d.unwrap_or(0.0))
+        format!("usage down {} against its own 90-day baseline ({e28:.0} in 28 days, {:.0} expected){source}", pct(-trend), u.events_baseline_28d.unwrap_or(0.0))
     } else if trend >= 0.1 {
-        format!("usage up {} against its own 90-day baseline", pct(trend))
+        format!(
+            "usage up {} against its own 90-day baseline{source}",
+            pct(trend)
+        )
     } else {
         format!(
-            "usage steady against its own baseline ({:+.0}%)",
+            "usage steady against its own baseline ({:+.0}%){source}",
             trend * 100.0
         )
     };
@@ -146,15 +168,19 @@ fn usage(f: &AccountFeatures) -> Option<(f64, String)> {
 fn adoption(f: &AccountFeatures) -> Option<(f64, String)> {
     let u = &f.usage;
     let breadth = u.breadth?;
-    let used = u.features_used_28d.unwrap_or(0.0);
+    let used = u.common_used.unwrap_or(0.0);
+    let total = u.common_features.unwrap_or(0.0);
+    let place = u.common_where.as_deref().unwrap_or("in the book");
+    let others = (u.features_used_28d.unwrap_or(0.0) - used).max(0.0);
     let abandoned = u.features_abandoned.unwrap_or(0.0);
     let score = clamp(breadth / 0.5 * 100.0 - 15.0 * abandoned.min(3.0));
-    let total = if breadth > 0.0 {
-        (used / breadth).round()
-    } else {
-        0.0
-    };
-    let mut reason = format!("uses {used:.0} of {total:.0} features");
+    let mut reason = format!("uses {used:.0} of {total:.0} features common {place}");
+    if others > 0.0 {
+        reason.push_str(&format!(
+            ", and {}",
+            plural(others, "other feature", "other features")
+        ));
+    }
     if abandoned > 0.0 {
         reason.push_str(&format!("; stopped using {}", u.abandoned_names.join(", ")));
     }
@@ -377,6 +403,9 @@ mod tests {
                 events_baseline_28d: Some(100.0),
                 breadth: Some(0.5),
                 features_used_28d: Some(6.0),
+                common_features: Some(12.0),
+                common_used: Some(6.0),
+                common_where: Some("on the Pro plan".into()),
                 utilisation: Some(0.5),
                 mau: Some(14.0),
                 ..Default::default()

@@ -7,10 +7,12 @@
 //! ([`bellwether_store::AccountFacts::view`]); ARR falls back to the subscriptions running that day.
 //!
 //! - [`usage`]: activity levels and trends from the daily series;
-//! - [`context`]: what the whole book offers (the feature catalogue), computed once per pass;
+//! - [`adoption`]: breadth of use against the features common on the account's plan, segment or book;
+//! - [`context`]: what the whole book holds (which sources, segment medians, common features), once per pass;
 //! - [`sentiment`]: the tone of ticket text, from −1 (frustrated) to 1 (thankful).
 #![deny(missing_docs)]
 
+pub mod adoption;
 pub mod context;
 pub mod peers;
 pub use bellwether_text::sentiment;
@@ -99,6 +101,8 @@ pub struct AccountFeatures {
     /// ARR in the book's reporting currency ([`BookContext::rates`]): the figure sums and rankings use.
     /// `None` when ARR is unknown or its currency has no configured rate.
     pub arr_reporting: Option<Money>,
+    /// Plan as of the day.
+    pub plan: Option<String>,
 }
 
 fn days_between(a: Day, b: Day) -> i64 {
@@ -198,9 +202,10 @@ pub fn compute(
             })
             .max()
             .map(|(_, d)| d),
-        usage: usage::Usage::compute(series, as_of, ctx, seats),
+        usage: usage::Usage::compute(series, as_of, seats),
         arr,
         arr_reporting,
+        plan: view.plan.clone(),
         ..Default::default()
     };
 
@@ -346,6 +351,7 @@ pub fn compute(
         );
     }
     peers::apply(&mut f, &ctx.peers);
+    adoption::apply(&mut f, &ctx.common);
     f
 }
 

@@ -1,10 +1,15 @@
 //! Usage features from the daily series: levels over 7/28/90 days, the trend of the last 28 days against the
-//! account's own baseline (the 90 days before them), active users against seats, breadth of feature use and
-//! features abandoned. Windows of 28 days hold four whole weeks, so weekends weigh the same in both.
+//! account's own baseline (the 90 days before them), active users against seats, the features used and those
+//! abandoned. Windows of 28 days hold four whole weeks, so weekends weigh the same in both.
+//!
+//! An account may have two usage sources, product events and imported daily metrics
+//! ([`bellwether_core::series::UsageSource`]); they are never added together. The figures here come from the
+//! one with the longer unbroken history ([`bellwether_core::series::primary_source`]), and say which. Breadth
+//! against the features common where the account lives is set by [`crate::adoption`].
 
-use crate::BookContext;
 use bellwether_core::series::{
-    active_users, usage_series, AccountSeries, MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
+    choose_source, daily_active_users, source_series, AccountSeries, UsageSource,
+    MONTHLY_ACTIVE_USERS, WEEKLY_ACTIVE_USERS,
 };
 use bellwether_core::Day;
 use serde::Serialize;
@@ -38,7 +43,8 @@ pub struct Usage {
     pub utilisation: Option<f64>,
     /// Features (event names) used in the last 28 days.
     pub features_used_28d: Option<f64>,
-    /// Share of the book's feature catalogue used in the last 28 days.
+    /// Share of the features common where the account lives (see [`crate::adoption`]) used in the last 28
+    /// days; `None` when no feature is common there.
     pub breadth: Option<f64>,
     /// Features used in the baseline window but not in the last 28 days.
     pub features_abandoned: Option<f64>,
@@ -48,26 +54,40 @@ pub struct Usage {
     pub days_since_active: Option<i64>,
     /// Days since the first event.
     pub days_since_first: Option<i64>,
+    /// The source these figures come from.
+    pub source: Option<UsageSource>,
+    /// Days of unbroken history of that source up to the day.
+    pub source_days: Option<i64>,
+    /// The account's other usage source, when it has one before the day (not used for these figures).
+    pub other_source: Option<UsageSource>,
+    /// Days of unbroken history of the other source up to the day.
+    pub other_source_days: Option<i64>,
+    /// Names of the features used in the last 28 days, sorted.
+    pub features_used: Vec<String>,
+    /// Features common where the account lives (the denominator of `breadth`).
+    pub common_features: Option<f64>,
+    /// Of those, the ones used in the last 28 days.
+    pub common_used: Option<f64>,
+    /// Where the common features were taken from, in words: `on the Pro plan`, `in the smb segment`, `in the
+    /// book`.
+    pub common_where: Option<String>,
 }
 
 impl Usage {
-    /// Computes usage as of `as_of` (days before it only).
-    pub fn compute(
-        series: Option<&AccountSeries>,
-        as_of: Day,
-        ctx: &BookContext,
-        seats: Option<i64>,
-    ) -> Usage {
-        let Some(s) = series else {
+    /// Computes usage as of `as_of` (days before it only) from the account's primary source.
+    pub fn compute(series: Option<&AccountSeries>, as_of: Day, seats: Option<i64>) -> Usage {
+        let Some((s, choice)) = series.and_then(|s| Some((s, choose_source(s, as_of)?))) else {
             return Usage::default();
         };
+        let source = choice.source;
         let (d7, d28, d118) = (as_of.plus(-7), as_of.plus(-28), as_of.plus(-118));
         let mut u = Usage::default();
         let (mut e7, mut e28, mut e90, mut base) = (0.0, 0.0, 0.0, 0.0);
         let (mut used, mut abandoned) = (0.0, 0.0);
         let mut last: Option<Day> = None;
         let mut first: Option<Day> = None;
-        for (event, ser) in usage_series(s) {
+        let mut names = Vec::new();
+        for (event, ser) in source_series(s, source) {
             let recent = ser.sum(d28, as_of);
             let before = ser.sum(d118, d28);
             e7 += ser.sum(d7, as_of);
@@ -76,6 +96,7 @@ impl Usage {
             base += before;
             if recent > 0.0 {
                 used += 1.0;
+                names.push(event.to_string());
             } else if before > 0.0 {
                 abandoned += 1.0;
                 if u.abandoned_names.len() < 5 {
@@ -90,6 +111,11 @@ impl Usage {
             }
         }
         let Some(first) = first else { return u };
+        u.source = Some(source);
+        u.source_days = choice.days.map(i64::from);
+        u.other_source = choice.other.map(|o| o.0);
+        u.other_source_days = choice.other.map(|o| i64::from(o.1));
+        u.features_used = names;
         u.events_7d = Some(e7);
         u.events_28d = Some(e28);
         u.events_90d = Some(e90);
@@ -102,7 +128,7 @@ impl Usage {
                 .filter(|b| *b > 0.0)
                 .map(|b| e28 / b - 1.0);
         }
-        if let Some(a) = active_users(s) {
+        if let Some(a) = daily_active_users(s, source) {
             let recent = a.range(d28, as_of);
             u.dau_28d = Some(a.sum(d28, as_of) / 28.0);
             u.peak_dau_28d = Some(recent.iter().map(|p| p.1).fold(0.0, f64::max));
@@ -133,7 +159,6 @@ impl Usage {
             _ => None,
         };
         u.features_used_28d = Some(used);
-        u.breadth = (!ctx.catalog.is_empty()).then(|| used / ctx.catalog.len() as f64);
         u.features_abandoned = Some(abandoned);
         u.days_since_active = last.map(|l| (as_of.0 - l.0) as i64);
         u.days_since_first = Some((as_of.0 - first.0) as i64);

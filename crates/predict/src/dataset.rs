@@ -5,10 +5,13 @@
 
 use crate::labels::{Target, Timeline};
 use crate::vector::{Column, FeatureSpec};
-use bellwether_core::series::{usage_series, AccountSeries};
+use bellwether_core::series::{primary_source, source_series, AccountSeries};
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::par_map;
 use bellwether_engine::health::{self, HealthConfig};
+use bellwether_features::adoption::{
+    apply as apply_adoption, common_features, AdoptionConfig, Common,
+};
 use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
 use bellwether_features::{compute, AccountFeatures, BookContext};
 use bellwether_ml::Dataset;
@@ -104,15 +107,16 @@ pub fn data_span(summary: &BookSummary) -> Option<(Day, Day)> {
 }
 
 /// Features of every account still a customer on `as_of` (started before it, not yet gone) with its plan, and
-/// with segment peers: from these accounts when `peers` is `None` (a full pass), else the given medians. The
-/// one definition the training snapshots and the daily scoring share; `current_at` is set only for the book's
-/// current assessment (see [`BookContext::current_at`]).
+/// with segment peers and the features common where each lives: from these accounts when `stored` is `None` (a
+/// full pass), else the given medians and common features. The one definition the training snapshots and the
+/// daily scoring share; `current_at` is set only for the book's current assessment (see
+/// [`BookContext::current_at`]).
 pub fn features_on(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
     summary: &BookSummary,
     as_of: Day,
-    peers: Option<Peers>,
+    stored: Option<(Peers, Common)>,
     current_at: Option<bellwether_core::Timestamp>,
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
@@ -134,9 +138,14 @@ pub fn features_on(
     .into_iter()
     .flatten()
     .collect();
-    let peers = peers.unwrap_or_else(|| peer_stats(feats.iter().map(|f| &f.0)));
+    let (peers, common) = stored.unwrap_or_else(|| {
+        let peers = peer_stats(feats.iter().map(|f| &f.0));
+        let common = common_features(feats.iter().map(|f| &f.0), &AdoptionConfig::default());
+        (peers, common)
+    });
     for (f, _) in feats.iter_mut() {
         apply_peers(f, &peers);
+        apply_adoption(f, &common);
     }
     feats
 }
@@ -157,7 +166,10 @@ pub async fn load<S: Store + ?Sized>(
 pub fn learn_spec(book: &Book, series: &[(AccountId, AccountSeries)], as_of: Day) -> FeatureSpec {
     let mut volume: HashMap<String, f64> = HashMap::new();
     for (_, s) in series {
-        for (name, ser) in usage_series(s) {
+        let Some(source) = primary_source(s, as_of) else {
+            continue;
+        };
+        for (name, ser) in source_series(s, source) {
             *volume.entry(name.to_string()).or_default() += ser.sum(Day(i32::MIN / 2), as_of);
         }
     }

@@ -187,7 +187,7 @@ pub fn describe(name: &str, v: f64) -> String {
         "wau" => format!("{v:.0} weekly active users"),
         "stickiness" => format!("stickiness (daily ÷ monthly active users) {}", pct(v)),
         "features_used_28d" => format!("{v:.0} features used in 28 days"),
-        "breadth" => format!("{} of the product's features in use", pct(v)),
+        "breadth" => format!("{} of the features common among its peers in use", pct(v)),
         "features_abandoned" => format!("{v:.0} previously used features abandoned"),
         "utilisation" => format!("{} of seats in use", pct(v)),
         "utilisation_vs_peers" => format!("seat utilisation at {} of its segment's median", pct(v)),

@@ -211,14 +211,17 @@ pub async fn score<S: Store + ?Sized>(
     let t0 = Instant::now();
     let (book, series, summary) = crate::dataset::load(store, accounts).await?;
     let as_of = day.day;
-    let peers = match accounts {
-        Some(_) => Some(store.peer_stats(as_of).await?.into_iter().collect()),
+    let stored = match accounts {
+        Some(_) => Some((
+            store.peer_stats(as_of).await?.into_iter().collect(),
+            bellwether_features::adoption::Common::from_rows(store.common_features(as_of).await?),
+        )),
         None => None,
     };
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let now = day.current.then(bellwether_core::Timestamp::now);
-    let feats = features_on(&book, &series, &summary, as_of, peers, now);
+    let feats = features_on(&book, &series, &summary, as_of, stored, now);
     let feature_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let predictions = score_features(&bundle, version, &feats, &series, as_of)?;

@@ -300,17 +300,19 @@ impl FeatureSpec {
                 f64::NAN
             }
         };
-        let usage: Vec<&bellwether_core::series::Series> = series
-            .map(|s| {
-                bellwether_core::series::usage_series(s)
+        // The same usage source the account's features were read from.
+        let source = series.zip(f.usage.source);
+        let usage: Vec<&bellwether_core::series::Series> = source
+            .map(|(s, src)| {
+                bellwether_core::series::source_series(s, src)
                     .into_iter()
                     .map(|(_, v)| v)
                     .collect()
             })
             .unwrap_or_default();
         out.push(quarter(&usage));
-        let users: Vec<_> = series
-            .and_then(bellwether_core::series::active_users)
+        let users: Vec<_> = source
+            .and_then(|(s, src)| bellwether_core::series::daily_active_users(s, src))
             .into_iter()
             .collect();
         out.push(quarter(&users));

@@ -15,7 +15,7 @@ pub mod calendar;
 pub mod detectors;
 
 use bellwether_core::model::{BillingEvent, Interaction, Role, Severity, Ticket};
-use bellwether_core::series::AccountSeries;
+use bellwether_core::series::{AccountSeries, UsageSource};
 use bellwether_core::{AccountId, ContactId, Day, Timestamp};
 use bellwether_features::AccountFeatures;
 use bellwether_store::AccountFacts;
@@ -51,13 +51,21 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The account's total events per day over `[as_of - days, as_of)`, oldest first (imported daily metrics
-    /// when the account has no events; see [`bellwether_core::series::usage_series`]).
-    pub fn daily_events(&self, days: i32) -> Vec<f64> {
+    /// The usage sources the account has (product events, imported daily metrics), events first. Usage
+    /// detectors judge each against its own baseline and never add the two together.
+    pub fn usage_sources(&self) -> Vec<UsageSource> {
+        self.series
+            .map(bellwether_core::series::sources)
+            .unwrap_or_default()
+    }
+
+    /// One source's total usage per day over `[as_of - days, as_of)`, oldest first: the sum of its
+    /// per-feature series (event counts, or imported daily metrics other than `active_users`).
+    pub fn daily_usage(&self, source: UsageSource, days: i32) -> Vec<f64> {
         let from = self.as_of.plus(-days);
         let mut out = vec![0.0; days.max(0) as usize];
         if let Some(s) = self.series {
-            for (_, ser) in bellwether_core::series::usage_series(s) {
+            for (_, ser) in bellwether_core::series::source_series(s, source) {
                 for (d, v) in ser.range(from, self.as_of) {
                     out[(d.0 - from.0) as usize] += v;
                 }

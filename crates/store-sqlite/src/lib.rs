@@ -17,7 +17,9 @@ mod packed;
 mod rows;
 
 use bellwether_core::history::AttrFact;
-use bellwether_core::model::{Assessment, PeerStats, Prediction, Signal};
+use bellwether_core::model::{
+    Assessment, CommonFeatures, CommonScope, PeerStats, Prediction, Signal,
+};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
@@ -54,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "current_day",
         include_str!("../migrations/0008_current_day.sql"),
+    ),
+    (
+        9,
+        "common_features",
+        include_str!("../migrations/0009_common_features.sql"),
     ),
 ];
 
@@ -798,6 +805,55 @@ impl bellwether_store::Store for SqliteStore {
                 })
                 .map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn save_common_features(&self, as_of: Day, rows: &[CommonFeatures]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write_tx(move |tx| {
+            tx.execute("DELETE FROM common_features WHERE as_of = ?1", [as_of.0])
+                .map_err(db_err)?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO common_features (as_of, scope, grp, source, accounts, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(db_err)?;
+            for c in &rows {
+                let features = serde_json::to_string(&c.features)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                st.execute(params![as_of.0, c.scope.as_str(), c.group, c.source.key(), c.accounts as i64, features])
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn common_features(&self, as_of: Day) -> Result<Vec<CommonFeatures>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT scope, grp, source, accounts, features FROM common_features \
+                     WHERE as_of = (SELECT max(as_of) FROM common_features WHERE as_of <= ?1) ORDER BY scope, grp, source",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([as_of.0], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, String>(4)?))
+                })
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (scope, group, source, accounts, features) = row.map_err(db_err)?;
+                let bad = |what: &str| StoreError::Corrupt(format!("common_features row ({scope}, {group}, {source}) has an unreadable {what}"));
+                out.push(CommonFeatures {
+                    scope: CommonScope::parse(&scope).map_err(|_| bad("scope"))?,
+                    source: bellwether_core::series::UsageSource::from_key(&source).ok_or_else(|| bad("source"))?,
+                    accounts: accounts as usize,
+                    features: serde_json::from_str(&features).map_err(|_| bad("feature list"))?,
+                    group,
+                });
+            }
+            Ok(out)
         })
         .await
     }

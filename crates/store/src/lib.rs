@@ -20,8 +20,8 @@ pub use live::{
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
-    Assessment, BillingEvent, Contact, Interaction, Outcome, PeerStats, Prediction, Signal,
-    SignalStatus, Subscription, Ticket,
+    Assessment, BillingEvent, CommonFeatures, Contact, Interaction, Outcome, PeerStats, Prediction,
+    Signal, SignalStatus, Subscription, Ticket,
 };
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
@@ -274,6 +274,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The segment medians of the latest full pass on or before `as_of`.
     async fn peer_stats(&self, as_of: Day) -> Result<Vec<(String, PeerStats)>>;
+
+    /// Stores the common features of each plan, segment and the book found by a full pass (replacing that
+    /// day's).
+    async fn save_common_features(&self, as_of: Day, rows: &[CommonFeatures]) -> Result<()>;
+
+    /// The common features of the latest full pass on or before `as_of`.
+    async fn common_features(&self, as_of: Day) -> Result<Vec<CommonFeatures>>;
 
     /// The latest day assessed, if any.
     async fn latest_assessment_day(&self) -> Result<Option<Day>>;

@@ -6,11 +6,13 @@
 //! event). It has dropped off when that last use is at least 21 days and at least 15 working days ago, so that a
 //! Christmas shutdown is not read as abandonment, and at most 180 days ago (older than that it is the account's
 //! settled way of working, not a change). The account must still be active otherwise (events on at least 3 of
-//! the last 14 days): an account that went silent altogether is `login_silence`'s signal.
+//! the last 14 days): an account that went silent altogether is `login_silence`'s signal. Imported daily metrics
+//! (`metric:<name>`) are features too; each usage source is judged on its own, so a feature of one source is
+//! compared with the recent use of the same source.
 
 use crate::{Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
-use bellwether_core::series::usage_series;
+use bellwether_core::series::{source_series, UsageSource};
 use bellwether_core::Day;
 use serde_json::json;
 
@@ -65,14 +67,23 @@ impl Detector for FeatureDropOff {
         30
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
+        cx.usage_sources()
+            .into_iter()
+            .find_map(|src| self.dropped(cx, src))
+    }
+}
+
+impl FeatureDropOff {
+    /// Whether a key feature of one usage source dropped off.
+    fn dropped(&self, cx: &Context, source: UsageSource) -> Option<Detection> {
         let series = cx.series?;
-        let usage = usage_series(series);
+        let usage = source_series(series, source);
         let events = || usage.iter().copied();
         let first = events()
             .filter_map(|(_, s)| s.first_day())
             .filter(|d| *d < cx.as_of)
             .min()?;
-        let recent = cx.daily_events(14);
+        let recent = cx.daily_usage(source, 14);
         let recent_days = recent.iter().filter(|v| **v > 0.0).count();
         if recent_days < 3 {
             return None;
@@ -151,7 +162,7 @@ impl Detector for FeatureDropOff {
                     "feature": d.name, "last_used": d.last.to_string(), "days_unused": d.gap,
                     "baseline_days_used": d.used, "baseline_workdays": d.workdays, "baseline_share": d.share(),
                 })).collect::<Vec<_>>(),
-                "events_14d": recent_events, "active_days_14d": recent_days,
+                "events_14d": recent_events, "active_days_14d": recent_days, "source": source.key(),
             }),
             explanation,
             suggested_action: format!(

@@ -1,6 +1,7 @@
 //! Login silence: no product activity at all for ten working days or more, from an account that was active.
 //!
-//! Activity is any event (`event:<name>`) or a day with active users. The silence is counted in working days
+//! Activity is any event (`event:<name>`), imported daily metric (`metric:<name>`) or a day with active users, in
+//! either usage source: an account is silent only when every source is. The silence is counted in working days
 //! since the last active day, so weekends and public holidays never add to it: a team back from the Christmas
 //! break on 5 January has been silent for five working days, not sixteen calendar days. "Was active" means
 //! activity on at least 5 days of the 90 days up to the last active day. Accounts that have already churned
@@ -8,7 +9,7 @@
 
 use crate::{Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
-use bellwether_core::series::{active_users, usage_series};
+use bellwether_core::series::{source_active_users, source_series, UsageSource};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -50,10 +51,14 @@ impl Detector for LoginSilence {
             return None;
         }
         let series = cx.series?;
-        let activity: Vec<_> = usage_series(series)
+        let activity: Vec<_> = UsageSource::ALL
             .into_iter()
-            .map(|(_, s)| s)
-            .chain(active_users(series))
+            .flat_map(|src| {
+                source_series(series, src)
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .chain(source_active_users(series, src))
+            })
             .collect();
         let last = activity
             .iter()

@@ -6,9 +6,14 @@
 //! the last 20 working days together must sit at least `min_z` standard deviations below what the baseline
 //! predicts, the deviation taken as the larger of the Poisson one and the baseline's own day-to-day spread
 //! (MAD). Small accounts, whose counts swing by half from one fortnight to the next, then need a deeper fall.
+//!
+//! Each usage source (product events, imported daily metrics) is judged on its own against its own baseline:
+//! a fall in either fires, the deepest names its source in the evidence and the explanation, and a fall in the
+//! other is added beside it. A source too new to have a baseline says nothing either way.
 
 use crate::{median, Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
+use bellwether_core::series::UsageSource;
 use serde_json::json;
 
 /// Fires when the recent working-day median is at most `1 − min_drop` of the baseline median.
@@ -39,7 +44,80 @@ impl Detector for UsageDrop {
         Direction::Risk
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
-        let days = cx.daily_events(118);
+        let mut falls: Vec<Fall> = cx
+            .usage_sources()
+            .into_iter()
+            .filter_map(|src| self.fall(cx, src))
+            .collect();
+        falls.sort_by(|a, b| b.drop.total_cmp(&a.drop));
+        let top = falls.first()?;
+        let severity = match top.drop {
+            d if d >= 0.9 => Severity::Critical,
+            d if d >= 0.7 => Severity::High,
+            d if d >= 0.55 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        let unit = match top.source {
+            UsageSource::Events => " events",
+            UsageSource::DailyMetrics => "",
+        };
+        let mut explanation = format!(
+            "Usage on working days fell {:.0}% in {}: a median of {:.0}{unit} a working day over the last {} working days against {:.0} over the {} before (weekends and holidays left out).",
+            top.drop * 100.0,
+            top.source.label(),
+            top.now,
+            top.recent_days,
+            top.base,
+            top.baseline_days
+        );
+        for other in &falls[1..] {
+            explanation.push_str(&format!(
+                " {} fell {:.0}% too ({:.0} against {:.0}).",
+                source_label(other.source),
+                other.drop * 100.0,
+                other.now,
+                other.base
+            ));
+        }
+        Some(Detection {
+            kind: self.kind(),
+            direction: self.direction(),
+            severity,
+            evidence: json!({
+                "source": top.source.key(),
+                "recent_workday_median": top.now, "baseline_workday_median": top.base, "drop": top.drop,
+                "recent_workdays": top.recent_days, "baseline_workdays": top.baseline_days, "z": top.z,
+                "sources": falls.iter().map(|f| json!({
+                    "source": f.source.key(), "recent_workday_median": f.now,
+                    "baseline_workday_median": f.base, "drop": f.drop, "z": f.z,
+                })).collect::<Vec<_>>(),
+            }),
+            explanation,
+            suggested_action: "Call the champion this week to find out what changed (a new tool, a reorganisation, a blocked workflow) and agree a re-engagement plan.".into(),
+        })
+    }
+}
+
+/// A source's label to start a sentence: `Product events`, `Imported daily metrics`.
+fn source_label(source: UsageSource) -> String {
+    crate::capitalise(source.label())
+}
+
+/// One source's fall against its own baseline.
+struct Fall {
+    source: UsageSource,
+    now: f64,
+    base: f64,
+    drop: f64,
+    z: f64,
+    recent_days: usize,
+    baseline_days: usize,
+}
+
+impl UsageDrop {
+    /// Whether one source's working-day usage fell enough, and by how much.
+    fn fall(&self, cx: &Context, source: UsageSource) -> Option<Fall> {
+        let days = cx.daily_usage(source, 118);
         let day_of = |i: usize| cx.as_of.plus(i as i32 - 118);
         let work: Vec<(usize, f64)> = days
             .iter()
@@ -69,27 +147,14 @@ impl Detector for UsageDrop {
         if z < self.min_z {
             return None;
         }
-        let severity = match drop {
-            d if d >= 0.9 => Severity::Critical,
-            d if d >= 0.7 => Severity::High,
-            d if d >= 0.55 => Severity::Medium,
-            _ => Severity::Low,
-        };
-        Some(Detection {
-            kind: self.kind(),
-            direction: self.direction(),
-            severity,
-            evidence: json!({
-                "recent_workday_median": now, "baseline_workday_median": base, "drop": drop,
-                "recent_workdays": recent.len(), "baseline_workdays": baseline.len(), "z": z,
-            }),
-            explanation: format!(
-                "Usage on working days fell {:.0}%: a median of {now:.0} events a working day over the last {} working days against {base:.0} over the {} before (weekends and holidays left out).",
-                drop * 100.0,
-                recent.len(),
-                baseline.len()
-            ),
-            suggested_action: "Call the champion this week to find out what changed (a new tool, a reorganisation, a blocked workflow) and agree a re-engagement plan.".into(),
+        Some(Fall {
+            source,
+            now,
+            base,
+            drop,
+            z,
+            recent_days: recent.len(),
+            baseline_days: baseline.len(),
         })
     }
 }
@@ -182,6 +247,43 @@ mod tests {
             Day::ymd(2025, 6, 16)
         )
         .is_none());
+    }
+
+    #[test]
+    fn each_source_is_judged_against_its_own_baseline() {
+        let as_of = Day::ymd(2025, 6, 16);
+        // 100 days of imported daily metrics falling 69% over the last 30, and 30 days of events at the level
+        // the metrics used to have: added together the events would hide the fall.
+        let metrics = book(as_of, 40.0, 30, 0.31);
+        let events = book(as_of, 40.0, 0, 1.0);
+        let mut s = AccountSeries::default();
+        s.metrics.insert(
+            "metric:logins".into(),
+            Series {
+                points: metrics.metrics["event:login"]
+                    .range(as_of.plus(-100), as_of)
+                    .to_vec(),
+            },
+        );
+        s.metrics.insert(
+            "event:login".into(),
+            Series {
+                points: events.metrics["event:login"]
+                    .range(as_of.plus(-30), as_of)
+                    .to_vec(),
+            },
+        );
+        let d = run(&s, as_of).expect("the daily metrics' fall fires");
+        assert_eq!(d.evidence["source"], "daily_metrics");
+        assert_eq!(d.severity, Severity::High);
+        assert!(
+            d.explanation
+                .contains("fell 70% in imported daily metrics: a median of 12 a working day")
+                && d.explanation.contains("against 40"),
+            "{}",
+            d.explanation
+        );
+        assert_eq!(d.evidence["sources"].as_array().unwrap().len(), 1);
     }
 
     #[test]

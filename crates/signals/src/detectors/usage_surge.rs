@@ -5,11 +5,12 @@
 //! The baseline is the median of events per working day over the 90 days before the last 21; each of the last
 //! three 7-day blocks must have a working-day median at or above 1.6 times it (a block needs at least 2 working
 //! days). The account must have had events before the baseline window began, so an account still ramping up
-//! after onboarding does not count as surging. A surge of 2.5 times or more is medium, otherwise low.
+//! after onboarding does not count as surging. A surge of 2.5 times or more is medium, otherwise low. Each usage
+//! source (product events, imported daily metrics) is judged on its own; the first that surges fires.
 
 use crate::{median, Context, Detection, Detector, Direction};
 use bellwether_core::model::Severity;
-use bellwether_core::series::EVENT_PREFIX;
+use bellwether_core::series::{source_series, UsageSource};
 use serde_json::json;
 
 /// Fires when each of the last `weeks` weeks runs at `min_ratio` times the baseline or more.
@@ -43,19 +44,26 @@ impl Detector for UsageSurge {
         45
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
+        cx.usage_sources()
+            .into_iter()
+            .find_map(|src| self.surge(cx, src))
+    }
+}
+
+impl UsageSurge {
+    /// Whether one source's working-day usage surged.
+    fn surge(&self, cx: &Context, source: UsageSource) -> Option<Detection> {
         let recent_days = 7 * self.weeks;
         let total = recent_days + 90;
         let series = cx.series?;
-        let first = series
-            .metrics
-            .iter()
-            .filter(|(n, _)| n.starts_with(EVENT_PREFIX))
+        let first = source_series(series, source)
+            .into_iter()
             .filter_map(|(_, s)| s.first_day())
             .min()?;
         if first >= cx.as_of.plus(-total) {
             return None;
         }
-        let days = cx.daily_events(total);
+        let days = cx.daily_usage(source, total);
         let day_of = |i: usize| cx.as_of.plus(i as i32 - total);
         let work = |from: usize, to: usize| -> Vec<f64> {
             (from..to)
@@ -102,13 +110,16 @@ impl Detector for UsageSurge {
             direction: self.direction(),
             severity,
             evidence: json!({
+                "source": source.key(),
                 "weekly_workday_medians": weeks, "baseline_workday_median": base, "ratios": ratios,
                 "baseline_workdays": baseline.len(),
             }),
             explanation: format!(
-                "Working-day usage has stayed high for {} weeks: medians of {} events a day in each of the last {} weeks against {base:.0} over the {} working days before ({times}; weekends and holidays left out).",
+                "Working-day usage in {} has stayed high for {} weeks: medians of {}{} a day in each of the last {} weeks against {base:.0} over the {} working days before ({times}; weekends and holidays left out).",
+                source.label(),
                 self.weeks,
                 join_and(&medians),
+                if source == UsageSource::Events { " events" } else { "" },
                 self.weeks,
                 baseline.len()
             ),
@@ -157,7 +168,7 @@ mod tests {
         assert_eq!(d.direction, Direction::Expansion);
         assert!(
             d.explanation.starts_with(
-                "Working-day usage has stayed high for 3 weeks: medians of 72, 80 and 88 events a day in each of the last 3 weeks against 40 over the"
+                "Working-day usage in product events has stayed high for 3 weeks: medians of 72, 80 and 88 events a day in each of the last 3 weeks against 40 over the"
             ) && d.explanation.contains("(1.8 to 2.2 times"),
             "{}",
             d.explanation
