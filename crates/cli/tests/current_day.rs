@@ -11,9 +11,9 @@ use bellwether_core::Day;
 use bellwether_sim::{simulate, SimConfig};
 use std::path::Path;
 
-/// Reads "$1.94M" / "$127k" / "$900" back into dollars.
+/// Reads "$1.94M" / "€127k" / "$900" back into major units.
 fn dollars(s: &str) -> f64 {
-    let s = s.trim_start_matches('$');
+    let s = s.trim_start_matches(|c: char| !c.is_ascii_digit() && c != '-');
     let (num, mul) = match s.chars().last() {
         Some('B') => (&s[..s.len() - 1], 1e9),
         Some('M') => (&s[..s.len() - 1], 1e6),
@@ -32,7 +32,7 @@ fn check_arithmetic(text: &str) -> Vec<f64> {
         let stake = dollars(rest.split_whitespace().next().unwrap());
         let arr = dollars(
             lhs.split_whitespace()
-                .find(|w| w.starts_with('$'))
+                .find(|w| w.starts_with(['$', '€']))
                 .unwrap_or_else(|| panic!("no ARR in {line}")),
         );
         let risk = if let Some((_, r)) = lhs.split_once("churn risk ") {
@@ -75,9 +75,19 @@ fn the_worklist_multiplies_out_and_follows_its_figures_before_and_after_train() 
     )
     .unwrap();
     let data = dir.path().join("data");
+    // Ranked in a reporting currency other than the book's: scoring must convert as the pass does.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("bellwether.toml"),
+        "[money]\nreporting_currency = \"EUR\"\n[money.rates]\nUSD = 0.9\n",
+    )
+    .unwrap();
     ok(bw(&data, &["import", book.to_str().unwrap()]));
     let before = ok(bw(&data, &["worklist", "--limit", "25"]));
-    assert!(before.contains("risk proxy"), "{before}");
+    assert!(
+        before.contains("risk proxy") && before.contains("€"),
+        "{before}"
+    );
     check_arithmetic(&before);
 
     ok(bw(&data, &["train"]));
@@ -93,6 +103,7 @@ fn the_worklist_multiplies_out_and_follows_its_figures_before_and_after_train() 
     let items = json.as_array().unwrap();
     let mut last = f64::INFINITY;
     for it in items {
+        // Euro cents.
         let arr = it["arr_minor"].as_f64().unwrap_or(0.0) / 100.0;
         let p = it["churn_probability"].as_f64().expect("scored");
         let priority = it["priority"].as_f64().unwrap();

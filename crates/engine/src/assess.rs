@@ -335,19 +335,7 @@ pub async fn reassess<S: Store + ?Sized>(
     if day.current {
         ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
     }
-    ctx.rates = match crate::money::book_rates(store, &engine.money, Some(&book)).await? {
-        Ok(rates) => rates,
-        Err(why) => {
-            // Amounts without a rate are left out of rankings (their ARR counts as unknown), never added.
-            tracing::warn!("{why}");
-            bellwether_core::Rates::single(
-                engine
-                    .money
-                    .reporting_currency
-                    .unwrap_or(bellwether_core::Currency::USD),
-            )
-        }
-    };
+    ctx.rates = crate::money::rates_or_reporting(store, &engine.money, &book).await?;
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
     let full = accounts.is_none();

@@ -55,3 +55,19 @@ pub fn loaded_currencies(book: &Book, as_of: bellwether_core::Day) -> BTreeSet<C
     }
     out
 }
+
+/// The book's rates under `cfg` for a pass: when its currencies cannot be brought into one, a warning and the
+/// reporting currency alone, so amounts without a rate count as unknown and are never added.
+pub async fn rates_or_reporting<S: Store + ?Sized>(
+    store: &S,
+    cfg: &MoneyConfig,
+    loaded: &Book,
+) -> Result<Rates> {
+    Ok(match book_rates(store, cfg, Some(loaded)).await? {
+        Ok(rates) => rates,
+        Err(why) => {
+            tracing::warn!("{why}");
+            Rates::single(cfg.reporting_currency.unwrap_or(Currency::USD))
+        }
+    })
+}

@@ -73,6 +73,9 @@ pub struct Sampling {
     pub until: Option<Day>,
     /// The day the learned columns are chosen as of (default: `until`).
     pub spec_as_of: Option<Day>,
+    /// How ARR is brought into the reporting currency, as the daily pass does (default: the book's one
+    /// currency; a book in several then has no ARR values rather than sums across currencies).
+    pub rates: Option<bellwether_core::Rates>,
 }
 
 impl Default for Sampling {
@@ -82,6 +85,7 @@ impl Default for Sampling {
             warmup_days: 120,
             until: None,
             spec_as_of: None,
+            rates: None,
         }
     }
 }
@@ -110,7 +114,8 @@ pub fn data_span(summary: &BookSummary) -> Option<(Day, Day)> {
 /// with segment peers and the features common where each lives: from these accounts when `stored` is `None` (a
 /// full pass), else the given medians and common features. The one definition the training snapshots and the
 /// daily scoring share; `current_at` is set only for the book's current assessment (see
-/// [`BookContext::current_at`]).
+/// [`BookContext::current_at`]), and `rates` bring ARR into the reporting currency as the daily pass does
+/// (`None`: the book's one currency).
 pub fn features_on(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
@@ -118,14 +123,18 @@ pub fn features_on(
     as_of: Day,
     stored: Option<(Peers, Common)>,
     current_at: Option<bellwether_core::Timestamp>,
+    rates: Option<&bellwether_core::Rates>,
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let mut ctx = BookContext::from_summary(summary, as_of);
-    // ARR is learned from in the book's one currency; a book in several without rates gives no ARR column
-    // values rather than sums across currencies.
-    ctx.rates = bellwether_core::MoneyConfig::default()
-        .resolve(&bellwether_engine::money::loaded_currencies(book, as_of))
-        .unwrap_or_default();
+    // Without configured rates ARR is learned from in the book's one currency; a book in several gives no ARR
+    // column values rather than sums across currencies.
+    ctx.rates = match rates {
+        Some(r) => r.clone(),
+        None => bellwether_core::MoneyConfig::default()
+            .resolve(&bellwether_engine::money::loaded_currencies(book, as_of))
+            .unwrap_or_default(),
+    };
     if let Some(now) = current_at {
         ctx = ctx.current(summary, now);
     }
@@ -225,7 +234,15 @@ pub fn build(
     let mut rows = Vec::new();
     for day in days {
         // The customers of the day, with their segment's medians that day: what the daily pass scores.
-        let customers = features_on(book, series, summary, day, None, None);
+        let customers = features_on(
+            book,
+            series,
+            summary,
+            day,
+            None,
+            None,
+            sampling.rates.as_ref(),
+        );
         let built = par_map(&customers, |(f, plan)| {
             let id = &f.account_id;
             let tl = &timelines[id];

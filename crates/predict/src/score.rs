@@ -201,11 +201,13 @@ pub fn rankings(
 }
 
 /// Scores the given accounts (every account with `None`) as of `day` with the active model and stores the
-/// predictions, and the priorities they give, on that day's assessments.
+/// predictions, and the priorities they give, on that day's assessments. ARR is brought into the reporting
+/// currency under `money`, as the daily pass does, so a priority is the printed ARR × the printed risk.
 pub async fn score<S: Store + ?Sized>(
     store: &S,
     accounts: Option<&[AccountId]>,
     day: BookDay,
+    money: &bellwether_core::MoneyConfig,
 ) -> Result<ScoreOutcome> {
     let (version, bundle) = load_bundle(store, None).await?;
     let t0 = Instant::now();
@@ -221,7 +223,8 @@ pub async fn score<S: Store + ?Sized>(
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let now = day.current.then(bellwether_core::Timestamp::now);
-    let feats = features_on(&book, &series, &summary, as_of, stored, now);
+    let rates = bellwether_engine::money::rates_or_reporting(store, money, &book).await?;
+    let feats = features_on(&book, &series, &summary, as_of, stored, now, Some(&rates));
     let feature_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let predictions = score_features(&bundle, version, &feats, &series, as_of)?;

@@ -110,6 +110,8 @@ async fn training_set(
     sampling: Sampling,
 ) -> Result<TrainingSet, CliError> {
     let (book, series, summary) = dataset::load(store, None).await?;
+    let mut sampling = sampling;
+    sampling.rates = Some(super::assess::book_rates(store, settings).await?);
     dataset::build(&book, &series, &summary, &settings.health, &sampling).ok_or_else(|| {
         CliError::new(
             Code::NoData,
@@ -157,7 +159,15 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     let scored = if a.no_activate {
         None
     } else {
-        Some(score::score(&store, None, super::book_day(&store, None).await?).await?)
+        Some(
+            score::score(
+                &store,
+                None,
+                super::book_day(&store, None).await?,
+                &settings.money,
+            )
+            .await?,
+        )
     };
     if a.json {
         let v = serde_json::json!({
@@ -247,7 +257,7 @@ pub async fn after_pass(
             ),
         }
     }
-    let s = score::score(store, None, day).await?;
+    let s = score::score(store, None, day, &settings.money).await?;
     line.push_str(&format!(
         "model version {} scored {} accounts ({:.1} s)",
         s.version,
@@ -285,7 +295,13 @@ fn print_predictions(preds: &[Prediction], top: usize) {
 /// Scores every account with the active model.
 pub async fn score_cmd(settings: &Settings, a: ScoreArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
-    let s = score::score(&store, None, super::book_day(&store, a.as_of).await?).await?;
+    let s = score::score(
+        &store,
+        None,
+        super::book_day(&store, a.as_of).await?,
+        &settings.money,
+    )
+    .await?;
     if a.json {
         println!(
             "{}",
@@ -340,7 +356,13 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                 bellwether_store::StoreError::NotFound(m) => CliError::new(Code::NoModel, m),
                 other => other.into(),
             })?;
-            let s = score::score(&store, None, super::book_day(&store, None).await?).await?;
+            let s = score::score(
+                &store,
+                None,
+                super::book_day(&store, None).await?,
+                &settings.money,
+            )
+            .await?;
             println!(
                 "model version {version} is active; re-scored {} accounts as of {}",
                 s.accounts, s.as_of
@@ -463,6 +485,7 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         &Sampling {
             step_days: a.step,
             spec_as_of: Some(first_cut),
+            rates: Some(super::assess::book_rates(&store, settings).await?),
             ..Default::default()
         },
     )
