@@ -219,6 +219,25 @@ fn every_active_account_stays_in_the_current_list_with_the_age_of_its_assessment
 }
 
 #[test]
+fn a_subscription_booked_to_start_later_does_not_move_the_books_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut events = String::from("account_id,timestamp,event,user_id\n");
+    for d in 0..30 {
+        let day = Day::ymd(2026, 5, 1).plus(d);
+        events.push_str(&format!("a1,{day}T10:00:00Z,Login,u1\n"));
+    }
+    write(&dir.path().join("events.csv"), &events);
+    write(
+        &dir.path().join("subscriptions.csv"),
+        "account_id,plan,start_date,end_date,mrr\na1,Pro,2026-01-01,2026-12-31,1000\na1,Pro,2099-01-01,,1000\n",
+    );
+    ok(bw(&data, &["import", dir.path().to_str().unwrap()]));
+    let list = ok(bw(&data, &["worklist"]));
+    assert!(list.contains("as of 2026-05-31"), "{list}");
+}
+
+#[test]
 fn an_account_whose_churn_is_recorded_leaves_the_current_list_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -947,7 +947,14 @@ impl bellwether_store::Store for SqliteStore {
                 last_day("SELECT max(opened_at) FROM tickets")?,
                 last_day("SELECT max(at) FROM billing_events")?,
                 last_day("SELECT max(at) FROM interactions")?,
-                one("SELECT max(start_day) FROM subscriptions")?.map(|d| Day(d as i32)),
+                // A subscription booked to start later is not data yet: it does not move the book's day.
+                c.query_row(
+                    "SELECT max(start_day) FROM subscriptions WHERE start_day <= ?1",
+                    [Day::today().0],
+                    |r| r.get::<_, Option<i32>>(0),
+                )
+                .map_err(db_err)?
+                .map(Day),
             ]
             .into_iter()
             .flatten()

@@ -174,9 +174,10 @@ pub struct BookSummary {
     pub first_interaction: Option<Timestamp>,
     /// When the first billing event happened.
     pub first_billing: Option<Timestamp>,
-    /// The last day any dated fact was recorded on: a daily series point, a ticket opened, a billing event,
-    /// an interaction or a subscription's start (weekly and monthly series are dated by their period's last
-    /// day, which may lie after the data, so they do not count). `None` when nothing dated is stored.
+    /// The last day any dated fact was recorded on: a daily series point, a ticket opened, a billing event, an
+    /// interaction or a subscription's start not after today (weekly and monthly series are dated by their
+    /// period's last day, which may lie after the data, so they do not count). `None` when nothing dated is
+    /// stored.
     pub last_day: Option<Day>,
     /// Whether the book holds any account at all (an import of undated CRM records has accounts but no
     /// `last_day`).
