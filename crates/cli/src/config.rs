@@ -76,6 +76,12 @@ pub struct ServerSettings {
     /// Tracking requests are refused with 503 `ingest_backlog` while this many messages wait to be applied
     /// (default 5,000,000).
     pub max_inbox_messages: Option<u64>,
+    /// Seconds a connection may take to send a request's headers, or stay idle between requests (default 30).
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a request body may pause before the request fails (default 30).
+    pub body_timeout_seconds: Option<u64>,
+    /// Open connections at most (default 4,096).
+    pub max_connections: Option<usize>,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -86,6 +92,9 @@ impl std::fmt::Debug for ServerSettings {
             .field("stripe_webhook_secret", &mask(&self.stripe_webhook_secret))
             .field("segment_shared_secret", &mask(&self.segment_shared_secret))
             .field("max_inbox_messages", &self.max_inbox_messages)
+            .field("header_timeout_seconds", &self.header_timeout_seconds)
+            .field("body_timeout_seconds", &self.body_timeout_seconds)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

@@ -68,6 +68,7 @@ codes! {
     InvalidJson => "invalid_json", InvalidRequest, 400, "The request body is not the JSON this endpoint takes.";
     UnsupportedMediaType => "unsupported_media_type", InvalidRequest, 415, "The request's content type or content encoding is not one this endpoint takes.";
     PayloadTooLarge => "payload_too_large", InvalidRequest, 413, "The request body is larger than this endpoint takes.";
+    RequestTimeout => "request_timeout", InvalidRequest, 408, "The request's body stopped arriving before it was complete.";
     MessageTooLarge => "message_too_large", InvalidRequest, 400, "One message of a batch is larger than 32 KB; the others were stored.";
     InvalidMessage => "invalid_message", InvalidRequest, 400, "One message of a batch could not be read; the others were stored.";
     RouteNotFound => "route_not_found", InvalidRequest, 404, "No endpoint has this path and method.";

@@ -6,7 +6,8 @@
 //!   the applier task that attributes and stores them;
 //! - [`stripe`]: Stripe's signature scheme and its events as billing facts;
 //! - [`queue`]: the continuous re-assessment queue;
-//! - [`auth`]: API keys; [`error`]: the error shape; [`metrics`]: Prometheus text.
+//! - [`auth`]: API keys; [`error`]: the error shape; [`metrics`]: Prometheus text;
+//! - [`conn`]: connections: the accept loop, its limit and timeouts.
 //!
 //! [`start`] builds the shared state and its background tasks, [`app`] the router (testable without a
 //! socket), and [`serve`] runs it on a listener until a shutdown signal, then drains the queues.
@@ -14,6 +15,7 @@
 
 pub mod auth;
 pub mod background;
+pub mod conn;
 pub mod error;
 pub mod metrics;
 pub mod queue;
@@ -48,6 +50,14 @@ pub struct ServerConfig {
     /// For tests of client retries: this many tracking requests are stored and then answered 503, as if the
     /// reply was lost. Zero in production.
     pub fail_after_commit: u32,
+    /// How long a connection may take to send a request's headers, and how long it may stay idle between
+    /// requests, before it is closed.
+    pub header_timeout: Duration,
+    /// How long a request body may pause between two parts before the request fails (408).
+    pub body_timeout: Duration,
+    /// Open connections at most; one more is closed at once (the limit is also kept below the process's
+    /// open-file limit, which [`start`] raises to its hard limit).
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +70,9 @@ impl Default for ServerConfig {
             max_inbox_messages: 5_000_000,
             event_times: Default::default(),
             fail_after_commit: 0,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 4_096,
         }
     }
 }
@@ -75,6 +88,9 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_inbox_messages", &self.max_inbox_messages)
             .field("event_times", &self.event_times)
             .field("fail_after_commit", &self.fail_after_commit)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -130,6 +146,7 @@ pub async fn start<S: LiveStore>(
     engine: Engine,
     config: ServerConfig,
 ) -> bellwether_store::Result<(Shared<S>, Tasks)> {
+    conn::raise_open_file_limit();
     let metrics = Arc::new(metrics::Metrics::default());
     let (queue, queue_task) = queue::spawn(
         store.clone(),
@@ -164,7 +181,7 @@ pub fn app<S: LiveStore>(state: Shared<S>) -> Router {
 }
 
 /// Serves on `listener` until `shutdown` resolves, finishes the requests in flight, then lets the writer and
-/// the re-assessment queue drain.
+/// the re-assessment queue drain. Connections are bounded and timed out (see [`conn`]).
 pub async fn serve<S: LiveStore>(
     listener: tokio::net::TcpListener,
     state: Shared<S>,
@@ -173,13 +190,11 @@ pub async fn serve<S: LiveStore>(
 ) -> std::io::Result<()> {
     let app = app(state.clone());
     let st = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            st.ready.store(false, Ordering::SeqCst);
-            tracing::info!("stopping: finishing requests in flight");
-        })
-        .await?;
+    let stopping = async move {
+        shutdown.await;
+        st.ready.store(false, Ordering::SeqCst);
+    };
+    conn::accept_loop(listener, app, &state.config, &state.metrics, stopping).await;
     // The router and its clones are gone; dropping the last handles lets the tasks finish their queues.
     drop(state);
     let _ = tasks.writer.await;

@@ -73,6 +73,10 @@ pub struct Metrics {
     pub reassess_failures: AtomicU64,
     /// Accounts re-assessed.
     pub reassessed_accounts: AtomicU64,
+    /// Connections open now.
+    pub open_connections: AtomicU64,
+    /// Connections closed at once because [`crate::ServerConfig::max_connections`] were open.
+    pub refused_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -177,6 +181,20 @@ impl Metrics {
             "Acknowledged tracking messages waiting to be applied.",
             "gauge",
             self.inbox_waiting(),
+        );
+        g(
+            &mut out,
+            "bellwether_open_connections",
+            "HTTP connections open now.",
+            "gauge",
+            self.open_connections.load(Ordering::Relaxed),
+        );
+        g(
+            &mut out,
+            "bellwether_refused_connections_total",
+            "Connections closed at once because the connection limit was reached.",
+            "counter",
+            self.refused_connections.load(Ordering::Relaxed),
         );
         g(
             &mut out,

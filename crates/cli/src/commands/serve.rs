@@ -40,6 +40,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         .listen
         .or(settings.server.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8089".into());
+    let defaults = ServerConfig::default();
     let config = ServerConfig {
         stripe_webhook_secret: a
             .stripe_webhook_secret
@@ -50,8 +51,20 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         max_inbox_messages: settings
             .server
             .max_inbox_messages
-            .unwrap_or(ServerConfig::default().max_inbox_messages),
+            .unwrap_or(defaults.max_inbox_messages),
         event_times: settings.event_times,
+        header_timeout: settings
+            .server
+            .header_timeout_seconds
+            .map_or(defaults.header_timeout, std::time::Duration::from_secs),
+        body_timeout: settings
+            .server
+            .body_timeout_seconds
+            .map_or(defaults.body_timeout, std::time::Duration::from_secs),
+        max_connections: settings
+            .server
+            .max_connections
+            .unwrap_or(defaults.max_connections),
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {

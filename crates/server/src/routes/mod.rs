@@ -100,6 +100,17 @@ async fn measure<S: LiveStore>(State(st): State<Shared<S>>, req: Request, next: 
 /// Reads a request body of at most `limit` bytes (after decompression).
 pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(
+                    Code::RequestTimeout,
+                    "the request body stopped arriving before it was complete; nothing was stored, resend it",
+                )
+                .at("body");
+            }
+            cause = c.source();
+        }
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.to_string().contains("length limit"))
             || e.to_string().contains("length limit");
