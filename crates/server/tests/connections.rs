@@ -32,7 +32,7 @@ async fn healthz(server: &TestServer) -> String {
 }
 
 /// Sets this process's soft limit of open files (the server and the test share the process).
-fn set_soft_file_limit(n: u64) {
+fn set_soft_file_limit(n: libc::rlim_t) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -40,7 +40,7 @@ fn set_soft_file_limit(n: u64) {
     // SAFETY: plain calls on a struct on this stack.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = n.min(lim.rlim_max as u64) as libc::rlim_t;
+        lim.rlim_cur = n.min(lim.rlim_max);
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
     }
 }
