@@ -9,11 +9,43 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A UTC calendar day, as days since 1970-01-01.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
+///
+/// In JSON a day is written as `"YYYY-MM-DD"`, as people and clients read it; a day number (how earlier
+/// versions wrote stored model bundles) is still read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day(pub i32);
+
+impl Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Day;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a day as YYYY-MM-DD (or a day number)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Day, E> {
+                Day::parse(v).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Day, E> {
+                i32::try_from(v)
+                    .map(Day)
+                    .map_err(|_| E::custom(format!("day number {v} is out of range")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Day, E> {
+                i32::try_from(v)
+                    .map(Day)
+                    .map_err(|_| E::custom(format!("day number {v} is out of range")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// A UTC instant, as milliseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -372,6 +404,16 @@ impl EventTimeWindow {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_are_dates_in_json_and_day_numbers_still_read() {
+        let d = Day::ymd(2026, 12, 1);
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"2026-12-01\"");
+        assert_eq!(serde_json::from_str::<Day>("\"2026-12-01\"").unwrap(), d);
+        assert_eq!(serde_json::from_str::<Day>(&d.0.to_string()).unwrap(), d);
+        assert!(serde_json::from_str::<Day>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Day>("99999999999").is_err());
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -30,8 +30,7 @@ pub struct WorklistItem {
     pub rank: usize,
     /// The account.
     pub account_id: String,
-    /// The day of the assessment this line comes from (`YYYY-MM-DD` in JSON).
-    #[serde(serialize_with = "day_text")]
+    /// The day of the assessment this line comes from.
     pub as_of: bellwether_core::Day,
     /// Health 0–100.
     pub health: f64,
@@ -45,10 +44,6 @@ pub struct WorklistItem {
     pub arr_minor: Option<i64>,
     /// Why it ranks here.
     pub reason: String,
-}
-
-fn day_text<S: serde::Serializer>(d: &bellwether_core::Day, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(d)
 }
 
 /// The top `limit` accounts of an owner (all owners with `None`), highest priority first.

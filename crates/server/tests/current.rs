@@ -77,7 +77,7 @@ async fn accounts_touched_by_old_data_are_assessed_on_todays_date_and_stay_liste
     assert_eq!(accounts.len(), 5, "every active account is listed: {body}");
     assert_eq!(body["as_of"], today.to_string().as_str(), "{body}");
     for a in accounts {
-        assert_eq!(a["as_of"], today.0, "{a}");
+        assert_eq!(a["as_of"], today.to_string().as_str(), "{a}");
         assert_eq!(a["age_days"], 0, "{a}");
     }
     server.stop().await;
