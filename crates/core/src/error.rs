@@ -72,6 +72,7 @@ codes! {
     MessageTooLarge => "message_too_large", InvalidRequest, 400, "One message of a batch is larger than 32 KB; the others were stored.";
     InvalidMessage => "invalid_message", InvalidRequest, 400, "One message of a batch could not be read; the others were stored.";
     RouteNotFound => "route_not_found", InvalidRequest, 404, "No endpoint has this path and method.";
+    MethodNotAllowed => "method_not_allowed", InvalidRequest, 405, "The endpoint exists but does not take this HTTP method.";
     ServiceUnavailable => "service_unavailable", System, 503, "The server is starting, stopping or could not store the request; retrying is safe.";
     IngestBacklog => "ingest_backlog", System, 503, "More acknowledged messages wait to be applied than the server's limit; nothing was stored; retry after the Retry-After seconds.";
 }

@@ -1,5 +1,9 @@
-//! The API's error: a product [`Code`] with a message that says what to do and, where one field is at fault,
-//! its path. Rendered as `{"code", "message", "type", "link", "path"?}` with the code's HTTP status.
+//! The API's error: a product [`Code`] with a message that says what to do and the part of the request at
+//! fault. Rendered as `{"code", "message", "type", "link", "path"}` with the code's HTTP status; `path` is the
+//! JSON path of the field at fault (`batch[3].timestamp`), the request part for whole-request errors
+//! (`authorization`, `content-type`, `body`, `method` …), or `null` when nothing in the request is at fault
+//! (the server is unavailable). [`shape`] gives every other error answer (a 405, a 415 from the decompression
+//! layer) the same shape.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -44,17 +48,101 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
+        serde_json::json!({
             "code": self.code.name(),
             "message": self.message,
             "type": self.code.error_type(),
             "link": self.code.link(),
-        });
-        if let Some(p) = &self.path {
-            v["path"] = p.clone().into();
-        }
-        v
+            "path": self.path.as_deref().or_else(|| request_part(self.code)),
+        })
     }
+}
+
+/// The part of a request a whole-request error is about, when its code says (`None`: nothing the client
+/// sent is at fault).
+fn request_part(code: Code) -> Option<&'static str> {
+    Some(match code {
+        Code::Unauthorized | Code::Forbidden => "authorization",
+        Code::InvalidSignature => "signature",
+        Code::UnsupportedMediaType => "content-type",
+        Code::PayloadTooLarge | Code::InvalidJson | Code::RequestTimeout => "body",
+        Code::MethodNotAllowed => "method",
+        Code::RouteNotFound => "url",
+        _ => return None,
+    })
+}
+
+/// Gives an error answer made outside the handlers (axum's 405, the decompression layer's 415, a body limit's
+/// 413) the documented JSON shape; answers that already are JSON pass unchanged.
+pub async fn shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let err = match status.as_u16() {
+        405 => ApiError::new(
+            Code::MethodNotAllowed,
+            format!(
+                "{path} does not take {method}{}",
+                allow
+                    .as_ref()
+                    .and_then(|a| a.to_str().ok())
+                    .map(|a| format!("; it takes {a}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        415 => match &encoding {
+            Some(e) => ApiError::new(
+                Code::UnsupportedMediaType,
+                format!("Content-Encoding '{e}' is not taken; send the body as is or gzip-compressed"),
+            )
+            .at("content-encoding"),
+            None => ApiError::new(
+                Code::UnsupportedMediaType,
+                "the body's content type is not taken here; send JSON",
+            ),
+        },
+        413 => ApiError::new(
+            Code::PayloadTooLarge,
+            "the body is larger than this endpoint takes; send smaller batches",
+        ),
+        408 => ApiError::new(
+            Code::RequestTimeout,
+            "the request did not arrive in time; resend it",
+        ),
+        404 => ApiError::new(
+            Code::RouteNotFound,
+            format!("no endpoint answers {method} {path}; see docs/ for the source guides"),
+        ),
+        s if s >= 500 => ApiError::new(
+            Code::Internal,
+            "the request failed inside Bellwether; please report it with the request id",
+        ),
+        _ => ApiError::new(
+            Code::InvalidArgument,
+            format!("the request was refused ({status}); see docs/server.md for what this endpoint takes"),
+        ),
+    };
+    let mut out = err.into_response();
+    *out.status_mut() = status;
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
 }
 
 impl std::fmt::Display for ApiError {

@@ -148,6 +148,18 @@ pub struct Rejected {
     pub path: Option<String>,
 }
 
+/// What kind of JSON value `raw` starts as, for messages that are not objects.
+pub(crate) fn json_kind(raw: &str) -> &'static str {
+    match raw.trim_start().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        _ => "not JSON",
+    }
+}
+
 /// `raw` (a JSON object) with `"sentAt": sent` as its first member.
 fn with_sent_at(raw: &str, sent: &str) -> String {
     let body = raw.trim_start().strip_prefix('{').unwrap_or(raw);
@@ -409,19 +421,30 @@ pub fn parse_message(
             None,
         ));
     }
+    let whole = || batch_index.map_or_else(|| "$".to_string(), |i| format!("batch[{i}]"));
     if !raw.trim_start().starts_with('{') {
         return Err(reject(
             Code::InvalidMessage,
-            "the message is not a JSON object".into(),
-            None,
+            format!(
+                "the message is not a JSON object but {}; send one object per message",
+                json_kind(raw)
+            ),
+            Some(whole()),
             None,
         ));
     }
     let w: Wire = serde_json::from_str(raw).map_err(|e| {
+        // Parsed again only to name the field at fault.
+        let at = serde_path_to_error::deserialize::<_, Wire>(
+            &mut serde_json::Deserializer::from_str(raw),
+        )
+        .err()
+        .map(|e| e.path().to_string())
+        .filter(|p| !p.is_empty() && p != ".");
         reject(
             Code::InvalidMessage,
             format!("the message is not valid: {e}"),
-            None,
+            Some(at.map_or_else(whole, |f| p(&f))),
             None,
         )
     })?;

@@ -631,7 +631,16 @@ pub fn facts(
             let v = &obj[field];
             let minor = v
                 .as_f64()
-                .ok_or_else(|| FieldError::new(&path, format!("{path} is missing")))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        &path,
+                        if v.is_null() {
+                            format!("{path} is missing")
+                        } else {
+                            format!("{path} is {v}, not an amount: Stripe sends an integer of minor units")
+                        },
+                    )
+                })
                 .and_then(|x| {
                     money::checked_minor(x, cur).map_err(|e| FieldError::new(&path, e))
                 })?;

@@ -59,6 +59,7 @@ pub fn router<S: LiveStore>(state: Shared<S>) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), measure::<S>))
         .layer(RequestDecompressionLayer::new().gzip(true).pass_through_unaccepted(false))
+        .layer(axum::middleware::from_fn(crate::error::shape))
         .layer(CompressionLayer::new().gzip(true))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<Body>| {

@@ -150,10 +150,21 @@ async fn single<S: LiveStore>(
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::new(Code::InvalidJson, "the body is not UTF-8 text"))?;
     let k: KeyOnly = serde_json::from_str(text).map_err(|e| {
-        ApiError::new(
-            Code::InvalidJson,
-            format!("the body is not a JSON message: {e}"),
-        )
+        if text.trim_start().starts_with('{') {
+            ApiError::new(
+                Code::InvalidJson,
+                format!("the body is not a JSON message: {e}"),
+            )
+        } else {
+            ApiError::new(
+                Code::InvalidJson,
+                format!(
+                    "the body is {}, not a JSON object; send one message as an object, or several to /v1/batch",
+                    segment::json_kind(text)
+                ),
+            )
+            .at("$")
+        }
     })?;
     let key = auth::header_key(&headers).or(k.write_key);
     auth::check(&*st.store, key.as_deref(), Need::Write).await?;
