@@ -44,10 +44,19 @@ fn query<T>(
     takes: &str,
 ) -> ApiResult<T> {
     q.map(|Query(q)| q).map_err(|e| {
+        // The parameter at fault when the message names it ("drop: unknown field …"), else the query.
+        let text = e.body_text();
+        let param = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .and_then(|r| r.split_once(':'))
+            .map(|(p, _)| p.trim())
+            .filter(|p| !p.is_empty() && !p.contains(' '))
+            .map_or_else(|| "query".to_string(), |p| format!("query.{p}"));
         ApiError::new(
             Code::InvalidArgument,
-            format!("{e}; the query takes {takes}"),
+            format!("{text}; the query takes {takes}"),
         )
+        .at(param)
     })
 }
 
