@@ -23,10 +23,7 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
 }
 
 fn crm(dir: &Path, map: &str, what: &str, file: &str) -> std::process::Output {
-    bw(
-        dir,
-        &["import-crm", "--mapping", &mapping(map), what, file],
-    )
+    bw(dir, &["import-crm", "--mapping", &mapping(map), what, file])
 }
 
 fn book(dir: &Path) -> Book {
@@ -181,12 +178,21 @@ fn salesforce_standard_exports_with_users() {
     );
     let o = crm(d, "salesforce", "opportunities", &opps);
     let all = text(&o);
-    assert!(all.contains("3 rows, 2 stored, 1 skipped, 0 rejected"), "{all}");
+    assert!(
+        all.contains("3 rows, 2 stored, 1 skipped, 0 rejected"),
+        "{all}"
+    );
     let b = book(d);
     let a = &b.accounts[&AccountId("001A".into())].outcomes;
-    assert_eq!((a[0].kind.as_str(), a[0].arr_delta), ("expanded", Some(1_200_000)));
+    assert_eq!(
+        (a[0].kind.as_str(), a[0].arr_delta),
+        ("expanded", Some(1_200_000))
+    );
     let g = &b.accounts[&AccountId("001B".into())].outcomes;
-    assert_eq!((g[0].kind.as_str(), g[0].arr_delta), ("churned", Some(-1_800_000)));
+    assert_eq!(
+        (g[0].kind.as_str(), g[0].arr_delta),
+        ("churned", Some(-1_800_000))
+    );
 
     // Contacts from Data Loader, whose headers are upper case.
     let header = "ID,ACCOUNTID,FIRSTNAME,LASTNAME,EMAIL,TITLE\n";
@@ -199,7 +205,10 @@ fn salesforce_standard_exports_with_users() {
         ),
     );
     let out = ok(crm(d, "salesforce", "contacts", &first));
-    assert!(out.contains("3 rows, 3 stored, 0 skipped, 0 rejected, 0 contacts left"), "{out}");
+    assert!(
+        out.contains("3 rows, 3 stored, 0 skipped, 0 rejected, 0 contacts left"),
+        "{out}"
+    );
     // The next export: Ann's row has a stray field, Cy's lost its account, Bo is gone.
     let second = write(
         d,
@@ -209,7 +218,10 @@ fn salesforce_standard_exports_with_users() {
     let o = crm(d, "salesforce", "contacts", &second);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(2), "{all}");
-    assert!(all.contains("2 rows, 0 stored, 0 skipped, 2 rejected, 1 contacts left"), "{all}");
+    assert!(
+        all.contains("2 rows, 0 stored, 0 skipped, 2 rejected, 1 contacts left"),
+        "{all}"
+    );
     assert!(all.contains("Contact2.csv:2: has 7 fields"), "{all}");
     assert!(all.contains("Contact2.csv:3: field 'account_id'"), "{all}");
     let b = book(d);

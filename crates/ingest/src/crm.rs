@@ -619,10 +619,9 @@ async fn import_users<S: LiveStore + ?Sized>(
         let (id, name) = (get("user_id"), get("name"));
         match get("email") {
             None => rejected.push(bad("email", "is blank; a user is kept by their email")),
-            Some(e) if !e.contains('@') => rejected.push(bad(
-                "email",
-                &format!("'{e}' is not an email address"),
-            )),
+            Some(e) if !e.contains('@') => {
+                rejected.push(bad("email", &format!("'{e}' is not an email address")))
+            }
             Some(_) if id.is_none() && name.is_none() => rejected.push(bad(
                 "user_id",
                 "the row has neither a user id nor a name, so no owner can be matched to it",

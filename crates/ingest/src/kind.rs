@@ -380,7 +380,10 @@ mod tests {
         assert_eq!(Kind::parse("billing-event"), Some(Kind::BillingEvents));
         assert_eq!(label("Customer - Direct"), "customer_direct");
         assert_eq!(label(" Mid-Market "), "mid_market");
-        assert_eq!(label("Channel Partner / Reseller"), "channel_partner_reseller");
+        assert_eq!(
+            label("Channel Partner / Reseller"),
+            "channel_partner_reseller"
+        );
         assert_eq!(Kind::parse("daily_metrics"), Some(Kind::DailyMetrics));
     }
 }

@@ -5,8 +5,8 @@ use crate::{db_err, write_batch, SqliteStore};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage, Result,
-    StoreError, WriteSummary,
+    ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
+    Result, StoreError, WriteSummary,
 };
 use rusqlite::{params, OptionalExtension, Row};
 use rustc_hash::{FxHashMap, FxHashSet};

@@ -50,7 +50,9 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
             "{}:{}: {}{} [{}]",
             a.file.display(),
             r.line,
-            r.field.map(|f| format!("field '{f}': ")).unwrap_or_default(),
+            r.field
+                .map(|f| format!("field '{f}': "))
+                .unwrap_or_default(),
             r.message,
             r.code
         );
