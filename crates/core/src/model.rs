@@ -153,6 +153,28 @@ text_enum!(
     }
 );
 
+impl OutcomeKind {
+    /// The ARR change of an outcome whose size is `amount` (minor units, 0 or more): a churn or contraction
+    /// loses it, an expansion gains it, a renewal keeps the ARR as it was.
+    pub fn arr_change(self, amount: i64) -> i64 {
+        match self {
+            OutcomeKind::Churned | OutcomeKind::Contracted => -amount,
+            OutcomeKind::Expanded => amount,
+            OutcomeKind::Renewed => 0,
+        }
+    }
+
+    /// Whether a signed ARR change agrees with the kind (a churn or contraction cannot gain ARR, an
+    /// expansion cannot lose it; a renewal may carry either).
+    pub fn agrees_with(self, arr_delta: i64) -> bool {
+        match self {
+            OutcomeKind::Churned | OutcomeKind::Contracted => arr_delta <= 0,
+            OutcomeKind::Expanded => arr_delta >= 0,
+            OutcomeKind::Renewed => true,
+        }
+    }
+}
+
 text_enum!(
     /// How urgent a signal is.
     Severity {

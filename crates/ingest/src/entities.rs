@@ -65,7 +65,7 @@ fn attr_value(
         attr::CURRENCY => bellwether_core::Currency::parse(v)
             .map_err(|e| FieldError::field(field, e))?
             .to_string(),
-        attr::SEGMENT | attr::LIFECYCLE_STAGE => crate::kind::normalise(v),
+        attr::SEGMENT | attr::LIFECYCLE_STAGE => crate::kind::label(v),
         _ => v.to_string(),
     })
 }
@@ -408,12 +408,37 @@ impl EntitySink {
                 });
             }
             Kind::Outcomes => {
+                let kind =
+                    OutcomeKind::parse(f.req("kind")?).map_err(|e| FieldError::field("kind", e))?;
+                let currency = f.currency()?;
+                let delta = f.opt_money("arr_delta", currency)?;
+                if let Some(d) = delta.filter(|d| !kind.agrees_with(*d)) {
+                    return Err(FieldError::field(
+                        "arr_delta",
+                        format!(
+                            "{} is {} for a {kind} outcome; arr_delta is signed (ARR lost is negative), or give \
+                             the unsigned size of the change as amount",
+                            f.get("arr_delta").unwrap_or(""),
+                            if d > 0 { "a gain" } else { "a loss" }
+                        ),
+                    ));
+                }
+                let amount = f.opt_money("amount", currency)?;
+                if amount.is_some_and(|a| a < 0) {
+                    return Err(FieldError::field(
+                        "amount",
+                        format!(
+                            "{} is negative; amount is the size of the change (0 or more), signed by the \
+                             outcome's kind",
+                            f.get("amount").unwrap_or("")
+                        ),
+                    ));
+                }
                 self.batch.outcomes.push(Outcome {
                     account_id: AccountId(f.req("account_id")?.trim().to_string()),
                     date: self.event_day(f, "date")?,
-                    kind: OutcomeKind::parse(f.req("kind")?)
-                        .map_err(|e| FieldError::field("kind", e))?,
-                    arr_delta: f.opt_money("arr_delta", f.currency()?)?,
+                    kind,
+                    arr_delta: delta.or(amount.map(|a| kind.arr_change(a))),
                     received_at: received,
                 });
             }

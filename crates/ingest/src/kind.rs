@@ -246,6 +246,7 @@ impl Kind {
                     req("date", &["day", "closed_at"]),
                     req("kind", &["outcome", "type"]),
                     opt("arr_delta", &[]),
+                    opt("amount", &["deal_amount"]),
                     opt("currency", &[]),
                 ];
                 C
@@ -301,6 +302,23 @@ pub fn normalise(s: &str) -> String {
         .trim_start_matches('\u{feff}')
         .to_ascii_lowercase()
         .replace([' ', '-', '.'], "_")
+}
+
+/// A label's stored form (segments, lifecycle stages): lower case, each run of spaces and punctuation as one
+/// underscore, so `Customer - Direct`, `customer-direct` and `CUSTOMER DIRECT` are all `customer_direct`.
+pub fn label(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.trim().trim_start_matches('\u{feff}').chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
 }
 
 /// For each column of `kind`, the index of the header field that holds it.
@@ -360,6 +378,12 @@ mod tests {
             Some(Kind::Accounts)
         );
         assert_eq!(Kind::parse("billing-event"), Some(Kind::BillingEvents));
+        assert_eq!(label("Customer - Direct"), "customer_direct");
+        assert_eq!(label(" Mid-Market "), "mid_market");
+        assert_eq!(
+            label("Channel Partner / Reseller"),
+            "channel_partner_reseller"
+        );
         assert_eq!(Kind::parse("daily_metrics"), Some(Kind::DailyMetrics));
     }
 }

@@ -1,17 +1,31 @@
 //! CRM exports through the shipped Salesforce mapping: contacts that turn inactive or vanish between exports
-//! become status changes, and closed renewal opportunities become outcomes.
+//! become status changes, and closed renewal opportunities become outcomes; the plain import signs outcomes
+//! as the CRM import does.
 
 use bellwether_core::AccountId;
 use bellwether_ingest::crm::{import_crm, Mapping};
 use bellwether_store::Store;
 use bellwether_store_sqlite::SqliteStore;
 
+/// The shipped Salesforce mapping with the custom contact fields it suggests switched on, as an org that has
+/// them would.
 fn mapping() -> Mapping {
-    let text = std::fs::read_to_string(concat!(
+    let mut text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../mappings/salesforce.toml"
     ))
     .unwrap();
+    for line in [
+        "role = ",
+        "status = ",
+        "[contacts.values.status]",
+        "\"Active\"",
+        "\"Inactive\"",
+        "\"Left Company\"",
+        "\"*\" = \"\"\n\n# Closed",
+    ] {
+        text = text.replace(&format!("# {line}"), line);
+    }
     toml::from_str(&text).unwrap()
 }
 
@@ -134,4 +148,42 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
     assert!(t[0].closed_at.is_some());
     let g = &book.accounts[&AccountId("acc-2".into())].tickets;
     assert_eq!((g.len(), g[0].csat), (1, None));
+}
+
+#[tokio::test]
+async fn outcome_amounts_are_signed_by_their_kind_and_signed_deltas_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+    let day = bellwether_core::Day::today().plus(-10);
+    let file = dir.path().join("outcomes.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "account_id,date,kind,arr_delta,amount\n\
+             a1,{day},churned,,18000\n\
+             a2,{day},expanded,,5000\n\
+             a3,{day},churned,18000,\n\
+             a4,{day},contracted,-2000,\n\
+             a5,{day},churned,,-18000\n"
+        ),
+    )
+    .unwrap();
+    let r = bellwether_ingest::import_file(&store, &file, &Default::default())
+        .await
+        .unwrap();
+    let lines = r.rejection_lines();
+    assert_eq!((r.imported, lines.len()), (3, 2), "{lines:?}");
+    assert!(
+        lines[0].contains(":4: field 'arr_delta': 18000 is a gain for a churned outcome"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains(":6: field 'amount': -18000 is negative"),
+        "{lines:?}"
+    );
+    let book = store.load_book(None).await.unwrap();
+    let delta = |a: &str| book.accounts[&AccountId(a.into())].outcomes[0].arr_delta;
+    assert_eq!(delta("a1"), Some(-1_800_000));
+    assert_eq!(delta("a2"), Some(500_000));
+    assert_eq!(delta("a4"), Some(-200_000));
 }

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "common_features",
         include_str!("../migrations/0009_common_features.sql"),
     ),
+    (
+        10,
+        "crm_users",
+        include_str!("../migrations/0010_crm_users.sql"),
+    ),
 ];
 
 /// Reader connections kept open.

@@ -5,8 +5,8 @@ use crate::{db_err, write_batch, SqliteStore};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage, Result,
-    StoreError, WriteSummary,
+    ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
+    Result, StoreError, WriteSummary,
 };
 use rusqlite::{params, OptionalExtension, Row};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -197,6 +197,47 @@ impl LiveStore for SqliteStore {
             "SELECT contact_id, account_id FROM crm_contacts_seen WHERE source = ?1",
             source,
         )
+        .await
+    }
+
+    async fn crm_users(&self, source: &str) -> Result<Vec<CrmUser>> {
+        let source = source.to_string();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT user_id, name, email FROM crm_users WHERE source = ?1 ORDER BY seq",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([source], |r| {
+                    Ok(CrmUser {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        email: r.get(2)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn replace_crm_users(&self, source: &str, users: Vec<CrmUser>) -> Result<()> {
+        let source = source.to_string();
+        self.write_tx(move |tx| {
+            tx.execute("DELETE FROM crm_users WHERE source = ?1", [&source])
+                .map_err(db_err)?;
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO crm_users (source, seq, user_id, name, email) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db_err)?;
+            for (seq, u) in users.iter().enumerate() {
+                st.execute(params![source, seq as i64, u.id, u.name, u.email])
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
         .await
     }
 

@@ -121,6 +121,17 @@ pub struct InboxEntry {
     pub messages: Vec<(u8, String)>,
 }
 
+/// A CRM user (a record owner) from a users export, for resolving the owner column of other exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrmUser {
+    /// The CRM's user id (Salesforce `OwnerId` values), when the export has one.
+    pub id: Option<String>,
+    /// The user's name (HubSpot's owner columns hold it), when the export has one.
+    pub name: Option<String>,
+    /// The user's email, which Bellwether keeps as the owner.
+    pub email: String,
+}
+
 /// Everything one group of received messages writes, in one transaction.
 #[derive(Debug, Default)]
 pub struct LiveBatch {
@@ -180,6 +191,10 @@ pub trait LiveStore: Store {
     async fn pending_count(&self) -> Result<u64>;
     /// The contacts a CRM source listed last time: contact id → account.
     async fn crm_seen(&self, source: &str) -> Result<FxHashMap<String, AccountId>>;
+    /// The users a CRM source listed in its last users export.
+    async fn crm_users(&self, source: &str) -> Result<Vec<CrmUser>>;
+    /// Replaces a CRM source's users with those of a new users export.
+    async fn replace_crm_users(&self, source: &str, users: Vec<CrmUser>) -> Result<()>;
     /// Writes a live batch in one transaction.
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary>;
 }

@@ -15,7 +15,8 @@ pub struct CrmArgs {
     /// own).
     #[arg(long, value_name = "FILE")]
     mapping: PathBuf,
-    /// What the export holds: accounts, contacts, opportunities or tickets.
+    /// What the export holds: accounts, contacts, opportunities, tickets or users (the CRM's record owners;
+    /// import them before the accounts, whose owner column they resolve to emails).
     what: String,
     /// The CSV export.
     file: PathBuf,
@@ -41,15 +42,23 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
     let report = import_crm(&store, &mapping, &a.what, &a.file, &settings.event_times)
         .await
         .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
+    for n in &report.notices {
+        eprintln!("note: {n}");
+    }
     for r in report.rejected.iter().take(20) {
         eprintln!(
-            "{}: row {}: {}{} [{}]",
+            "{}:{}: {}{} [{}]",
             a.file.display(),
-            r.index + 2,
-            r.field.map(|f| format!("{f}: ")).unwrap_or_default(),
+            r.line,
+            r.field
+                .map(|f| format!("field '{f}': "))
+                .unwrap_or_default(),
             r.message,
             r.code
         );
+    }
+    if report.rejected.len() > 20 {
+        eprintln!("… and {} more rejected rows", report.rejected.len() - 20);
     }
     println!(
         "{} {}: {} rows, {} stored, {} skipped, {} rejected, {} contacts left",
