@@ -210,7 +210,10 @@ mod tests {
     fn the_body_key_is_the_top_level_write_key() {
         let k = |b: &str| body_key(b.as_bytes());
         assert_eq!(k(r#"{"batch":[],"writeKey":"k1"}"#).as_deref(), Some("k1"));
-        assert_eq!(k(r#" { "writeKey" : "k\u0032" , "x":1}"#).as_deref(), Some("k2"));
+        assert_eq!(
+            k(r#" { "writeKey" : "k\u0032" , "x":1}"#).as_deref(),
+            Some("k2")
+        );
         // Nested, inside a string, as a value, not a string, or not an object: no key.
         assert_eq!(k(r#"{"batch":[{"writeKey":"k3"}]}"#), None);
         assert_eq!(k(r#"{"context":{"writeKey":"k3"}}"#), None);
@@ -222,6 +225,9 @@ mod tests {
         assert_eq!(k(r#"{"a":]]]],"writeKey":"k7"}"#), None);
         assert_eq!(k(r#"{"writeKey":"k8"#), None);
         // The first member wins once found; after a nested object closes, top-level members count again.
-        assert_eq!(k(r#"{"c":{"d":[1,{"e":2}]},"writeKey":"k9"}"#).as_deref(), Some("k9"));
+        assert_eq!(
+            k(r#"{"c":{"d":[1,{"e":2}]},"writeKey":"k9"}"#).as_deref(),
+            Some("k9")
+        );
     }
 }

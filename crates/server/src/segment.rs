@@ -404,7 +404,10 @@ fn without_write_key(raw: &str) -> Result<String, serde_json::Error> {
     let Members(members) = serde_json::from_str(raw)?;
     let mut out = String::with_capacity(raw.len());
     out.push('{');
-    for (k, v) in members.iter().filter(|(k, _)| k != crate::auth::WRITE_KEY_FIELD) {
+    for (k, v) in members
+        .iter()
+        .filter(|(k, _)| k != crate::auth::WRITE_KEY_FIELD)
+    {
         if out.len() > 1 {
             out.push(',');
         }
@@ -1678,6 +1681,26 @@ mod tests {
         assert_eq!(e.code, Code::EventTimeOutOfRange);
         assert_eq!(e.path.as_deref(), Some("batch[2].timestamp"));
         assert!(e.message.contains("clock skew"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_write_key_is_left_out_of_the_kept_message() {
+        let bare = r#"{"type":"track","userId":"u","event":"e","properties":{"writeKey":"inner"}}"#;
+        let keyed = r#"{"writeKey":"secret", "type":"track","userId":"u","event":"e","properties":{"writeKey":"inner"}}"#;
+        let (a, b) = (parse(bare).unwrap(), parse(keyed).unwrap());
+        assert_eq!(
+            b.raw, bare,
+            "top-level members kept in order, nested ones untouched"
+        );
+        assert_eq!(
+            a.id, b.id,
+            "a message without messageId is identified without its key"
+        );
+        // Read again from the inbox, the kept message is the same message.
+        assert_eq!(parse(&b.raw).unwrap().id, b.id);
+        let e = parse(r#"{"type":"track","userId":"u","event":"e","writeKey":"a","writeKey":"b"}"#)
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidMessage);
     }
 
     #[test]

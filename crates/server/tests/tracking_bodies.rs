@@ -50,10 +50,7 @@ async fn a_json_body_is_taken_whatever_content_type_it_claims() {
     let group = format!(
         r#"{{"type":"group","userId":"u1","groupId":"acct-ct","timestamp":"{DAY}","messageId":"g1"}}"#
     );
-    let batch = format!(
-        r#"{{"batch":[{group},{}]}}"#,
-        track("u1", "t1", "")
-    );
+    let batch = format!(r#"{{"batch":[{group},{}]}}"#, track("u1", "t1", ""));
     for (ct, gzipped) in [
         ("application/x-www-form-urlencoded", true),
         ("application/x-www-form-urlencoded", false),
@@ -68,10 +65,19 @@ async fn a_json_body_is_taken_whatever_content_type_it_claims() {
     {
         let (s, b) = call(
             &server,
-            post("/v1/track", Some(&key), ct, track("u1", &format!("s{i}"), "")),
+            post(
+                "/v1/track",
+                Some(&key),
+                ct,
+                track("u1", &format!("s{i}"), ""),
+            ),
         )
         .await;
-        assert_eq!((s, b["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{ct}: {b}");
+        assert_eq!(
+            (s, b["accepted"].as_u64()),
+            (StatusCode::OK, Some(1)),
+            "{ct}: {b}"
+        );
     }
     server.state.settle().await;
     let day = Day::ymd(2026, 1, 15);
@@ -102,7 +108,12 @@ async fn a_json_body_is_taken_whatever_content_type_it_claims() {
     }
     let (s, b) = call(
         &server,
-        post("/v1/identify", Some(&key), "text/plain", &b"{\"userId\":\"\xff\"}"[..]),
+        post(
+            "/v1/identify",
+            Some(&key),
+            "text/plain",
+            &b"{\"userId\":\"\xff\"}"[..],
+        ),
     )
     .await;
     assert_eq!(
@@ -150,7 +161,11 @@ async fn keys_sent_in_the_body_or_by_basic_auth_are_never_stored() {
         track("late", "b2", &wk)
     );
     let (s, b) = call(&server, post("/v1/batch", None, "application/json", batch)).await;
-    assert_eq!((s, b["accepted"].as_u64()), (StatusCode::OK, Some(3)), "{b}");
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(3)),
+        "{b}"
+    );
     // The key in single messages, as analytics.js and others send it.
     for (path, body) in [
         ("/v1/track", track("late-2", "s1", &wk)),
@@ -162,7 +177,11 @@ async fn keys_sent_in_the_body_or_by_basic_auth_are_never_stored() {
         ),
     ] {
         let (s, b) = call(&server, post(path, None, "text/plain", body)).await;
-        assert_eq!((s, b["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{path}: {b}");
+        assert_eq!(
+            (s, b["accepted"].as_u64()),
+            (StatusCode::OK, Some(1)),
+            "{path}: {b}"
+        );
     }
     // By Basic auth, gzipped, with the key also pasted into a property.
     let pasted = format!(r#","properties":{{"note":"sent with {key}"}}"#);
@@ -176,7 +195,11 @@ async fn keys_sent_in_the_body_or_by_basic_auth_are_never_stored() {
         post_basic("/v1/batch", &key, "application/json", true, &basic),
     )
     .await;
-    assert_eq!((s, b["accepted"].as_u64()), (StatusCode::OK, Some(2)), "{b}");
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "{b}"
+    );
     server.state.settle().await;
 
     // The messages were kept: counted, or pending for their user's account.
@@ -210,14 +233,17 @@ async fn keys_are_checked_before_a_body_is_decompressed_or_parsed() {
     let wrong = "bw_ingest_not-a-key";
     // A wrong key in a header is refused before the body is read: a body that is not gzip, or not JSON,
     // does not matter.
-    let not_gzip = Request::post("/v1/batch")
-        .header("content-type", "application/json")
-        .header("content-encoding", "gzip")
-        .header("authorization", format!("Bearer {wrong}"))
-        .body(Body::from(&b"\x1f\x8b not gzip at all"[..]))
-        .unwrap();
+    let not_gzip = |path: &str| {
+        Request::post(path)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .header("authorization", format!("Bearer {wrong}"))
+            .body(Body::from(&b"\x1f\x8b not gzip at all"[..]))
+            .unwrap()
+    };
     for req in [
-        not_gzip,
+        not_gzip("/v1/batch"),
+        not_gzip("/webhooks/segment"),
         post("/v1/batch", Some(wrong), "application/json", "{not json"),
         post("/v1/track", Some(wrong), "application/json", "{not json"),
     ] {
