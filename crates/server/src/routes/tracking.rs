@@ -91,12 +91,17 @@ fn redact_key(messages: &mut [Message], key: &str) {
     }
 }
 
-/// Stores checked messages and builds the 200 answer, or the injected fault of a retry test.
+/// Stores checked messages, without the `key` their request was authenticated by, and builds the 200
+/// answer, or the injected fault of a retry test.
 pub(crate) async fn store_messages<S: LiveStore>(
     st: &Shared<S>,
-    messages: Vec<Message>,
+    mut messages: Vec<Message>,
     rejected: Vec<Rejected>,
+    key: Option<&str>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(key) = key {
+        redact_key(&mut messages, key);
+    }
     st.metrics
         .messages(segment::SOURCE, "rejected", rejected.len() as u64);
     let waiting = st.metrics.inbox_waiting();
@@ -179,8 +184,7 @@ async fn batch<S: LiveStore>(
             Err(r) => rejected.push(r),
         }
     }
-    redact_key(&mut messages, &key);
-    store_messages(&st, messages, rejected).await
+    store_messages(&st, messages, rejected, Some(&key)).await
 }
 
 async fn single<S: LiveStore>(
@@ -195,7 +199,7 @@ async fn single<S: LiveStore>(
         .map_err(|e| not_json(format!("it is not UTF-8 text ({e})"), &headers, expected))?;
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| not_json(e, &headers, expected))?;
-    let mut m = segment::parse_message(
+    let m = segment::parse_message(
         0,
         text,
         Some(ty),
@@ -204,6 +208,5 @@ async fn single<S: LiveStore>(
         None,
         &st.config.event_times,
     )?;
-    redact_key(std::slice::from_mut(&mut m), &key);
-    store_messages(&st, vec![m], Vec::new()).await
+    store_messages(&st, vec![m], Vec::new(), Some(&key)).await
 }

@@ -40,15 +40,14 @@ async fn segment_hook<S: LiveStore>(
     super::require_json(&headers)?;
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
     let signed = st.config.segment_shared_secret.is_some() && signature.is_some();
-    if !signed {
+    let key = if signed {
+        None
+    } else {
         // Authenticated by a key in a header: checked before the body is read.
-        auth::check(
-            &*st.store,
-            auth::header_key(&headers).as_deref(),
-            Need::Write,
-        )
-        .await?;
-    }
+        let key = auth::header_key(&headers);
+        auth::check(&*st.store, key.as_deref(), Need::Write).await?;
+        key
+    };
     let bytes = super::read_body(body, segment::MAX_BATCH_BYTES).await?;
     if let (Some(secret), Some(sig)) = (&st.config.segment_shared_secret, signature) {
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
@@ -77,7 +76,7 @@ async fn segment_hook<S: LiveStore>(
         None,
         &st.config.event_times,
     )?;
-    super::tracking::store_messages(&st, vec![m], Vec::new()).await
+    super::tracking::store_messages(&st, vec![m], Vec::new(), key.as_deref()).await
 }
 
 async fn stripe_hook<S: LiveStore>(
