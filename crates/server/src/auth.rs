@@ -1,6 +1,7 @@
 //! API keys: made from 32 random bytes, shown once, stored as their SHA-256; read from `Authorization:
 //! Bearer KEY`, from HTTP Basic auth with the key as user name (how Segment clients send a write key), or from
-//! a `writeKey` in a tracking body. `ingest` keys may only send data, `read` keys only read, `admin` keys both.
+//! a `writeKey` in a tracking body (found by [`body_key`] before the body is parsed, and never stored).
+//! `ingest` keys may only send data, `read` keys only read, `admin` keys both.
 
 use crate::error::ApiError;
 use axum::http::HeaderMap;
@@ -71,6 +72,64 @@ pub fn header_key(headers: &HeaderMap) -> Option<String> {
     let text = String::from_utf8(decoded).ok()?;
     let user = text.split(':').next().unwrap_or("");
     (!user.is_empty()).then(|| user.to_string())
+}
+
+/// The member of a tracking body that may carry the write key (Segment's name).
+pub const WRITE_KEY_FIELD: &str = "writeKey";
+
+/// The `writeKey` at the top level of a JSON object body, found by one pass over its bytes that builds
+/// nothing else: a request whose key can only be in its body is authenticated before the body is parsed.
+/// The work is bounded by the body's size, itself capped when the body is read. None when the body is not an
+/// object, has no such member or its value is not a string.
+pub fn body_key(body: &[u8]) -> Option<String> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let first = body.iter().position(|b| !ws(b))?;
+    if body[first] != b'{' {
+        return None;
+    }
+    // The end (exclusive) of the string that opens at `at`, a quote.
+    let string_end = |at: usize| -> Option<usize> {
+        let mut i = at + 1;
+        while i < body.len() {
+            match body[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    };
+    let next_token = |from: usize| body[from..].iter().position(|b| !ws(b)).map(|p| from + p);
+    let mut depth = 0usize;
+    let mut i = first;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                let end = string_end(i)?;
+                if depth == 1 && &body[i + 1..end - 1] == WRITE_KEY_FIELD.as_bytes() {
+                    let colon = next_token(end)?;
+                    if body[colon] == b':' {
+                        let v = next_token(colon + 1)?;
+                        if body[v] != b'"' {
+                            return None;
+                        }
+                        return serde_json::from_slice(&body[v..string_end(v)?]).ok();
+                    }
+                }
+                i = end;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Checks a key against the store and the need of the endpoint.
@@ -145,5 +204,30 @@ mod tests {
         assert_eq!(header_key(&h).as_deref(), Some("k2"));
         h.insert("authorization", HeaderValue::from_static("Basic Og=="));
         assert_eq!(header_key(&h), None);
+    }
+
+    #[test]
+    fn the_body_key_is_the_top_level_write_key() {
+        let k = |b: &str| body_key(b.as_bytes());
+        assert_eq!(k(r#"{"batch":[],"writeKey":"k1"}"#).as_deref(), Some("k1"));
+        assert_eq!(
+            k(r#" { "writeKey" : "k\u0032" , "x":1}"#).as_deref(),
+            Some("k2")
+        );
+        // Nested, inside a string, as a value, not a string, or not an object: no key.
+        assert_eq!(k(r#"{"batch":[{"writeKey":"k3"}]}"#), None);
+        assert_eq!(k(r#"{"context":{"writeKey":"k3"}}"#), None);
+        assert_eq!(k(r#"{"a":"\"writeKey\":\"k4\"","b":"writeKey"}"#), None);
+        assert_eq!(k(r#"{"writeKey":5}"#), None);
+        assert_eq!(k(r#"["writeKey","k5"]"#), None);
+        assert_eq!(k("a=b&writeKey=k6"), None);
+        // Unbalanced or truncated input ends the scan.
+        assert_eq!(k(r#"{"a":]]]],"writeKey":"k7"}"#), None);
+        assert_eq!(k(r#"{"writeKey":"k8"#), None);
+        // The first member wins once found; after a nested object closes, top-level members count again.
+        assert_eq!(
+            k(r#"{"c":{"d":[1,{"e":2}]},"writeKey":"k9"}"#).as_deref(),
+            Some("k9")
+        );
     }
 }

@@ -379,6 +379,56 @@ struct Wire<'a> {
     context: Option<Context<'a>>,
     #[serde(borrow)]
     traits: Option<&'a RawValue>,
+    /// A write key sent inside the message: read only to be left out of the kept message.
+    #[serde(rename = "writeKey")]
+    write_key: Option<serde::de::IgnoredAny>,
+}
+
+/// The members of a JSON object in order, values as written.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Members<'de>, A::Error> {
+                let mut m = Vec::new();
+                while let Some(e) = a.next_entry::<String, &'de RawValue>()? {
+                    m.push(e);
+                }
+                Ok(Members(m))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `raw` (a JSON object) without its top-level `writeKey` members, the others kept in order as written: an
+/// API key is never stored with the message.
+fn without_write_key(raw: &str) -> Result<String, serde_json::Error> {
+    let Members(members) = serde_json::from_str(raw)?;
+    let mut out = String::with_capacity(raw.len());
+    out.push('{');
+    for (k, v) in members
+        .iter()
+        .filter(|(k, _)| k != crate::auth::WRITE_KEY_FIELD)
+    {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k)?);
+        out.push(':');
+        out.push_str(v.get());
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// Checks one message. `batch_index` is its position in a `/v1/batch` request, which prefixes the paths of
@@ -392,7 +442,8 @@ struct Wire<'a> {
 /// kept message, so that reading it again later dates it the same. A correction that leaves the range of
 /// time is an `invalid_field` at `sentAt`; a time outside `window` (as of `now`), corrected or not, is
 /// `event_time_out_of_range` at the field it came from. Messages read back after they were acknowledged are
-/// parsed with [`EventTimeWindow::ANY`]: they were checked on arrival.
+/// parsed with [`EventTimeWindow::ANY`]: they were checked on arrival. A `writeKey` member is left out of the
+/// kept message (and of the hash that identifies a message without `messageId`).
 pub fn parse_message(
     index: usize,
     raw: &str,
@@ -448,6 +499,18 @@ pub fn parse_message(
             None,
         )
     })?;
+    let stripped = match w.write_key {
+        Some(_) => Some(without_write_key(raw).map_err(|e| {
+            reject(
+                Code::InvalidMessage,
+                format!("the message is not valid: {e}"),
+                None,
+                None,
+            )
+        })?),
+        None => None,
+    };
+    let raw = stripped.as_deref().unwrap_or(raw);
     let id_given = w.message_id.as_ref().and_then(Field::text);
     let bad = |field: &str, message: String| {
         reject(
@@ -1641,6 +1704,26 @@ mod tests {
         assert_eq!(e.code, Code::EventTimeOutOfRange);
         assert_eq!(e.path.as_deref(), Some("batch[2].timestamp"));
         assert!(e.message.contains("clock skew"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_write_key_is_left_out_of_the_kept_message() {
+        let bare = r#"{"type":"track","userId":"u","event":"e","properties":{"writeKey":"inner"}}"#;
+        let keyed = r#"{"writeKey":"secret", "type":"track","userId":"u","event":"e","properties":{"writeKey":"inner"}}"#;
+        let (a, b) = (parse(bare).unwrap(), parse(keyed).unwrap());
+        assert_eq!(
+            b.raw, bare,
+            "top-level members kept in order, nested ones untouched"
+        );
+        assert_eq!(
+            a.id, b.id,
+            "a message without messageId is identified without its key"
+        );
+        // Read again from the inbox, the kept message is the same message.
+        assert_eq!(parse(&b.raw).unwrap().id, b.id);
+        let e = parse(r#"{"type":"track","userId":"u","event":"e","writeKey":"a","writeKey":"b"}"#)
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidMessage);
     }
 
     #[test]

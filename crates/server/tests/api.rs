@@ -56,23 +56,6 @@ async fn keys_scopes_and_whole_request_errors() {
         post(
             "/v1/batch",
             Some(&ingest),
-            "application/x-www-form-urlencoded",
-            BATCH,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Some("unsupported_media_type")
-        )
-    );
-    let (s, body) = call(
-        &server,
-        post(
-            "/v1/batch",
-            Some(&ingest),
             "application/json",
             r#"{"batch": 3}"#,
         ),

@@ -56,7 +56,7 @@ async fn whole_request_errors_have_the_shape_and_name_the_part_at_fault() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(b["path"], "batch", "{b}");
+    assert_eq!(b["path"], "$", "{b}");
 
     let (s, b) = call(&server, get("/v1/nothing-here", Some(&key))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -1,5 +1,6 @@
 //! The tracking API driven by the official Segment and RudderStack Python clients (pinned in
-//! `scripts/python-test-env.sh`), gzip on and off, against a server on a loopback port; and Stripe webhooks
+//! `scripts/python-test-env.sh`), gzip on and off, and by RudderStack's Node SDK 2.x and 3.x with default
+//! options (pinned in `scripts/node-test-env.sh`), against a server on a loopback port; and Stripe webhooks
 //! signed by the official `stripe` library. Counts in the accounts' series must be exact.
 
 mod common;
@@ -95,12 +96,63 @@ async fn segment_and_rudderstack_clients_land_exact_counts_gzip_on_and_off() {
         "every late event was attributed"
     );
     let accepted = server.state.metrics.message_count("segment", "accepted");
-    let per_account = USERS * (2 + 2 * EVENTS) + 3;
-    assert_eq!(accepted, 4 * per_account as u64);
+    assert_eq!(accepted, 4 * PER_ACCOUNT as u64);
     assert_eq!(
         server.state.metrics.message_count("segment", "duplicate"),
         0
     );
+    server.stop().await;
+}
+
+/// Messages `send_events.py` and `send_events_rudder.js` send for one account.
+const PER_ACCOUNT: usize = USERS * (2 + 2 * EVENTS) + 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rudderstack_node_sdk_with_default_options_lands_exactly_once_and_resends_are_idempotent() {
+    // Its defaults gzip every batch and send it as `application/x-www-form-urlencoded`; it does not retry a
+    // 4xx, so a refused batch is lost.
+    let server = TestServer::start(ServerConfig::default()).await;
+    let sdks = [
+        ("rudder-sdk-node-2", "acct-node-2"),
+        ("rudder-sdk-node-3", "acct-node-3"),
+    ];
+    let users = USERS.to_string();
+    let events = EVENTS.to_string();
+    for round in 0..2 {
+        for (sdk, account) in sdks {
+            let out = server
+                .run_client(
+                    "send_events_rudder.js",
+                    &[
+                        ("SDK", sdk),
+                        ("WRITE_KEY", &server.ingest_key),
+                        ("ACCOUNT", account),
+                        ("USERS", &users),
+                        ("EVENTS", &events),
+                    ],
+                )
+                .await;
+            assert_eq!(out.trim(), "sent", "{sdk}");
+            server.state.settle().await;
+            check_account(&server, account).await;
+        }
+        // The second round sends the same message ids again: recognised, nothing counted twice.
+        let m = &server.state.metrics;
+        assert_eq!(
+            (
+                m.message_count("segment", "accepted"),
+                m.message_count("segment", "duplicate"),
+                m.message_count("segment", "rejected"),
+            ),
+            (
+                (sdks.len() * PER_ACCOUNT) as u64,
+                (round * sdks.len() * PER_ACCOUNT) as u64,
+                0
+            ),
+            "round {round}"
+        );
+    }
+    assert_eq!(server.store.pending_count().await.unwrap(), 0);
     server.stop().await;
 }
 

@@ -1,5 +1,6 @@
-//! `/healthz` (the process answers), `/readyz` (it takes requests and its store answers) and `/metrics`
-//! (Prometheus text; needs a read key like every endpoint but the two health checks).
+//! `/healthz` (the process answers), `/readyz` (it takes requests and its store answers), `/version` (the
+//! version and the features RudderStack's data plane advertises there, for clients that discover them) and
+//! `/metrics` (Prometheus text; needs a read key like every endpoint but these three).
 
 use crate::auth::{self, Need};
 use crate::error::{ApiError, ApiResult};
@@ -16,11 +17,21 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S>))
+        .route("/version", get(version))
         .route("/metrics", get(metrics::<S>))
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// What RudderStack's data plane answers at `GET /version`: its version and `Features`, of which Bellwether
+/// has `gzip-req-payload` (gzipped request bodies).
+async fn version() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "Features": ["gzip-req-payload"],
+    }))
 }
 
 async fn readyz<S: LiveStore>(State(st): State<Shared<S>>) -> ApiResult<&'static str> {

@@ -1,16 +1,19 @@
 //! Segment's HTTP Tracking API: `POST /v1/batch` and the single-message endpoints `/v1/track`,
 //! `/v1/identify`, `/v1/group`, `/v1/page`, `/v1/screen` and `/v1/alias`. The write key comes by HTTP Basic
-//! auth (key as user name), a bearer token, or `writeKey` in the body. Bad messages inside a good batch are
-//! listed in the 200 response and the others stored; the reply is sent once the stored messages are durable
-//! in the inbox, from which the applier attributes them to accounts moments later.
+//! auth (key as user name), a bearer token, or `writeKey` in the body; a key in a header is checked before the
+//! body is read, a key in the body before it is parsed, and the key is never stored. The body is JSON
+//! whatever its `Content-Type` claims (RudderStack's Node SDK sends gzipped JSON as a form). Bad messages
+//! inside a good batch are listed in the 200 response and the others stored; the reply is sent once the
+//! stored messages are durable in the inbox, from which the applier attributes them to accounts moments
+//! later.
 
 use crate::auth::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::segment::{self, Message, MsgType, Rejected, MAX_BATCH_BYTES};
 use crate::Shared;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use bellwether_core::{Code, Timestamp};
@@ -36,25 +39,69 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
 struct BatchBody<'a> {
     #[serde(borrow)]
     batch: Vec<&'a RawValue>,
-    #[serde(rename = "writeKey")]
-    write_key: Option<String>,
     /// When the client sent the batch (Segment's libraries set it here rather than in each message).
     #[serde(rename = "sentAt")]
     sent_at: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct KeyOnly {
-    #[serde(rename = "writeKey")]
-    write_key: Option<String>,
+/// Reads a tracking body of an authenticated request, and the key it was authenticated by. A key in a header
+/// is checked before the body is read (and decompressed); otherwise the body is read within
+/// [`MAX_BATCH_BYTES`] after decompression and its `writeKey` found before it is parsed.
+async fn authenticated_body<S: LiveStore>(
+    st: &Shared<S>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(Bytes, String)> {
+    if let Some(key) = auth::header_key(headers) {
+        auth::check(&*st.store, Some(&key), Need::Write).await?;
+        return Ok((super::read_body(body, MAX_BATCH_BYTES).await?, key));
+    }
+    let bytes = super::read_body(body, MAX_BATCH_BYTES).await?;
+    let key = auth::body_key(&bytes);
+    auth::check(&*st.store, key.as_deref(), Need::Write).await?;
+    Ok((bytes, key.unwrap_or_default()))
 }
 
-/// Stores checked messages and builds the 200 answer, or the injected fault of a retry test.
+/// The answer to a tracking body that is not JSON, naming the content type it claimed.
+fn not_json(e: impl std::fmt::Display, headers: &HeaderMap, expected: &str) -> ApiError {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(none)");
+    ApiError::new(
+        Code::InvalidJson,
+        format!(
+            "the body is not JSON: {e} (it was sent as Content-Type '{ct}'; whatever the content type, send {expected})"
+        ),
+    )
+    .at("$")
+}
+
+/// Leaves the key out of the kept messages wherever a client put it (the `writeKey` member is already
+/// dropped when a message is read).
+fn redact_key(messages: &mut [Message], key: &str) {
+    if key.is_empty() {
+        return;
+    }
+    for m in messages {
+        if m.raw.contains(key) {
+            // A key is made of URL-safe base64 characters, so replacing it keeps the JSON valid.
+            m.raw = m.raw.replace(key, "[redacted]");
+        }
+    }
+}
+
+/// Stores checked messages, without the `key` their request was authenticated by, and builds the 200
+/// answer, or the injected fault of a retry test.
 pub(crate) async fn store_messages<S: LiveStore>(
     st: &Shared<S>,
-    messages: Vec<Message>,
+    mut messages: Vec<Message>,
     rejected: Vec<Rejected>,
+    key: Option<&str>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(key) = key {
+        redact_key(&mut messages, key);
+    }
     st.metrics
         .messages(segment::SOURCE, "rejected", rejected.len() as u64);
     let waiting = st.metrics.inbox_waiting();
@@ -95,17 +142,18 @@ async fn batch<S: LiveStore>(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    super::require_json(&headers)?;
-    let bytes = super::read_body(body, MAX_BATCH_BYTES).await?;
+    let (bytes, key) = authenticated_body(&st, &headers, body).await?;
     let parsed: BatchBody = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            Code::InvalidJson,
-            format!("the body is not a Segment batch: {e}; send {{\"batch\": [messages]}}"),
-        )
-        .at("batch")
+        if e.classify() == serde_json::error::Category::Data {
+            ApiError::new(
+                Code::InvalidJson,
+                format!("the body is not a Segment batch: {e}; send {{\"batch\": [messages]}}"),
+            )
+            .at("batch")
+        } else {
+            not_json(e, &headers, "a JSON object such as {\"batch\": [messages]}")
+        }
     })?;
-    let key = auth::header_key(&headers).or(parsed.write_key.clone());
-    auth::check(&*st.store, key.as_deref(), Need::Write).await?;
     let now = Timestamp::now();
     let sent_at = match &parsed.sent_at {
         None | Some(Value::Null) => None,
@@ -136,7 +184,7 @@ async fn batch<S: LiveStore>(
             Err(r) => rejected.push(r),
         }
     }
-    store_messages(&st, messages, rejected).await
+    store_messages(&st, messages, rejected, Some(&key)).await
 }
 
 async fn single<S: LiveStore>(
@@ -145,29 +193,12 @@ async fn single<S: LiveStore>(
     body: Body,
     ty: MsgType,
 ) -> ApiResult<Json<Value>> {
-    super::require_json(&headers)?;
-    let bytes = super::read_body(body, MAX_BATCH_BYTES).await?;
+    let (bytes, key) = authenticated_body(&st, &headers, body).await?;
+    let expected = "a JSON object, one message";
     let text = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::new(Code::InvalidJson, "the body is not UTF-8 text"))?;
-    let k: KeyOnly = serde_json::from_str(text).map_err(|e| {
-        if text.trim_start().starts_with('{') {
-            ApiError::new(
-                Code::InvalidJson,
-                format!("the body is not a JSON message: {e}"),
-            )
-        } else {
-            ApiError::new(
-                Code::InvalidJson,
-                format!(
-                    "the body is {}, not a JSON object; send one message as an object, or several to /v1/batch",
-                    segment::json_kind(text)
-                ),
-            )
-            .at("$")
-        }
-    })?;
-    let key = auth::header_key(&headers).or(k.write_key);
-    auth::check(&*st.store, key.as_deref(), Need::Write).await?;
+        .map_err(|e| not_json(format!("it is not UTF-8 text ({e})"), &headers, expected))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| not_json(e, &headers, expected))?;
     let m = segment::parse_message(
         0,
         text,
@@ -177,5 +208,5 @@ async fn single<S: LiveStore>(
         None,
         &st.config.event_times,
     )?;
-    store_messages(&st, vec![m], Vec::new()).await
+    store_messages(&st, vec![m], Vec::new(), Some(&key)).await
 }

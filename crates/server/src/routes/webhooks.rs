@@ -38,32 +38,31 @@ async fn segment_hook<S: LiveStore>(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     super::require_json(&headers)?;
-    let bytes = super::read_body(body, segment::MAX_BATCH_BYTES).await?;
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
-    match (&st.config.segment_shared_secret, signature) {
-        (Some(secret), Some(sig)) => {
-            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
-                .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-            mac.update(&bytes);
-            let expected = auth::hex(&mac.finalize().into_bytes());
-            if !bool::from(
-                expected
-                    .as_bytes()
-                    .ct_eq(sig.trim().to_ascii_lowercase().as_bytes()),
-            ) {
-                return Err(ApiError::new(
-                    Code::InvalidSignature,
-                    "X-Signature does not match the body under the configured segment_shared_secret; copy the destination's shared secret into the settings",
-                ));
-            }
-        }
-        _ => {
-            auth::check(
-                &*st.store,
-                auth::header_key(&headers).as_deref(),
-                Need::Write,
-            )
-            .await?;
+    let signed = st.config.segment_shared_secret.is_some() && signature.is_some();
+    let key = if signed {
+        None
+    } else {
+        // Authenticated by a key in a header: checked before the body is read.
+        let key = auth::header_key(&headers);
+        auth::check(&*st.store, key.as_deref(), Need::Write).await?;
+        key
+    };
+    let bytes = super::read_body(body, segment::MAX_BATCH_BYTES).await?;
+    if let (Some(secret), Some(sig)) = (&st.config.segment_shared_secret, signature) {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+        mac.update(&bytes);
+        let expected = auth::hex(&mac.finalize().into_bytes());
+        if !bool::from(
+            expected
+                .as_bytes()
+                .ct_eq(sig.trim().to_ascii_lowercase().as_bytes()),
+        ) {
+            return Err(ApiError::new(
+                Code::InvalidSignature,
+                "X-Signature does not match the body under the configured segment_shared_secret; copy the destination's shared secret into the settings",
+            ));
         }
     }
     let text = std::str::from_utf8(&bytes)
@@ -77,7 +76,7 @@ async fn segment_hook<S: LiveStore>(
         None,
         &st.config.event_times,
     )?;
-    super::tracking::store_messages(&st, vec![m], Vec::new()).await
+    super::tracking::store_messages(&st, vec![m], Vec::new(), key.as_deref()).await
 }
 
 async fn stripe_hook<S: LiveStore>(

@@ -1,6 +1,7 @@
-//! Shared set-up of the server's integration tests: the Python client environment (made by
-//! `scripts/python-test-env.sh`, failing loudly without PyPI), a server on a loopback port over a fresh
-//! store, and running the client programs in `tests/clients/`.
+//! Shared set-up of the server's integration tests: the Python and Node.js client environments (made by
+//! `scripts/python-test-env.sh` and `scripts/node-test-env.sh`, failing loudly without python3, node, npm or
+//! their registries), a server on a loopback port over a fresh store, and running the client programs in
+//! `tests/clients/`.
 
 #![allow(dead_code)]
 
@@ -14,23 +15,33 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
+/// Runs a set-up script of `scripts/` and returns the path it prints, failing loudly with its errors.
+fn setup(script: &str, needs: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts").join(script))
+        .output()
+        .unwrap_or_else(|e| panic!("bash runs scripts/{script}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/{script} failed (the real-client tests need {needs}):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// The Python of `.venv-test`, made once per test binary.
 pub fn python() -> PathBuf {
     static PY: OnceLock<PathBuf> = OnceLock::new();
-    PY.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(root.join("scripts/python-test-env.sh"))
-            .output()
-            .expect("bash runs scripts/python-test-env.sh");
-        assert!(
-            out.status.success(),
-            "scripts/python-test-env.sh failed (the real-client tests need python3 and PyPI):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    })
-    .clone()
+    PY.get_or_init(|| setup("python-test-env.sh", "python3 and PyPI"))
+        .clone()
+}
+
+/// The `node_modules` of `.node-test`, made once per test binary.
+pub fn node_modules() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| setup("node-test-env.sh", "node, npm and the npm registry"))
+        .clone()
 }
 
 /// A running server.
@@ -85,17 +96,32 @@ impl TestServer {
         }
     }
 
-    /// Runs a client program with settings; returns its standard output, failing on a non-zero exit.
+    /// The folder of the server's database files.
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Runs a client program with settings (a `.py` program with the Python of `.venv-test`, a `.js` one
+    /// with node and the packages of `.node-test`); returns its standard output, failing on a non-zero exit.
     pub async fn run_client(&self, program: &str, env: &[(&str, &str)]) -> String {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/clients")
             .join(program);
-        let mut cmd = tokio::process::Command::new(python());
+        let mut cmd = if program.ends_with(".js") {
+            let mut c = tokio::process::Command::new("node");
+            c.env("NODE_PATH", node_modules());
+            c
+        } else {
+            tokio::process::Command::new(python())
+        };
         cmd.arg(script).env("HOST", &self.url);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().await.expect("python runs");
+        let out = cmd
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("{program} could not be started: {e}"));
         assert!(
             out.status.success(),
             "{program} failed:\n{}\n{}",
