@@ -280,6 +280,7 @@ impl fmt::Display for Day {
 }
 
 /// `YYYY-MM-DD` with an optional `THH:MM[:SS][.fff]` and zone.
+#[inline]
 fn parse_iso(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> {
     let day = parse_date(&b[..10]).map_err(|why| err(b, why))?;
     let mut ms = day.0 as i64 * MS_PER_DAY;
@@ -303,10 +304,14 @@ fn parse_iso(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> {
     ms += (hh as i64 * 3600 + mm as i64 * 60 + ss as i64) * 1000;
     let (frac, i) = fraction(b, i)?;
     ms += frac;
-    let off = zone_ms(&b[i..]).map_err(|why| err(b, why))?;
-    Ok(Timestamp(
-        ms - off.unwrap_or(reading.time_zone.0 as i64 * 60_000),
-    ))
+    let off = match &b[i..] {
+        [b'Z' | b'z'] => 0,
+        [] => reading.time_zone.0 as i64 * 60_000,
+        rest => zone_ms(rest)
+            .map_err(|why| err(b, why))?
+            .unwrap_or(reading.time_zone.0 as i64 * 60_000),
+    };
+    Ok(Timestamp(ms - off))
 }
 
 /// Milliseconds of a `.fff` (or `,fff`) fraction at `i`, and the position after it.

@@ -9,7 +9,7 @@
 use crate::records::{records_batch, RecordError};
 use crate::Kind;
 use bellwether_core::history::{attr, AttrFact};
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::Timestamp;
 use bellwether_store::{LiveBatch, LiveStore, StoreError};
 use serde::Deserialize;
@@ -106,13 +106,14 @@ impl AccountsBy {
 }
 
 /// Imports one CRM export of `what` (`accounts`, `contacts` or `opportunities`) with a mapping; event times
-/// (a ticket's opening, an outcome's date) are checked against `window`.
+/// (a ticket's opening, an outcome's date) are checked against `window`; dates are read under `reading`.
 pub async fn import_crm<S: LiveStore + ?Sized>(
     store: &S,
     mapping: &Mapping,
     what: &str,
     path: &Path,
     window: &EventTimeWindow,
+    reading: &TimeReading,
 ) -> Result<CrmReport, String> {
     let (kind, m) = match what {
         "accounts" => (Kind::Accounts, mapping.accounts.as_ref()),
@@ -200,7 +201,7 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
         positions.push(row);
     }
     let now = Timestamp::now();
-    let (mut batch, errors) = records_batch(kind, &records, now, window);
+    let (mut batch, errors) = records_batch(kind, &records, now, window, reading);
     report.rejected = errors
         .into_iter()
         .map(|mut e| {

@@ -11,7 +11,7 @@ use bellwether_core::model::{
     BillingEvent, BillingKind, Contact, ContactStatus, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Role, Subscription, Ticket,
 };
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{money, AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::WriteBatch;
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ pub(crate) struct EntitySink {
     kind: Kind,
     received: Timestamp,
     window: EventTimeWindow,
+    pub(crate) reading: TimeReading,
     pub(crate) batch: WriteBatch,
     metrics: Vec<(AccountId, String, Day, f64)>,
     mark: [usize; 9],
@@ -85,11 +86,17 @@ const ACCOUNT_ATTRS: &[&str] = &[
 ];
 
 impl EntitySink {
-    pub(crate) fn new(kind: Kind, received: Timestamp, window: EventTimeWindow) -> EntitySink {
+    pub(crate) fn new(
+        kind: Kind,
+        received: Timestamp,
+        window: EventTimeWindow,
+        reading: TimeReading,
+    ) -> EntitySink {
         EntitySink {
             kind,
             received,
             window,
+            reading,
             batch: WriteBatch::default(),
             metrics: Vec::new(),
             mark: [0; 9],

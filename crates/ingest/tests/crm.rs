@@ -23,16 +23,30 @@ async fn salesforce_contacts_turnover_and_renewals() {
     let header = "Id,AccountId,Email,FirstName,LastName,Title,Stakeholder_Role__c,Status__c\n";
     let first = dir.path().join("contacts1.csv");
     std::fs::write(&first, format!("{header}c1,acme,ann@acme.io,Ann,Lee,VP Ops,Champion,Active\nc2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
-    let r = import_crm(&store, &m, "contacts", &first, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "contacts",
+        &first,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.rows, r.stored, r.left, r.rejected.len()), (3, 3, 0, 0));
     // The champion is gone from the next export.
     let second = dir.path().join("contacts2.csv");
     std::fs::write(&second, format!("{header}c2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
-    let r = import_crm(&store, &m, "contacts", &second, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "contacts",
+        &second,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.stored, r.left), (2, 1));
     let id = AccountId("acme".into());
     let book = store
@@ -63,9 +77,16 @@ async fn salesforce_contacts_turnover_and_renewals() {
 
     let opps = dir.path().join("opps.csv");
     std::fs::write(&opps, "Id,AccountId,CloseDate,StageName,Amount\no1,acme,2026-01-31,Closed Won,12000\no2,acme,2026-03-31,Negotiation,9000\no3,beta,2026-02-28,Closed Lost,5000\no4,beta,someday,Closed Won,1\n").unwrap();
-    let r = import_crm(&store, &m, "opportunities", &opps, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "opportunities",
+        &opps,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (r.rows, r.stored, r.skipped, r.rejected.len()),
         (4, 2, 1, 1)
@@ -84,7 +105,7 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
         "account_id,name\nacc-1,Acme Corp\nacc-2,Globex\nacc-3,Initech\nacc-4,Initech\n",
     )
     .unwrap();
-    bellwether_ingest::import_file(&store, &accounts, &Default::default())
+    bellwether_ingest::import_file(&store, &accounts, &Default::default(), &Default::default())
         .await
         .unwrap();
     let text = std::fs::read_to_string(concat!(
@@ -103,9 +124,16 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
          ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,\n",
     )
     .unwrap();
-    let r = import_crm(&store, &m, "tickets", &export, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "tickets",
+        &export,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.rows, r.stored, r.rejected.len()), (4, 2, 2), "{r:?}");
     assert_eq!(
         (r.rejected[0].index, r.rejected[0].field),

@@ -52,6 +52,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .max_inbox_messages
             .unwrap_or(ServerConfig::default().max_inbox_messages),
         event_times: settings.event_times,
+        time_reading: settings.time_reading,
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {

@@ -67,7 +67,13 @@ async fn store<S: LiveStore>(
     path: &str,
 ) -> ApiResult<Json<Value>> {
     let started = Instant::now();
-    let (batch, errors) = records_batch(kind, &records, Timestamp::now(), &st.config.event_times);
+    let (batch, errors) = records_batch(
+        kind,
+        &records,
+        Timestamp::now(),
+        &st.config.event_times,
+        &st.config.time_reading,
+    );
     let touched = batch.accounts();
     let mut live = LiveBatch {
         batch,
