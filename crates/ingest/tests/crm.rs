@@ -105,7 +105,7 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
         "account_id,name\nacc-1,Acme Corp\nacc-2,Globex\nacc-3,Initech\nacc-4,Initech\n",
     )
     .unwrap();
-    bellwether_ingest::import_file(&store, &accounts, &Default::default(), &Default::default())
+    bellwether_ingest::import_file(&store, &accounts, &Default::default())
         .await
         .unwrap();
     let text = std::fs::read_to_string(concat!(
@@ -117,11 +117,11 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
     let export = dir.path().join("tickets.csv");
     std::fs::write(
         &export,
-        "Summation column,Id,Requester,Subject,Status,Priority,Created at,Organization,Solved at,Satisfaction Score,First reply time in minutes,Full resolution time in minutes\n\
-         ,101,Ann,Export broken,Solved,Urgent,2026-03-02 09:00:00,acme corp ,2026-03-03 10:00:00,Bad,35,1500\n\
-         ,102,Bo,How do I invite?,Open,Low,2026-03-04 11:00:00,Globex,,Offered,,\n\
-         ,103,Cy,Billing,Open,Normal,2026-03-05 12:00:00,Umbrella,,,,\n\
-         ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,\n",
+        "Summation column,Id,Requester,Subject,Status,Priority,Created at,Organization,Solved at,Satisfaction Score,First reply time in minutes,Full resolution time in minutes,Tags\n\
+         ,101,Ann,Export broken,Solved,Urgent,2026-03-02 09:00:00,acme corp ,2026-03-03 10:00:00,Bad,35,1500,vip escalated\n\
+         ,102,Bo,How do I invite?,Open,-,\"November 30, 2026 13:00\",Globex,,Offered,,,onboarding\n\
+         ,103,Cy,Billing,Open,Normal,2026-03-05 12:00:00,Umbrella,,,,,\n\
+         ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,,\n",
     )
     .unwrap();
     let r = import_crm(
@@ -160,6 +160,14 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
     assert_eq!(t[0].csat, Some(1.0));
     assert_eq!(t[0].first_response_minutes, Some(35.0));
     assert!(t[0].closed_at.is_some());
+    assert!(
+        t[0].escalated,
+        "the Tags column's `escalated` marks the ticket"
+    );
     let g = &book.accounts[&AccountId("acc-2".into())].tickets;
     assert_eq!((g.len(), g[0].csat), (1, None));
+    // Zendesk's long-form date and its `-` for no priority.
+    assert_eq!(g[0].opened_at.to_string(), "2026-11-30T13:00:00Z");
+    assert_eq!(g[0].priority, bellwether_core::model::Priority::Normal);
+    assert!(!g[0].escalated);
 }
