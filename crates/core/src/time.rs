@@ -302,7 +302,7 @@ fn parse_iso(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> {
         return Err(err(b, "time of day out of range"));
     }
     ms += (hh as i64 * 3600 + mm as i64 * 60 + ss as i64) * 1000;
-    let (frac, i) = fraction(b, i)?;
+    let (frac, i) = fraction(b, i).map_err(|why| err(b, why))?;
     ms += frac;
     let off = match &b[i..] {
         [b'Z' | b'z'] => 0,
@@ -315,8 +315,8 @@ fn parse_iso(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> {
 }
 
 /// Milliseconds of a `.fff` (or `,fff`) fraction at `i`, and the position after it.
-#[inline]
-fn fraction(b: &[u8], mut i: usize) -> Result<(i64, usize), TimeError> {
+#[inline(always)]
+fn fraction(b: &[u8], mut i: usize) -> Result<(i64, usize), &'static str> {
     if i < b.len() && (b[i] == b'.' || b[i] == b',') {
         i += 1;
         let start = i;
@@ -328,7 +328,7 @@ fn fraction(b: &[u8], mut i: usize) -> Result<(i64, usize), TimeError> {
             i += 1;
         }
         if i == start {
-            return Err(err(b, "empty fraction of a second"));
+            return Err("empty fraction of a second");
         }
         for _ in (i - start)..3 {
             frac *= 10;
@@ -599,7 +599,7 @@ fn parse_other(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> 
             _ => return Err(err(b, "bad second")),
         };
     }
-    let (frac, i) = fraction(b, c.i)?;
+    let (frac, i) = fraction(b, c.i).map_err(|why| err(b, why))?;
     c.i = i;
     // `2:22 PM`
     let save = c.i;
@@ -641,13 +641,10 @@ impl Timestamp {
         Self::parse_bytes_with(b, &TimeReading::DEFAULT)
     }
 
-    /// [`Timestamp::parse_with`] on raw bytes (the import hot path): ISO dates first, then integer epochs,
-    /// then the other forms.
+    /// [`Timestamp::parse_with`] on raw bytes (the import hot path): integer epochs and ISO dates first, then
+    /// the other forms.
     #[inline]
     pub fn parse_bytes_with(b: &[u8], reading: &TimeReading) -> Result<Timestamp, TimeError> {
-        if b.len() >= 10 && b[4] == b'-' {
-            return parse_iso(b, reading);
-        }
         if !b.is_empty() && b.iter().all(|c| c.is_ascii_digit()) {
             let v: i64 = std::str::from_utf8(b)
                 .ok()
@@ -659,6 +656,9 @@ impl Timestamp {
             } else {
                 Ok(Timestamp(v))
             };
+        }
+        if b.len() >= 10 && b[4] == b'-' {
+            return parse_iso(b, reading);
         }
         parse_other(b, reading)
     }
