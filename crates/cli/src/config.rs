@@ -4,7 +4,7 @@
 //! is read when it exists. No file is needed: every setting has a default.
 
 use crate::error::CliError;
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{DayOrder, EventTimeWindow, TimeReading};
 use bellwether_core::Code;
 use bellwether_engine::HealthConfig;
 use serde::Deserialize;
@@ -36,6 +36,10 @@ pub struct FileSettings {
     /// The event times accepted, by imports and the server alike.
     #[serde(default)]
     pub event_times: Option<EventTimeWindow>,
+    /// How dates are read where their text leaves something open (`[import] day_order`, `time_zone`), by
+    /// imports and the server alike.
+    #[serde(default)]
+    pub import: Option<TimeReading>,
     /// The reporting currency and exchange rates (`[money]`, `[money.rates]`).
     #[serde(default)]
     pub money: Option<bellwether_core::MoneyConfig>,
@@ -118,6 +122,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// The event times accepted (`[event_times]`), by imports and the server alike.
     pub event_times: EventTimeWindow,
+    /// How dates are read (`[import]`), by imports and the server alike.
+    pub time_reading: TimeReading,
     /// The reporting currency and rates ARR is summed and ranked in.
     pub money: bellwether_core::MoneyConfig,
     /// What makes a feature common, for adoption (`[features]`).
@@ -125,6 +131,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The date reading of the settings, with a command's `--day-order` put over `[import] day_order`.
+    pub fn time_reading_with(&self, day_order: Option<DayOrder>) -> TimeReading {
+        TimeReading {
+            day_order: day_order.or(self.time_reading.day_order),
+            ..self.time_reading
+        }
+    }
+
     /// The engine these settings describe, with every registered detector.
     pub fn engine(&self) -> bellwether_engine::Engine {
         bellwether_engine::Engine {
@@ -203,6 +217,7 @@ pub fn load(
         models: file.models.unwrap_or_default(),
         server: file.server.unwrap_or_default(),
         event_times: file.event_times.unwrap_or_default(),
+        time_reading: file.import.unwrap_or_default(),
         adoption,
         data_dir: data_dir
             .map(Path::to_path_buf)

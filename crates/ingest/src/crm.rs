@@ -16,7 +16,7 @@
 use crate::kind::{self, Kind};
 use crate::records::{records_batch, RecordError};
 use bellwether_core::history::{attr, AttrFact};
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Code, Timestamp};
 use bellwether_store::{CrmUser, LiveBatch, LiveStore, StoreError};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -237,13 +237,15 @@ type Unlisted = BTreeMap<String, BTreeMap<String, usize>>;
 
 /// Imports one CRM export of `what` (`accounts`, `contacts`, `opportunities`, `tickets` or `users`) with a
 /// mapping; event times (a ticket's opening, an outcome's date) are checked against `window`. An `Err` means
-/// nothing of the file was stored (the mapping does not fit it, or the file cannot be read).
+/// nothing of the file was stored (the mapping does not fit it, or the file cannot be read). Dates are read
+/// under `reading`.
 pub async fn import_crm<S: LiveStore + ?Sized>(
     store: &S,
     mapping: &Mapping,
     what: &str,
     path: &Path,
     window: &EventTimeWindow,
+    reading: &TimeReading,
 ) -> Result<CrmReport, String> {
     let (target, m) = match what {
         "accounts" => (Target::Records(Kind::Accounts), mapping.accounts.as_ref()),
@@ -494,7 +496,7 @@ pub async fn import_crm<S: LiveStore + ?Sized>(
     let Target::Records(kind) = target else {
         return import_users(store, mapping, records, positions, rejected, report).await;
     };
-    let (mut batch, errors) = records_batch(kind, &records, now, window);
+    let (mut batch, errors) = records_batch(kind, &records, now, window, reading);
     let mut bad_records = FxHashSet::default();
     for e in errors {
         bad_records.insert(e.index);

@@ -11,7 +11,7 @@ use bellwether_core::model::{
     BillingEvent, BillingKind, Contact, ContactStatus, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Role, Subscription, Ticket,
 };
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{money, AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::WriteBatch;
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ pub(crate) struct EntitySink {
     kind: Kind,
     received: Timestamp,
     window: EventTimeWindow,
+    pub(crate) reading: TimeReading,
     pub(crate) batch: WriteBatch,
     metrics: Vec<(AccountId, String, Day, f64)>,
     mark: [usize; 9],
@@ -85,11 +86,17 @@ const ACCOUNT_ATTRS: &[&str] = &[
 ];
 
 impl EntitySink {
-    pub(crate) fn new(kind: Kind, received: Timestamp, window: EventTimeWindow) -> EntitySink {
+    pub(crate) fn new(
+        kind: Kind,
+        received: Timestamp,
+        window: EventTimeWindow,
+        reading: TimeReading,
+    ) -> EntitySink {
         EntitySink {
             kind,
             received,
             window,
+            reading,
             batch: WriteBatch::default(),
             metrics: Vec::new(),
             mark: [0; 9],
@@ -342,9 +349,13 @@ impl EntitySink {
                     contact_id: f.get("contact_id").map(|c| ContactId(c.to_string())),
                     opened_at: self.event_time(f, "opened_at")?,
                     closed_at,
-                    priority: f
-                        .opt_enum("priority", Priority::parse)?
-                        .unwrap_or(Priority::Normal),
+                    // Help desks write `-` for a ticket without a priority.
+                    priority: match f.get("priority").map(str::trim) {
+                        None | Some("-") => Priority::Normal,
+                        Some(_) => f
+                            .opt_enum("priority", Priority::parse)?
+                            .unwrap_or(Priority::Normal),
+                    },
                     status: f
                         .get("status")
                         .map(crate::kind::normalise)
@@ -355,7 +366,11 @@ impl EntitySink {
                                 "open".into()
                             }
                         }),
-                    escalated: f.flag("escalated")?,
+                    escalated: f.flag("escalated")?
+                        || f.get("tags").is_some_and(|t| {
+                            t.split(|c: char| c == ',' || c.is_whitespace())
+                                .any(|tag| tag.eq_ignore_ascii_case("escalated"))
+                        }),
                     first_response_minutes: f.opt_f64("first_response_minutes")?,
                     resolution_minutes: f.opt_f64("resolution_minutes")?,
                     sla_breached: f.flag("sla_breached")?,

@@ -22,7 +22,7 @@ use crate::report::FieldError;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
 use rustc_hash::FxHashSet;
@@ -81,6 +81,8 @@ pub(crate) struct EventAgg {
     pub(crate) kept: u64,
     /// The times accepted, checked per event.
     window: EventTimeWindow,
+    /// How dates that leave something open are read.
+    pub(crate) reading: TimeReading,
     /// When the file was received, for the window's upper bound.
     received: Timestamp,
 }
@@ -152,8 +154,9 @@ fn scan(recs: &[Rec], n_events: usize) -> Vec<(u32, Slots)> {
 }
 
 impl EventAgg {
-    /// An empty roll-up whose events must lie inside `window` as of `received`.
-    pub(crate) fn new(window: EventTimeWindow, received: Timestamp) -> Self {
+    /// An empty roll-up whose events must lie inside `window` as of `received`, their times read under
+    /// `reading`.
+    pub(crate) fn new(window: EventTimeWindow, received: Timestamp, reading: TimeReading) -> Self {
         EventAgg {
             accounts: Interner::new(
                 "account_id",
@@ -169,6 +172,7 @@ impl EventAgg {
             mark: [0; 2],
             kept: 0,
             window,
+            reading,
             received,
         }
     }
@@ -183,7 +187,7 @@ impl EventAgg {
         user: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), FieldError> {
-        let at = Timestamp::parse_bytes(ts.trim_ascii())
+        let at = Timestamp::parse_bytes_with(ts.trim_ascii(), &self.reading)
             .map_err(|e| FieldError::field("timestamp", e.to_string()))?;
         let day = self
             .window

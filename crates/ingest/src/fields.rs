@@ -2,12 +2,15 @@
 //! field, quoting the value and saying what form is expected.
 
 use crate::report::FieldError;
+use bellwether_core::time::TimeReading;
 use bellwether_core::{money, Currency, Day, Timestamp};
 
 /// A record's fields by canonical column position, blank values as `None`.
 pub struct Fields<'a> {
     pub(crate) values: &'a [Option<&'a str>],
     pub(crate) names: &'static [crate::kind::Column],
+    /// How dates that leave something open are read (`[import]`).
+    pub(crate) reading: TimeReading,
 }
 
 impl<'a> Fields<'a> {
@@ -31,25 +34,33 @@ impl<'a> Fields<'a> {
 
     /// A required instant.
     pub fn time(&self, name: &'static str) -> Result<Timestamp, FieldError> {
-        Timestamp::parse(self.req(name)?).map_err(|e| FieldError::field(name, e.to_string()))
+        Timestamp::parse_with(self.req(name)?, &self.reading)
+            .map_err(|e| FieldError::field(name, e.to_string()))
     }
 
     /// An optional instant.
     pub fn opt_time(&self, name: &'static str) -> Result<Option<Timestamp>, FieldError> {
         self.get(name)
-            .map(|v| Timestamp::parse(v).map_err(|e| FieldError::field(name, e.to_string())))
+            .map(|v| {
+                Timestamp::parse_with(v, &self.reading)
+                    .map_err(|e| FieldError::field(name, e.to_string()))
+            })
             .transpose()
     }
 
     /// A required day.
     pub fn day(&self, name: &'static str) -> Result<Day, FieldError> {
-        Day::parse(self.req(name)?).map_err(|e| FieldError::field(name, e.to_string()))
+        Day::parse_with(self.req(name)?, &self.reading)
+            .map_err(|e| FieldError::field(name, e.to_string()))
     }
 
     /// An optional day.
     pub fn opt_day(&self, name: &'static str) -> Result<Option<Day>, FieldError> {
         self.get(name)
-            .map(|v| Day::parse(v).map_err(|e| FieldError::field(name, e.to_string())))
+            .map(|v| {
+                Day::parse_with(v, &self.reading)
+                    .map_err(|e| FieldError::field(name, e.to_string()))
+            })
             .transpose()
     }
 

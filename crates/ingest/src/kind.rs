@@ -197,6 +197,7 @@ impl Kind {
                     opt("priority", &[]),
                     opt("status", &[]),
                     opt("escalated", &["is_escalated"]),
+                    opt("tags", &[]),
                     opt(
                         "first_response_minutes",
                         &["first_reply_time_minutes", "first_response_time"],

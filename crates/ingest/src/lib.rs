@@ -26,7 +26,7 @@ pub mod report;
 pub use kind::Kind;
 pub use report::{ImportError, ImportReport, Rejected};
 
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::Timestamp;
 use bellwether_store::{Fingerprint, Store, WriteBatch};
 use entities::EntitySink;
@@ -62,6 +62,9 @@ pub struct ImportOptions {
     /// The event times accepted; a record whose event time lies outside is rejected with
     /// `event_time_out_of_range` and the rest of the file kept.
     pub event_times: EventTimeWindow,
+    /// How dates that leave something open are read (`[import]`: the day order of slash dates, the time zone
+    /// of times without an offset).
+    pub time_reading: TimeReading,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
     /// For events and daily metrics: rows held before a batch is written mid-file (default about 64 million
@@ -368,7 +371,7 @@ fn read_file(
             path,
             kind,
             &mut line_reader,
-            Sink::new(kind, received, &opts.event_times),
+            Sink::new(kind, received, &opts.event_times, opts.time_reading),
             &mut chunker,
             &mut report,
             &progress,
@@ -431,7 +434,7 @@ fn read_file(
                 value: cols[4],
             };
             Some(Box::new(EventRows {
-                agg: EventAgg::new(opts.event_times, received),
+                agg: EventAgg::new(opts.event_times, received, opts.time_reading),
                 cols,
             }))
         } else if kind == Kind::DailyMetrics {
@@ -441,7 +444,12 @@ fn read_file(
                 metric: cols[2].expect("required"),
                 value: cols[3].expect("required"),
             };
-            Some(Box::new(MetricRows::new(cols, opts.event_times, received)))
+            Some(Box::new(MetricRows::new(
+                cols,
+                opts.event_times,
+                received,
+                opts.time_reading,
+            )))
         } else {
             None
         };
@@ -466,6 +474,7 @@ fn read_file(
                 seed,
                 received,
                 &opts.event_times,
+                opts.time_reading,
                 &mut chunker,
                 &mut report,
                 &progress,
@@ -542,11 +551,22 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(kind: Kind, received: Timestamp, window: &EventTimeWindow) -> Sink {
+    fn new(
+        kind: Kind,
+        received: Timestamp,
+        window: &EventTimeWindow,
+        reading: TimeReading,
+    ) -> Sink {
         if kind == Kind::Events {
-            Sink::Events(Box::new(EventAgg::new(*window, received)))
+            Sink::Events(Box::new(EventAgg::new(*window, received, reading)))
         } else {
-            Sink::Entities(Box::new(EntitySink::new(kind, received, *window)))
+            Sink::Entities(Box::new(EntitySink::new(kind, received, *window, reading)))
+        }
+    }
+    fn reading(&self) -> TimeReading {
+        match self {
+            Sink::Events(a) => a.reading,
+            Sink::Entities(e) => e.reading,
         }
     }
     fn row(&mut self, f: &Fields, extra: &[(&str, Option<&str>)]) -> Result<(), FieldError> {
@@ -589,11 +609,12 @@ fn read_csv(
     seed: u64,
     received: Timestamp,
     window: &EventTimeWindow,
+    reading: TimeReading,
     chunker: &mut Chunker,
     report: &mut ImportReport,
     progress: &dyn Fn(u64),
 ) -> Result<WriteBatch, ImportError> {
-    let mut sink = Sink::new(kind, received, window);
+    let mut sink = Sink::new(kind, received, window, reading);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -651,6 +672,7 @@ fn read_csv(
             let fields = Fields {
                 values: &values,
                 names: kind.columns(),
+                reading,
             };
             sink.row(&fields, &extra)
         })();
@@ -682,6 +704,7 @@ fn read_jsonl(
     progress: &dyn Fn(u64),
 ) -> Result<WriteBatch, ImportError> {
     let columns = kind.columns();
+    let reading = sink.reading();
     let seed = xxh3_64(format!("{}\x1fjsonl", kind.name()).as_bytes());
     let mut chunks = RecordChunks::new(seed);
     let mut key_cache: rustc_hash::FxHashMap<String, Option<usize>> = Default::default();
@@ -736,6 +759,7 @@ fn read_jsonl(
                 &Fields {
                     values: &values,
                     names: columns,
+                    reading,
                 },
                 &extra,
             )

@@ -8,7 +8,7 @@ use crate::fast::FastSink;
 use crate::intern::Interner;
 use crate::report::FieldError;
 use bellwether_core::series::METRIC_PREFIX;
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::SeriesDelta;
 use std::collections::BTreeMap;
@@ -32,15 +32,18 @@ pub(crate) struct MetricRows {
     mark: usize,
     kept: u64,
     window: EventTimeWindow,
+    reading: TimeReading,
     received: Timestamp,
 }
 
 impl MetricRows {
-    /// Daily metrics read from `cols`, whose days must lie inside `window` as of `received`.
+    /// Daily metrics read from `cols`, whose days must lie inside `window` as of `received`, their dates read
+    /// under `reading`.
     pub(crate) fn new(
         cols: MetricColumns,
         window: EventTimeWindow,
         received: Timestamp,
+        reading: TimeReading,
     ) -> MetricRows {
         MetricRows {
             cols,
@@ -58,6 +61,7 @@ impl MetricRows {
             mark: 0,
             kept: 0,
             window,
+            reading,
             received,
         }
     }
@@ -68,7 +72,7 @@ impl FastSink for MetricRows {
     fn row(&mut self, f: &[&[u8]]) -> Result<(), FieldError> {
         let c = &self.cols;
         let account = self.accounts.get(f[c.account])?;
-        let day = Timestamp::parse_bytes(f[c.date].trim_ascii())
+        let day = Timestamp::parse_bytes_with(f[c.date].trim_ascii(), &self.reading)
             .map_err(|e| FieldError::field("date", e.to_string()))?
             .day();
         let day = self

@@ -5,7 +5,7 @@
 use crate::entities::EntitySink;
 use crate::fields::Fields;
 use crate::kind::{self, Kind};
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{Code, Timestamp};
 use bellwether_store::WriteBatch;
 
@@ -25,15 +25,16 @@ pub struct RecordError {
 /// Converts records of one kind (field name → text; names as in the kind's columns or their aliases) into one
 /// batch. Bad records are returned with their position and field and left out; the good ones are kept.
 /// Product events are rolled up differently and are not accepted here. Event times are checked against
-/// `window` as of `received`.
+/// `window` as of `received`; dates are read under `reading`.
 pub fn records_batch(
     kind: Kind,
     records: &[Vec<(String, String)>],
     received: Timestamp,
     window: &EventTimeWindow,
+    reading: &TimeReading,
 ) -> (WriteBatch, Vec<RecordError>) {
     let columns = kind.columns();
-    let mut sink = EntitySink::new(kind, received, *window);
+    let mut sink = EntitySink::new(kind, received, *window, *reading);
     let mut errors = Vec::new();
     for (index, rec) in records.iter().enumerate() {
         if kind == Kind::Events {
@@ -66,6 +67,7 @@ pub fn records_batch(
             &Fields {
                 values: &values,
                 names: columns,
+                reading: *reading,
             },
             &extra,
         );
@@ -128,6 +130,7 @@ mod tests {
             ],
             Timestamp::parse("2026-01-07").unwrap(),
             &EventTimeWindow::default(),
+            &TimeReading::DEFAULT,
         );
         assert_eq!(b.interactions.len(), 2);
         assert_eq!(errs.len(), 1);

@@ -37,16 +37,30 @@ async fn salesforce_contacts_turnover_and_renewals() {
     let header = "Id,AccountId,Email,FirstName,LastName,Title,Stakeholder_Role__c,Status__c\n";
     let first = dir.path().join("contacts1.csv");
     std::fs::write(&first, format!("{header}c1,acme,ann@acme.io,Ann,Lee,VP Ops,Champion,Active\nc2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
-    let r = import_crm(&store, &m, "contacts", &first, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "contacts",
+        &first,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.rows, r.stored, r.left, r.rejected.len()), (3, 3, 0, 0));
     // The champion is gone from the next export.
     let second = dir.path().join("contacts2.csv");
     std::fs::write(&second, format!("{header}c2,acme,bo@acme.io,Bo,Ng,Analyst,User,Active\nc3,acme,cy@acme.io,Cy,Fu,Admin,Admin,Inactive\n")).unwrap();
-    let r = import_crm(&store, &m, "contacts", &second, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "contacts",
+        &second,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.stored, r.left), (2, 1));
     let id = AccountId("acme".into());
     let book = store
@@ -77,9 +91,16 @@ async fn salesforce_contacts_turnover_and_renewals() {
 
     let opps = dir.path().join("opps.csv");
     std::fs::write(&opps, "Id,AccountId,CloseDate,StageName,Amount\no1,acme,2026-01-31,Closed Won,12000\no2,acme,2026-03-31,Negotiation,9000\no3,beta,2026-02-28,Closed Lost,5000\no4,beta,someday,Closed Won,1\n").unwrap();
-    let r = import_crm(&store, &m, "opportunities", &opps, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "opportunities",
+        &opps,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (r.rows, r.stored, r.skipped, r.rejected.len()),
         (4, 2, 1, 1)
@@ -110,16 +131,23 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
     let export = dir.path().join("tickets.csv");
     std::fs::write(
         &export,
-        "Summation column,Id,Requester,Subject,Status,Priority,Created at,Organization,Solved at,Satisfaction Score,First reply time in minutes,Full resolution time in minutes\n\
-         ,101,Ann,Export broken,Solved,Urgent,2026-03-02 09:00:00,acme corp ,2026-03-03 10:00:00,Bad,35,1500\n\
-         ,102,Bo,How do I invite?,Open,Low,2026-03-04 11:00:00,Globex,,Offered,,\n\
-         ,103,Cy,Billing,Open,Normal,2026-03-05 12:00:00,Umbrella,,,,\n\
-         ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,\n",
+        "Summation column,Id,Requester,Subject,Status,Priority,Created at,Organization,Solved at,Satisfaction Score,First reply time in minutes,Full resolution time in minutes,Tags\n\
+         ,101,Ann,Export broken,Solved,Urgent,2026-03-02 09:00:00,acme corp ,2026-03-03 10:00:00,Bad,35,1500,vip escalated\n\
+         ,102,Bo,How do I invite?,Open,-,\"November 30, 2026 13:00\",Globex,,Offered,,,onboarding\n\
+         ,103,Cy,Billing,Open,Normal,2026-03-05 12:00:00,Umbrella,,,,,\n\
+         ,104,Di,SSO,Pending,High,2026-03-06 13:00:00,Initech,,,,,\n",
     )
     .unwrap();
-    let r = import_crm(&store, &m, "tickets", &export, &Default::default())
-        .await
-        .unwrap();
+    let r = import_crm(
+        &store,
+        &m,
+        "tickets",
+        &export,
+        &Default::default(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((r.rows, r.stored, r.rejected.len()), (4, 2, 2), "{r:?}");
     assert_eq!(
         (r.rejected[0].index, r.rejected[0].field),
@@ -146,8 +174,16 @@ async fn zendesk_ticket_export_is_matched_to_accounts_by_organization_name() {
     assert_eq!(t[0].csat, Some(1.0));
     assert_eq!(t[0].first_response_minutes, Some(35.0));
     assert!(t[0].closed_at.is_some());
+    assert!(
+        t[0].escalated,
+        "the Tags column's `escalated` marks the ticket"
+    );
     let g = &book.accounts[&AccountId("acc-2".into())].tickets;
     assert_eq!((g.len(), g[0].csat), (1, None));
+    // Zendesk's long-form date and its `-` for no priority.
+    assert_eq!(g[0].opened_at.to_string(), "2026-11-30T13:00:00Z");
+    assert_eq!(g[0].priority, bellwether_core::model::Priority::Normal);
+    assert!(!g[0].escalated);
 }
 
 #[tokio::test]

@@ -509,3 +509,86 @@ async fn absurd_event_times_are_named_by_line_and_field_and_the_rest_kept() {
     let r = import_file(&s, &p, &wide).await.unwrap();
     assert_eq!((r.imported, r.rejected_count), (1, 0));
 }
+
+/// The dates exports print, as `interactions` (the general reader) and `events` (the fast path).
+const EXPORTED_DATES: &[(&str, &str)] = &[
+    ("03/05/2024", "2024-03-05T00:00:00Z"),
+    ("3/5/2024 2:22 PM", "2024-03-05T13:22:00Z"),
+    ("Mar 5, 2024", "2024-03-05T00:00:00Z"),
+    ("05.03.2024", "2024-03-05T00:00:00Z"),
+    ("2024-03-05 14:22:00 +0100", "2024-03-05T13:22:00Z"),
+    ("2024-03-05 14:22:00 UTC", "2024-03-05T14:22:00Z"),
+    ("2024-03-05 14:22:00.000 -0500", "2024-03-05T19:22:00Z"),
+    ("2024-03-05 14:22:00-05", "2024-03-05T19:22:00Z"),
+    ("1796099400000.0", "2026-12-01T04:30:00Z"),
+    ("November 30, 2026 13:00", "2026-11-30T12:00:00Z"),
+];
+
+#[tokio::test]
+async fn exported_date_forms_import_under_the_day_order_and_time_zone() {
+    use bellwether_core::time::{DayOrder, TimeReading, UtcOffset};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let mut csv = String::from("interaction_id,account_id,timestamp,kind\n");
+    let mut events = String::from("account_id,timestamp,event\n");
+    for (i, (text, _)) in EXPORTED_DATES.iter().enumerate() {
+        csv.push_str(&format!("i{i},acme,\"{text}\",meeting\n"));
+        events.push_str(&format!("acme,\"{text}\",login\n"));
+    }
+    let received = Some(bellwether_core::Timestamp::parse("2026-12-01T10:00:00Z").unwrap());
+    // Without a day order the slash dates are refused, naming the setting; the rest is kept.
+    let plain = ImportOptions {
+        received_at: received,
+        ..Default::default()
+    };
+    let f = write(dir.path(), "interactions.csv", &csv);
+    let r = import_file(&s, &f, &plain).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (8, 2), "{r:?}");
+    for rej in &r.rejected {
+        assert_eq!(rej.field.as_deref(), Some("timestamp"));
+        assert!(rej.message.contains("day_order"), "{}", rej.message);
+    }
+    assert!(r.rejected[0].message.contains("'03/05/2024'"));
+    assert!(r.rejected[1].message.contains("'3/5/2024 2:22 PM'"));
+    // With `[import] day_order = "mdy"` and `time_zone = "+01:00"` every form lands where it should.
+    let reading = TimeReading {
+        day_order: Some(DayOrder::Mdy),
+        time_zone: UtcOffset(60),
+    };
+    let opts = ImportOptions {
+        received_at: received,
+        time_reading: reading,
+        ..Default::default()
+    };
+    let f = write(
+        dir.path(),
+        "interactions2.csv",
+        &csv.replace(",acme,", ",globex,"),
+    );
+    let r = import_file(&s, &f, &opts).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (10, 0), "{r:?}");
+    let book = s.load_book(None).await.unwrap();
+    let mut got: Vec<(String, String)> = book.accounts[&AccountId("globex".into())]
+        .interactions
+        .iter()
+        .map(|x| (x.id.clone(), x.at.to_string()))
+        .collect();
+    got.sort_by_key(|(id, _)| id[1..].parse::<usize>().unwrap());
+    let want: Vec<(String, String)> = EXPORTED_DATES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, utc))| (format!("i{i}"), utc.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // The events fast path reads the same forms under the same settings.
+    let f = write(dir.path(), "events.csv", &events);
+    let r = import_file(&s, &f, &plain).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (8, 2), "{r:?}");
+    let f = write(
+        dir.path(),
+        "events2.csv",
+        &events.replace("acme,", "initech,"),
+    );
+    let r = import_file(&s, &f, &opts).await.unwrap();
+    assert_eq!((r.imported, r.rejected_count), (10, 0), "{r:?}");
+}

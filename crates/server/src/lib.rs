@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// The event times accepted (`[event_times]`): a message or record dated outside is rejected with
     /// `event_time_out_of_range`, naming its field.
     pub event_times: bellwether_core::time::EventTimeWindow,
+    /// How the dates of records and webhooks are read where their text leaves something open (`[import]`:
+    /// the day order of slash dates, the time zone of times without an offset).
+    pub time_reading: bellwether_core::time::TimeReading,
     /// For tests of client retries: this many tracking requests are stored and then answered 503, as if the
     /// reply was lost. Zero in production.
     pub fail_after_commit: u32,
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             reassess_max_accounts: 2_000,
             max_inbox_messages: 5_000_000,
             event_times: Default::default(),
+            time_reading: Default::default(),
             fail_after_commit: 0,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
@@ -87,6 +91,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("reassess_max_accounts", &self.reassess_max_accounts)
             .field("max_inbox_messages", &self.max_inbox_messages)
             .field("event_times", &self.event_times)
+            .field("time_reading", &self.time_reading)
             .field("fail_after_commit", &self.fail_after_commit)
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)

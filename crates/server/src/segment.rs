@@ -23,7 +23,7 @@ use crate::queue::Queue;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_ingest::kind::{self, Kind};
 use bellwether_ingest::records::records_batch;
@@ -748,6 +748,7 @@ fn check_record(
         std::slice::from_ref(&rec.to_vec()),
         Timestamp(0),
         &EventTimeWindow::ANY,
+        &TimeReading::DEFAULT,
     );
     match errs.into_iter().next() {
         None => Ok(()),
@@ -1482,8 +1483,9 @@ impl<S: LiveStore> Applier<S> {
         let now = groups.last().map_or_else(Timestamp::now, |g| g.received_at);
         // Acknowledged records were checked on arrival.
         let any = &EventTimeWindow::ANY;
-        let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now, any);
-        let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now, any);
+        let utc = &TimeReading::DEFAULT;
+        let (mut batch, _) = records_batch(Kind::Accounts, &b.accounts, now, any, utc);
+        let (contacts, _) = records_batch(Kind::Contacts, &b.contacts, now, any, utc);
         batch.contacts = contacts.contacts;
         batch.contact_attrs = contacts.contact_attrs;
         for (account, points) in std::mem::take(&mut b.counts) {

@@ -303,6 +303,107 @@ async fn interactions_and_zendesk_tickets_are_stored_and_bad_records_named() {
 }
 
 #[tokio::test]
+async fn zendesk_trigger_bodies_are_stored_and_unstorable_tickets_answered_4xx() {
+    // Zendesk's long-form dates carry no offset: they are read in `[import] time_zone`.
+    let server = TestServer::start(ServerConfig {
+        time_reading: bellwether_core::time::TimeReading {
+            time_zone: bellwether_core::time::UtcOffset(60),
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    let ingest = server.ingest_key.clone();
+    // What the documented trigger body renders for an organization without an external id and a ticket
+    // without a priority.
+    let ticket = r#"{"account_id": "",
+        "ticket": {"id": "4711", "subject": "Export failing", "description": "It fails.", "status": "Solved",
+                   "priority": "-", "tags": "vip escalated", "requester_id": "20978392",
+                   "organization_id": "509974", "created_at": "November 30, 2026 13:00",
+                   "updated_at": "November 30, 2026 15:30"}}"#;
+    let (s, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            ticket,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["accepted"].as_u64()),
+        (StatusCode::OK, Some(1)),
+        "{b}"
+    );
+    let id = bellwether_core::AccountId("509974".into());
+    let book = server
+        .store
+        .load_book(Some(std::slice::from_ref(&id)))
+        .await
+        .unwrap();
+    let t = &book.accounts[&id].tickets[0];
+    assert_eq!(t.id, "4711");
+    assert_eq!(t.opened_at.to_string(), "2026-11-30T12:00:00Z");
+    assert_eq!(
+        t.closed_at.map(|c| c.to_string()).as_deref(),
+        Some("2026-11-30T14:30:00Z")
+    );
+    assert_eq!(t.priority, bellwether_core::model::Priority::Normal);
+    assert!(t.escalated);
+    // A ticket that cannot be stored is a 4xx naming its field, not a 200 Zendesk would take as delivered.
+    let bad = r#"{"ticket": {"id": "4712", "status": "open", "organization_id": "509974",
+        "created_at": "30/11/2026 13:00"}}"#;
+    let (s, b) = call(
+        &server,
+        post("/webhooks/zendesk", Some(&ingest), "application/json", bad),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["code"], "invalid_field");
+    assert_eq!(b["path"], "tickets[0].opened_at");
+    let msg = b["message"].as_str().unwrap();
+    assert!(
+        msg.contains("'30/11/2026 13:00'") && msg.contains("day_order"),
+        "{msg}"
+    );
+    let no_account =
+        r#"{"account_id": "", "ticket": {"id": "4713", "created_at": "2026-11-30T13:00:00Z"}}"#;
+    let (s, b) = call(
+        &server,
+        post(
+            "/webhooks/zendesk",
+            Some(&ingest),
+            "application/json",
+            no_account,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("tickets[0].account_id")),
+        "{b}"
+    );
+    // The same rule on the twin record route.
+    let (s, b) = call(
+        &server,
+        post(
+            "/v1/interactions",
+            Some(&ingest),
+            "application/json",
+            r#"{"interactions":[{"id":"i9","account_id":"a1","timestamp":"soon","kind":"meeting"}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("interactions[0].timestamp")),
+        "{b}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn segment_webhook_destination_checks_its_shared_secret() {
     use hmac::{Hmac, Mac};
     let server = TestServer::start(ServerConfig {

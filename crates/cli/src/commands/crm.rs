@@ -20,6 +20,10 @@ pub struct CrmArgs {
     what: String,
     /// The CSV export.
     file: PathBuf,
+    /// How to read slash dates such as 03/05/2024: mdy (March 5) or dmy (3 May); overrides
+    /// `[import] day_order` in the settings.
+    #[arg(long, value_name = "ORDER", value_parser = bellwether_core::time::DayOrder::parse)]
+    day_order: Option<bellwether_core::time::DayOrder>,
 }
 
 /// Runs the import and re-assesses the accounts it touched.
@@ -39,9 +43,17 @@ pub async fn run(settings: &Settings, a: CrmArgs) -> Result<ExitCode, CliError> 
         ));
     }
     let store = super::open_store(settings).await?;
-    let report = import_crm(&store, &mapping, &a.what, &a.file, &settings.event_times)
-        .await
-        .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
+    let reading = settings.time_reading_with(a.day_order);
+    let report = import_crm(
+        &store,
+        &mapping,
+        &a.what,
+        &a.file,
+        &settings.event_times,
+        &reading,
+    )
+    .await
+    .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
     for n in &report.notices {
         eprintln!("note: {n}");
     }

@@ -65,7 +65,14 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     );
     let store = SqliteStore::open(&root.join("bellwether.db")).await?;
     let t = Instant::now();
-    import_folder(&store, &files, false, settings.event_times).await?;
+    import_folder(
+        &store,
+        &files,
+        false,
+        settings.event_times,
+        settings.time_reading,
+    )
+    .await?;
     let t_import = t.elapsed().as_secs_f64();
 
     eprintln!("3/3 assessing every account");

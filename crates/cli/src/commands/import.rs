@@ -3,7 +3,7 @@
 use super::{bar, open_store};
 use crate::config::Settings;
 use crate::error::CliError;
-use bellwether_core::time::EventTimeWindow;
+use bellwether_core::time::{DayOrder, EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Code};
 use bellwether_ingest::{import_dir, import_file, ImportOptions, ImportReport, Kind};
 use clap::Args;
@@ -25,6 +25,10 @@ pub struct ImportArgs {
     /// Do not re-assess the accounts the import touched (run `bellwether assess` later).
     #[arg(long)]
     pub no_assess: bool,
+    /// How to read slash dates such as 03/05/2024: mdy (March 5) or dmy (3 May); overrides
+    /// `[import] day_order` in the settings.
+    #[arg(long, value_name = "ORDER", value_parser = DayOrder::parse)]
+    pub day_order: Option<DayOrder>,
 }
 
 /// Prints one file's report; returns whether any record was rejected.
@@ -62,11 +66,13 @@ pub fn print_report(r: &ImportReport) -> bool {
     r.rejected_count > 0
 }
 
-/// Options with a byte progress bar, checking event times against `event_times`.
+/// Options with a byte progress bar, checking event times against `event_times` and reading dates under
+/// `time_reading`.
 pub fn options_with_progress(
     kind: Option<Kind>,
     label: &str,
     event_times: EventTimeWindow,
+    time_reading: TimeReading,
 ) -> (ImportOptions, indicatif::ProgressBar) {
     let pb = bar(
         0,
@@ -77,6 +83,7 @@ pub fn options_with_progress(
         kind,
         received_at: None,
         event_times,
+        time_reading,
         progress: Some(Arc::new(move |done, total| {
             p.set_length(total);
             p.set_position(done);
@@ -92,8 +99,9 @@ pub async fn import_folder<S: bellwether_store::Store>(
     dir: &Path,
     json: bool,
     event_times: EventTimeWindow,
+    time_reading: TimeReading,
 ) -> Result<(bool, Vec<AccountId>), CliError> {
-    let (opts, pb) = options_with_progress(None, "importing", event_times);
+    let (opts, pb) = options_with_progress(None, "importing", event_times, time_reading);
     let rep = import_dir(store, dir, &opts).await?;
     pb.finish_and_clear();
     let mut any_rejected = false;
@@ -199,10 +207,11 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
         ));
     }
     let store = open_store(settings).await?;
+    let reading = settings.time_reading_with(a.day_order);
     let (rejected, touched) = if path.is_dir() {
-        import_folder(&store, &path, a.json, settings.event_times).await?
+        import_folder(&store, &path, a.json, settings.event_times, reading).await?
     } else {
-        let (opts, pb) = options_with_progress(kind, "importing", settings.event_times);
+        let (opts, pb) = options_with_progress(kind, "importing", settings.event_times, reading);
         let r = import_file(&store, &path, &opts).await;
         pb.finish_and_clear();
         let r = r?;

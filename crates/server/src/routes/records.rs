@@ -58,7 +58,9 @@ async fn read_json<S: LiveStore>(
         .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not JSON: {e}")))
 }
 
-/// Stores the records of one kind; bad ones are listed with their path, the good ones kept.
+/// Stores the records of one kind; bad ones are listed with their path, the good ones kept. When none could
+/// be stored the answer is the first one's error (4xx, with its code and path), so a sender that sends one
+/// record at a time (a Zendesk trigger) sees the failure and can retry or show it.
 async fn store<S: LiveStore>(
     st: &Shared<S>,
     kind: Kind,
@@ -67,7 +69,13 @@ async fn store<S: LiveStore>(
     path: &str,
 ) -> ApiResult<Json<Value>> {
     let started = Instant::now();
-    let (batch, errors) = records_batch(kind, &records, Timestamp::now(), &st.config.event_times);
+    let (batch, errors) = records_batch(
+        kind,
+        &records,
+        Timestamp::now(),
+        &st.config.event_times,
+        &st.config.time_reading,
+    );
     let touched = batch.accounts();
     let mut live = LiveBatch {
         batch,
@@ -75,6 +83,23 @@ async fn store<S: LiveStore>(
     };
     live.batch.source = source.into();
     let accepted = records.len() - errors.len();
+    let at = |e: &bellwether_ingest::records::RecordError| {
+        format!(
+            "{path}[{}]{}",
+            e.index,
+            e.field.map(|f| format!(".{f}")).unwrap_or_default()
+        )
+    };
+    if accepted == 0 {
+        if let Some(e) = errors.first() {
+            st.metrics.messages(source, "rejected", errors.len() as u64);
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" ({n} records, none stored; this is the first)"),
+            };
+            return Err(ApiError::new(e.code, format!("{}: {}{more}", at(e), e.message)).at(at(e)));
+        }
+    }
     if accepted > 0 {
         st.store.write_live(live).await?;
         st.queue.push(touched, started);
@@ -88,7 +113,7 @@ async fn store<S: LiveStore>(
                 "index": e.index,
                 "code": e.code,
                 "message": e.message,
-                "path": format!("{path}[{}]{}", e.index, e.field.map(|f| format!(".{f}")).unwrap_or_default()),
+                "path": at(e),
             })
         })
         .collect();
@@ -129,9 +154,11 @@ async fn interactions<S: LiveStore>(
 }
 
 /// Zendesk's ticket as canonical ticket fields. The account is `account_id` when the webhook body adds it
-/// (a trigger can send `{{ticket.organization.external_id}}`), else the ticket's organization id.
+/// (a trigger can send `{{ticket.organization.external_id}}`, which is empty for an organization without an
+/// external id), else the ticket's organization id. Tags come as an array (the API) or as one space-separated
+/// string (`{{ticket.tags}}`); the ticket reader finds `escalated` among them.
 fn zendesk_ticket(t: &Map<String, Value>, extra_account: Option<String>) -> Vec<(String, String)> {
-    let get = |k: &str| t.get(k).and_then(scalar);
+    let get = |k: &str| t.get(k).and_then(scalar).filter(|v| !v.trim().is_empty());
     let mut r: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -142,12 +169,17 @@ fn zendesk_ticket(t: &Map<String, Value>, extra_account: Option<String>) -> Vec<
     put(
         "account_id",
         extra_account
+            .filter(|v| !v.trim().is_empty())
             .or_else(|| get("account_id"))
             .or_else(|| get("organization_id")),
     );
     put("opened_at", get("created_at"));
     let status = get("status");
-    if matches!(status.as_deref(), Some("solved" | "closed")) {
+    let closed = status
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .is_some_and(|s| s == "solved" || s == "closed");
+    if closed {
         put("closed_at", get("solved_at").or_else(|| get("updated_at")));
     }
     put("status", status);
@@ -167,11 +199,17 @@ fn zendesk_ticket(t: &Map<String, Value>, extra_account: Option<String>) -> Vec<
             _ => None,
         },
     );
-    let escalated = t
-        .get("tags")
-        .and_then(Value::as_array)
-        .is_some_and(|tags| tags.iter().any(|x| x.as_str() == Some("escalated")));
-    put("escalated", Some(escalated.to_string()));
+    let tags = match t.get("tags") {
+        Some(Value::Array(tags)) => Some(
+            tags.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    put("tags", tags);
     r
 }
 
