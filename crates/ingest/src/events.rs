@@ -22,6 +22,7 @@ use crate::report::FieldError;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
+use bellwether_core::text::{self, Bound};
 use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
@@ -157,11 +158,13 @@ impl EventAgg {
         EventAgg {
             accounts: Interner::new(
                 "account_id",
+                Bound::Id,
                 MAX_ACCOUNTS,
                 "more than 16.7 million accounts in one file; split the file",
             ),
             events: Interner::new(
                 "event",
+                Bound::Name,
                 1 << 16,
                 "more than 65,536 event names; the event column seems to hold ids, not names",
             ),
@@ -203,7 +206,10 @@ impl EventAgg {
             }
         }
         let user = match user.map(|u| u.trim_ascii()).filter(|u| !u.is_empty()) {
-            Some(u) => xxhash_rust::xxh3::xxh3_64(u) | 1,
+            Some(u) => {
+                text::check_bytes(Bound::Id, u).map_err(|e| FieldError::text("user_id", e))?;
+                xxhash_rust::xxh3::xxh3_64(u) | 1
+            }
             None => 0,
         };
         let account = self.accounts.get(account)?;
