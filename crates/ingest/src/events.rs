@@ -11,10 +11,11 @@
 //! run are distinct users). Sorting replaced hash-set counting, which spent most of the import on cache misses
 //! (17M events: 8.4 s with hash sets, see BENCHMARKS.md).
 //!
-//! CSV files without quotes take a fast path that splits lines and fields with `memchr` on 4 MiB blocks and
-//! fingerprints each block as a chunk; this path is written by hand because the general CSV reader spent most of
-//! the import's time on tens of millions of rows. Files with quotes, and JSONL, go through the general readers
-//! and [`EventAgg::add_fields`].
+//! CSV files take a fast path that reads 4 MiB blocks, cut at record ends, and fingerprints each block as a
+//! chunk; a block without quotes is split into lines and fields with `memchr`, written by hand because the
+//! general CSV reader spent most of the import's time on tens of millions of rows, and a block with quotes is
+//! read by the CSV parser (see `fast`). Files with more than 32 columns, and JSONL, go through the general
+//! readers and [`EventAgg::add_fields`].
 
 use crate::fields::Fields;
 use crate::intern::Interner;
