@@ -11,6 +11,7 @@
 //!   assessments and plays;
 //! - [`history`]: attributes that change over time and the point-in-time rule for reading them;
 //! - [`series`]: per-account daily metric series and their compact packed encoding;
+//! - [`text`]: the bounds on ids and names (length, no control characters);
 //! - [`error`]: the one table of error codes shared by the CLI and the HTTP API.
 #![deny(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod ids;
 pub mod model;
 pub mod money;
 pub mod series;
+pub mod text;
 pub mod time;
 
 pub use error::{Code, ErrorType};

@@ -251,6 +251,9 @@ fn zone_ms(rest: &[u8]) -> Result<Option<i64>, &'static str> {
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
             let oh = digits(&[*h1, *h2]).ok_or("bad offset")? as i64;
             let om = digits(&[*m1, *m2]).ok_or("bad offset")? as i64;
+            if oh > 23 || om > 59 {
+                return Err("time zone offset out of range; use -23:59 to +23:59");
+            }
             let off = (oh * 60 + om) * 60_000;
             Ok(Some(if *sign == b'+' { off } else { -off }))
         }
@@ -888,6 +891,12 @@ mod tests {
         let e = Timestamp::parse("03/01/2024").unwrap_err();
         assert!(e.to_string().contains("03/01/2024"), "{e}");
         assert!(Timestamp::parse("2024-03-01T25:00:00Z").is_err());
+        for bad in ["+99:99", "+24:00", "-12:60", "+0960"] {
+            let e = Timestamp::parse(&format!("2024-03-01T10:00:00{bad}")).unwrap_err();
+            assert!(e.to_string().contains("offset out of range"), "{e}");
+        }
+        assert!(Timestamp::parse("2024-03-01T10:00:00+23:59").is_ok());
+        assert!(Timestamp::parse("2024-03-01T10:00:00-14:00").is_ok());
     }
 
     fn utc(s: &str) -> String {

@@ -39,6 +39,9 @@ fn attr_value(
     currency: Currency,
 ) -> Result<String, FieldError> {
     let v = v.trim();
+    if let Some(bound) = crate::fields::column_bound(name) {
+        bellwether_core::text::check(bound, v).map_err(|e| FieldError::text(field, e))?;
+    }
     Ok(match name {
         attr::ARR => {
             match money::parse_major(v, currency).map_err(|e| FieldError::field(field, e))? {
@@ -180,6 +183,7 @@ impl EntitySink {
         f: &Fields,
         extra: &[(&str, Option<&str>)],
     ) -> Result<(), FieldError> {
+        f.check_bounds()?;
         let received = self.received;
         match self.kind {
             Kind::Accounts => {

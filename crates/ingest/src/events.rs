@@ -11,10 +11,11 @@
 //! run are distinct users). Sorting replaced hash-set counting, which spent most of the import on cache misses
 //! (17M events: 8.4 s with hash sets, see BENCHMARKS.md).
 //!
-//! CSV files without quotes take a fast path that splits lines and fields with `memchr` on 4 MiB blocks and
-//! fingerprints each block as a chunk; this path is written by hand because the general CSV reader spent most of
-//! the import's time on tens of millions of rows. Files with quotes, and JSONL, go through the general readers
-//! and [`EventAgg::add_fields`].
+//! CSV files take a fast path that reads 4 MiB blocks, cut at record ends, and fingerprints each block as a
+//! chunk; a block without quotes is split into lines and fields with `memchr`, written by hand because the
+//! general CSV reader spent most of the import's time on tens of millions of rows, and a block with quotes is
+//! read by the CSV parser (see `fast`). Files with more than 32 columns, and JSONL, go through the general
+//! readers and [`EventAgg::add_fields`].
 
 use crate::fields::Fields;
 use crate::intern::Interner;
@@ -22,6 +23,7 @@ use crate::report::FieldError;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
+use bellwether_core::text::{self, Bound};
 use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::SeriesDelta;
@@ -160,11 +162,13 @@ impl EventAgg {
         EventAgg {
             accounts: Interner::new(
                 "account_id",
+                Bound::Id,
                 MAX_ACCOUNTS,
                 "more than 16.7 million accounts in one file; split the file",
             ),
             events: Interner::new(
                 "event",
+                Bound::Name,
                 1 << 16,
                 "more than 65,536 event names; the event column seems to hold ids, not names",
             ),
@@ -207,7 +211,10 @@ impl EventAgg {
             }
         }
         let user = match user.map(|u| u.trim_ascii()).filter(|u| !u.is_empty()) {
-            Some(u) => xxhash_rust::xxh3::xxh3_64(u) | 1,
+            Some(u) => {
+                text::check_bytes(Bound::Id, u).map_err(|e| FieldError::text("user_id", e))?;
+                xxhash_rust::xxh3::xxh3_64(u) | 1
+            }
             None => 0,
         };
         let account = self.accounts.get(account)?;

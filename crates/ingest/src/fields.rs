@@ -2,8 +2,23 @@
 //! field, quoting the value and saying what form is expected.
 
 use crate::report::FieldError;
+use bellwether_core::text::{self, Bound};
 use bellwether_core::time::TimeReading;
 use bellwether_core::{money, Currency, Day, Timestamp};
+
+/// The bound of a canonical column (or account attribute) that holds an id or a name, if it does: the one
+/// list of which fields are keys and labels, for files, webhooks and the tracking API's traits alike.
+pub(crate) fn column_bound(name: &str) -> Option<Bound> {
+    match name {
+        "account_id" | "contact_id" | "user_id" | "ticket_id" | "event_id" | "interaction_id"
+        | "subscription_id" | "parent_id" | "email" | "owner" => Some(Bound::Id),
+        "event" | "metric" | "plan" | "segment" | "lifecycle_stage" | "attribute" | "name"
+        | "title" | "role" | "status" | "kind" | "priority" | "response" | "currency" => {
+            Some(Bound::Name)
+        }
+        _ => None,
+    }
+}
 
 /// A record's fields by canonical column position, blank values as `None`.
 pub struct Fields<'a> {
@@ -19,6 +34,17 @@ impl<'a> Fields<'a> {
             .iter()
             .position(|c| c.name == name)
             .unwrap_or_else(|| panic!("column {name} is not declared"))
+    }
+
+    /// Checks every id and name of the record against its bound ([`column_bound`]); the first one refused is
+    /// the error, naming its field.
+    pub(crate) fn check_bounds(&self) -> Result<(), FieldError> {
+        for (col, v) in self.names.iter().zip(self.values) {
+            if let (Some(bound), Some(v)) = (column_bound(col.name), v) {
+                text::check(bound, v.trim()).map_err(|e| FieldError::text(col.name, e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The raw text of a column, `None` when absent or blank.

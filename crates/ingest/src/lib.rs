@@ -409,6 +409,7 @@ fn read_file(
             seed,
             width: header.len(),
             header_bytes: first.len() as u64,
+            block: fast::BLOCK_BYTES,
             flush_rows: opts.batch_rows.unwrap_or(if kind == Kind::Events {
                 EVENTS_PER_BATCH
             } else {

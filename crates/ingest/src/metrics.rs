@@ -8,6 +8,7 @@ use crate::fast::FastSink;
 use crate::intern::Interner;
 use crate::report::FieldError;
 use bellwether_core::series::METRIC_PREFIX;
+use bellwether_core::text::Bound;
 use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::SeriesDelta;
@@ -49,11 +50,13 @@ impl MetricRows {
             cols,
             accounts: Interner::new(
                 "account_id",
+                Bound::Id,
                 1 << 24,
                 "more than 16.7 million accounts in one file; split the file",
             ),
             metrics: Interner::new(
                 "metric",
+                Bound::Name,
                 1 << 16,
                 "more than 65,536 metric names; the metric column seems to hold ids, not names",
             ),

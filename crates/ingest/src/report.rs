@@ -47,6 +47,10 @@ impl FieldError {
             code: Code::InvalidRecord,
         }
     }
+    /// An id or name refused by its bound (see `bellwether_core::text`).
+    pub fn text(field: &'static str, e: bellwether_core::text::TextError) -> FieldError {
+        FieldError::field(field, e.to_string())
+    }
     /// An event time outside the accepted window.
     pub fn event_time(field: &'static str, e: bellwether_core::time::EventTimeError) -> FieldError {
         FieldError {

@@ -23,6 +23,7 @@ use crate::queue::Queue;
 use bellwether_core::series::{
     ACTIVE_USERS, EVENT_PREFIX, MONTHLY_ACTIVE_USERS, USERS_PREFIX, WEEKLY_ACTIVE_USERS,
 };
+use bellwether_core::text::{self, Bound};
 use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_ingest::kind::{self, Kind};
@@ -512,6 +513,26 @@ pub fn parse_message(
     };
     let raw = stripped.as_deref().unwrap_or(raw);
     let id_given = w.message_id.as_ref().and_then(Field::text);
+    // Ids and names are bounded as in imports: too long, or holding a control character, is refused.
+    let bounded = |field: &str, v: Option<String>, bound: Bound| match v {
+        Some(v) => match text::check(bound, &v) {
+            Ok(()) => Ok(Some(v)),
+            Err(e) => Err(reject(
+                Code::InvalidField,
+                format!("{field} {e}"),
+                Some(p(field)),
+                None,
+            )),
+        },
+        None => Ok(None),
+    };
+    let id_given = bounded("messageId", id_given, Bound::Id)?;
+    let bounded = |field: &str, v: Option<String>, bound: Bound| {
+        bounded(field, v, bound).map_err(|r| Rejected {
+            message_id: id_given.clone(),
+            ..r
+        })
+    };
     let bad = |field: &str, message: String| {
         reject(
             Code::InvalidMessage,
@@ -540,8 +561,16 @@ pub fn parse_message(
             )
         })?,
     };
-    let user_id = w.user_id.as_ref().and_then(Field::text);
-    let anonymous_id = w.anonymous_id.as_ref().and_then(Field::text);
+    let user_id = bounded(
+        "userId",
+        w.user_id.as_ref().and_then(Field::text),
+        Bound::Id,
+    )?;
+    let anonymous_id = bounded(
+        "anonymousId",
+        w.anonymous_id.as_ref().and_then(Field::text),
+        Bound::Id,
+    )?;
     if user_id.is_none() && anonymous_id.is_none() {
         return Err(bad(
             "userId",
@@ -619,11 +648,12 @@ pub fn parse_message(
         .clone()
         .unwrap_or_else(|| format!("h:{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes())));
     let context = w.context.unwrap_or_default();
-    let context_group = context
-        .group_id
-        .as_ref()
-        .and_then(Field::text)
-        .map(AccountId);
+    let context_group = bounded(
+        "context.groupId",
+        context.group_id.as_ref().and_then(Field::text),
+        Bound::Id,
+    )?
+    .map(AccountId);
     let traits = || -> Option<serde_json::Map<String, Value>> {
         let raw = w.traits.or(context.traits)?;
         match serde_json::from_str(raw.get()) {
@@ -650,9 +680,7 @@ pub fn parse_message(
     match ty {
         MsgType::Track => {
             m.event = Some(
-                w.event
-                    .as_ref()
-                    .and_then(Field::text)
+                bounded("event", w.event.as_ref().and_then(Field::text), Bound::Name)?
                     .ok_or_else(|| bad("event", "a track message needs an event name".into()))?,
             );
         }
@@ -660,17 +688,24 @@ pub fn parse_message(
         MsgType::Screen => m.event = Some("screen_viewed".into()),
         MsgType::Alias => {
             m.previous_id = Some(
-                w.previous_id
-                    .as_ref()
-                    .and_then(Field::text)
-                    .ok_or_else(|| bad("previousId", "an alias message needs previousId".into()))?,
+                bounded(
+                    "previousId",
+                    w.previous_id.as_ref().and_then(Field::text),
+                    Bound::Id,
+                )?
+                .ok_or_else(|| bad("previousId", "an alias message needs previousId".into()))?,
             );
             if m.user_id.is_none() {
                 return Err(bad("userId", "an alias message needs userId".into()));
             }
         }
         MsgType::Group => {
-            let g = w.group_id.as_ref().and_then(Field::text).ok_or_else(|| {
+            let g = bounded(
+                "groupId",
+                w.group_id.as_ref().and_then(Field::text),
+                Bound::Id,
+            )?
+            .ok_or_else(|| {
                 bad(
                     "groupId",
                     "a group message needs groupId (the account id)".into(),

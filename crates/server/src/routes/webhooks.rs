@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
+use bellwether_core::text::{self, Bound};
 use bellwether_core::{AccountId, Code, Timestamp};
 use bellwether_store::{LiveBatch, LiveStore, PendingMessage, StoreError};
 use hmac::{Hmac, Mac};
@@ -149,6 +150,15 @@ async fn stripe_hook<S: LiveStore>(
         let customer = stripe::customer_of(&ev);
         let links = st.store.links(stripe::CUSTOMER_LINKS).await?;
         let hint = stripe::account_hint(&ev);
+        if let Some(a) = &hint {
+            text::check(Bound::Id, a.as_str()).map_err(|e| {
+                ApiError::new(
+                    Code::InvalidField,
+                    format!("event {id}: metadata.account_id {e}"),
+                )
+                .at("metadata.account_id")
+            })?;
+        }
         let account = hint
             .clone()
             .or_else(|| customer.as_ref().and_then(|c| links.get(c).cloned()));
@@ -313,6 +323,9 @@ async fn stripe_customer<S: LiveStore>(
     if account.0.is_empty() {
         return Err(ApiError::new(Code::InvalidJson, "account_id is blank").at("account_id"));
     }
+    text::check(Bound::Id, account.as_str()).map_err(|e| {
+        ApiError::new(Code::InvalidField, format!("account_id {e}")).at("account_id")
+    })?;
     let started = Instant::now();
     let received = Timestamp::now();
     let mut live = LiveBatch::default();
