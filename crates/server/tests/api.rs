@@ -251,21 +251,7 @@ async fn interactions_and_zendesk_tickets_are_stored_and_bad_records_named() {
     let ticket = r#"{"account_id":"a1","ticket":{"id":35436,"subject":"Export keeps failing","description":"This is terrible, the export has failed for a week.",
         "status":"open","priority":"urgent","requester_id":20978392,"organization_id":509974,"created_at":"2026-01-12T09:00:00Z",
         "updated_at":"2026-01-12T10:00:00Z","tags":["enterprise","escalated"],"satisfaction_rating":{"score":"bad"}}}"#;
-    let (s, b) = call(
-        &server,
-        post(
-            "/webhooks/zendesk",
-            Some(&ingest),
-            "application/json",
-            ticket,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (s, b["accepted"].as_u64()),
-        (StatusCode::OK, Some(1)),
-        "{b}"
-    );
+    accept_one(&server, "/webhooks/zendesk", &ingest, ticket).await;
     let (_, b) = call(
         &server,
         post(
@@ -321,21 +307,7 @@ async fn zendesk_trigger_bodies_are_stored_and_unstorable_tickets_answered_4xx()
                    "priority": "-", "tags": "vip escalated", "requester_id": "20978392",
                    "organization_id": "509974", "created_at": "November 30, 2026 13:00",
                    "updated_at": "November 30, 2026 15:30"}}"#;
-    let (s, b) = call(
-        &server,
-        post(
-            "/webhooks/zendesk",
-            Some(&ingest),
-            "application/json",
-            ticket,
-        ),
-    )
-    .await;
-    assert_eq!(
-        (s, b["accepted"].as_u64()),
-        (StatusCode::OK, Some(1)),
-        "{b}"
-    );
+    accept_one(&server, "/webhooks/zendesk", &ingest, ticket).await;
     let id = bellwether_core::AccountId("509974".into());
     let book = server
         .store
