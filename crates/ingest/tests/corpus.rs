@@ -52,7 +52,9 @@ async fn every_hostile_file_imports_its_good_record_and_names_each_bad_one() {
     // The quoted line break did not invent an account from the CSV-shaped text inside it.
     let book = store.load_series(None).await.unwrap();
     assert!(
-        !book.iter().any(|(a, s)| a.as_str() == "b" && s.get("event:Fake").is_some()),
+        !book
+            .iter()
+            .any(|(a, s)| a.as_str() == "b" && s.get("event:Fake").is_some()),
         "a quoted line is not a record"
     );
 }
