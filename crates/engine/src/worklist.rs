@@ -91,6 +91,16 @@ pub fn busiest_owner(assessments: &[Assessment]) -> Option<String> {
         .map(|(o, _)| o.to_string())
 }
 
+/// A share as a percentage a reader can use: one decimal below 10% (`0.4%`), none above (`43%`).
+fn share(x: f64) -> String {
+    let p = x * 100.0;
+    if p > 0.0 && p < 9.95 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
 /// A paragraph for the leader: size of the book, health, ARR at risk and renewals in danger. ARR is summed in
 /// the assessments' reporting currency, `reporting`.
 pub fn portfolio_summary(
@@ -137,15 +147,25 @@ pub fn portfolio_summary(
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{n} active accounts worth {} ARR across {} CSMs{}; mean health {mean:.0}. {} accounts ({:.0}% of ARR, {}) are at risk with health below 50, \
+        "{n} active accounts worth {} ARR across {} CSMs{}; mean health {mean:.0}. {} accounts ({} of ARR, {}) are at risk with health below 50, \
          {renewing_at_risk} of them renewing within 120 days; {watch} more are on watch (50–69). The weakest areas among at-risk accounts: {}. \
          Health here is the rules score and its risk is a proxy, not a probability.",
         short_money(bellwether_core::Money { minor: arr, currency: reporting }),
         owners.len(),
         if ended > 0 { format!(" ({ended} accounts had already ended and are not ranked)") } else { String::new() },
         at_risk.len(),
-        if arr > 0 { risk_arr as f64 / arr as f64 * 100.0 } else { 0.0 },
+        share(if arr > 0 { risk_arr as f64 / arr as f64 } else { 0.0 }),
         short_money(bellwether_core::Money { minor: risk_arr, currency: reporting }),
         if cause_text.is_empty() { "none".to_string() } else { cause_text },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_shares_keep_a_decimal() {
+        assert_eq!(super::share(0.0043), "0.4%");
+        assert_eq!(super::share(0.43), "43%");
+        assert_eq!(super::share(0.0), "0%");
+    }
 }
