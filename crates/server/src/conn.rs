@@ -62,7 +62,8 @@ pub fn raise_open_file_limit() -> u64 {
     }
 }
 
-/// The connections the server keeps open at most: the configured limit, within the open-file limit.
+/// The connections the server keeps open at most: the configured limit, within the open-file limit (raised
+/// here, once, when serving starts).
 pub fn connection_limit(config: &ServerConfig) -> usize {
     let files = raise_open_file_limit();
     let room = files.saturating_sub(RESERVED_FILES).max(16);

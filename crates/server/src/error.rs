@@ -34,6 +34,14 @@ impl ApiError {
         }
     }
 
+    /// No endpoint answers `method` on `path`.
+    pub fn route_not_found(method: &impl std::fmt::Display, path: &str) -> ApiError {
+        ApiError::new(
+            Code::RouteNotFound,
+            format!("no endpoint answers {method} {path}; see docs/ for the source guides"),
+        )
+    }
+
     /// The same error, asking the client to retry after `seconds`.
     pub fn retry_after(mut self, seconds: u32) -> ApiError {
         self.retry_after = Some(seconds);
@@ -124,10 +132,7 @@ pub async fn shape(req: axum::extract::Request, next: axum::middleware::Next) ->
             Code::RequestTimeout,
             "the request did not arrive in time; resend it",
         ),
-        404 => ApiError::new(
-            Code::RouteNotFound,
-            format!("no endpoint answers {method} {path}; see docs/ for the source guides"),
-        ),
+        404 => ApiError::route_not_found(&method, &path),
         s if s >= 500 => ApiError::new(
             Code::Internal,
             "the request failed inside Bellwether; please report it with the request id",

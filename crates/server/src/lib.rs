@@ -59,7 +59,7 @@ pub struct ServerConfig {
     /// How long a request body may pause between two parts before the request fails (408).
     pub body_timeout: Duration,
     /// Open connections at most; one more is closed at once (the limit is also kept below the process's
-    /// open-file limit, which [`start`] raises to its hard limit).
+    /// open-file limit, which [`serve`] raises to its hard limit).
     pub max_connections: usize,
 }
 
@@ -151,7 +151,6 @@ pub async fn start<S: LiveStore>(
     engine: Engine,
     config: ServerConfig,
 ) -> bellwether_store::Result<(Shared<S>, Tasks)> {
-    conn::raise_open_file_limit();
     let metrics = Arc::new(metrics::Metrics::default());
     let (queue, queue_task) = queue::spawn(
         store.clone(),

@@ -75,14 +75,7 @@ pub fn router<S: LiveStore>(state: Shared<S>) -> Router {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::new(
-        Code::RouteNotFound,
-        format!(
-            "no endpoint answers {} {}; see docs/ for the source guides",
-            req.method(),
-            req.uri().path()
-        ),
-    )
+    ApiError::route_not_found(req.method(), req.uri().path())
 }
 
 async fn measure<S: LiveStore>(State(st): State<Shared<S>>, req: Request, next: Next) -> Response {
@@ -107,8 +100,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
                 return ApiError::new(
                     Code::RequestTimeout,
                     "the request body stopped arriving before it was complete; nothing was stored, resend it",
-                )
-                .at("body");
+                );
             }
             cause = c.source();
         }
