@@ -67,8 +67,6 @@ pub struct AssessOutcome {
     pub assessed: usize,
     /// Accounts skipped because they had ended before the day.
     pub ended: usize,
-    /// Whether the day was the book's current day.
-    pub current: bool,
     /// Signals opened by this pass.
     pub signals_opened: usize,
     /// Signals resolved or expired by this pass.
@@ -163,8 +161,6 @@ pub struct Assessed {
     /// Signals opened, updated, resolved or expired.
     pub signal_changes: Vec<Signal>,
     /// Accounts that had ended before the day.
-    pub ended: usize,
-    /// Their ids.
     pub ended_ids: Vec<AccountId>,
     /// Segment medians computed by this pass (full passes only).
     pub peers: Option<Peers>,
@@ -275,7 +271,6 @@ pub fn assess_loaded(
     let mut out = Assessed {
         assessments: Vec::with_capacity(ids.len()),
         signal_changes: Vec::new(),
-        ended: 0,
         ended_ids: Vec::new(),
         peers,
         common,
@@ -283,10 +278,7 @@ pub fn assess_loaded(
     for (id, a, changes) in results {
         match a {
             Some(a) => out.assessments.push(a),
-            None => {
-                out.ended += 1;
-                out.ended_ids.push(id.clone());
-            }
+            None => out.ended_ids.push(id.clone()),
         }
         out.signal_changes.extend(changes);
     }
@@ -381,12 +373,11 @@ pub async fn reassess<S: Store + ?Sized>(
         .iter()
         .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
         .count();
-    tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended, opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
+    tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended_ids.len(), opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
     Ok(AssessOutcome {
         as_of,
         assessed: done.assessments.len(),
-        ended: done.ended,
-        current: day.current,
+        ended: done.ended_ids.len(),
         signals_opened: opened,
         signals_closed: closed,
         load_seconds,

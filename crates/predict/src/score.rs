@@ -192,9 +192,10 @@ pub fn rankings(
             account_id: p.account_id.clone(),
             as_of: p.as_of,
             churn_probability: p.probability,
+            // A scored account ranks by its churn probability (see `ranking_risk`).
             priority: bellwether_engine::priority(
                 arr.get(&p.account_id).copied().flatten(),
-                bellwether_engine::worklist::ranking_risk(0.0, Some(p.probability)),
+                p.probability,
             ),
         })
         .collect()

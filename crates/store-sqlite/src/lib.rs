@@ -745,11 +745,11 @@ impl bellwether_store::Store for SqliteStore {
                 .map_err(db_err)?;
             // Days after the current one have not happened: assessments made for them (under an earlier idea of
             // the book's day, before older data arrived) are dropped.
-            let mut later = tx
-                .prepare_cached("DELETE FROM assessments WHERE account_id = ?1 AND as_of > ?2")
-                .map_err(db_err)?;
-            for id in rows.iter().map(|a| &a.account_id).chain(&ended) {
-                if current {
+            if current {
+                let mut later = tx
+                    .prepare_cached("DELETE FROM assessments WHERE account_id = ?1 AND as_of > ?2")
+                    .map_err(db_err)?;
+                for id in rows.iter().map(|a| &a.account_id).chain(&ended) {
                     later.execute(params![id.0, as_of.0]).map_err(db_err)?;
                 }
             }

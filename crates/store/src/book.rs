@@ -39,10 +39,7 @@ pub struct AccountFacts {
 impl AccountFacts {
     /// The account's attributes as of the start of `as_of` (facts that took effect before that day).
     pub fn view(&self, id: &AccountId, as_of: Day) -> AccountView {
-        AccountView::from_snapshot(
-            id.clone(),
-            history::snapshot(&self.attrs, as_of.start(), None),
-        )
+        self.view_current(id, as_of, None)
     }
 
     /// The account's attributes for the book's current assessment of `as_of` made at `now` (see
@@ -106,21 +103,4 @@ impl AccountFacts {
 pub struct Book {
     /// Facts by account.
     pub accounts: BTreeMap<AccountId, AccountFacts>,
-}
-
-impl Book {
-    /// The last instant any fact in the book happened at (the "now" of an imported history).
-    pub fn last_fact_time(&self) -> Option<Timestamp> {
-        self.accounts
-            .values()
-            .flat_map(|a| {
-                a.tickets
-                    .iter()
-                    .map(|t| t.opened_at)
-                    .chain(a.billing.iter().map(|b| b.at))
-                    .chain(a.interactions.iter().map(|i| i.at))
-                    .chain(a.subscriptions.iter().map(|s| s.start.start()))
-            })
-            .max()
-    }
 }
