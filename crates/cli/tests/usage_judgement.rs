@@ -2,11 +2,12 @@
 //! the features common where an account lives (its plan, else its segment, else the book), and product events
 //! and imported daily metrics are each judged against their own baseline.
 
+mod common;
+
 use bellwether_core::Day;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 struct Book {
     _dir: tempfile::TempDir,
@@ -27,18 +28,7 @@ impl Book {
     }
 
     fn bw(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-            .arg("--data-dir")
-            .arg(self.root.join("data"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+        common::ok(common::bw(&self.root.join("data"), args))
     }
 
     fn import(&self, kind: &str, file: &Path) {
