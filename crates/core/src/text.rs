@@ -5,7 +5,9 @@
 //! account and contact names, titles) at most [`MAX_NAME_BYTES`]. Neither may hold a control character
 //! (U+0000–U+001F, U+007F–U+009F: NUL, tab, line breaks, escape …): they are keys and labels, shown in worklists
 //! and alerts, and a control character in one is a fault of the export, never part of the name. Free text (ticket
-//! bodies, notes) is not bounded here. Values are checked after trimming, as they are stored.
+//! subjects and bodies, notes, tags, custom attribute values) is at most [`MAX_TEXT_BYTES`] and may hold tabs
+//! and line breaks but no other control character (a NUL is a broken export). Values are checked after
+//! trimming, as they are stored.
 
 use std::fmt;
 
@@ -13,6 +15,8 @@ use std::fmt;
 pub const MAX_ID_BYTES: usize = 256;
 /// The longest name accepted, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 200;
+/// The longest free text accepted (a ticket body, a note), in bytes of UTF-8.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// What a value is, for its bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +25,8 @@ pub enum Bound {
     Id,
     /// A name or label: at most [`MAX_NAME_BYTES`].
     Name,
+    /// Free text: at most [`MAX_TEXT_BYTES`]; tabs and line breaks allowed.
+    Text,
 }
 
 impl Bound {
@@ -29,6 +35,7 @@ impl Bound {
         match self {
             Bound::Id => MAX_ID_BYTES,
             Bound::Name => MAX_NAME_BYTES,
+            Bound::Text => MAX_TEXT_BYTES,
         }
     }
 
@@ -36,7 +43,13 @@ impl Bound {
         match self {
             Bound::Id => "ids",
             Bound::Name => "names",
+            Bound::Text => "text fields",
         }
+    }
+
+    /// Whether a control character is refused in a value of this bound.
+    fn refuses(self, c: char) -> bool {
+        c.is_control() && !(self == Bound::Text && matches!(c, '\t' | '\n' | '\r'))
     }
 }
 
@@ -66,12 +79,30 @@ pub enum TextError {
 impl fmt::Display for TextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TextError::TooLong {
+                bytes,
+                bound: Bound::Text,
+            } => write!(
+                f,
+                "is {bytes} bytes long; text fields are at most {MAX_TEXT_BYTES} bytes: shorten it at the source \
+                 (or check the quoting of the row before it)"
+            ),
             TextError::TooLong { bytes, bound } => write!(
                 f,
                 "is {bytes} bytes long; {} are at most {} bytes: check that the column holds {} and not text",
                 bound.what(),
                 bound.max_bytes(),
                 bound.what()
+            ),
+            TextError::Control {
+                ch,
+                at,
+                bound: Bound::Text,
+            } => write!(
+                f,
+                "holds the control character U+{:04X} at byte {at}; text fields may hold tabs and line breaks but \
+                 no other control character (a NUL is a broken export): remove it at the source",
+                *ch as u32
             ),
             TextError::Control { ch, at, bound } => write!(
                 f,
@@ -98,7 +129,7 @@ pub fn check(bound: Bound, value: &str) -> Result<(), TextError> {
     if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Ok(());
     }
-    match value.char_indices().find(|(_, c)| c.is_control()) {
+    match value.char_indices().find(|(_, c)| bound.refuses(*c)) {
         Some((at, ch)) => Err(TextError::Control { ch, at, bound }),
         None => Ok(()),
     }
@@ -140,5 +171,28 @@ mod tests {
         assert_eq!(check_bytes(Bound::Id, b"u1"), Ok("u1"));
         assert_eq!(check_bytes(Bound::Id, b"\xff"), Err(TextError::NotUtf8));
         assert!(check_bytes(Bound::Id, b"u\x001").is_err());
+    }
+
+    #[test]
+    fn free_text_keeps_line_breaks_and_tabs_but_refuses_nul_and_length() {
+        assert!(check(Bound::Text, "Export fails.\r\n\tSteps:\n1. open").is_ok());
+        assert!(check(Bound::Text, &"x".repeat(MAX_TEXT_BYTES)).is_ok());
+        let e = check(Bound::Text, &"x".repeat(MAX_TEXT_BYTES + 1)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("text fields are at most 65536 bytes"),
+            "{e}"
+        );
+        let e = check(Bound::Text, "broken\0export").unwrap_err();
+        assert!(matches!(
+            e,
+            TextError::Control {
+                ch: '\0',
+                at: 6,
+                bound: Bound::Text
+            }
+        ));
+        assert!(e.to_string().contains("U+0000"), "{e}");
+        assert!(check(Bound::Text, "esc\u{1b}[31m").is_err());
     }
 }

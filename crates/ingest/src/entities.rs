@@ -39,9 +39,9 @@ fn attr_value(
     currency: Currency,
 ) -> Result<String, FieldError> {
     let v = v.trim();
-    if let Some(bound) = crate::fields::column_bound(name) {
-        bellwether_core::text::check(bound, v).map_err(|e| FieldError::text(field, e))?;
-    }
+    // A custom attribute's value is free text.
+    let bound = crate::fields::column_bound(name).unwrap_or(bellwether_core::text::Bound::Text);
+    bellwether_core::text::check(bound, v).map_err(|e| FieldError::text(field, e))?;
     Ok(match name {
         attr::ARR => {
             match money::parse_major(v, currency).map_err(|e| FieldError::field(field, e))? {

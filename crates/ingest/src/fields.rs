@@ -6,8 +6,9 @@ use bellwether_core::text::{self, Bound};
 use bellwether_core::time::TimeReading;
 use bellwether_core::{money, Currency, Day, Timestamp};
 
-/// The bound of a canonical column (or account attribute) that holds an id or a name, if it does: the one
-/// list of which fields are keys and labels, for files, webhooks and the tracking API's traits alike.
+/// The bound of a canonical column (or account attribute) that holds an id, a name or free text, if it does:
+/// the one list of which fields are keys, labels and text, for files, webhooks and the tracking API's traits
+/// alike. Numbers, times and flags have none (their readers refuse what is not one).
 pub(crate) fn column_bound(name: &str) -> Option<Bound> {
     match name {
         "account_id" | "contact_id" | "user_id" | "ticket_id" | "event_id" | "interaction_id"
@@ -16,6 +17,7 @@ pub(crate) fn column_bound(name: &str) -> Option<Bound> {
         | "title" | "role" | "status" | "kind" | "priority" | "response" | "currency" => {
             Some(Bound::Name)
         }
+        "subject" | "body" | "note" | "tags" => Some(Bound::Text),
         _ => None,
     }
 }

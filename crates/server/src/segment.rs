@@ -493,8 +493,14 @@ pub fn parse_message(
         .err()
         .map(|e| e.path().to_string())
         .filter(|p| !p.is_empty() && p != ".");
+        // A field of the wrong type is that field's fault; JSON that does not parse is the message's.
+        let code = if at.is_some() {
+            Code::InvalidField
+        } else {
+            Code::InvalidMessage
+        };
         reject(
-            Code::InvalidMessage,
+            code,
             format!("the message is not valid: {e}"),
             Some(at.map_or_else(whole, |f| p(&f))),
             None,
@@ -533,9 +539,10 @@ pub fn parse_message(
             ..r
         })
     };
+    // A named field is missing or holds a value of the wrong form.
     let bad = |field: &str, message: String| {
         reject(
-            Code::InvalidMessage,
+            Code::InvalidField,
             message,
             Some(p(field)),
             id_given.clone(),
@@ -1602,7 +1609,7 @@ mod tests {
         assert_eq!(m.at.day(), Day::ymd(2026, 1, 5));
         let e = parse(r#"{"type":"track","userId":"u1","event":"x","timestamp":"yesterday"}"#)
             .unwrap_err();
-        assert_eq!(e.code, Code::InvalidMessage);
+        assert_eq!(e.code, Code::InvalidField);
         assert_eq!(e.path.as_deref(), Some("batch[3].timestamp"));
         let e = parse(r#"{"type":"bogus","userId":"u1"}"#).unwrap_err();
         assert_eq!(e.path.as_deref(), Some("batch[3].type"));

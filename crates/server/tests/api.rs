@@ -100,7 +100,7 @@ async fn keys_scopes_and_whole_request_errors() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["accepted"], 1);
     assert_eq!(body["rejected"][0]["index"], 1);
-    assert_eq!(body["rejected"][0]["code"], "invalid_message");
+    assert_eq!(body["rejected"][0]["code"], "invalid_field");
     assert_eq!(body["rejected"][0]["path"], "batch[1].type");
     let (_, body) = call(
         &server,

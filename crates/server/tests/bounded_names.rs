@@ -60,9 +60,9 @@ async fn overlong_and_control_character_ids_and_names_are_refused_one_by_one() {
             (1, "batch[1].event", "invalid_field"),
             (2, "batch[2].userId", "invalid_field"),
             (3, "batch[3].groupId", "invalid_field"),
-            (4, "batch[4].traits.name", "invalid_message"),
+            (4, "batch[4].traits.name", "invalid_field"),
             (5, "batch[5].context.groupId", "invalid_field"),
-            (6, "batch[6].timestamp", "invalid_message"),
+            (6, "batch[6].timestamp", "invalid_field"),
             (8, "batch[8].messageId", "invalid_field"),
         ],
         "{b}"

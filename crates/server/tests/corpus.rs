@@ -105,6 +105,25 @@ async fn the_hostile_corpus_gets_no_5xx_shaped_errors_and_keeps_the_good_records
     for (name, case) in &cases {
         let (status, body) = call(&server, request(&server, case)).await;
         assert!(!status.is_server_error(), "{name}: {status} {body}");
+        // A case may say exactly what it expects: the status, the refusal's code and path, the rejections.
+        let expect = &case["expect"];
+        if let Some(s) = expect["status"].as_u64() {
+            assert_eq!(status.as_u16() as u64, s, "{name}: {body}");
+        }
+        for k in ["code", "path"] {
+            if let Some(v) = expect[k].as_str() {
+                assert_eq!(body[k], v, "{name}: {body}");
+            }
+        }
+        if let Some(list) = expect["rejected"].as_array() {
+            let got: Vec<(&Value, &Value)> = body["rejected"]
+                .as_array()
+                .map(|r| r.iter().map(|r| (&r["path"], &r["code"])).collect())
+                .unwrap_or_default();
+            let want: Vec<(&Value, &Value)> =
+                list.iter().map(|r| (&r["path"], &r["code"])).collect();
+            assert_eq!(got, want, "{name}: {body}");
+        }
         if status.is_client_error() {
             for k in ["code", "message", "type", "link", "path"] {
                 assert!(body.get(k).is_some(), "{name}: {status} lacks {k}: {body}");

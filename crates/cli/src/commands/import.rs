@@ -29,10 +29,15 @@ pub struct ImportArgs {
     /// `[import] day_order` in the settings.
     #[arg(long, value_name = "ORDER", value_parser = DayOrder::parse)]
     pub day_order: Option<DayOrder>,
+    /// Read the file (or every file of the folder) as an import would and report what it would store and
+    /// reject, without writing anything or opening the store.
+    #[arg(long)]
+    pub check: bool,
 }
 
-/// Prints one file's report; returns whether any record was rejected.
-pub fn print_report(r: &ImportReport) -> bool {
+/// Prints one file's report; returns whether any record was rejected. `written` is false for `--check`, which
+/// stores nothing.
+pub fn print_report(r: &ImportReport, written: bool) -> bool {
     let skipped = if r.chunks_skipped > 0 {
         format!(
             ", {} chunk(s) already imported and skipped",
@@ -42,11 +47,12 @@ pub fn print_report(r: &ImportReport) -> bool {
         String::new()
     };
     println!(
-        "{}: {} {} records read, {} stored, {} rejected{skipped} ({:.1} MB in {:.2}s)",
+        "{}: {} {} records read, {} {}, {} rejected{skipped} ({:.1} MB in {:.2}s)",
         r.file.display(),
         r.kind,
         r.records,
         r.imported,
+        if written { "stored" } else { "would be stored" },
         r.rejected_count,
         r.bytes as f64 / 1e6,
         r.seconds
@@ -60,8 +66,10 @@ pub fn print_report(r: &ImportReport) -> bool {
     if r.rejected_count > 20 {
         eprintln!("  … and {} more rejected records", r.rejected_count - 20);
     }
-    if r.rejected_count > 0 {
+    if r.rejected_count > 0 && written {
         eprintln!("  fix the rejected lines and import them as a file of their own; the rest of the file is stored");
+    } else if r.rejected_count > 0 {
+        eprintln!("  fix the rejected lines before importing, or import as it is: the rest of the file would be stored");
     }
     r.rejected_count > 0
 }
@@ -126,7 +134,7 @@ pub async fn import_folder<S: bellwether_store::Store>(
             Ok(r) => {
                 touched.extend(r.touched.iter().cloned());
                 if !json {
-                    any_rejected |= print_report(r);
+                    any_rejected |= print_report(r, true);
                 } else {
                     any_rejected |= r.rejected_count > 0;
                 }
@@ -206,8 +214,11 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
             format!("{}: no such file or folder", path.display()),
         ));
     }
-    let store = open_store(settings).await?;
     let reading = settings.time_reading_with(a.day_order);
+    if a.check {
+        return check(&path, kind, a.json, settings.event_times, reading);
+    }
+    let store = open_store(settings).await?;
     let (rejected, touched) = if path.is_dir() {
         import_folder(&store, &path, a.json, settings.event_times, reading).await?
     } else {
@@ -219,12 +230,99 @@ pub async fn run(settings: &Settings, a: ImportArgs) -> Result<ExitCode, CliErro
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             r.rejected_count > 0
         } else {
-            print_report(&r)
+            print_report(&r, true)
         };
         (rejected, r.touched)
     };
     if !a.no_assess && !touched.is_empty() {
         reassess_touched(&store, settings, &touched, !a.json).await?;
+    }
+    Ok(if rejected {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `import --check`: reads a file, or every import file of a folder, as an import would, writing nothing.
+fn check(
+    path: &Path,
+    kind: Option<Kind>,
+    json: bool,
+    event_times: EventTimeWindow,
+    time_reading: TimeReading,
+) -> Result<ExitCode, CliError> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| CliError::new(Code::FileNotFound, format!("{}: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension()
+                            .and_then(|e| e.to_str())
+                            .map(str::to_ascii_lowercase)
+                            .as_deref(),
+                        Some("csv" | "jsonl" | "ndjson" | "json")
+                    )
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut rejected = false;
+    let mut failed = None;
+    let mut reports = Vec::new();
+    for f in &files {
+        let (opts, pb) = options_with_progress(kind, "checking", event_times, time_reading);
+        let r = bellwether_ingest::check_file(f, &opts);
+        pb.finish_and_clear();
+        match r {
+            Ok(r) => {
+                rejected |= r.rejected_count > 0;
+                if json {
+                    reports.push(serde_json::to_value(&r).unwrap_or_default());
+                } else {
+                    print_report(&r, false);
+                }
+            }
+            Err(bellwether_ingest::ImportError::UnknownKind { .. }) if path.is_dir() => {
+                eprintln!("  skipped {}: not an import file (see docs/formats.md for the names and headers recognised)", f.display());
+            }
+            Err(e) => {
+                if json {
+                    reports.push(serde_json::json!({"file": f, "error": {"code": e.code(), "message": e.to_string()}}));
+                } else {
+                    eprintln!("error[{}]: {e}", e.code());
+                }
+                failed.get_or_insert(e.code());
+            }
+        }
+    }
+    if json {
+        let out = if path.is_dir() {
+            serde_json::Value::Array(reports)
+        } else {
+            reports.pop().unwrap_or_default()
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    if files.is_empty() {
+        return Err(CliError::new(
+            Code::UnknownImportKind,
+            format!(
+                "{}: no import files found (see docs/formats.md)",
+                path.display()
+            ),
+        ));
+    }
+    if let Some(code) = failed {
+        return Err(CliError::new(
+            code,
+            "some files cannot be imported; see the errors above",
+        ));
     }
     Ok(if rejected {
         ExitCode::from(2)

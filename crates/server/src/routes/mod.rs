@@ -7,6 +7,9 @@ mod records;
 mod tracking;
 mod webhooks;
 
+pub use records::{interaction_records, zendesk_records};
+pub use tracking::read_batch;
+
 use crate::error::{ApiError, ApiResult};
 use crate::Shared;
 use axum::body::{Body, Bytes};

@@ -122,12 +122,9 @@ async fn store<S: LiveStore>(
     ))
 }
 
-async fn interactions<S: LiveStore>(
-    State(st): State<Shared<S>>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let v = read_json(&st, &headers, body).await?;
+/// The records of a `POST /v1/interactions` body (`{"interactions": [records]}`); the route's own parse
+/// step, public for the fuzz targets.
+pub fn interaction_records(v: &Value) -> ApiResult<Vec<Vec<(String, String)>>> {
     let list = v["interactions"].as_array().ok_or_else(|| {
         ApiError::new(
             Code::InvalidJson,
@@ -143,6 +140,16 @@ async fn interactions<S: LiveStore>(
         })?;
         records.push(fields(o));
     }
+    Ok(records)
+}
+
+async fn interactions<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let v = read_json(&st, &headers, body).await?;
+    let records = interaction_records(&v)?;
     store(
         &st,
         Kind::Interactions,
@@ -213,15 +220,24 @@ fn zendesk_ticket(t: &Map<String, Value>, extra_account: Option<String>) -> Vec<
     r
 }
 
-async fn zendesk<S: LiveStore>(
-    State(st): State<Shared<S>>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    let v = read_json(&st, &headers, body).await?;
+/// The ticket records of a Zendesk webhook body (`{"ticket": {…}}` or `{"tickets": [...]}`, with an optional
+/// top-level `account_id`); the route's own parse step, public for the fuzz targets.
+pub fn zendesk_records(v: &Value) -> ApiResult<Vec<Vec<(String, String)>>> {
     let account = v.get("account_id").and_then(scalar);
     let tickets: Vec<&Map<String, Value>> = if let Some(list) = v["tickets"].as_array() {
-        list.iter().filter_map(Value::as_object).collect()
+        // Every entry keeps its index, so a rejection's path points at the entry that was sent.
+        list.iter()
+            .enumerate()
+            .map(|(i, t)| {
+                t.as_object().ok_or_else(|| {
+                    ApiError::new(
+                        Code::InvalidJson,
+                        "each ticket must be an object (Zendesk's ticket JSON)",
+                    )
+                    .at(format!("tickets[{i}]"))
+                })
+            })
+            .collect::<ApiResult<_>>()?
     } else if let Some(t) = v["ticket"].as_object() {
         vec![t]
     } else {
@@ -235,5 +251,15 @@ async fn zendesk<S: LiveStore>(
         .iter()
         .map(|t| zendesk_ticket(t, account.clone()))
         .collect();
+    Ok(records)
+}
+
+async fn zendesk<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let v = read_json(&st, &headers, body).await?;
+    let records = zendesk_records(&v)?;
     store(&st, Kind::Tickets, "zendesk", records, "tickets").await
 }

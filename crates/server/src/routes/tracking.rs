@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
+use bellwether_core::time::EventTimeWindow;
 use bellwether_core::{Code, Timestamp};
 use bellwether_store::LiveStore;
 use serde::Deserialize;
@@ -62,12 +63,57 @@ async fn authenticated_body<S: LiveStore>(
     Ok((bytes, key.unwrap_or_default()))
 }
 
+/// Reads a Segment batch body (`{"batch": [messages], "sentAt": …}`, sent as `content_type`) into the
+/// messages to store and the ones rejected, each with its index and path; an `Err` refuses the whole body.
+/// The route's own parse step, public for the fuzz targets.
+pub fn read_batch(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    now: Timestamp,
+    window: &EventTimeWindow,
+) -> ApiResult<(Vec<Message>, Vec<Rejected>)> {
+    let parsed: BatchBody = serde_json::from_slice(bytes).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            ApiError::new(
+                Code::InvalidJson,
+                format!("the body is not a Segment batch: {e}; send {{\"batch\": [messages]}}"),
+            )
+            .at("batch")
+        } else {
+            not_json(
+                e,
+                content_type,
+                "a JSON object such as {\"batch\": [messages]}",
+            )
+        }
+    })?;
+    let sent_at = match &parsed.sent_at {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str().map(|s| (s, Timestamp::parse(s))) {
+            Some((s, Ok(t))) => Some((s, t)),
+            _ => {
+                return Err(ApiError::new(
+                    Code::InvalidField,
+                    format!("the batch's sentAt {v} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z, or leave it out"),
+                )
+                .at("sentAt"))
+            }
+        },
+    };
+    let mut messages = Vec::with_capacity(parsed.batch.len());
+    let mut rejected = Vec::new();
+    for (i, raw) in parsed.batch.iter().enumerate() {
+        match segment::parse_message(i, raw.get(), None, Some(i), now, sent_at, window) {
+            Ok(m) => messages.push(m),
+            Err(r) => rejected.push(r),
+        }
+    }
+    Ok((messages, rejected))
+}
+
 /// The answer to a tracking body that is not JSON, naming the content type it claimed.
-fn not_json(e: impl std::fmt::Display, headers: &HeaderMap, expected: &str) -> ApiError {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("(none)");
+fn not_json(e: impl std::fmt::Display, content_type: Option<&str>, expected: &str) -> ApiError {
+    let ct = content_type.unwrap_or("(none)");
     ApiError::new(
         Code::InvalidJson,
         format!(
@@ -143,47 +189,10 @@ async fn batch<S: LiveStore>(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let (bytes, key) = authenticated_body(&st, &headers, body).await?;
-    let parsed: BatchBody = serde_json::from_slice(&bytes).map_err(|e| {
-        if e.classify() == serde_json::error::Category::Data {
-            ApiError::new(
-                Code::InvalidJson,
-                format!("the body is not a Segment batch: {e}; send {{\"batch\": [messages]}}"),
-            )
-            .at("batch")
-        } else {
-            not_json(e, &headers, "a JSON object such as {\"batch\": [messages]}")
-        }
-    })?;
-    let now = Timestamp::now();
-    let sent_at = match &parsed.sent_at {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_str().map(|s| (s, Timestamp::parse(s))) {
-            Some((s, Ok(t))) => Some((s, t)),
-            _ => {
-                return Err(ApiError::new(
-                    Code::InvalidField,
-                    format!("the batch's sentAt {v} is not a timestamp; use ISO 8601, such as 2026-01-31T12:00:00Z, or leave it out"),
-                )
-                .at("sentAt"))
-            }
-        },
-    };
-    let mut messages = Vec::with_capacity(parsed.batch.len());
-    let mut rejected = Vec::new();
-    for (i, raw) in parsed.batch.iter().enumerate() {
-        match segment::parse_message(
-            i,
-            raw.get(),
-            None,
-            Some(i),
-            now,
-            sent_at,
-            &st.config.event_times,
-        ) {
-            Ok(m) => messages.push(m),
-            Err(r) => rejected.push(r),
-        }
-    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let (messages, rejected) = read_batch(&bytes, ct, Timestamp::now(), &st.config.event_times)?;
     store_messages(&st, messages, rejected, Some(&key)).await
 }
 
@@ -195,10 +204,12 @@ async fn single<S: LiveStore>(
 ) -> ApiResult<Json<Value>> {
     let (bytes, key) = authenticated_body(&st, &headers, body).await?;
     let expected = "a JSON object, one message";
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let text = std::str::from_utf8(&bytes)
-        .map_err(|e| not_json(format!("it is not UTF-8 text ({e})"), &headers, expected))?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map_err(|e| not_json(e, &headers, expected))?;
+        .map_err(|e| not_json(format!("it is not UTF-8 text ({e})"), ct, expected))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| not_json(e, ct, expected))?;
     let m = segment::parse_message(
         0,
         text,
