@@ -24,33 +24,52 @@ use std::collections::BTreeMap;
 pub struct BacktestConfig {
     /// What is predicted.
     pub target: Target,
-    /// Number of cut-offs.
-    pub cutoffs: usize,
-    /// Days between cut-offs.
-    pub spacing_days: i32,
-    /// Days between the last cut-off and the end of data.
-    pub last_cutoff_before_end: i32,
+    /// The cut-offs, oldest first (see [`fit_cutoffs`]).
+    pub cutoffs: Vec<Day>,
     /// Training settings.
     pub train: TrainConfig,
 }
 
-impl Default for BacktestConfig {
-    fn default() -> Self {
-        BacktestConfig {
-            target: Target::ChurnRenewal,
-            cutoffs: 3,
-            spacing_days: 60,
-            last_cutoff_before_end: 150,
-            train: TrainConfig::default(),
-        }
-    }
+/// The most cut-offs fitted when the caller names no number.
+pub const MAX_CUTOFFS: usize = 3;
+
+/// Cut-offs that fit a history from `first` to `end` whose snapshots start after `warmup_days` and whose
+/// labels close `window_days` after their snapshot (window and grace period): the last cut-off leaves one
+/// spacing of snapshots whose windows close before the end of data, the first leaves a window of labelled
+/// training snapshots after the warm-up. The spacing (default: the room shared among the cut-offs, 14 to 60
+/// days) and the number (default: as many as fit, at most [`MAX_CUTOFFS`]) may be given.
+pub fn fit_cutoffs(
+    first: Day,
+    end: Day,
+    warmup_days: i32,
+    window_days: i32,
+    cutoffs: Option<usize>,
+    spacing_days: Option<i32>,
+) -> Vec<Day> {
+    let span = end.0 - first.0 + 1;
+    // Days in which cut-offs can lie: after the warm-up and one window of training labels, before the last
+    // window of evaluation labels.
+    let room = (span - warmup_days - 2 * window_days).max(0);
+    let wanted = cutoffs.unwrap_or(MAX_CUTOFFS).max(1) as i32;
+    let spacing = spacing_days
+        .unwrap_or_else(|| (room / (wanted + 1)).clamp(14, 60))
+        .max(1);
+    let n = cutoffs.unwrap_or_else(|| (room / spacing).clamp(1, MAX_CUTOFFS as i32) as usize);
+    let last = end.plus(-(window_days + spacing));
+    (0..n)
+        .rev()
+        .map(|k| last.plus(-(k as i32) * spacing))
+        .collect()
 }
 
 /// Warning time over the churners.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Warning {
-    /// Churners evaluated (churned at least 120 days after the first cut-off).
+    /// Churners evaluated (churned at least `min_lead_days` after the first cut-off).
     pub churners: usize,
+    /// Days after the first cut-off a churn must lie to be evaluated: 120, or half the evaluated span on a
+    /// shorter history.
+    pub min_lead_days: i32,
     /// Median days of unbroken warning.
     pub median_days: f64,
     /// Share of churners warned at least 90 days ahead.
@@ -157,11 +176,12 @@ pub struct BacktestReport {
 /// Runs the backtest over a training set.
 pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
     let ti = target_index(cfg.target);
-    let last = set.data_end.plus(-cfg.last_cutoff_before_end);
-    let cutoffs: Vec<Day> = (0..cfg.cutoffs)
-        .rev()
-        .map(|k| last.plus(-(k as i32) * cfg.spacing_days))
-        .collect();
+    let cutoffs = cfg.cutoffs.clone();
+    if cutoffs.is_empty() {
+        return Err(crate::PredictError::NotEnoughHistory(
+            "a backtest needs at least one cut-off".into(),
+        ));
+    }
     let mut rows_out = Vec::new();
     let mut flags_model = Vec::new();
     let mut flags_rules = Vec::new();
@@ -173,7 +193,14 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
             baseline: false,
             ..cfg.train.clone()
         };
-        let bundle = train(set, Some(cut), &train_cfg)?;
+        let bundle = train(set, Some(cut), &train_cfg).map_err(|e| match e {
+            crate::PredictError::NotEnoughHistory(m) => {
+                crate::PredictError::NotEnoughHistory(format!(
+                "before the cut-off {cut}: {m}; use fewer or later cut-offs (--cutoffs, --spacing)"
+            ))
+            }
+            other => other,
+        })?;
         let Some(m) = bundle.target(cfg.target) else {
             return Err(crate::PredictError::NotEnoughHistory(format!(
                 "too few {} outcomes before the cut-off {cut}; use fewer or later cut-offs (--cutoffs, --spacing)",
@@ -254,7 +281,7 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
             precision_at_threshold,
             flagged_share,
             arr_weighted_recall: metrics::weighted_recall(&flagged, &y, &arr, 0.5),
-            warning: warning(&rows_out, flags, &churn_day, first_cut),
+            warning: warning(&rows_out, flags, &churn_day, first_cut, set.data_end),
             reliability: metrics::reliability(&score, &y, 10),
         }
     };
@@ -291,11 +318,13 @@ fn warning(
     flags: &[bool],
     churn: &BTreeMap<AccountId, Day>,
     first_cut: Day,
+    data_end: Day,
 ) -> Warning {
+    let min_lead = 120.min((data_end.0 - first_cut.0) / 2);
     let mut by: BTreeMap<&AccountId, Vec<(Day, bool)>> = BTreeMap::new();
     for (r, f) in rows.iter().zip(flags) {
         if let Some(c) = churn.get(&r.account_id) {
-            if r.as_of < *c && c.0 - first_cut.0 >= 120 {
+            if r.as_of < *c && c.0 - first_cut.0 >= min_lead {
                 by.entry(&r.account_id).or_default().push((r.as_of, *f));
             }
         }
@@ -319,6 +348,7 @@ fn warning(
     let n = days.len();
     Warning {
         churners: n,
+        min_lead_days: min_lead,
         median_days: bellwether_features::peers::median(&days).unwrap_or(0.0),
         share_90_days: days.iter().filter(|d| **d >= 90.0).count() as f64 / n.max(1) as f64,
         share_warned: days.iter().filter(|d| **d > 0.0).count() as f64 / n.max(1) as f64,

@@ -65,6 +65,61 @@ pub struct HeldOut {
     pub ece: f64,
 }
 
+/// The model against the rules health score on the latest labelled snapshots of the held-out accounts (the
+/// accounts the model never trained on): what decides whether a version may be activated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersusRules {
+    /// The first snapshot day compared.
+    pub from: Day,
+    /// Snapshots compared, and positives among them.
+    pub rows: usize,
+    /// Positives among them.
+    pub positives: usize,
+    /// ROC-AUC of the model.
+    pub model_auc: f64,
+    /// ROC-AUC of the rules score's risk.
+    pub rules_auc: f64,
+    /// Precision of the model at its alert threshold.
+    pub model_precision: f64,
+    /// Precision of the rules score at its own alert threshold (chosen on the training rows).
+    pub rules_precision: f64,
+    /// Whether the model beats the rules: a higher AUC, and a precision at least as high.
+    pub beats: bool,
+}
+
+impl VersusRules {
+    /// The comparison in words, for `train`, `account` and the API.
+    pub fn sentence(&self) -> String {
+        format!(
+            "on {} held-out snapshots from {}: AUC {:.3} against the rules score's {:.3}, precision at the alert \
+             threshold {:.2} against {:.2}",
+            self.rows,
+            self.from,
+            self.model_auc,
+            self.rules_auc,
+            self.model_precision,
+            self.rules_precision
+        )
+    }
+}
+
+/// A target training left out, and why, with the counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The target.
+    pub target: Target,
+    /// Snapshots whose label was knowable by the cut-off.
+    pub labelled_snapshots: usize,
+    /// Accounts with the outcome among them.
+    pub positive_accounts: usize,
+    /// Days of history the target needs (warm-up, window and grace period).
+    pub days_needed: i32,
+    /// Days of history the book holds.
+    pub days_held: i32,
+    /// Why, in words.
+    pub reason: String,
+}
+
 /// What is known about one target's model, stored as JSON with the version.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetInfo {
@@ -88,6 +143,37 @@ pub struct TargetInfo {
     pub baseline: HeldOut,
     /// Seconds to fit the active model.
     pub fit_seconds: f64,
+    /// The model against the rules score on the latest held-out snapshots.
+    #[serde(default)]
+    pub versus_rules: Option<VersusRules>,
+}
+
+/// What a registry record says of its bundle without reading the models: every target's figures, the default
+/// churn target, the targets skipped and why the version was held back, if it was.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RecordMetrics {
+    /// Every trained target.
+    pub targets: Vec<TargetInfo>,
+    /// The default churn target.
+    #[serde(default = "renewal_default")]
+    pub default_target: Option<Target>,
+    /// The targets left out.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// Why the version should not be activated, if it should not.
+    #[serde(default)]
+    pub held_back: Option<String>,
+}
+
+impl RecordMetrics {
+    /// Reads a record's metrics column (records stored before it was an object hold the target list alone).
+    pub fn parse(s: &str) -> RecordMetrics {
+        serde_json::from_str(s).unwrap_or_else(|_| RecordMetrics {
+            targets: serde_json::from_str(s).unwrap_or_default(),
+            default_target: renewal_default(),
+            ..Default::default()
+        })
+    }
 }
 
 /// A fitted target.
@@ -112,6 +198,15 @@ pub struct Bundle {
     pub engine: String,
     /// One model per target that had enough positives.
     pub targets: Vec<TargetModel>,
+    /// The churn target that ranks the worklist and lands on assessments (`None`: no churn target trained).
+    pub default_target: Option<Target>,
+    /// The targets left out, with why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Bundles stored before the default target was chosen per book used the renewal target.
+fn renewal_default() -> Option<Target> {
+    Some(Target::ChurnRenewal)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -122,6 +217,10 @@ struct Header {
     trained_to: Day,
     engine: String,
     targets: Vec<TargetInfo>,
+    #[serde(default = "renewal_default")]
+    default_target: Option<Target>,
+    #[serde(default)]
+    skipped: Vec<Skipped>,
 }
 
 impl Bundle {
@@ -135,6 +234,33 @@ impl Bundle {
         self.targets.iter().map(|t| &t.info).collect()
     }
 
+    /// The model of the default churn target.
+    pub fn default_model(&self) -> Option<&TargetModel> {
+        self.default_target.and_then(|t| self.target(t))
+    }
+
+    /// Whether the version may be activated: its default churn target beats the rules score (see
+    /// [`VersusRules`]). A bundle stored before the comparison existed counts as beating it.
+    pub fn beats_rules(&self) -> bool {
+        self.default_model()
+            .is_some_and(|m| m.info.versus_rules.as_ref().is_none_or(|v| v.beats))
+    }
+
+    /// Why the version is not to be activated, in words (`None`: it may be).
+    pub fn held_back(&self) -> Option<String> {
+        match self.default_model() {
+            None => Some("no churn target could be trained, so the rules score stays in charge".into()),
+            Some(m) => match &m.info.versus_rules {
+                Some(v) if !v.beats => Some(format!(
+                    "the {} model does not beat the rules score {}; the rules score stays in charge",
+                    m.info.target.as_str(),
+                    v.sentence()
+                )),
+                _ => None,
+            },
+        }
+    }
+
     /// The registry record of this bundle, trained with `cfg`.
     pub fn record(&self, cfg: &TrainConfig, active: bool) -> bellwether_store::ModelRecord {
         bellwether_store::ModelRecord {
@@ -145,7 +271,13 @@ impl Bundle {
             engine: self.engine.clone(),
             features: self.columns.clone(),
             params: serde_json::to_string(cfg).unwrap_or_default(),
-            metrics: serde_json::to_string(&self.infos()).unwrap_or_default(),
+            metrics: serde_json::to_string(&RecordMetrics {
+                targets: self.targets.iter().map(|t| t.info.clone()).collect(),
+                default_target: self.default_target,
+                skipped: self.skipped.clone(),
+                held_back: self.held_back(),
+            })
+            .unwrap_or_default(),
             active,
             bundle: self.to_bytes(),
         }
@@ -160,6 +292,8 @@ impl Bundle {
             trained_to: self.trained_to,
             engine: self.engine.clone(),
             targets: self.targets.iter().map(|t| t.info.clone()).collect(),
+            default_target: self.default_target,
+            skipped: self.skipped.clone(),
         };
         let json = serde_json::to_vec(&header).expect("bundle header serialises");
         let mut out = Vec::new();
@@ -204,8 +338,86 @@ impl Bundle {
             trained_to: header.trained_to,
             engine: header.engine,
             targets,
+            default_target: header.default_target,
+            skipped: header.skipped,
         })
     }
+}
+
+/// The first line of a model file written by `models export`.
+pub const FILE_MAGIC: &str = "bellwether-model 1";
+
+#[derive(Serialize, Deserialize)]
+struct FileHeader {
+    version: i64,
+    created_at: bellwether_core::Timestamp,
+    trained_from: Day,
+    trained_to: Day,
+    engine: String,
+    features: Vec<String>,
+    params: String,
+    metrics: String,
+    exported_by: String,
+}
+
+/// A registry record as a file that carries it to another data directory: a magic line, a JSON line with the
+/// record's columns, default target and metrics, then the bundle's bytes.
+pub fn to_file(record: &bellwether_store::ModelRecord) -> Vec<u8> {
+    let header = FileHeader {
+        version: record.version,
+        created_at: record.created_at,
+        trained_from: record.trained_from,
+        trained_to: record.trained_to,
+        engine: record.engine.clone(),
+        features: record.features.clone(),
+        params: record.params.clone(),
+        metrics: record.metrics.clone(),
+        exported_by: format!("bellwether {}", env!("CARGO_PKG_VERSION")),
+    };
+    let mut out = format!("{FILE_MAGIC}\n").into_bytes();
+    out.extend(serde_json::to_vec(&header).expect("model file header serialises"));
+    out.push(b'\n');
+    out.extend_from_slice(&record.bundle);
+    out
+}
+
+/// Reads a model file written by [`to_file`] into a record to store (version and activation are the
+/// registry's to give), checking that this build computes every column its models need.
+pub fn from_file(bytes: &[u8]) -> Result<(bellwether_store::ModelRecord, Bundle)> {
+    let bad = |m: String| {
+        PredictError::Model(format!(
+            "not a Bellwether model file: {m}; export one with `bellwether models export FILE`"
+        ))
+    };
+    let mut lines = bytes.splitn(3, |b| *b == b'\n');
+    let magic = lines.next().unwrap_or_default();
+    if magic != FILE_MAGIC.as_bytes() {
+        return Err(bad(format!(
+            "the first line is '{}', not '{FILE_MAGIC}'",
+            String::from_utf8_lossy(&magic[..magic.len().min(40)])
+        )));
+    }
+    let header: FileHeader = serde_json::from_slice(lines.next().unwrap_or_default())
+        .map_err(|e| bad(format!("its header does not read: {e}")))?;
+    let bundle_bytes = lines.next().unwrap_or_default().to_vec();
+    let bundle = Bundle::from_bytes(&bundle_bytes)?;
+    // Refused here, naming the columns, rather than at the first scoring.
+    crate::score::model_columns(&bundle, header.version)?;
+    Ok((
+        bellwether_store::ModelRecord {
+            version: 0,
+            created_at: header.created_at,
+            trained_from: header.trained_from,
+            trained_to: header.trained_to,
+            engine: header.engine,
+            features: header.features,
+            params: header.params,
+            metrics: header.metrics,
+            active: false,
+            bundle: bundle_bytes,
+        },
+        bundle,
+    ))
 }
 
 fn held_out(p: &[f64], raw: &[f64], y: &[f64]) -> HeldOut {
@@ -217,30 +429,166 @@ fn held_out(p: &[f64], raw: &[f64], y: &[f64]) -> HeldOut {
     }
 }
 
+/// Which part of the split an account's rows go to: 0 train, 1 early stopping, 2 calibration.
+fn part(account: &str) -> usize {
+    match fold(account) {
+        f if f < 70 => 0,
+        f if f < 85 => 1,
+        _ => 2,
+    }
+}
+
+/// The labelled rows of one target by `cutoff`, with the figures a skipped target is reported with.
+struct Labelled {
+    parts: [Vec<usize>; 3],
+    positive_accounts: [usize; 3],
+    days_needed: i32,
+}
+
+/// The typical days from a snapshot to the day its label of `target` is known (its window and grace period):
+/// the median over a sample of the set's rows.
+pub fn label_days(set: &TrainingSet, target: Target) -> i32 {
+    let ti = target_index(target);
+    let step = (set.rows.len() / 4096).max(1);
+    let mut spans: Vec<i32> = set
+        .rows
+        .iter()
+        .step_by(step)
+        .map(|r| r.labels[ti].1 .0 - r.as_of.0)
+        .collect();
+    spans.sort_unstable();
+    spans
+        .get(spans.len() / 2)
+        .copied()
+        .unwrap_or_else(|| target.horizon().unwrap_or(180) + crate::labels::GRACE_DAYS)
+}
+
+/// The targets with enough outcomes to train on the labels known by the end of the data.
+pub fn trainable(set: &TrainingSet) -> Vec<Target> {
+    Target::ALL
+        .into_iter()
+        .filter(|&t| {
+            let l = labelled(set, target_index(t), set.data_end);
+            l.positive_accounts[0] >= MIN_POSITIVES
+                && l.positive_accounts[1] + l.positive_accounts[2] >= MIN_POSITIVES / 3
+        })
+        .collect()
+}
+
+fn labelled(set: &TrainingSet, ti: usize, cutoff: Day) -> Labelled {
+    let mut parts: [Vec<usize>; 3] = Default::default();
+    let mut positives: [std::collections::HashSet<&str>; 3] = Default::default();
+    for (i, r) in set.rows.iter().enumerate() {
+        let (y, known) = r.labels[ti];
+        if known > cutoff {
+            continue;
+        }
+        let k = part(r.account.as_str());
+        parts[k].push(i);
+        if y {
+            positives[k].insert(r.account.as_str());
+        }
+    }
+    Labelled {
+        parts,
+        positive_accounts: positives.map(|p| p.len()),
+        days_needed: set.sampling.warmup_days + label_days(set, Target::ALL[ti]),
+    }
+}
+
+/// The default churn target among the trained ones: the renewal target when most customers of the latest
+/// snapshot day had a known renewal (a renewal date, or a term longer than a month), otherwise the longest
+/// fixed churn horizon trained, otherwise the renewal target if it trained.
+pub fn choose_default(set: &TrainingSet, trained: &[Target]) -> Option<Target> {
+    let latest = set.rows.iter().map(|r| r.as_of).max()?;
+    let (known, n) = set
+        .rows
+        .iter()
+        .filter(|r| r.as_of == latest)
+        .fold((0usize, 0usize), |(k, n), r| {
+            (k + usize::from(r.renewal_known), n + 1)
+        });
+    let renewal = trained.contains(&Target::ChurnRenewal);
+    if renewal && 2 * known > n {
+        return Some(Target::ChurnRenewal);
+    }
+    trained
+        .iter()
+        .copied()
+        .filter(|t| t.is_churn() && t.horizon().is_some())
+        .max_by_key(|t| t.horizon())
+        .or(renewal.then_some(Target::ChurnRenewal))
+}
+
+/// The model against the rules score on the latest third of the labelled snapshot days of the held-out
+/// accounts (the validation and calibration folds). The rules threshold is chosen on the training fold, as
+/// the model's was chosen on the calibration fold, each the lowest reaching the configured precision.
+fn versus_rules(
+    set: &TrainingSet,
+    ti: usize,
+    l: &Labelled,
+    model: &dyn Model,
+    calibration: &Calibration,
+    threshold: f64,
+    precision: f64,
+) -> Option<VersusRules> {
+    let held: Vec<usize> = l.parts[1].iter().chain(&l.parts[2]).copied().collect();
+    let mut days: Vec<Day> = held.iter().map(|&i| set.rows[i].as_of).collect();
+    days.sort_unstable();
+    days.dedup();
+    let from = *days.get(days.len() - days.len().div_ceil(3))?;
+    let rows: Vec<usize> = held
+        .into_iter()
+        .filter(|&i| set.rows[i].as_of >= from)
+        .collect();
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+        .collect();
+    let positives = y.iter().filter(|v| **v > 0.5).count();
+    if positives == 0 || positives == y.len() {
+        return None;
+    }
+    let raw = model.raw(&set.x.take(&rows));
+    let p: Vec<f64> = raw.iter().map(|r| calibration.apply(*r)).collect();
+    let risk: Vec<f64> = rows.iter().map(|&i| set.rows[i].rules_risk).collect();
+    let tr = &l.parts[0];
+    let tr_risk: Vec<f64> = tr.iter().map(|&i| set.rows[i].rules_risk).collect();
+    let tr_y: Vec<f64> = tr
+        .iter()
+        .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+        .collect();
+    let rules_threshold =
+        metrics::threshold_for_precision(&tr_risk, &tr_y, precision, 10).unwrap_or(0.5);
+    let (model_auc, rules_auc) = (metrics::roc_auc(&raw, &y), metrics::roc_auc(&risk, &y));
+    let (model_precision, _) = metrics::precision_at(&p, &y, threshold);
+    let (rules_precision, _) = metrics::precision_at(&risk, &y, rules_threshold);
+    Some(VersusRules {
+        from,
+        rows: rows.len(),
+        positives,
+        model_auc,
+        rules_auc,
+        model_precision,
+        rules_precision,
+        beats: model_auc > rules_auc && model_precision >= rules_precision,
+    })
+}
+
 /// Trains a bundle on the rows of `set` whose labels were knowable by `cutoff` (default: the end of data).
+/// A target without enough outcomes is skipped with its counts; when none can be trained the error's advice
+/// fits the book (too short a history, or too few outcomes).
 pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Result<Bundle> {
     let cutoff = cutoff.unwrap_or(set.data_end).min(set.data_end);
+    let days_held = set.data_end.0 - set.data_start.0 + 1;
     let mut targets = Vec::new();
+    let mut skipped = Vec::new();
     let mut first_day = None;
     for &target in &cfg.targets {
         let ti = target_index(target);
-        let mut parts: [Vec<usize>; 3] = Default::default();
-        for (i, r) in set.rows.iter().enumerate() {
-            let (_, known) = r.labels[ti];
-            if known > cutoff {
-                continue;
-            }
-            first_day = Some(first_day.map_or(r.as_of, |d: Day| d.min(r.as_of)));
-            let f = fold(r.account.as_str());
-            parts[if f < 70 {
-                0
-            } else if f < 85 {
-                1
-            } else {
-                2
-            }]
-            .push(i);
-        }
+        let l = labelled(set, ti, cutoff);
+        let parts = &l.parts;
+        let n_labelled = parts.iter().map(Vec::len).sum::<usize>();
         let label = |idx: &[usize]| -> Vec<f64> {
             idx.iter()
                 .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
@@ -248,24 +596,49 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
         };
         let (ytr, yva, yca) = (label(&parts[0]), label(&parts[1]), label(&parts[2]));
         let pos = ytr.iter().filter(|v| **v > 0.5).count();
-        let accounts_with = |idx: &[usize]| {
-            idx.iter()
-                .filter(|&&i| set.rows[i].labels[ti].0)
-                .map(|&i| &set.rows[i].account)
-                .collect::<std::collections::HashSet<_>>()
-                .len()
+        let acc_tr = l.positive_accounts[0];
+        let acc_held = l.positive_accounts[1] + l.positive_accounts[2];
+        let reason = if n_labelled == 0 {
+            Some(format!(
+                "no snapshot's window had closed by {cutoff}: {} needs {} days of history (a {}-day warm-up, then \
+                 its window and grace period), the book holds {days_held}",
+                target.describe(),
+                l.days_needed,
+                set.sampling.warmup_days
+            ))
+        } else if acc_tr < MIN_POSITIVES || acc_held < MIN_POSITIVES / 3 {
+            Some(format!(
+                "{} accounts had {} in {n_labelled} labelled snapshots ({acc_tr} among the training accounts, \
+                 {acc_held} held out); a model needs {MIN_POSITIVES} and {}",
+                acc_tr + acc_held,
+                target.describe(),
+                MIN_POSITIVES / 3
+            ))
+        } else if pos == ytr.len() {
+            Some(format!(
+                "every one of the {n_labelled} labelled snapshots had {}",
+                target.describe()
+            ))
+        } else {
+            None
         };
-        let (acc_tr, acc_held) = (
-            accounts_with(&parts[0]),
-            accounts_with(&parts[1]) + accounts_with(&parts[2]),
-        );
-        if acc_tr < MIN_POSITIVES || acc_held < MIN_POSITIVES / 3 || pos == ytr.len() {
-            tracing::info!(
-                target = target.as_str(),
-                accounts = acc_tr,
-                "not enough outcomes to train; skipped"
-            );
+        if let Some(reason) = reason {
+            tracing::info!(target = target.as_str(), %reason, "target skipped");
+            skipped.push(Skipped {
+                target,
+                labelled_snapshots: n_labelled,
+                positive_accounts: acc_tr + acc_held,
+                days_needed: l.days_needed,
+                days_held,
+                reason,
+            });
             continue;
+        }
+        for p in parts {
+            for &i in p {
+                let d = set.rows[i].as_of;
+                first_day = Some(first_day.map_or(d, |f: Day| f.min(d)));
+            }
         }
         let (xtr, xva, xca) = (
             set.x.take(&parts[0]),
@@ -307,6 +680,20 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
             }
             None => held_out(&p, &raw, &yca),
         };
+        let versus = target
+            .is_churn()
+            .then(|| {
+                versus_rules(
+                    set,
+                    ti,
+                    &l,
+                    model.as_ref(),
+                    &calibration,
+                    alert_threshold,
+                    cfg.alert_precision,
+                )
+            })
+            .flatten();
         targets.push(TargetModel {
             info: TargetInfo {
                 target,
@@ -319,25 +706,56 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
                 held_out: held_out(&p, &raw, &yca),
                 baseline: baseline_metrics,
                 fit_seconds,
+                versus_rules: versus,
             },
             model,
         });
     }
     if targets.is_empty() {
-        return Err(PredictError::NotEnoughHistory(format!(
-            "no outcome happened to {MIN_POSITIVES} accounts in {} snapshots with labels known by {cutoff}; \
-             import outcomes or subscription history covering at least a year, or wait for more renewals",
-            set.rows.len()
+        return Err(PredictError::NotEnoughHistory(not_enough(
+            set, cutoff, &skipped,
         )));
     }
+    let trained: Vec<Target> = targets.iter().map(|t| t.info.target).collect();
     Ok(Bundle {
         spec: set.spec.clone(),
         columns: set.columns.iter().map(|c| c.name.clone()).collect(),
         trained_from: first_day.unwrap_or(cutoff),
         trained_to: cutoff,
         engine: cfg.engine.clone(),
+        default_target: choose_default(set, &trained),
         targets,
+        skipped,
     })
+}
+
+/// The advice when no target could be trained: a history too short for even the shortest window, or too few
+/// outcomes in the windows it allows.
+fn not_enough(set: &TrainingSet, cutoff: Day, skipped: &[Skipped]) -> String {
+    let lines: Vec<String> = skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.target.as_str(), s.reason))
+        .collect();
+    let shortest = skipped.iter().min_by_key(|s| s.days_needed);
+    let advice = match shortest {
+        Some(s) if s.labelled_snapshots == 0 => format!(
+            "the book holds {} days of history and the shortest target needs {}: import older usage and \
+             subscription history, or wait {} more days",
+            s.days_held,
+            s.days_needed,
+            s.days_needed - s.days_held
+        ),
+        _ => format!(
+            "too few accounts had an outcome in the snapshots labelled by {cutoff}: import outcomes (churns, \
+             renewals, expansions) or the subscription history in which cancellations show, so that at least \
+             {MIN_POSITIVES} accounts have one"
+        ),
+    };
+    format!(
+        "{advice} ({} snapshots; {})",
+        set.rows.len(),
+        lines.join("; ")
+    )
 }
 
 /// Scores rows: the calibrated probability and raw score of every row for one target model.
@@ -380,14 +798,7 @@ pub fn export_split(
         if known > set.data_end {
             continue;
         }
-        let fo = fold(r.account.as_str());
-        let k = if fo < 70 {
-            0
-        } else if fo < 85 {
-            1
-        } else {
-            2
-        };
+        let k = part(r.account.as_str());
         line.clear();
         for j in 0..set.x.cols() {
             let v = set.x.data[j * set.x.rows + i];

@@ -30,7 +30,9 @@ pub struct RowMeta {
     /// The rules score's risk on the day: the health-derived risk proxy, 0–1.
     pub rules_risk: f64,
     /// Per target (in [`Target::ALL`] order): the label and the day its window closes.
-    pub labels: [(bool, Day); 5],
+    pub labels: [(bool, Day); Target::ALL.len()],
+    /// Whether the account's renewal was known on the day: a renewal date, or a term longer than a month.
+    pub renewal_known: bool,
     /// The day the account churned, if it did (for evaluation only: it lies after the snapshot).
     pub churn_day: Option<Day>,
 }
@@ -60,6 +62,10 @@ pub struct TrainingSet {
     pub rows: Vec<RowMeta>,
     /// The last day with data: labels knowable after it are censored.
     pub data_end: Day,
+    /// The first day with data.
+    pub data_start: Day,
+    /// The sampling the snapshots were taken with.
+    pub sampling: Sampling,
 }
 
 /// How snapshots are sampled.
@@ -87,6 +93,36 @@ impl Default for Sampling {
             spec_as_of: None,
             rates: None,
         }
+    }
+}
+
+/// The warm-up of a book with a year of history or more: the 90-day trends have their baseline.
+pub const FULL_WARMUP_DAYS: i32 = 120;
+/// The shortest warm-up: the 28-day usage windows are full.
+pub const MIN_WARMUP_DAYS: i32 = 28;
+
+impl Sampling {
+    /// Sampling that fits a book's history of `span_days`: the full warm-up and fortnightly snapshots from a
+    /// year of history; a younger book gets a warm-up of a third of its history (at least
+    /// [`MIN_WARMUP_DAYS`]) and weekly snapshots, so its short horizons still have labelled rows. `step_days`
+    /// overrides the spacing.
+    pub fn for_span(span_days: i32, step_days: Option<i32>) -> Sampling {
+        let young = span_days < 365;
+        Sampling {
+            step_days: step_days.unwrap_or(if young { 7 } else { 14 }).max(1),
+            warmup_days: if young {
+                (span_days / 3).clamp(MIN_WARMUP_DAYS, FULL_WARMUP_DAYS)
+            } else {
+                FULL_WARMUP_DAYS
+            },
+            ..Default::default()
+        }
+    }
+
+    /// [`Sampling::for_span`] over the book's history (the full sampling when it holds no data).
+    pub fn for_book(summary: &BookSummary, step_days: Option<i32>) -> Sampling {
+        let span = data_span(summary).map_or(365, |(first, end)| end.0 - first.0 + 1);
+        Sampling::for_span(span, step_days)
     }
 }
 
@@ -250,6 +286,10 @@ pub fn build(
             spec.vectorise(f, plan.as_deref(), by_id.get(id).copied(), &mut v);
             let h = health::score(f, health_cfg).score;
             let labels = Target::ALL.map(|t| tl.label(t, day, f.days_to_renewal));
+            let renewal_known = f.days_to_renewal.is_some()
+                || tl
+                    .term_days
+                    .is_some_and(|t| t > crate::labels::MONTHLY_TERM_DAYS);
             (
                 v,
                 RowMeta {
@@ -258,6 +298,7 @@ pub fn build(
                     arr: f.arr_reporting.map_or(0.0, |m| m.major()),
                     rules_risk: bellwether_engine::assess::risk_proxy(h),
                     labels,
+                    renewal_known,
                     churn_day: tl.churn,
                 },
             )
@@ -274,5 +315,7 @@ pub fn build(
         x: Dataset::from_rows(names, &data),
         rows,
         data_end: end,
+        data_start: first,
+        sampling: sampling.clone(),
     })
 }

@@ -7,14 +7,33 @@
 //! A label asks whether an outcome happens in a window after a snapshot day, and carries the day it became
 //! knowable: a positive on its outcome day, a negative when its window closed. Training with a cut-off uses
 //! only labels knowable by then; a label not knowable by the end of the data is right-censored and left out.
+//!
+//! Windows and grace periods follow the account's billing cadence: a monthly contract's grace period is
+//! [`MONTHLY_GRACE_DAYS`] and its renewal is the end of its next month; a longer contract's grace period is
+//! [`GRACE_DAYS`] and its renewal window at least [`MIN_RENEWAL_WINDOW`].
 
 use bellwether_core::model::OutcomeKind;
 use bellwether_core::Day;
 use bellwether_store::AccountFacts;
 use serde::{Deserialize, Serialize};
 
-/// Days without a subscription after one ends before the account counts as churned.
+/// Days without a subscription after one ends before the account counts as churned (a contract longer than
+/// a month: a quarterly or annual renewal can be signed weeks late).
 pub const GRACE_DAYS: i32 = 30;
+
+/// The grace period of a monthly contract: a card retried, a plan changed, not a month.
+pub const MONTHLY_GRACE_DAYS: i32 = 7;
+
+/// The longest term read as monthly billing, in days.
+pub const MONTHLY_TERM_DAYS: i32 = 45;
+
+/// The grace period of a contract billed every `term_days` (unknown: [`GRACE_DAYS`]).
+pub fn grace_days(term_days: Option<i32>) -> i32 {
+    match term_days {
+        Some(t) if t <= MONTHLY_TERM_DAYS => MONTHLY_GRACE_DAYS,
+        _ => GRACE_DAYS,
+    }
+}
 
 /// The shortest window of the renewal target: a renewal closer than this still asks about the next 90 days,
 /// so the question does not shrink to nothing in the weeks before a renewal (when it matters most).
@@ -24,9 +43,13 @@ pub const MIN_RENEWAL_WINDOW: i32 = 90;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
-    /// Churn before the next renewal (at least 90 days ahead, plus the grace period); 180 days when the renewal
-    /// date is unknown.
+    /// Churn before the next renewal (at least 90 days ahead, plus the grace period; for a monthly contract,
+    /// to the end of its next month); 180 days when neither the renewal date nor the cadence is known.
     ChurnRenewal,
+    /// Churn within 30 days.
+    Churn30,
+    /// Churn within 60 days.
+    Churn60,
     /// Churn within 90 days.
     Churn90,
     /// Churn within 180 days.
@@ -38,9 +61,12 @@ pub enum Target {
 }
 
 impl Target {
-    /// Every target, the default first.
-    pub const ALL: [Target; 5] = [
+    /// Every target: the renewal target, the fixed churn horizons from the shortest, then contraction and
+    /// expansion.
+    pub const ALL: [Target; 7] = [
         Target::ChurnRenewal,
+        Target::Churn30,
+        Target::Churn60,
         Target::Churn90,
         Target::Churn180,
         Target::Contraction180,
@@ -51,6 +77,8 @@ impl Target {
     pub fn as_str(self) -> &'static str {
         match self {
             Target::ChurnRenewal => "churn_renewal",
+            Target::Churn30 => "churn_30d",
+            Target::Churn60 => "churn_60d",
             Target::Churn90 => "churn_90d",
             Target::Churn180 => "churn_180d",
             Target::Contraction180 => "contraction_180d",
@@ -58,12 +86,51 @@ impl Target {
         }
     }
 
+    /// Whether it predicts churn.
+    pub fn is_churn(self) -> bool {
+        matches!(
+            self,
+            Target::ChurnRenewal
+                | Target::Churn30
+                | Target::Churn60
+                | Target::Churn90
+                | Target::Churn180
+        )
+    }
+
+    /// The fixed window of the target, in days (`None` for the renewal target, whose window is each account's).
+    pub fn horizon(self) -> Option<i32> {
+        match self {
+            Target::ChurnRenewal => None,
+            Target::Churn30 => Some(30),
+            Target::Churn60 => Some(60),
+            Target::Churn90 => Some(90),
+            Target::Churn180 | Target::Contraction180 | Target::Expansion180 => Some(180),
+        }
+    }
+
+    /// What it predicts, in words ("churn within 90 days").
+    pub fn describe(self) -> String {
+        match (self, self.horizon()) {
+            (Target::ChurnRenewal, _) => "churn before the next renewal".into(),
+            (Target::Contraction180, Some(h)) => format!("a contraction within {h} days"),
+            (Target::Expansion180, Some(h)) => format!("an expansion within {h} days"),
+            (_, Some(h)) => format!("churn within {h} days"),
+            (_, None) => self.as_str().into(),
+        }
+    }
+
+    /// The names of every target, for error messages.
+    pub fn names() -> String {
+        Target::ALL.map(Target::as_str).join(", ")
+    }
+
     /// Words for a driver line ("churn risk").
     pub fn noun(self) -> &'static str {
         match self {
-            Target::ChurnRenewal | Target::Churn90 | Target::Churn180 => "churn risk",
+            t if t.is_churn() => "churn risk",
             Target::Contraction180 => "contraction risk",
-            Target::Expansion180 => "expansion likelihood",
+            _ => "expansion likelihood",
         }
     }
 
@@ -85,13 +152,19 @@ pub struct Timeline {
     /// Whether the outcomes were derived from subscriptions (then a churn is confirmed only after the grace
     /// period).
     pub derived: bool,
+    /// The account's billing term in days (the median length of its ended subscription rows), when known.
+    pub term_days: Option<i32>,
 }
 
 impl Timeline {
     /// The account's outcome timeline.
     pub fn of(facts: &AccountFacts) -> Timeline {
+        let term_days = billing_term(facts);
         if !facts.outcomes.is_empty() {
-            let mut t = Timeline::default();
+            let mut t = Timeline {
+                term_days,
+                ..Default::default()
+            };
             for o in &facts.outcomes {
                 match o.kind {
                     OutcomeKind::Churned => {
@@ -104,7 +177,36 @@ impl Timeline {
             }
             return t;
         }
-        derive(facts)
+        derive(facts, term_days)
+    }
+
+    /// The grace period of the account's cadence.
+    pub fn grace_days(&self) -> i32 {
+        grace_days(self.term_days)
+    }
+
+    /// Whether the account is billed monthly.
+    pub fn monthly(&self) -> bool {
+        self.term_days.is_some_and(|t| t <= MONTHLY_TERM_DAYS)
+    }
+
+    /// The days a target's window spans from a snapshot with `days_to_renewal` known then.
+    pub fn window(&self, target: Target, days_to_renewal: Option<i64>) -> i32 {
+        match target.horizon() {
+            Some(h) => h,
+            None => {
+                let grace = self.grace_days();
+                match (days_to_renewal, self.term_days) {
+                    // A monthly contract renews at the end of its next month.
+                    (d, Some(term)) if self.monthly() => {
+                        let to_next = d.map_or(0, |d| d as i32).min(term);
+                        to_next + term + grace
+                    }
+                    (Some(d), _) => (d as i32).max(MIN_RENEWAL_WINDOW) + grace,
+                    (None, _) => 180,
+                }
+            }
+        }
     }
 
     /// The label of `target` for a snapshot on `as_of` with `days_to_renewal` known then: whether the outcome
@@ -112,15 +214,8 @@ impl Timeline {
     /// Training and evaluation use a row only once its window has closed, positive or not: taking the early
     /// positives without their negatives would overstate the outcome's rate.
     pub fn label(&self, target: Target, as_of: Day, days_to_renewal: Option<i64>) -> (bool, Day) {
-        let horizon = match target {
-            Target::ChurnRenewal => {
-                days_to_renewal.map_or(180, |d| (d as i32).max(MIN_RENEWAL_WINDOW) + GRACE_DAYS)
-            }
-            Target::Churn90 => 90,
-            Target::Churn180 | Target::Contraction180 | Target::Expansion180 => 180,
-        };
-        let end = as_of.plus(horizon);
-        let lag = if self.derived { GRACE_DAYS } else { 0 };
+        let end = as_of.plus(self.window(target, days_to_renewal));
+        let lag = if self.derived { self.grace_days() } else { 0 };
         let hit = |days: &[Day]| {
             days.iter()
                 .copied()
@@ -128,17 +223,34 @@ impl Timeline {
                 .min()
         };
         let first = match target {
-            Target::ChurnRenewal | Target::Churn90 | Target::Churn180 => hit(self.churn.as_slice()),
             Target::Contraction180 => hit(&self.contractions),
             Target::Expansion180 => hit(&self.expansions),
+            _ => hit(self.churn.as_slice()),
         };
         (first.is_some(), end.plus(lag))
     }
 }
 
-fn derive(facts: &AccountFacts) -> Timeline {
+/// The median length of an account's ended subscription rows, in days: its billing term.
+fn billing_term(facts: &AccountFacts) -> Option<i32> {
+    let mut terms: Vec<i32> = facts
+        .subscriptions
+        .iter()
+        .filter_map(|s| s.end.map(|e| e.0 - s.start.0))
+        .filter(|t| *t > 0)
+        .collect();
+    if terms.is_empty() {
+        return None;
+    }
+    terms.sort_unstable();
+    Some(terms[terms.len() / 2])
+}
+
+fn derive(facts: &AccountFacts, term_days: Option<i32>) -> Timeline {
+    let grace = grace_days(term_days);
     let mut t = Timeline {
         derived: true,
+        term_days,
         ..Default::default()
     };
     if facts.subscriptions.is_empty() {
@@ -173,7 +285,7 @@ fn derive(facts: &AccountFacts) -> Timeline {
             // Coverage ended: a churn unless a subscription starts within the grace period.
             let restart = days[k + 1..]
                 .iter()
-                .take_while(|n| n.0 - d.0 <= GRACE_DAYS)
+                .take_while(|n| n.0 - d.0 <= grace)
                 .any(|n| mrr_on(*n) > 0);
             if !restart {
                 t.churn = Some(d);

@@ -1,6 +1,7 @@
 //! Scoring: every account still a customer on a day gets, from the active model version, a calibrated
-//! probability per target and its drivers in words, stored as predictions (the default target's probability
-//! also lands on the day's assessment, where the worklist reads it).
+//! probability per target and its drivers in words, stored as predictions (the probability of the bundle's
+//! default churn target, chosen for the book when it was trained, also lands on the day's assessment, where the
+//! worklist reads it).
 
 use crate::bundle::{Bundle, TargetModel};
 use crate::explain::explain;
@@ -17,13 +18,15 @@ use bellwether_store::{Ranking, Store};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// The target whose probability is copied into assessments and ranks the worklist.
+/// The target that ranks the worklist when a bundle names none (bundles stored before it was chosen per book).
 pub const DEFAULT_TARGET: Target = Target::ChurnRenewal;
 
-/// The targets whose predictions carry drivers in the daily pass: the default churn target and expansion. The
-/// other horizons get their probability only (their drivers are a `contributions` call away), which keeps the
-/// pass's cost to two TreeSHAP passes.
-pub const EXPLAINED: [Target; 2] = [Target::ChurnRenewal, Target::Expansion180];
+/// Whether a target's predictions carry drivers in the daily pass: the bundle's default churn target and
+/// expansion. The other horizons get their probability only (their drivers are a `contributions` call away),
+/// which keeps the pass's cost to two TreeSHAP passes.
+pub fn explained(bundle: &Bundle, target: Target) -> bool {
+    target == Target::Expansion180 || Some(target) == bundle.default_target
+}
 
 /// What a scoring run did.
 #[derive(Debug)]
@@ -142,7 +145,7 @@ pub fn score_features(
     let ids: Vec<&AccountId> = feats.iter().map(|f| &f.0.account_id).collect();
     let mut out = Vec::new();
     for m in &bundle.targets {
-        if EXPLAINED.contains(&m.info.target) {
+        if explained(bundle, m.info.target) {
             out.extend(predict_rows(m, &columns, &x, &ids, as_of, version));
         } else {
             let (p, _) = crate::bundle::predict(m, &x);
@@ -161,6 +164,130 @@ pub fn score_features(
     Ok(out)
 }
 
+/// Who ranks the worklist and why: the active model version with its default churn target, or the rules score
+/// (no model trained, or the latest version held back because it did not beat the rules). What `train`,
+/// `account` and the API say about the model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ModelStatus {
+    /// `model` or `rules`.
+    pub in_charge: &'static str,
+    /// The active version.
+    pub version: Option<i64>,
+    /// The active version's default churn target.
+    pub target: Option<Target>,
+    /// Its window in days (`None` for the renewal target, whose window is each account's).
+    pub horizon_days: Option<i32>,
+    /// The target in words ("churn within 90 days").
+    pub predicts: Option<String>,
+    /// Why, in a sentence.
+    pub reason: String,
+}
+
+/// The model status of a store's registry (see [`ModelStatus`]).
+pub async fn status<S: Store + ?Sized>(store: &S) -> Result<ModelStatus> {
+    let models = store.models().await?;
+    let latest = models.iter().max_by_key(|m| m.version);
+    let active = models.iter().find(|m| m.active);
+    Ok(match active {
+        Some(a) => {
+            let m = crate::bundle::RecordMetrics::parse(&a.metrics);
+            let target = m.default_target;
+            let vs = target.and_then(|t| {
+                m.targets
+                    .iter()
+                    .find(|i| i.target == t)
+                    .and_then(|i| i.versus_rules.clone())
+            });
+            let mut reason = format!(
+                "model version {} ranks by {}",
+                a.version,
+                target.map_or_else(|| "no churn target".to_string(), |t| t.describe())
+            );
+            if let Some(v) = vs {
+                reason.push_str(&format!(
+                    "; {} the rules score {}",
+                    if v.beats { "it beat" } else { "activated by hand, it did not beat" },
+                    v.sentence()
+                ));
+            }
+            if let Some(l) = latest.filter(|l| l.version > a.version) {
+                if let Some(h) = crate::bundle::RecordMetrics::parse(&l.metrics).held_back {
+                    reason.push_str(&format!("; the newer version {} was not activated: {h}", l.version));
+                }
+            }
+            ModelStatus {
+                in_charge: "model",
+                version: Some(a.version),
+                target,
+                horizon_days: target.and_then(Target::horizon),
+                predicts: target.map(Target::describe),
+                reason,
+            }
+        }
+        None => ModelStatus {
+            in_charge: "rules",
+            version: None,
+            target: None,
+            horizon_days: None,
+            predicts: None,
+            reason: match latest {
+                None => "the rules health score ranks the worklist: no model is trained yet (`bellwether train`)".into(),
+                Some(l) => match crate::bundle::RecordMetrics::parse(&l.metrics).held_back {
+                    Some(h) => format!("the rules health score ranks the worklist: model version {} was not activated because {h}", l.version),
+                    None => format!(
+                        "the rules health score ranks the worklist: no version is active (activate one with `bellwether models activate {}`)",
+                        l.version
+                    ),
+                },
+            },
+        },
+    })
+}
+
+/// When a newly stored version becomes the active one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// When it beats the rules score (see [`Bundle::held_back`]).
+    WhenBetter,
+    /// Always.
+    Force,
+    /// Never: stored only.
+    Never,
+}
+
+/// A version stored in the registry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registered {
+    /// Its number.
+    pub version: i64,
+    /// Whether it is now the active one.
+    pub active: bool,
+    /// Why it should not be active, if it should not (also when forced).
+    pub held_back: Option<String>,
+}
+
+/// Stores a trained bundle as a new version, activating it as `activation` says: the one policy of `train`,
+/// scheduled retraining and whatever else trains.
+pub async fn register<S: Store + ?Sized>(
+    store: &S,
+    bundle: &Bundle,
+    cfg: &crate::TrainConfig,
+    activation: Activation,
+) -> Result<Registered> {
+    let held_back = bundle.held_back();
+    let active = match activation {
+        Activation::WhenBetter => held_back.is_none(),
+        Activation::Force => true,
+        Activation::Never => false,
+    };
+    let version = store.save_model(bundle.record(cfg, active), active).await?;
+    Ok(Registered {
+        version,
+        active,
+        held_back,
+    })
+}
+
 /// Loads the active model (or `version`) from the registry.
 pub async fn load_bundle<S: Store + ?Sized>(
     store: &S,
@@ -175,19 +302,24 @@ pub async fn load_bundle<S: Store + ?Sized>(
     Ok((rec.version, Bundle::from_bytes(&rec.bundle)?))
 }
 
-/// The worklist figures the default target's predictions give: each scored account's churn probability and
-/// the priority computed from it and the ARR its assessment is printed with (the same features).
+/// The worklist figures the predictions of `default` (the bundle's default churn target) give: each scored
+/// account's churn probability and the priority computed from it and the ARR its assessment is printed with
+/// (the same features). Nothing when the bundle has no churn target.
 pub fn rankings(
     feats: &[(AccountFeatures, Option<String>)],
     predictions: &[Prediction],
+    default: Option<Target>,
 ) -> Vec<Ranking> {
+    let Some(default) = default else {
+        return Vec::new();
+    };
     let arr: HashMap<&AccountId, Option<bellwether_core::Money>> = feats
         .iter()
         .map(|(f, _)| (&f.account_id, f.arr_reporting))
         .collect();
     predictions
         .iter()
-        .filter(|p| p.target == DEFAULT_TARGET.as_str())
+        .filter(|p| p.target == default.as_str())
         .map(|p| Ranking {
             account_id: p.account_id.clone(),
             as_of: p.as_of,
@@ -231,7 +363,10 @@ pub async fn score<S: Store + ?Sized>(
     let predictions = score_features(&bundle, version, &feats, &series, as_of)?;
     let explain_seconds = t2.elapsed().as_secs_f64();
     store
-        .save_predictions(&predictions, &rankings(&feats, &predictions))
+        .save_predictions(
+            &predictions,
+            &rankings(&feats, &predictions, bundle.default_target),
+        )
         .await?;
     Ok(ScoreOutcome {
         version,
@@ -257,6 +392,8 @@ mod tests {
             trained_to: Day(0),
             engine: "gbdt".into(),
             targets: Vec::new(),
+            default_target: Some(Target::ChurnRenewal),
+            skipped: Vec::new(),
         }
     }
 

@@ -147,7 +147,10 @@ fn rewriting_everything_after_each_snapshot_day_leaves_its_training_rows_unchang
         let pos = full
             .rows
             .iter()
-            .filter(|r| r.as_of == d && r.labels[1].0)
+            .filter(|r| {
+                r.as_of == d
+                    && r.label_by(bellwether_predict::Target::Churn90, Day(i32::MAX)) == Some(true)
+            })
             .count();
         assert!(pos > 0, "no churn within 90 days of {d}");
     }
@@ -284,7 +287,13 @@ fn a_book_too_small_to_learn_from_gets_a_clear_message() {
     match train(&set, None, &TrainConfig::default()) {
         Err(e @ PredictError::NotEnoughHistory(_)) => {
             let m = e.to_string();
-            assert!(m.contains("import outcomes or subscription history"), "{m}");
+            // The book's history is long enough: the advice is about outcomes, with each target's counts.
+            assert!(m.contains("too few accounts had an outcome"), "{m}");
+            assert!(m.contains("import outcomes"), "{m}");
+            assert!(
+                m.contains("churn_30d: ") && m.contains("labelled snapshots"),
+                "{m}"
+            );
             assert_eq!(e.code().name(), "not_enough_history");
         }
         Err(e) => panic!("unexpected error {e}"),

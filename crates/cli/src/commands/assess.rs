@@ -61,8 +61,14 @@ pub async fn book_rates(store: &impl Store, settings: &Settings) -> Result<Rates
 }
 
 /// Prints a ranked worklist whose "ARR × risk = at stake" figures multiply out, in the `reporting` currency,
-/// for the book's current day `today` (lines from an older assessment say how old it is).
-pub fn print_worklist(items: &[WorklistItem], today: Day, reporting: Currency) {
+/// for the book's current day `today` (lines from an older assessment say how old it is). `predicts` names
+/// what a scored churn probability is of (the active model's default target, "churn within 90 days").
+pub fn print_worklist(
+    items: &[WorklistItem],
+    today: Day,
+    reporting: Currency,
+    predicts: Option<&str>,
+) {
     let money = |minor: i64| {
         money3(Money {
             minor,
@@ -75,7 +81,7 @@ pub fn print_worklist(items: &[WorklistItem], today: Day, reporting: Currency) {
             .map(|a| format!("{} ARR", money(a)))
             .unwrap_or_else(|| "ARR unknown".into());
         let risk = match it.churn_probability {
-            Some(p) => format!("churn risk {:.1}%", p * 100.0),
+            Some(p) => format!("P({}) {:.1}%", predicts.unwrap_or("churn"), p * 100.0),
             None => format!("risk proxy {:.3}", it.risk_proxy),
         };
         let age = today.0 - it.as_of.0;
@@ -193,7 +199,9 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
             .map(|c| format!(" for {c}"))
             .unwrap_or_default(),
     );
-    print_worklist(&items, today, rates.reporting());
+    let model = bellwether_predict::score::status(&store).await?;
+    println!("  ranked by: {}", model.reason);
+    print_worklist(&items, today, rates.reporting(), model.predicts.as_deref());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -229,8 +237,9 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     };
     let signals = store.signals(filter).await?;
     let predictions = store.predictions(Some(&id), None).await?;
+    let model = bellwether_predict::score::status(&store).await?;
     if a.json {
-        let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "predictions": predictions, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
+        let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "predictions": predictions, "model": model, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
@@ -269,17 +278,15 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
             println!("  why it ranks: {}", h.reason);
         }
     }
+    println!("  ranked by: {}", model.reason);
     for p in &predictions {
         if p.drivers.is_empty() {
             continue;
         }
         println!(
-            "  {} {:.0}% as of {} (base {:.0}%, model v{}):",
-            match p.target.as_str() {
-                "churn_renewal" => "churn risk before renewal",
-                "expansion_180d" => "expansion likelihood within 180 days",
-                other => other,
-            },
+            "  probability of {} {:.0}% as of {} (base {:.0}%, model v{}):",
+            bellwether_predict::Target::parse(&p.target)
+                .map_or_else(|| p.target.clone(), |t| t.describe()),
             p.probability * 100.0,
             p.as_of,
             p.base_probability * 100.0,

@@ -90,7 +90,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         out.as_of
     );
     let rates = super::assess::book_rates(&store, settings).await?;
-    print_worklist(&items, out.as_of, rates.reporting());
+    print_worklist(&items, out.as_of, rates.reporting(), None);
     println!();
     println!(
         "Portfolio: {}",

@@ -9,7 +9,7 @@ use bellwether_core::model::Prediction;
 use bellwether_core::{Code, Day};
 use bellwether_predict::backtest::{self, BacktestConfig, BacktestReport, MethodReport};
 use bellwether_predict::dataset::{self, Sampling, TrainingSet};
-use bellwether_predict::score::{self, DEFAULT_TARGET};
+use bellwether_predict::score;
 use bellwether_predict::{train, PredictError, Target, TrainConfig};
 use bellwether_store::Store;
 use clap::{Args, Subcommand};
@@ -34,12 +34,15 @@ pub struct TrainArgs {
     /// Learning engine: gbdt (gradient-boosted trees) or logistic (the baseline).
     #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic"])]
     pub engine: String,
-    /// Days between training snapshots.
-    #[arg(long, default_value_t = 14)]
-    pub step: i32,
+    /// Days between training snapshots (default: 14 on a year of history or more, 7 on a younger book).
+    #[arg(long)]
+    pub step: Option<i32>,
     /// Store the new version without making it active.
     #[arg(long)]
     pub no_activate: bool,
+    /// Activate the new version even when it does not beat the rules score.
+    #[arg(long, conflicts_with = "no_activate")]
+    pub force: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -73,23 +76,41 @@ pub enum ModelsAction {
         /// The version.
         version: i64,
     },
+    /// Write a version (default: the active one) to a file, with its columns, default target and metrics, to
+    /// import into another data directory.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        /// The version (default: the active one).
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Store a model file written by `models export` as a new version, make it active and score with it.
+    Import {
+        /// The file to read.
+        file: PathBuf,
+        /// Store it without making it active.
+        #[arg(long)]
+        no_activate: bool,
+    },
 }
 
 /// Arguments of `backtest`.
 #[derive(Args)]
 pub struct BacktestArgs {
-    /// What to predict: churn_renewal, churn_90d, churn_180d, contraction_180d or expansion_180d.
-    #[arg(long, default_value = "churn_renewal")]
-    pub target: String,
-    /// Number of cut-offs.
-    #[arg(long, default_value_t = 3)]
-    pub cutoffs: usize,
-    /// Days between cut-offs.
-    #[arg(long, default_value_t = 60)]
-    pub spacing: i32,
-    /// Days between snapshots.
-    #[arg(long, default_value_t = 14)]
-    pub step: i32,
+    /// What to predict: churn_renewal, churn_30d, churn_60d, churn_90d, churn_180d, contraction_180d or
+    /// expansion_180d (default: the book's default churn target, as `train` chooses it).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Number of cut-offs (default: as many as the history fits, at most 3).
+    #[arg(long)]
+    pub cutoffs: Option<usize>,
+    /// Days between cut-offs (default: fitted to the history, 14 to 60).
+    #[arg(long)]
+    pub spacing: Option<i32>,
+    /// Days between snapshots (default: 14 on a year of history or more, 7 on a younger book).
+    #[arg(long)]
+    pub step: Option<i32>,
     /// Precision the alert thresholds must reach on training rows.
     #[arg(long, default_value_t = 0.5)]
     pub alert_precision: f64,
@@ -104,13 +125,14 @@ pub struct BacktestArgs {
     pub json: bool,
 }
 
+/// The training set of the whole history, sampled to fit it (see [`Sampling::for_book`]).
 async fn training_set(
     store: &impl Store,
     settings: &Settings,
-    sampling: Sampling,
+    step: Option<i32>,
 ) -> Result<TrainingSet, CliError> {
     let (book, series, summary) = dataset::load(store, None).await?;
-    let mut sampling = sampling;
+    let mut sampling = Sampling::for_book(&summary, step);
     sampling.rates = Some(super::assess::book_rates(store, settings).await?);
     dataset::build(&book, &series, &summary, &settings.health, &sampling).ok_or_else(|| {
         CliError::new(
@@ -124,23 +146,20 @@ async fn training_set(
 pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
     let t0 = Instant::now();
-    let set = training_set(
-        &store,
-        settings,
-        Sampling {
-            step_days: a.step,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let set = training_set(&store, settings, a.step).await?;
     let build_seconds = t0.elapsed().as_secs_f64();
     if let Some(dir) = &a.export_matrix {
-        let [tr, va, te] = bellwether_predict::bundle::export_split(&set, DEFAULT_TARGET, dir)
+        let target = bellwether_predict::bundle::choose_default(
+            &set,
+            &bellwether_predict::bundle::trainable(&set),
+        )
+        .unwrap_or(score::DEFAULT_TARGET);
+        let [tr, va, te] = bellwether_predict::bundle::export_split(&set, target, dir)
             .map_err(|e| CliError::new(Code::IoError, format!("{}: {e}", dir.display())))?;
         println!(
             "wrote {} columns: {tr} training, {va} validation and {te} test rows of {} to {} (built in {build_seconds:.1} s)",
             set.columns.len(),
-            DEFAULT_TARGET.as_str(),
+            target.as_str(),
             dir.display()
         );
         return Ok(ExitCode::SUCCESS);
@@ -153,10 +172,20 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     let bundle = train(&set, None, &cfg)?;
     let train_seconds = t1.elapsed().as_secs_f64();
     let infos = bundle.infos();
-    let record = bundle.record(&cfg, !a.no_activate);
-    let size = record.bundle.len();
-    let version = store.save_model(record, !a.no_activate).await?;
-    let scored = if a.no_activate {
+    let size = bundle.to_bytes().len();
+    let activation = if a.no_activate {
+        score::Activation::Never
+    } else if a.force {
+        score::Activation::Force
+    } else {
+        score::Activation::WhenBetter
+    };
+    let score::Registered {
+        version,
+        active: activate,
+        held_back,
+    } = score::register(&store, &bundle, &cfg, activation).await?;
+    let scored = if !activate {
         None
     } else {
         Some(
@@ -171,7 +200,10 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     };
     if a.json {
         let v = serde_json::json!({
-            "version": version, "active": !a.no_activate, "snapshots": set.rows.len(),
+            "version": version, "active": activate, "snapshots": set.rows.len(),
+            "default_target": bundle.default_target, "horizon_days": bundle.default_target.and_then(Target::horizon),
+            "held_back": held_back, "skipped": bundle.skipped,
+            "warmup_days": set.sampling.warmup_days, "step_days": set.sampling.step_days,
             "columns": bundle.columns.len(), "trained_from": bundle.trained_from, "trained_to": bundle.trained_to,
             "bundle_bytes": size, "build_seconds": build_seconds, "train_seconds": train_seconds, "targets": infos,
             "scored_accounts": scored.as_ref().map(|s| s.accounts),
@@ -181,7 +213,7 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     }
     println!(
         "model version {version}{}: {} snapshots × {} columns from {} to {} (built in {build_seconds:.1} s, trained in {train_seconds:.1} s, {} KiB)",
-        if a.no_activate { "" } else { " (active)" },
+        if activate { " (active)" } else { " (not active)" },
         set.rows.len(),
         bundle.columns.len(),
         bundle.trained_from,
@@ -206,13 +238,37 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
             i.model
         );
     }
-    for t in Target::ALL {
-        if bundle.target(t).is_none() {
+    for s in &bundle.skipped {
+        println!("  {:<17} skipped: {}", s.target.as_str(), s.reason);
+    }
+    match bundle.default_model() {
+        Some(m) => {
             println!(
-                "  {:<17} skipped: fewer than {} outcomes",
-                t.as_str(),
-                bellwether_predict::bundle::MIN_POSITIVES
+                "default churn target: {} ({}){}",
+                m.info.target.as_str(),
+                m.info.target.describe(),
+                m.info
+                    .versus_rules
+                    .as_ref()
+                    .map(|v| format!(
+                        "; against the rules score {}: {}",
+                        v.sentence(),
+                        if v.beats {
+                            "the model beats it"
+                        } else {
+                            "the model does not beat it"
+                        }
+                    ))
+                    .unwrap_or_default()
             );
+        }
+        None => println!("default churn target: none trained"),
+    }
+    if let Some(h) = &held_back {
+        if activate {
+            println!("activated with --force although {h}");
+        } else if !a.no_activate {
+            println!("not activated: {h} (activate it anyway with `bellwether models activate {version}`)");
         }
     }
     if let Some(s) = scored {
@@ -241,15 +297,24 @@ pub async fn after_pass(
     };
     let mut line = String::new();
     if m.retrain_days > 0 && as_of.0 - active.trained_to.0 > m.retrain_days {
-        let set = training_set(store, settings, Sampling::default()).await?;
+        let set = training_set(store, settings, None).await?;
         let cfg: TrainConfig = serde_json::from_str(&active.params).unwrap_or_default();
         match train(&set, None, &cfg) {
             Ok(bundle) => {
-                let version = store.save_model(bundle.record(&cfg, true), true).await?;
-                line.push_str(&format!(
-                    "retrained: model version {version} (v{} was trained to {}); ",
-                    active.version, active.trained_to
-                ));
+                // A retrained version replaces the active one only where it beats the rules score.
+                let r =
+                    score::register(store, &bundle, &cfg, score::Activation::WhenBetter).await?;
+                let version = r.version;
+                line.push_str(&match r.held_back {
+                    None => format!(
+                        "retrained: model version {version} (v{} was trained to {}); ",
+                        active.version, active.trained_to
+                    ),
+                    Some(h) => format!(
+                        "retrained model version {version} kept inactive ({h}); v{} still scores; ",
+                        active.version
+                    ),
+                });
             }
             Err(e) => tracing::warn!(
                 "scheduled retraining failed, keeping v{}: {e}",
@@ -267,13 +332,17 @@ pub async fn after_pass(
     Ok(Some(line))
 }
 
-fn print_predictions(preds: &[Prediction], top: usize) {
+fn print_predictions(preds: &[Prediction], top: usize, target: Option<Target>) {
+    let Some(target) = target else {
+        println!("the active model has no churn target");
+        return;
+    };
     let mut churn: Vec<&Prediction> = preds
         .iter()
-        .filter(|p| p.target == DEFAULT_TARGET.as_str())
+        .filter(|p| p.target == target.as_str())
         .collect();
     churn.sort_by(|a, b| b.probability.total_cmp(&a.probability));
-    println!("highest churn risk before renewal:");
+    println!("highest risk of {}:", target.describe());
     for p in churn.iter().take(top) {
         println!(
             "  {:<14} {:>4.0}%  (base {:.0}%)",
@@ -313,7 +382,7 @@ pub async fn score_cmd(settings: &Settings, a: ScoreArgs) -> Result<ExitCode, Cl
         "model version {} scored {} accounts as of {} (load {:.1} s, features {:.1} s, models and explanations {:.1} s)",
         s.version, s.accounts, s.as_of, s.load_seconds, s.feature_seconds, s.explain_seconds
     );
-    print_predictions(&s.predictions, a.top);
+    print_predictions(&s.predictions, a.top, score::status(&store).await?.target);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -349,6 +418,57 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                     m.trained_to,
                     aucs.join(", ")
                 );
+            }
+        }
+        ModelsAction::Export { file, version } => {
+            let rec = store.model(version).await?.ok_or_else(|| {
+                CliError::new(
+                    Code::NoModel,
+                    match version {
+                        Some(v) => format!("no model version {v}; `bellwether models` lists them"),
+                        None => "no model is active; train one (`bellwether train`) or name a version with --version".into(),
+                    },
+                )
+            })?;
+            let bytes = bellwether_predict::bundle::to_file(&rec);
+            std::fs::write(&file, &bytes)
+                .map_err(|e| CliError::new(Code::IoError, format!("{}: {e}", file.display())))?;
+            let m = bellwether_predict::bundle::RecordMetrics::parse(&rec.metrics);
+            println!(
+                "wrote model version {} ({} targets, default {}, {} columns, {} KiB) to {}",
+                rec.version,
+                m.targets.len(),
+                m.default_target.map_or("none", Target::as_str),
+                rec.features.len(),
+                bytes.len() / 1024,
+                file.display()
+            );
+        }
+        ModelsAction::Import { file, no_activate } => {
+            let bytes = std::fs::read(&file).map_err(|e| {
+                CliError::new(Code::FileNotFound, format!("{}: {e}", file.display()))
+            })?;
+            let (record, bundle) = bellwether_predict::bundle::from_file(&bytes)
+                .map_err(|e| CliError::new(e.code(), format!("{}: {e}", file.display())))?;
+            let version = store.save_model(record, !no_activate).await?;
+            println!(
+                "imported {} as model version {version}{} ({} targets, default {}, trained {} to {})",
+                file.display(),
+                if no_activate { "" } else { " (active)" },
+                bundle.targets.len(),
+                bundle.default_target.map_or("none", Target::as_str),
+                bundle.trained_from,
+                bundle.trained_to
+            );
+            if !no_activate {
+                let s = score::score(
+                    &store,
+                    None,
+                    super::book_day(&store, None).await?,
+                    &settings.money,
+                )
+                .await?;
+                println!("scored {} accounts as of {}", s.accounts, s.as_of);
             }
         }
         ModelsAction::Activate { version } => {
@@ -423,8 +543,8 @@ fn print_backtest(r: &BacktestReport) {
         println!("  {:<34} {:>10} {:>12}", l, m[i], h[i]);
     }
     println!(
-        "  (warning time over {} churners that churned ≥ 120 days after the first cut-off; at most {} days possible)",
-        r.model.warning.churners, r.model.warning.max_possible_days
+        "  (warning time over {} churners that churned ≥ {} days after the first cut-off; at most {} days possible)",
+        r.model.warning.churners, r.model.warning.min_lead_days, r.model.warning.max_possible_days
     );
     println!("\n  reliability of the model (predicted → observed):");
     for b in &r.model.reliability {
@@ -441,56 +561,76 @@ fn print_backtest(r: &BacktestReport) {
 
 /// Runs the rolling-origin backtest.
 pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCode, CliError> {
-    let target = Target::parse(&a.target).ok_or_else(|| {
-        CliError::new(
-            Code::InvalidArgument,
-            format!(
-                "--target '{}' is not one of churn_renewal, churn_90d, churn_180d, contraction_180d, expansion_180d",
-                a.target
-            ),
-        )
-    })?;
+    let named = match &a.target {
+        Some(t) => Some(Target::parse(t).ok_or_else(|| {
+            CliError::new(
+                Code::InvalidArgument,
+                format!("--target '{t}' is not one of {}", Target::names()),
+            )
+        })?),
+        None => None,
+    };
     let store = open_store(settings).await?;
+    let (book, series, summary) = dataset::load(&store, None).await?;
+    let Some((first, end)) = dataset::data_span(&summary) else {
+        return Err(CliError::new(
+            Code::NoData,
+            "the data directory holds no data to backtest; import a book first",
+        ));
+    };
+    let mut sampling = Sampling::for_book(&summary, a.step);
+    // Columns are chosen before the first cut-off, so no later data picks them: the cut-offs of the longest
+    // window the target may have (its horizon and the longest grace period) lie no later than the fitted ones.
+    let widest = |t: Target| t.horizon().unwrap_or(210) + bellwether_predict::labels::GRACE_DAYS;
+    let provisional = backtest::fit_cutoffs(
+        first,
+        end,
+        sampling.warmup_days,
+        named.map_or(widest(Target::Churn180), widest),
+        a.cutoffs,
+        a.spacing,
+    );
+    sampling.spec_as_of = provisional.first().copied();
+    sampling.rates = Some(super::assess::book_rates(&store, settings).await?);
+    let set = dataset::build(&book, &series, &summary, &settings.health, &sampling)
+        .ok_or_else(|| CliError::new(Code::NoData, "no snapshots could be taken"))?;
+    drop((book, series));
+    let target = match named {
+        Some(t) => t,
+        None => bellwether_predict::bundle::choose_default(
+            &set,
+            &bellwether_predict::bundle::trainable(&set),
+        )
+        .ok_or_else(|| {
+            CliError::new(
+                Code::NotEnoughHistory,
+                "no churn target has enough outcomes to backtest; `bellwether train` says why for each",
+            )
+        })?,
+    };
+    let fitted = backtest::fit_cutoffs(
+        first,
+        end,
+        sampling.warmup_days,
+        bellwether_predict::bundle::label_days(&set, target),
+        a.cutoffs,
+        a.spacing,
+    );
+    // The fitted cut-offs, unless the columns would then have been chosen after the first of them.
+    let cutoffs = if fitted.first() >= provisional.first() {
+        fitted
+    } else {
+        provisional
+    };
     let cfg = BacktestConfig {
         target,
-        cutoffs: a.cutoffs.max(1),
-        spacing_days: a.spacing,
-        // The last cut-off leaves room for its evaluation windows to close before the end of data.
-        last_cutoff_before_end: match target {
-            Target::Churn90 => 150,
-            _ => 240,
-        },
+        cutoffs,
         train: TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
             ..Default::default()
         },
     };
-    // Columns are chosen as of the first cut-off, so no later data picks them.
-    let (book, series, summary) = dataset::load(&store, None).await?;
-    let Some((_, end)) = dataset::data_span(&summary) else {
-        return Err(CliError::new(
-            Code::NoData,
-            "the data directory holds no data to backtest; import a book first",
-        ));
-    };
-    let first_cut = end
-        .plus(-cfg.last_cutoff_before_end)
-        .plus(-(cfg.cutoffs as i32 - 1) * cfg.spacing_days);
-    let set = dataset::build(
-        &book,
-        &series,
-        &summary,
-        &settings.health,
-        &Sampling {
-            step_days: a.step,
-            spec_as_of: Some(first_cut),
-            rates: Some(super::assess::book_rates(&store, settings).await?),
-            ..Default::default()
-        },
-    )
-    .ok_or_else(|| CliError::new(Code::NoData, "no snapshots could be taken"))?;
-    drop((book, series));
     let report = backtest::run(&set, &cfg)?;
     if let Some(path) = &a.csv {
         let mut w = std::io::BufWriter::new(

@@ -136,11 +136,15 @@ async fn account<S: LiveStore>(
         })
         .await?;
     let predictions = st.store.predictions(Some(&aid), None).await?;
+    let model = bellwether_predict::score::status(&*st.store)
+        .await
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     Ok(Json(json!({
         "account": facts.view_current(&aid, as_of, Some(bellwether_core::Timestamp::now())),
         "assessment": history.last(),
         "signals": signals,
         "predictions": predictions,
+        "model": model,
         "health_history": history.iter().map(|h| json!({"as_of": h.as_of.to_string(), "health": h.health})).collect::<Vec<_>>(),
     })))
 }
