@@ -35,7 +35,8 @@ fn check_arithmetic(text: &str) -> Vec<f64> {
                 .find(|w| w.starts_with(['$', '€']))
                 .unwrap_or_else(|| panic!("no ARR in {line}")),
         );
-        let risk = if let Some((_, r)) = lhs.split_once("churn risk ") {
+        // A model's probability prints as "P(churn …) 12.3%".
+        let risk = if let Some((_, r)) = lhs.rsplit_once(") ") {
             r.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
         } else {
             let (_, r) = lhs.split_once("risk proxy ").unwrap();
@@ -93,7 +94,8 @@ fn the_worklist_multiplies_out_and_follows_its_figures_before_and_after_train() 
     ok(bw(&data, &["train"]));
     let after = ok(bw(&data, &["worklist", "--limit", "25"]));
     assert!(
-        after.contains("churn risk"),
+        after.contains("ranked by: model version 1 ranks by churn before the next renewal")
+            && after.contains("× P(churn before the next renewal) "),
         "after training the model's risk ranks the list:\n{after}"
     );
     check_arithmetic(&after);

@@ -81,7 +81,7 @@ pub struct VersusRules {
     pub rules_auc: f64,
     /// Precision of the model at its alert threshold.
     pub model_precision: f64,
-    /// Precision of the rules score at its own alert threshold (chosen on the training rows).
+    /// Precision of the rules score over as many snapshots as the model flags (the same alert budget).
     pub rules_precision: f64,
     /// Whether the model beats the rules: a higher AUC, and a precision at least as high.
     pub beats: bool,
@@ -92,7 +92,7 @@ impl VersusRules {
     pub fn sentence(&self) -> String {
         format!(
             "on {} held-out snapshots from {}: AUC {:.3} against the rules score's {:.3}, precision at the alert \
-             threshold {:.2} against {:.2}",
+             threshold {:.2} against {:.2} for as many alerts by the rules",
             self.rows,
             self.from,
             self.model_auc,
@@ -521,8 +521,8 @@ pub fn choose_default(set: &TrainingSet, trained: &[Target]) -> Option<Target> {
 }
 
 /// The model against the rules score on the latest third of the labelled snapshot days of the held-out
-/// accounts (the validation and calibration folds). The rules threshold is chosen on the training fold, as
-/// the model's was chosen on the calibration fold, each the lowest reaching the configured precision.
+/// accounts (the validation and calibration folds): AUC, and precision at the model's alert threshold against
+/// the rules' precision over as many of the highest rules risks (the same alert budget).
 fn versus_rules(
     set: &TrainingSet,
     ti: usize,
@@ -552,17 +552,23 @@ fn versus_rules(
     let raw = model.raw(&set.x.take(&rows));
     let p: Vec<f64> = raw.iter().map(|r| calibration.apply(*r)).collect();
     let risk: Vec<f64> = rows.iter().map(|&i| set.rows[i].rules_risk).collect();
-    let tr = &l.parts[0];
-    let tr_risk: Vec<f64> = tr.iter().map(|&i| set.rows[i].rules_risk).collect();
-    let tr_y: Vec<f64> = tr
-        .iter()
-        .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
-        .collect();
-    let rules_threshold =
-        metrics::threshold_for_precision(&tr_risk, &tr_y, precision, 10).unwrap_or(0.5);
     let (model_auc, rules_auc) = (metrics::roc_auc(&raw, &y), metrics::roc_auc(&risk, &y));
-    let (model_precision, _) = metrics::precision_at(&p, &y, threshold);
-    let (rules_precision, _) = metrics::precision_at(&risk, &y, rules_threshold);
+    let (model_precision, flagged) = metrics::precision_at(&p, &y, threshold);
+    // The rules get the same alert budget: their precision over as many rows as the model flags (when the
+    // model flags none, at their own threshold chosen on the training rows).
+    let k = (flagged * y.len() as f64).round() as usize;
+    let rules_precision = if k > 0 {
+        metrics::precision_at_k(&risk, &y, k)
+    } else {
+        let tr = &l.parts[0];
+        let tr_risk: Vec<f64> = tr.iter().map(|&i| set.rows[i].rules_risk).collect();
+        let tr_y: Vec<f64> = tr
+            .iter()
+            .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+            .collect();
+        let t = metrics::threshold_for_precision(&tr_risk, &tr_y, precision, 10).unwrap_or(0.5);
+        metrics::precision_at(&risk, &y, t).0
+    };
     Some(VersusRules {
         from,
         rows: rows.len(),
