@@ -1,8 +1,10 @@
 //! Generates a simulated book and prints what was written and how long it took.
 //!
-//! `cargo run --release -p bellwether-sim --example simulate -- [ACCOUNTS] [OUT_DIR] [--daily] [--seed N] [--threads N]`
+//! `cargo run --release -p bellwether-sim --example simulate -- [ACCOUNTS] [OUT_DIR] [--self-serve] [--daily] [--seed N] [--threads N]`
+//!
+//! `--self-serve` writes the self-serve profile with its defaults (165 days of history).
 
-use bellwether_sim::{simulate_threads, SimConfig};
+use bellwether_sim::{simulate_threads, Profile, SimConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -16,6 +18,14 @@ fn main() {
     let mut positional = 0;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--self-serve" => {
+                cfg = SimConfig {
+                    accounts: cfg.accounts,
+                    seed: cfg.seed,
+                    daily_metrics: cfg.daily_metrics,
+                    ..SimConfig::for_profile(Profile::SelfServe)
+                }
+            }
             "--daily" => cfg.daily_metrics = true,
             "--seed" => cfg.seed = args.next().and_then(|v| v.parse().ok()).expect("--seed N"),
             "--threads" => {
@@ -48,8 +58,12 @@ fn main() {
     .unwrap_or_else(|e| panic!("{e}"));
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "accounts {} threads {} seconds {:.2}",
-        summary.accounts, threads, secs
+        "profile {} version {} accounts {} threads {} seconds {:.2}",
+        summary.profile.as_str(),
+        summary.version,
+        summary.accounts,
+        threads,
+        secs
     );
     println!(
         "events {} daily_metric_rows {} tickets {} billing {} interactions {} contacts {} subscriptions {} changes {} outcomes {}",
@@ -69,8 +83,13 @@ fn main() {
         summary.bytes as f64 / 1e9
     );
     println!(
-        "churned {} contracted {} expanded {} renewed {}",
-        summary.churned, summary.contracted, summary.expanded, summary.renewed
+        "churned {} contracted {} expanded {} renewed {}; customer-months {:.0}, monthly logo churn {:.4}",
+        summary.churned,
+        summary.contracted,
+        summary.expanded,
+        summary.renewed,
+        summary.customer_months,
+        summary.monthly_logo_churn
     );
     for (a, n) in &summary.archetypes {
         println!("  {:<22} {n}", a.as_str());

@@ -1,15 +1,17 @@
 //! One account's records: the commercial timeline (contract terms, amendments, the decisive renewal) and the
 //! files that follow from it directly — `accounts.csv`, `account_changes.csv`, `subscriptions.csv`,
 //! `outcomes.csv` and the ground truth — plus the orchestration of the other generators (people, usage,
-//! support, billing, touchpoints) for the account.
+//! support, billing, touchpoints) for the account. A self-serve account writes only its sign-up row
+//! ([`crate::self_serve`]), usage, subscriptions and ground truth.
 
 use crate::billing;
 use crate::book::{stream, Archetype, Csm, Fate, Plan, Segment, PLANS};
 use crate::calendar::Calendar;
-use crate::config::SimConfig;
+use crate::config::{Profile, SimConfig};
 use crate::out::{push_day, push_money, push_text, push_u64, File, FILES};
 use crate::people;
 use crate::rng::Rng;
+use crate::self_serve;
 use crate::support;
 use crate::touch;
 use crate::usage::{self, Scratch};
@@ -135,6 +137,13 @@ pub(crate) fn generate(
 ) -> AccountStat {
     let story = build_story(ctx, plan);
     let people = people::build(ctx, &story);
+    if ctx.cfg.profile == Profile::SelfServe {
+        self_serve::write_account(&story, bufs);
+        usage::write(ctx, &story, &people, bufs, scratch);
+        write_subscriptions(ctx, &story, bufs);
+        write_truth(ctx, &story, bufs);
+        return self_serve::stat(ctx, &story);
+    }
     write_account(ctx, &story, bufs);
     write_changes(ctx, &story, bufs);
     people::write_contacts(ctx, &story, &people, bufs);
@@ -204,6 +213,12 @@ pub(crate) fn build_story<'a>(ctx: &Ctx, plan: &'a Plan) -> Story<'a> {
     let change = |periods: &mut Vec<Period>, start: Day, seats_ratio: f64, tier_delta: i32| {
         let prev = periods.last().expect("a period").clone();
         let seats = ((prev.seats as f64 * seats_ratio).round() as u32).max(1);
+        // A self-serve team of a few seats still grows by one when it expands.
+        let seats = if plan.engagement.is_some() && seats_ratio > 1.0 {
+            seats.max(prev.seats + 1)
+        } else {
+            seats
+        };
         let tier = (prev.tier as i32 + tier_delta).clamp(0, PLANS.len() as i32 - 1) as usize;
         let price = match tier as i32 - prev.tier as i32 {
             d if d > 0 => 1.15,
@@ -539,6 +554,7 @@ fn write_truth(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
         (Fate::Churn, Some(d)) => (if d <= end { "churned" } else { "active" }, Some(d)),
         (Fate::Contract, Some(d)) => (if d <= end { "contracted" } else { "active" }, Some(d)),
         (Fate::Expand, Some(d)) => (if d <= end { "expanded" } else { "active" }, Some(d)),
+        _ if ctx.cfg.profile == Profile::SelfServe => ("active", None),
         _ => match last_renewal(story, end) {
             Some(d) => ("renewed", Some(d)),
             None => ("active", None),

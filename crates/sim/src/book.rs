@@ -3,12 +3,14 @@
 //! Planning is cheap and happens for every account before any file is written: segment, size, contract and
 //! renewal dates, the hidden driver (archetype), the day it starts and the renewal it leads to, and the CSM
 //! roster with its departures. Everything an account draws comes from its own random stream, so an account's
-//! story does not depend on the others.
+//! story does not depend on the others. Self-serve books plan their accounts in [`crate::self_serve`] and have
+//! no roster.
 
 use crate::calendar::add_months;
-use crate::config::SimConfig;
+use crate::config::{Profile, SimConfig};
 use crate::names;
 use crate::rng::{math, Rng};
+use crate::self_serve::{self, Engagement};
 use bellwether_core::time::Day;
 use serde::{Deserialize, Serialize};
 
@@ -79,11 +81,13 @@ pub enum Archetype {
     SeatSaturation,
     /// A new team starts using the product: new users, invitations, a new feature cluster.
     NewTeamAdoption,
+    /// Self-serve: usage stays low from the sign-up on, and each month brings a higher chance of leaving.
+    LowEngagement,
 }
 
 impl Archetype {
     /// Every archetype.
-    pub const ALL: [Archetype; 9] = [
+    pub const ALL: [Archetype; 10] = [
         Archetype::Healthy,
         Archetype::SlowDisengagement,
         Archetype::ChampionLoss,
@@ -93,6 +97,7 @@ impl Archetype {
         Archetype::UnwarnedChurn,
         Archetype::SeatSaturation,
         Archetype::NewTeamAdoption,
+        Archetype::LowEngagement,
     ];
 
     /// The name written in the ground truth.
@@ -107,6 +112,7 @@ impl Archetype {
             Archetype::UnwarnedChurn => "unwarned_churn",
             Archetype::SeatSaturation => "seat_saturation",
             Archetype::NewTeamAdoption => "new_team_adoption",
+            Archetype::LowEngagement => "low_engagement",
         }
     }
 
@@ -119,6 +125,7 @@ impl Archetype {
                 | Archetype::SupportFrustration
                 | Archetype::BudgetTrouble
                 | Archetype::FailedOnboarding
+                | Archetype::LowEngagement
         )
     }
 
@@ -177,9 +184,11 @@ pub(crate) struct Plan {
     pub trouble_start: Option<Day>,
     /// Healthy account carrying false-alarm bait.
     pub false_alarm: bool,
-    /// Owner from each day on: (day, index into the roster).
+    /// Owner from each day on: (day, index into the roster); empty in a self-serve book.
     pub owners: Vec<(Day, usize)>,
-    owner_draw: f64,
+    pub owner_draw: f64,
+    /// Self-serve: the engagement path that drives usage and churn; `None` in a B2B book.
+    pub engagement: Option<Engagement>,
 }
 
 impl Plan {
@@ -223,19 +232,35 @@ pub(crate) struct Book {
     pub csms: Vec<Csm>,
 }
 
-/// Plans every account of the book and the CSM roster.
+/// Plans every account of the book and, for a B2B book, the CSM roster.
 pub(crate) fn plan_book(cfg: &SimConfig) -> Book {
-    let mut plans: Vec<Plan> = (0..cfg.accounts).map(|i| plan_account(cfg, i)).collect();
-    let csms = roster(cfg, &mut plans);
-    Book { plans, csms }
+    match cfg.profile {
+        Profile::B2b => {
+            let mut plans: Vec<Plan> = (0..cfg.accounts).map(|i| plan_account(cfg, i)).collect();
+            let csms = roster(cfg, &mut plans);
+            Book { plans, csms }
+        }
+        Profile::SelfServe => Book {
+            plans: (0..cfg.accounts)
+                .map(|i| self_serve::plan_account(cfg, i))
+                .collect(),
+            csms: Vec::new(),
+        },
+    }
 }
 
-fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
-    let start = cfg.start();
-    let end = cfg.end;
-    let mut r = Rng::stream(cfg.seed, idx as u64, stream::PLAN);
-    let num = idx + 1;
-    let segment = Segment::ALL[r.weighted(&[0.72, 0.22, 0.06])];
+/// An account's name, domain, industry and region.
+pub(crate) struct Identity {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+    pub industry: &'static str,
+    pub region: &'static str,
+    pub utc_offset_h: i32,
+}
+
+/// Draws the identity of account number `num` (1-based).
+pub(crate) fn identity(r: &mut Rng, num: usize) -> Identity {
     let word = *r.pick(names::COMPANY_WORDS);
     let (industry, suffixes) = *r.pick(names::INDUSTRIES);
     let suffix = *r.pick(suffixes);
@@ -243,6 +268,22 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
     let weights: Vec<f64> = names::REGIONS.iter().map(|r| r.1).collect();
     let (region, _, offsets) = names::REGIONS[r.weighted(&weights)];
     let utc_offset_h = *r.pick(offsets);
+    Identity {
+        id: format!("{lower}-{num}"),
+        name: format!("{word} {suffix}"),
+        domain: format!("{lower}{num}.example"),
+        industry,
+        region,
+        utc_offset_h,
+    }
+}
+
+fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
+    let start = cfg.start();
+    let end = cfg.end;
+    let mut r = Rng::stream(cfg.seed, idx as u64, stream::PLAN);
+    let segment = Segment::ALL[r.weighted(&[0.72, 0.22, 0.06])];
+    let who = identity(&mut r, idx + 1);
 
     let (median, sigma, lo, hi, pps_lo, pps_hi) = match segment {
         Segment::Smb => (4_500.0, 0.6, 1_000.0, 15_000.0, 300.0, 900.0),
@@ -381,12 +422,12 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
     let owner_draw = r.f64();
     Plan {
         idx,
-        id: format!("{lower}-{num}"),
-        name: format!("{word} {suffix}"),
-        domain: format!("{lower}{num}.example"),
-        industry,
-        region,
-        utc_offset_h,
+        id: who.id,
+        name: who.name,
+        domain: who.domain,
+        industry: who.industry,
+        region: who.region,
+        utc_offset_h: who.utc_offset_h,
         segment,
         tier,
         seats,
@@ -402,6 +443,7 @@ fn plan_account(cfg: &SimConfig, idx: usize) -> Plan {
         false_alarm,
         owners: Vec::new(),
         owner_draw,
+        engagement: None,
     }
 }
 

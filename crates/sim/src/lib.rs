@@ -1,13 +1,15 @@
-//! Bellwether's simulator: a synthetic, deterministic B2B SaaS customer book for demos, tests and benchmarks.
+//! Bellwether's simulator: a synthetic, deterministic SaaS customer book for demos, tests and benchmarks.
 //!
-//! [`simulate`] writes a folder of import files in the exact formats of docs/formats.md — accounts, account
-//! changes, contacts, product events (or daily metrics), subscriptions, tickets, billing events, interactions and
-//! outcomes — and, apart from them, the hidden ground truth in `truth/ground_truth.csv`: each account's
-//! archetype (the driver behind its story), the day that driver began, and what came of it.
+//! [`simulate`] writes a folder of import files in the exact formats of docs/formats.md — for the B2B profile
+//! accounts, account changes, contacts, product events (or daily metrics), subscriptions, tickets, billing
+//! events, interactions and outcomes — and, apart from them, the hidden ground truth in
+//! `truth/ground_truth.csv`: each account's archetype (the driver behind its story), the day that driver began,
+//! and what came of it. The self-serve profile ([`Profile::SelfServe`]) writes a young book of monthly
+//! subscriptions: accounts as signed up, usage, subscriptions and the ground truth.
 //!
 //! Outcomes are caused, not painted on: a churn archetype changes usage, people, tickets, billing and
 //! touchpoints for months before the renewal where the account leaves, with the magnitudes listed in
-//! docs/simulator.md. The same configuration and seed give byte-identical files on every platform and thread
+//! docs/simulator.md; a self-serve account leaves with a probability set by its engagement. The same configuration and seed give byte-identical files on every platform and thread
 //! count: every account draws from its own random streams ([`rng`]), written in account order.
 #![deny(missing_docs)]
 
@@ -20,6 +22,7 @@ mod names;
 mod out;
 mod people;
 pub mod rng;
+mod self_serve;
 mod support;
 mod text;
 mod touch;
@@ -27,7 +30,7 @@ mod usage;
 
 pub use book::{Archetype, Segment};
 pub use calendar::is_holiday;
-pub use config::{ArchetypeMix, Difficulty, SegmentRates, SimConfig};
+pub use config::{ArchetypeMix, Difficulty, Profile, SegmentRates, SelfServe, SimConfig};
 pub use usage::FEATURES;
 
 use account::{AccountStat, Bufs, Ctx};
@@ -73,6 +76,10 @@ pub struct SegmentSummary {
 /// What a run wrote.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimSummary {
+    /// The kind of book.
+    pub profile: Profile,
+    /// The version of the settings that shaped it ([`SimConfig::book_version`]).
+    pub version: u32,
     /// Accounts in the book.
     pub accounts: usize,
     /// Lines of `events.csv` (0 with daily metrics).
@@ -99,6 +106,10 @@ pub struct SimSummary {
     pub bytes: u64,
     /// Accounts that churned on or before the last day of data.
     pub churned: usize,
+    /// Customer-months inside the window (the exposure churn is measured against).
+    pub customer_months: f64,
+    /// Churned accounts per customer-month: the monthly gross logo churn.
+    pub monthly_logo_churn: f64,
     /// Accounts that renewed for less on or before the last day.
     pub contracted: usize,
     /// Accounts that expanded on or before the last day.
@@ -137,9 +148,9 @@ const BATCH: usize = 32;
 
 /// Writes the simulated book into `out` (created if missing), calling `progress` after each batch of accounts.
 ///
-/// Existing files of the same names are replaced, and the usage file of the other mode (`daily_metrics.csv` when
-/// writing events, `events.csv` when writing daily metrics) is removed, so the folder holds one book. Uses up to
-/// eight threads; the files do not depend on the number of threads.
+/// Existing files of the same names are replaced, and the files this book does not write (the usage file of the
+/// other mode, and in a self-serve book the B2B-only files) are removed, so the folder holds one book. Uses up
+/// to eight threads; the files do not depend on the number of threads.
 pub fn simulate(
     cfg: &SimConfig,
     out: &Path,
@@ -160,6 +171,52 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
             "history_days must be between 1 and 36500, not {}",
             cfg.history_days
         ));
+    }
+    let ss = &cfg.self_serve;
+    if cfg.profile == Profile::SelfServe {
+        let ranges = [
+            ("self_serve.signup_share", ss.signup_share, 0.0, 1.0),
+            (
+                "self_serve.prior_tenure_days",
+                ss.prior_tenure_days,
+                0.0,
+                3650.0,
+            ),
+            ("self_serve.engagement_sigma", ss.engagement_sigma, 0.0, 3.0),
+            ("self_serve.low_engagement", ss.low_engagement, 0.0, 10.0),
+            (
+                "self_serve.failed_onboarding",
+                ss.failed_onboarding,
+                0.0,
+                1.0,
+            ),
+            ("self_serve.monthly_decline", ss.monthly_decline, 0.0, 1.0),
+            (
+                "self_serve.monthly_expansion",
+                ss.monthly_expansion,
+                0.0,
+                1.0,
+            ),
+            ("self_serve.level_weight", ss.level_weight, 0.0, 100.0),
+            ("self_serve.fall_weight", ss.fall_weight, 0.0, 100.0),
+            (
+                "self_serve.max_monthly_churn",
+                ss.max_monthly_churn,
+                0.0,
+                1.0,
+            ),
+            (
+                "self_serve.reference_monthly_churn",
+                ss.reference_monthly_churn,
+                0.0,
+                1.0,
+            ),
+        ];
+        for (name, v, lo, hi) in ranges {
+            if !v.is_finite() || !(lo..=hi).contains(&v) {
+                return bad(format!("{name} must be between {lo} and {hi}, not {v}"));
+            }
+        }
     }
     let shares = [
         ("unwarned_churn_share", d.unwarned_churn_share),
@@ -239,22 +296,15 @@ pub fn simulate_threads(
         end,
     };
 
-    let files: Vec<File> = File::ALL
+    let (files, others): (Vec<File>, Vec<File>) = File::ALL
         .into_iter()
-        .filter(|f| match f {
-            File::Events => !cfg.daily_metrics,
-            File::DailyMetrics => cfg.daily_metrics,
-            _ => true,
-        })
-        .collect();
-    // The folder holds one book: drop the usage file of the other mode left by an earlier run.
-    let other = out.join(if cfg.daily_metrics {
-        File::Events.path()
-    } else {
-        File::DailyMetrics.path()
-    });
-    if other.exists() {
-        std::fs::remove_file(&other).map_err(io(&other))?;
+        .partition(|f| f.written(cfg.profile, cfg.daily_metrics));
+    // The folder holds one book: drop the files of another mode or profile left by an earlier run.
+    for f in others {
+        let other = out.join(f.path());
+        if other.exists() {
+            std::fs::remove_file(&other).map_err(io(&other))?;
+        }
     }
     let mut writers: Vec<Option<(PathBuf, std::io::BufWriter<std::fs::File>)>> =
         (0..out::FILES).map(|_| None).collect();
@@ -262,7 +312,7 @@ pub fn simulate_threads(
         let path = out.join(f.path());
         let file = std::fs::File::create(&path).map_err(io(&path))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        w.write_all(f.header().as_bytes())
+        w.write_all(f.header_for(cfg.profile).as_bytes())
             .and_then(|_| w.write_all(b"\n"))
             .map_err(io(&path))?;
         writers[f.index()] = Some((path, w));
@@ -369,7 +419,11 @@ fn summarise(
             }
         })
         .collect();
+    let churned = stats.iter().filter(|s| s.churned).count();
+    let customer_months = stats.iter().map(|s| s.exposure_days as f64).sum::<f64>() * 12.0 / 365.0;
     SimSummary {
+        profile: cfg.profile,
+        version: cfg.book_version(),
         accounts: stats.len(),
         events: count(File::Events),
         daily_metric_rows: count(File::DailyMetrics),
@@ -382,7 +436,13 @@ fn summarise(
         outcomes: count(File::Outcomes),
         files,
         bytes,
-        churned: stats.iter().filter(|s| s.churned).count(),
+        churned,
+        customer_months,
+        monthly_logo_churn: if customer_months > 0.0 {
+            churned as f64 / customer_months
+        } else {
+            0.0
+        },
         contracted: stats.iter().filter(|s| s.contracted).count(),
         expanded: stats.iter().filter(|s| s.expanded).count(),
         renewed: stats.iter().filter(|s| s.renewed).count(),

@@ -3,6 +3,7 @@
 //! Lines are formatted straight into byte buffers (no CSV library, no `format!` on the hot path). Text fields
 //! that contain a comma, a quote or a line break are quoted per RFC 4180, with quotes doubled.
 
+use crate::config::Profile;
 use bellwether_core::time::Day;
 
 /// One output file of the simulator.
@@ -72,6 +73,25 @@ impl File {
             File::Interactions => "interaction_id,account_id,timestamp,kind,contact_id,response,score,note",
             File::Outcomes => "account_id,date,kind,arr_delta",
             File::Truth => "account_id,archetype,trouble_start,outcome,outcome_date,segment,arr",
+        }
+    }
+
+    /// The header line of this file in a book of `profile` (a self-serve `accounts.csv` has the columns of a
+    /// sign-up).
+    pub fn header_for(self, profile: Profile) -> &'static str {
+        match (profile, self) {
+            (Profile::SelfServe, File::Accounts) => crate::self_serve::ACCOUNTS_HEADER,
+            _ => self.header(),
+        }
+    }
+
+    /// Whether a book of `profile` writes this file (`daily`: daily metrics instead of events).
+    pub fn written(self, profile: Profile, daily: bool) -> bool {
+        match self {
+            File::Events => !daily,
+            File::DailyMetrics => daily,
+            File::Accounts | File::Subscriptions | File::Truth => true,
+            _ => profile == Profile::B2b,
         }
     }
 

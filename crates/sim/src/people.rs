@@ -329,8 +329,10 @@ pub(crate) fn build(ctx: &Ctx, story: &Story) -> People {
         }
     }
 
-    // Drivers that act on users.
+    // Drivers that act on users. A self-serve account's trouble acts through its engagement path instead.
+    let acts_on_users = plan.engagement.is_none() || arch.is_expansion();
     match (arch, ts, dec) {
+        _ if !acts_on_users => {}
         (Archetype::SlowDisengagement, Some(t), Some(e)) => {
             let depth = (0.75 * s).clamp(0.0, 0.95);
             for u in 0..b.users.len() {

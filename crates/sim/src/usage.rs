@@ -6,7 +6,8 @@
 //! Each present user is active with probability (own propensity × level), less when dormant; an active user
 //! logs in and performs a Poisson number of feature events drawn from their persona's weights over the features
 //! the account has adopted by then (key features early, advanced ones later, some never). Invitations, SSO
-//! setup and the onboarding data import are scripted events on the days they happen.
+//! setup and the onboarding data import are scripted events on the days they happen. In a self-serve book the
+//! driver's effect is the account's engagement path instead ([`crate::self_serve`]).
 //!
 //! Times of day come from a separate random stream, so the daily metrics of a seed are exactly the roll-up of
 //! its events (per UTC day: distinct active users, count per event name).
@@ -189,13 +190,16 @@ pub(crate) fn write(
             lvl *= 0.5 + 0.5 * ((d - cs) as f64 / 60.0).min(1.0);
         }
         let x = story.progress(day);
-        let driver = match (arch, ts) {
-            (Archetype::SlowDisengagement, _) => 1.0 - 0.35 * s * smooth(x),
-            (Archetype::ChampionLoss, Some(t)) => 1.0 - 0.35 * s * smooth((d - t) as f64 / 120.0),
-            (Archetype::SupportFrustration, _) => 1.0 - 0.25 * s * x,
-            (Archetype::BudgetTrouble, _) => 1.0 - 0.2 * s * x,
-            (Archetype::FailedOnboarding, _) => 1.0 - 0.6 * s * smooth(x),
-            (Archetype::SeatSaturation, _) => 1.0 + 0.15 * s * x,
+        let driver = match (&plan.engagement, arch, ts) {
+            (Some(e), _, _) => math::powf(e.level(d), s),
+            (None, Archetype::SlowDisengagement, _) => 1.0 - 0.35 * s * smooth(x),
+            (None, Archetype::ChampionLoss, Some(t)) => {
+                1.0 - 0.35 * s * smooth((d - t) as f64 / 120.0)
+            }
+            (None, Archetype::SupportFrustration, _) => 1.0 - 0.25 * s * x,
+            (None, Archetype::BudgetTrouble, _) => 1.0 - 0.2 * s * x,
+            (None, Archetype::FailedOnboarding, _) => 1.0 - 0.6 * s * smooth(x),
+            (None, Archetype::SeatSaturation, _) => 1.0 + 0.15 * s * x,
             _ => 1.0,
         };
         lvl *= driver.max(0.02);

@@ -1,76 +1,13 @@
 //! End-to-end checks of simulated books: determinism, formats, the ground truth and the signals it promises.
 
+mod common;
+
 use bellwether_core::time::Day;
 use bellwether_sim::{plan_summary, simulate, simulate_threads, Archetype, SimConfig};
+use common::{daily_events, day, documented_columns, files_of, rate, read_csv, table, tmp};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-/// Reads a CSV file per RFC 4180 (quoted fields may hold commas, quotes and line breaks).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut row: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                _ => field.push(c),
-            }
-        }
-    }
-    assert!(
-        !quoted && field.is_empty() && row.is_empty(),
-        "{} does not end with a complete line",
-        path.display()
-    );
-    let header = rows.remove(0);
-    for (i, r) in rows.iter().enumerate() {
-        assert_eq!(
-            r.len(),
-            header.len(),
-            "{} line {}: {r:?}",
-            path.display(),
-            i + 2
-        );
-    }
-    (header, rows)
-}
-
-/// A table as maps from column name to value.
-fn table(path: &Path) -> Vec<HashMap<String, String>> {
-    let (h, rows) = read_csv(path);
-    rows.into_iter()
-        .map(|r| h.iter().cloned().zip(r).collect())
-        .collect()
-}
-
-fn day(s: &str) -> Day {
-    Day::parse(s).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("bellwether-sim")
-        .join(name)
-}
 
 const BOOK_ACCOUNTS: usize = 1500;
 
@@ -88,22 +25,6 @@ fn book() -> &'static Path {
         simulate(&cfg, &dir, &mut |_| {}).expect("simulate");
         dir
     })
-}
-
-fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for sub in ["", "truth"] {
-        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                out.insert(
-                    format!("{sub}/{}", e.file_name().to_string_lossy()),
-                    std::fs::read(e.path()).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -203,35 +124,6 @@ fn daily_metrics_are_the_roll_up_of_the_events() {
             "{f}"
         );
     }
-}
-
-/// Column names per kind from docs/formats.md: (all documented columns, required ones).
-fn documented_columns() -> HashMap<String, (Vec<String>, Vec<String>)> {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats.md"),
-    )
-    .unwrap();
-    let mut out: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
-    let mut kind = String::new();
-    for line in doc.lines() {
-        if let Some(k) = line.strip_prefix("## ") {
-            kind = k.trim().to_string();
-            continue;
-        }
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() < 4 || !cells[1].starts_with('`') {
-            continue;
-        }
-        let entry = out.entry(kind.clone()).or_default();
-        for name in cells[1].split(',') {
-            let name = name.trim().trim_matches('`').to_string();
-            if cells[2] == "yes" {
-                entry.1.push(name.clone());
-            }
-            entry.0.push(name);
-        }
-    }
-    out
 }
 
 #[test]
@@ -490,25 +382,6 @@ fn trouble_starts_60_to_300_days_before_churn() {
     assert!(checked > 200, "{checked}");
 }
 
-/// Events per day for each account.
-fn daily_events(dir: &Path) -> HashMap<String, BTreeMap<Day, u32>> {
-    let text = std::fs::read_to_string(dir.join("events.csv")).unwrap();
-    let mut out: HashMap<String, BTreeMap<Day, u32>> = HashMap::new();
-    for line in text.lines().skip(1) {
-        let mut it = line.split(',');
-        let (a, ts) = (it.next().unwrap(), it.next().unwrap());
-        *out.entry(a.to_string())
-            .or_default()
-            .entry(day(&ts[..10]))
-            .or_default() += 1;
-    }
-    out
-}
-
-fn rate(series: &BTreeMap<Day, u32>, lo: Day, hi: Day) -> f64 {
-    series.range(lo..hi).map(|(_, n)| *n as f64).sum::<f64>() / (hi.0 - lo.0).max(1) as f64
-}
-
 #[test]
 fn slow_disengagement_usage_falls_well_below_its_own_baseline() {
     let dir = book();
@@ -721,4 +594,39 @@ fn tiny_books_and_short_windows_work() {
         assert_eq!(calls, accounts.div_ceil(32));
         assert_eq!(s.start, cfg.end.plus(1 - history_days));
     }
+}
+
+#[test]
+fn version_1_books_keep_their_bytes() {
+    // Difficulty version 1 is published: the same configuration and seed write these bytes forever.
+    let books = [
+        (
+            "frozen-events",
+            SimConfig {
+                accounts: 150,
+                seed: 42,
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "frozen-daily",
+            SimConfig {
+                accounts: 80,
+                seed: 9,
+                history_days: 400,
+                daily_metrics: true,
+                ..SimConfig::default()
+            },
+        ),
+    ];
+    let got: Vec<String> = books
+        .into_iter()
+        .map(|(name, cfg)| {
+            let dir = tmp(name);
+            let _ = std::fs::remove_dir_all(&dir);
+            simulate(&cfg, &dir, &mut |_| {}).unwrap();
+            format!("{:016x}", common::fingerprint(&dir))
+        })
+        .collect();
+    assert_eq!(got, ["3006f65acd990cd6", "c7c59485b9f2ee51"]);
 }

@@ -3,7 +3,7 @@
 use super::bar;
 use crate::error::CliError;
 use bellwether_core::{Code, Day};
-use bellwether_sim::{simulate, SimConfig, SimSummary};
+use bellwether_sim::{simulate, Profile, SimConfig, SimSummary};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,9 +11,13 @@ use std::process::ExitCode;
 /// Arguments of `simulate`.
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Number of accounts.
-    #[arg(long, default_value_t = SimConfig::default().accounts)]
-    pub accounts: usize,
+    /// The kind of book: `b2b` (segments, annual contracts, CRM, tickets, billing) or `self-serve` (a young
+    /// book of monthly subscriptions: accounts, usage and subscriptions only).
+    #[arg(long, default_value = "b2b", value_parser = |s: &str| s.parse::<Profile>())]
+    pub profile: Profile,
+    /// Number of accounts (default: 5000 for b2b, 15000 for self-serve).
+    #[arg(long)]
+    pub accounts: Option<usize>,
     /// Random seed: the same seed writes the same files.
     #[arg(long, default_value_t = SimConfig::default().seed)]
     pub seed: u64,
@@ -23,9 +27,9 @@ pub struct SimulateArgs {
     /// Last day of data (default: the simulator's fixed end date, so books are reproducible).
     #[arg(long, value_parser = |s: &str| Day::parse(s).map_err(|e| e.to_string()))]
     pub end: Option<Day>,
-    /// Days of history.
-    #[arg(long, default_value_t = SimConfig::default().history_days)]
-    pub days: i32,
+    /// Days of history (default: 730 for b2b, 165 for self-serve).
+    #[arg(long)]
+    pub days: Option<i32>,
     /// Write pre-aggregated daily metrics instead of raw events (for very large books).
     #[arg(long)]
     pub daily_metrics: bool,
@@ -53,12 +57,13 @@ pub fn run_sim(cfg: &SimConfig, out: &Path) -> Result<SimSummary, CliError> {
 
 /// Runs `simulate`.
 pub fn run(a: SimulateArgs) -> Result<ExitCode, CliError> {
+    let defaults = SimConfig::for_profile(a.profile);
     let mut cfg = SimConfig {
-        accounts: a.accounts,
+        accounts: a.accounts.unwrap_or(defaults.accounts),
         seed: a.seed,
-        history_days: a.days,
+        history_days: a.days.unwrap_or(defaults.history_days),
         daily_metrics: a.daily_metrics,
-        ..SimConfig::default()
+        ..defaults
     };
     if let Some(e) = a.end {
         cfg.end = e;
@@ -66,12 +71,16 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode, CliError> {
     let t = std::time::Instant::now();
     let s = run_sim(&cfg, &a.out)?;
     println!(
-        "wrote a book of {} accounts ({} events, {} daily metric rows, {} tickets; {} churned, {} expanded) to {} in {:.1}s",
+        "wrote a {} book (version {}) of {} accounts over {} days ({} events, {} daily metric rows, {} tickets; {} churned, {:.1}% a month, {} expanded) to {} in {:.1}s",
+        s.profile.as_str(),
+        s.version,
         s.accounts,
+        cfg.history_days,
         s.events,
         s.daily_metric_rows,
         s.tickets,
         s.churned,
+        s.monthly_logo_churn * 100.0,
         s.expanded,
         a.out.display(),
         t.elapsed().as_secs_f64()
