@@ -312,6 +312,9 @@ pub struct Subscription {
     pub mrr: Money,
     /// Seats or units.
     pub quantity: i64,
+    /// The billing term in days (30 monthly, 91 quarterly, 365 annual) when the source says it.
+    #[serde(default)]
+    pub term_days: Option<i32>,
     /// When Bellwether received it.
     pub received_at: Timestamp,
 }

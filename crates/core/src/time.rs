@@ -838,8 +838,73 @@ impl EventTimeWindow {
     }
 }
 
+/// A billing term in days from how exports write it: `month`, `monthly`, `1 month`, `3 months`, `quarter`,
+/// `quarterly`, `year`, `yearly`, `annual`, `annually`, `12 months`, `week`, `weekly`, `P1M`/`P1Y` (ISO 8601)
+/// or a number of days. A month counts 30 days, a quarter 91, a year 365.
+pub fn term_days(v: &str) -> Result<i32, String> {
+    let bad = || {
+        format!(
+            "'{v}' is not a billing period; use month, quarter or year (monthly, annual …), a count such as \
+             '3 months', an ISO 8601 period such as P1M, or a number of days"
+        )
+    };
+    let unit = |u: &str| -> Option<i32> {
+        Some(match u.trim_end_matches('s') {
+            "day" | "d" | "daily" => 1,
+            "week" | "w" | "weekly" => 7,
+            "month" | "mo" | "m" | "monthly" => 30,
+            "quarter" | "q" | "quarterly" => 91,
+            "year" | "yr" | "y" | "yearly" | "annual" | "annually" => 365,
+            _ => return None,
+        })
+    };
+    let t = v.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    let iso = t
+        .strip_prefix('p')
+        .filter(|r| r.len() >= 2 && r.as_bytes()[0].is_ascii_digit());
+    let (n, u): (i32, &str) = if let Some(rest) = iso {
+        let (num, u) = rest.split_at(rest.len() - 1);
+        (num.parse().map_err(|_| bad())?, u)
+    } else if let Ok(days) = t.parse::<i32>() {
+        (days, "day")
+    } else {
+        match t.split_once(' ') {
+            Some((num, u)) if num.parse::<i32>().is_ok() => {
+                (num.parse().map_err(|_| bad())?, u.trim())
+            }
+            _ => (1, t.as_str()),
+        }
+    };
+    let days = n.checked_mul(unit(u).ok_or_else(bad)?).ok_or_else(bad)?;
+    (1..=3660).contains(&days).then_some(days).ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn billing_periods_read_as_exports_write_them() {
+        for (v, d) in [
+            ("month", 30),
+            ("Monthly", 30),
+            ("3 months", 90),
+            ("quarterly", 91),
+            ("year", 365),
+            ("Annual", 365),
+            ("12-months", 360),
+            ("P1M", 30),
+            ("P1Y", 365),
+            ("P2W", 14),
+            ("30", 30),
+            ("weekly", 7),
+        ] {
+            assert_eq!(term_days(v), Ok(d), "{v}");
+        }
+        for v in ["fortnightly", "0", "-1 month", "P", "999999 years"] {
+            let e = term_days(v).unwrap_err();
+            assert!(e.contains(&format!("'{v}' is not a billing period")), "{e}");
+        }
+    }
+
     #[test]
     fn days_are_dates_in_json_and_day_numbers_still_read() {
         let d = Day::ymd(2026, 12, 1);

@@ -191,16 +191,25 @@ pub fn compute(
             .filter(|r| *r >= as_of)
             .map(|r| days_between(as_of, r)),
         churned,
-        // The last completed term: a running subscription's end may be a cancellation recorded later.
+        // The term the latest subscription started by then states, else the last completed term (a running
+        // subscription's end may be a cancellation recorded later).
         term_days: facts
             .subscriptions
             .iter()
-            .filter_map(|s| {
-                s.end
-                    .filter(|e| *e < as_of)
-                    .map(|e| (e, days_between(s.start, e)))
-            })
+            .filter(|s| s.start < as_of)
+            .filter_map(|s| s.term_days.map(|t| (s.start, i64::from(t))))
             .max()
+            .or_else(|| {
+                facts
+                    .subscriptions
+                    .iter()
+                    .filter_map(|s| {
+                        s.end
+                            .filter(|e| *e < as_of)
+                            .map(|e| (e, days_between(s.start, e)))
+                    })
+                    .max()
+            })
             .map(|(_, d)| d),
         usage: usage::Usage::compute(series, as_of, seats),
         arr,

@@ -316,6 +316,13 @@ impl EntitySink {
                         format!("{quantity} is negative"),
                     ));
                 }
+                let term_days = f
+                    .get("billing_period")
+                    .map(|v| {
+                        bellwether_core::time::term_days(v)
+                            .map_err(|e| FieldError::field("billing_period", e))
+                    })
+                    .transpose()?;
                 let id = f
                     .get("subscription_id")
                     .map(String::from)
@@ -331,6 +338,7 @@ impl EntitySink {
                         currency,
                     },
                     quantity,
+                    term_days,
                     received_at: received,
                 });
             }

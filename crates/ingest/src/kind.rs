@@ -183,6 +183,17 @@ impl Kind {
                     ),
                     req("mrr", &["monthly_recurring_revenue"]),
                     opt("quantity", &["seats"]),
+                    opt(
+                        "billing_period",
+                        &[
+                            "interval",
+                            "billing_interval",
+                            "plan_interval",
+                            "billing_cycle",
+                            "billing_frequency",
+                            "term",
+                        ],
+                    ),
                     opt("currency", &[]),
                     opt("subscription_id", &["id"]),
                 ];

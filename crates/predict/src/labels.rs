@@ -40,23 +40,30 @@ pub fn grace_days(term_days: Option<i32>) -> i32 {
 pub const MIN_RENEWAL_WINDOW: i32 = 90;
 
 /// What a model predicts.
+/// Serialised by its name (`churn_90d`); the names bundles stored before the short horizons used are read too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Target {
     /// Churn before the next renewal (at least 90 days ahead, plus the grace period; for a monthly contract,
     /// to the end of its next month); 180 days when neither the renewal date nor the cadence is known.
+    #[serde(rename = "churn_renewal")]
     ChurnRenewal,
     /// Churn within 30 days.
+    #[serde(rename = "churn_30d")]
     Churn30,
     /// Churn within 60 days.
+    #[serde(rename = "churn_60d")]
     Churn60,
     /// Churn within 90 days.
+    #[serde(rename = "churn_90d", alias = "churn90")]
     Churn90,
     /// Churn within 180 days.
+    #[serde(rename = "churn_180d", alias = "churn180")]
     Churn180,
     /// A contraction within 180 days.
+    #[serde(rename = "contraction_180d", alias = "contraction180")]
     Contraction180,
     /// An expansion within 180 days.
+    #[serde(rename = "expansion_180d", alias = "expansion180")]
     Expansion180,
 }
 
@@ -231,8 +238,17 @@ impl Timeline {
     }
 }
 
-/// The median length of an account's ended subscription rows, in days: its billing term.
+/// An account's billing term in days: the term its latest subscription states, else the median length of its
+/// ended subscription rows (billing systems that write one row per period).
 fn billing_term(facts: &AccountFacts) -> Option<i32> {
+    if let Some((_, t)) = facts
+        .subscriptions
+        .iter()
+        .filter_map(|s| s.term_days.map(|t| (s.start, t)))
+        .max()
+    {
+        return Some(t);
+    }
     let mut terms: Vec<i32> = facts
         .subscriptions
         .iter()
@@ -326,6 +342,7 @@ mod tests {
                 currency: bellwether_core::Currency::USD,
             },
             quantity: 1,
+            term_days: None,
             received_at: Timestamp(0),
         }
     }

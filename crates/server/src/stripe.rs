@@ -176,6 +176,8 @@ struct Terms {
     seats: i64,
     plan: Option<String>,
     currency: Option<String>,
+    /// The billing term of the first price, in days.
+    term_days: Option<i32>,
     warnings: Vec<FieldError>,
 }
 
@@ -324,6 +326,22 @@ fn price_amount(
     }
 }
 
+/// A price's billing term in days (`interval` × `interval_count`: a month is 30 days, a year 365).
+fn term_of(recurring: &Value) -> Option<i32> {
+    let count = recurring["interval_count"]
+        .as_i64()
+        .unwrap_or(1)
+        .clamp(1, 1000) as i32;
+    let days = match recurring["interval"].as_str()? {
+        "year" => 365,
+        "month" => 30,
+        "week" => 7,
+        "day" => 1,
+        _ => return None,
+    };
+    Some(days * count)
+}
+
 /// The factor from a price's interval to a month.
 fn per_month(recurring: &Value) -> f64 {
     let count = recurring["interval_count"].as_f64().unwrap_or(1.0).max(1.0);
@@ -343,6 +361,7 @@ fn sub_terms(s: &Value) -> Result<Terms, FieldError> {
     let mut seats = 0i64;
     let mut plan = None;
     let mut warnings = Vec::new();
+    let mut term_days = None;
     let mut currency = s["currency"].as_str().map(String::from);
     let items = s["items"]["data"].as_array().cloned().unwrap_or_default();
     if items.is_empty() {
@@ -352,6 +371,7 @@ fn sub_terms(s: &Value) -> Result<Terms, FieldError> {
             let q = quantity(&s["quantity"], "data.object.quantity")?;
             let a = price_amount(p, q, "data.object.plan", &mut warnings)?;
             mrr = mrr.zip(a).map(|(m, a)| m + a * per_month(p));
+            term_days = term_of(p);
             seats += q;
             plan = p["nickname"]
                 .as_str()
@@ -375,6 +395,7 @@ fn sub_terms(s: &Value) -> Result<Terms, FieldError> {
             price
         };
         mrr = mrr.zip(a).map(|(m, a)| m + a * per_month(recurring));
+        term_days = term_days.or_else(|| term_of(recurring));
         seats = seats.saturating_add(q);
         if plan.is_none() {
             plan = ["nickname", "lookup_key"]
@@ -403,6 +424,7 @@ fn sub_terms(s: &Value) -> Result<Terms, FieldError> {
         seats,
         plan,
         currency,
+        term_days,
         warnings,
     })
 }
@@ -546,6 +568,7 @@ pub fn facts(
                         currency: cur,
                     },
                     quantity: terms.seats,
+                    term_days: terms.term_days,
                     received_at: received,
                 });
             }

@@ -464,7 +464,11 @@ fn write_subscriptions(ctx: &Ctx, story: &Story, bufs: &mut Bufs) {
         push_money(b, p.mrr_cents());
         b.push(b',');
         push_u64(b, p.seats as u64);
-        b.extend_from_slice(b",USD\n");
+        b.extend_from_slice(if ctx.cfg.profile == Profile::SelfServe {
+            b",USD,month\n"
+        } else {
+            b",USD\n"
+        });
     }
 }
 

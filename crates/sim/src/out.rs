@@ -81,6 +81,10 @@ impl File {
     pub fn header_for(self, profile: Profile) -> &'static str {
         match (profile, self) {
             (Profile::SelfServe, File::Accounts) => crate::self_serve::ACCOUNTS_HEADER,
+            // Self-serve billing systems state each subscription's interval, as Stripe does.
+            (Profile::SelfServe, File::Subscriptions) => {
+                "subscription_id,account_id,plan,start_date,end_date,mrr,quantity,currency,billing_period"
+            }
             _ => self.header(),
         }
     }

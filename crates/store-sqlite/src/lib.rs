@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "crm_users",
         include_str!("../migrations/0010_crm_users.sql"),
     ),
+    (
+        11,
+        "subscription_terms",
+        include_str!("../migrations/0011_subscription_terms.sql"),
+    ),
 ];
 
 /// Reader connections kept open.
@@ -1122,6 +1127,7 @@ mod tests {
                     currency: Currency::USD,
                 },
                 quantity: 10,
+                term_days: Some(365),
                 received_at: Timestamp(2),
             }],
             interactions: vec![Interaction {

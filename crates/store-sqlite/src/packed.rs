@@ -16,7 +16,8 @@ use bellwether_core::model::{
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::{AccountFacts, ContactFacts};
 
-const FORMAT_VERSION: u8 = 1;
+/// Version 2 added each subscription's billing term; packs of version 1 read without it.
+const FORMAT_VERSION: u8 = 2;
 
 /// Why a pack could not be read.
 #[derive(Debug)]
@@ -159,6 +160,7 @@ pub(crate) fn encode_into(f: &AccountFacts, out: &mut Vec<u8>) {
         w.s(s.mrr.currency.as_str());
         w.i(s.quantity);
         w.t(s.received_at);
+        w.oi(s.term_days.map(i64::from));
     }
     w.u(f.interactions.len() as u64);
     for i in &f.interactions {
@@ -332,10 +334,11 @@ fn parsed<T>(r: &R, v: std::result::Result<T, String>) -> Res<T> {
 /// Reads a pack written by [`encode`] for the account `id`.
 pub(crate) fn decode(id: &str, b: &[u8]) -> Res<AccountFacts> {
     let mut r = R { b, at: 0 };
-    match b.first() {
-        Some(&FORMAT_VERSION) => r.at = 1,
+    let version = match b.first() {
+        Some(&v @ (1 | FORMAT_VERSION)) => v,
         _ => return r.bad("unknown format version"),
-    }
+    };
+    r.at = 1;
     let mut f = AccountFacts {
         attrs: r.attrs(id)?,
         ..Default::default()
@@ -420,6 +423,11 @@ pub(crate) fn decode(id: &str, b: &[u8]) -> Res<AccountFacts> {
             },
             quantity: r.i()?,
             received_at: r.t()?,
+            term_days: if version >= 2 {
+                r.oi()?.map(|d| d as i32)
+            } else {
+                None
+            },
         });
     }
     let n = r.count()?;

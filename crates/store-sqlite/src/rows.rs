@@ -86,8 +86,8 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
         }
         let mut st = tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO subscriptions (id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT OR REPLACE INTO subscriptions (id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at, term_days) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;
         for s in &b.subscriptions {
@@ -101,7 +101,8 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
                     s.mrr.minor,
                     s.mrr.currency.to_string(),
                     s.quantity,
-                    s.received_at.0
+                    s.received_at.0,
+                    s.term_days
                 ])
                 .map_err(db_err)? as u64;
         }
@@ -356,7 +357,7 @@ pub(crate) fn load_activity(c: &Connection, ids: Option<&[AccountId]>) -> Result
         entry(&mut book, account).billing.push(b);
         Ok(())
     })?;
-    let sub_sql = "SELECT id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at FROM subscriptions";
+    let sub_sql = "SELECT id, account_id, plan, start_day, end_day, mrr, currency, quantity, received_at, term_days FROM subscriptions";
     each(c, sub_sql, "account_id", ids, |r| {
         let e = db_err;
         let account = str_ref(r, 1).map_err(e)?;
@@ -372,6 +373,7 @@ pub(crate) fn load_activity(c: &Connection, ids: Option<&[AccountId]>) -> Result
             },
             quantity: r.get(7).map_err(e)?,
             received_at: Timestamp(r.get(8).map_err(e)?),
+            term_days: r.get(9).map_err(e)?,
         };
         entry(&mut book, account).subscriptions.push(s);
         Ok(())
