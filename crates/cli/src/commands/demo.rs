@@ -1,5 +1,7 @@
 //! `bellwether demo`: the first minute. Simulates a book into a fresh data directory, imports it through the
-//! real import path, assesses every account and prints one CSM's worklist and a portfolio summary.
+//! real import path, assesses every account, learns churn and expansion from the book's own outcomes (no
+//! shipped model), backtests the default churn target against the rules score, and prints one CSM's
+//! model-ranked worklist, a portfolio summary and the backtest's headline.
 
 use super::assess::print_worklist;
 use super::import::import_folder;
@@ -8,7 +10,9 @@ use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::Code;
 use bellwether_engine::{portfolio_summary, reassess, worklist, worklist::busiest_owner};
+use bellwether_predict::{score, train, Target, TrainConfig};
 use bellwether_sim::SimConfig;
+use bellwether_store::Store;
 use bellwether_store_sqlite::SqliteStore;
 use clap::Args;
 use std::process::ExitCode;
@@ -50,7 +54,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         ..SimConfig::default()
     };
     eprintln!(
-        "1/3 simulating {} accounts over {} days (seed {}) into {}",
+        "1/5 simulating {} accounts over {} days (seed {}) into {}",
         cfg.accounts,
         cfg.history_days,
         cfg.seed,
@@ -60,7 +64,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     let t_sim = started.elapsed().as_secs_f64();
 
     eprintln!(
-        "2/3 importing {} events and the CRM, support, billing and communication files",
+        "2/5 importing {} events and the CRM, support, billing and communication files",
         sim.events
     );
     let store = SqliteStore::open(&root.join("bellwether.db")).await?;
@@ -75,7 +79,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     .await?;
     let t_import = t.elapsed().as_secs_f64();
 
-    eprintln!("3/3 assessing every account");
+    eprintln!("3/5 assessing every account");
     let day = super::book_day(&store, None).await?;
     let out = reassess(&store, &settings.engine(), None, day).await?;
     let csm = a
@@ -83,14 +87,60 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         .clone()
         .or_else(|| busiest_owner(&out.assessments))
         .unwrap_or_default();
-    let items = worklist(&out.assessments, Some(&csm), a.limit);
+    let t_assess = out.load_seconds + out.compute_seconds + out.save_seconds;
+
+    // The book's own outcomes: the default churn target's candidates and expansion, without the logistic
+    // baseline, so the whole demo stays within a minute.
+    eprintln!("4/5 learning churn and expansion from this book's outcomes");
+    let t = Instant::now();
+    let train_cfg = TrainConfig {
+        targets: vec![Target::ChurnRenewal, Target::Churn90, Target::Expansion180],
+        baseline: false,
+        ..Default::default()
+    };
+    let set = super::predict::training_set(&store, settings, None).await?;
+    let bundle = train(&set, None, &train_cfg)?;
+    drop(set);
+    let registered =
+        score::register(&store, &bundle, &train_cfg, score::Activation::WhenBetter).await?;
+    if registered.active {
+        score::score(&store, None, day, &settings.money).await?;
+    }
+    let t_train = t.elapsed().as_secs_f64();
+
+    eprintln!("5/5 backtesting it against the rules score");
+    let t = Instant::now();
+    let report = super::predict::run_backtest(
+        &store,
+        settings,
+        bundle.default_target,
+        Some(2),
+        None,
+        None,
+        TrainConfig {
+            targets: Vec::new(),
+            ..train_cfg.clone()
+        },
+    )
+    .await;
+    let t_backtest = t.elapsed().as_secs_f64();
+
+    let rows = store.assessments(None).await?;
+    let items = worklist(&rows, Some(&csm), a.limit);
+    let model = score::status(&store).await?;
     println!();
     println!(
         "Today's worklist for {csm} ({}): call them in this order",
         out.as_of
     );
+    println!("  ranked by: {}", model.reason);
     let rates = super::assess::book_rates(&store, settings).await?;
-    print_worklist(&items, out.as_of, rates.reporting(), None);
+    print_worklist(
+        &items,
+        out.as_of,
+        rates.reporting(),
+        model.predicts.as_deref(),
+    );
     println!();
     println!(
         "Portfolio: {}",
@@ -98,11 +148,10 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     );
     println!();
     println!(
-        "Book: {} accounts, {} events over {} days. Simulated in {t_sim:.1}s, imported in {t_import:.1}s, assessed in {:.1}s; {:.1}s in all.",
+        "Book: {} accounts, {} events over {} days. Simulated in {t_sim:.1}s, imported in {t_import:.1}s, assessed in {t_assess:.1}s, trained in {t_train:.1}s, backtested in {t_backtest:.1}s; {:.1}s in all.",
         sim.accounts,
         sim.events,
         cfg.history_days,
-        out.load_seconds + out.compute_seconds + out.save_seconds,
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -112,8 +161,14 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         items.first().map(|i| i.account_id.as_str()).unwrap_or("ID")
     );
     println!(
-        "Learn churn and expansion from this book's outcomes (about a minute): bellwether --data-dir {} train   ·   then: backtest --target churn_180d",
+        "Every target and the full backtest: bellwether --data-dir {} train   ·   bellwether --data-dir {} backtest",
+        root.display(),
         root.display()
     );
+    println!();
+    match &report {
+        Ok(r) => println!("Backtest: the model {}.", super::predict::headline(r)),
+        Err(e) => println!("Backtest: not run ({}).", e.message),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -126,7 +126,7 @@ pub struct BacktestArgs {
 }
 
 /// The training set of the whole history, sampled to fit it (see [`Sampling::for_book`]).
-async fn training_set(
+pub(crate) async fn training_set(
     store: &impl Store,
     settings: &Settings,
     step: Option<i32>,
@@ -492,6 +492,23 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// The backtest in one line: how early the model would have warned, against the rules score.
+pub fn headline(r: &BacktestReport) -> String {
+    let (m, h) = (&r.model.warning, &r.rules.warning);
+    format!(
+        "would have warned a median of {:.0} days before churn for {} of {} churners, against {:.0} days for the \
+         rules score ({}, {} cut-offs; AUC {:.3} against {:.3})",
+        m.median_days,
+        (m.share_warned * m.churners as f64).round() as usize,
+        m.churners,
+        h.median_days,
+        r.target,
+        r.cutoffs.len(),
+        r.model.auc,
+        r.rules.auc
+    )
+}
+
 fn method_line(m: &MethodReport) -> Vec<String> {
     vec![
         format!("{:.3}", m.auc),
@@ -559,26 +576,26 @@ fn print_backtest(r: &BacktestReport) {
     }
 }
 
-/// Runs the rolling-origin backtest.
-pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCode, CliError> {
-    let named = match &a.target {
-        Some(t) => Some(Target::parse(t).ok_or_else(|| {
-            CliError::new(
-                Code::InvalidArgument,
-                format!("--target '{t}' is not one of {}", Target::names()),
-            )
-        })?),
-        None => None,
-    };
-    let store = open_store(settings).await?;
-    let (book, series, summary) = dataset::load(&store, None).await?;
+/// The rolling-origin backtest of `named` (default: the book's default churn target) with cut-offs fitted to
+/// the history unless given: builds the snapshots with columns chosen before the first cut-off, then trains
+/// and evaluates at each.
+pub async fn run_backtest(
+    store: &impl Store,
+    settings: &Settings,
+    named: Option<Target>,
+    cutoffs: Option<usize>,
+    spacing: Option<i32>,
+    step: Option<i32>,
+    train: TrainConfig,
+) -> Result<BacktestReport, CliError> {
+    let (book, series, summary) = dataset::load(store, None).await?;
     let Some((first, end)) = dataset::data_span(&summary) else {
         return Err(CliError::new(
             Code::NoData,
             "the data directory holds no data to backtest; import a book first",
         ));
     };
-    let mut sampling = Sampling::for_book(&summary, a.step);
+    let mut sampling = Sampling::for_book(&summary, step);
     // Columns are chosen before the first cut-off, so no later data picks them: the cut-offs of the longest
     // window the target may have (its horizon and the longest grace period) lie no later than the fitted ones.
     let widest = |t: Target| t.horizon().unwrap_or(210) + bellwether_predict::labels::GRACE_DAYS;
@@ -587,11 +604,11 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         end,
         sampling.warmup_days,
         named.map_or(widest(Target::Churn180), widest),
-        a.cutoffs,
-        a.spacing,
+        cutoffs,
+        spacing,
     );
     sampling.spec_as_of = provisional.first().copied();
-    sampling.rates = Some(super::assess::book_rates(&store, settings).await?);
+    sampling.rates = Some(super::assess::book_rates(store, settings).await?);
     let set = dataset::build(&book, &series, &summary, &settings.health, &sampling)
         .ok_or_else(|| CliError::new(Code::NoData, "no snapshots could be taken"))?;
     drop((book, series));
@@ -613,25 +630,50 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         end,
         sampling.warmup_days,
         bellwether_predict::bundle::label_days(&set, target),
-        a.cutoffs,
-        a.spacing,
+        cutoffs,
+        spacing,
     );
     // The fitted cut-offs, unless the columns would then have been chosen after the first of them.
-    let cutoffs = if fitted.first() >= provisional.first() {
+    let chosen = if fitted.first() >= provisional.first() {
         fitted
     } else {
         provisional
     };
     let cfg = BacktestConfig {
         target,
-        cutoffs,
-        train: TrainConfig {
+        cutoffs: chosen,
+        train,
+    };
+    Ok(backtest::run(&set, &cfg)?)
+}
+
+/// Runs the rolling-origin backtest.
+pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCode, CliError> {
+    let named = match &a.target {
+        Some(t) => Some(Target::parse(t).ok_or_else(|| {
+            CliError::new(
+                Code::InvalidArgument,
+                format!("--target '{t}' is not one of {}", Target::names()),
+            )
+        })?),
+        None => None,
+    };
+    let store = open_store(settings).await?;
+    let report = run_backtest(
+        &store,
+        settings,
+        named,
+        a.cutoffs,
+        a.spacing,
+        a.step,
+        TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
             ..Default::default()
         },
-    };
-    let report = backtest::run(&set, &cfg)?;
+    )
+    .await?;
+
     if let Some(path) = &a.csv {
         let mut w = std::io::BufWriter::new(
             std::fs::File::create(path)
