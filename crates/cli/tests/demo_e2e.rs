@@ -158,7 +158,7 @@ fn the_demo_prints_a_ranked_worklist_with_reasons() {
             dir.path().to_str().unwrap(),
             "demo",
             "--accounts",
-            "300",
+            "800",
             "--limit",
             "5",
         ])
@@ -185,6 +185,17 @@ fn the_demo_prints_a_ranked_worklist_with_reasons() {
     assert!(
         stdout.contains("Portfolio: ") && stdout.contains("not a probability"),
         "{stdout}"
+    );
+    // It learned from the book's outcomes in the same run and says how early it would have warned.
+    assert!(stdout.contains("  ranked by: "), "{stdout}");
+    let headline = stdout
+        .lines()
+        .find(|l| l.starts_with("Backtest: "))
+        .unwrap_or_else(|| panic!("no backtest line:\n{stdout}"));
+    assert!(
+        headline.contains("would have warned a median of")
+            && headline.contains("days for the rules score"),
+        "{headline}"
     );
     // The demo leaves a data directory that the other commands read.
     let wl = Command::new(env!("CARGO_BIN_EXE_bellwether"))
