@@ -27,6 +27,9 @@ pub struct Usage {
     pub events_baseline_28d: Option<f64>,
     /// Change of the last 28 days against the baseline (−0.4 is a 40% fall); `None` without a baseline.
     pub trend: Option<f64>,
+    /// Change of the last 28 days against the 28 days before them (month over month); `None` before an
+    /// account has 56 days of usage or when the earlier 28 days had none.
+    pub month_change: Option<f64>,
     /// Mean daily active users over the last 28 days.
     pub dau_28d: Option<f64>,
     /// Mean daily active users over the baseline window.
@@ -83,6 +86,8 @@ impl Usage {
         let (d7, d28, d118) = (as_of.plus(-7), as_of.plus(-28), as_of.plus(-118));
         let mut u = Usage::default();
         let (mut e7, mut e28, mut e90, mut base) = (0.0, 0.0, 0.0, 0.0);
+        let mut prev28 = 0.0;
+        let d56 = as_of.plus(-56);
         let (mut used, mut abandoned) = (0.0, 0.0);
         let mut last: Option<Day> = None;
         let mut first: Option<Day> = None;
@@ -93,6 +98,7 @@ impl Usage {
             e7 += ser.sum(d7, as_of);
             e28 += recent;
             e90 += ser.sum(as_of.plus(-90), as_of);
+            prev28 += ser.sum(d56, d28);
             base += before;
             if recent > 0.0 {
                 used += 1.0;
@@ -119,6 +125,9 @@ impl Usage {
         u.events_7d = Some(e7);
         u.events_28d = Some(e28);
         u.events_90d = Some(e90);
+        if first <= d56 && prev28 > 0.0 {
+            u.month_change = Some(e28 / prev28 - 1.0);
+        }
         // The baseline only counts the part of its window after the first event.
         let base_days = (d28.0 - d118.0.max(first.0)).max(0) as f64;
         if base_days >= 28.0 {

@@ -135,9 +135,8 @@ pub fn describe(name: &str, v: f64) -> String {
     }
     if v.is_nan() {
         return match name {
-            "usage_trend" | "events_28d" | "events_7d" | "events_90d" | "days_since_active" => {
-                "no product usage history yet".into()
-            }
+            "usage_trend" | "usage_month_change" | "events_28d" | "events_7d" | "events_90d"
+            | "days_since_active" => "no product usage history yet".into(),
             "nps" => "no NPS answer in the last year".into(),
             "csat_90d" => "no CSAT rating in 90 days".into(),
             "sentiment_45d" | "sentiment_change" => {
@@ -164,6 +163,11 @@ pub fn describe(name: &str, v: f64) -> String {
             v,
             "product usage over the last 28 days",
             "its own 90-day baseline",
+        ),
+        "usage_month_change" => change(
+            v,
+            "product usage over the last 28 days",
+            "the 28 days before",
         ),
         "usage_quarter_trend" => change(
             v,

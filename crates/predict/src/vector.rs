@@ -91,6 +91,7 @@ pub const FIXED: &[(&str, Group, Getter)] = &[
     ("events_28d", Group::Usage, |f| f.usage.events_28d),
     ("events_90d", Group::Usage, |f| f.usage.events_90d),
     ("usage_trend", Group::Usage, |f| f.usage.trend),
+    ("usage_month_change", Group::Usage, |f| f.usage.month_change),
     ("events_per_seat", Group::Usage, events_per_seat),
     ("usage_per_seat_vs_peers", Group::Usage, |f| {
         f.usage_per_seat_vs_peers
