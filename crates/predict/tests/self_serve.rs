@@ -11,7 +11,6 @@ use bellwether_predict::bundle::label_days;
 use bellwether_predict::dataset::{self, Sampling};
 use bellwether_predict::{Target, TrainConfig};
 use bellwether_sim::{simulate, SimConfig};
-use bellwether_store::Store;
 use bellwether_store_sqlite::SqliteStore;
 use std::collections::HashMap;
 
