@@ -19,7 +19,10 @@ for t in "${targets[@]}"; do
   esac
   log=logs/$t.log
   set +e
-  cargo fuzz run -s none -O "$t" -- -max_total_time="$each" -max_len="$len" -print_final_stats=1 >"$log" 2>&1
+  # The binaries built above, so every run of a campaign fuzzes the same code.
+  mkdir -p corpus/"$t" artifacts/"$t"
+  target/x86_64-unknown-linux-gnu/release/"$t" -artifact_prefix=artifacts/"$t"/ -max_total_time="$each" \
+    -max_len="$len" -print_final_stats=1 corpus/"$t" >"$log" 2>&1
   rc=$?
   set -e
   runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)

@@ -155,6 +155,46 @@ pub fn precision_at(score: &[f64], y: &[f64], threshold: f64) -> (f64, f64) {
     (precision, flagged.len() as f64 / score.len().max(1) as f64)
 }
 
+/// The Wilson score lower bound of a proportion of `hits` in `n` at `z` standard errors (1.0: about 84%
+/// one-sided).
+pub fn wilson_lower(hits: f64, n: f64, z: f64) -> f64 {
+    if n <= 0.0 {
+        return 0.0;
+    }
+    let p = hits / n;
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let margin = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - margin) / (1.0 + z2 / n)).max(0.0)
+}
+
+/// The lowest threshold at which the precision over scores at or above it reaches `target` with confidence:
+/// its Wilson lower bound at `z` (0: the observed precision) — so a lucky run of positives among few rows far
+/// down the ranking does not set it. `None` if no threshold flagging at least `min_flagged` rows reaches it.
+pub fn threshold_for_precision_at(
+    score: &[f64],
+    y: &[f64],
+    target: f64,
+    min_flagged: usize,
+    z: f64,
+) -> Option<f64> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let mut tp = 0.0;
+    let mut best = None;
+    for (k, &i) in idx.iter().enumerate() {
+        tp += y[i];
+        if idx.get(k + 1).is_some_and(|&n| score[n] == score[i]) {
+            continue;
+        }
+        let n = (k + 1) as f64;
+        if k + 1 >= min_flagged && wilson_lower(tp, n, z) >= target {
+            best = Some(score[i]);
+        }
+    }
+    best
+}
+
 /// The lowest threshold at which precision (over scores at or above it) reaches `target`, scanning from the
 /// top; `None` if no threshold flagging at least `min_flagged` rows reaches it.
 pub fn threshold_for_precision(

@@ -28,6 +28,9 @@ pub struct BacktestConfig {
     pub cutoffs: Vec<Day>,
     /// Training settings.
     pub train: TrainConfig,
+    /// Hysteresis of the alert state: an account stays in it while its score is at least this share of the
+    /// threshold (1: no hysteresis). Warning time and the figures at the alert threshold count alert states.
+    pub exit_ratio: f64,
 }
 
 /// The most cut-offs fitted when the caller names no number.
@@ -223,9 +226,14 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
             .iter()
             .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
             .collect();
-        let rules_threshold =
-            metrics::threshold_for_precision(&tr_risk, &tr_y, cfg.train.alert_precision, 10)
-                .unwrap_or(0.5);
+        let rules_threshold = metrics::threshold_for_precision_at(
+            &tr_risk,
+            &tr_y,
+            cfg.train.alert_precision,
+            10,
+            cfg.train.alert_z,
+        )
+        .unwrap_or(0.5);
         let model_threshold = m.info.alert_threshold;
         let y: Vec<f64> = eval
             .iter()
@@ -243,8 +251,8 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
         });
         for (j, &i) in eval.iter().enumerate() {
             let r = &set.rows[i];
-            flags_model.push(p[j] >= model_threshold);
-            flags_rules.push(r.rules_risk >= rules_threshold);
+            flags_model.push(model_threshold);
+            flags_rules.push(rules_threshold);
             rows_out.push(PredictionRow {
                 account_id: r.account.clone(),
                 as_of: r.as_of,
@@ -257,6 +265,8 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
             });
         }
     }
+    let flags_model = alert_states(&rows_out, |r| r.probability, &flags_model, cfg.exit_ratio);
+    let flags_rules = alert_states(&rows_out, |r| r.rules_risk, &flags_rules, cfg.exit_ratio);
     // Churn days of the churners, from the labels: the earliest knowable positive day of the 90-day churn
     // target is the churn itself.
     let churn_day = churn_days(set);
@@ -303,6 +313,36 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
         rules,
         predictions: rows_out,
     })
+}
+
+/// The alert state of every evaluated snapshot, with hysteresis: an account enters it at a snapshot whose
+/// score reaches that snapshot's threshold, and stays in it while its score is at least `exit_ratio` × the
+/// threshold.
+fn alert_states(
+    rows: &[PredictionRow],
+    score: impl Fn(&PredictionRow) -> f64,
+    thresholds: &[f64],
+    exit_ratio: f64,
+) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&rows[a].account_id, rows[a].as_of).cmp(&(&rows[b].account_id, rows[b].as_of))
+    });
+    let mut out = vec![false; rows.len()];
+    let mut prev: Option<(&AccountId, bool)> = None;
+    for i in order {
+        let r = &rows[i];
+        let alerted = matches!(prev, Some((a, true)) if *a == r.account_id);
+        let s = score(r);
+        let now = if alerted {
+            s >= thresholds[i] * exit_ratio
+        } else {
+            s >= thresholds[i]
+        };
+        out[i] = now;
+        prev = Some((&r.account_id, now));
+    }
+    out
 }
 
 /// Each churner's churn day.

@@ -59,6 +59,7 @@ async fn a_self_serve_book_trains_and_beats_a_usage_and_tenure_baseline_on_later
                 baseline: false,
                 ..Default::default()
             },
+            exit_ratio: 1.0,
         },
     )
     .unwrap();

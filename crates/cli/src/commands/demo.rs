@@ -133,6 +133,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
                         targets: Vec::new(),
                         ..train_cfg.clone()
                     },
+                    bellwether_predict::bundle::ALERT_EXIT_RATIO,
                 )
                 .await
                 .map_err(|e| e.message);

@@ -114,6 +114,13 @@ pub struct BacktestArgs {
     /// Precision the alert thresholds must reach on training rows.
     #[arg(long, default_value_t = 0.5)]
     pub alert_precision: f64,
+    /// How sure that precision must be, in standard errors of its Wilson lower bound (0: as observed).
+    #[arg(long, default_value_t = bellwether_predict::bundle::DEFAULT_ALERT_Z)]
+    pub alert_z: f64,
+    /// Alert hysteresis: an account stays in alert while its score is at least this share of the threshold
+    /// (1: no hysteresis).
+    #[arg(long, default_value_t = bellwether_predict::bundle::ALERT_EXIT_RATIO)]
+    pub exit_ratio: f64,
     /// Learning engine.
     #[arg(long, default_value = "gbdt", value_parser = ["gbdt", "logistic"])]
     pub engine: String,
@@ -396,29 +403,28 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                 println!("no models yet: run `bellwether train`");
             }
             for m in models {
-                let infos: Vec<serde_json::Value> =
-                    serde_json::from_str(&m.metrics).unwrap_or_default();
-                let aucs: Vec<String> = infos
+                let metrics = bellwether_predict::bundle::RecordMetrics::parse(&m.metrics);
+                let aucs: Vec<String> = metrics
+                    .targets
                     .iter()
-                    .map(|i| {
-                        format!(
-                            "{} AUC {:.3}",
-                            i["target"].as_str().unwrap_or("?"),
-                            i["held_out"]["auc"].as_f64().unwrap_or(0.0)
-                        )
-                    })
+                    .map(|i| format!("{} AUC {:.3}", i.target.as_str(), i.held_out.auc))
                     .collect();
                 println!(
-                    "{} v{:<3} {} trained {} on {} to {} · {}",
+                    "{} v{:<3} {} trained {} on {} to {} · default {} · {}",
                     if m.active { "*" } else { " " },
                     m.version,
                     m.engine,
                     m.created_at,
                     m.trained_from,
                     m.trained_to,
+                    metrics.default_target.map_or("none", Target::as_str),
                     aucs.join(", ")
                 );
+                if let Some(h) = &metrics.held_back {
+                    println!("        not activated by training: {h}");
+                }
             }
+            println!("{}", score::status(&store).await?.reason);
         }
         ModelsAction::Export { file, version } => {
             let rec = store.model(version).await?.ok_or_else(|| {
@@ -587,6 +593,7 @@ pub async fn run_backtest(
     spacing: Option<i32>,
     step: Option<i32>,
     train: TrainConfig,
+    exit_ratio: f64,
 ) -> Result<BacktestReport, CliError> {
     let (book, series, summary) = dataset::load(store, None).await?;
     let Some((first, end)) = dataset::data_span(&summary) else {
@@ -643,6 +650,7 @@ pub async fn run_backtest(
         target,
         cutoffs: chosen,
         train,
+        exit_ratio,
     };
     Ok(backtest::run(&set, &cfg)?)
 }
@@ -669,8 +677,10 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
         TrainConfig {
             engine: a.engine.clone(),
             alert_precision: a.alert_precision,
+            alert_z: a.alert_z,
             ..Default::default()
         },
+        a.exit_ratio,
     )
     .await?;
 
@@ -703,6 +713,13 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
+        if named.is_none() {
+            println!(
+                "{} is the book's default churn target, chosen as `train` chooses it (--target names another: {})",
+                report.target,
+                Target::names()
+            );
+        }
         print_backtest(&report);
     }
     Ok(ExitCode::SUCCESS)
