@@ -203,21 +203,8 @@ pub fn threshold_for_precision(
     target: f64,
     min_flagged: usize,
 ) -> Option<f64> {
-    let mut idx: Vec<usize> = (0..score.len()).collect();
-    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-    let mut tp = 0.0;
-    let mut best = None;
-    for (k, &i) in idx.iter().enumerate() {
-        tp += y[i];
-        // Only cut between distinct scores.
-        if idx.get(k + 1).is_some_and(|&n| score[n] == score[i]) {
-            continue;
-        }
-        if k + 1 >= min_flagged && tp / (k + 1) as f64 >= target {
-            best = Some(score[i]);
-        }
-    }
-    best
+    // The Wilson bound at 0 standard errors is the observed precision.
+    threshold_for_precision_at(score, y, target, min_flagged, 0.0)
 }
 
 #[cfg(test)]

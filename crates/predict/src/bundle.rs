@@ -548,8 +548,7 @@ fn versus_rules(
     model: &dyn Model,
     calibration: &Calibration,
     threshold: f64,
-    precision: f64,
-    z: f64,
+    cfg: &TrainConfig,
 ) -> Option<VersusRules> {
     let held: Vec<usize> = l.parts[1].iter().chain(&l.parts[2]).copied().collect();
     let mut days: Vec<Day> = held.iter().map(|&i| set.rows[i].as_of).collect();
@@ -585,8 +584,14 @@ fn versus_rules(
             .iter()
             .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
             .collect();
-        let t =
-            metrics::threshold_for_precision_at(&tr_risk, &tr_y, precision, 10, z).unwrap_or(0.5);
+        let t = metrics::threshold_for_precision_at(
+            &tr_risk,
+            &tr_y,
+            cfg.alert_precision,
+            10,
+            cfg.alert_z,
+        )
+        .unwrap_or(0.5);
         metrics::precision_at(&risk, &y, t).0
     };
     Some(VersusRules {
@@ -717,8 +722,7 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
                     model.as_ref(),
                     &calibration,
                     alert_threshold,
-                    cfg.alert_precision,
-                    cfg.alert_z,
+                    cfg,
                 )
             })
             .flatten();

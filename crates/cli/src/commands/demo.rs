@@ -125,15 +125,17 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
                 result = super::predict::run_backtest(
                     &store,
                     settings,
-                    target,
-                    Some(cutoffs),
-                    None,
-                    None,
-                    TrainConfig {
-                        targets: Vec::new(),
-                        ..train_cfg.clone()
+                    super::predict::BacktestPlan {
+                        target,
+                        cutoffs: Some(cutoffs),
+                        spacing: None,
+                        step: None,
+                        train: TrainConfig {
+                            targets: Vec::new(),
+                            ..train_cfg.clone()
+                        },
+                        exit_ratio: bellwether_predict::bundle::ALERT_EXIT_RATIO,
                     },
-                    bellwether_predict::bundle::ALERT_EXIT_RATIO,
                 )
                 .await
                 .map_err(|e| e.message);

@@ -149,6 +149,15 @@ pub(crate) async fn training_set(
     })
 }
 
+/// Scores every account with the active version as of the book's current day.
+async fn score_today(
+    store: &impl Store,
+    settings: &Settings,
+) -> Result<score::ScoreOutcome, CliError> {
+    let day = super::book_day(store, None).await?;
+    Ok(score::score(store, None, day, &settings.money).await?)
+}
+
 /// Trains a version on the whole history, stores it, and (when activated) scores the latest day.
 pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
@@ -195,15 +204,7 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     let scored = if !activate {
         None
     } else {
-        Some(
-            score::score(
-                &store,
-                None,
-                super::book_day(&store, None).await?,
-                &settings.money,
-            )
-            .await?,
-        )
+        Some(score_today(&store, settings).await?)
     };
     if a.json {
         let v = serde_json::json!({
@@ -467,13 +468,7 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                 bundle.trained_to
             );
             if !no_activate {
-                let s = score::score(
-                    &store,
-                    None,
-                    super::book_day(&store, None).await?,
-                    &settings.money,
-                )
-                .await?;
+                let s = score_today(&store, settings).await?;
                 println!("scored {} accounts as of {}", s.accounts, s.as_of);
             }
         }
@@ -482,13 +477,7 @@ pub async fn models_cmd(settings: &Settings, action: ModelsAction) -> Result<Exi
                 bellwether_store::StoreError::NotFound(m) => CliError::new(Code::NoModel, m),
                 other => other.into(),
             })?;
-            let s = score::score(
-                &store,
-                None,
-                super::book_day(&store, None).await?,
-                &settings.money,
-            )
-            .await?;
+            let s = score_today(&store, settings).await?;
             println!(
                 "model version {version} is active; re-scored {} accounts as of {}",
                 s.accounts, s.as_of
@@ -582,19 +571,38 @@ fn print_backtest(r: &BacktestReport) {
     }
 }
 
-/// The rolling-origin backtest of `named` (default: the book's default churn target) with cut-offs fitted to
+/// What a backtest is asked for; `None` fields are fitted to the book.
+pub struct BacktestPlan {
+    /// The target (default: the book's default churn target).
+    pub target: Option<Target>,
+    /// Number of cut-offs.
+    pub cutoffs: Option<usize>,
+    /// Days between cut-offs.
+    pub spacing: Option<i32>,
+    /// Days between snapshots.
+    pub step: Option<i32>,
+    /// Training settings.
+    pub train: TrainConfig,
+    /// Alert hysteresis (see [`BacktestConfig::exit_ratio`]).
+    pub exit_ratio: f64,
+}
+
+/// The rolling-origin backtest `plan` asks for: its target (default: the book's default churn target) with cut-offs fitted to
 /// the history unless given: builds the snapshots with columns chosen before the first cut-off, then trains
 /// and evaluates at each.
 pub async fn run_backtest(
     store: &impl Store,
     settings: &Settings,
-    named: Option<Target>,
-    cutoffs: Option<usize>,
-    spacing: Option<i32>,
-    step: Option<i32>,
-    train: TrainConfig,
-    exit_ratio: f64,
+    plan: BacktestPlan,
 ) -> Result<BacktestReport, CliError> {
+    let BacktestPlan {
+        target: named,
+        cutoffs,
+        spacing,
+        step,
+        train,
+        exit_ratio,
+    } = plan;
     let (book, series, summary) = dataset::load(store, None).await?;
     let Some((first, end)) = dataset::data_span(&summary) else {
         return Err(CliError::new(
@@ -670,17 +678,19 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
     let report = run_backtest(
         &store,
         settings,
-        named,
-        a.cutoffs,
-        a.spacing,
-        a.step,
-        TrainConfig {
-            engine: a.engine.clone(),
-            alert_precision: a.alert_precision,
-            alert_z: a.alert_z,
-            ..Default::default()
+        BacktestPlan {
+            target: named,
+            cutoffs: a.cutoffs,
+            spacing: a.spacing,
+            step: a.step,
+            train: TrainConfig {
+                engine: a.engine.clone(),
+                alert_precision: a.alert_precision,
+                alert_z: a.alert_z,
+                ..Default::default()
+            },
+            exit_ratio: a.exit_ratio,
         },
-        a.exit_ratio,
     )
     .await?;
 
