@@ -150,6 +150,14 @@ async fn keys_scopes_and_whole_request_errors() {
     assert_eq!(s, StatusCode::OK);
     assert!(body["assessment"]["health"].is_number(), "{body}");
     assert_eq!(body["predictions"], serde_json::json!([]), "no model yet");
+    // The account view says who ranks the worklist, and why.
+    assert_eq!(body["model"]["in_charge"], "rules", "{body}");
+    assert!(
+        body["model"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no model is trained yet")),
+        "{body}"
+    );
     // A model's prediction for the day is served with its drivers.
     let day: bellwether_core::Day =
         serde_json::from_value(body["assessment"]["as_of"].clone()).unwrap();
