@@ -696,7 +696,24 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
         };
         // Calibrate on the calibration fold, and measure there too.
         let raw = model.raw(&xca);
-        let calibration = Calibration::fit(&raw, &yca);
+        // Calibrated on the calibration fold's latest snapshot days (the latest half, when they hold enough
+        // of both classes), as the months after training resemble the latest ones most.
+        let calibration = {
+            let mut days: Vec<Day> = parts[2].iter().map(|&i| set.rows[i].as_of).collect();
+            days.sort_unstable();
+            days.dedup();
+            let from = days.get(days.len() / 2).copied();
+            let latest: Vec<usize> = (0..parts[2].len())
+                .filter(|&k| from.is_some_and(|f| set.rows[parts[2][k]].as_of >= f))
+                .collect();
+            let (lr, ly): (Vec<f64>, Vec<f64>) = latest.iter().map(|&k| (raw[k], yca[k])).unzip();
+            let pos = ly.iter().filter(|v| **v > 0.5).count();
+            if pos >= 50 && ly.len() - pos >= 50 {
+                Calibration::fit(&lr, &ly)
+            } else {
+                Calibration::fit(&raw, &yca)
+            }
+        };
         let p: Vec<f64> = raw.iter().map(|r| calibration.apply(*r)).collect();
         let alert_threshold =
             metrics::threshold_for_precision_at(&p, &yca, cfg.alert_precision, 10, cfg.alert_z)
