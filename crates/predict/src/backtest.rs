@@ -5,10 +5,11 @@
 //! Reported for both: ROC-AUC, PR-AUC, Brier score, ECE with the reliability table, top-decile lift,
 //! precision at k (the top 5% of rows), ARR-weighted recall and precision at the alert threshold, and the
 //! warning time: for each account that churned after the first cut-off, the days before its churn from which
-//! its score stayed at or above the threshold at every snapshot without a break (an early alarm that lapsed
-//! does not count; a churner not flagged at its last snapshot gets 0 days). Thresholds are chosen on
-//! training rows only: the model's from its calibration fold, the rules' from the training rows, each the
-//! lowest reaching the target precision.
+//! it stayed in the alert state at every snapshot without a break (an early alarm that lapsed does not count;
+//! a churner not in alert at its last snapshot gets 0 days). The alert state has hysteresis: entered at the
+//! threshold, left below [`BacktestConfig::exit_ratio`] of it. Thresholds are chosen on training rows only:
+//! the model's from its calibration fold, the rules' from the training rows, each the lowest reaching the
+//! target precision. Cut-offs are fitted to the history ([`fit_cutoffs`]).
 
 use crate::bundle::{predict, train, TrainConfig};
 use crate::dataset::{target_index, TrainingSet};

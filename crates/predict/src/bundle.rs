@@ -1,6 +1,9 @@
 //! A trained model bundle: the learned columns, and for every target a fitted model, its calibration, its
 //! base rate and alert threshold, and the held-out metrics it was accepted with, side by side with the
-//! logistic baseline fitted on the same rows. This is what the registry stores as one version.
+//! logistic baseline fitted on the same rows; the book's default churn target ([`choose_default`]), the targets
+//! skipped with why ([`Skipped`]), and how the default target fared against the rules score ([`VersusRules`]),
+//! which decides whether the version may be activated. This is what the registry stores as one version; a
+//! version also travels as a file ([`to_file`], [`from_file`]).
 //!
 //! Rows are split by account (a hash of the id), never by row, so the snapshots of one account never sit on
 //! both sides: 70% train, 15% for early stopping, 15% for calibration and the held-out metrics.
