@@ -614,7 +614,8 @@ fn versus_rules(
 /// fits the book (too short a history, or too few outcomes).
 pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Result<Bundle> {
     let cutoff = cutoff.unwrap_or(set.data_end).min(set.data_end);
-    let days_held = set.data_end.0 - set.data_start.0 + 1;
+    // The history known by the cut-off.
+    let days_held = cutoff.0 - set.data_start.0 + 1;
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
     let mut first_day = None;
@@ -635,10 +636,15 @@ pub fn train(set: &TrainingSet, cutoff: Option<Day>, cfg: &TrainConfig) -> Resul
         let reason = if n_labelled == 0 {
             Some(format!(
                 "no snapshot's window had closed by {cutoff}: {} needs {} days of history (a {}-day warm-up, then \
-                 its window and grace period), the book holds {days_held}",
+                 its window and grace period), the book holds {days_held}{}",
                 target.describe(),
                 l.days_needed,
-                set.sampling.warmup_days
+                set.sampling.warmup_days,
+                if cutoff < set.data_end {
+                    format!(" by then ({} in all)", set.data_end.0 - set.data_start.0 + 1)
+                } else {
+                    String::new()
+                }
             ))
         } else if acc_tr < MIN_POSITIVES || acc_held < MIN_POSITIVES / 3 {
             Some(format!(
@@ -790,12 +796,17 @@ fn not_enough(set: &TrainingSet, cutoff: Day, skipped: &[Skipped]) -> String {
         .collect();
     let shortest = skipped.iter().min_by_key(|s| s.days_needed);
     let advice = match shortest {
+        Some(s) if s.labelled_snapshots == 0 && cutoff < set.data_end => format!(
+            "by the cut-off {cutoff} the book held {} days of history and the shortest target needs {}: use a \
+             later cut-off",
+            s.days_held, s.days_needed
+        ),
         Some(s) if s.labelled_snapshots == 0 => format!(
             "the book holds {} days of history and the shortest target needs {}: import older usage and \
              subscription history, or wait {} more days",
             s.days_held,
             s.days_needed,
-            s.days_needed - s.days_held
+            (s.days_needed - s.days_held).max(1)
         ),
         _ => format!(
             "too few accounts had an outcome in the snapshots labelled by {cutoff}: import outcomes (churns, \

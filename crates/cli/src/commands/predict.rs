@@ -629,16 +629,29 @@ pub async fn run_backtest(
     drop((book, series));
     let target = match named {
         Some(t) => t,
-        None => bellwether_predict::bundle::choose_default(
-            &set,
-            &bellwether_predict::bundle::trainable(&set),
-        )
-        .ok_or_else(|| {
-            CliError::new(
-                Code::NotEnoughHistory,
-                "no churn target has enough outcomes to backtest; `bellwether train` says why for each",
-            )
-        })?,
+        // Chosen as `train` chooses it, among the targets whose window leaves room for training labels
+        // before a cut-off and evaluation labels after it.
+        None => {
+            let span = end.0 - first.0 + 1;
+            let fits: Vec<Target> = bellwether_predict::bundle::trainable(&set)
+                .into_iter()
+                .filter(|&t| {
+                    span - set.sampling.warmup_days
+                        - 2 * bellwether_predict::bundle::label_days(&set, t)
+                        >= 14
+                })
+                .collect();
+            bellwether_predict::bundle::choose_default(&set, &fits).ok_or_else(|| {
+                CliError::new(
+                    Code::NotEnoughHistory,
+                    format!(
+                        "no churn target has enough outcomes and a window short enough to backtest on {span} days of \
+                         history (a warm-up, a window of training labels before a cut-off and one of evaluation \
+                         labels after it); `bellwether train` says why for each target"
+                    ),
+                )
+            })?
+        }
     };
     let fitted = backtest::fit_cutoffs(
         first,
@@ -725,7 +738,7 @@ pub async fn backtest_cmd(settings: &Settings, a: BacktestArgs) -> Result<ExitCo
     } else {
         if named.is_none() {
             println!(
-                "{} is the book's default churn target, chosen as `train` chooses it (--target names another: {})",
+                "{} is the book's default churn target among those whose window fits a backtest of this history, chosen as `train` chooses it (--target names another: {})",
                 report.target,
                 Target::names()
             );
