@@ -642,6 +642,8 @@ fn read_csv(
         .from_reader(reader);
     let mut rec = csv::ByteRecord::new();
     let mut chunks = RecordChunks::new(seed);
+    // The file, opened again only to number rejected records' lines.
+    let mut looked_up: Option<std::fs::File> = None;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -699,7 +701,7 @@ fn read_csv(
         })();
         // The line is worked out only for a rejected record: it is rare, and needs a look at the file.
         let line = match (&result, &start) {
-            (Err(_), Some(p)) => record_line(path, header_bytes, p),
+            (Err(_), Some(p)) => record_line(&mut looked_up, path, header_bytes, p),
             _ => 0,
         };
         if chunks.done(line, result, chunker, report, &mut sink) {
@@ -714,10 +716,19 @@ fn read_csv(
 /// position of a record is where the previous one ended: before the `\n` of a CRLF line end and before any
 /// blank lines it skipped, so the line breaks between that position and the record's first byte are counted
 /// from the file.
-fn record_line(path: &Path, header_bytes: u64, p: &csv::Position) -> u64 {
+/// `file` is opened on the first rejection and kept for the others.
+fn record_line(
+    file: &mut Option<std::fs::File>,
+    path: &Path,
+    header_bytes: u64,
+    p: &csv::Position,
+) -> u64 {
     use std::io::{Seek, SeekFrom};
     let line = p.line() + 1;
-    let Ok(mut f) = std::fs::File::open(path) else {
+    if file.is_none() {
+        *file = std::fs::File::open(path).ok();
+    }
+    let Some(f) = file.as_mut() else {
         return line;
     };
     if f.seek(SeekFrom::Start(header_bytes + p.byte())).is_err() {
