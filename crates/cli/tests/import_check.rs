@@ -47,6 +47,29 @@ fn a_checked_file_reports_what_it_would_store_and_writes_nothing() {
     assert_eq!(v["rejected"][1]["field"], "body");
     assert_eq!(v["accounts_touched"], 2);
 
+    // A folder is checked as a folder is imported: its import files in import order, others skipped.
+    let folder = tmp.path().join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(&file, folder.join("tickets.csv")).unwrap();
+    std::fs::write(folder.join("accounts.csv"), "account_id,name\nacme,Acme\n").unwrap();
+    std::fs::write(folder.join("notes.csv"), "what,ever\n1,2\n").unwrap();
+    let checked = bw(&data, &["import", "--check", folder.to_str().unwrap()]);
+    let out = text(&checked);
+    assert_eq!(checked.status.code(), Some(2), "{out}");
+    let (a, t) = (
+        out.find("accounts.csv: accounts 1 records read").unwrap(),
+        out.find("tickets.csv: tickets 4").unwrap(),
+    );
+    assert!(a < t, "accounts first: {out}");
+    assert!(
+        out.contains("skipped ") && out.contains("notes.csv: not an import file"),
+        "{out}"
+    );
+    assert!(
+        !data.join("bellwether.db").exists(),
+        "--check opens no store"
+    );
+
     let imported = bw(&data, &["import", "--no-assess", "tickets", f]);
     let out = text(&imported);
     assert!(

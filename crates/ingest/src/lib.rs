@@ -94,9 +94,7 @@ pub fn check_file(path: &Path, opts: &ImportOptions) -> Result<ImportReport, Imp
         Ok(())
     })?;
     touched.extend(batch.accounts());
-    report.accounts_touched = touched.len();
-    report.touched = touched.into_iter().collect();
-    report.touched.sort();
+    report.set_touched(touched);
     report.read_seconds = started.elapsed().as_secs_f64();
     report.seconds = report.read_seconds;
     Ok(report)
@@ -134,6 +132,48 @@ pub async fn import_dir<S: Store + ?Sized>(
     dir: &Path,
     opts: &ImportOptions,
 ) -> Result<DirReport, ImportError> {
+    let (files, skipped) = import_files(dir, opts)?;
+    let mut results = Vec::new();
+    for (kind, path) in files {
+        let o = ImportOptions {
+            kind: Some(kind),
+            ..opts.clone()
+        };
+        let r = import_one(store, &path, &o).await;
+        results.push((path, r));
+    }
+    settle(store, dir).await?;
+    Ok(DirReport {
+        files: results,
+        skipped,
+    })
+}
+
+/// Reads every import file of a folder as [`import_dir`] would, in the same order, and writes nothing (see
+/// [`check_file`]).
+pub fn check_dir(dir: &Path, opts: &ImportOptions) -> Result<DirReport, ImportError> {
+    let (files, skipped) = import_files(dir, opts)?;
+    let files = files
+        .into_iter()
+        .map(|(kind, path)| {
+            let o = ImportOptions {
+                kind: Some(kind),
+                ..opts.clone()
+            };
+            let r = check_file(&path, &o);
+            (path, r)
+        })
+        .collect();
+    Ok(DirReport { files, skipped })
+}
+
+/// The import files of a folder (not its sub-folders) with their kinds, accounts first, then the other kinds
+/// in the order of [`Kind::ALL`]; and the files that are not import files.
+#[allow(clippy::type_complexity)]
+fn import_files(
+    dir: &Path,
+    opts: &ImportOptions,
+) -> Result<(Vec<(Kind, PathBuf)>, Vec<PathBuf>), ImportError> {
     let io = |source| ImportError::Io {
         path: dir.to_path_buf(),
         source,
@@ -165,20 +205,7 @@ pub async fn import_dir<S: Store + ?Sized>(
         }
     }
     files.sort_by_key(|(k, p)| (Kind::ALL.iter().position(|x| x == k), p.clone()));
-    let mut results = Vec::new();
-    for (kind, path) in files {
-        let o = ImportOptions {
-            kind: Some(kind),
-            ..opts.clone()
-        };
-        let r = import_one(store, &path, &o).await;
-        results.push((path, r));
-    }
-    settle(store, dir).await?;
-    Ok(DirReport {
-        files: results,
-        skipped,
-    })
+    Ok((files, skipped))
 }
 
 /// The outcome of a folder import.
@@ -227,9 +254,7 @@ async fn import_with_known<S: Store + ?Sized>(
     })??;
     report.read_seconds = started.elapsed().as_secs_f64();
     touched.extend(batch.accounts());
-    report.accounts_touched = touched.len();
-    report.touched = touched.iter().cloned().collect();
-    report.touched.sort();
+    report.set_touched(touched);
     if !batch.chunks.is_empty() {
         let t = Instant::now();
         store.write(batch).await.map_err(store_err)?;

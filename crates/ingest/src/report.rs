@@ -101,6 +101,16 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// Records the accounts the file touched, sorted, and their count.
+    pub(crate) fn set_touched(
+        &mut self,
+        touched: rustc_hash::FxHashSet<bellwether_core::AccountId>,
+    ) {
+        self.accounts_touched = touched.len();
+        self.touched = touched.into_iter().collect();
+        self.touched.sort();
+    }
+
     pub(crate) fn reject(&mut self, line: u64, e: FieldError) {
         self.rejected_count += 1;
         if self.rejected.len() < MAX_KEPT_REJECTIONS {

@@ -112,6 +112,17 @@ pub async fn import_folder<S: bellwether_store::Store>(
     let (opts, pb) = options_with_progress(None, "importing", event_times, time_reading);
     let rep = import_dir(store, dir, &opts).await?;
     pb.finish_and_clear();
+    print_folder(dir, &rep, json, true)
+}
+
+/// Prints a folder's reports (JSON or text; `written` is false for `--check`); returns whether any record was
+/// rejected and the accounts touched, or the first file's error code when a file was refused.
+fn print_folder(
+    dir: &Path,
+    rep: &bellwether_ingest::DirReport,
+    json: bool,
+    written: bool,
+) -> Result<(bool, Vec<AccountId>), CliError> {
     let mut any_rejected = false;
     let mut failed = None;
     if json {
@@ -134,7 +145,7 @@ pub async fn import_folder<S: bellwether_store::Store>(
             Ok(r) => {
                 touched.extend(r.touched.iter().cloned());
                 if !json {
-                    any_rejected |= print_report(r, true);
+                    any_rejected |= print_report(r, written);
                 } else {
                     any_rejected |= r.rejected_count > 0;
                 }
@@ -160,7 +171,11 @@ pub async fn import_folder<S: bellwether_store::Store>(
     if let Some(code) = failed {
         return Err(CliError::new(
             code,
-            "some files were not imported; see the errors above",
+            if written {
+                "some files were not imported; see the errors above"
+            } else {
+                "some files cannot be imported; see the errors above"
+            },
         ));
     }
     touched.sort();
@@ -252,78 +267,22 @@ fn check(
     event_times: EventTimeWindow,
     time_reading: TimeReading,
 ) -> Result<ExitCode, CliError> {
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| CliError::new(Code::FileNotFound, format!("{}: {e}", path.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && matches!(
-                        p.extension()
-                            .and_then(|e| e.to_str())
-                            .map(str::to_ascii_lowercase)
-                            .as_deref(),
-                        Some("csv" | "jsonl" | "ndjson" | "json")
-                    )
-            })
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    let mut rejected = false;
-    let mut failed = None;
-    let mut reports = Vec::new();
-    for f in &files {
-        let (opts, pb) = options_with_progress(kind, "checking", event_times, time_reading);
-        let r = bellwether_ingest::check_file(f, &opts);
+    let (opts, pb) = options_with_progress(kind, "checking", event_times, time_reading);
+    let rejected = if path.is_dir() {
+        let rep = bellwether_ingest::check_dir(path, &opts);
         pb.finish_and_clear();
-        match r {
-            Ok(r) => {
-                rejected |= r.rejected_count > 0;
-                if json {
-                    reports.push(serde_json::to_value(&r).unwrap_or_default());
-                } else {
-                    print_report(&r, false);
-                }
-            }
-            Err(bellwether_ingest::ImportError::UnknownKind { .. }) if path.is_dir() => {
-                eprintln!("  skipped {}: not an import file (see docs/formats.md for the names and headers recognised)", f.display());
-            }
-            Err(e) => {
-                if json {
-                    reports.push(serde_json::json!({"file": f, "error": {"code": e.code(), "message": e.to_string()}}));
-                } else {
-                    eprintln!("error[{}]: {e}", e.code());
-                }
-                failed.get_or_insert(e.code());
-            }
-        }
-    }
-    if json {
-        let out = if path.is_dir() {
-            serde_json::Value::Array(reports)
+        print_folder(path, &rep?, json, false)?.0
+    } else {
+        let r = bellwether_ingest::check_file(path, &opts);
+        pb.finish_and_clear();
+        let r = r?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            r.rejected_count > 0
         } else {
-            reports.pop().unwrap_or_default()
-        };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    }
-    if files.is_empty() {
-        return Err(CliError::new(
-            Code::UnknownImportKind,
-            format!(
-                "{}: no import files found (see docs/formats.md)",
-                path.display()
-            ),
-        ));
-    }
-    if let Some(code) = failed {
-        return Err(CliError::new(
-            code,
-            "some files cannot be imported; see the errors above",
-        ));
-    }
+            print_report(&r, false)
+        }
+    };
     Ok(if rejected {
         ExitCode::from(2)
     } else {
