@@ -222,19 +222,7 @@ pub fn run(set: &TrainingSet, cfg: &BacktestConfig) -> Result<BacktestReport> {
         let train_rows: Vec<usize> = (0..set.rows.len())
             .filter(|&i| set.rows[i].labels[ti].1 <= cut)
             .collect();
-        let tr_risk: Vec<f64> = train_rows.iter().map(|&i| set.rows[i].rules_risk).collect();
-        let tr_y: Vec<f64> = train_rows
-            .iter()
-            .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
-            .collect();
-        let rules_threshold = metrics::threshold_for_precision_at(
-            &tr_risk,
-            &tr_y,
-            cfg.train.alert_precision,
-            10,
-            cfg.train.alert_z,
-        )
-        .unwrap_or(0.5);
+        let rules_threshold = crate::bundle::rules_threshold(set, &train_rows, ti, &cfg.train);
         let model_threshold = m.info.alert_threshold;
         let y: Vec<f64> = eval
             .iter()

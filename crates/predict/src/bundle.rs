@@ -581,20 +581,7 @@ fn versus_rules(
     let rules_precision = if k > 0 {
         metrics::precision_at_k(&risk, &y, k)
     } else {
-        let tr = &l.parts[0];
-        let tr_risk: Vec<f64> = tr.iter().map(|&i| set.rows[i].rules_risk).collect();
-        let tr_y: Vec<f64> = tr
-            .iter()
-            .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
-            .collect();
-        let t = metrics::threshold_for_precision_at(
-            &tr_risk,
-            &tr_y,
-            cfg.alert_precision,
-            10,
-            cfg.alert_z,
-        )
-        .unwrap_or(0.5);
+        let t = rules_threshold(set, &l.parts[0], ti, cfg);
         metrics::precision_at(&risk, &y, t).0
     };
     Some(VersusRules {
@@ -607,6 +594,19 @@ fn versus_rules(
         rules_precision,
         beats: model_auc > rules_auc && model_precision >= rules_precision,
     })
+}
+
+/// The rules score's alert threshold on `rows` (training rows) for the target at `ti`: the lowest risk proxy
+/// reaching the configured precision, as the model's threshold is chosen on its calibration fold (0.5 when
+/// none does).
+pub fn rules_threshold(set: &TrainingSet, rows: &[usize], ti: usize, cfg: &TrainConfig) -> f64 {
+    let risk: Vec<f64> = rows.iter().map(|&i| set.rows[i].rules_risk).collect();
+    let y: Vec<f64> = rows
+        .iter()
+        .map(|&i| f64::from(u8::from(set.rows[i].labels[ti].0)))
+        .collect();
+    metrics::threshold_for_precision_at(&risk, &y, cfg.alert_precision, 10, cfg.alert_z)
+        .unwrap_or(0.5)
 }
 
 /// Trains a bundle on the rows of `set` whose labels were knowable by `cutoff` (default: the end of data).
