@@ -5,7 +5,9 @@ mod common;
 
 use bellwether_core::time::{days_from_civil, Day};
 use bellwether_sim::{simulate, simulate_threads, Profile, SimConfig, SimError, SimSummary};
-use common::{daily_events, day, documented_columns, files_of, read_csv, table, tmp};
+use common::{
+    daily_events, day, documented_columns, files_of, read_csv, same_bytes_and_seeded, table, tmp,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -45,15 +47,7 @@ fn same_seed_gives_identical_bytes_and_another_seed_does_not() {
     simulate_threads(&cfg, &a, 1, &mut |_| {}).unwrap();
     simulate_threads(&cfg, &b, 3, &mut |_| {}).unwrap();
     simulate_threads(&self_serve(400, 6), &c, 2, &mut |_| {}).unwrap();
-    let (fa, fb, fc) = (files_of(&a), files_of(&b), files_of(&c));
-    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
-    for (name, bytes) in &fa {
-        assert!(
-            bytes == &fb[name],
-            "{name} differs between two runs with the same seed"
-        );
-        assert!(bytes != &fc[name], "{name} is the same for seeds 5 and 6");
-    }
+    same_bytes_and_seeded(&a, &b, &c);
 }
 
 #[test]

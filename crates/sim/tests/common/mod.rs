@@ -73,6 +73,21 @@ pub fn tmp(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Checks that the books in `same` and `again` (one seed) are byte-identical file by file and that every file
+/// of `other` (another seed) differs; returns the files of `same`.
+pub fn same_bytes_and_seeded(same: &Path, again: &Path, other: &Path) -> BTreeMap<String, Vec<u8>> {
+    let (fa, fb, fc) = (files_of(same), files_of(again), files_of(other));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(
+            bytes == &fb[name],
+            "{name} differs between two runs with the same seed"
+        );
+        assert!(bytes != &fc[name], "{name} is the same for another seed");
+    }
+    fa
+}
+
 pub fn files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for sub in ["", "truth"] {
