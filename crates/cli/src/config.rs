@@ -48,24 +48,8 @@ pub struct FileSettings {
     pub features: Option<bellwether_features::adoption::AdoptionConfig>,
 }
 
-/// `[models]`: what the daily pass does with the trained models.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelSettings {
-    /// Score every account with the active model after each full pass.
-    pub score: bool,
-    /// Retrain when the active model's cut-off is more than this many days before the day assessed (0: never).
-    pub retrain_days: i32,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            score: true,
-            retrain_days: 30,
-        }
-    }
-}
+/// `[models]`: what every pass does with the trained models (the engine's one policy).
+pub type ModelSettings = bellwether_engine::ModelPolicy;
 
 /// The `[server]` table: where `bellwether serve` listens and the webhook secrets.
 #[derive(Clone, Default, Deserialize)]
@@ -148,6 +132,7 @@ impl Settings {
             lifecycle: self.lifecycle.clone(),
             money: self.money.clone(),
             adoption: self.adoption.clone(),
+            models: Some(bellwether_predict::score::models(self.models.clone())),
         }
     }
 }

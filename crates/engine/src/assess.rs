@@ -1,12 +1,15 @@
 //! The re-assessment pass, the one entry point for "these accounts changed" and for the daily full pass:
-//! load the accounts' facts and series in bulk, compute point-in-time features, health and detections for
-//! each on all cores, reconcile their signals, and store the day's assessments and signal changes.
+//! load the accounts' facts and series in bulk once, compute point-in-time features once per account for the
+//! day, and from them health, detections, the signal lifecycle and every active model's probability with its
+//! drivers (see [`crate::models`]), on all cores; then store the day's assessments, signal changes and
+//! predictions.
 
 use crate::day::BookDay;
 use crate::health::{self, HealthConfig};
+use crate::models::{rank_by_model, ModelNote, Models, ScoreRow, Scorer, TrainInput};
 use crate::short_money;
 use crate::signals::{reconcile, LifecycleConfig};
-use bellwether_core::model::{Assessment, Signal};
+use bellwether_core::model::{Assessment, Prediction, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_features::adoption::{self, AdoptionConfig, Common};
@@ -33,6 +36,8 @@ pub struct Engine {
     pub money: bellwether_core::MoneyConfig,
     /// What makes a feature common, for adoption.
     pub adoption: AdoptionConfig,
+    /// The trained models the pass scores with, and when to retrain (`None`: the rules score only).
+    pub models: Option<Models>,
 }
 
 impl Default for Engine {
@@ -44,6 +49,7 @@ impl Default for Engine {
             lifecycle: LifecycleConfig::default(),
             money: Default::default(),
             adoption: AdoptionConfig::default(),
+            models: None,
         }
     }
 }
@@ -75,8 +81,18 @@ pub struct AssessOutcome {
     pub load_seconds: f64,
     /// Seconds spent computing features, health and detections.
     pub compute_seconds: f64,
-    /// Seconds spent storing assessments and signals.
+    /// Of those, seconds computing features (segment medians and adoption included).
+    pub feature_seconds: f64,
+    /// Seconds for the models: input columns, trees, contributions and their wording.
+    pub model_seconds: f64,
+    /// Of those, seconds for the exact contributions and their wording.
+    pub explain_seconds: f64,
+    /// Seconds spent storing assessments, signals and predictions.
     pub save_seconds: f64,
+    /// Predictions stored by this pass (every target of every scored account).
+    pub predictions: Vec<Prediction>,
+    /// What the model step did: the version that scored, a retraining, or why none scored.
+    pub model: ModelNote,
     /// The assessments, highest priority first.
     pub assessments: Vec<Assessment>,
     /// The signals that changed or opened.
@@ -166,6 +182,12 @@ pub struct Assessed {
     pub peers: Option<Peers>,
     /// Common features found by this pass (full passes only).
     pub common: Option<Common>,
+    /// Seconds computing features.
+    pub feature_seconds: f64,
+    /// The models' predictions and their timings (empty without a scorer).
+    pub scored: crate::models::Scored,
+    /// Why the scorer failed, if it did.
+    pub problem: Option<String>,
 }
 
 /// Runs `f` over `items` on all cores, keeping the order.
@@ -187,10 +209,12 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 }
 
 /// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
-/// on all cores. `existing` holds the accounts' signals so far. With `compare_within`, the segment medians are
-/// taken from these accounts (a full pass) and returned, and so are the common features adoption is measured
-/// against; otherwise the context's stored ones are used.
-/// Accounts that had ended before the day are left out, and their active signals resolved.
+/// on all cores, and with a `scorer` every active model's predictions from the same features. `existing` holds
+/// the accounts' signals so far. With `compare_within`, the segment medians are taken from these accounts (a
+/// full pass) and returned, and so are the common features adoption is measured against; otherwise the
+/// context's stored ones are used. Accounts that had ended before the day are left out, and their active
+/// signals resolved.
+#[allow(clippy::too_many_arguments)]
 pub fn assess_loaded(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
@@ -199,7 +223,9 @@ pub fn assess_loaded(
     as_of: Day,
     engine: &Engine,
     compare_within: bool,
+    scorer: Option<&dyn Scorer>,
 ) -> Assessed {
+    let t0 = Instant::now();
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let mut ids: Vec<&AccountId> = book.accounts.keys().collect();
@@ -232,6 +258,33 @@ pub fn assess_loaded(
         }
         common
     });
+    let feature_seconds = t0.elapsed().as_secs_f64();
+    // The models read the same features: every account still a customer that has started.
+    let mut scored = crate::models::Scored::default();
+    let mut problem = None;
+    if let Some(scorer) = scorer {
+        let rows: Vec<ScoreRow> = features
+            .iter()
+            .filter(|f| f.scorable())
+            .map(|f| ScoreRow {
+                features: f,
+                series: by_id.get(&f.account_id).copied(),
+            })
+            .collect();
+        match scorer.score(&rows, as_of) {
+            Ok(s) => scored = s,
+            Err(e) => problem = Some(e),
+        }
+    }
+    let ranking: HashMap<&AccountId, f64> = match scorer.and_then(|s| s.ranking_target()) {
+        Some(target) => scored
+            .predictions
+            .iter()
+            .filter(|p| p.target == target)
+            .map(|p| (&p.account_id, p.probability))
+            .collect(),
+        None => HashMap::new(),
+    };
     // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
     let work: Vec<(&AccountId, AccountFeatures)> = ids.iter().copied().zip(features).collect();
@@ -263,6 +316,9 @@ pub fn assess_loaded(
         );
         let assessment = (!f.churned).then(|| {
             let mut a = assess_one(f, &engine.health);
+            if let Some(p) = ranking.get(id) {
+                rank_by_model(&mut a, f.arr_reporting, *p);
+            }
             a.reason.push_str(&signal_note(&changes));
             a
         });
@@ -274,6 +330,9 @@ pub fn assess_loaded(
         ended_ids: Vec::new(),
         peers,
         common,
+        feature_seconds,
+        scored,
+        problem,
     };
     for (id, a, changes) in results {
         match a {
@@ -322,7 +381,6 @@ pub async fn reassess<S: Store + ?Sized>(
         }
     }
     let load_seconds = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
     let mut ctx = BookContext::from_summary(&summary, as_of);
     if day.current {
         ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
@@ -335,13 +393,48 @@ pub async fn reassess<S: Store + ?Sized>(
         ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
         ctx.common = Common::from_rows(store.common_features(as_of).await?);
     }
-    let done = assess_loaded(&book, &series, &ctx, &existing, as_of, engine, full);
+    // The active model (retrained first when a full pass finds it due), opened once and kept.
+    let mut model = ModelNote::default();
+    let scorer = match &engine.models {
+        Some(models) => {
+            let train = full.then(|| TrainInput {
+                book: &book,
+                series: &series,
+                summary: &summary,
+                rates: &ctx.rates,
+                health: &engine.health,
+            });
+            models.for_pass(store, as_of, train, &mut model).await?
+        }
+        None => None,
+    };
+    let t1 = Instant::now();
+    let mut done = assess_loaded(
+        &book,
+        &series,
+        &ctx,
+        &existing,
+        as_of,
+        engine,
+        full,
+        scorer.as_deref(),
+    );
+    if let Some(e) = done.problem.take() {
+        tracing::warn!("the models could not score: {e}");
+        model.version = None;
+        model.problem = Some(e);
+    }
     let compute_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     store
         .save_assessments(as_of, day.current, &done.assessments, &done.ended_ids)
         .await?;
     store.save_signals(&done.signal_changes).await?;
+    if !done.scored.predictions.is_empty() {
+        store
+            .save_predictions(&done.scored.predictions, &[])
+            .await?;
+    }
     if let Some(peers) = &done.peers {
         store
             .save_peer_stats(
@@ -373,7 +466,9 @@ pub async fn reassess<S: Store + ?Sized>(
         .iter()
         .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
         .count();
-    tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended_ids.len(), opened, closed, load_seconds, compute_seconds, save_seconds, "re-assessed");
+    let scored = done.scored;
+    let model_seconds = scored.vector_seconds + scored.model_seconds + scored.explain_seconds;
+    tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended_ids.len(), opened, closed, predictions = scored.predictions.len(), load_seconds, feature_seconds = done.feature_seconds, model_seconds, compute_seconds, save_seconds, "re-assessed");
     Ok(AssessOutcome {
         as_of,
         assessed: done.assessments.len(),
@@ -382,7 +477,12 @@ pub async fn reassess<S: Store + ?Sized>(
         signals_closed: closed,
         load_seconds,
         compute_seconds,
+        feature_seconds: done.feature_seconds,
+        model_seconds,
+        explain_seconds: scored.explain_seconds,
         save_seconds,
+        predictions: scored.predictions,
+        model,
         assessments: done.assessments,
         signal_changes: done.signal_changes,
     })

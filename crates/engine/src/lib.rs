@@ -6,6 +6,7 @@
 //! - [`day`]: the book's current day, decided in one place and handed to every pass;
 //! - [`assess`]: the re-assessment pass ("these accounts changed", or the whole book): features, health,
 //!   detections and signal lifecycle for every account on all cores, stored for the day;
+//! - [`models`]: what a pass asks of trained models, and the one policy of when to retrain and what to score;
 //! - [`money`]: the book's reporting currency and the rates into it;
 //! - [`signals`]: the signal lifecycle (one signal per condition, cooldowns, resolve, snooze, expire);
 //! - [`worklist`]: each CSM's ranked list (ARR × risk, from the one priority function) and the portfolio summary.
@@ -15,6 +16,7 @@ pub mod assess;
 pub mod day;
 pub mod evaluate;
 pub mod health;
+pub mod models;
 pub mod money;
 pub mod signals;
 pub mod worklist;
@@ -22,6 +24,7 @@ pub mod worklist;
 pub use assess::{assess_book, reassess, AssessOutcome, Engine};
 pub use day::{book_day, BookDay, Clock};
 pub use health::{HealthConfig, HealthScore};
+pub use models::{ModelKit, ModelPolicy, Models, Scorer};
 pub use worklist::{portfolio_summary, priority, worklist, WorklistItem};
 
 /// Formats an amount short for sentences, in its own currency: `$3.1B`, `$1.2M`, `$48k`, `$900`, `¥600k`.

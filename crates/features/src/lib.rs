@@ -105,6 +105,14 @@ pub struct AccountFeatures {
     pub plan: Option<String>,
 }
 
+impl AccountFeatures {
+    /// Whether a model scores (and learns from) the account on its day: a customer that has started (a
+    /// contract or subscription began, or usage was seen) and has not churned.
+    pub fn scorable(&self) -> bool {
+        !self.churned && (self.tenure_days.is_some() || self.usage.days_since_first.is_some())
+    }
+}
+
 fn days_between(a: Day, b: Day) -> i64 {
     (b.0 - a.0) as i64
 }

@@ -177,8 +177,10 @@ pub fn features_on(
     let accounts: Vec<_> = book.accounts.iter().collect();
     let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
         let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
-        let started = f.tenure_days.is_some() || f.usage.days_since_first.is_some();
-        (started && !f.churned).then(|| (f, facts.view_current(id, as_of, current_at).plan))
+        f.scorable().then(|| {
+            let plan = f.plan.clone();
+            (f, plan)
+        })
     })
     .into_iter()
     .flatten()

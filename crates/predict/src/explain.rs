@@ -15,7 +15,7 @@
 //! largest reasons are kept by name and the rest summed into one `other` driver, so what is stored still adds up.
 
 use crate::labels::Target;
-use crate::vector::{Column, Group};
+use crate::vector::{change, def, Column, Def, Group};
 use bellwether_core::model::Driver;
 use bellwether_ml::calibrate::Calibration;
 
@@ -97,19 +97,8 @@ pub fn explain(
     (p, p0, drivers)
 }
 
-fn pct(v: f64) -> String {
-    format!("{:.0}%", v.abs() * 100.0)
-}
-
-fn change(v: f64, what: &str, against: &str) -> String {
-    if v < 0.0 {
-        format!("{what} fell {} against {against}", pct(v))
-    } else {
-        format!("{what} rose {} against {against}", pct(v))
-    }
-}
-
-/// One column's value in words.
+/// One column's value in words: a declared column by its declaration ([`crate::vector::Def`]), a learned one
+/// (per-event, segment and plan columns) by its kind.
 pub fn describe(name: &str, v: f64) -> String {
     if let Some(rest) = name.strip_prefix("feature:") {
         let (feature, kind) = rest.rsplit_once(':').unwrap_or((rest, ""));
@@ -133,87 +122,15 @@ pub fn describe(name: &str, v: f64) -> String {
             format!("not on the {plan} plan")
         };
     }
-    if v.is_nan() {
-        return match name {
-            "usage_trend" | "usage_month_change" | "events_28d" | "events_7d" | "events_90d"
-            | "days_since_active" => "no product usage history yet".into(),
-            "nps" => "no NPS answer in the last year".into(),
-            "csat_90d" => "no CSAT rating in 90 days".into(),
-            "sentiment_45d" | "sentiment_change" => {
-                "no recent tickets to read sentiment from".into()
-            }
-            "days_since_meeting" => "no meeting on record".into(),
-            "key_contact_left_days" => "no champion or sponsor left in 180 days".into(),
-            "days_to_renewal" => "renewal date unknown".into(),
-            "utilisation" | "utilisation_vs_peers" => "seat utilisation unknown".into(),
-            other => format!("{} unknown", other.replace('_', " ")),
-        };
-    }
-    match name {
-        "arr" => format!("ARR ${v:.0}"),
-        "seats" => format!("{v:.0} seats bought"),
-        "tenure_days" => format!("customer for {v:.0} days"),
-        "days_to_renewal" => format!("renewal in {v:.0} days"),
-        "term_days" if v < 62.0 => "billed monthly".into(),
-        "term_days" => format!("on a {:.0}-month term", v / 30.4),
-        "events_7d" => format!("{v:.0} product events in the last 7 days"),
-        "events_28d" => format!("{v:.0} product events in the last 28 days"),
-        "events_90d" => format!("{v:.0} product events in the last 90 days"),
-        "usage_trend" => change(
-            v,
-            "product usage over the last 28 days",
-            "its own 90-day baseline",
-        ),
-        "usage_month_change" => change(
-            v,
-            "product usage over the last 28 days",
-            "the 28 days before",
-        ),
-        "usage_quarter_trend" => change(
-            v,
-            "product usage over the last 90 days",
-            "the 90 days before",
-        ),
-        "active_users_quarter_trend" => change(
-            v,
-            "daily active users over the last 90 days",
-            "the 90 days before",
-        ),
-        "events_per_seat" => format!("{v:.1} events per seat in 28 days"),
-        "usage_per_seat_vs_peers" => {
-            format!("usage per seat at {} of its segment's median", pct(v))
-        }
-        "days_since_active" => format!("last product activity {v:.0} days ago"),
-        "dau_28d" => format!("{v:.1} daily active users on average"),
-        "dau_trend" => change(v, "daily active users", "their 90-day baseline"),
-        "mau" => format!("{v:.0} monthly active users"),
-        "mau_trend" => change(v, "monthly active users", "the three months before"),
-        "wau" => format!("{v:.0} weekly active users"),
-        "stickiness" => format!("stickiness (daily ÷ monthly active users) {}", pct(v)),
-        "features_used_28d" => format!("{v:.0} features used in 28 days"),
-        "breadth" => format!("{} of the features common among its peers in use", pct(v)),
-        "features_abandoned" => format!("{v:.0} previously used features abandoned"),
-        "utilisation" => format!("{} of seats in use", pct(v)),
-        "utilisation_vs_peers" => format!("seat utilisation at {} of its segment's median", pct(v)),
-        "tickets_28d" => format!("{v:.0} tickets in 28 days"),
-        "ticket_trend" => change(v, "ticket volume", "its 90-day baseline"),
-        "open_high_priority" => format!("{v:.0} high-priority tickets open"),
-        "sla_breaches_90d" => format!("{v:.0} SLA breaches in 90 days"),
-        "escalations_90d" => format!("{v:.0} escalations in 90 days"),
-        "csat_90d" => format!("CSAT {v:.1} over 90 days"),
-        "sentiment_45d" => format!("ticket sentiment {v:+.2} over 45 days"),
-        "sentiment_change" => format!("ticket sentiment {v:+.2} against its baseline"),
-        "has_champion" if v > 0.5 => "an active champion".into(),
-        "has_champion" => "no active champion".into(),
-        "has_sponsor" if v > 0.5 => "an active executive sponsor".into(),
-        "has_sponsor" => "no active executive sponsor".into(),
-        "key_contact_left_days" => format!("a champion or sponsor left {v:.0} days ago"),
-        "days_since_meeting" => format!("last meeting {v:.0} days ago"),
-        "qbr_missed_180d" => format!("{v:.0} QBR invitations declined or ignored in 180 days"),
-        "qbr_accepted_180d" => format!("{v:.0} QBRs accepted in 180 days"),
-        "nps" => format!("latest NPS answer {v:.0}"),
-        "payment_failures_90d" => format!("{v:.0} failed payments in 90 days"),
-        "downgrades_180d" => format!("{v:.0} downgrades or seat reductions in 180 days"),
-        other => format!("{} {v:.2}", other.replace('_', " ")),
+    match (def(name), v.is_nan()) {
+        (Some(d), false) => (d.says)(v),
+        (
+            Some(Def {
+                missing: Some(m), ..
+            }),
+            true,
+        ) => (*m).to_string(),
+        (_, true) => format!("{} unknown", name.replace('_', " ")),
+        (None, false) => format!("{} {v:.2}", name.replace('_', " ")),
     }
 }

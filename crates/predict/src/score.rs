@@ -11,11 +11,13 @@ use bellwether_core::model::Prediction;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::par_map;
-use bellwether_engine::BookDay;
+use bellwether_engine::models::{Retrained, ScoreRow, Scored, TrainInput};
+use bellwether_engine::{BookDay, ModelKit, Scorer};
 use bellwether_features::AccountFeatures;
 use bellwether_ml::Dataset;
 use bellwether_store::{Ranking, Store};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The target that ranks the worklist when a bundle names none (bundles stored before it was chosen per book).
@@ -117,36 +119,77 @@ pub fn model_columns(bundle: &Bundle, version: i64) -> Result<(Vec<Column>, Opti
     Ok((columns, Some(positions)))
 }
 
-/// Scores loaded accounts with a bundle, each model with its own columns (see [`model_columns`]).
-pub fn score_features(
+/// A stored version opened for scoring: its bundle and the columns each row is built with (see
+/// [`model_columns`]). The engine's pass scores through it ([`bellwether_engine::Scorer`]).
+pub struct Opened {
+    /// The registry version.
+    pub version: i64,
+    /// The models.
+    pub bundle: Bundle,
+    columns: Vec<Column>,
+    positions: Option<Vec<usize>>,
+}
+
+impl Opened {
+    /// Opens a bundle; refused when it needs a column this build does not compute.
+    pub fn new(version: i64, bundle: Bundle) -> Result<Opened> {
+        let (columns, positions) = model_columns(&bundle, version)?;
+        Ok(Opened {
+            version,
+            bundle,
+            columns,
+            positions,
+        })
+    }
+
+    /// Every target's predictions for the rows (see [`score_rows`]).
+    pub fn score_rows(&self, rows: &[ScoreRow<'_>], as_of: Day) -> Scored {
+        score_rows(
+            &self.bundle,
+            self.version,
+            &self.columns,
+            self.positions.as_deref(),
+            rows,
+            as_of,
+        )
+    }
+}
+
+/// Every target's predictions for the rows, each row's columns built as `columns` (at `positions` among the
+/// computed ones) say: the default churn target and expansion with drivers (see [`explained`]), the others
+/// with their probability only.
+pub fn score_rows(
     bundle: &Bundle,
     version: i64,
-    feats: &[(AccountFeatures, Option<String>)],
-    series: &[(AccountId, AccountSeries)],
+    columns: &[Column],
+    positions: Option<&[usize]>,
+    rows: &[ScoreRow<'_>],
     as_of: Day,
-) -> Result<Vec<Prediction>> {
-    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let (columns, positions) = model_columns(bundle, version)?;
-    let rows: Vec<Vec<f64>> = par_map(feats, |(f, plan)| {
+) -> Scored {
+    let t0 = Instant::now();
+    let x_rows: Vec<Vec<f64>> = par_map(rows, |r| {
         let mut v = Vec::with_capacity(columns.len());
-        bundle.spec.vectorise(
-            f,
-            plan.as_deref(),
-            by_id.get(&f.account_id).copied(),
-            &mut v,
-        );
-        match &positions {
+        bundle
+            .spec
+            .vectorise(r.features, r.features.plan.as_deref(), r.series, &mut v);
+        match positions {
             None => v,
             Some(p) => p.iter().map(|&i| v[i]).collect(),
         }
     });
     let names = columns.iter().map(|c| c.name.clone()).collect();
-    let x = Dataset::from_rows(names, &rows);
-    let ids: Vec<&AccountId> = feats.iter().map(|f| &f.0.account_id).collect();
-    let mut out = Vec::new();
+    let x = Dataset::from_rows(names, &x_rows);
+    drop(x_rows);
+    let ids: Vec<&AccountId> = rows.iter().map(|r| &r.features.account_id).collect();
+    let vector_seconds = t0.elapsed().as_secs_f64();
+    let mut model_seconds = 0.0;
+    let mut explain_seconds = 0.0;
+    let mut out = Vec::with_capacity(rows.len() * bundle.targets.len());
     for m in &bundle.targets {
+        let t = Instant::now();
         if explained(bundle, m.info.target) {
-            out.extend(predict_rows(m, &columns, &x, &ids, as_of, version));
+            out.extend(predict_rows(m, columns, &x, &ids, as_of, version));
+            explain_seconds += t.elapsed().as_secs_f64();
         } else {
             let (p, _) = crate::bundle::predict(m, &x);
             let p0 = m.info.calibration.apply(m.model.expected_raw());
@@ -159,9 +202,102 @@ pub fn score_features(
                 model_version: version,
                 drivers: Vec::new(),
             }));
+            model_seconds += t.elapsed().as_secs_f64();
         }
     }
-    Ok(out)
+    Scored {
+        predictions: out,
+        vector_seconds,
+        model_seconds,
+        explain_seconds,
+    }
+}
+
+impl Scorer for Opened {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn ranking_target(&self) -> Option<&str> {
+        self.bundle.default_target.map(Target::as_str)
+    }
+
+    fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String> {
+        Ok(self.score_rows(rows, as_of))
+    }
+}
+
+/// What the engine's pass opens versions and retrains with.
+pub struct Kit;
+
+impl ModelKit for Kit {
+    fn open(
+        &self,
+        record: &bellwether_store::ModelRecord,
+    ) -> std::result::Result<Arc<dyn Scorer>, String> {
+        let bundle = Bundle::from_bytes(&record.bundle).map_err(|e| e.to_string())?;
+        Ok(Arc::new(
+            Opened::new(record.version, bundle).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    fn retrain(
+        &self,
+        input: &TrainInput<'_>,
+        active: &bellwether_store::ModelRecord,
+    ) -> std::result::Result<Retrained, String> {
+        let mut sampling = crate::dataset::Sampling::for_book(input.summary, None);
+        sampling.rates = Some(input.rates.clone());
+        let set = crate::dataset::build(
+            input.book,
+            input.series,
+            input.summary,
+            input.health,
+            &sampling,
+        )
+        .ok_or("the book holds no data to learn from")?;
+        let cfg: crate::TrainConfig = serde_json::from_str(&active.params).unwrap_or_default();
+        let bundle = crate::train(&set, None, &cfg).map_err(|e| e.to_string())?;
+        let held_back = bundle.held_back();
+        let activate = Activation::WhenBetter.activates(held_back.as_deref());
+        Ok(Retrained {
+            record: bundle.record(&cfg, activate),
+            held_back,
+        })
+    }
+}
+
+/// The engine's models: [`Kit`] under `policy`.
+pub fn models(policy: bellwether_engine::ModelPolicy) -> bellwether_engine::Models {
+    bellwether_engine::Models::new(Arc::new(Kit), policy)
+}
+
+/// Scores loaded accounts with a bundle (see [`Opened::score_rows`]).
+pub fn score_features(
+    bundle: &Bundle,
+    version: i64,
+    feats: &[(AccountFeatures, Option<String>)],
+    series: &[(AccountId, AccountSeries)],
+    as_of: Day,
+) -> Result<Vec<Prediction>> {
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let (columns, positions) = model_columns(bundle, version)?;
+    let rows: Vec<ScoreRow> = feats
+        .iter()
+        .map(|(f, _)| ScoreRow {
+            features: f,
+            series: by_id.get(&f.account_id).copied(),
+        })
+        .collect();
+    Ok(score_rows(
+        bundle,
+        version,
+        &columns,
+        positions.as_deref(),
+        &rows,
+        as_of,
+    )
+    .predictions)
 }
 
 /// Who ranks the worklist and why: the active model version with its default churn target, or the rules score
@@ -255,6 +391,17 @@ pub enum Activation {
     Never,
 }
 
+impl Activation {
+    /// Whether a version held back for `held_back` (`None`: it beats the rules score) becomes active.
+    pub fn activates(self, held_back: Option<&str>) -> bool {
+        match self {
+            Activation::WhenBetter => held_back.is_none(),
+            Activation::Force => true,
+            Activation::Never => false,
+        }
+    }
+}
+
 /// A version stored in the registry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Registered {
@@ -275,11 +422,7 @@ pub async fn register<S: Store + ?Sized>(
     activation: Activation,
 ) -> Result<Registered> {
     let held_back = bundle.held_back();
-    let active = match activation {
-        Activation::WhenBetter => held_back.is_none(),
-        Activation::Force => true,
-        Activation::Never => false,
-    };
+    let active = activation.activates(held_back.as_deref());
     let version = store.save_model(bundle.record(cfg, active), active).await?;
     Ok(Registered {
         version,

@@ -132,17 +132,19 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
     let day = super::book_day(&store, a.as_of).await?;
     let out = reassess(&store, &engine, None, day).await?;
     println!(
-        "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; load {:.2}s, compute {:.2}s, save {:.2}s",
+        "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; load {:.2}s, features {:.2}s, models {:.2}s, health and signals {:.2}s, save {:.2}s",
         out.assessed,
         out.as_of,
         out.ended,
         out.signals_opened,
         out.signals_closed,
         out.load_seconds,
-        out.compute_seconds,
+        out.feature_seconds,
+        out.model_seconds,
+        out.compute_seconds - out.feature_seconds - out.model_seconds,
         out.save_seconds
     );
-    if let Some(line) = super::predict::after_pass(&store, settings, day).await? {
+    if let Some(line) = model_line(&out) {
         println!("{line}");
     }
     println!(
@@ -150,6 +152,35 @@ pub async fn assess(settings: &Settings, a: AssessArgs) -> Result<ExitCode, CliE
         bellwether_engine::portfolio_summary(&out.assessments, out.ended, rates.reporting())
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the pass's model step did, in one line: the version that scored, a retraining, or why none scored.
+pub fn model_line(out: &bellwether_engine::AssessOutcome) -> Option<String> {
+    let m = &out.model;
+    let mut line = String::new();
+    if let Some((version, held_back)) = &m.retrained {
+        line.push_str(&match held_back {
+            None => format!("retrained: model version {version} is now active; "),
+            Some(h) => format!("retrained model version {version} kept inactive ({h}); "),
+        });
+    }
+    match (m.version, &m.problem) {
+        (Some(v), _) => line.push_str(&format!(
+            "model version {v} scored {} accounts ({} predictions, {:.2} s of which drivers {:.2} s)",
+            out.predictions
+                .iter()
+                .map(|p| &p.account_id)
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            out.predictions.len(),
+            out.model_seconds,
+            out.explain_seconds
+        )),
+        (None, Some(p)) => line.push_str(&format!("no model scored: {p}")),
+        (None, None) if line.is_empty() => return None,
+        (None, None) => {}
+    }
+    Some(line)
 }
 
 async fn latest(store: &impl Store) -> Result<Vec<Assessment>, CliError> {

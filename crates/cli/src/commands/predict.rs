@@ -288,58 +288,6 @@ pub async fn train_cmd(settings: &Settings, a: TrainArgs) -> Result<ExitCode, Cl
     Ok(ExitCode::SUCCESS)
 }
 
-/// After a full pass: retrains when the active model is older than `[models] retrain_days`, then scores the
-/// day with the active model. Nothing when no model was ever trained.
-pub async fn after_pass(
-    store: &impl Store,
-    settings: &Settings,
-    day: bellwether_engine::BookDay,
-) -> Result<Option<String>, CliError> {
-    let as_of = day.day;
-    let m = &settings.models;
-    if !m.score {
-        return Ok(None);
-    }
-    let Some(active) = store.models().await?.into_iter().find(|v| v.active) else {
-        return Ok(None);
-    };
-    let mut line = String::new();
-    if m.retrain_days > 0 && as_of.0 - active.trained_to.0 > m.retrain_days {
-        let set = training_set(store, settings, None).await?;
-        let cfg: TrainConfig = serde_json::from_str(&active.params).unwrap_or_default();
-        match train(&set, None, &cfg) {
-            Ok(bundle) => {
-                // A retrained version replaces the active one only where it beats the rules score.
-                let r =
-                    score::register(store, &bundle, &cfg, score::Activation::WhenBetter).await?;
-                let version = r.version;
-                line.push_str(&match r.held_back {
-                    None => format!(
-                        "retrained: model version {version} (v{} was trained to {}); ",
-                        active.version, active.trained_to
-                    ),
-                    Some(h) => format!(
-                        "retrained model version {version} kept inactive ({h}); v{} still scores; ",
-                        active.version
-                    ),
-                });
-            }
-            Err(e) => tracing::warn!(
-                "scheduled retraining failed, keeping v{}: {e}",
-                active.version
-            ),
-        }
-    }
-    let s = score::score(store, None, day, &settings.money).await?;
-    line.push_str(&format!(
-        "model version {} scored {} accounts ({:.1} s)",
-        s.version,
-        s.accounts,
-        s.feature_seconds + s.explain_seconds
-    ));
-    Ok(Some(line))
-}
-
 fn print_predictions(preds: &[Prediction], top: usize, target: Option<Target>) {
     let Some(target) = target else {
         println!("the active model has no churn target");

@@ -58,6 +58,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: ServerConfig) -> TestServer {
+        TestServer::start_with(config, Engine::default()).await
+    }
+
+    /// A server whose passes run `engine` (with models, say).
+    pub async fn start_with(config: ServerConfig, engine: Engine) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("bellwether.db"))
@@ -70,7 +75,7 @@ impl TestServer {
             store.create_key(&record).await.unwrap();
             keys.push(key);
         }
-        let (state, tasks) = bellwether_server::start(store.clone(), Engine::default(), config)
+        let (state, tasks) = bellwether_server::start(store.clone(), engine, config)
             .await
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

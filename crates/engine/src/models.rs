@@ -1,0 +1,205 @@
+//! What a pass asks of trained models, and the one policy that decides when to retrain and what to score.
+//!
+//! The pass computes each account's features once for the day; a [`Scorer`] turns them into every active
+//! model's probability (and the drivers of the ranking target and expansion). A [`ModelKit`] opens a stored
+//! version as a scorer and trains a new one from a loaded book; `bellwether-predict` provides it. [`Models`]
+//! holds the kit, the policy and the open scorer, so every caller of [`crate::reassess`] (imports, the
+//! server's live re-assessments, `assess`, the scheduled pass) scores the same way, without a second load.
+
+use crate::health::HealthConfig;
+use bellwether_core::model::{Assessment, Prediction};
+use bellwether_core::series::AccountSeries;
+use bellwether_core::{AccountId, Day, Rates};
+use bellwether_features::AccountFeatures;
+use bellwether_store::{Book, BookSummary, ModelRecord, Result, Store};
+use std::sync::{Arc, Mutex};
+
+/// One account to score: its features for the day and its series (for the columns read from them).
+pub struct ScoreRow<'a> {
+    /// The day's features, segment medians and adoption applied.
+    pub features: &'a AccountFeatures,
+    /// The account's series, when it has any.
+    pub series: Option<&'a AccountSeries>,
+}
+
+/// What scoring produced, and where its time went.
+#[derive(Debug, Default)]
+pub struct Scored {
+    /// Every target's prediction for every row.
+    pub predictions: Vec<Prediction>,
+    /// Seconds building the model's input columns.
+    pub vector_seconds: f64,
+    /// Seconds evaluating the trees of every target.
+    pub model_seconds: f64,
+    /// Seconds for the exact contributions and their wording (the explained targets).
+    pub explain_seconds: f64,
+}
+
+/// A stored model version opened for scoring.
+pub trait Scorer: Send + Sync {
+    /// Its registry version.
+    fn version(&self) -> i64;
+    /// The name of the target whose probability ranks the worklist (the bundle's default churn target).
+    fn ranking_target(&self) -> Option<&str>;
+    /// Every target's calibrated probability for each row; the ranking target and expansion with drivers.
+    fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String>;
+}
+
+/// What retraining is given: the book the full pass loaded.
+pub struct TrainInput<'a> {
+    /// Every account's facts.
+    pub book: &'a Book,
+    /// Every account's series.
+    pub series: &'a [(AccountId, AccountSeries)],
+    /// The book's summary.
+    pub summary: &'a BookSummary,
+    /// The rates ARR is learned in.
+    pub rates: &'a Rates,
+    /// The rules health score the model is compared with.
+    pub health: &'a HealthConfig,
+}
+
+/// A retrained version, ready to store.
+pub struct Retrained {
+    /// The registry record (bundle included).
+    pub record: ModelRecord,
+    /// Why it should not replace the active version (it did not beat the rules score), if so.
+    pub held_back: Option<String>,
+}
+
+/// Opens stored versions and trains new ones (implemented by `bellwether-predict`).
+pub trait ModelKit: Send + Sync {
+    /// Opens a version (its bundle included) for scoring; an error says why it cannot score here.
+    fn open(&self, record: &ModelRecord) -> std::result::Result<Arc<dyn Scorer>, String>;
+    /// Trains a new version from a loaded book with the settings `active` was trained with.
+    fn retrain(
+        &self,
+        input: &TrainInput<'_>,
+        active: &ModelRecord,
+    ) -> std::result::Result<Retrained, String>;
+}
+
+/// When to score and when to retrain (`[models]` in `bellwether.toml`).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelPolicy {
+    /// Score accounts with the active version in every pass.
+    pub score: bool,
+    /// Retrain in a full pass when the active version's cut-off is more than this many days before the day
+    /// assessed (0: never).
+    pub retrain_days: i32,
+}
+
+impl Default for ModelPolicy {
+    fn default() -> Self {
+        ModelPolicy {
+            score: true,
+            retrain_days: 30,
+        }
+    }
+}
+
+impl ModelPolicy {
+    /// Whether a full pass on `as_of` retrains a version trained to `trained_to`.
+    pub fn retrain_due(&self, trained_to: Day, as_of: Day) -> bool {
+        self.retrain_days > 0 && as_of.0 - trained_to.0 > self.retrain_days
+    }
+}
+
+/// The models a pass scores with: the kit, the policy and the active version, opened once and kept until
+/// another version becomes active.
+pub struct Models {
+    kit: Arc<dyn ModelKit>,
+    /// When to score and retrain.
+    pub policy: ModelPolicy,
+    open: Mutex<Option<Arc<dyn Scorer>>>,
+}
+
+/// What the model step of a pass did, in words for the command's report.
+#[derive(Clone, Debug, Default)]
+pub struct ModelNote {
+    /// The version that scored, if one did.
+    pub version: Option<i64>,
+    /// A retraining this pass ran: the new version and whether it was held back.
+    pub retrained: Option<(i64, Option<String>)>,
+    /// Why no model scored, when one is trained but could not be used.
+    pub problem: Option<String>,
+}
+
+impl Models {
+    /// Models opened with `kit` under `policy`.
+    pub fn new(kit: Arc<dyn ModelKit>, policy: ModelPolicy) -> Models {
+        Models {
+            kit,
+            policy,
+            open: Mutex::new(None),
+        }
+    }
+
+    /// The scorer of the active version, or `None` when scoring is off or no version is active. In a full pass
+    /// (`train` given) the policy may first retrain; a retrained version replaces the active one only where it
+    /// beats the rules score. A version that cannot be opened is reported in the note and the pass goes on
+    /// with the rules score.
+    pub async fn for_pass<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        as_of: Day,
+        train: Option<TrainInput<'_>>,
+        note: &mut ModelNote,
+    ) -> Result<Option<Arc<dyn Scorer>>> {
+        if !self.policy.score {
+            return Ok(None);
+        }
+        let Some(mut active) = store.models().await?.into_iter().find(|v| v.active) else {
+            return Ok(None);
+        };
+        if let Some(input) = train.filter(|_| self.policy.retrain_due(active.trained_to, as_of)) {
+            let full = store.model(Some(active.version)).await?;
+            match full.map(|rec| self.kit.retrain(&input, &rec)) {
+                Some(Ok(r)) => {
+                    let activate = r.held_back.is_none();
+                    let version = store.save_model(r.record, activate).await?;
+                    note.retrained = Some((version, r.held_back));
+                    if let Some(rec) = store.models().await?.into_iter().find(|v| v.active) {
+                        active = rec;
+                    }
+                }
+                Some(Err(e)) => tracing::warn!(
+                    "scheduled retraining failed, keeping v{}: {e}",
+                    active.version
+                ),
+                None => {}
+            }
+        }
+        let cached = self.open.lock().expect("model cache").clone();
+        if let Some(s) = cached.filter(|s| s.version() == active.version) {
+            note.version = Some(s.version());
+            return Ok(Some(s));
+        }
+        let Some(rec) = store.model(Some(active.version)).await? else {
+            return Ok(None);
+        };
+        match self.kit.open(&rec) {
+            Ok(s) => {
+                *self.open.lock().expect("model cache") = Some(s.clone());
+                note.version = Some(s.version());
+                Ok(Some(s))
+            }
+            Err(e) => {
+                tracing::warn!("model version {} cannot score: {e}", rec.version);
+                note.problem = Some(e);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Puts a model's churn probability on an assessment: it then ranks by that probability (the one priority
+/// function, [`crate::priority`], over the same ARR).
+pub fn rank_by_model(a: &mut Assessment, arr_reporting: Option<bellwether_core::Money>, p: f64) {
+    a.churn_probability = Some(p);
+    a.priority = crate::worklist::priority(
+        arr_reporting,
+        crate::worklist::ranking_risk(a.risk_proxy, Some(p)),
+    );
+}
