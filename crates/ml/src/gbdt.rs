@@ -194,11 +194,19 @@ impl Tree {
 }
 
 /// A fitted tree ensemble on the log-odds scale.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Forest {
     base: f64,
     cols: usize,
     trees: Vec<Tree>,
+    /// Each tree's TreeSHAP tables, made on the first explanation.
+    tables: std::sync::OnceLock<Vec<Option<treeshap::Tables>>>,
+}
+
+impl PartialEq for Forest {
+    fn eq(&self, other: &Forest) -> bool {
+        (self.base, self.cols, &self.trees) == (other.base, other.cols, &other.trees)
+    }
 }
 
 impl Forest {
@@ -248,6 +256,7 @@ impl Forest {
             base: b.base_score,
             cols,
             trees,
+            tables: Default::default(),
         })
     }
 
@@ -267,13 +276,24 @@ impl Forest {
 
     /// Contributions of one row into `out` (`cols + 1` values, the bias last).
     pub fn contributions_row(&self, x: &[f64], out: &mut [f64]) {
+        let tables = self
+            .tables
+            .get_or_init(|| self.trees.iter().map(treeshap::Tables::of).collect());
         let depth = self.trees.iter().map(|t| t.depth).max().unwrap_or(0);
-        let mut buf = treeshap::buffer(depth);
+        let mut buf = Vec::new();
         out.iter_mut().for_each(|v| *v = 0.0);
         let mut bias = self.base;
-        for t in &self.trees {
+        for (t, table) in self.trees.iter().zip(tables) {
             bias += t.expected;
-            treeshap::add(t, x, &mut out[..self.cols], &mut buf);
+            match table {
+                Some(table) => table.add(t, x, &mut out[..self.cols]),
+                None => {
+                    if buf.is_empty() {
+                        buf = treeshap::buffer(depth);
+                    }
+                    treeshap::add(t, x, &mut out[..self.cols], &mut buf)
+                }
+            }
         }
         out[self.cols] = bias;
     }
@@ -323,7 +343,12 @@ impl Forest {
             t.finish();
             trees.push(t);
         }
-        Ok(Forest { base, cols, trees })
+        Ok(Forest {
+            base,
+            cols,
+            trees,
+            tables: Default::default(),
+        })
     }
 }
 
@@ -501,8 +526,14 @@ mod tests {
             let mut phi = vec![0.0; 4];
             let mut buf = treeshap::buffer(t.depth);
             treeshap::add(&t, &x, &mut phi, &mut buf);
+            let mut tabled = vec![0.0; 4];
+            treeshap::Tables::of(&t).unwrap().add(&t, &x, &mut tabled);
             for j in 0..4 {
                 assert!((phi[j] - exact[j]).abs() < 1e-12, "{x:?} {phi:?} {exact:?}");
+                assert!(
+                    (tabled[j] - exact[j]).abs() < 1e-12,
+                    "{x:?} {tabled:?} {exact:?}"
+                );
             }
             let sum: f64 = phi.iter().sum::<f64>() + t.expected;
             assert!((sum - t.predict(&x)).abs() < 1e-12);
@@ -550,6 +581,25 @@ mod tests {
         let model = g.fit(&x, &y, Some((&v, &vy))).unwrap();
         let raw = model.raw(&v);
         let contrib = model.contributions(&v);
+        // The per-leaf tables give the recursion's values.
+        let forest = Forest::from_bytes(&model.to_bytes()).unwrap();
+        let mut row = Vec::new();
+        let mut buf = treeshap::buffer(5);
+        for i in 0..200 {
+            v.row_into(i, &mut row);
+            let mut phi = vec![0.0; 6];
+            for t in &forest.trees {
+                treeshap::add(t, &row, &mut phi, &mut buf);
+            }
+            for j in 0..6 {
+                assert!(
+                    (phi[j] - contrib[i * 7 + j]).abs() < 1e-9,
+                    "row {i} column {j}: {} against {}",
+                    phi[j],
+                    contrib[i * 7 + j]
+                );
+            }
+        }
         for i in 0..v.rows {
             let s: f64 = contrib[i * 7..(i + 1) * 7].iter().sum();
             assert!((s - raw[i]).abs() < 1e-6, "row {i}: {s} vs {}", raw[i]);
