@@ -190,6 +190,13 @@ pub struct Assessed {
     pub problem: Option<String>,
 }
 
+/// The process's resident memory in MiB, for the debug log (Linux; `None` elsewhere).
+pub fn rss_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1048576.0)
+}
+
 /// Runs `f` over `items` on all cores, keeping the order.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
@@ -259,6 +266,7 @@ pub fn assess_loaded(
         common
     });
     let feature_seconds = t0.elapsed().as_secs_f64();
+    tracing::debug!(rss_mib = rss_mib(), "features computed");
     // The models read the same features: every account still a customer that has started.
     let mut scored = crate::models::Scored::default();
     let mut problem = None;
@@ -285,6 +293,7 @@ pub fn assess_loaded(
             .collect(),
         None => HashMap::new(),
     };
+    tracing::debug!(rss_mib = rss_mib(), "scored");
     // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
     let work: Vec<(&AccountId, AccountFeatures)> = ids.iter().copied().zip(features).collect();
@@ -381,6 +390,7 @@ pub async fn reassess<S: Store + ?Sized>(
         }
     }
     let load_seconds = t0.elapsed().as_secs_f64();
+    tracing::debug!(rss_mib = rss_mib(), "loaded");
     let mut ctx = BookContext::from_summary(&summary, as_of);
     if day.current {
         ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
@@ -425,16 +435,25 @@ pub async fn reassess<S: Store + ?Sized>(
         model.problem = Some(e);
     }
     let compute_seconds = t1.elapsed().as_secs_f64();
+    tracing::debug!(rss_mib = rss_mib(), "computed");
     let t2 = Instant::now();
     store
         .save_assessments(as_of, day.current, &done.assessments, &done.ended_ids)
         .await?;
+    let assessments_saved = t2.elapsed().as_secs_f64();
     store.save_signals(&done.signal_changes).await?;
+    let signals_saved = t2.elapsed().as_secs_f64();
     if !done.scored.predictions.is_empty() {
         store
             .save_predictions(&done.scored.predictions, &[])
             .await?;
     }
+    tracing::debug!(
+        assessments = assessments_saved,
+        signals = signals_saved - assessments_saved,
+        predictions = t2.elapsed().as_secs_f64() - signals_saved,
+        "saved"
+    );
     if let Some(peers) = &done.peers {
         store
             .save_peer_stats(
@@ -450,6 +469,11 @@ pub async fn reassess<S: Store + ?Sized>(
         store.save_common_features(as_of, &common.rows()).await?;
     }
     let save_seconds = t2.elapsed().as_secs_f64();
+    // A whole book is millions of small allocations; freeing them takes about a second, which nobody needs
+    // to wait for.
+    if full {
+        std::thread::spawn(move || drop((book, series)));
+    }
     // Opened: not known before this pass. Closed: known active before, not active now.
     let before: HashMap<&str, bool> = existing
         .values()

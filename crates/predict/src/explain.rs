@@ -45,14 +45,23 @@ pub fn explain(
             None => groups.push((c.group, *phi)),
         }
     }
+    let n_groups = groups.len();
     let scale = if total.abs() > 1e-12 {
         (p - p0) / total
     } else {
         0.0
     };
-    let mut drivers: Vec<Driver> = groups
+    // Points for every group; words only for the ones kept by name.
+    let mut ranked: Vec<(Group, f64, f64)> = groups
         .into_iter()
-        .map(|(g, sum)| {
+        .map(|(g, sum)| (g, sum, sum * scale * 100.0))
+        .collect();
+    ranked.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+    let rest: f64 = ranked.iter().skip(MAX_DRIVERS).map(|r| r.2).sum();
+    let mut drivers: Vec<Driver> = ranked
+        .into_iter()
+        .take(MAX_DRIVERS)
+        .map(|(g, sum, points)| {
             // The column that moved the group most in its own direction.
             let lead = columns
                 .iter()
@@ -63,7 +72,6 @@ pub fn explain(
                 })
                 .map(|(j, c)| describe(&c.name, x[j]))
                 .unwrap_or_default();
-            let points = sum * scale * 100.0;
             Driver {
                 reason: format!("{g:?}").to_lowercase(),
                 points,
@@ -77,22 +85,18 @@ pub fn explain(
             }
         })
         .collect();
-    drivers.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
-    // The largest reasons by name; the rest summed into one, so the stored drivers still add up.
-    if drivers.len() > MAX_DRIVERS {
-        let rest: f64 = drivers.drain(MAX_DRIVERS..).map(|d| d.points).sum();
-        if rest.abs() >= 1e-9 {
-            drivers.push(Driver {
-                reason: "other".into(),
-                points: rest,
-                text: format!(
-                    "other reasons together ({}{:.1} points of {})",
-                    if rest >= 0.0 { "+" } else { "−" },
-                    rest.abs(),
-                    target.noun()
-                ),
-            });
-        }
+    // The rest summed into one, so the stored drivers still add up.
+    if n_groups > MAX_DRIVERS && rest.abs() >= 1e-9 {
+        drivers.push(Driver {
+            reason: "other".into(),
+            points: rest,
+            text: format!(
+                "other reasons together ({}{:.1} points of {})",
+                if rest >= 0.0 { "+" } else { "−" },
+                rest.abs(),
+                target.noun()
+            ),
+        });
     }
     (p, p0, drivers)
 }

@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscription_terms",
         include_str!("../migrations/0011_subscription_terms.sql"),
     ),
+    (
+        12,
+        "predictions_by_account",
+        include_str!("../migrations/0012_predictions_by_account.sql"),
+    ),
 ];
 
 /// Reader connections kept open.
@@ -321,8 +326,15 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db_err)?;
+            let t = std::time::Instant::now();
             let out = f(&tx)?;
+            let wrote = t.elapsed().as_secs_f64();
             tx.commit().map_err(db_err)?;
+            tracing::trace!(
+                write_seconds = wrote,
+                commit_seconds = t.elapsed().as_secs_f64() - wrote,
+                "write transaction"
+            );
             Ok(out)
         })
         .await
@@ -750,7 +762,11 @@ impl bellwether_store::Store for SqliteStore {
                 .map_err(db_err)?;
             // Days after the current one have not happened: assessments made for them (under an earlier idea of
             // the book's day, before older data arrived) are dropped.
-            if current {
+            let any_later = current
+                && tx
+                    .query_row("SELECT EXISTS (SELECT 1 FROM assessments WHERE as_of > ?1)", [as_of.0], |r| r.get::<_, bool>(0))
+                    .map_err(db_err)?;
+            if any_later {
                 let mut later = tx
                     .prepare_cached("DELETE FROM assessments WHERE account_id = ?1 AND as_of > ?2")
                     .map_err(db_err)?;
@@ -759,7 +775,7 @@ impl bellwether_store::Store for SqliteStore {
                 }
             }
             for a in &rows {
-                let comps = serde_json::to_string(&a.components).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let comps = rows::pack_json(serde_json::to_string(&a.components).map_err(|e| StoreError::Corrupt(e.to_string()))?);
                 st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps])
                     .map_err(db_err)?;
                 set_current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
@@ -1033,6 +1049,68 @@ impl bellwether_store::Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predictions_stored_one_row_per_target_move_into_one_row_per_account_and_day() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for (_, _, sql) in &MIGRATIONS[..11] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            r#"INSERT INTO predictions VALUES ('a1', 100, 'churn_90d', 0.25, 0.1, 3, '[{"reason":"usage","points":15.0,"text":"usage fell (+15 points of churn)"}]');
+               INSERT INTO predictions VALUES ('a1', 100, 'churn_180d', 0.4, 0.2, 3, '[]');
+               INSERT INTO predictions VALUES ('a2', 100, 'churn_90d', 0.05, 0.1, 3, '[]');
+               INSERT INTO predictions VALUES ('a1', 99, 'churn_90d', 0.2, 0.1, 2, '[]');"#,
+        )
+        .unwrap();
+        let tx = c.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[11].2).unwrap();
+        tx.commit().unwrap();
+        let all = models::predictions(&c, None, None).unwrap();
+        let got: Vec<(&str, &str, f64, i64, usize)> = all
+            .iter()
+            .map(|p| {
+                (
+                    p.account_id.as_str(),
+                    p.target.as_str(),
+                    p.probability,
+                    p.model_version,
+                    p.drivers.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a1", "churn_180d", 0.4, 3, 0),
+                ("a1", "churn_90d", 0.25, 3, 1),
+                ("a2", "churn_90d", 0.05, 3, 0)
+            ]
+        );
+        assert_eq!(all[1].drivers[0].points, 15.0);
+        assert_eq!(all[1].base_probability, 0.1);
+        let older = models::predictions(&c, Some(&AccountId::from("a1")), Some(Day(99))).unwrap();
+        assert_eq!(older.len(), 1);
+        assert_eq!(older[0].probability, 0.2);
+        // Written back, a long document is compressed and reads the same.
+        let tx = c.transaction().unwrap();
+        let mut long = all.clone();
+        for p in &mut long {
+            p.as_of = Day(101);
+            p.drivers = (0..5).map(|_| all[1].drivers[0].clone()).collect();
+        }
+        models::save_predictions(&tx, &long, &[]).unwrap();
+        tx.commit().unwrap();
+        let kind: String = c
+            .query_row(
+                "SELECT typeof(predictions) FROM account_predictions WHERE account_id = 'a1' AND as_of = 101",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kind, "blob");
+        assert_eq!(models::predictions(&c, None, Some(Day(101))).unwrap(), long);
+    }
     use bellwether_core::model::{
         BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome, OutcomeKind,
         Priority, Response, Subscription, Ticket,

@@ -98,6 +98,28 @@ pub(crate) fn activate(tx: &Transaction, version: i64) -> Result<()> {
     Ok(())
 }
 
+/// One target's prediction as stored in an account's row for the day (written from borrowed parts).
+#[derive(serde::Serialize)]
+struct StoredRef<'a> {
+    target: &'a str,
+    probability: f64,
+    base_probability: f64,
+    model_version: i64,
+    drivers: &'a [bellwether_core::model::Driver],
+}
+
+/// [`StoredRef`] read back.
+#[derive(serde::Deserialize)]
+struct Stored {
+    target: String,
+    probability: f64,
+    base_probability: f64,
+    model_version: i64,
+    drivers: Vec<bellwether_core::model::Driver>,
+}
+
+/// Stores predictions, one row per account and day holding every target (a row replaces that account's
+/// predictions for the day), and writes the rankings onto the day's assessments.
 pub(crate) fn save_predictions(
     tx: &Transaction,
     rows: &[Prediction],
@@ -105,8 +127,7 @@ pub(crate) fn save_predictions(
 ) -> Result<()> {
     let mut ins = tx
         .prepare_cached(
-            "INSERT OR REPLACE INTO predictions (account_id, as_of, target, probability, base_probability, model_version, drivers) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR REPLACE INTO account_predictions (account_id, as_of, predictions) VALUES (?1, ?2, ?3)",
         )
         .map_err(db_err)?;
     let mut upd = tx
@@ -114,18 +135,26 @@ pub(crate) fn save_predictions(
             "UPDATE assessments SET churn_probability = ?3, priority = ?4 WHERE account_id = ?1 AND as_of = ?2",
         )
         .map_err(db_err)?;
+    let mut by: std::collections::BTreeMap<(&AccountId, Day), Vec<&Prediction>> =
+        std::collections::BTreeMap::new();
     for p in rows {
-        let drivers = serde_json::to_string(&p.drivers).map_err(bad)?;
-        ins.execute(params![
-            p.account_id.as_str(),
-            p.as_of.0,
-            p.target,
-            p.probability,
-            p.base_probability,
-            p.model_version,
-            drivers
-        ])
-        .map_err(db_err)?;
+        by.entry((&p.account_id, p.as_of)).or_default().push(p);
+    }
+    for ((id, as_of), mut preds) in by {
+        preds.sort_by(|a, b| a.target.cmp(&b.target));
+        let stored: Vec<StoredRef> = preds
+            .into_iter()
+            .map(|p| StoredRef {
+                target: &p.target,
+                probability: p.probability,
+                base_probability: p.base_probability,
+                model_version: p.model_version,
+                drivers: &p.drivers,
+            })
+            .collect();
+        let json = crate::rows::pack_json(serde_json::to_string(&stored).map_err(bad)?);
+        ins.execute(params![id.as_str(), as_of.0, json])
+            .map_err(db_err)?;
     }
     for r in rankings {
         upd.execute(params![
@@ -139,6 +168,8 @@ pub(crate) fn save_predictions(
     Ok(())
 }
 
+/// The predictions of one account (or every account) on one day (default: the latest day scored), by account
+/// and target.
 pub(crate) fn predictions(
     c: &Connection,
     account: Option<&AccountId>,
@@ -148,7 +179,7 @@ pub(crate) fn predictions(
         Some(d) => Some(d.0),
         None => c
             .query_row(
-                "SELECT max(as_of) FROM predictions WHERE ?1 IS NULL OR account_id = ?1",
+                "SELECT max(as_of) FROM account_predictions WHERE ?1 IS NULL OR account_id = ?1",
                 [account.map(|a| a.as_str())],
                 |r| r.get(0),
             )
@@ -159,23 +190,30 @@ pub(crate) fn predictions(
     };
     let mut st = c
         .prepare_cached(
-            "SELECT account_id, as_of, target, probability, base_probability, model_version, drivers FROM predictions \
-             WHERE as_of = ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY account_id, target",
+            "SELECT account_id, predictions FROM account_predictions \
+             WHERE as_of = ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY account_id",
         )
         .map_err(db_err)?;
-    let rows = st
-        .query_map(params![day, account.map(|a| a.as_str())], |r| {
-            let drivers: String = r.get(6)?;
-            Ok(Prediction {
-                account_id: AccountId::from(r.get::<_, String>(0)?.as_str()),
-                as_of: Day(r.get(1)?),
-                target: r.get(2)?,
-                probability: r.get(3)?,
-                base_probability: r.get(4)?,
-                model_version: r.get(5)?,
-                drivers: serde_json::from_str(&drivers).unwrap_or_default(),
-            })
-        })
+    let mut rows = st
+        .query(params![day, account.map(|a| a.as_str())])
         .map_err(db_err)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let id = AccountId::from(r.get_ref(0).map_err(db_err)?.as_str().map_err(bad)?);
+        let stored: Vec<Stored> = crate::rows::unpack_json(r, 1).map_err(|m| {
+            bad(format!(
+                "the predictions of {id} on day {day} are damaged: {m}"
+            ))
+        })?;
+        out.extend(stored.into_iter().map(|p| Prediction {
+            account_id: id.clone(),
+            as_of: Day(day),
+            target: p.target,
+            probability: p.probability,
+            base_probability: p.base_probability,
+            model_version: p.model_version,
+            drivers: p.drivers,
+        }));
+    }
+    Ok(out)
 }

@@ -165,6 +165,37 @@ fn opt_text(r: &Row, i: usize) -> rusqlite::Result<Option<String>> {
     r.get(i)
 }
 
+/// JSON this long or longer is stored LZ4-compressed (as a BLOB); shorter JSON as text.
+const PACK_FROM: usize = 128;
+
+/// A JSON document as stored in a column: LZ4-compressed with its size prepended when it is long (an
+/// assessment's components, a prediction's drivers), plain text otherwise. Compressed, an assessment row
+/// fits its page instead of spilling into an overflow page, and a pass writes a third of the bytes.
+pub(crate) fn pack_json(json: String) -> rusqlite::types::Value {
+    if json.len() < PACK_FROM {
+        rusqlite::types::Value::Text(json)
+    } else {
+        rusqlite::types::Value::Blob(lz4_flex::block::compress_prepend_size(json.as_bytes()))
+    }
+}
+
+/// Reads a column written by [`pack_json`] (or plain JSON text, as older rows hold) into `T`.
+pub(crate) fn unpack_json<T: serde::de::DeserializeOwned>(
+    r: &Row,
+    i: usize,
+) -> std::result::Result<T, String> {
+    match r.get_ref(i).map_err(|e| e.to_string())? {
+        ValueRef::Text(t) => serde_json::from_slice(t).map_err(|e| e.to_string()),
+        ValueRef::Blob(b) => {
+            let plain = lz4_flex::block::decompress_size_prepended(b).map_err(|e| e.to_string())?;
+            serde_json::from_slice(&plain).map_err(|e| e.to_string())
+        }
+        _ => Err(format!(
+            "column {i} holds neither JSON text nor a packed document"
+        )),
+    }
+}
+
 fn str_ref<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
     match r.get_ref(i)? {
         ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| rusqlite::Error::Utf8Error(i, e)),
@@ -470,8 +501,7 @@ pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Resul
             owner: opt_text(r, 6).map_err(e)?,
             arr_minor: r.get(7).map_err(e)?,
             reason: text(r, 8).map_err(e)?,
-            components: serde_json::from_str(str_ref(r, 9).map_err(e)?)
-                .map_err(|m| corrupt("assessments", m))?,
+            components: unpack_json(r, 9).map_err(|m| corrupt("assessments", m))?,
         });
     }
     Ok(out)
