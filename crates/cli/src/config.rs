@@ -133,6 +133,7 @@ impl Settings {
             money: self.money.clone(),
             adoption: self.adoption.clone(),
             models: Some(bellwether_predict::score::models(self.models.clone())),
+            currencies: Default::default(),
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Engine {
     pub adoption: AdoptionConfig,
     /// The trained models the pass scores with, and when to retrain (`None`: the rules score only).
     pub models: Option<Models>,
+    /// The book's currencies, kept between passes.
+    pub currencies: crate::money::KnownCurrencies,
 }
 
 impl Default for Engine {
@@ -50,6 +52,7 @@ impl Default for Engine {
             money: Default::default(),
             adoption: AdoptionConfig::default(),
             models: None,
+            currencies: Default::default(),
         }
     }
 }
@@ -395,16 +398,20 @@ pub async fn reassess<S: Store + ?Sized>(
     if day.current {
         ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
     }
-    ctx.rates = crate::money::rates_or_reporting(store, &engine.money, &book).await?;
+    let full = accounts.is_none();
+    ctx.rates = engine
+        .currencies
+        .rates(store, &engine.money, &book, as_of, full)
+        .await?;
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
-    let full = accounts.is_none();
     if !full {
         ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
         ctx.common = Common::from_rows(store.common_features(as_of).await?);
     }
     // The active model (retrained first when a full pass finds it due), opened once and kept.
     let mut model = ModelNote::default();
+    let t_model = Instant::now();
     let scorer = match &engine.models {
         Some(models) => {
             let train = full.then(|| TrainInput {
@@ -418,6 +425,11 @@ pub async fn reassess<S: Store + ?Sized>(
         }
         None => None,
     };
+    tracing::debug!(
+        seconds = t_model.elapsed().as_secs_f64(),
+        version = model.version,
+        "model ready"
+    );
     let t1 = Instant::now();
     let mut done = assess_loaded(
         &book,

@@ -63,11 +63,48 @@ pub async fn rates_or_reporting<S: Store + ?Sized>(
     cfg: &MoneyConfig,
     loaded: &Book,
 ) -> Result<Rates> {
-    Ok(match book_rates(store, cfg, Some(loaded)).await? {
+    Ok(resolve_or_reporting(
+        cfg,
+        &book_currencies(store, Some(loaded)).await?,
+    ))
+}
+
+fn resolve_or_reporting(cfg: &MoneyConfig, currencies: &BTreeSet<Currency>) -> Rates {
+    match cfg.resolve(currencies) {
         Ok(rates) => rates,
         Err(why) => {
             tracing::warn!("{why}");
             Rates::single(cfg.reporting_currency.unwrap_or(Currency::USD))
         }
-    })
+    }
+}
+
+/// The book's currencies as a pass last read them from the store, kept between the passes of one process (a
+/// server's live re-assessments) so a pass over a few accounts does not read every account's ARR again.
+#[derive(Debug, Default)]
+pub struct KnownCurrencies(std::sync::Mutex<Option<BTreeSet<Currency>>>);
+
+impl KnownCurrencies {
+    /// The rates of a pass (see [`rates_or_reporting`]): a full pass, or the first pass of the process, reads
+    /// the book's currencies from the store and keeps them; a pass over a few accounts takes the kept ones
+    /// with the loaded accounts' own as of `as_of` (a currency new to the book arrives with its accounts).
+    pub async fn rates<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        cfg: &MoneyConfig,
+        loaded: &Book,
+        as_of: bellwether_core::Day,
+        full: bool,
+    ) -> Result<Rates> {
+        let kept = self.0.lock().expect("currencies").clone();
+        let set = match kept.filter(|_| !full) {
+            Some(mut set) => {
+                set.extend(loaded_currencies(loaded, as_of));
+                set
+            }
+            None => book_currencies(store, Some(loaded)).await?,
+        };
+        *self.0.lock().expect("currencies") = Some(set.clone());
+        Ok(resolve_or_reporting(cfg, &set))
+    }
 }
