@@ -131,6 +131,32 @@ fn an_exported_model_scores_the_same_probabilities_in_another_data_directory() {
     assert!(pa.len() > 1000, "{} predictions", pa.len());
     assert_eq!(pa, pb, "the same model on the same book scores the same");
 
+    // After the daily pass, an account's page explains every target: the ones the pass stores without
+    // drivers are computed for the stored day, and each target's drivers add up to its move from the base
+    // probability.
+    ok(bw(&b, &["assess"]));
+    assert_eq!(probabilities(&b), pb, "the pass scores as `score` does");
+    let (id, _) = pa.keys().next().unwrap().clone();
+    let acct: Value = serde_json::from_str(&ok(bw(&b, &["account", &id, "--json"]))).unwrap();
+    let preds = acct["predictions"].as_array().unwrap();
+    let targets: Vec<&str> = preds
+        .iter()
+        .map(|p| p["target"].as_str().unwrap())
+        .collect();
+    assert!(targets.len() >= 2, "{targets:?}");
+    for p in preds {
+        let drivers = p["drivers"].as_array().unwrap();
+        assert!(!drivers.is_empty(), "{} has drivers: {p}", p["target"]);
+        let points: f64 = drivers.iter().map(|d| d["points"].as_f64().unwrap()).sum();
+        let moved = p["probability"].as_f64().unwrap() - p["base_probability"].as_f64().unwrap();
+        assert!((points / 100.0 - moved).abs() < 1e-6, "{p}");
+        assert_eq!(
+            p["probability"].as_f64().unwrap(),
+            pb[&(id.clone(), p["target"].as_str().unwrap().to_string())],
+            "the stored probability is shown"
+        );
+    }
+
     // A file that is not a model, and a model needing a column this build does not compute, are refused.
     std::fs::write(tmp.path().join("junk.bwm"), "hello\n").unwrap();
     let r = bw(

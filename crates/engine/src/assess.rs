@@ -218,25 +218,23 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
-/// on all cores, and with a `scorer` every active model's predictions from the same features. `existing` holds
-/// the accounts' signals so far. With `compare_within`, the segment medians are taken from these accounts (a
-/// full pass) and returned, and so are the common features adoption is measured against; otherwise the
-/// context's stored ones are used. Accounts that had ended before the day are left out, and their active
-/// signals resolved.
-#[allow(clippy::too_many_arguments)]
-pub fn assess_loaded(
-    book: &Book,
-    series: &[(AccountId, AccountSeries)],
+/// Phase 1 of a pass: every loaded account's features for the day (the book's accounts, then accounts with
+/// series only), with the segment medians and common features applied: computed from these accounts with
+/// `compare_within` (and returned), else the context's stored ones.
+#[allow(clippy::type_complexity)]
+fn features_of<'a>(
+    book: &'a Book,
+    by_id: &HashMap<&'a AccountId, &'a AccountSeries>,
     ctx: &BookContext,
-    existing: &HashMap<AccountId, Vec<Signal>>,
     as_of: Day,
     engine: &Engine,
     compare_within: bool,
-    scorer: Option<&dyn Scorer>,
-) -> Assessed {
-    let t0 = Instant::now();
-    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+) -> (
+    Vec<&'a AccountId>,
+    Vec<AccountFeatures>,
+    Option<Peers>,
+    Option<Common>,
+) {
     let empty = AccountFacts::default();
     let mut ids: Vec<&AccountId> = book.accounts.keys().collect();
     for id in by_id.keys() {
@@ -244,7 +242,6 @@ pub fn assess_loaded(
             ids.push(id);
         }
     }
-    // Phase 1: features. Phase 2 needs the segment medians of all of them.
     let mut features: Vec<AccountFeatures> = par_map(&ids, |id| {
         compute(
             id,
@@ -268,6 +265,96 @@ pub fn assess_loaded(
         }
         common
     });
+    (ids, features, peers, common)
+}
+
+/// The context of a pass on `day` over a loaded book: the book's summary, its current-day view, the rates,
+/// and for a pass over some accounts (`full` false) the segment medians and common features of the latest
+/// full pass not after the day.
+async fn pass_context<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    book: &Book,
+    summary: &bellwether_store::BookSummary,
+    day: BookDay,
+    full: bool,
+) -> Result<BookContext> {
+    let as_of = day.day;
+    let mut ctx = BookContext::from_summary(summary, as_of);
+    if day.current {
+        ctx = ctx.current(summary, bellwether_core::Timestamp::now());
+    }
+    ctx.rates = engine
+        .currencies
+        .rates(store, &engine.money, book, as_of, full)
+        .await?;
+    if !full {
+        ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
+        ctx.common = Common::from_rows(store.common_features(as_of).await?);
+    }
+    Ok(ctx)
+}
+
+/// Every active target's prediction for the given accounts on `day`, each with its drivers, from features
+/// computed as a pass over those accounts computes them. Empty without an active model.
+pub async fn explain_accounts<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    accounts: &[AccountId],
+    day: BookDay,
+) -> Result<Vec<Prediction>> {
+    let Some(models) = &engine.models else {
+        return Ok(Vec::new());
+    };
+    let Some(scorer) = models
+        .for_pass(store, day.day, None, &mut ModelNote::default())
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(Some(accounts)),
+        store.load_series(Some(accounts)),
+        store.book_summary()
+    )?;
+    let ctx = pass_context(store, engine, &book, &summary, day, false).await?;
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let (_, features, _, _) = features_of(&book, &by_id, &ctx, day.day, engine, false);
+    let rows: Vec<ScoreRow> = features
+        .iter()
+        .filter(|f| f.scorable())
+        .map(|f| ScoreRow {
+            features: f,
+            series: by_id.get(&f.account_id).copied(),
+        })
+        .collect();
+    scorer.explain(&rows, day.day).map_err(|e| {
+        bellwether_store::StoreError::Unavailable(format!("the model cannot explain: {e}"))
+    })
+}
+
+/// Computes features, health, detections and signal changes for every account of a loaded book as of `as_of`,
+/// on all cores, and with a `scorer` every active model's predictions from the same features. `existing` holds
+/// the accounts' signals so far. With `compare_within`, the segment medians are taken from these accounts (a
+/// full pass) and returned, and so are the common features adoption is measured against; otherwise the
+/// context's stored ones are used. Accounts that had ended before the day are left out, and their active
+/// signals resolved.
+#[allow(clippy::too_many_arguments)]
+pub fn assess_loaded(
+    book: &Book,
+    series: &[(AccountId, AccountSeries)],
+    ctx: &BookContext,
+    existing: &HashMap<AccountId, Vec<Signal>>,
+    as_of: Day,
+    engine: &Engine,
+    compare_within: bool,
+    scorer: Option<&dyn Scorer>,
+) -> Assessed {
+    let t0 = Instant::now();
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let empty = AccountFacts::default();
+    let (ids, features, peers, common) =
+        features_of(book, &by_id, ctx, as_of, engine, compare_within);
     let feature_seconds = t0.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "features computed");
     // The models read the same features: every account still a customer that has started.
@@ -394,21 +481,10 @@ pub async fn reassess<S: Store + ?Sized>(
     }
     let load_seconds = t0.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "loaded");
-    let mut ctx = BookContext::from_summary(&summary, as_of);
-    if day.current {
-        ctx = ctx.current(&summary, bellwether_core::Timestamp::now());
-    }
     let full = accounts.is_none();
-    ctx.rates = engine
-        .currencies
-        .rates(store, &engine.money, &book, as_of, full)
-        .await?;
     // A full pass compares accounts with the medians of their segment that day; a pass over a few accounts
     // uses the medians of the latest full pass not after the day.
-    if !full {
-        ctx.peers = store.peer_stats(as_of).await?.into_iter().collect();
-        ctx.common = Common::from_rows(store.common_features(as_of).await?);
-    }
+    let ctx = pass_context(store, engine, &book, &summary, day, full).await?;
     // The active model (retrained first when a full pass finds it due), opened once and kept.
     let mut model = ModelNote::default();
     let t_model = Instant::now();

@@ -43,6 +43,12 @@ pub trait Scorer: Send + Sync {
     fn ranking_target(&self) -> Option<&str>;
     /// Every target's calibrated probability for each row; the ranking target and expansion with drivers.
     fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String>;
+    /// Every target's prediction for each row, each with its drivers (what an account's page shows).
+    fn explain(
+        &self,
+        rows: &[ScoreRow<'_>],
+        as_of: Day,
+    ) -> std::result::Result<Vec<Prediction>, String>;
 }
 
 /// What retraining is given: the book the full pass loaded.
@@ -192,6 +198,47 @@ impl Models {
             }
         }
     }
+}
+
+/// An account's stored predictions with the drivers of every target: the pass stores drivers for the ranking
+/// target and expansion only, so the others are computed here, for the stored day, as the pass computes them
+/// (see [`crate::assess::explain_accounts`]). `current` says whether that day is the book's current day.
+pub async fn with_drivers<S: Store + ?Sized>(
+    store: &S,
+    engine: &crate::Engine,
+    account: &AccountId,
+    stored: Vec<Prediction>,
+    current: bool,
+) -> Result<Vec<Prediction>> {
+    let Some(first) = stored.first() else {
+        return Ok(stored);
+    };
+    if stored.iter().all(|p| !p.drivers.is_empty()) {
+        return Ok(stored);
+    }
+    let day = crate::BookDay {
+        day: first.as_of,
+        current,
+    };
+    let fresh =
+        crate::assess::explain_accounts(store, engine, std::slice::from_ref(account), day).await?;
+    Ok(stored
+        .into_iter()
+        .map(|p| {
+            let same = fresh.iter().find(|f| {
+                f.target == p.target
+                    && f.model_version == p.model_version
+                    && (f.probability - p.probability).abs() < 1e-9
+            });
+            match same {
+                Some(f) if p.drivers.is_empty() => Prediction {
+                    drivers: f.drivers.clone(),
+                    ..p
+                },
+                _ => p,
+            }
+        })
+        .collect())
 }
 
 /// Puts a model's churn probability on an assessment: it then ranks by that probability (the one priority

@@ -167,19 +167,7 @@ pub fn score_rows(
     as_of: Day,
 ) -> Scored {
     let t0 = Instant::now();
-    let x_rows: Vec<Vec<f64>> = par_map(rows, |r| {
-        let mut v = Vec::with_capacity(columns.len());
-        bundle
-            .spec
-            .vectorise(r.features, r.features.plan.as_deref(), r.series, &mut v);
-        match positions {
-            None => v,
-            Some(p) => p.iter().map(|&i| v[i]).collect(),
-        }
-    });
-    let names = columns.iter().map(|c| c.name.clone()).collect();
-    let x = Dataset::from_rows(names, &x_rows);
-    drop(x_rows);
+    let x = vectors(bundle, columns, positions, rows);
     let ids: Vec<&AccountId> = rows.iter().map(|r| &r.features.account_id).collect();
     let vector_seconds = t0.elapsed().as_secs_f64();
     let mut model_seconds = 0.0;
@@ -225,6 +213,42 @@ impl Scorer for Opened {
     fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String> {
         Ok(self.score_rows(rows, as_of))
     }
+
+    fn explain(
+        &self,
+        rows: &[ScoreRow<'_>],
+        as_of: Day,
+    ) -> std::result::Result<Vec<Prediction>, String> {
+        let x = vectors(&self.bundle, &self.columns, self.positions.as_deref(), rows);
+        let ids: Vec<&AccountId> = rows.iter().map(|r| &r.features.account_id).collect();
+        Ok(self
+            .bundle
+            .targets
+            .iter()
+            .flat_map(|m| predict_rows(m, &self.columns, &x, &ids, as_of, self.version))
+            .collect())
+    }
+}
+
+/// The model's input rows for `rows`, in the columns `columns` (at `positions` among the computed ones).
+fn vectors(
+    bundle: &Bundle,
+    columns: &[Column],
+    positions: Option<&[usize]>,
+    rows: &[ScoreRow<'_>],
+) -> Dataset {
+    let x_rows: Vec<Vec<f64>> = par_map(rows, |r| {
+        let mut v = Vec::with_capacity(columns.len());
+        bundle
+            .spec
+            .vectorise(r.features, r.features.plan.as_deref(), r.series, &mut v);
+        match positions {
+            None => v,
+            Some(p) => p.iter().map(|&i| v[i]).collect(),
+        }
+    });
+    let names = columns.iter().map(|c| c.name.clone()).collect();
+    Dataset::from_rows(names, &x_rows)
 }
 
 /// What the engine's pass opens versions and retrains with.

@@ -112,6 +112,8 @@ pub struct AppState<S> {
     pub writer: segment::Writer,
     /// The re-assessment queue.
     pub queue: queue::Queue,
+    /// The engine the passes run (and account pages explain with).
+    pub engine: Arc<Engine>,
     faults_left: AtomicU32,
     ready: AtomicBool,
 }
@@ -152,9 +154,10 @@ pub async fn start<S: LiveStore>(
     config: ServerConfig,
 ) -> bellwether_store::Result<(Shared<S>, Tasks)> {
     let metrics = Arc::new(metrics::Metrics::default());
+    let engine = Arc::new(engine);
     let (queue, queue_task) = queue::spawn(
         store.clone(),
-        Arc::new(engine),
+        engine.clone(),
         metrics.clone(),
         config.reassess_window,
         config.reassess_max_accounts,
@@ -168,6 +171,7 @@ pub async fn start<S: LiveStore>(
         metrics,
         writer,
         queue,
+        engine,
         ready: AtomicBool::new(true),
     });
     Ok((

@@ -132,6 +132,29 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
         .find(|a| a.account_id == customer)
         .unwrap();
     assert_eq!(a.churn_probability, Some(ranked.probability));
+    // Its page explains every target: those stored without drivers are computed for the stored day.
+    let (s, page) = call(
+        &server,
+        common::get(
+            &format!("/v1/accounts/{}", customer.as_str()),
+            Some(&server.read_key),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let shown = page["predictions"].as_array().unwrap();
+    assert_eq!(shown.len(), 3, "{page}");
+    for p in shown {
+        let drivers = p["drivers"].as_array().unwrap();
+        assert!(!drivers.is_empty(), "{p}");
+        let points: f64 = drivers.iter().map(|d| d["points"].as_f64().unwrap()).sum();
+        let moved = p["probability"].as_f64().unwrap() - p["base_probability"].as_f64().unwrap();
+        assert!((points / 100.0 - moved).abs() < 1e-6, "{p}");
+    }
+    assert!(
+        preds.iter().any(|p| p.drivers.is_empty()),
+        "the pass stored some targets without drivers"
+    );
     // Only the touched account was scored.
     assert!(store
         .predictions(Some(&other), None)
