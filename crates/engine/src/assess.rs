@@ -268,6 +268,22 @@ fn features_of<'a>(
     (ids, features, peers, common)
 }
 
+/// What the models score of a pass's features: every account still a customer that has started, with its
+/// series.
+fn score_rows<'a>(
+    features: &'a [AccountFeatures],
+    by_id: &HashMap<&AccountId, &'a AccountSeries>,
+) -> Vec<ScoreRow<'a>> {
+    features
+        .iter()
+        .filter(|f| f.scorable())
+        .map(|f| ScoreRow {
+            features: f,
+            series: by_id.get(&f.account_id).copied(),
+        })
+        .collect()
+}
+
 /// The context of a pass on `day` over a loaded book: the book's summary, its current-day view, the rates,
 /// and for a pass over some accounts (`full` false) the segment medians and common features of the latest
 /// full pass not after the day.
@@ -320,14 +336,7 @@ pub async fn explain_accounts<S: Store + ?Sized>(
     let ctx = pass_context(store, engine, &book, &summary, day, false).await?;
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let (_, features, _, _) = features_of(&book, &by_id, &ctx, day.day, engine, false);
-    let rows: Vec<ScoreRow> = features
-        .iter()
-        .filter(|f| f.scorable())
-        .map(|f| ScoreRow {
-            features: f,
-            series: by_id.get(&f.account_id).copied(),
-        })
-        .collect();
+    let rows = score_rows(&features, &by_id);
     scorer.explain(&rows, day.day).map_err(|e| {
         bellwether_store::StoreError::Unavailable(format!("the model cannot explain: {e}"))
     })
@@ -361,14 +370,7 @@ pub fn assess_loaded(
     let mut scored = crate::models::Scored::default();
     let mut problem = None;
     if let Some(scorer) = scorer {
-        let rows: Vec<ScoreRow> = features
-            .iter()
-            .filter(|f| f.scorable())
-            .map(|f| ScoreRow {
-                features: f,
-                series: by_id.get(&f.account_id).copied(),
-            })
-            .collect();
+        let rows = score_rows(&features, &by_id);
         match scorer.score(&rows, as_of) {
             Ok(s) => scored = s,
             Err(e) => problem = Some(e),

@@ -128,6 +128,17 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Whether row `x` takes this split's left branch (a missing value goes the side it was trained to).
+    #[inline]
+    pub fn goes_left(&self, x: &[f64]) -> bool {
+        let v = x[self.feature as usize];
+        if v.is_nan() {
+            self.missing_left
+        } else {
+            v < self.threshold
+        }
+    }
+
     pub fn leaf(value: f64, cover: f64) -> Node {
         Node {
             feature: u32::MAX,
@@ -162,13 +173,7 @@ impl Tree {
             if n.is_leaf() {
                 return n.value;
             }
-            let v = x[n.feature as usize];
-            let left = if v.is_nan() {
-                n.missing_left
-            } else {
-                v < n.threshold
-            };
-            i = if left { n.left } else { n.right } as usize;
+            i = if n.goes_left(x) { n.left } else { n.right } as usize;
         }
     }
 

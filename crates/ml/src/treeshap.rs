@@ -128,13 +128,7 @@ fn recurse(
         }
         return;
     }
-    let v = x[n.feature as usize];
-    let go_left = if v.is_nan() {
-        n.missing_left
-    } else {
-        v < n.threshold
-    };
-    let (hot, cold) = if go_left {
+    let (hot, cold) = if n.goes_left(x) {
         (n.left as usize, n.right as usize)
     } else {
         (n.right as usize, n.left as usize)
@@ -296,14 +290,12 @@ impl Tables {
                 }
                 continue;
             }
-            let v = x[n.feature as usize];
-            let go_left = if v.is_nan() {
-                n.missing_left
-            } else {
-                v < n.threshold
-            };
             let cold = bits & !(1 << slot);
-            let (left, right) = if go_left { (bits, cold) } else { (cold, bits) };
+            let (left, right) = if n.goes_left(x) {
+                (bits, cold)
+            } else {
+                (cold, bits)
+            };
             stack[top] = (n.right, right);
             stack[top + 1] = (n.left, left);
             top += 2;

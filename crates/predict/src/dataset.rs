@@ -197,6 +197,21 @@ pub fn features_on(
     feats
 }
 
+/// The training set of a store's whole book, sampled as [`Sampling::for_book`] fits its history (`step_days`
+/// overrides the spacing) with ARR in `rates` (`None`: the book's one currency); `None` when the store holds
+/// no data to learn from.
+pub async fn from_store<S: Store + ?Sized>(
+    store: &S,
+    health: &HealthConfig,
+    step_days: Option<i32>,
+    rates: Option<bellwether_core::Rates>,
+) -> bellwether_store::Result<Option<TrainingSet>> {
+    let (book, series, summary) = load(store, None).await?;
+    let mut sampling = Sampling::for_book(&summary, step_days);
+    sampling.rates = rates;
+    Ok(build(&book, &series, &summary, health, &sampling))
+}
+
 /// Loads what training and scoring read: the facts, the series and the book's summary, at once.
 pub async fn load<S: Store + ?Sized>(
     store: &S,

@@ -5,7 +5,7 @@
 use bellwether_core::model::{Prediction, Signal};
 use bellwether_engine::{book_day, reassess, Clock, Engine, ModelPolicy};
 use bellwether_ingest::{import_dir, ImportOptions};
-use bellwether_predict::dataset::{self, Sampling};
+use bellwether_predict::dataset;
 use bellwether_predict::score::{self, Activation};
 use bellwether_predict::{train, Target, TrainConfig};
 use bellwether_sim::{simulate, SimConfig};
@@ -64,16 +64,10 @@ async fn the_one_pass_gives_the_health_signals_and_probabilities_of_assess_then_
     let one = imported(dir.path(), &book, "one").await;
 
     // One trained version, stored active in both.
-    let (b, series, summary) = dataset::load(&old, None).await.unwrap();
-    let set = dataset::build(
-        &b,
-        &series,
-        &summary,
-        &Default::default(),
-        &Sampling::for_book(&summary, None),
-    )
-    .unwrap();
-    drop((b, series, summary));
+    let set = dataset::from_store(&old, &Default::default(), None, None)
+        .await
+        .unwrap()
+        .unwrap();
     let cfg = TrainConfig {
         targets: vec![Target::ChurnRenewal, Target::Churn90, Target::Expansion180],
         baseline: false,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use bellwether_core::{Day, Timestamp};
 use bellwether_engine::{Engine, ModelPolicy};
 use bellwether_ingest::{import_dir, ImportOptions};
-use bellwether_predict::dataset::{self, Sampling};
+use bellwether_predict::dataset;
 use bellwether_predict::score::{self, Activation};
 use bellwether_predict::{train, Target, TrainConfig};
 use bellwether_server::ServerConfig;
@@ -44,15 +44,10 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
     import_dir(&*store, &book, &ImportOptions::default())
         .await
         .unwrap();
-    let (b, series, summary) = dataset::load(&*store, None).await.unwrap();
-    let set = dataset::build(
-        &b,
-        &series,
-        &summary,
-        &Default::default(),
-        &Sampling::for_book(&summary, None),
-    )
-    .unwrap();
+    let set = dataset::from_store(&*store, &Default::default(), None, None)
+        .await
+        .unwrap()
+        .unwrap();
     let customer = set.rows.last().unwrap().account.clone();
     let other = set
         .rows
@@ -60,7 +55,6 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
         .map(|r| r.account.clone())
         .find(|a| *a != customer)
         .unwrap();
-    drop((b, series, summary));
     let cfg = TrainConfig {
         targets: vec![Target::ChurnRenewal, Target::Churn90, Target::Expansion180],
         baseline: false,

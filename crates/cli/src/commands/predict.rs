@@ -138,10 +138,10 @@ pub(crate) async fn training_set(
     settings: &Settings,
     step: Option<i32>,
 ) -> Result<TrainingSet, CliError> {
-    let (book, series, summary) = dataset::load(store, None).await?;
-    let mut sampling = Sampling::for_book(&summary, step);
-    sampling.rates = Some(super::assess::book_rates(store, settings).await?);
-    dataset::build(&book, &series, &summary, &settings.health, &sampling).ok_or_else(|| {
+    let rates = super::assess::book_rates(store, settings).await?;
+    dataset::from_store(store, &settings.health, step, Some(rates))
+        .await?
+        .ok_or_else(|| {
         CliError::new(
             Code::NoData,
             "the data directory holds no data to learn from; import a book first (`bellwether import DIR`)",
