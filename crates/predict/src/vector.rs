@@ -527,20 +527,6 @@ pub const LATER: &[Def] = &[
         },
         missing: None,
     },
-    Def {
-        name: "term_days",
-        group: Group::Contract,
-        reads: &["term_days"],
-        get: |f, _| f.term_days.map(|d| d as f64),
-        says: |v| {
-            if v <= f64::from(crate::labels::MONTHLY_TERM_DAYS) {
-                "billed monthly".into()
-            } else {
-                format!("on a {:.0}-month term", v / 30.4)
-            }
-        },
-        missing: Some("billing term unknown"),
-    },
 ];
 
 /// The declaration of a fixed column by name.
@@ -559,6 +545,7 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
     ("arr", "in the account's own currency; the model reads `arr`, in the reporting currency"),
     ("arr_minor", "the same ARR in minor units"),
     ("churned", "churned accounts are not scored"),
+    ("term_days", "the labels' windows and grace periods already follow the billing term; as a column it cost the 2,000-account book of seed 5 30 days of median warning (68 → 38.5) with no AUC gain (docs/prediction.md)"),
     ("peer_utilisation", "the segment's median, which `utilisation_vs_peers` compares the account with"),
     ("usage.events_baseline_28d", "the baseline `usage_trend` divides by"),
     ("usage.peak_dau_28d", "a peak; the model reads the mean (`dau_28d`), `wau` and `mau`, which move with it"),
@@ -797,14 +784,6 @@ mod tests {
             );
             assert_ne!(said, format!("{} 3.00", d.name.replace('_', " ")));
         }
-        assert_eq!(
-            crate::explain::describe("term_days", 30.0),
-            "billed monthly"
-        );
-        assert_eq!(
-            crate::explain::describe("term_days", 365.0),
-            "on a 12-month term"
-        );
         assert_eq!(
             crate::explain::describe("days_to_renewal", f64::NAN),
             "renewal date unknown"
