@@ -142,7 +142,8 @@ impl Models {
         }
     }
 
-    /// The scorer of the active version, or `None` when scoring is off or no version is active. In a full pass
+    /// The scorer of the active version, or `None` when scoring is off, no version is active or the day is on
+    /// or before the active version's cut-off. In a full pass
     /// (`train` given) the policy may first retrain; a retrained version replaces the active one only where it
     /// beats the rules score. A version that cannot be opened is reported in the note and the pass goes on
     /// with the rules score.
@@ -176,6 +177,15 @@ impl Models {
                 ),
                 None => {}
             }
+        }
+        // A day on or before the version's cut-off lies inside what it learned from (a pass building
+        // history, say): its probabilities there would have seen the outcomes, so the rules score ranks it.
+        if as_of <= active.trained_to {
+            note.problem = Some(format!(
+                "{as_of} is on or before model version {}'s cut-off ({}): a model scores only the days after the outcomes it learned from",
+                active.version, active.trained_to
+            ));
+            return Ok(None);
         }
         let cached = self.open.lock().expect("model cache").clone();
         if let Some(s) = cached.filter(|s| s.version() == active.version) {

@@ -157,4 +157,16 @@ async fn the_one_pass_gives_the_health_signals_and_probabilities_of_assess_then_
     // And the stored predictions are the pass's.
     let stored = one.predictions(None, Some(day.day)).await.unwrap();
     assert_eq!(stored.len(), out.predictions.len());
+
+    // A pass on a day inside what the model learned from (building history) keeps the rules ranking.
+    let past = bellwether_engine::BookDay::past(day.day.plus(-60));
+    let earlier = reassess(&one, &engine, None, past).await.unwrap();
+    assert!(earlier.predictions.is_empty());
+    assert_eq!(earlier.model.version, None);
+    let why = earlier.model.problem.unwrap();
+    assert!(why.contains("cut-off"), "{why}");
+    assert!(earlier
+        .assessments
+        .iter()
+        .all(|a| a.churn_probability.is_none()));
 }
