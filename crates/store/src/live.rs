@@ -181,7 +181,8 @@ pub trait LiveStore: Store {
     async fn inbox(&self, source: &str, max_messages: usize) -> Result<Vec<InboxEntry>>;
     /// Messages waiting in the inbox, all sources.
     async fn inbox_count(&self) -> Result<u64>;
-    /// Which of these message ids of a source were received before.
+    /// Which of these message ids of a source a [`LiveStore::write_live`] batch marked received before (the
+    /// webhook path; the inbox de-duplicates what [`LiveStore::accept`] takes by itself).
     async fn known_messages(&self, source: &str, ids: &[String]) -> Result<FxHashSet<String>>;
     /// Every link of a source: external id → account.
     async fn links(&self, source: &str) -> Result<FxHashMap<String, AccountId>>;

@@ -1,0 +1,806 @@
+//! The store conformance suite: the behaviours every backend of [`Store`] must have, written once against the
+//! trait. A backend runs them from its own tests with [`conformance!`], which makes one test per behaviour,
+//! each on a fresh store from the backend's opener:
+//!
+//! ```ignore
+//! bellwether_store_conformance::conformance!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+//!     (store, dir) // the second value is kept alive for the test (a temporary directory, a database guard)
+//! });
+//! ```
+//!
+//! Each behaviour panics with what differed; facts are written through [`Store::write`] as an import would.
+
+use bellwether_core::history::AttrFact;
+use bellwether_core::model::{
+    Assessment, BillingEvent, BillingKind, CommonFeatures, CommonScope, Contact, Driver,
+    HealthComponent, Interaction, InteractionKind, Outcome, OutcomeKind, PeerStats, Prediction,
+    Priority, Response, Severity, Signal, SignalStatus, Subscription, Ticket,
+};
+use bellwether_core::series::UsageSource;
+use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
+use bellwether_store::{
+    ApiKey, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore, ModelRecord,
+    PendingMessage, Ranking, SignalFilter, Store, WriteBatch,
+};
+
+/// Makes one `#[tokio::test]` per behaviour, each on a fresh store from `$open` (an async block returning
+/// the store, a [`LiveStore`], and a value kept alive for the test).
+#[macro_export]
+macro_rules! conformance {
+    ($open:expr) => {
+        $crate::conformance!(@each $open;
+            facts_read_back_as_written,
+            a_batch_written_twice_changes_nothing,
+            attributes_read_as_of_a_day,
+            a_fact_moved_to_another_account_leaves_the_first,
+            series_merge_and_read_back,
+            assessments_keep_the_current_day_and_history,
+            signals_are_upserted_by_id_and_filtered,
+            the_model_registry_has_one_active_version,
+            predictions_read_by_account_and_day_and_rank_the_assessment,
+            segment_medians_and_common_features_by_day,
+            keys_are_found_by_hash_and_revoked,
+            accepted_messages_are_applied_exactly_once,
+            distinct_users_are_counted_exactly,
+            links_and_pending_messages,
+        );
+    };
+    (@each $open:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _keep) = $open.await;
+                $crate::$name(&store).await;
+            }
+        )*
+    };
+}
+
+fn id(s: &str) -> AccountId {
+    AccountId(s.into())
+}
+
+fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
+    AttrFact {
+        subject: subject.into(),
+        attr: attr.into(),
+        valid_from: Timestamp(at),
+        value: value.map(str::to_string),
+        received_at: Timestamp(at + 5),
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn ticket(tid: &str, account: &str, day: i32) -> Ticket {
+    Ticket {
+        id: tid.into(),
+        account_id: id(account),
+        contact_id: Some(ContactId("c1".into())),
+        opened_at: Timestamp(i64::from(day) * DAY_MS),
+        closed_at: None,
+        priority: Priority::parse("high").unwrap(),
+        status: "open".into(),
+        escalated: false,
+        first_response_minutes: Some(12.5),
+        resolution_minutes: None,
+        sla_breached: false,
+        csat: Some(4.0),
+        subject: "Export fails".into(),
+        body: "Ünïcode body, \"quoted\"".into(),
+        sentiment: Some(-0.25),
+        received_at: Timestamp(i64::from(day) * DAY_MS + 1),
+    }
+}
+
+/// A batch with a record of every kind for two accounts.
+fn every_kind() -> WriteBatch {
+    WriteBatch {
+        source: "conformance".into(),
+        kind: "mixed".into(),
+        account_attrs: vec![
+            fact("a1", "segment", 10 * DAY_MS, Some("smb")),
+            fact("a1", "segment", 40 * DAY_MS, Some("enterprise")),
+            fact("a2", "owner", 0, Some("ann@example.com")),
+        ],
+        contacts: vec![Contact {
+            id: ContactId("c1".into()),
+            account_id: id("a1"),
+            email: Some("x@example.com".into()),
+            name: Some("Xia".into()),
+            first_seen: Some(Timestamp(5)),
+        }],
+        contact_attrs: vec![fact("c1", "role", 7, Some("champion"))],
+        tickets: vec![ticket("t1", "a1", 30), ticket("t2", "a1", 31)],
+        billing: vec![BillingEvent {
+            id: "b1".into(),
+            account_id: id("a2"),
+            at: Timestamp(20 * DAY_MS),
+            kind: BillingKind::parse("payment_failed").unwrap(),
+            amount: Some(Money {
+                minor: -1234,
+                currency: Currency::parse("EUR").unwrap(),
+            }),
+            mrr_delta: None,
+            seats_delta: Some(-3),
+            plan: Some("pro".into()),
+            received_at: Timestamp(20 * DAY_MS + 1),
+        }],
+        subscriptions: vec![Subscription {
+            id: "s1".into(),
+            account_id: id("a1"),
+            plan: "pro".into(),
+            start: Day(-3),
+            end: Some(Day(400)),
+            mrr: Money {
+                minor: 9900,
+                currency: Currency::USD,
+            },
+            quantity: 10,
+            term_days: Some(365),
+            received_at: Timestamp(2),
+        }],
+        interactions: vec![Interaction {
+            id: "i1".into(),
+            account_id: id("a2"),
+            contact_id: None,
+            at: Timestamp(50 * DAY_MS),
+            kind: InteractionKind::parse("nps").unwrap(),
+            response: Some(Response::parse("accepted").unwrap()),
+            score: Some(3.0),
+            note: "slow".into(),
+            received_at: Timestamp(50 * DAY_MS + 1),
+        }],
+        outcomes: vec![Outcome {
+            account_id: id("a1"),
+            date: Day(500),
+            kind: OutcomeKind::parse("churned").unwrap(),
+            arr_delta: Some(-100),
+            received_at: Timestamp(9),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Every record written comes back in the account's facts, field for field.
+pub async fn facts_read_back_as_written<S: Store>(s: &S) {
+    let b = every_kind();
+    s.write(every_kind()).await.unwrap();
+    s.settle().await.unwrap();
+    let book = s.load_book(None).await.unwrap();
+    assert_eq!(
+        book.accounts.keys().collect::<Vec<_>>(),
+        [&id("a1"), &id("a2")]
+    );
+    let (a1, a2) = (&book.accounts[&id("a1")], &book.accounts[&id("a2")]);
+    let mut tickets = a1.tickets.clone();
+    tickets.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(tickets, b.tickets);
+    assert_eq!(a1.subscriptions, b.subscriptions);
+    assert_eq!(a1.outcomes, b.outcomes);
+    assert_eq!(a2.billing, b.billing);
+    assert_eq!(a2.interactions, b.interactions);
+    assert_eq!(a1.contacts.len(), 1);
+    assert_eq!(a1.contacts[0].contact, b.contacts[0]);
+    assert_eq!(
+        s.account_ids().await.unwrap(),
+        [id("a1"), id("a2")],
+        "every account, in order"
+    );
+    let owners = s.account_attr("owner").await.unwrap();
+    assert_eq!(owners, [(id("a2"), "ann@example.com".to_string())]);
+    // One account alone, and an unknown one asked with it.
+    let one = s.load_book(Some(&[id("a2"), id("zz")])).await.unwrap();
+    assert_eq!(one.accounts.keys().collect::<Vec<_>>(), [&id("a2")]);
+}
+
+/// Re-sending the same records (an import run again, an API retry) stores nothing twice.
+pub async fn a_batch_written_twice_changes_nothing<S: Store>(s: &S) {
+    s.write(every_kind()).await.unwrap();
+    s.settle().await.unwrap();
+    let first = s.load_book(None).await.unwrap();
+    s.write(every_kind()).await.unwrap();
+    s.settle().await.unwrap();
+    let second = s.load_book(None).await.unwrap();
+    for (k, f) in &first.accounts {
+        let g = &second.accounts[k];
+        assert_eq!(f.tickets.len(), g.tickets.len(), "{k}");
+        assert_eq!(f.billing, g.billing, "{k}");
+        assert_eq!(f.subscriptions, g.subscriptions, "{k}");
+        assert_eq!(f.interactions, g.interactions, "{k}");
+        assert_eq!(f.outcomes, g.outcomes, "{k}");
+        assert_eq!(f.attrs.len(), g.attrs.len(), "{k}");
+    }
+}
+
+/// An attribute's value as of a day is the one valid then: later changes are not seen earlier.
+pub async fn attributes_read_as_of_a_day<S: Store>(s: &S) {
+    s.write(every_kind()).await.unwrap();
+    s.settle().await.unwrap();
+    let book = s.load_book(Some(&[id("a1")])).await.unwrap();
+    let a1 = &book.accounts[&id("a1")];
+    assert_eq!(a1.view(&id("a1"), Day(5)).segment, None);
+    assert_eq!(a1.view(&id("a1"), Day(20)).segment.as_deref(), Some("smb"));
+    assert_eq!(
+        a1.view(&id("a1"), Day(41)).segment.as_deref(),
+        Some("enterprise")
+    );
+}
+
+/// A ticket re-sent under another account and a contact moved leave the account they were in.
+pub async fn a_fact_moved_to_another_account_leaves_the_first<S: Store>(s: &S) {
+    s.write(every_kind()).await.unwrap();
+    s.settle().await.unwrap();
+    let mut b = WriteBatch {
+        source: "conformance".into(),
+        kind: "mixed".into(),
+        ..Default::default()
+    };
+    b.tickets.push(ticket("t1", "a3", 30));
+    b.contacts.push(Contact {
+        id: ContactId("c1".into()),
+        account_id: id("a2"),
+        email: None,
+        name: None,
+        first_seen: None,
+    });
+    s.write(b).await.unwrap();
+    s.settle().await.unwrap();
+    let book = s.load_book(None).await.unwrap();
+    let tickets = |a: &str| book.accounts.get(&id(a)).map_or(0, |f| f.tickets.len());
+    assert_eq!((tickets("a1"), tickets("a3")), (1, 1));
+    assert!(book.accounts[&id("a1")].contacts.is_empty());
+    assert_eq!(book.accounts[&id("a2")].contacts.len(), 1);
+}
+
+/// Series points merge by day (events add up) and read back per account and metric.
+pub async fn series_merge_and_read_back<S: Store>(s: &S) {
+    let delta = |points: &[(i32, f64)]| {
+        let mut b = WriteBatch {
+            source: "conformance".into(),
+            kind: "events".into(),
+            ..Default::default()
+        };
+        b.series.insert(
+            id("a1"),
+            [(
+                "event:Report Viewed".to_string(),
+                points.iter().map(|(d, v)| (Day(*d), *v)).collect(),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        b
+    };
+    s.write(delta(&[(10, 2.0), (11, 1.0)])).await.unwrap();
+    s.write(delta(&[(11, 3.0), (12, 5.0)])).await.unwrap();
+    s.settle().await.unwrap();
+    let series = s.load_series(None).await.unwrap();
+    assert_eq!(series.len(), 1);
+    let (who, ser) = &series[0];
+    assert_eq!(who, &id("a1"));
+    let points = &ser.get("event:Report Viewed").unwrap().points;
+    assert_eq!(points, &[(Day(10), 2.0), (Day(11), 4.0), (Day(12), 5.0)]);
+    assert_eq!(s.load_series(Some(&[id("a2")])).await.unwrap().len(), 0);
+    let summary = s.book_summary().await.unwrap();
+    assert_eq!(
+        summary.metrics,
+        [("event:Report Viewed".to_string(), Day(10))],
+        "the metric is in the catalogue from its first day"
+    );
+    assert_eq!(summary.last_day, Some(Day(12)));
+}
+
+fn assessment(account: &str, day: i32, health: f64) -> Assessment {
+    Assessment {
+        account_id: id(account),
+        as_of: Day(day),
+        health,
+        components: vec![HealthComponent {
+            name: "usage".into(),
+            score: health,
+            weight: 0.3,
+            reason: "usage down 30% against its own 90-day baseline ".repeat(4),
+        }],
+        risk_proxy: 1.0 - health / 100.0,
+        churn_probability: None,
+        priority: 100.0 - health,
+        reason: format!("health {health:.0}"),
+        owner: Some("ann@example.com".into()),
+        arr_minor: Some(1_000_000),
+    }
+}
+
+/// The current pass replaces an account's current assessment and drops days after it; a past day's pass
+/// only fills history; an ended account leaves the current list.
+pub async fn assessments_keep_the_current_day_and_history<S: Store>(s: &S) {
+    s.save_assessments(
+        Day(100),
+        true,
+        &[assessment("a1", 100, 80.0), assessment("a2", 100, 60.0)],
+        &[],
+    )
+    .await
+    .unwrap();
+    s.save_assessments(Day(90), false, &[assessment("a1", 90, 70.0)], &[])
+        .await
+        .unwrap();
+    let current = s.assessments(None).await.unwrap();
+    assert_eq!(current.len(), 2);
+    assert!(current.iter().all(|a| a.as_of == Day(100)));
+    assert_eq!(
+        current
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a2", "a1"],
+        "highest priority first"
+    );
+    assert_eq!(
+        current[1],
+        assessment("a1", 100, 80.0),
+        "read back whole, long text included"
+    );
+    assert_eq!(s.latest_assessment_day().await.unwrap(), Some(Day(100)));
+    let history = s.assessment_history(&id("a1")).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|a| (a.as_of, a.health))
+            .collect::<Vec<_>>(),
+        [(Day(90), 70.0), (Day(100), 80.0)]
+    );
+    // An earlier current day (older data arrived first): later days are dropped for those accounts; a2 ended.
+    s.save_assessments(Day(95), true, &[assessment("a1", 95, 75.0)], &[id("a2")])
+        .await
+        .unwrap();
+    let current = s.assessments(None).await.unwrap();
+    assert_eq!(
+        current
+            .iter()
+            .map(|a| (a.account_id.clone(), a.as_of))
+            .collect::<Vec<_>>(),
+        [(id("a1"), Day(95))]
+    );
+    assert!(
+        s.assessments(Some(Day(100))).await.unwrap().is_empty(),
+        "days after the current one are dropped for the pass's accounts, ended ones too"
+    );
+    assert_eq!(s.latest_assessment_day().await.unwrap(), Some(Day(95)));
+}
+
+fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
+    Signal {
+        id: format!("{account}:{kind}:2026-01-01"),
+        account_id: id(account),
+        kind: kind.into(),
+        direction: "risk".into(),
+        severity: Severity::High,
+        detected_at: Day(100),
+        last_seen: Day(100),
+        evidence: serde_json::json!({"drop": 0.4}),
+        explanation: "usage fell 40%".into(),
+        suggested_action: "call".into(),
+        status,
+        owner: Some("ann@example.com".into()),
+        resolved_at: None,
+        snoozed_until: None,
+    }
+}
+
+/// A signal saved again under its id is updated, not duplicated; filters select by account, status, kind,
+/// owner and id.
+pub async fn signals_are_upserted_by_id_and_filtered<S: Store>(s: &S) {
+    s.save_signals(&[
+        signal("a1", "usage_drop", SignalStatus::Open),
+        signal("a2", "ticket_spike", SignalStatus::Open),
+    ])
+    .await
+    .unwrap();
+    let mut resolved = signal("a1", "usage_drop", SignalStatus::Resolved);
+    resolved.resolved_at = Some(Day(110));
+    resolved.last_seen = Day(109);
+    s.save_signals(std::slice::from_ref(&resolved))
+        .await
+        .unwrap();
+    let all = s.signals(SignalFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let a1 = s
+        .signals(SignalFilter {
+            accounts: Some(vec![id("a1")]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(a1, [resolved]);
+    let open = s
+        .signals(SignalFilter {
+            statuses: vec![SignalStatus::Open],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, "ticket_spike");
+    let by_kind = s
+        .signals(SignalFilter {
+            kind: Some("usage_drop".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_kind.len(), 1);
+    let by_id = s
+        .signals(SignalFilter {
+            id: Some(open[0].id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_id, open);
+}
+
+fn record(trained_to: i32) -> ModelRecord {
+    ModelRecord {
+        version: 0,
+        created_at: Timestamp(1),
+        trained_from: Day(0),
+        trained_to: Day(trained_to),
+        engine: "gbdt".into(),
+        features: vec!["arr".into(), "seats".into()],
+        params: "{}".into(),
+        metrics: "{}".into(),
+        active: false,
+        bundle: vec![1, 2, 3, trained_to as u8],
+    }
+}
+
+/// Versions are numbered in order; at most one is active; listings leave the bundles out.
+pub async fn the_model_registry_has_one_active_version<S: Store>(s: &S) {
+    assert!(s.model(None).await.unwrap().is_none());
+    let v1 = s.save_model(record(10), true).await.unwrap();
+    let v2 = s.save_model(record(20), false).await.unwrap();
+    assert!(v2 > v1);
+    let active = s.model(None).await.unwrap().unwrap();
+    assert_eq!(
+        (active.version, active.bundle.clone()),
+        (v1, vec![1, 2, 3, 10])
+    );
+    let listed = s.models().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|m| m.version).collect::<Vec<_>>(),
+        [v2, v1],
+        "newest first"
+    );
+    assert!(listed.iter().all(|m| m.bundle.is_empty()));
+    assert_eq!(listed.iter().filter(|m| m.active).count(), 1);
+    s.activate_model(v2).await.unwrap();
+    assert_eq!(s.model(None).await.unwrap().unwrap().version, v2);
+    assert_eq!(
+        s.model(Some(v1)).await.unwrap().unwrap().trained_to,
+        Day(10)
+    );
+    assert_eq!(
+        s.models()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.active)
+            .count(),
+        1
+    );
+    assert!(s.activate_model(v2 + 100).await.is_err());
+}
+
+fn prediction(account: &str, day: i32, target: &str, p: f64, drivers: usize) -> Prediction {
+    Prediction {
+        account_id: id(account),
+        as_of: Day(day),
+        target: target.into(),
+        probability: p,
+        base_probability: 0.1,
+        model_version: 1,
+        drivers: (0..drivers)
+            .map(|i| Driver {
+                reason: "usage".into(),
+                points: (p - 0.1) * 100.0 / drivers as f64,
+                text: format!("product usage fell {i}0% against its own 90-day baseline"),
+            })
+            .collect(),
+    }
+}
+
+/// Predictions read back per account and day (the latest by default), every target, drivers included; the
+/// rankings they give land on the day's assessments.
+pub async fn predictions_read_by_account_and_day_and_rank_the_assessment<S: Store>(s: &S) {
+    s.save_assessments(Day(100), true, &[assessment("a1", 100, 80.0)], &[])
+        .await
+        .unwrap();
+    let day99 = [prediction("a1", 99, "churn_90d", 0.2, 0)];
+    let day100 = [
+        prediction("a1", 100, "churn_90d", 0.3, 5),
+        prediction("a1", 100, "churn_180d", 0.4, 0),
+        prediction("a2", 100, "churn_90d", 0.05, 2),
+    ];
+    s.save_predictions(&day99, &[]).await.unwrap();
+    s.save_predictions(
+        &day100,
+        &[Ranking {
+            account_id: id("a1"),
+            as_of: Day(100),
+            churn_probability: 0.3,
+            priority: 3_000.0,
+        }],
+    )
+    .await
+    .unwrap();
+    let latest = s.predictions(None, None).await.unwrap();
+    let key = |v: &[Prediction]| {
+        let mut k: Vec<(String, String, f64, usize)> = v
+            .iter()
+            .map(|p| {
+                (
+                    p.account_id.0.clone(),
+                    p.target.clone(),
+                    p.probability,
+                    p.drivers.len(),
+                )
+            })
+            .collect();
+        k.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        k
+    };
+    assert_eq!(key(&latest), key(&day100));
+    let a1 = s.predictions(Some(&id("a1")), None).await.unwrap();
+    assert_eq!(a1.len(), 2);
+    let drivers = &a1.iter().find(|p| p.target == "churn_90d").unwrap().drivers;
+    assert_eq!(drivers, &day100[0].drivers);
+    assert_eq!(
+        key(&s.predictions(Some(&id("a1")), Some(Day(99))).await.unwrap()),
+        key(&day99)
+    );
+    let ranked = s.assessments(None).await.unwrap();
+    assert_eq!(ranked[0].churn_probability, Some(0.3));
+    assert_eq!(ranked[0].priority, 3_000.0);
+}
+
+/// Segment medians and common features are kept per day and read back for that day (the medians: the latest
+/// on or before it).
+pub async fn segment_medians_and_common_features_by_day<S: Store>(s: &S) {
+    let peers = vec![(
+        "smb".to_string(),
+        PeerStats {
+            accounts: 12,
+            utilisation: Some(0.4),
+            events_per_seat: None,
+        },
+    )];
+    s.save_peer_stats(Day(100), &peers).await.unwrap();
+    assert_eq!(s.peer_stats(Day(100)).await.unwrap(), peers);
+    assert_eq!(
+        s.peer_stats(Day(105)).await.unwrap(),
+        peers,
+        "the latest full pass on or before the day"
+    );
+    assert!(s.peer_stats(Day(99)).await.unwrap().is_empty());
+    let common = vec![CommonFeatures {
+        scope: CommonScope::Segment,
+        group: "smb".into(),
+        source: UsageSource::Events,
+        accounts: 12,
+        features: vec!["export".into(), "reports".into()],
+    }];
+    s.save_common_features(Day(100), &common).await.unwrap();
+    assert_eq!(s.common_features(Day(100)).await.unwrap(), common);
+}
+
+/// A key is stored by its hash only, found by it, listed newest first and revoked by id.
+pub async fn keys_are_found_by_hash_and_revoked<S: LiveStore>(s: &S) {
+    let key = |n: i64, scope| ApiKey {
+        id: format!("k{n}"),
+        hash: format!("{n:064x}"),
+        scope,
+        name: format!("key {n}"),
+        created_at: Timestamp(n),
+        revoked_at: None,
+    };
+    s.create_key(&key(1, KeyScope::Ingest)).await.unwrap();
+    s.create_key(&key(2, KeyScope::Read)).await.unwrap();
+    assert_eq!(
+        s.keys()
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.id.as_str())
+            .collect::<Vec<_>>(),
+        ["k2", "k1"]
+    );
+    assert_eq!(
+        s.key_by_hash(&format!("{:064x}", 1)).await.unwrap(),
+        Some(key(1, KeyScope::Ingest))
+    );
+    assert_eq!(s.key_by_hash("nope").await.unwrap(), None);
+    assert!(s.revoke_key("k1", Timestamp(9)).await.unwrap());
+    assert!(!s.revoke_key("k9", Timestamp(9)).await.unwrap());
+    let revoked = s
+        .key_by_hash(&format!("{:064x}", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(Timestamp(9)));
+}
+
+fn message(i: u32) -> InboxMessage {
+    InboxMessage {
+        id: format!("m{i}"),
+        kind: 1,
+        payload: format!("{{\"n\":{i}}}"),
+    }
+}
+
+/// Accepted messages wait in the inbox in order; a resend is not new; a group recorded as applied by the
+/// batch that writes its effects never comes back.
+pub async fn accepted_messages_are_applied_exactly_once<S: LiveStore>(s: &S) {
+    let (new, seq1) = s
+        .accept(
+            "segment",
+            Timestamp(1),
+            vec![message(1), message(2), message(1)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        new,
+        [true, true, false],
+        "a second copy in the same call is not new"
+    );
+    let (new, seq2) = s
+        .accept("segment", Timestamp(2), vec![message(2), message(3)])
+        .await
+        .unwrap();
+    assert_eq!(new, [false, true]);
+    let (new, none) = s
+        .accept("segment", Timestamp(3), vec![message(3)])
+        .await
+        .unwrap();
+    assert_eq!((new, none), (vec![false], None), "nothing new, no group");
+    assert!(seq2 > seq1);
+    assert_eq!(s.inbox_count().await.unwrap(), 3);
+    let groups = s.inbox("segment", 100).await.unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].messages.len(), 2);
+    assert_eq!(groups[1].messages, [(1, "{\"n\":3}".to_string())]);
+    assert!(s.inbox("other", 100).await.unwrap().is_empty());
+    // The first group's effects, recorded with it.
+    let mut batch = WriteBatch {
+        source: "segment".into(),
+        kind: "track".into(),
+        ..Default::default()
+    };
+    batch.series.insert(
+        id("a1"),
+        [("event:Signed Up".to_string(), vec![(Day(10), 2.0)])]
+            .into_iter()
+            .collect(),
+    );
+    s.write_live(LiveBatch {
+        batch,
+        applied: Some(("segment".into(), seq1.unwrap())),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let left = s.inbox("segment", 100).await.unwrap();
+    assert_eq!(left.len(), 1, "the applied group is gone");
+    assert_eq!(left[0].seq, seq2.unwrap());
+    assert_eq!(s.inbox_count().await.unwrap(), 1);
+    s.settle().await.unwrap();
+    let series = s.load_series(Some(&[id("a1")])).await.unwrap();
+    assert_eq!(
+        series[0].1.get("event:Signed Up").unwrap().points,
+        [(Day(10), 2.0)]
+    );
+}
+
+/// Distinct users are counted exactly per account, series and day, however the users arrive across batches.
+pub async fn distinct_users_are_counted_exactly<S: LiveStore>(s: &S) {
+    let users = |facts: &[(i32, i64)]| LiveBatch {
+        batch: WriteBatch {
+            source: "segment".into(),
+            kind: "track".into(),
+            ..Default::default()
+        },
+        distinct: DistinctUsers {
+            series: vec![(id("a1"), "active_users".into())],
+            facts: facts.iter().map(|(d, u)| (0, Day(*d), *u)).collect(),
+        },
+        ..Default::default()
+    };
+    s.write_live(users(&[(10, 1), (10, 2), (10, 1), (11, 1)]))
+        .await
+        .unwrap();
+    s.write_live(users(&[(10, 2), (10, 3), (11, 4)]))
+        .await
+        .unwrap();
+    s.settle().await.unwrap();
+    let series = s.load_series(Some(&[id("a1")])).await.unwrap();
+    assert_eq!(
+        series[0].1.get("active_users").unwrap().points,
+        [(Day(10), 3.0), (Day(11), 2.0)],
+        "users 1, 2, 3 on day 10; 1 and 4 on day 11"
+    );
+}
+
+/// Links from outside identities to accounts are kept per source; a message waiting for its user's link is
+/// kept until a batch handles it; message ids a batch marks received are known by source.
+pub async fn links_and_pending_messages<S: LiveStore>(s: &S) {
+    let waiting = PendingMessage {
+        source: "segment".into(),
+        user_key: "u9".into(),
+        id: "m9".into(),
+        received_at: Timestamp(5),
+        payload: "{}".into(),
+        kind: 2,
+    };
+    s.write_live(LiveBatch {
+        batch: WriteBatch {
+            source: "segment".into(),
+            kind: "identify".into(),
+            ..Default::default()
+        },
+        links: vec![("segment".into(), "u1".into(), id("a1"))],
+        pending_add: vec![waiting.clone()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Messages marked by a batch (the webhook path) are known; others are not.
+    s.write_live(LiveBatch {
+        batch: WriteBatch {
+            source: "stripe".into(),
+            kind: "webhook".into(),
+            ..Default::default()
+        },
+        messages: vec![("stripe".into(), "evt_1".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let known = s
+        .known_messages("stripe", &["evt_1".into(), "evt_2".into()])
+        .await
+        .unwrap();
+    assert!(
+        known.contains("evt_1") && !known.contains("evt_2"),
+        "{known:?}"
+    );
+    assert!(s
+        .known_messages("segment", &["evt_1".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let links = s.links("segment").await.unwrap();
+    assert_eq!(links.get("u1"), Some(&id("a1")));
+    assert!(s.links("stripe").await.unwrap().is_empty());
+    assert_eq!(s.pending_count().await.unwrap(), 1);
+    assert_eq!(
+        s.pending("segment", &["u9".into()]).await.unwrap(),
+        [waiting]
+    );
+    s.write_live(LiveBatch {
+        batch: WriteBatch {
+            source: "segment".into(),
+            kind: "group".into(),
+            ..Default::default()
+        },
+        links: vec![("segment".into(), "u9".into(), id("a2"))],
+        pending_remove: vec![("segment".into(), "u9".into(), "m9".into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.pending_count().await.unwrap(), 0);
+    assert_eq!(s.links("segment").await.unwrap().len(), 2);
+}
