@@ -88,7 +88,7 @@ impl std::fmt::Debug for ServerSettings {
 }
 
 /// The resolved settings.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Where data lives.
     pub data_dir: PathBuf,

@@ -13,7 +13,6 @@ use bellwether_engine::{portfolio_summary, reassess, worklist, worklist::busiest
 use bellwether_predict::{score, train, Target, TrainConfig};
 use bellwether_sim::SimConfig;
 use bellwether_store::Store;
-use bellwether_store_sqlite::SqliteStore;
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -67,7 +66,13 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         "2/5 importing {} events and the CRM, support, billing and communication files",
         sim.events
     );
-    let store = SqliteStore::open(&root.join("bellwether.db")).await?;
+    // The demo's own data directory, opened as every command opens one.
+    let demo_settings = Settings {
+        data_dir: root.clone(),
+        ..settings.clone()
+    };
+    let settings = &demo_settings;
+    let store = super::open_store(settings).await?;
     let t = Instant::now();
     import_folder(
         &store,
