@@ -58,6 +58,22 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// Prepares a long-running process's passes before the first one: reads the book's currencies and opens
+    /// the active model (a first live re-assessment then costs what the others do).
+    pub async fn warm<S: Store + ?Sized>(&self, store: &S) -> Result<()> {
+        let empty = Book::default();
+        let today = Day::today();
+        self.currencies
+            .rates(store, &self.money, &empty, today, true)
+            .await?;
+        if let Some(models) = &self.models {
+            models
+                .for_pass(store, today, None, &mut ModelNote::default())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The cooldown of a detector kind, in days (14 for a kind no registered detector has).
     pub fn cooldown(&self, kind: &str) -> i32 {
         self.detectors

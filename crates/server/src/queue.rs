@@ -69,6 +69,11 @@ pub fn spawn<S: LiveStore>(
         metrics: metrics.clone(),
     };
     let task = crate::background::spawn("bellwether-reassess", async move {
+        // The first re-assessment should cost what the others do: open the model and read the book's
+        // currencies before any data arrives.
+        if let Err(e) = engine.warm(&*store).await {
+            tracing::warn!(error = %e, "could not prepare the re-assessments");
+        }
         while let Some(first) = rx.recv().await {
             let deadline = tokio::time::Instant::now() + window;
             let mut ids: FxHashSet<AccountId> = FxHashSet::default();
