@@ -1,7 +1,7 @@
 //! Times the incremental re-assessment of one account in a long-running process, as the server makes it
 //! after data for that account arrives: features, health, signals and every active model's probability with
-//! drivers, stored. The first pass fills the process's caches (the open model, the book's currencies); the
-//! following ones are what each live re-assessment costs.
+//! drivers, stored. The process first prepares its passes as the server does at start (`Engine::warm`: the
+//! open model, the book's currencies); each run is then what a live re-assessment costs.
 //!
 //! `cargo run --release -p bellwether-predict --example reassess_one -- DATA_DIR/bellwether.db ACCOUNT [RUNS]`
 
@@ -28,6 +28,9 @@ async fn main() {
         })),
         ..Engine::default()
     };
+    let t = Instant::now();
+    engine.warm(&store).await.expect("prepare the passes");
+    println!("prepared in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let ids = [AccountId::from(account.as_str())];
     for run in 1..=runs {
         let t = Instant::now();
