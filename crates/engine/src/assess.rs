@@ -62,9 +62,12 @@ impl Engine {
     /// the active model (a first live re-assessment then costs what the others do).
     pub async fn warm<S: Store + ?Sized>(&self, store: &S) -> Result<()> {
         let empty = Book::default();
-        let today = Day::today();
+        let today = BookDay {
+            day: Day::today(),
+            current: true,
+        };
         self.currencies
-            .rates(store, &self.money, &empty, today, true)
+            .rates(store, &self.money, &empty, today.day, true)
             .await?;
         if let Some(models) = &self.models {
             models
@@ -234,16 +237,17 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// Phase 1 of a pass: every loaded account's features for the day (the book's accounts, then accounts with
-/// series only), with the segment medians and common features applied: computed from these accounts with
-/// `compare_within` (and returned), else the context's stored ones.
+/// Phase 1 of a pass, and the features every model learns from and scores: every loaded account's features
+/// for the day (the book's accounts, then accounts with series only), with the segment medians and common
+/// features applied: computed from these accounts with `compare_within` (and returned), else the context's
+/// stored ones.
 #[allow(clippy::type_complexity)]
-fn features_of<'a>(
+pub fn features_of<'a>(
     book: &'a Book,
     by_id: &HashMap<&'a AccountId, &'a AccountSeries>,
     ctx: &BookContext,
     as_of: Day,
-    engine: &Engine,
+    adoption_cfg: &AdoptionConfig,
     compare_within: bool,
 ) -> (
     Vec<&'a AccountId>,
@@ -275,7 +279,7 @@ fn features_of<'a>(
         peers
     });
     let common = compare_within.then(|| {
-        let common = adoption::common_features(&features, &engine.adoption);
+        let common = adoption::common_features(&features, adoption_cfg);
         for f in &mut features {
             adoption::apply(f, &common);
         }
@@ -284,15 +288,16 @@ fn features_of<'a>(
     (ids, features, peers, common)
 }
 
-/// What the models score of a pass's features: every account still a customer that has started, with its
-/// series.
+/// What the models score of a pass's features: every account of the book still a customer that has started
+/// (as training takes them), with its series.
 fn score_rows<'a>(
+    book: &Book,
     features: &'a [AccountFeatures],
     by_id: &HashMap<&AccountId, &'a AccountSeries>,
 ) -> Vec<ScoreRow<'a>> {
     features
         .iter()
-        .filter(|f| f.scorable())
+        .filter(|f| f.scorable() && book.accounts.contains_key(&f.account_id))
         .map(|f| ScoreRow {
             features: f,
             series: by_id.get(&f.account_id).copied(),
@@ -339,7 +344,7 @@ pub async fn explain_accounts<S: Store + ?Sized>(
         return Ok(Vec::new());
     };
     let Some(scorer) = models
-        .for_pass(store, day.day, None, &mut ModelNote::default())
+        .for_pass(store, day, None, &mut ModelNote::default())
         .await?
     else {
         return Ok(Vec::new());
@@ -351,8 +356,8 @@ pub async fn explain_accounts<S: Store + ?Sized>(
     )?;
     let ctx = pass_context(store, engine, &book, &summary, day, false).await?;
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
-    let (_, features, _, _) = features_of(&book, &by_id, &ctx, day.day, engine, false);
-    let rows = score_rows(&features, &by_id);
+    let (_, features, _, _) = features_of(&book, &by_id, &ctx, day.day, &engine.adoption, false);
+    let rows = score_rows(&book, &features, &by_id);
     scorer.explain(&rows, day.day).map_err(|e| {
         bellwether_store::StoreError::Unavailable(format!("the model cannot explain: {e}"))
     })
@@ -379,14 +384,14 @@ pub fn assess_loaded(
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let (ids, features, peers, common) =
-        features_of(book, &by_id, ctx, as_of, engine, compare_within);
+        features_of(book, &by_id, ctx, as_of, &engine.adoption, compare_within);
     let feature_seconds = t0.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "features computed");
     // The models read the same features: every account still a customer that has started.
     let mut scored = crate::models::Scored::default();
     let mut problem = None;
     if let Some(scorer) = scorer {
-        let rows = score_rows(&features, &by_id);
+        let rows = score_rows(book, &features, &by_id);
         match scorer.score(&rows, as_of) {
             Ok(s) => scored = s,
             Err(e) => problem = Some(e),
@@ -514,8 +519,9 @@ pub async fn reassess<S: Store + ?Sized>(
                 summary: &summary,
                 rates: &ctx.rates,
                 health: &engine.health,
+                adoption: &engine.adoption,
             });
-            models.for_pass(store, as_of, train, &mut model).await?
+            models.for_pass(store, day, train, &mut model).await?
         }
         None => None,
     };
@@ -576,8 +582,8 @@ pub async fn reassess<S: Store + ?Sized>(
     }
     let save_seconds = t2.elapsed().as_secs_f64();
     // A whole book is millions of small allocations; freeing them takes about a second, which nobody needs
-    // to wait for.
-    if full {
+    // to wait for (a pass building history frees it before loading the next day).
+    if full && day.current {
         std::thread::spawn(move || drop((book, series)));
     }
     // Opened: not known before this pass. Closed: known active before, not active now.

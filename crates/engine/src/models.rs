@@ -63,6 +63,8 @@ pub struct TrainInput<'a> {
     pub rates: &'a Rates,
     /// The rules health score the model is compared with.
     pub health: &'a HealthConfig,
+    /// What makes a feature common, for adoption (as the pass measures it).
+    pub adoption: &'a bellwether_features::adoption::AdoptionConfig,
 }
 
 /// A retrained version, ready to store.
@@ -142,25 +144,35 @@ impl Models {
         }
     }
 
-    /// The scorer of the active version, or `None` when scoring is off, no version is active or the day is on
-    /// or before the active version's cut-off. In a full pass
+    /// The scorer of the active version, or `None` when scoring is off, no version is active or a past day is
+    /// on or before the active version's cut-off. In a full pass on the book's current day
     /// (`train` given) the policy may first retrain; a retrained version replaces the active one only where it
     /// beats the rules score. A version that cannot be opened is reported in the note and the pass goes on
     /// with the rules score.
     pub async fn for_pass<S: Store + ?Sized>(
         &self,
         store: &S,
-        as_of: Day,
+        day: crate::BookDay,
         train: Option<TrainInput<'_>>,
         note: &mut ModelNote,
     ) -> Result<Option<Arc<dyn Scorer>>> {
         if !self.policy.score {
             return Ok(None);
         }
-        let Some(mut active) = store.models().await?.into_iter().find(|v| v.active) else {
+        let versions = store.models().await?;
+        let Some(mut active) = versions.iter().find(|v| v.active).cloned() else {
             return Ok(None);
         };
-        if let Some(input) = train.filter(|_| self.policy.retrain_due(active.trained_to, as_of)) {
+        // Due when the newest version (active or held back) is older than the policy allows: a version held
+        // back is not retrained again every pass. Only the book's current day retrains (a pass building
+        // history must not learn from what came after its day).
+        let newest = versions
+            .iter()
+            .map(|v| v.trained_to)
+            .max()
+            .unwrap_or(active.trained_to);
+        let due = day.current && self.policy.retrain_due(newest, day.day);
+        if let Some(input) = train.filter(|_| due) {
             let full = store.model(Some(active.version)).await?;
             match full.map(|rec| self.kit.retrain(&input, &rec)) {
                 Some(Ok(r)) => {
@@ -178,12 +190,13 @@ impl Models {
                 None => {}
             }
         }
-        // A day on or before the version's cut-off lies inside what it learned from (a pass building
-        // history, say): its probabilities there would have seen the outcomes, so the rules score ranks it.
-        if as_of <= active.trained_to {
+        // A past day on or before the version's cut-off lies inside what it learned from (a pass building
+        // history): its probabilities there would have seen the outcomes, so the rules score ranks it. The
+        // book's current day is always scored.
+        if !day.current && day.day <= active.trained_to {
             note.problem = Some(format!(
-                "{as_of} is on or before model version {}'s cut-off ({}): a model scores only the days after the outcomes it learned from",
-                active.version, active.trained_to
+                "{} is on or before model version {}'s cut-off ({}): a model scores only the days after the outcomes it learned from",
+                day.day, active.version, active.trained_to
             ));
             return Ok(None);
         }
@@ -230,8 +243,21 @@ pub async fn with_drivers<S: Store + ?Sized>(
         day: first.as_of,
         current,
     };
-    let fresh =
-        crate::assess::explain_accounts(store, engine, std::slice::from_ref(account), day).await?;
+    // Explaining is a convenience of the page: when it cannot be done, the stored predictions are shown.
+    let fresh = match crate::assess::explain_accounts(
+        store,
+        engine,
+        std::slice::from_ref(account),
+        day,
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(account = %account, "the other targets' drivers could not be computed: {e}");
+            return Ok(stored);
+        }
+    };
     Ok(stored
         .into_iter()
         .map(|p| {
@@ -255,8 +281,14 @@ pub async fn with_drivers<S: Store + ?Sized>(
 /// function, [`crate::priority`], over the same ARR).
 pub fn rank_by_model(a: &mut Assessment, arr_reporting: Option<bellwether_core::Money>, p: f64) {
     a.churn_probability = Some(p);
-    a.priority = crate::worklist::priority(
+    a.priority = model_priority(arr_reporting, p);
+}
+
+/// The priority of an account a model scored with churn probability `p`: the one priority function,
+/// [`crate::priority`], over the risk a scored account ranks by ([`crate::worklist::ranking_risk`]).
+pub fn model_priority(arr_reporting: Option<bellwether_core::Money>, p: f64) -> f64 {
+    crate::worklist::priority(
         arr_reporting,
-        crate::worklist::ranking_risk(a.risk_proxy, Some(p)),
-    );
+        crate::worklist::ranking_risk(f64::NAN, Some(p)),
+    )
 }

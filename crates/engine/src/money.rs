@@ -79,15 +79,21 @@ fn resolve_or_reporting(cfg: &MoneyConfig, currencies: &BTreeSet<Currency>) -> R
     }
 }
 
+/// How long a process keeps the book's currencies before reading them again (an import by another process
+/// can bring a new one).
+pub const KEEP_CURRENCIES: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The book's currencies as a pass last read them from the store, kept between the passes of one process (a
-/// server's live re-assessments) so a pass over a few accounts does not read every account's ARR again.
+/// server's live re-assessments) so a pass over a few accounts does not read every account's ARR again; read
+/// again by a full pass, or once they are [`KEEP_CURRENCIES`] old.
 #[derive(Debug, Default)]
-pub struct KnownCurrencies(std::sync::Mutex<Option<BTreeSet<Currency>>>);
+pub struct KnownCurrencies(std::sync::Mutex<Option<(std::time::Instant, BTreeSet<Currency>)>>);
 
 impl KnownCurrencies {
-    /// The rates of a pass (see [`rates_or_reporting`]): a full pass, or the first pass of the process, reads
-    /// the book's currencies from the store and keeps them; a pass over a few accounts takes the kept ones
-    /// with the loaded accounts' own as of `as_of` (a currency new to the book arrives with its accounts).
+    /// The rates of a pass (see [`rates_or_reporting`]): a full pass, the first pass of the process, or one
+    /// after the kept set has aged reads the book's currencies from the store and keeps them; a pass over a
+    /// few accounts otherwise takes the kept ones with the loaded accounts' own as of `as_of` (a currency new
+    /// to the book arrives with its accounts).
     pub async fn rates<S: Store + ?Sized>(
         &self,
         store: &S,
@@ -96,15 +102,25 @@ impl KnownCurrencies {
         as_of: bellwether_core::Day,
         full: bool,
     ) -> Result<Rates> {
-        let kept = self.0.lock().expect("currencies").clone();
-        let set = match kept.filter(|_| !full) {
-            Some(mut set) => {
+        let kept = self
+            .0
+            .lock()
+            .expect("currencies")
+            .clone()
+            .filter(|(at, _)| !full && at.elapsed() < KEEP_CURRENCIES);
+        let set = match kept {
+            Some((at, mut set)) => {
                 set.extend(loaded_currencies(loaded, as_of));
+                *self.0.lock().expect("currencies") = Some((at, set.clone()));
                 set
             }
-            None => book_currencies(store, Some(loaded)).await?,
+            None => {
+                let set = book_currencies(store, Some(loaded)).await?;
+                *self.0.lock().expect("currencies") =
+                    Some((std::time::Instant::now(), set.clone()));
+                set
+            }
         };
-        *self.0.lock().expect("currencies") = Some(set.clone());
         Ok(resolve_or_reporting(cfg, &set))
     }
 }

@@ -9,11 +9,9 @@ use bellwether_core::series::{primary_source, source_series, AccountSeries};
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::par_map;
 use bellwether_engine::health::{self, HealthConfig};
-use bellwether_features::adoption::{
-    apply as apply_adoption, common_features, AdoptionConfig, Common,
-};
-use bellwether_features::peers::{apply as apply_peers, peer_stats, Peers};
-use bellwether_features::{compute, AccountFeatures, BookContext};
+use bellwether_features::adoption::{AdoptionConfig, Common};
+use bellwether_features::peers::Peers;
+use bellwether_features::{AccountFeatures, BookContext};
 use bellwether_ml::Dataset;
 use bellwether_store::{Book, BookSummary, Store};
 use std::collections::HashMap;
@@ -82,6 +80,8 @@ pub struct Sampling {
     /// How ARR is brought into the reporting currency, as the daily pass does (default: the book's one
     /// currency; a book in several then has no ARR values rather than sums across currencies).
     pub rates: Option<bellwether_core::Rates>,
+    /// What makes a feature common, for adoption, as the daily pass measures it (`[features]`).
+    pub adoption: AdoptionConfig,
 }
 
 impl Default for Sampling {
@@ -92,6 +92,7 @@ impl Default for Sampling {
             until: None,
             spec_as_of: None,
             rates: None,
+            adoption: AdoptionConfig::default(),
         }
     }
 }
@@ -146,12 +147,13 @@ pub fn data_span(summary: &BookSummary) -> Option<(Day, Day)> {
     Some((first, end))
 }
 
-/// Features of every account still a customer on `as_of` (started before it, not yet gone) with its plan, and
-/// with segment peers and the features common where each lives: from these accounts when `stored` is `None` (a
-/// full pass), else the given medians and common features. The one definition the training snapshots and the
-/// daily scoring share; `current_at` is set only for the book's current assessment (see
+/// The features of a day's customers as the daily pass computes them (`engine::assess::features_of`): the
+/// book's accounts still customers that have started, each with its plan, with the segment medians and
+/// common features of these accounts that day, or the `stored` ones of the latest full pass (a pass over a
+/// few accounts). `current_at` is set only for the book's current assessment (see
 /// [`BookContext::current_at`]), and `rates` bring ARR into the reporting currency as the daily pass does
-/// (`None`: the book's one currency).
+/// (without them, the book's one currency).
+#[allow(clippy::too_many_arguments)]
 pub fn features_on(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
@@ -160,6 +162,7 @@ pub fn features_on(
     stored: Option<(Peers, Common)>,
     current_at: Option<bellwether_core::Timestamp>,
     rates: Option<&bellwether_core::Rates>,
+    adoption: &AdoptionConfig,
 ) -> Vec<(AccountFeatures, Option<String>)> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let mut ctx = BookContext::from_summary(summary, as_of);
@@ -174,41 +177,37 @@ pub fn features_on(
     if let Some(now) = current_at {
         ctx = ctx.current(summary, now);
     }
-    let accounts: Vec<_> = book.accounts.iter().collect();
-    let mut feats: Vec<(AccountFeatures, Option<String>)> = par_map(&accounts, |(id, facts)| {
-        let f = compute(id, facts, by_id.get(id).copied(), as_of, &ctx);
-        f.scorable().then(|| {
+    let compare_within = stored.is_none();
+    if let Some((peers, common)) = stored {
+        ctx.peers = peers;
+        ctx.common = common;
+    }
+    let (_, features, _, _) =
+        bellwether_engine::assess::features_of(book, &by_id, &ctx, as_of, adoption, compare_within);
+    features
+        .into_iter()
+        .filter(|f| f.scorable() && book.accounts.contains_key(&f.account_id))
+        .map(|f| {
             let plan = f.plan.clone();
             (f, plan)
         })
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    let (peers, common) = stored.unwrap_or_else(|| {
-        let peers = peer_stats(feats.iter().map(|f| &f.0));
-        let common = common_features(feats.iter().map(|f| &f.0), &AdoptionConfig::default());
-        (peers, common)
-    });
-    for (f, _) in feats.iter_mut() {
-        apply_peers(f, &peers);
-        apply_adoption(f, &common);
-    }
-    feats
+        .collect()
 }
 
 /// The training set of a store's whole book, sampled as [`Sampling::for_book`] fits its history (`step_days`
-/// overrides the spacing) with ARR in `rates` (`None`: the book's one currency); `None` when the store holds
-/// no data to learn from.
+/// overrides the spacing) with ARR in `rates` (`None`: the book's one currency) and adoption measured under
+/// `adoption`, as the daily pass measures them; `None` when the store holds no data to learn from.
 pub async fn from_store<S: Store + ?Sized>(
     store: &S,
     health: &HealthConfig,
     step_days: Option<i32>,
     rates: Option<bellwether_core::Rates>,
+    adoption: &AdoptionConfig,
 ) -> bellwether_store::Result<Option<TrainingSet>> {
     let (book, series, summary) = load(store, None).await?;
     let mut sampling = Sampling::for_book(&summary, step_days);
     sampling.rates = rates;
+    sampling.adoption = adoption.clone();
     Ok(build(&book, &series, &summary, health, &sampling))
 }
 
@@ -295,6 +294,7 @@ pub fn build(
             None,
             None,
             sampling.rates.as_ref(),
+            &sampling.adoption,
         );
         let built = par_map(&customers, |(f, plan)| {
             let id = &f.account_id;

@@ -272,6 +272,7 @@ impl ModelKit for Kit {
     ) -> std::result::Result<Retrained, String> {
         let mut sampling = crate::dataset::Sampling::for_book(input.summary, None);
         sampling.rates = Some(input.rates.clone());
+        sampling.adoption = input.adoption.clone();
         let set = crate::dataset::build(
             input.book,
             input.series,
@@ -492,7 +493,7 @@ pub fn rankings(
             as_of: p.as_of,
             churn_probability: p.probability,
             // A scored account ranks by its churn probability (see `ranking_risk`).
-            priority: bellwether_engine::priority(
+            priority: bellwether_engine::models::model_priority(
                 arr.get(&p.account_id).copied().flatten(),
                 p.probability,
             ),
@@ -500,14 +501,15 @@ pub fn rankings(
         .collect()
 }
 
-/// Scores the given accounts (every account with `None`) as of `day` with the active model and stores the
-/// predictions, and the priorities they give, on that day's assessments. ARR is brought into the reporting
-/// currency under `money`, as the daily pass does, so a priority is the printed ARR × the printed risk.
+/// Scores the given accounts (every account with `None`) as of `day` with the active model, without
+/// re-assessing them, and stores the predictions, and the priorities they give, on that day's assessments.
+/// Features, ARR in the reporting currency and adoption are computed as `engine`'s pass computes them, so a
+/// priority is the printed ARR × the printed risk.
 pub async fn score<S: Store + ?Sized>(
     store: &S,
     accounts: Option<&[AccountId]>,
     day: BookDay,
-    money: &bellwether_core::MoneyConfig,
+    engine: &bellwether_engine::Engine,
 ) -> Result<ScoreOutcome> {
     let (version, bundle) = load_bundle(store, None).await?;
     let t0 = Instant::now();
@@ -523,8 +525,17 @@ pub async fn score<S: Store + ?Sized>(
     let load_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let now = day.current.then(bellwether_core::Timestamp::now);
-    let rates = bellwether_engine::money::rates_or_reporting(store, money, &book).await?;
-    let feats = features_on(&book, &series, &summary, as_of, stored, now, Some(&rates));
+    let rates = bellwether_engine::money::rates_or_reporting(store, &engine.money, &book).await?;
+    let feats = features_on(
+        &book,
+        &series,
+        &summary,
+        as_of,
+        stored,
+        now,
+        Some(&rates),
+        &engine.adoption,
+    );
     let feature_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let predictions = score_features(&bundle, version, &feats, &series, as_of)?;

@@ -774,16 +774,29 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n, "a column is declared twice");
+        // Every declared column has words of its own for a value and for its absence, never the generic
+        // fallback an undeclared name gets.
         for d in FIXED.iter().chain(LATER) {
+            let generic = (
+                format!("{} 3.00", d.name.replace('_', " ")),
+                format!("{} unknown", d.name.replace('_', " ")),
+            );
             let said = crate::explain::describe(d.name, 3.0);
-            assert_eq!(
-                said,
-                (d.says)(3.0),
-                "`{}` is said by its declaration",
+            assert!(
+                !said.is_empty() && said != generic.0,
+                "`{}`: {said}",
                 d.name
             );
-            assert_ne!(said, format!("{} 3.00", d.name.replace('_', " ")));
+            let missing = crate::explain::describe(d.name, f64::NAN);
+            assert!(!missing.contains("NaN"), "`{}`: {missing}", d.name);
+            if d.missing.is_some() {
+                assert_ne!(missing, generic.1, "`{}`", d.name);
+            }
         }
+        assert_eq!(
+            crate::explain::describe("not_a_column", 3.0),
+            "not a column 3.00"
+        );
         assert_eq!(
             crate::explain::describe("days_to_renewal", f64::NAN),
             "renewal date unknown"

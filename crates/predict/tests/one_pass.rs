@@ -64,7 +64,7 @@ async fn the_one_pass_gives_the_health_signals_and_probabilities_of_assess_then_
     let one = imported(dir.path(), &book, "one").await;
 
     // One trained version, stored active in both.
-    let set = dataset::from_store(&old, &Default::default(), None, None)
+    let set = dataset::from_store(&old, &Default::default(), None, None, &Default::default())
         .await
         .unwrap()
         .unwrap();
@@ -86,7 +86,7 @@ async fn the_one_pass_gives_the_health_signals_and_probabilities_of_assess_then_
     let rules_only = Engine::default();
     let assessed = reassess(&old, &rules_only, None, day).await.unwrap();
     assert!(assessed.predictions.is_empty());
-    let scored = score::score(&old, None, day, &Default::default())
+    let scored = score::score(&old, None, day, &Engine::default())
         .await
         .unwrap();
 

@@ -192,7 +192,16 @@ fn drivers_add_up_and_name_the_true_cause_of_troubled_accounts() {
     // Scored on a day: the drivers' points add up to the move from the base probability.
     let (_, end) = dataset::data_span(&f.summary).unwrap();
     let day = end.plus(-120);
-    let feats = features_on(&f.book, &f.series, &f.summary, day, None, None, None);
+    let feats = features_on(
+        &f.book,
+        &f.series,
+        &f.summary,
+        day,
+        None,
+        None,
+        None,
+        &Default::default(),
+    );
     let preds = score_features(&bundle, 1, &feats, &f.series, day).unwrap();
     assert_eq!(preds.len(), feats.len());
     for p in &preds {

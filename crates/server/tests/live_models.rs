@@ -44,10 +44,16 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
     import_dir(&*store, &book, &ImportOptions::default())
         .await
         .unwrap();
-    let set = dataset::from_store(&*store, &Default::default(), None, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let set = dataset::from_store(
+        &*store,
+        &Default::default(),
+        None,
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let customer = set.rows.last().unwrap().account.clone();
     let other = set
         .rows

@@ -513,7 +513,7 @@ fn prediction(account: &str, day: i32, target: &str, p: f64, drivers: usize) -> 
 }
 
 /// Predictions read back per account and day (the latest by default), every target, drivers included; the
-/// rankings they give land on the day's assessments.
+/// rankings they give land on the day's assessments; a save replaces the account's predictions of the day.
 pub async fn predictions_read_by_account_and_day_and_rank_the_assessment<S: Store>(s: &S) {
     s.save_assessments(Day(100), true, &[assessment("a1", 100, 80.0)], &[])
         .await
@@ -564,6 +564,26 @@ pub async fn predictions_read_by_account_and_day_and_rank_the_assessment<S: Stor
     let ranked = s.assessments(None).await.unwrap();
     assert_eq!(ranked[0].churn_probability, Some(0.3));
     assert_eq!(ranked[0].priority, 3_000.0);
+    // A later save of an account's day replaces all its predictions of that day (another version may score
+    // other targets); other accounts keep theirs.
+    s.save_predictions(&[prediction("a1", 100, "churn_30d", 0.1, 0)], &[])
+        .await
+        .unwrap();
+    let a1 = s
+        .predictions(Some(&id("a1")), Some(Day(100)))
+        .await
+        .unwrap();
+    assert_eq!(
+        a1.iter().map(|p| p.target.as_str()).collect::<Vec<_>>(),
+        ["churn_30d"]
+    );
+    assert_eq!(
+        s.predictions(Some(&id("a2")), Some(Day(100)))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Segment medians and common features are kept per day and read back for that day (the medians: the latest

@@ -16,7 +16,7 @@ INSERT INTO account_predictions (account_id, as_of, predictions)
                'probability', probability,
                'base_probability', base_probability,
                'model_version', model_version,
-               'drivers', json(drivers)))
+               'drivers', CASE WHEN json_valid(drivers) THEN json(drivers) ELSE json('[]') END))
     FROM (SELECT * FROM predictions ORDER BY account_id, as_of, target)
     GROUP BY account_id, as_of;
 

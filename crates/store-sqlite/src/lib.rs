@@ -1060,7 +1060,8 @@ mod tests {
             r#"INSERT INTO predictions VALUES ('a1', 100, 'churn_90d', 0.25, 0.1, 3, '[{"reason":"usage","points":15.0,"text":"usage fell (+15 points of churn)"}]');
                INSERT INTO predictions VALUES ('a1', 100, 'churn_180d', 0.4, 0.2, 3, '[]');
                INSERT INTO predictions VALUES ('a2', 100, 'churn_90d', 0.05, 0.1, 3, '[]');
-               INSERT INTO predictions VALUES ('a1', 99, 'churn_90d', 0.2, 0.1, 2, '[]');"#,
+               INSERT INTO predictions VALUES ('a1', 99, 'churn_90d', 0.2, 0.1, 2, '[]');
+               INSERT INTO predictions VALUES ('a3', 99, 'churn_90d', 0.3, 0.1, 2, 'not json');"#,
         )
         .unwrap();
         let tx = c.transaction().unwrap();
@@ -1092,6 +1093,17 @@ mod tests {
         let older = models::predictions(&c, Some(&AccountId::from("a1")), Some(Day(99))).unwrap();
         assert_eq!(older.len(), 1);
         assert_eq!(older[0].probability, 0.2);
+        // Drivers that were not JSON move as none, the prediction kept.
+        let damaged = models::predictions(&c, Some(&AccountId::from("a3")), Some(Day(99))).unwrap();
+        assert_eq!((damaged[0].probability, damaged[0].drivers.len()), (0.3, 0));
+        // A probability that is not a number is refused, not stored.
+        {
+            let tx = c.transaction().unwrap();
+            let mut nan = all[0].clone();
+            nan.probability = f64::NAN;
+            let e = models::save_predictions(&tx, &[nan], &[]).unwrap_err();
+            assert!(e.to_string().contains("not a probability"), "{e}");
+        }
         // Written back, a long document is compressed and reads the same.
         let tx = c.transaction().unwrap();
         let mut long = all.clone();

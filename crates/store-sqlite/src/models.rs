@@ -115,6 +115,7 @@ struct Stored {
     probability: f64,
     base_probability: f64,
     model_version: i64,
+    #[serde(default)]
     drivers: Vec<bellwether_core::model::Driver>,
 }
 
@@ -141,6 +142,15 @@ pub(crate) fn save_predictions(
         by.entry((&p.account_id, p.as_of)).or_default().push(p);
     }
     for ((id, as_of), mut preds) in by {
+        if let Some(p) = preds
+            .iter()
+            .find(|p| !p.probability.is_finite() || !p.base_probability.is_finite())
+        {
+            return Err(StoreError::Corrupt(format!(
+                "the {} prediction of {id} on day {} is not a probability ({}, base {}); nothing was stored",
+                p.target, as_of.0, p.probability, p.base_probability
+            )));
+        }
         preds.sort_by(|a, b| a.target.cmp(&b.target));
         let stored: Vec<StoredRef> = preds
             .into_iter()
@@ -200,11 +210,15 @@ pub(crate) fn predictions(
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db_err)? {
         let id = AccountId::from(r.get_ref(0).map_err(db_err)?.as_str().map_err(bad)?);
-        let stored: Vec<Stored> = crate::rows::unpack_json(r, 1).map_err(|m| {
-            bad(format!(
-                "the predictions of {id} on day {day} are damaged: {m}"
-            ))
-        })?;
+        // A damaged row costs that account's predictions of the day, not everyone's.
+        let mut stored: Vec<Stored> = match crate::rows::unpack_json(r, 1) {
+            Ok(s) => s,
+            Err(m) => {
+                tracing::warn!(account = %id, day, "stored predictions are damaged and were skipped: {m}");
+                continue;
+            }
+        };
+        stored.sort_by(|a, b| a.target.cmp(&b.target));
         out.extend(stored.into_iter().map(|p| Prediction {
             account_id: id.clone(),
             as_of: Day(day),

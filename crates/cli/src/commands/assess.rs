@@ -166,7 +166,7 @@ pub fn model_line(out: &bellwether_engine::AssessOutcome) -> Option<String> {
     }
     match (m.version, &m.problem) {
         (Some(v), _) => line.push_str(&format!(
-            "model version {v} scored {} accounts ({} predictions, {:.2} s of which drivers {:.2} s)",
+            "model version {v} scored {} accounts ({} predictions, {:.2} s of which the targets explained with drivers {:.2} s)",
             out.predictions
                 .iter()
                 .map(|p| &p.account_id)

@@ -112,7 +112,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
             let registered =
                 score::register(&store, bundle, &train_cfg, score::Activation::WhenBetter).await?;
             if registered.active {
-                score::score(&store, None, day, &settings.money).await?;
+                score::score(&store, None, day, &settings.engine()).await?;
             }
             Some(bundle.default_target)
         }

@@ -139,7 +139,7 @@ pub(crate) async fn training_set(
     step: Option<i32>,
 ) -> Result<TrainingSet, CliError> {
     let rates = super::assess::book_rates(store, settings).await?;
-    dataset::from_store(store, &settings.health, step, Some(rates))
+    dataset::from_store(store, &settings.health, step, Some(rates), &settings.adoption)
         .await?
         .ok_or_else(|| {
         CliError::new(
@@ -155,7 +155,7 @@ async fn score_today(
     settings: &Settings,
 ) -> Result<score::ScoreOutcome, CliError> {
     let day = super::book_day(store, None).await?;
-    Ok(score::score(store, None, day, &settings.money).await?)
+    Ok(score::score(store, None, day, &settings.engine()).await?)
 }
 
 /// Trains a version on the whole history, stores it, and (when activated) scores the latest day.
@@ -324,7 +324,7 @@ pub async fn score_cmd(settings: &Settings, a: ScoreArgs) -> Result<ExitCode, Cl
         &store,
         None,
         super::book_day(&store, a.as_of).await?,
-        &settings.money,
+        &settings.engine(),
     )
     .await?;
     if a.json {
@@ -559,6 +559,7 @@ pub async fn run_backtest(
         ));
     };
     let mut sampling = Sampling::for_book(&summary, step);
+    sampling.adoption = settings.adoption.clone();
     // Columns are chosen before the first cut-off, so no later data picks them: the cut-offs of the longest
     // window the target may have (its horizon and the longest grace period) lie no later than the fitted ones.
     let widest = |t: Target| t.horizon().unwrap_or(210) + bellwether_predict::labels::GRACE_DAYS;
