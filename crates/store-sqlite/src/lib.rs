@@ -741,6 +741,9 @@ impl bellwether_store::Store for SqliteStore {
         rows: &[Assessment],
         ended: &[AccountId],
     ) -> Result<()> {
+        // Encoded before the write, on all cores, outside the writer's lock.
+        let comps = rows::par_pack(rows, |a| serde_json::to_string(&a.components))
+            .map_err(StoreError::Corrupt)?;
         let rows = rows.to_vec();
         let ended = ended.to_vec();
         self.write_tx(move |tx| {
@@ -774,8 +777,7 @@ impl bellwether_store::Store for SqliteStore {
                     later.execute(params![id.0, as_of.0]).map_err(db_err)?;
                 }
             }
-            for a in &rows {
-                let comps = rows::pack_json(serde_json::to_string(&a.components).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            for (a, comps) in rows.iter().zip(comps) {
                 st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps])
                     .map_err(db_err)?;
                 set_current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
@@ -1025,9 +1027,10 @@ impl bellwether_store::Store for SqliteStore {
     }
 
     async fn save_predictions(&self, rows: &[Prediction], rankings: &[Ranking]) -> Result<()> {
-        let rows = rows.to_vec();
+        // Encoded before the write, on all cores, outside the writer's lock.
+        let packed = models::pack_predictions(rows)?;
         let rankings = rankings.to_vec();
-        self.write_tx(move |tx| models::save_predictions(tx, &rows, &rankings))
+        self.write_tx(move |tx| models::save_packed(tx, &packed, &rankings))
             .await
     }
 
@@ -1097,13 +1100,10 @@ mod tests {
         let damaged = models::predictions(&c, Some(&AccountId::from("a3")), Some(Day(99))).unwrap();
         assert_eq!((damaged[0].probability, damaged[0].drivers.len()), (0.3, 0));
         // A probability that is not a number is refused, not stored.
-        {
-            let tx = c.transaction().unwrap();
-            let mut nan = all[0].clone();
-            nan.probability = f64::NAN;
-            let e = models::save_predictions(&tx, &[nan], &[]).unwrap_err();
-            assert!(e.to_string().contains("not a probability"), "{e}");
-        }
+        let mut nan = all[0].clone();
+        nan.probability = f64::NAN;
+        let e = models::pack_predictions(&[nan]).unwrap_err();
+        assert!(e.to_string().contains("not a probability"), "{e}");
         // Written back, a long document is compressed and reads the same.
         let tx = c.transaction().unwrap();
         let mut long = all.clone();
@@ -1111,7 +1111,7 @@ mod tests {
             p.as_of = Day(101);
             p.drivers = (0..5).map(|_| all[1].drivers[0].clone()).collect();
         }
-        models::save_predictions(&tx, &long, &[]).unwrap();
+        models::save_packed(&tx, &models::pack_predictions(&long).unwrap(), &[]).unwrap();
         tx.commit().unwrap();
         let kind: String = c
             .query_row(

@@ -119,11 +119,51 @@ struct Stored {
     drivers: Vec<bellwether_core::model::Driver>,
 }
 
-/// Stores predictions, one row per account and day holding every target (a row replaces that account's
-/// predictions for the day), and writes the rankings onto the day's assessments.
-pub(crate) fn save_predictions(
+/// A day's predictions of one account, encoded for its row: `(account, day, document)`.
+pub(crate) type PackedRow = (String, i32, rusqlite::types::Value);
+
+/// Encodes predictions into one row per account and day holding every target (by target), on all cores;
+/// a probability that is not a number is refused.
+pub(crate) fn pack_predictions(rows: &[Prediction]) -> Result<Vec<PackedRow>> {
+    let mut by: std::collections::BTreeMap<(&AccountId, Day), Vec<&Prediction>> =
+        std::collections::BTreeMap::new();
+    for p in rows {
+        if !p.probability.is_finite() || !p.base_probability.is_finite() {
+            return Err(StoreError::Corrupt(format!(
+                "the {} prediction of {} on day {} is not a probability ({}, base {}); nothing was stored",
+                p.target, p.account_id, p.as_of.0, p.probability, p.base_probability
+            )));
+        }
+        by.entry((&p.account_id, p.as_of)).or_default().push(p);
+    }
+    let groups: Vec<((&AccountId, Day), Vec<&Prediction>)> = by.into_iter().collect();
+    let docs = crate::rows::par_pack(&groups, |(_, preds)| {
+        let mut stored: Vec<StoredRef> = preds
+            .iter()
+            .map(|p| StoredRef {
+                target: &p.target,
+                probability: p.probability,
+                base_probability: p.base_probability,
+                model_version: p.model_version,
+                drivers: &p.drivers,
+            })
+            .collect();
+        stored.sort_by(|a, b| a.target.cmp(b.target));
+        serde_json::to_string(&stored)
+    })
+    .map_err(bad)?;
+    Ok(groups
+        .iter()
+        .zip(docs)
+        .map(|(((id, day), _), doc)| (id.as_str().to_string(), day.0, doc))
+        .collect())
+}
+
+/// Stores encoded predictions (a row replaces that account's predictions for the day), and writes the
+/// rankings onto the day's assessments.
+pub(crate) fn save_packed(
     tx: &Transaction,
-    rows: &[Prediction],
+    rows: &[PackedRow],
     rankings: &[Ranking],
 ) -> Result<()> {
     let mut ins = tx
@@ -136,35 +176,8 @@ pub(crate) fn save_predictions(
             "UPDATE assessments SET churn_probability = ?3, priority = ?4 WHERE account_id = ?1 AND as_of = ?2",
         )
         .map_err(db_err)?;
-    let mut by: std::collections::BTreeMap<(&AccountId, Day), Vec<&Prediction>> =
-        std::collections::BTreeMap::new();
-    for p in rows {
-        by.entry((&p.account_id, p.as_of)).or_default().push(p);
-    }
-    for ((id, as_of), mut preds) in by {
-        if let Some(p) = preds
-            .iter()
-            .find(|p| !p.probability.is_finite() || !p.base_probability.is_finite())
-        {
-            return Err(StoreError::Corrupt(format!(
-                "the {} prediction of {id} on day {} is not a probability ({}, base {}); nothing was stored",
-                p.target, as_of.0, p.probability, p.base_probability
-            )));
-        }
-        preds.sort_by(|a, b| a.target.cmp(&b.target));
-        let stored: Vec<StoredRef> = preds
-            .into_iter()
-            .map(|p| StoredRef {
-                target: &p.target,
-                probability: p.probability,
-                base_probability: p.base_probability,
-                model_version: p.model_version,
-                drivers: &p.drivers,
-            })
-            .collect();
-        let json = crate::rows::pack_json(serde_json::to_string(&stored).map_err(bad)?);
-        ins.execute(params![id.as_str(), as_of.0, json])
-            .map_err(db_err)?;
+    for (id, day, doc) in rows {
+        ins.execute(params![id, day, doc]).map_err(db_err)?;
     }
     for r in rankings {
         upd.execute(params![

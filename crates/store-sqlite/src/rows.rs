@@ -179,6 +179,39 @@ pub(crate) fn pack_json(json: String) -> rusqlite::types::Value {
     }
 }
 
+/// [`pack_json`] of `json(item)` for every item, on all cores, in order (a pass stores tens of thousands of
+/// documents; encoding them is most of the work of storing them).
+pub(crate) fn par_pack<T: Sync>(
+    items: &[T],
+    json: impl Fn(&T) -> serde_json::Result<String> + Sync,
+) -> std::result::Result<Vec<rusqlite::types::Value>, String> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().div_ceil(1024).max(1));
+    let per = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(|| {
+                    chunk
+                        .iter()
+                        .map(|t| json(t).map(pack_json).map_err(|e| e.to_string()))
+                        .collect::<std::result::Result<Vec<_>, String>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for p in parts {
+            out.extend(
+                p.join()
+                    .map_err(|_| "encoding a document panicked".to_string())??,
+            );
+        }
+        Ok(out)
+    })
+}
+
 /// Reads a column written by [`pack_json`] (or plain JSON text, as older rows hold) into `T`.
 pub(crate) fn unpack_json<T: serde::de::DeserializeOwned>(
     r: &Row,
