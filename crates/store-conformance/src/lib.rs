@@ -58,11 +58,13 @@ macro_rules! conformance {
     };
 }
 
-fn id(s: &str) -> AccountId {
+/// An account id (a fixture for a backend's own tests too, as are [`fact`], [`ticket`] and [`every_kind`]).
+pub fn id(s: &str) -> AccountId {
     AccountId(s.into())
 }
 
-fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
+/// An attribute change received 5 ms after it became valid.
+pub fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
     AttrFact {
         subject: subject.into(),
         attr: attr.into(),
@@ -72,9 +74,11 @@ fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
     }
 }
 
-const DAY_MS: i64 = 86_400_000;
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
 
-fn ticket(tid: &str, account: &str, day: i32) -> Ticket {
+/// An open high-priority ticket of contact `c1`, opened on `day`, with text that needs escaping.
+pub fn ticket(tid: &str, account: &str, day: i32) -> Ticket {
     Ticket {
         id: tid.into(),
         account_id: id(account),
@@ -95,8 +99,8 @@ fn ticket(tid: &str, account: &str, day: i32) -> Ticket {
     }
 }
 
-/// A batch with a record of every kind for two accounts.
-fn every_kind() -> WriteBatch {
+/// A batch with a record of every kind for two accounts (`a1`, `a2`).
+pub fn every_kind() -> WriteBatch {
     WriteBatch {
         source: "conformance".into(),
         kind: "mixed".into(),

@@ -604,124 +604,10 @@ mod tests {
         assert_eq!(kind, "blob");
         assert_eq!(models::predictions(&c, None, Some(Day(101))).unwrap(), long);
     }
-    use bellwether_core::model::{
-        BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome, OutcomeKind,
-        Priority, Response, Subscription, Ticket,
-    };
-    use bellwether_core::{ContactId, Currency, Money};
+    use bellwether_core::model::Contact;
+    use bellwether_core::ContactId;
     use bellwether_store::Store;
-
-    fn fact(subject: &str, attr: &str, at: i64, value: Option<&str>) -> AttrFact {
-        AttrFact {
-            subject: subject.into(),
-            attr: attr.into(),
-            valid_from: Timestamp(at),
-            value: value.map(str::to_string),
-            received_at: Timestamp(at + 5),
-        }
-    }
-
-    fn ticket(id: &str, account: &str, at: i64, sentiment: Option<f64>) -> Ticket {
-        Ticket {
-            id: id.into(),
-            account_id: AccountId(account.into()),
-            contact_id: Some(ContactId("c1".into())),
-            opened_at: Timestamp(at),
-            closed_at: (at % 2 == 0).then_some(Timestamp(at + 100)),
-            priority: Priority::parse("high").unwrap(),
-            status: "open".into(),
-            escalated: true,
-            first_response_minutes: Some(12.5),
-            resolution_minutes: None,
-            sla_breached: false,
-            csat: Some(4.0),
-            subject: "Export fails".into(),
-            body: "Ünïcode body, \"quoted\"".into(),
-            sentiment,
-            received_at: Timestamp(at + 1),
-        }
-    }
-
-    fn batch() -> WriteBatch {
-        let a = |s: &str| AccountId(s.into());
-        WriteBatch {
-            source: "test".into(),
-            kind: "mixed".into(),
-            account_attrs: vec![
-                fact("a1", "segment", 10, Some("smb")),
-                fact("a1", "seats", 20, None),
-                fact("a2", "owner", -30, Some("Ann")),
-            ],
-            contacts: vec![
-                Contact {
-                    id: ContactId("c1".into()),
-                    account_id: a("a1"),
-                    email: Some("x@y.z".into()),
-                    name: None,
-                    first_seen: Some(Timestamp(5)),
-                },
-                Contact {
-                    id: ContactId("c2".into()),
-                    account_id: a("a2"),
-                    email: None,
-                    name: Some("Bo".into()),
-                    first_seen: None,
-                },
-            ],
-            contact_attrs: vec![fact("c1", "role", 7, Some("champion"))],
-            tickets: vec![
-                ticket("t1", "a1", 100, Some(-0.5)),
-                ticket("t2", "a1", 99, None),
-            ],
-            billing: vec![BillingEvent {
-                id: "b1".into(),
-                account_id: a("a2"),
-                at: Timestamp(300),
-                kind: BillingKind::parse("payment_failed").unwrap(),
-                amount: Some(Money {
-                    minor: -1234,
-                    currency: Currency::parse("EUR").unwrap(),
-                }),
-                mrr_delta: None,
-                seats_delta: Some(-3),
-                plan: Some("pro".into()),
-                received_at: Timestamp(301),
-            }],
-            subscriptions: vec![Subscription {
-                id: "s1".into(),
-                account_id: a("a1"),
-                plan: "pro".into(),
-                start: Day(-3),
-                end: Some(Day(400)),
-                mrr: Money {
-                    minor: 9900,
-                    currency: Currency::USD,
-                },
-                quantity: 10,
-                term_days: Some(365),
-                received_at: Timestamp(2),
-            }],
-            interactions: vec![Interaction {
-                id: "i1".into(),
-                account_id: a("a2"),
-                contact_id: None,
-                at: Timestamp(50),
-                kind: InteractionKind::parse("nps").unwrap(),
-                response: Some(Response::parse("accepted").unwrap()),
-                score: Some(3.0),
-                note: "slow".into(),
-                received_at: Timestamp(51),
-            }],
-            outcomes: vec![Outcome {
-                account_id: a("a1"),
-                date: Day(500),
-                kind: OutcomeKind::parse("churned").unwrap(),
-                arr_delta: Some(-100),
-                received_at: Timestamp(9),
-            }],
-            ..Default::default()
-        }
-    }
+    use bellwether_store_conformance::{every_kind as batch, fact, ticket, DAY_MS};
 
     /// The book as the fact tables give it, for comparing with the packs.
     fn from_tables(s: &SqliteStore) -> Book {
@@ -755,15 +641,6 @@ mod tests {
         let book = s.load_book(None).await.unwrap();
         same(&from_tables(&s), &book);
         assert_eq!(book.accounts[&AccountId("a1".into())].tickets.len(), 2);
-        assert_eq!(
-            s.load_book(Some(&[AccountId("a2".into()), AccountId("zz".into())]))
-                .await
-                .unwrap()
-                .accounts
-                .keys()
-                .collect::<Vec<_>>(),
-            [&AccountId("a2".into())]
-        );
         // A ticket re-sent under another account, a contact moved, a corrected attribute: the accounts they
         // left are repacked too.
         let mut b = WriteBatch {
@@ -771,7 +648,7 @@ mod tests {
             kind: "mixed".into(),
             ..Default::default()
         };
-        b.tickets.push(ticket("t1", "a3", 100, None));
+        b.tickets.push(ticket("t1", "a3", 30));
         b.contacts.push(Contact {
             id: ContactId("c1".into()),
             account_id: AccountId("a2".into()),
@@ -779,9 +656,9 @@ mod tests {
             name: None,
             first_seen: None,
         });
-        b.contact_attrs.push(fact("c2", "role", 8, Some("user")));
+        b.contact_attrs.push(fact("c1", "role", 8, Some("user")));
         b.account_attrs
-            .push(fact("a1", "segment", 10, Some("enterprise")));
+            .push(fact("a1", "segment", 10 * DAY_MS, Some("enterprise")));
         s.write(b).await.unwrap();
         s.settle().await.unwrap();
         let book = s.load_book(None).await.unwrap();
