@@ -71,6 +71,8 @@ pub struct TrainInput<'a> {
 pub struct Retrained {
     /// The registry record (bundle included).
     pub record: ModelRecord,
+    /// Whether it replaces the active version (the kit's activation rule decides).
+    pub activate: bool,
     /// Why it should not replace the active version (it did not beat the rules score), if so.
     pub held_back: Option<String>,
 }
@@ -176,8 +178,7 @@ impl Models {
             let full = store.model(Some(active.version)).await?;
             match full.map(|rec| self.kit.retrain(&input, &rec)) {
                 Some(Ok(r)) => {
-                    let activate = r.held_back.is_none();
-                    let version = store.save_model(r.record, activate).await?;
+                    let version = store.save_model(r.record, r.activate).await?;
                     note.retrained = Some((version, r.held_back));
                     if let Some(rec) = store.models().await?.into_iter().find(|v| v.active) {
                         active = rec;
@@ -225,13 +226,14 @@ impl Models {
 
 /// An account's stored predictions with the drivers of every target: the pass stores drivers for the ranking
 /// target and expansion only, so the others are computed here, for the stored day, as the pass computes them
-/// (see [`crate::assess::explain_accounts`]). `current` says whether that day is the book's current day.
+/// (see [`crate::assess::explain_accounts`]). `clock` is the caller's, for whether that day is the book's
+/// current one.
 pub async fn with_drivers<S: Store + ?Sized>(
     store: &S,
     engine: &crate::Engine,
     account: &AccountId,
     stored: Vec<Prediction>,
-    current: bool,
+    clock: crate::Clock,
 ) -> Result<Vec<Prediction>> {
     let Some(first) = stored.first() else {
         return Ok(stored);
@@ -239,9 +241,11 @@ pub async fn with_drivers<S: Store + ?Sized>(
     if stored.iter().all(|p| !p.drivers.is_empty()) {
         return Ok(stored);
     }
+    // The stored day is the book's current one when the caller's clock says so today.
+    let today = crate::book_day(store, clock, None).await?;
     let day = crate::BookDay {
         day: first.as_of,
-        current,
+        current: today.is_some_and(|t| t.current && t.day == first.as_of),
     };
     // Explaining is a convenience of the page: when it cannot be done, the stored predictions are shown.
     let fresh = match crate::assess::explain_accounts(

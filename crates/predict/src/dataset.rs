@@ -148,7 +148,7 @@ pub fn data_span(summary: &BookSummary) -> Option<(Day, Day)> {
 }
 
 /// The features of a day's customers as the daily pass computes them (`engine::assess::features_of`): the
-/// book's accounts still customers that have started, each with its plan, with the segment medians and
+/// book's accounts still customers that have started, with the segment medians and
 /// common features of these accounts that day, or the `stored` ones of the latest full pass (a pass over a
 /// few accounts). `current_at` is set only for the book's current assessment (see
 /// [`BookContext::current_at`]), and `rates` bring ARR into the reporting currency as the daily pass does
@@ -163,7 +163,7 @@ pub fn features_on(
     current_at: Option<bellwether_core::Timestamp>,
     rates: Option<&bellwether_core::Rates>,
     adoption: &AdoptionConfig,
-) -> Vec<(AccountFeatures, Option<String>)> {
+) -> Vec<AccountFeatures> {
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let mut ctx = BookContext::from_summary(summary, as_of);
     // Without configured rates ARR is learned from in the book's one currency; a book in several gives no ARR
@@ -187,10 +187,6 @@ pub fn features_on(
     features
         .into_iter()
         .filter(|f| f.scorable() && book.accounts.contains_key(&f.account_id))
-        .map(|f| {
-            let plan = f.plan.clone();
-            (f, plan)
-        })
         .collect()
 }
 
@@ -296,11 +292,11 @@ pub fn build(
             sampling.rates.as_ref(),
             &sampling.adoption,
         );
-        let built = par_map(&customers, |(f, plan)| {
+        let built = par_map(&customers, |f| {
             let id = &f.account_id;
             let tl = &timelines[id];
             let mut v = Vec::with_capacity(columns.len());
-            spec.vectorise(f, plan.as_deref(), by_id.get(id).copied(), &mut v);
+            spec.vectorise(f, by_id.get(id).copied(), &mut v);
             let h = health::score(f, health_cfg).score;
             let labels = Target::ALL.map(|t| tl.label(t, day, f.days_to_renewal));
             let renewal_known = f.days_to_renewal.is_some()

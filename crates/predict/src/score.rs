@@ -239,9 +239,7 @@ fn vectors(
 ) -> Dataset {
     let x_rows: Vec<Vec<f64>> = par_map(rows, |r| {
         let mut v = Vec::with_capacity(columns.len());
-        bundle
-            .spec
-            .vectorise(r.features, r.features.plan.as_deref(), r.series, &mut v);
+        bundle.spec.vectorise(r.features, r.series, &mut v);
         match positions {
             None => v,
             Some(p) => p.iter().map(|&i| v[i]).collect(),
@@ -287,6 +285,7 @@ impl ModelKit for Kit {
         let activate = Activation::WhenBetter.activates(held_back.as_deref());
         Ok(Retrained {
             record: bundle.record(&cfg, activate),
+            activate,
             held_back,
         })
     }
@@ -301,7 +300,7 @@ pub fn models(policy: bellwether_engine::ModelPolicy) -> bellwether_engine::Mode
 pub fn score_features(
     bundle: &Bundle,
     version: i64,
-    feats: &[(AccountFeatures, Option<String>)],
+    feats: &[AccountFeatures],
     series: &[(AccountId, AccountSeries)],
     as_of: Day,
 ) -> Result<Vec<Prediction>> {
@@ -309,7 +308,7 @@ pub fn score_features(
     let (columns, positions) = model_columns(bundle, version)?;
     let rows: Vec<ScoreRow> = feats
         .iter()
-        .map(|(f, _)| ScoreRow {
+        .map(|f| ScoreRow {
             features: f,
             series: by_id.get(&f.account_id).copied(),
         })
@@ -474,7 +473,7 @@ pub async fn load_bundle<S: Store + ?Sized>(
 /// account's churn probability and the priority computed from it and the ARR its assessment is printed with
 /// (the same features). Nothing when the bundle has no churn target.
 pub fn rankings(
-    feats: &[(AccountFeatures, Option<String>)],
+    feats: &[AccountFeatures],
     predictions: &[Prediction],
     default: Option<Target>,
 ) -> Vec<Ranking> {
@@ -483,7 +482,7 @@ pub fn rankings(
     };
     let arr: HashMap<&AccountId, Option<bellwether_core::Money>> = feats
         .iter()
-        .map(|(f, _)| (&f.account_id, f.arr_reporting))
+        .map(|f| (&f.account_id, f.arr_reporting))
         .collect();
     predictions
         .iter()

@@ -651,11 +651,10 @@ impl FeatureSpec {
         out
     }
 
-    /// The column values of an account as of `f.as_of`.
+    /// The column values of an account as of `f.as_of` (its plan that day is `f.plan`).
     pub fn vectorise(
         &self,
         f: &AccountFeatures,
-        plan: Option<&str>,
         series: Option<&AccountSeries>,
         out: &mut Vec<f64>,
     ) {
@@ -671,7 +670,7 @@ impl FeatureSpec {
             }
         };
         one_hot(f.segment.as_deref(), &self.segments, out);
-        one_hot(plan, &self.plans, out);
+        one_hot(f.plan.as_deref(), &self.plans, out);
         out.extend(LATER.iter().map(value));
         let as_of = f.as_of;
         for e in &self.events {

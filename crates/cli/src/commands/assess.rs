@@ -269,11 +269,14 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     let signals = store.signals(filter).await?;
     // Every target with its drivers: those the pass stores without are computed for the stored day.
     let stored = store.predictions(Some(&id), None).await?;
-    let today = super::book_day(&store, None).await?;
-    let current = today.current && stored.first().is_some_and(|p| p.as_of == today.day);
-    let predictions =
-        bellwether_engine::models::with_drivers(&store, &settings.engine(), &id, stored, current)
-            .await?;
+    let predictions = bellwether_engine::models::with_drivers(
+        &store,
+        &settings.engine(),
+        &id,
+        stored,
+        bellwether_engine::Clock::Files,
+    )
+    .await?;
     let model = bellwether_predict::score::status(&store).await?;
     if a.json {
         let v = serde_json::json!({"account": view, "assessment": history.last(), "signals": signals, "predictions": predictions, "model": model, "health_history": history.iter().map(|h| (h.as_of.to_string(), h.health)).collect::<Vec<_>>()});

@@ -137,13 +137,14 @@ async fn account<S: LiveStore>(
         .await?;
     // Every target with its drivers: those the pass stores without are computed for the stored day.
     let stored = st.store.predictions(Some(&aid), None).await?;
-    let today =
-        bellwether_engine::book_day(&*st.store, bellwether_engine::Clock::Live, None).await?;
-    let current =
-        today.is_some_and(|t| t.current && stored.first().is_some_and(|p| p.as_of == t.day));
-    let predictions =
-        bellwether_engine::models::with_drivers(&*st.store, &st.engine, &aid, stored, current)
-            .await?;
+    let predictions = bellwether_engine::models::with_drivers(
+        &*st.store,
+        &st.engine,
+        &aid,
+        stored,
+        bellwether_engine::Clock::Live,
+    )
+    .await?;
     let model = bellwether_predict::score::status(&*st.store)
         .await
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
