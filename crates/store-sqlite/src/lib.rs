@@ -20,7 +20,6 @@ mod inbox;
 mod live;
 mod migrations;
 mod models;
-mod packed;
 mod pool;
 mod reads;
 mod rows;
@@ -606,6 +605,7 @@ mod tests {
     }
     use bellwether_core::model::Contact;
     use bellwether_core::ContactId;
+    use bellwether_store::codec::facts;
     use bellwether_store::Store;
     use bellwether_store_conformance::{every_kind as batch, fact, ticket, DAY_MS};
 
@@ -680,12 +680,12 @@ mod tests {
             f
         };
         let mut blob = Vec::new();
-        packed::encode_into(&f, &mut blob);
-        assert_eq!(packed::decode("a1", &blob).unwrap(), f);
+        facts::encode_into(&f, &mut blob);
+        assert_eq!(facts::decode("a1", &blob).unwrap(), f);
         for cut in [0, 1, blob.len() / 2, blob.len() - 1] {
-            assert!(packed::decode("a1", &blob[..cut]).is_err());
+            assert!(facts::decode("a1", &blob[..cut]).is_err());
         }
         blob.push(0);
-        assert!(packed::decode("a1", &blob).is_err());
+        assert!(facts::decode("a1", &blob).is_err());
     }
 }

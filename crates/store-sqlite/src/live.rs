@@ -2,8 +2,8 @@
 //! pending messages and exact distinct-user counts (migrations `0006_server.sql` and `0007_inbox.sql`).
 
 use crate::{db_err, write_batch, SqliteStore};
-use bellwether_core::series::AccountSeries;
-use bellwether_core::{AccountId, Day, Timestamp};
+use bellwether_core::{AccountId, Timestamp};
+use bellwether_store::codec::distinct;
 use bellwether_store::{
     ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
     Result, StoreError, WriteSummary,
@@ -21,15 +21,6 @@ fn key_row(r: &Row) -> rusqlite::Result<ApiKey> {
         created_at: Timestamp(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
     })
-}
-
-/// The distinct-user table's key of an account's series.
-fn series_key(account: &AccountId, metric: &str) -> i64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(account.as_str().as_bytes());
-    h.update(&[0]);
-    h.update(metric.as_bytes());
-    h.digest() as i64
 }
 
 impl SqliteStore {
@@ -306,68 +297,22 @@ impl LiveStore for SqliteStore {
                 let mut ins = tx
                     .prepare_cached("INSERT OR IGNORE INTO distinct_users (series_key, day, user_hash) VALUES (?1, ?2, ?3)")
                     .map_err(db_err)?;
-                // In key order, so the inserts walk the table's pages once instead of at random; the users new
-                // to each (series, day) are counted over its run of facts.
-                let keys: Vec<i64> = distinct
-                    .series
-                    .iter()
-                    .map(|(account, metric)| series_key(account, metric))
-                    .collect();
-                let mut keyed: Vec<(i64, Day, i64, u32)> = distinct
-                    .facts
-                    .iter()
-                    .map(|&(i, day, user)| (keys[i as usize], day, user, i))
-                    .collect();
-                keyed.sort_unstable();
-                let mut added: Vec<(&AccountId, &str, Day, u32)> = Vec::new();
-                let mut run: Option<(i64, Day)> = None;
-                for (key, day, user, i) in keyed {
-                    let n = ins.execute(params![key, day.0, user]).map_err(db_err)? as u32;
-                    match added.last_mut() {
-                        Some(last) if run == Some((key, day)) => last.3 += n,
-                        _ => {
-                            let (account, metric) = &distinct.series[i as usize];
-                            added.push((account, metric.as_str(), day, n));
-                            run = Some((key, day));
-                        }
-                    }
+                let keyed = distinct::keyed(&distinct);
+                let mut fresh = Vec::with_capacity(keyed.len());
+                for &(key, day, user, _) in &keyed {
+                    fresh.push(ins.execute(params![key, day.0, user]).map_err(db_err)? == 1);
                 }
-                added.retain(|a| a.3 > 0);
-                added.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let added = distinct::new_per_day(&keyed, |n| fresh[n]);
                 let mut get = tx
                     .prepare_cached("SELECT packed FROM series WHERE account_id = ?1")
                     .map_err(db_err)?;
-                let mut stored: Option<(&AccountId, AccountSeries)> = None;
-                for (account, metric, day, n) in added {
-                    if stored.as_ref().is_none_or(|(a, _)| *a != account) {
-                        let blob: Option<Vec<u8>> = get
-                            .query_row([account.as_str()], |r| r.get(0))
-                            .optional()
-                            .map_err(db_err)?;
-                        let s = match blob {
-                            Some(b) => AccountSeries::decode(&b).map_err(|e| {
-                                StoreError::Corrupt(format!("series of account {account}: {e}"))
-                            })?,
-                            None => AccountSeries::default(),
-                        };
-                        stored = Some((account, s));
-                    }
-                    let old = stored
-                        .as_ref()
-                        .and_then(|(_, s)| s.get(metric))
-                        .map_or(0.0, |s| s.sum(day, day.plus(1)));
-                    let value = old + n as f64;
-                    let points = batch
-                        .series
-                        .entry(account.clone())
-                        .or_default()
-                        .entry(metric.to_string())
-                        .or_default();
-                    match points.binary_search_by_key(&day, |p| p.0) {
-                        Ok(i) => points[i].1 = points[i].1.max(value),
-                        Err(i) => points.insert(i, (day, value)),
-                    }
-                }
+                distinct::add_counts(&distinct, &added, &mut batch.series, |account| {
+                    let blob: Option<Vec<u8>> = get
+                        .query_row([account.as_str()], |r| r.get(0))
+                        .optional()
+                        .map_err(db_err)?;
+                    blob.map(|b| distinct::decode_series(account, &b)).transpose()
+                })?;
             }
             if let Some((source, seq)) = &applied {
                 tx.prepare_cached(

@@ -4,6 +4,7 @@
 use crate::db_err;
 use bellwether_core::model::Prediction;
 use bellwether_core::{AccountId, Day, Timestamp};
+use bellwether_store::codec::docs;
 use bellwether_store::{ModelRecord, Ranking, Result, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
@@ -98,64 +99,14 @@ pub(crate) fn activate(tx: &Transaction, version: i64) -> Result<()> {
     Ok(())
 }
 
-/// One target's prediction as stored in an account's row for the day (written from borrowed parts).
-#[derive(serde::Serialize)]
-struct StoredRef<'a> {
-    target: &'a str,
-    probability: f64,
-    base_probability: f64,
-    model_version: i64,
-    drivers: &'a [bellwether_core::model::Driver],
-}
-
-/// [`StoredRef`] read back.
-#[derive(serde::Deserialize)]
-struct Stored {
-    target: String,
-    probability: f64,
-    base_probability: f64,
-    model_version: i64,
-    #[serde(default)]
-    drivers: Vec<bellwether_core::model::Driver>,
-}
-
 /// A day's predictions of one account, encoded for its row: `(account, day, document)`.
 pub(crate) type PackedRow = (String, i32, rusqlite::types::Value);
 
-/// Encodes predictions into one row per account and day holding every target (by target), on all cores;
-/// a probability that is not a number is refused.
+/// Encodes predictions into one row per account and day (see [`docs::prediction_rows`]).
 pub(crate) fn pack_predictions(rows: &[Prediction]) -> Result<Vec<PackedRow>> {
-    let mut by: std::collections::BTreeMap<(&AccountId, Day), Vec<&Prediction>> =
-        std::collections::BTreeMap::new();
-    for p in rows {
-        if !p.probability.is_finite() || !p.base_probability.is_finite() {
-            return Err(StoreError::Corrupt(format!(
-                "the {} prediction of {} on day {} is not a probability ({}, base {}); nothing was stored",
-                p.target, p.account_id, p.as_of.0, p.probability, p.base_probability
-            )));
-        }
-        by.entry((&p.account_id, p.as_of)).or_default().push(p);
-    }
-    let groups: Vec<((&AccountId, Day), Vec<&Prediction>)> = by.into_iter().collect();
-    let docs = crate::rows::par_pack(&groups, |(_, preds)| {
-        let mut stored: Vec<StoredRef> = preds
-            .iter()
-            .map(|p| StoredRef {
-                target: &p.target,
-                probability: p.probability,
-                base_probability: p.base_probability,
-                model_version: p.model_version,
-                drivers: &p.drivers,
-            })
-            .collect();
-        stored.sort_by(|a, b| a.target.cmp(b.target));
-        serde_json::to_string(&stored)
-    })
-    .map_err(bad)?;
-    Ok(groups
-        .iter()
-        .zip(docs)
-        .map(|(((id, day), _), doc)| (id.as_str().to_string(), day.0, doc))
+    Ok(docs::prediction_rows(rows)?
+        .into_iter()
+        .map(|(id, day, doc)| (id, day, crate::rows::doc_value(doc)))
         .collect())
 }
 
@@ -224,23 +175,14 @@ pub(crate) fn predictions(
     while let Some(r) = rows.next().map_err(db_err)? {
         let id = AccountId::from(r.get_ref(0).map_err(db_err)?.as_str().map_err(bad)?);
         // A damaged row costs that account's predictions of the day, not everyone's.
-        let mut stored: Vec<Stored> = match crate::rows::unpack_json(r, 1) {
+        let stored: Vec<docs::StoredPrediction> = match crate::rows::unpack_json(r, 1) {
             Ok(s) => s,
             Err(m) => {
                 tracing::warn!(account = %id, day, "stored predictions are damaged and were skipped: {m}");
                 continue;
             }
         };
-        stored.sort_by(|a, b| a.target.cmp(&b.target));
-        out.extend(stored.into_iter().map(|p| Prediction {
-            account_id: id.clone(),
-            as_of: Day(day),
-            target: p.target,
-            probability: p.probability,
-            base_probability: p.base_probability,
-            model_version: p.model_version,
-            drivers: p.drivers,
-        }));
+        out.extend(docs::predictions_of(&id, Day(day), stored));
     }
     Ok(out)
 }

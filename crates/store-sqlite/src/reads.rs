@@ -44,7 +44,8 @@ pub(crate) fn load_packed_range(
 }
 
 pub(crate) fn decode_facts(id: &str, blob: &[u8]) -> Result<AccountFacts> {
-    packed::decode(id, blob).map_err(|e| StoreError::Corrupt(format!("facts of account {id}: {e}")))
+    bellwether_store::codec::facts::decode(id, blob)
+        .map_err(|e| StoreError::Corrupt(format!("facts of account {id}: {e}")))
 }
 
 /// Reads the packed facts of the given accounts (or all): the book.

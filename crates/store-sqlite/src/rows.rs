@@ -7,6 +7,7 @@ use bellwether_core::model::{
     OutcomeKind, Priority, Response, Subscription, Ticket,
 };
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
+use bellwether_store::codec::docs::{self, Doc};
 use bellwether_store::{AccountFacts, Book, ContactFacts, Result, StoreError, WriteBatch};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, Row, ToSql, Transaction};
@@ -165,64 +166,34 @@ fn opt_text(r: &Row, i: usize) -> rusqlite::Result<Option<String>> {
     r.get(i)
 }
 
-/// JSON this long or longer is stored LZ4-compressed (as a BLOB); shorter JSON as text.
-const PACK_FROM: usize = 128;
-
-/// A JSON document as stored in a column: LZ4-compressed with its size prepended when it is long (an
-/// assessment's components, a prediction's drivers), plain text otherwise. Compressed, an assessment row
-/// fits its page instead of spilling into an overflow page, and a pass writes a third of the bytes.
-pub(crate) fn pack_json(json: String) -> rusqlite::types::Value {
-    if json.len() < PACK_FROM {
-        rusqlite::types::Value::Text(json)
-    } else {
-        rusqlite::types::Value::Blob(lz4_flex::block::compress_prepend_size(json.as_bytes()))
+/// A document as this backend stores it: short JSON as TEXT, long JSON as a BLOB (see
+/// [`bellwether_store::codec::docs`]).
+pub(crate) fn doc_value(doc: Doc) -> rusqlite::types::Value {
+    match doc {
+        Doc::Text(t) => rusqlite::types::Value::Text(t),
+        Doc::Lz4(b) => rusqlite::types::Value::Blob(b),
     }
 }
 
-/// [`pack_json`] of `json(item)` for every item, on all cores, in order (a pass stores tens of thousands of
-/// documents; encoding them is most of the work of storing them).
+/// [`docs::par_pack`] into column values.
 pub(crate) fn par_pack<T: Sync>(
     items: &[T],
     json: impl Fn(&T) -> serde_json::Result<String> + Sync,
 ) -> std::result::Result<Vec<rusqlite::types::Value>, String> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().div_ceil(1024).max(1));
-    let per = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = items
-            .chunks(per)
-            .map(|chunk| {
-                s.spawn(|| {
-                    chunk
-                        .iter()
-                        .map(|t| json(t).map(pack_json).map_err(|e| e.to_string()))
-                        .collect::<std::result::Result<Vec<_>, String>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for p in parts {
-            out.extend(
-                p.join()
-                    .map_err(|_| "encoding a document panicked".to_string())??,
-            );
-        }
-        Ok(out)
-    })
+    Ok(docs::par_pack(items, json)?
+        .into_iter()
+        .map(doc_value)
+        .collect())
 }
 
-/// Reads a column written by [`pack_json`] (or plain JSON text, as older rows hold) into `T`.
+/// Reads a column written by [`doc_value`] (or plain JSON text, as older rows hold) into `T`.
 pub(crate) fn unpack_json<T: serde::de::DeserializeOwned>(
     r: &Row,
     i: usize,
 ) -> std::result::Result<T, String> {
     match r.get_ref(i).map_err(|e| e.to_string())? {
         ValueRef::Text(t) => serde_json::from_slice(t).map_err(|e| e.to_string()),
-        ValueRef::Blob(b) => {
-            let plain = lz4_flex::block::decompress_size_prepended(b).map_err(|e| e.to_string())?;
-            serde_json::from_slice(&plain).map_err(|e| e.to_string())
-        }
+        ValueRef::Blob(b) => docs::unpack_lz4(b),
         _ => Err(format!(
             "column {i} holds neither JSON text nor a packed document"
         )),

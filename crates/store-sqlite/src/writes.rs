@@ -192,7 +192,7 @@ pub(crate) fn repack_dirty(tx: &Transaction) -> Result<usize> {
     let mut blob = Vec::new();
     for id in &dirty {
         let facts = book.accounts.remove(id);
-        packed::encode_into(facts.as_ref().unwrap_or(&empty), &mut blob);
+        bellwether_store::codec::facts::encode_into(facts.as_ref().unwrap_or(&empty), &mut blob);
         put.execute(params![id.0, blob]).map_err(db_err)?;
     }
     tx.execute("DELETE FROM facts_dirty", []).map_err(db_err)?;

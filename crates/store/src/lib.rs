@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod book;
+pub mod codec;
 mod live;
 
 pub use book::{AccountFacts, Book, ContactFacts};

@@ -3,25 +3,25 @@
 //! `facts_packed` instead of a scan of every fact table.
 //!
 //! The fact tables stay the record: a pack is derived from them and rebuilt from them whenever one of the
-//! account's rows changes (see `facts_dirty` in migration 0005). The blob is a serialisation of
+//! account's rows changes (each backend tracks which packs are out of date). The blob is a serialisation of
 //! [`AccountFacts`] exactly as the table read produces it (lists already in event-time order), so decoding a
 //! pack gives the same value as reading the tables. Numbers are varints (signed ones zigzagged), floats their
 //! 8 bytes, text length-prefixed UTF-8, optional values tagged.
 
+use crate::{AccountFacts, ContactFacts};
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
     BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome, OutcomeKind,
     Priority, Response, Subscription, Ticket,
 };
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
-use bellwether_store::{AccountFacts, ContactFacts};
 
 /// Version 2 added each subscription's billing term; packs of version 1 read without it.
 const FORMAT_VERSION: u8 = 2;
 
 /// Why a pack could not be read.
 #[derive(Debug)]
-pub(crate) struct Damaged {
+pub struct Damaged {
     /// Offset of the problem.
     pub at: usize,
     /// What was wrong.
@@ -100,7 +100,7 @@ impl W {
 }
 
 /// Packs an account's facts (sorted as [`AccountFacts::sort`] leaves them) into `out`, replacing its content.
-pub(crate) fn encode_into(f: &AccountFacts, out: &mut Vec<u8>) {
+pub fn encode_into(f: &AccountFacts, out: &mut Vec<u8>) {
     out.clear();
     let mut w = W(std::mem::take(out));
     w.0.push(FORMAT_VERSION);
@@ -332,7 +332,7 @@ fn parsed<T>(r: &R, v: std::result::Result<T, String>) -> Res<T> {
 }
 
 /// Reads a pack written by [`encode`] for the account `id`.
-pub(crate) fn decode(id: &str, b: &[u8]) -> Res<AccountFacts> {
+pub fn decode(id: &str, b: &[u8]) -> Res<AccountFacts> {
     let mut r = R { b, at: 0 };
     let version = match b.first() {
         Some(&v @ (1 | FORMAT_VERSION)) => v,
