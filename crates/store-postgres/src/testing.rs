@@ -1,0 +1,217 @@
+//! The test harness's PostgreSQL: a fresh database per test on a server it finds or starts itself, so
+//! `cargo test` works on a developer's machine as in CI.
+//!
+//! The server is, in order: `BELLWETHER_TEST_DATABASE_URL` when set (a URL whose user may create databases);
+//! else one answering on 127.0.0.1:5432 as `postgres`; else a throwaway one started with `initdb` from the
+//! installed PostgreSQL binaries in a temporary directory, stopped when the test process ends. With none of
+//! these it fails, never skips, and says how to install one.
+
+use crate::{PgSettings, PgStore};
+use std::sync::OnceLock;
+
+/// A database made for one test, dropped when the guard is.
+pub struct TestDatabase {
+    /// Its URL.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A store on this database.
+    pub async fn store(&self) -> PgStore {
+        PgStore::open(&PgSettings::new(&self.url))
+            .await
+            .unwrap_or_else(|e| panic!("opening the test database {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Dropped from its own thread and runtime: a test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                c.execute(
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                    &[],
+                )
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The server's admin URL (its `postgres` database), found or started once per process.
+fn server() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("BELLWETHER_TEST_DATABASE_URL") {
+            return url;
+        }
+        let local = "postgres://postgres@127.0.0.1:5432/postgres".to_string();
+        if std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:5432".parse().expect("an address"),
+            std::time::Duration::from_secs(1),
+        )
+        .is_ok()
+        {
+            return local;
+        }
+        throwaway().unwrap_or_else(|why| {
+            panic!(
+                "the PostgreSQL tests need a server and found none: {why}.\n\
+                 Set BELLWETHER_TEST_DATABASE_URL=postgres://user@host:port/postgres, run one on 127.0.0.1:5432, \
+                 or install PostgreSQL's server binaries (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) \
+                 so the tests can start a throwaway one with initdb."
+            )
+        })
+    })
+}
+
+/// The directory holding `initdb` and `postgres`.
+fn bindir() -> Option<std::path::PathBuf> {
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
+        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return Some(dir);
+        }
+    }
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Starts a server in a temporary directory on a free port; returns its admin URL.
+fn throwaway() -> Result<String, String> {
+    let bin = bindir().ok_or("no initdb on PATH (pg_config) or under /usr/lib/postgresql")?;
+    let dir = std::env::temp_dir().join(format!("bellwether-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let data = dir.join("data");
+    let ok = std::process::Command::new(bin.join("initdb"))
+        .args([
+            "-D",
+            &data.to_string_lossy(),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("initdb failed to start: {e}"))?;
+    if !ok.success() {
+        return Err(format!("initdb failed ({ok})"));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (postgres, d, sock) = (bin.join("postgres"), data.clone(), dir.clone());
+    // The server is a child of a thread that lives as long as the process, and is asked to stop when that
+    // thread's process ends (PR_SET_PDEATHSIG is tied to the spawning thread).
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(postgres);
+        cmd.args([
+            "-D",
+            &d.to_string_lossy(),
+            "-p",
+            &port.to_string(),
+            "-k",
+            &sock.to_string_lossy(),
+        ])
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        // SAFETY: prctl is async-signal-safe and only sets this child's parent-death signal.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn();
+        let _ = tx.send(child.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        if let Ok(mut c) = child {
+            let _ = c.wait();
+        }
+    });
+    rx.recv().map_err(|e| e.to_string())??;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!(
+        "a throwaway server in {} did not start",
+        dir.display()
+    ))
+}
+
+/// A fresh, empty database for one test.
+pub async fn fresh() -> TestDatabase {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = server().to_string();
+    let name = format!(
+        "bellwether_test_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        bellwether_core::Timestamp::now().0 % 1_000_000
+    );
+    let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "connecting to the test server {}: {e}",
+                crate::redacted(&admin)
+            )
+        });
+    tokio::spawn(conn);
+    c.execute(
+        &format!("CREATE DATABASE \"{name}\" TEMPLATE template0"),
+        &[],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+    let url = match admin.rfind('/') {
+        Some(i) if !admin[..i].ends_with('/') => {
+            let (base, rest) = admin.split_at(i);
+            let query = rest.find('?').map_or("", |q| &rest[q..]);
+            format!("{base}/{name}{query}")
+        }
+        _ => format!("{admin} dbname={name}"),
+    };
+    TestDatabase { url, admin, name }
+}
