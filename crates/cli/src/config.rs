@@ -46,6 +46,31 @@ pub struct FileSettings {
     /// What makes a feature common, for adoption.
     #[serde(default)]
     pub features: Option<bellwether_features::adoption::AdoptionConfig>,
+    /// Where the book is kept (`[store] url`, pool size, statement timeout).
+    #[serde(default)]
+    pub store: Option<StoreSettings>,
+}
+
+/// `[store]`: the database. No URL means the embedded store in the data directory.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// A `postgres://` URL (`--database-url` and `BELLWETHER_DATABASE_URL` override it).
+    pub url: Option<String>,
+    /// PostgreSQL connections each process keeps open (default 8).
+    pub pool_size: usize,
+    /// A PostgreSQL statement running longer than this is cancelled (default 300 s).
+    pub statement_timeout_seconds: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> StoreSettings {
+        StoreSettings {
+            url: None,
+            pool_size: 8,
+            statement_timeout_seconds: 300,
+        }
+    }
 }
 
 /// `[models]`: what every pass does with the trained models (the engine's one policy).
@@ -112,6 +137,8 @@ pub struct Settings {
     pub money: bellwether_core::MoneyConfig,
     /// What makes a feature common, for adoption (`[features]`).
     pub adoption: bellwether_features::adoption::AdoptionConfig,
+    /// The database (`[store]`, with the URL from the flag or environment put over the file's).
+    pub store: StoreSettings,
 }
 
 impl Settings {
@@ -166,6 +193,7 @@ pub fn load(
     config: Option<&Path>,
     data_dir: Option<&Path>,
     log: Option<&str>,
+    database_url: Option<&str>,
 ) -> Result<Settings, CliError> {
     let file = match config {
         Some(p) => read_file(p)?,
@@ -196,7 +224,13 @@ pub fn load(
     money
         .validate()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let mut store = file.store.unwrap_or_default();
+    if let Some(url) = database_url {
+        store.url = Some(url.to_string());
+    }
+    crate::store::backend(store.url.as_deref())?;
     Ok(Settings {
+        store,
         money,
         calendar,
         lifecycle: file.signals.unwrap_or_default(),
@@ -230,7 +264,7 @@ mod tests {
             "data_dir = \"/srv/bw\"\nlog = \"debug\"\n[health.weights]\nusage = 0.5\n",
         )
         .unwrap();
-        let s = load(Some(&p), None, None).unwrap();
+        let s = load(Some(&p), None, None, None).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/srv/bw"));
         assert_eq!(s.log, "debug");
         assert_eq!(s.health.weights["usage"], 0.5);
@@ -240,11 +274,11 @@ mod tests {
             "[event_times]\nearliest = \"1995-06-01\"\nmax_ahead_hours = 2\n",
         )
         .unwrap();
-        let w = load(Some(&p), None, None).unwrap().event_times;
+        let w = load(Some(&p), None, None, None).unwrap().event_times;
         assert_eq!(w.earliest, bellwether_core::Day::ymd(1995, 6, 1));
         assert_eq!(w.max_ahead_hours, 2);
         std::fs::write(&p, "data_dir = \"/srv/bw\"\nlog = \"debug\"\n").unwrap();
-        let s = load(Some(&p), Some(Path::new("/tmp/x")), Some("info")).unwrap();
+        let s = load(Some(&p), Some(Path::new("/tmp/x")), Some("info"), None).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(s.log, "info");
     }
@@ -254,11 +288,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.toml");
         std::fs::write(&p, "[features]\ncommon_share = 0.3\n").unwrap();
-        let s = load(Some(&p), None, None).unwrap();
+        let s = load(Some(&p), None, None, None).unwrap();
         assert_eq!((s.adoption.common_share, s.adoption.min_accounts), (0.3, 5));
         assert_eq!(s.engine().adoption, s.adoption);
         std::fs::write(&p, "[features]\ncommon_share = 0\n").unwrap();
-        let e = load(Some(&p), None, None).unwrap_err();
+        let e = load(Some(&p), None, None, None).unwrap_err();
         assert_eq!(e.code, Code::InvalidConfig);
         assert!(e.message.contains("features.common_share"), "{}", e.message);
     }
@@ -268,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.toml");
         std::fs::write(&p, "datadir = \"/srv/bw\"\n").unwrap();
-        let e = load(Some(&p), None, None).unwrap_err();
+        let e = load(Some(&p), None, None, None).unwrap_err();
         assert_eq!(e.code, Code::InvalidConfig);
         assert!(e.message.contains("datadir"), "{}", e.message);
     }

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod error;
 mod lock;
+mod store;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -19,6 +20,16 @@ struct Cli {
     /// Data directory (default: $XDG_DATA_HOME/bellwether or ~/.local/share/bellwether).
     #[arg(long, global = true, env = "BELLWETHER_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL to keep the book in (`postgres://user@host:5432/db?sslmode=prefer`); without one, the
+    /// embedded store in the data directory (also `[store] url`).
+    #[arg(
+        long,
+        global = true,
+        env = "BELLWETHER_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     /// Settings file (default: bellwether.toml in the data directory, when it exists).
     #[arg(long, global = true, env = "BELLWETHER_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -69,6 +80,10 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Import a Salesforce or HubSpot export (accounts, contacts, opportunities) through a mapping file.
     ImportCrm(commands::crm::CrmArgs),
+    /// Bring the store's schema up to date (every command also does when it opens the store).
+    Migrate,
+    /// Copy the embedded store into an empty PostgreSQL database, then check that every count matches.
+    Copy(commands::copy::CopyArgs),
     /// Create, list and revoke API keys for the server.
     Keys {
         #[command(subcommand)]
@@ -96,6 +111,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         cli.config.as_deref(),
         cli.data_dir.as_deref(),
         cli.log.as_deref(),
+        cli.database_url.as_deref(),
     )?;
     init_logging(&settings.log)?;
     match cli.command {
@@ -122,6 +138,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(a) => commands::serve::run(&settings, a).await,
         Command::ImportCrm(a) => commands::crm::run(&settings, a).await,
         Command::Keys { action } => commands::keys::run(&settings, action).await,
+        Command::Migrate => commands::copy::migrate(&settings).await,
+        Command::Copy(a) => commands::copy::copy(&settings, a).await,
     }
 }
 

@@ -9,9 +9,11 @@
 //! an advisory lock, so processes that start together migrate once.
 //!
 //! By job: `pool` (settings, connections, errors), `migrations` (the schema), `writes` (imported facts and
-//! series), `reads` (the fact tables, packs and their rebuild), `live` (the ingestion server's part); this file
+//! series), `reads` (the fact tables, packs and their rebuild), `live` (the ingestion server's part), `import`
+//! (a book copied in from another backend); this file
 //! is the [`bellwether_store::Store`] implementation over them.
 
+mod import;
 mod live;
 mod migrations;
 mod pool;

@@ -13,9 +13,11 @@
 //! By job: `pool` (connections and the blocking pool), `migrations` (the schema), `writes` (imported facts,
 //! the catalogue, series merges, packing), `packed` and `reads` (the packed facts and series and the bulk
 //! reads of them), `rows` (row mapping and the assessments' queries), `models` (the registry and
-//! predictions), `live` and `inbox` (the ingestion server's part); this file is the
+//! predictions), `live` and `inbox` (the ingestion server's part), `export` (the tables in the portable layout,
+//! for moving a book to another backend); this file is the
 //! [`bellwether_store::Store`] implementation over them.
 
+mod export;
 mod inbox;
 mod live;
 mod migrations;

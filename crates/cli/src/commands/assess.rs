@@ -349,7 +349,7 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
 pub async fn stats(settings: &Settings) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
     let s = store.stats().await?;
-    println!("data directory {}", settings.data_dir.display());
+    println!("store {}", store.location());
     println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
     Ok(ExitCode::SUCCESS)
 }

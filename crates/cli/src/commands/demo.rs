@@ -66,9 +66,11 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         "2/5 importing {} events and the CRM, support, billing and communication files",
         sim.events
     );
-    // The demo's own data directory, opened as every command opens one.
+    // The demo's own data directory, opened as every command opens one (always the embedded store: the demo
+    // starts from nothing each time, which a shared database should not).
     let demo_settings = Settings {
         data_dir: root.clone(),
+        store: Default::default(),
         ..settings.clone()
     };
     let settings = &demo_settings;

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the one place that opens the store.
 
 pub mod assess;
+pub mod copy;
 pub mod crm;
 pub mod demo;
 pub mod evaluate;
@@ -13,12 +14,11 @@ pub mod simulate;
 
 use crate::config::Settings;
 use crate::error::CliError;
-use bellwether_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Opens the store of the data directory. The backend is chosen here and nowhere else.
-pub async fn open_store(settings: &Settings) -> Result<SqliteStore, CliError> {
-    Ok(SqliteStore::open(&settings.data_dir.join("bellwether.db")).await?)
+/// Opens the store the settings name (see [`crate::store::open`], where the backend is chosen).
+pub async fn open_store(settings: &Settings) -> Result<crate::store::AnyStore, CliError> {
+    crate::store::open(settings).await
 }
 
 /// The day a command works on: `as_of` when given, else the book's current day (decided by

@@ -7,3 +7,4 @@ pub mod distinct;
 pub mod docs;
 pub mod facts;
 pub mod inbox;
+pub mod portable;
