@@ -162,9 +162,9 @@ impl PgStore {
         {
             let c = self.conn().await?;
             c.batch_execute(
-                "SELECT setval('imports_id_seq', greatest((SELECT max(id) FROM imports), 1)); \
-                 SELECT setval('models_version_seq', greatest((SELECT max(version) FROM models), 1)); \
-                 SELECT setval('inbox_seq_seq', greatest((SELECT max(seq) FROM inbox), (SELECT max(seq) FROM inbox_applied), 1)); \
+                "SELECT setval('imports_id_seq', coalesce((SELECT max(id) FROM imports), 0) + 1, false); \
+                 SELECT setval('models_version_seq', coalesce((SELECT max(version) FROM models), 0) + 1, false); \
+                 SELECT setval('inbox_seq_seq', greatest((SELECT max(seq) FROM inbox), (SELECT max(seq) FROM inbox_applied), 0) + 1, false); \
                  INSERT INTO facts_dirty (account_id) SELECT account_id FROM accounts ON CONFLICT DO NOTHING;",
             )
             .await

@@ -1,10 +1,11 @@
 //! The test harness's PostgreSQL: a fresh database per test on a server it finds or starts itself, so
 //! `cargo test` works on a developer's machine as in CI.
 //!
-//! The server is, in order: `BELLWETHER_TEST_DATABASE_URL` when set (a URL whose user may create databases);
-//! else one answering on 127.0.0.1:5432 as `postgres`; else a throwaway one started with `initdb` from the
-//! installed PostgreSQL binaries in a temporary directory, stopped when the test process ends. With none of
-//! these it fails, never skips, and says how to install one.
+//! The server is, in order: `BELLWETHER_TEST_DATABASE_URL` when set (a URL whose user may create databases;
+//! the value `initdb` asks for the throwaway server below even when another answers); else one answering on
+//! 127.0.0.1:5432 as `postgres`; else a throwaway one started with `initdb` from the installed PostgreSQL
+//! binaries in a temporary directory, stopped when the test process ends. With none of these it fails, never
+//! skips, and says how to install one.
 
 use crate::{PgSettings, PgStore};
 use std::sync::OnceLock;
@@ -56,8 +57,18 @@ impl Drop for TestDatabase {
 fn server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("BELLWETHER_TEST_DATABASE_URL") {
-            return url;
+        let fail = |why: String| -> String {
+            panic!(
+                "the PostgreSQL tests need a server and found none: {why}.\n\
+                 Set BELLWETHER_TEST_DATABASE_URL=postgres://user@host:port/postgres, run one on 127.0.0.1:5432, \
+                 or install PostgreSQL's server binaries (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) \
+                 so the tests can start a throwaway one with initdb."
+            )
+        };
+        match std::env::var("BELLWETHER_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(u) if u == "initdb" => return throwaway().unwrap_or_else(fail),
+            Some(u) => return u,
+            None => {}
         }
         let local = "postgres://postgres@127.0.0.1:5432/postgres".to_string();
         if std::net::TcpStream::connect_timeout(
@@ -68,14 +79,7 @@ fn server() -> &'static str {
         {
             return local;
         }
-        throwaway().unwrap_or_else(|why| {
-            panic!(
-                "the PostgreSQL tests need a server and found none: {why}.\n\
-                 Set BELLWETHER_TEST_DATABASE_URL=postgres://user@host:port/postgres, run one on 127.0.0.1:5432, \
-                 or install PostgreSQL's server binaries (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) \
-                 so the tests can start a throwaway one with initdb."
-            )
-        })
+        throwaway().unwrap_or_else(fail)
     })
 }
 
@@ -101,28 +105,86 @@ fn bindir() -> Option<std::path::PathBuf> {
     found.pop()
 }
 
+/// The user and group a throwaway server runs as: none when not root, else the system's `postgres` user.
+fn run_as() -> Result<Option<(libc::uid_t, libc::gid_t)>, String> {
+    // SAFETY: geteuid has no preconditions; getpwnam gets a valid C string and its result is read at once.
+    unsafe {
+        if libc::geteuid() != 0 {
+            return Ok(None);
+        }
+        let name = std::ffi::CString::new("postgres").expect("no NUL");
+        let pw = libc::getpwnam(name.as_ptr());
+        if pw.is_null() {
+            return Err("running as root, and PostgreSQL will not run as root; there is no postgres user to run it as".into());
+        }
+        Ok(Some(((*pw).pw_uid, (*pw).pw_gid)))
+    }
+}
+
+/// Makes `cmd` run as `user` when one is given.
+fn as_user(cmd: &mut std::process::Command, user: Option<(libc::uid_t, libc::gid_t)>) {
+    use std::os::unix::process::CommandExt;
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+}
+
 /// Starts a server in a temporary directory on a free port; returns its admin URL.
 fn throwaway() -> Result<String, String> {
     let bin = bindir().ok_or("no initdb on PATH (pg_config) or under /usr/lib/postgresql")?;
+    // Servers of earlier test runs left their directories behind; those whose process is gone are removed.
+    for e in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("bellwether-pg-")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let dir = std::env::temp_dir().join(format!("bellwether-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let data = dir.join("data");
-    let ok = std::process::Command::new(bin.join("initdb"))
-        .args([
-            "-D",
-            &data.to_string_lossy(),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "--no-sync",
-        ])
-        .stdout(std::process::Stdio::null())
-        .status()
+    // PostgreSQL refuses to run as root: as root, the server runs as the system's `postgres` user.
+    let user = run_as()?;
+    if let Some((uid, gid)) = user {
+        let c =
+            std::ffi::CString::new(dir.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: a valid path and ids; chown has no other effect.
+        if unsafe { libc::chown(c.as_ptr(), uid, gid) } != 0 {
+            return Err(format!(
+                "cannot hand {} to the postgres user",
+                dir.display()
+            ));
+        }
+    }
+    let mut initdb = std::process::Command::new(bin.join("initdb"));
+    initdb.args([
+        "-D",
+        &data.to_string_lossy(),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "--no-sync",
+    ]);
+    as_user(&mut initdb, user);
+    let out = initdb
+        .output()
         .map_err(|e| format!("initdb failed to start: {e}"))?;
-    if !ok.success() {
-        return Err(format!("initdb failed ({ok})"));
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -135,6 +197,7 @@ fn throwaway() -> Result<String, String> {
     std::thread::spawn(move || {
         use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new(postgres);
+        as_user(&mut cmd, user);
         cmd.args([
             "-D",
             &d.to_string_lossy(),
