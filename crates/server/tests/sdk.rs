@@ -1,19 +1,20 @@
 //! The tracking API driven by the official Segment and RudderStack Python clients (pinned in
 //! `scripts/python-test-env.sh`), gzip on and off, and by RudderStack's Node SDK 2.x and 3.x with default
 //! options (pinned in `scripts/node-test-env.sh`), against a server on a loopback port; and Stripe webhooks
-//! signed by the official `stripe` library. Counts in the accounts' series must be exact.
+//! signed by the official `stripe` library. Counts in the accounts' series must be exact, on the embedded store
+//! and on PostgreSQL.
 
 mod common;
 
 use bellwether_core::Day;
 use bellwether_server::ServerConfig;
-use bellwether_store::{LiveStore, Store};
+use bellwether_store::LiveStore;
 use common::TestServer;
 
 const USERS: usize = 3;
 const EVENTS: usize = 5;
 
-async fn send(server: &TestServer, sdk: &str, gzip: bool, account: &str) {
+async fn send<S: LiveStore>(server: &TestServer<S>, sdk: &str, gzip: bool, account: &str) {
     let users = USERS.to_string();
     let events = EVENTS.to_string();
     server
@@ -33,7 +34,7 @@ async fn send(server: &TestServer, sdk: &str, gzip: bool, account: &str) {
 
 /// Checks what `send_events.py` sends for one account: every user's events, the late user's two events, one
 /// contact per identified user, and the account's name and seats from the group traits.
-async fn check_account(server: &TestServer, account: &str) {
+async fn check_account<S: LiveStore>(server: &TestServer<S>, account: &str) {
     let day = Day::ymd(2026, 1, 15);
     let reports = (USERS * EVENTS + 2) as f64;
     assert_eq!(
@@ -79,7 +80,15 @@ async fn check_account(server: &TestServer, account: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn segment_and_rudderstack_clients_land_exact_counts_gzip_on_and_off() {
-    let server = TestServer::start(ServerConfig::default()).await;
+    clients_land_exact_counts(TestServer::start(ServerConfig::default()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_segment_and_rudderstack_clients_land_exact_counts() {
+    clients_land_exact_counts(TestServer::start_pg(ServerConfig::default()).await).await;
+}
+
+async fn clients_land_exact_counts<S: LiveStore>(server: TestServer<S>) {
     for (sdk, gzip, account) in [
         ("segment", false, "acct-seg-plain"),
         ("segment", true, "acct-seg-gzip"),
@@ -173,14 +182,27 @@ async fn a_5xx_answer_makes_the_client_retry_and_the_retry_lands_once() {
     server.stop().await;
 }
 
+const STRIPE_SECRET: &str = "whsec_bellwether_test_0123456789";
+
+fn stripe_config() -> ServerConfig {
+    ServerConfig {
+        stripe_webhook_secret: Some(STRIPE_SECRET.into()),
+        ..ServerConfig::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_events_signed_by_the_stripe_library_become_billing_facts() {
-    let secret = "whsec_bellwether_test_0123456789";
-    let server = TestServer::start(ServerConfig {
-        stripe_webhook_secret: Some(secret.into()),
-        ..ServerConfig::default()
-    })
-    .await;
+    stripe_events_become_billing_facts(TestServer::start(stripe_config()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_stripe_events_become_billing_facts() {
+    stripe_events_become_billing_facts(TestServer::start_pg(stripe_config()).await).await;
+}
+
+async fn stripe_events_become_billing_facts<S: LiveStore>(server: TestServer<S>) {
+    let secret = STRIPE_SECRET;
     let out = server
         .run_client(
             "stripe_events.py",

@@ -44,16 +44,18 @@ pub fn node_modules() -> PathBuf {
         .clone()
 }
 
-/// A running server.
-pub struct TestServer {
+/// A running server, on the embedded store unless started on another.
+pub struct TestServer<S: LiveStore = SqliteStore> {
     pub url: String,
-    pub state: Shared<SqliteStore>,
-    pub store: Arc<SqliteStore>,
+    pub state: Shared<S>,
+    pub store: Arc<S>,
     pub ingest_key: String,
     pub read_key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+    /// What the store needs kept alive (a test database).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl TestServer {
@@ -64,11 +66,39 @@ impl TestServer {
     /// A server whose passes run `engine` (with models, say).
     pub async fn start_with(config: ServerConfig, engine: Engine) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteStore::open(&dir.path().join("bellwether.db"))
-                .await
-                .unwrap(),
-        );
+        let store = SqliteStore::open(&dir.path().join("bellwether.db"))
+            .await
+            .unwrap();
+        TestServer::start_on(store, dir, None, config, engine).await
+    }
+}
+
+impl TestServer<bellwether_store_postgres::PgStore> {
+    /// A server on a fresh PostgreSQL database of the server the harness finds or starts.
+    pub async fn start_pg(config: ServerConfig) -> Self {
+        let db = bellwether_store_postgres::testing::fresh().await;
+        let store = db.store().await;
+        TestServer::start_on(
+            store,
+            tempfile::tempdir().unwrap(),
+            Some(Box::new(db)),
+            config,
+            Engine::default(),
+        )
+        .await
+    }
+}
+
+impl<S: LiveStore> TestServer<S> {
+    /// A server on `store`.
+    pub async fn start_on(
+        store: S,
+        dir: tempfile::TempDir,
+        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+        config: ServerConfig,
+        engine: Engine,
+    ) -> TestServer<S> {
+        let store = Arc::new(store);
         let mut keys = Vec::new();
         for scope in [KeyScope::Ingest, KeyScope::Read] {
             let (key, record) = bellwether_server::auth::new_key(scope, "test").unwrap();
@@ -98,6 +128,7 @@ impl TestServer {
             stop: Some(stop),
             handle: Some(handle),
             _dir: dir,
+            _keep: keep,
         }
     }
 
@@ -138,7 +169,6 @@ impl TestServer {
 
     /// A series value of an account on a day (0 when absent).
     pub async fn point(&self, account: &str, metric: &str, day: bellwether_core::Day) -> f64 {
-        use bellwether_store::Store;
         let id = bellwether_core::AccountId(account.into());
         let s = self.store.load_series(Some(&[id])).await.unwrap();
         s.first()
