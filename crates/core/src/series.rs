@@ -47,6 +47,16 @@ pub const WEEKLY_ACTIVE_USERS: &str = "weekly_active_users";
 /// Distinct active users per calendar month, dated by the month's last day.
 pub const MONTHLY_ACTIVE_USERS: &str = "monthly_active_users";
 
+/// The last day of the week (Sunday) and of the month that `day` falls in: the days `weekly_active_users` and
+/// `monthly_active_users` points are dated by, so a reader as of D only sees periods that ended before D. The
+/// one rule for imports and the tracking API alike.
+pub fn period_ends(day: Day) -> [Day; 2] {
+    let week_end = day.plus(6 - day.weekday() as i32);
+    let (y, m, _) = day.civil();
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    [week_end, Day(crate::time::days_from_civil(ny, nm, 1) - 1)]
+}
+
 /// The imported daily metric that stands for daily active users when no events were imported.
 pub const METRIC_ACTIVE_USERS: &str = "metric:active_users";
 
@@ -583,6 +593,15 @@ mod tests {
     #[test]
     fn merge_rules_follow_the_prefix() {
         assert_eq!(merge_rule("event:login"), Merge::Add);
+        // Periods end on Sunday and on the month's last day (2026-01-07 is a Wednesday).
+        assert_eq!(
+            period_ends(Day::ymd(2026, 1, 7)),
+            [Day::ymd(2026, 1, 11), Day::ymd(2026, 1, 31)]
+        );
+        assert_eq!(
+            period_ends(Day::ymd(2026, 12, 31))[1],
+            Day::ymd(2026, 12, 31)
+        );
         assert_eq!(merge_rule("users:login"), Merge::Max);
         assert_eq!(merge_rule(ACTIVE_USERS), Merge::Max);
         assert_eq!(merge_rule("metric:login"), Merge::Set);

@@ -58,17 +58,9 @@ fn rec_event(r: Rec) -> usize {
     ((r >> 64) as u64 & 0xFFFF) as usize
 }
 
-/// The last day of the week (Sunday) and of the month that `day` falls in. Distinct users of a week or month
-/// are dated by its last day, so a reader as of D only sees periods that ended before D.
+/// [`bellwether_core::series::period_ends`] on day numbers.
 fn period_ends(day: i32) -> [i32; 2] {
-    let d = Day(day);
-    let week_end = day + (6 - d.weekday() as i32);
-    let (y, m, _) = d.civil();
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    [
-        week_end,
-        bellwether_core::time::days_from_civil(ny, nm, 1) - 1,
-    ]
+    bellwether_core::series::period_ends(Day(day)).map(|d| d.0)
 }
 
 /// The roll-up of one import's events: interned accounts and event names, and the records of chunks

@@ -3,10 +3,13 @@
 //! drivers, stored. The process first prepares its passes as the server does at start (`Engine::warm`: the
 //! open model, the book's currencies); each run is then what a live re-assessment costs.
 //!
-//! `cargo run --release -p bellwether-predict --example reassess_one -- DATA_DIR/bellwether.db ACCOUNT [RUNS]`
+//! `cargo run --release -p bellwether-predict --example reassess_one -- STORE ACCOUNT [RUNS]`, where STORE is
+//! `DATA_DIR/bellwether.db` (the embedded store) or a `postgres://` URL.
 
 use bellwether_core::AccountId;
 use bellwether_engine::{book_day, reassess, Clock, Engine, ModelPolicy};
+use bellwether_store::Store;
+use bellwether_store_postgres::{PgSettings, PgStore};
 use bellwether_store_sqlite::SqliteStore;
 use std::time::Instant;
 
@@ -18,9 +21,18 @@ async fn main() {
         std::process::exit(2);
     };
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
-    let store = SqliteStore::open(std::path::Path::new(&db))
-        .await
-        .expect("open the store");
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        let store = PgStore::open(&PgSettings::new(&db)).await.expect("open the store");
+        time(&store, &account, runs).await;
+    } else {
+        let store = SqliteStore::open(std::path::Path::new(&db))
+            .await
+            .expect("open the store");
+        time(&store, &account, runs).await;
+    }
+}
+
+async fn time<S: Store>(store: &S, account: &str, runs: usize) {
     let engine = Engine {
         models: Some(bellwether_predict::score::models(ModelPolicy {
             score: true,
@@ -29,16 +41,16 @@ async fn main() {
         ..Engine::default()
     };
     let t = Instant::now();
-    engine.warm(&store).await.expect("prepare the passes");
+    engine.warm(store).await.expect("prepare the passes");
     println!("prepared in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
-    let ids = [AccountId::from(account.as_str())];
+    let ids = [AccountId::from(account)];
     for run in 1..=runs {
         let t = Instant::now();
-        let day = book_day(&store, Clock::Files, None)
+        let day = book_day(store, Clock::Files, None)
             .await
             .expect("the book's day")
             .expect("a book with data");
-        let out = reassess(&store, &engine, Some(&ids), day)
+        let out = reassess(store, &engine, Some(&ids), day)
             .await
             .expect("re-assess");
         println!(

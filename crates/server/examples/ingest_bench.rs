@@ -1,8 +1,12 @@
 //! Ingest benchmark (see BENCHMARKS.md and benches/server.sh): durable `/v1/batch` throughput on loopback
-//! next to a raw SQLite bulk insert of the same rows in the same run, then the lag from an accepted event to
-//! its account's updated health under a steady trickle of small batches.
+//! next to a raw bulk insert of the same rows into the same kind of database in the same run, then the lag
+//! from an accepted event to its account's updated health under a steady trickle of small batches.
 //!
-//! `cargo run --release -p bellwether-server --example ingest_bench -- [EVENTS] [CONNECTIONS]`
+//! `cargo run --release -p bellwether-server --example ingest_bench -- [EVENTS] [CONNECTIONS] [sqlite|postgres]`
+//!
+//! With `postgres` the server runs on a fresh PostgreSQL database of the server the test harness finds
+//! (`BELLWETHER_TEST_DATABASE_URL`, else 127.0.0.1:5432), and the baseline is a bare multi-row `INSERT` of the
+//! same rows into one table there, committing per batch as the requests do.
 
 use bellwether_engine::Engine;
 
@@ -134,6 +138,65 @@ fn raw_sqlite(
     rows.len() as f64 / t.elapsed().as_secs_f64()
 }
 
+/// A bare PostgreSQL insert of the same rows into one keyed table: multi-row `INSERT … VALUES` statements of
+/// `BATCH` rows, committing every `per_commit` rows, with the server's default durability.
+async fn raw_postgres(
+    url: &str,
+    rows: &[(String, String, String, String)],
+    per_commit: usize,
+) -> f64 {
+    let (mut c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let table = format!("raw_{per_commit}");
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (message_id TEXT PRIMARY KEY, account_id TEXT, user_id TEXT, event TEXT, ts TEXT)"
+    ))
+    .await
+    .unwrap();
+    let owned: Vec<[String; 5]> = rows
+        .iter()
+        .map(|(id, user, event, ts)| {
+            let account = format!("acct-{}", user[5..].parse::<usize>().unwrap() % ACCOUNTS);
+            [id.clone(), account, user.clone(), event.clone(), ts.clone()]
+        })
+        .collect();
+    let t = Instant::now();
+    for part in owned.chunks(per_commit) {
+        let tx = c.transaction().await.unwrap();
+        for stmt in part.chunks(BATCH) {
+            let values: Vec<String> = (0..stmt.len())
+                .map(|i| {
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        5 * i + 1,
+                        5 * i + 2,
+                        5 * i + 3,
+                        5 * i + 4,
+                        5 * i + 5
+                    )
+                })
+                .collect();
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = stmt
+                .iter()
+                .flat_map(|r| {
+                    r.iter()
+                        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+                })
+                .collect();
+            tx.execute(
+                &format!("INSERT INTO {table} VALUES {}", values.join(", ")),
+                &params,
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    rows.len() as f64 / t.elapsed().as_secs_f64()
+}
+
 /// User and system CPU time of the whole process so far, from /proc/self/stat.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -146,17 +209,48 @@ fn cpu_seconds() -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
+/// Where the run's store is, for its baseline.
+enum Backend {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let events: usize = args.get(1).map(|a| a.parse().unwrap()).unwrap_or(200_000);
     let conns: usize = args.get(2).map(|a| a.parse().unwrap()).unwrap_or(4);
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("bellwether.db"))
-            .await
-            .unwrap(),
-    );
+    match args.get(3).map(String::as_str) {
+        Some("postgres") => {
+            let db = bellwether_store_postgres::testing::fresh().await;
+            let store = db.store().await;
+            println!("backend postgres");
+            run(
+                Arc::new(store),
+                events,
+                conns,
+                Backend::Postgres(db.url.clone()),
+            )
+            .await;
+        }
+        _ => {
+            let store = SqliteStore::open(&dir.path().join("bellwether.db"))
+                .await
+                .unwrap();
+            println!("backend sqlite");
+            run(
+                Arc::new(store),
+                events,
+                conns,
+                Backend::Sqlite(dir.path().to_path_buf()),
+            )
+            .await;
+        }
+    }
+}
+
+async fn run<S: LiveStore>(store: Arc<S>, events: usize, conns: usize, backend: Backend) {
     let (key, record) = bellwether_server::auth::new_key(KeyScope::Ingest, "bench").unwrap();
     store.create_key(&record).await.unwrap();
     let (state, tasks) =
@@ -223,19 +317,31 @@ async fn main() {
     );
     state.settle().await;
     let applied = events as f64 / t.elapsed().as_secs_f64();
-    let raw_batch = raw_sqlite(dir.path(), &all, BATCH);
-    let raw_one = raw_sqlite(dir.path(), &all, all.len());
+    let (raw_batch, raw_one) = match &backend {
+        Backend::Sqlite(dir) => (
+            raw_sqlite(dir, &all, BATCH),
+            raw_sqlite(dir, &all, all.len()),
+        ),
+        Backend::Postgres(url) => (
+            raw_postgres(url, &all, BATCH).await,
+            raw_postgres(url, &all, all.len()).await,
+        ),
+    };
+    let raw = match backend {
+        Backend::Sqlite(_) => "raw_sqlite",
+        Backend::Postgres(_) => "raw_postgres",
+    };
     println!(
         "events {events}, batches of {BATCH} ({} KB each), {conns} connections",
         bytes / bodies.len() / 1024
     );
     println!("applied_and_reassessed_events_per_s {applied:.0}");
     println!(
-        "raw_sqlite_per_batch_commit_events_per_s {raw_batch:.0} (ratio {:.2})",
+        "{raw}_per_batch_commit_events_per_s {raw_batch:.0} (ratio {:.2})",
         http / raw_batch
     );
     println!(
-        "raw_sqlite_one_transaction_events_per_s {raw_one:.0} (ratio {:.2})",
+        "{raw}_one_transaction_events_per_s {raw_one:.0} (ratio {:.2})",
         http / raw_one
     );
 

@@ -36,6 +36,7 @@ macro_rules! conformance {
             attributes_read_as_of_a_day,
             a_fact_moved_to_another_account_leaves_the_first,
             series_merge_and_read_back,
+            one_write_over_a_large_book,
             assessments_keep_the_current_day_and_history,
             signals_are_upserted_by_id_and_filtered,
             the_model_registry_has_one_active_version,
@@ -295,6 +296,34 @@ pub async fn series_merge_and_read_back<S: Store>(s: &S) {
         "the metric is in the catalogue from its first day"
     );
     assert_eq!(summary.last_day, Some(Day(12)));
+}
+
+/// One write touching 20,000 accounts (an import chunk of a large book), twice: stored whole, then merged.
+pub async fn one_write_over_a_large_book<S: Store>(s: &S) {
+    let batch = |v: f64| {
+        let mut b = WriteBatch {
+            source: "conformance".into(),
+            kind: "events".into(),
+            ..Default::default()
+        };
+        for i in 0..20_000 {
+            b.series.insert(
+                id(&format!("acct-{i:05}")),
+                [("event:Login".to_string(), vec![(Day(100), v)])]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        b
+    };
+    assert_eq!(s.write(batch(1.0)).await.unwrap().series_accounts, 20_000);
+    s.write(batch(2.0)).await.unwrap();
+    let series = s.load_series(None).await.unwrap();
+    assert_eq!(series.len(), 20_000);
+    assert!(series
+        .iter()
+        .all(|(_, ser)| ser.get("event:Login").unwrap().points == [(Day(100), 3.0)]));
+    assert_eq!(s.account_ids().await.unwrap().len(), 20_000);
 }
 
 fn assessment(account: &str, day: i32, health: f64) -> Assessment {

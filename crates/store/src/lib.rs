@@ -1,7 +1,8 @@
 //! The one storage trait the rest of Bellwether uses.
 //!
-//! [`Store`] is implemented by each backend in its own crate (`bellwether-store-sqlite` is the embedded default;
-//! a PostgreSQL backend sits beside it the same way). Callers are generic over the trait and never see SQL.
+//! [`Store`] is implemented by each backend in its own crate (`bellwether-store-sqlite` is the embedded default,
+//! `bellwether-store-postgres` sits beside it the same way). Callers are generic over the trait and never see
+//! SQL. How stored values are laid out ([`codec`]) is decided here once, for every backend.
 //! This crate also holds the models the trait moves ([`WriteBatch`], [`Book`], [`AccountFacts`]), the error
 //! enum that keeps "not found" apart from everything else, and the result alias.
 //!
@@ -327,9 +328,9 @@ pub trait Store: Send + Sync + 'static {
         as_of: Option<Day>,
     ) -> Result<Vec<Prediction>>;
 
-    /// Brings what a backend derives from the stored records up to date after a run of writes (the SQLite
-    /// store packs each written account's facts for the bulk read). Reads do it themselves when it was not
-    /// done, so calling it only moves the work: imports call it once at their end.
+    /// Brings what a backend derives from the stored records up to date after a run of writes (both backends
+    /// pack each written account's facts for the bulk read). Reads do it themselves when it was not done, so
+    /// calling it only moves the work: imports call it once at their end.
     async fn settle(&self) -> Result<()> {
         Ok(())
     }

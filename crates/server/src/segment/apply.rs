@@ -218,17 +218,6 @@ pub(crate) fn distinct_series_index(b: &mut Build, account: &AccountId, code: u3
     i
 }
 
-/// The last day of the week (Sunday) and of the month `day` falls in, as the import dates them.
-pub(crate) fn period_ends(day: Day) -> [Day; 2] {
-    let week_end = day.plus(6 - day.weekday() as i32);
-    let (y, m, _) = day.civil();
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    [
-        week_end,
-        Day(bellwether_core::time::days_from_civil(ny, nm, 1) - 1),
-    ]
-}
-
 #[derive(Default)]
 pub(crate) struct Build {
     /// Event counts: account → (series, day) → count.
@@ -334,7 +323,7 @@ impl<S: LiveStore> Applier<S> {
                 let day = m.at.day();
                 let user = m.users().next().map_or("", String::as_str);
                 let user_hash = (xxhash_rust::xxh3::xxh3_64(user.as_bytes()) | 1) as i64;
-                let [week, month] = period_ends(day);
+                let [week, month] = bellwether_core::series::period_ends(day);
                 for (code, d) in [
                     (users_idx, day),
                     (PERIOD_SERIES[0].0, day),
@@ -602,18 +591,5 @@ mod tests {
         assert_eq!(seqs(h.take(Some(1), &mut synced)), Some(vec![2]));
         assert_eq!(seqs(h.take(Some(2), &mut synced)), None);
         assert!(synced);
-    }
-
-    #[test]
-    fn periods_end_on_sunday_and_month_end() {
-        // 2026-01-07 is a Wednesday.
-        assert_eq!(
-            period_ends(Day::ymd(2026, 1, 7)),
-            [Day::ymd(2026, 1, 11), Day::ymd(2026, 1, 31)]
-        );
-        assert_eq!(
-            period_ends(Day::ymd(2026, 12, 31))[1],
-            Day::ymd(2026, 12, 31)
-        );
     }
 }
