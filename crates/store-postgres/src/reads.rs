@@ -19,13 +19,26 @@ fn currency(s: Option<&str>) -> Currency {
         .unwrap_or(Currency::USD)
 }
 
-/// Runs `select` over every row, or with `ids` only those whose `account_id` is one of them.
-async fn rows<C: GenericClient>(c: &C, select: &str, ids: Option<&[String]>) -> Result<Vec<Row>> {
-    match ids {
-        None => c.query(select, &[]).await,
-        Some(ids) => {
+/// Which accounts' rows a read takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Which<'a> {
+    /// These accounts.
+    Ids(&'a [String]),
+    /// Accounts with ids from the first to the second, both included (a range scan of keys that lead with
+    /// `account_id`).
+    Range(&'a str, &'a str),
+}
+
+/// Runs `select` over the rows of the accounts `which` names.
+async fn rows<C: GenericClient>(c: &C, select: &str, which: Which<'_>) -> Result<Vec<Row>> {
+    match which {
+        Which::Ids(ids) => {
             let p: [&(dyn ToSql + Sync); 1] = [&ids];
             c.query(&format!("{select} WHERE account_id = ANY($1)"), &p)
+                .await
+        }
+        Which::Range(from, to) => {
+            c.query(&format!("{select} WHERE account_id BETWEEN $1 AND $2"), &[&from, &to])
                 .await
         }
     }
@@ -42,8 +55,8 @@ fn attr(r: &Row, subject: usize) -> AttrFact {
     }
 }
 
-/// Reads every fact of the given accounts (or all) from the tables, each account's lists in event-time order.
-pub(crate) async fn load_tables<C: GenericClient>(c: &C, ids: Option<&[String]>) -> Result<Book> {
+/// Reads every fact of the accounts `ids` names from the tables, each account's lists in event-time order.
+pub(crate) async fn load_tables<C: GenericClient>(c: &C, ids: Which<'_>) -> Result<Book> {
     let mut book: FxHashMap<String, AccountFacts> = FxHashMap::default();
     for r in rows(c, "SELECT account_id FROM accounts", ids).await? {
         book.entry(r.get(0)).or_default();
@@ -207,6 +220,9 @@ pub(crate) async fn load_tables<C: GenericClient>(c: &C, ids: Option<&[String]>)
     Ok(out)
 }
 
+/// Accounts whose packs are rebuilt together.
+const REPACK_SLICE: usize = 10_000;
+
 /// Rebuilds the packs of the accounts in `facts_dirty` and clears them, inside `tx`. Returns how many packs
 /// were written. Many dirty accounts are read by scanning whole tables, a few by their keys.
 pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result<usize> {
@@ -227,28 +243,36 @@ pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result
         .map_err(db_err)?
         .get(0);
     let scan = dirty.len() as i64 * 4 > accounts;
-    let mut book = load_tables(tx, (!scan).then_some(dirty.as_slice())).await?;
-    let facts: Vec<AccountFacts> = dirty
-        .iter()
-        .map(|id| {
-            book.accounts
-                .remove(&AccountId(id.clone()))
-                .unwrap_or_default()
+    // In slices of accounts, so a rebuild of a whole large book holds one slice's rows at a time: by key
+    // range when most accounts are dirty, by id otherwise.
+    let mut dirty = dirty;
+    dirty.sort_unstable();
+    for slice in dirty.chunks(REPACK_SLICE) {
+        let which = if scan {
+            Which::Range(&slice[0], &slice[slice.len() - 1])
+        } else {
+            Which::Ids(slice)
+        };
+        let mut book = load_tables(tx, which).await?;
+        let facts: Vec<AccountFacts> = slice
+            .iter()
+            .map(|id| book.accounts.remove(&AccountId(id.clone())).unwrap_or_default())
+            .collect();
+        drop(book);
+        let blobs = docs::par_map(&facts, |f| {
+            let mut b = Vec::new();
+            facts::encode_into(f, &mut b);
+            Ok(b)
         })
-        .collect();
-    let blobs = docs::par_map(&facts, |f| {
-        let mut b = Vec::new();
-        facts::encode_into(f, &mut b);
-        Ok(b)
-    })
-    .map_err(StoreError::Corrupt)?;
-    tx.execute(
-        "INSERT INTO facts_packed (account_id, packed) SELECT * FROM unnest($1::text[], $2::bytea[]) \
-         ON CONFLICT (account_id) DO UPDATE SET packed = excluded.packed",
-        &[&dirty, &blobs],
-    )
-    .await
-    .map_err(db_err)?;
+        .map_err(StoreError::Corrupt)?;
+        tx.execute(
+            "INSERT INTO facts_packed (account_id, packed) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+             ON CONFLICT (account_id) DO UPDATE SET packed = excluded.packed",
+            &[&slice, &blobs],
+        )
+        .await
+        .map_err(db_err)?;
+    }
     tracing::debug!(
         accounts = dirty.len(),
         scan,
