@@ -555,22 +555,37 @@ pub async fn reassess<S: Store + ?Sized>(
     let compute_seconds = t1.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "computed");
     let t2 = Instant::now();
-    store
-        .save_assessments(as_of, day.current, &done.assessments, &done.ended_ids)
-        .await?;
-    let assessments_saved = t2.elapsed().as_secs_f64();
-    store.save_signals(&done.signal_changes).await?;
-    let signals_saved = t2.elapsed().as_secs_f64();
-    if !done.scored.predictions.is_empty() {
-        store
-            .save_predictions(&done.scored.predictions, &[])
-            .await?;
-    }
+    // Three independent writes, at once: a backend with several connections (PostgreSQL) overlaps them, the
+    // embedded store's one writer takes them in turn while the others encode their rows.
+    let timed = |started: Instant| move |()| started.elapsed().as_secs_f64();
+    let (assessments_saved, signals_saved, predictions_saved) = tokio::try_join!(
+        async {
+            store
+                .save_assessments(as_of, day.current, &done.assessments, &done.ended_ids)
+                .await
+                .map(timed(t2))
+        },
+        async {
+            store
+                .save_signals(&done.signal_changes)
+                .await
+                .map(timed(t2))
+        },
+        async {
+            if done.scored.predictions.is_empty() {
+                return Ok(0.0);
+            }
+            store
+                .save_predictions(&done.scored.predictions, &[])
+                .await
+                .map(timed(t2))
+        },
+    )?;
     tracing::debug!(
         assessments = assessments_saved,
-        signals = signals_saved - assessments_saved,
-        predictions = t2.elapsed().as_secs_f64() - signals_saved,
-        "saved"
+        signals = signals_saved,
+        predictions = predictions_saved,
+        "saved (seconds from the start of the save, written at once)"
     );
     if let Some(peers) = &done.peers {
         store

@@ -22,7 +22,9 @@ async fn main() {
     };
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        let store = PgStore::open(&PgSettings::new(&db)).await.expect("open the store");
+        let store = PgStore::open(&PgSettings::new(&db))
+            .await
+            .expect("open the store");
         time(&store, &account, runs).await;
     } else {
         let store = SqliteStore::open(std::path::Path::new(&db))

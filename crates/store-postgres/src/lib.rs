@@ -202,54 +202,58 @@ impl bellwether_store::Store for PgStore {
         accounts: Option<&[AccountId]>,
     ) -> Result<Vec<(AccountId, AccountSeries)>> {
         let c = self.conn().await?;
-        let rows = match accounts {
-            None => c.query("SELECT account_id, packed FROM series ORDER BY account_id", &[]).await,
+        let ids: Option<Vec<&str>> = accounts.map(|a| a.iter().map(|a| a.as_str()).collect());
+        let decode = |r: &tokio_postgres::Row| {
+            let id = AccountId(r.get(0));
+            decode_series(&id, r.get(1))
+                .map(|s| (id, s))
+                .map_err(|e| e.to_string())
+        };
+        match &ids {
+            None => {
+                reads::stream_decode(&**c, "SELECT account_id, packed FROM series ORDER BY account_id", &[], decode)
+                    .await
+            }
             Some(ids) => {
-                let ids: Vec<&str> = ids.iter().map(|a| a.as_str()).collect();
-                c.query(
+                reads::stream_decode(
+                    &**c,
                     "SELECT account_id, packed FROM series WHERE account_id = ANY($1) ORDER BY account_id",
-                    &[&ids],
+                    &[ids],
+                    decode,
                 )
                 .await
             }
         }
-        .map_err(db_err)?;
-        tokio::task::spawn_blocking(move || {
-            docs::par_map(&rows, |r| {
-                let id = AccountId(r.get(0));
-                decode_series(&id, r.get(1))
-                    .map(|s| (id, s))
-                    .map_err(|e| e.to_string())
-            })
-            .map_err(StoreError::Corrupt)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("decoding series failed: {e}")))?
     }
 
     async fn load_book(&self, accounts: Option<&[AccountId]>) -> Result<Book> {
         // Packs out of date are rebuilt first (imports settle them at their end, so this is rare).
         self.repack().await?;
         let c = self.conn().await?;
-        let rows = match accounts {
+        let ids: Option<Vec<&str>> = accounts.map(|a| a.iter().map(|a| a.as_str()).collect());
+        let rows = match &ids {
             None => {
-                c.query("SELECT account_id, packed FROM facts_packed", &[])
-                    .await
+                reads::stream_decode(
+                    &**c,
+                    "SELECT account_id, packed FROM facts_packed",
+                    &[],
+                    reads::pack_row,
+                )
+                .await?
             }
             Some(ids) => {
-                let ids: Vec<&str> = ids.iter().map(|a| a.as_str()).collect();
-                c.query(
+                reads::stream_decode(
+                    &**c,
                     "SELECT account_id, packed FROM facts_packed WHERE account_id = ANY($1)",
-                    &[&ids],
+                    &[ids],
+                    reads::pack_row,
                 )
-                .await
+                .await?
             }
-        }
-        .map_err(db_err)?;
-        drop(c);
-        tokio::task::spawn_blocking(move || reads::decode_packs(rows))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("decoding facts failed: {e}")))?
+        };
+        Ok(Book {
+            accounts: rows.into_iter().collect(),
+        })
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>> {

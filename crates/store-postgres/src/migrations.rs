@@ -6,8 +6,14 @@ use bellwether_core::Timestamp;
 use bellwether_store::{Result, StoreError};
 
 /// Versioned migrations, applied in order; a published one is never edited.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "packs_uncompressed",
+        include_str!("../migrations/0002_packs_uncompressed.sql"),
+    ),
+];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).
 const MIGRATION_LOCK: i64 = 0x6265_6c6c_7765_7468; // "bellweth"

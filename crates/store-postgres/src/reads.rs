@@ -38,8 +38,11 @@ async fn rows<C: GenericClient>(c: &C, select: &str, which: Which<'_>) -> Result
                 .await
         }
         Which::Range(from, to) => {
-            c.query(&format!("{select} WHERE account_id BETWEEN $1 AND $2"), &[&from, &to])
-                .await
+            c.query(
+                &format!("{select} WHERE account_id BETWEEN $1 AND $2"),
+                &[&from, &to],
+            )
+            .await
         }
     }
     .map_err(db_err)
@@ -256,13 +259,17 @@ pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result
         let mut book = load_tables(tx, which).await?;
         let facts: Vec<AccountFacts> = slice
             .iter()
-            .map(|id| book.accounts.remove(&AccountId(id.clone())).unwrap_or_default())
+            .map(|id| {
+                book.accounts
+                    .remove(&AccountId(id.clone()))
+                    .unwrap_or_default()
+            })
             .collect();
         drop(book);
         let blobs = docs::par_map(&facts, |f| {
             let mut b = Vec::new();
             facts::encode_into(f, &mut b);
-            Ok(b)
+            Ok(facts::compress(&b))
         })
         .map_err(StoreError::Corrupt)?;
         tx.execute(
@@ -282,16 +289,59 @@ pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result
     Ok(dirty.len())
 }
 
-/// Decodes `(account, pack)` rows into the book, on all cores.
-pub(crate) fn decode_packs(rows: Vec<Row>) -> Result<Book> {
-    let decoded = docs::par_map(&rows, |r| {
-        let id: &str = r.get(0);
-        facts::decode(id, r.get(1))
-            .map(|f| (AccountId::from(id), f))
-            .map_err(|e| format!("facts of account {id}: {e}"))
-    })
-    .map_err(StoreError::Corrupt)?;
-    Ok(Book {
-        accounts: decoded.into_iter().collect(),
-    })
+/// Rows decoded together on the blocking pool.
+const DECODE_PAGE: usize = 2_048;
+
+/// Runs a query and decodes its rows while they arrive: each page of rows goes to the blocking pool as soon
+/// as it fills, so decoding a whole book overlaps its transfer instead of following it.
+pub(crate) async fn stream_decode<C: GenericClient, T: Send + 'static>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    decode: fn(&Row) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
+    use futures_util::{pin_mut, TryStreamExt};
+    let stream = c
+        .query_raw(sql, params.iter().copied())
+        .await
+        .map_err(db_err)?;
+    pin_mut!(stream);
+    let mut tasks = Vec::new();
+    let mut page = Vec::with_capacity(DECODE_PAGE);
+    let spawn = |page: Vec<Row>| {
+        tokio::task::spawn_blocking(move || {
+            page.iter()
+                .map(decode)
+                .collect::<std::result::Result<Vec<T>, String>>()
+        })
+    };
+    while let Some(row) = stream.try_next().await.map_err(db_err)? {
+        page.push(row);
+        if page.len() == DECODE_PAGE {
+            tasks.push(spawn(std::mem::replace(
+                &mut page,
+                Vec::with_capacity(DECODE_PAGE),
+            )));
+        }
+    }
+    if !page.is_empty() {
+        tasks.push(spawn(page));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.extend(
+            t.await
+                .map_err(|e| StoreError::Unavailable(format!("decoding rows failed: {e}")))?
+                .map_err(StoreError::Corrupt)?,
+        );
+    }
+    Ok(out)
+}
+
+/// An `(account, pack)` row's facts.
+pub(crate) fn pack_row(r: &Row) -> std::result::Result<(AccountId, AccountFacts), String> {
+    let id: &str = r.get(0);
+    facts::decode(id, r.get(1))
+        .map(|f| (AccountId::from(id), f))
+        .map_err(|e| format!("facts of account {id}: {e}"))
 }
