@@ -112,19 +112,34 @@ fn attrs_folded(facts: &[AttrFact]) -> Vec<AttrFact> {
     out
 }
 
+/// Attribute facts as the columns of one multi-row statement: subject, attribute, valid from, value, received.
+type AttrColumns<'a> = (
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<i64>,
+    Vec<Option<&'a str>>,
+    Vec<i64>,
+);
+
+fn attr_columns(facts: &[AttrFact]) -> AttrColumns<'_> {
+    let mut c: AttrColumns = Default::default();
+    for f in facts {
+        c.0.push(f.subject.as_str());
+        c.1.push(f.attr.as_str());
+        c.2.push(f.valid_from.0);
+        c.3.push(f.value.as_deref());
+        c.4.push(f.received_at.0);
+    }
+    c
+}
+
+/// Account attribute changes; a fact re-sent with the same value keeps its first receipt time.
 async fn insert_account_attrs(tx: &Transaction<'_>, facts: &[AttrFact]) -> Result<u64> {
     if facts.is_empty() {
         return Ok(0);
     }
     let facts = attrs_folded(facts);
-    let (mut a, mut k, mut v, mut val, mut r) = (vec![], vec![], vec![], vec![], vec![]);
-    for f in &facts {
-        a.push(f.subject.as_str());
-        k.push(f.attr.as_str());
-        v.push(f.valid_from.0);
-        val.push(f.value.as_deref());
-        r.push(f.received_at.0);
-    }
+    let (a, k, v, val, r) = attr_columns(&facts);
     tx.execute(
         "INSERT INTO account_attrs (account_id, attr, valid_from, value, received_at) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) \
@@ -136,20 +151,13 @@ async fn insert_account_attrs(tx: &Transaction<'_>, facts: &[AttrFact]) -> Resul
     .map_err(db_err)
 }
 
+/// Contact attribute changes, each under its contact's account ('' while the contact is unknown).
 async fn insert_contact_attrs(tx: &Transaction<'_>, facts: &[AttrFact]) -> Result<u64> {
     if facts.is_empty() {
         return Ok(0);
     }
     let facts = attrs_folded(facts);
-    let (mut c, mut k, mut v, mut val, mut r) = (vec![], vec![], vec![], vec![], vec![]);
-    for f in &facts {
-        c.push(f.subject.as_str());
-        k.push(f.attr.as_str());
-        v.push(f.valid_from.0);
-        val.push(f.value.as_deref());
-        r.push(f.received_at.0);
-    }
-    // Each fact goes under its contact's account ('' while the contact is unknown).
+    let (c, k, v, val, r) = attr_columns(&facts);
     tx.execute(
         "INSERT INTO contact_attrs (account_id, contact_id, attr, valid_from, value, received_at) \
          SELECT coalesce((SELECT c.account_id FROM contacts c WHERE c.id = n.contact_id LIMIT 1), ''), n.* \

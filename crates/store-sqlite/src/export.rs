@@ -56,6 +56,17 @@ fn cell(v: ValueRef, doc: bool) -> Cell {
 }
 
 impl SqliteStore {
+    /// The `SELECT` of a portable table and the file it reads; `None` for an inbox table before the inbox
+    /// file exists (it holds nothing then).
+    fn source(&self, table: &Table) -> Option<(String, std::path::PathBuf)> {
+        let (sql, in_inbox) = select(table);
+        if !in_inbox {
+            return Some((sql, self.path().to_path_buf()));
+        }
+        let inbox = inbox_path(self.path());
+        inbox.exists().then_some((sql, inbox))
+    }
+
     /// Reads a portable table, handing its rows to `page` [`PAGE`] at a time; returns the rows read.
     pub async fn export(
         &self,
@@ -78,15 +89,8 @@ impl SqliteStore {
         } else {
             FxHashMap::default()
         };
-        let (sql, in_inbox) = select(&table);
-        let inbox = inbox_path(self.path());
-        if in_inbox && !inbox.exists() {
+        let Some((sql, path)) = self.source(&table) else {
             return Ok(0);
-        }
-        let path = if in_inbox {
-            inbox
-        } else {
-            self.path().to_path_buf()
         };
         crate::blocking(move || {
             let c = connect(&path)?;
@@ -131,15 +135,8 @@ impl SqliteStore {
 
     /// Rows of a portable table.
     pub async fn count(&self, table: Table) -> Result<u64> {
-        let (sql, in_inbox) = select(&table);
-        let inbox = inbox_path(self.path());
-        if in_inbox && !inbox.exists() {
+        let Some((sql, path)) = self.source(&table) else {
             return Ok(0);
-        }
-        let path = if in_inbox {
-            inbox
-        } else {
-            self.path().to_path_buf()
         };
         crate::blocking(move || {
             let c = connect(&path)?;
