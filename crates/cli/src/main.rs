@@ -80,6 +80,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Import a Salesforce or HubSpot export (accounts, contacts, opportunities) through a mapping file.
     ImportCrm(commands::crm::CrmArgs),
+    /// Scheduled job runs: last runs, holders, durations, outcomes.
+    Jobs(commands::jobs::JobsArgs),
     /// Bring the store's schema up to date (every command also does when it opens the store).
     Migrate,
     /// Copy the embedded store into an empty PostgreSQL database, then check that every count matches.
@@ -139,6 +141,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::ImportCrm(a) => commands::crm::run(&settings, a).await,
         Command::Keys { action } => commands::keys::run(&settings, action).await,
         Command::Migrate => commands::copy::migrate(&settings).await,
+        Command::Jobs(a) => commands::jobs::run(&settings, a).await,
         Command::Copy(a) => commands::copy::copy(&settings, a).await,
     }
 }

@@ -8,7 +8,7 @@ use bellwether_core::model::{Assessment, CommonFeatures, PeerStats, Prediction, 
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, Book, BookSummary, CrmUser, Fingerprint, InboxEntry, InboxMessage, LiveBatch,
+    ApiKey, Book, BookSummary, CrmUser, Fingerprint, InboxEntry, InboxMessage, JobRun, LiveBatch,
     LiveStore, ModelRecord, PendingMessage, Ranking, Result, SignalFilter, Store, StoreStats,
     WriteBatch, WriteSummary,
 };
@@ -235,5 +235,38 @@ impl LiveStore for AnyStore {
     }
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary> {
         each!(self, s => s.write_live(batch).await)
+    }
+    async fn claim_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<JobRun>> {
+        each!(self, s => s.claim_job(name, slot, holder, now, lease_until).await)
+    }
+    async fn renew_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        each!(self, s => s.renew_job(name, slot, holder, lease_until).await)
+    }
+    async fn finish_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        succeeded: bool,
+        outcome: &str,
+    ) -> Result<bool> {
+        each!(self, s => s.finish_job(name, slot, holder, now, succeeded, outcome).await)
+    }
+    async fn job_runs(&self, name: Option<&str>, limit: usize) -> Result<Vec<JobRun>> {
+        each!(self, s => s.job_runs(name, limit).await)
     }
 }

@@ -46,6 +46,7 @@ macro_rules! conformance {
             accepted_messages_are_applied_exactly_once,
             distinct_users_are_counted_exactly,
             links_and_pending_messages,
+            a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -856,4 +857,103 @@ pub async fn links_and_pending_messages<S: LiveStore>(s: &S) {
     .unwrap();
     assert_eq!(s.pending_count().await.unwrap(), 0);
     assert_eq!(s.links("segment").await.unwrap().len(), 2);
+}
+
+/// Two processes claim the same job slot: one wins; the loser cannot renew or finish it; once the winner's
+/// lease runs out unrenewed, the other takes it over (a second attempt) and the first can no longer finish
+/// it; a finished run is never claimed again; another slot is a new run.
+pub async fn a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out<S: LiveStore>(s: &S) {
+    use bellwether_store::JobState;
+    let (slot, t) = (Timestamp(1_000_000), |ms: i64| Timestamp(1_000_000 + ms));
+    let first = s
+        .claim_job("daily_pass", slot, "a", t(0), t(60_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.holder.as_str(), first.attempts, first.state),
+        ("a", 1, JobState::Running)
+    );
+    assert_eq!(
+        s.claim_job("daily_pass", slot, "b", t(1), t(60_001))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!s
+        .renew_job("daily_pass", slot, "b", t(90_000))
+        .await
+        .unwrap());
+    assert!(s
+        .renew_job("daily_pass", slot, "a", t(120_000))
+        .await
+        .unwrap());
+    // Still within the renewed lease: no takeover.
+    assert_eq!(
+        s.claim_job("daily_pass", slot, "b", t(100_000), t(160_000))
+            .await
+            .unwrap(),
+        None
+    );
+    // The lease ran out: b takes it over.
+    let taken = s
+        .claim_job("daily_pass", slot, "b", t(120_001), t(180_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.holder.as_str(), taken.attempts), ("b", 2));
+    assert!(!s
+        .finish_job("daily_pass", slot, "a", t(121_000), true, "done by a")
+        .await
+        .unwrap());
+    assert!(s
+        .finish_job(
+            "daily_pass",
+            slot,
+            "b",
+            t(122_000),
+            true,
+            "assessed 3 accounts"
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        s.claim_job("daily_pass", slot, "c", t(10_000_000), t(10_060_000))
+            .await
+            .unwrap(),
+        None
+    );
+    let next = Timestamp(2_000_000);
+    assert!(s
+        .claim_job("daily_pass", next, "c", next, Timestamp(2_060_000))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s
+        .claim_job("retrain", slot, "a", t(0), t(60_000))
+        .await
+        .unwrap()
+        .is_some());
+    let runs = s.job_runs(Some("daily_pass"), 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].slot, runs[0].state), (next, JobState::Running));
+    let done = &runs[1];
+    assert_eq!(
+        (
+            done.holder.as_str(),
+            done.state,
+            done.attempts,
+            done.outcome.as_str(),
+            done.finished_at
+        ),
+        (
+            "b",
+            JobState::Succeeded,
+            2,
+            "assessed 3 accounts",
+            Some(t(122_000))
+        )
+    );
+    assert_eq!(s.job_runs(None, 10).await.unwrap().len(), 3);
+    assert_eq!(s.job_runs(None, 1).await.unwrap().len(), 1);
 }

@@ -7,8 +7,8 @@ use crate::PgStore;
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::codec::{distinct, inbox};
 use bellwether_store::{
-    ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
-    Result, StoreError, WriteSummary,
+    ApiKey, CrmUser, InboxEntry, InboxMessage, JobRun, JobState, KeyScope, LiveBatch, LiveStore,
+    PendingMessage, Result, StoreError, WriteSummary,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -28,6 +28,23 @@ fn key_row(r: &tokio_postgres::Row) -> ApiKey {
 }
 
 const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
+
+const JOB_COLUMNS: &str =
+    "name, slot, holder, state, started_at, lease_until, finished_at, attempts, outcome";
+
+fn job_row(r: &tokio_postgres::Row) -> JobRun {
+    JobRun {
+        name: r.get(0),
+        slot: Timestamp(r.get(1)),
+        holder: r.get(2),
+        state: JobState::parse(r.get(3)).unwrap_or(JobState::Failed),
+        started_at: Timestamp(r.get(4)),
+        lease_until: Timestamp(r.get(5)),
+        finished_at: r.get::<_, Option<i64>>(6).map(Timestamp),
+        attempts: r.get(7),
+        outcome: r.get(8),
+    }
+}
 
 impl PgStore {
     async fn account_map(&self, sql: &str, source: &str) -> Result<FxHashMap<String, AccountId>> {
@@ -272,6 +289,88 @@ impl LiveStore for PgStore {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn claim_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<JobRun>> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt(
+                &format!(
+                    "INSERT INTO job_runs ({JOB_COLUMNS}) VALUES ($1, $2, $3, 'running', $4, $5, NULL, 1, '') \
+                     ON CONFLICT (name, slot) DO UPDATE SET holder = excluded.holder, started_at = excluded.started_at, \
+                     lease_until = excluded.lease_until, attempts = job_runs.attempts + 1 \
+                     WHERE job_runs.state = 'running' AND job_runs.lease_until < excluded.started_at RETURNING {JOB_COLUMNS}"
+                ),
+                &[&name, &slot.0, &holder, &now.0, &lease_until.0],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(row.as_ref().map(job_row))
+    }
+
+    async fn renew_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        let c = self.conn().await?;
+        let n = c
+            .execute(
+                "UPDATE job_runs SET lease_until = $4 WHERE name = $1 AND slot = $2 AND holder = $3 AND state = 'running'",
+                &[&name, &slot.0, &holder, &lease_until.0],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn finish_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        succeeded: bool,
+        outcome: &str,
+    ) -> Result<bool> {
+        let state = if succeeded {
+            JobState::Succeeded
+        } else {
+            JobState::Failed
+        };
+        let c = self.conn().await?;
+        let n = c
+            .execute(
+                "UPDATE job_runs SET state = $4, finished_at = $5, outcome = $6 \
+                 WHERE name = $1 AND slot = $2 AND holder = $3 AND state = 'running'",
+                &[&name, &slot.0, &holder, &state.as_str(), &now.0, &outcome],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn job_runs(&self, name: Option<&str>, limit: usize) -> Result<Vec<JobRun>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM job_runs WHERE $1::text IS NULL OR name = $1 ORDER BY slot DESC, name LIMIT $2"
+                ),
+                &[&name, &(limit as i64)],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(job_row).collect())
     }
 
     async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {

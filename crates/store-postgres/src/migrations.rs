@@ -13,6 +13,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "packs_uncompressed",
         include_str!("../migrations/0002_packs_uncompressed.sql"),
     ),
+    (
+        3,
+        "job_runs",
+        include_str!("../migrations/0003_job_runs.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

@@ -5,8 +5,8 @@ use crate::{db_err, write_batch, SqliteStore};
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::codec::distinct;
 use bellwether_store::{
-    ApiKey, CrmUser, InboxEntry, InboxMessage, KeyScope, LiveBatch, LiveStore, PendingMessage,
-    Result, StoreError, WriteSummary,
+    ApiKey, CrmUser, InboxEntry, InboxMessage, JobRun, JobState, KeyScope, LiveBatch, LiveStore,
+    PendingMessage, Result, StoreError, WriteSummary,
 };
 use rusqlite::{params, OptionalExtension, Row};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -43,6 +43,24 @@ impl SqliteStore {
 }
 
 const KEY_SELECT: &str = "SELECT id, hash, scope, name, created_at, revoked_at FROM api_keys";
+
+const JOB_COLUMNS: &str =
+    "name, slot, holder, state, started_at, lease_until, finished_at, attempts, outcome";
+
+fn job_row(r: &Row) -> rusqlite::Result<JobRun> {
+    let state: String = r.get(3)?;
+    Ok(JobRun {
+        name: r.get(0)?,
+        slot: Timestamp(r.get(1)?),
+        holder: r.get(2)?,
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        started_at: Timestamp(r.get(4)?),
+        lease_until: Timestamp(r.get(5)?),
+        finished_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        attempts: r.get(7)?,
+        outcome: r.get(8)?,
+    })
+}
 
 #[async_trait::async_trait]
 impl LiveStore for SqliteStore {
@@ -228,6 +246,92 @@ impl LiveStore for SqliteStore {
                     .map_err(db_err)?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn claim_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<JobRun>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write_tx(move |tx| {
+            tx.prepare_cached(&format!(
+                "INSERT INTO job_runs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, 'running', ?4, ?5, NULL, 1, '') \
+                 ON CONFLICT (name, slot) DO UPDATE SET holder = excluded.holder, started_at = excluded.started_at, \
+                 lease_until = excluded.lease_until, attempts = job_runs.attempts + 1 \
+                 WHERE job_runs.state = 'running' AND job_runs.lease_until < excluded.started_at RETURNING {JOB_COLUMNS}"
+            ))
+            .map_err(db_err)?
+            .query_row(params![name, slot.0, holder, now.0, lease_until.0], job_row)
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn renew_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write_tx(move |tx| {
+            tx.execute(
+                "UPDATE job_runs SET lease_until = ?4 WHERE name = ?1 AND slot = ?2 AND holder = ?3 AND state = 'running'",
+                params![name, slot.0, holder, lease_until.0],
+            )
+            .map(|n| n > 0)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn finish_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        succeeded: bool,
+        outcome: &str,
+    ) -> Result<bool> {
+        let (name, holder, outcome) = (name.to_string(), holder.to_string(), outcome.to_string());
+        let state = if succeeded {
+            JobState::Succeeded
+        } else {
+            JobState::Failed
+        };
+        self.write_tx(move |tx| {
+            tx.execute(
+                "UPDATE job_runs SET state = ?4, finished_at = ?5, outcome = ?6 \
+                 WHERE name = ?1 AND slot = ?2 AND holder = ?3 AND state = 'running'",
+                params![name, slot.0, holder, state.as_str(), now.0, outcome],
+            )
+            .map(|n| n > 0)
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn job_runs(&self, name: Option<&str>, limit: usize) -> Result<Vec<JobRun>> {
+        let name = name.map(str::to_string);
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {JOB_COLUMNS} FROM job_runs WHERE ?1 IS NULL OR name = ?1 ORDER BY slot DESC, name LIMIT ?2"
+                ))
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(params![name, limit as i64], job_row)
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
         })
         .await
     }

@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "predictions_by_account",
         include_str!("../migrations/0012_predictions_by_account.sql"),
     ),
+    (
+        13,
+        "job_runs",
+        include_str!("../migrations/0013_job_runs.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

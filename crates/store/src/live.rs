@@ -198,4 +198,92 @@ pub trait LiveStore: Store {
     async fn replace_crm_users(&self, source: &str, users: Vec<CrmUser>) -> Result<()>;
     /// Writes a live batch in one transaction.
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary>;
+    /// Claims the run of job `name` scheduled for `slot` for `holder`, leased until `lease_until`: a run
+    /// nobody has claimed, or one still running whose holder let its lease run out before `now` (taken over,
+    /// its attempt counted). `None` when another holder has it or it has finished: each slot runs once.
+    async fn claim_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<JobRun>>;
+    /// Extends the lease of a run this holder has; false when it no longer holds it (taken over).
+    async fn renew_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        lease_until: Timestamp,
+    ) -> Result<bool>;
+    /// Records how a run this holder has ended; false when it no longer held it (its result is then not
+    /// recorded: the holder that took it over records its own).
+    async fn finish_job(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        holder: &str,
+        now: Timestamp,
+        succeeded: bool,
+        outcome: &str,
+    ) -> Result<bool>;
+    /// The latest runs (of one job, or all), newest slot first, at most `limit`.
+    async fn job_runs(&self, name: Option<&str>, limit: usize) -> Result<Vec<JobRun>>;
+}
+
+/// How a job run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Claimed and not finished (its holder renews the lease while it works).
+    Running,
+    /// Finished and succeeded.
+    Succeeded,
+    /// Finished and failed.
+    Failed,
+}
+
+impl JobState {
+    /// The state's name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<JobState> {
+        match s {
+            "running" => Some(JobState::Running),
+            "succeeded" => Some(JobState::Succeeded),
+            "failed" => Some(JobState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One scheduled run of a job: claimed once per slot across every process on the store.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobRun {
+    /// The job (`daily_pass`, `retrain`, …).
+    pub name: String,
+    /// The time it was scheduled for.
+    pub slot: Timestamp,
+    /// The process that holds (or last held) it.
+    pub holder: String,
+    /// How it stands.
+    pub state: JobState,
+    /// When its current holder claimed it.
+    pub started_at: Timestamp,
+    /// Until when its holder's lease runs.
+    pub lease_until: Timestamp,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+    /// Claims so far (more than one when a holder stopped and another took it over).
+    pub attempts: i64,
+    /// What it did or why it failed, in words.
+    pub outcome: String,
 }

@@ -6,6 +6,7 @@ pub mod crm;
 pub mod demo;
 pub mod evaluate;
 pub mod import;
+pub mod jobs;
 pub mod keys;
 pub mod predict;
 pub mod serve;
