@@ -49,6 +49,9 @@ pub struct FileSettings {
     /// Where the book is kept (`[store] url`, pool size, statement timeout).
     #[serde(default)]
     pub store: Option<StoreSettings>,
+    /// When `serve` runs its scheduled jobs (`[schedule]`: `time_zone`, `daily_pass`, `lease_seconds`).
+    #[serde(default)]
+    pub schedule: Option<bellwether_server::schedule::ScheduleConfig>,
 }
 
 /// `[store]`: the database. No URL means the embedded store in the data directory.
@@ -139,6 +142,8 @@ pub struct Settings {
     pub adoption: bellwether_features::adoption::AdoptionConfig,
     /// The database (`[store]`, with the URL from the flag or environment put over the file's).
     pub store: StoreSettings,
+    /// The jobs `serve` runs on a schedule (`[schedule]`; by default the daily pass at 06:00 UTC).
+    pub schedule: bellwether_server::schedule::ScheduleConfig,
 }
 
 impl Settings {
@@ -229,7 +234,12 @@ pub fn load(
         store.url = Some(url.to_string());
     }
     crate::store::backend(store.url.as_deref())?;
+    let schedule = file.schedule.unwrap_or_default();
+    schedule
+        .check()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
+        schedule,
         store,
         money,
         calendar,

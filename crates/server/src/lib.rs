@@ -20,6 +20,7 @@ pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod routes;
+pub mod schedule;
 pub mod segment;
 pub mod stripe;
 
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     /// Open connections at most; one more is closed at once (the limit is also kept below the process's
     /// open-file limit, which [`serve`] raises to its hard limit).
     pub max_connections: usize,
+    /// Scheduled jobs (`[schedule]`), run exactly once across the processes on the store; none when `None`.
+    pub schedule: Option<schedule::ScheduleConfig>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             max_connections: 4_096,
+            schedule: None,
         }
     }
 }
@@ -96,6 +100,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
+            .field("schedule", &self.schedule)
             .finish()
     }
 }
@@ -145,6 +150,7 @@ pub type Shared<S> = Arc<AppState<S>>;
 pub struct Tasks {
     writer: tokio::task::JoinHandle<()>,
     queue: tokio::task::JoinHandle<()>,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Builds the state and starts the writer and the re-assessment queue.
@@ -164,6 +170,18 @@ pub async fn start<S: LiveStore>(
     );
     let (writer, writer_task) =
         segment::spawn(store.clone(), queue.clone(), metrics.clone()).await?;
+    let scheduler = match &config.schedule {
+        Some(c) => {
+            let holder = format!("{}:{}", hostname(), std::process::id());
+            let s = schedule::Scheduler::new(store.clone(), engine.clone(), c, holder)
+                .map_err(bellwether_store::StoreError::Unavailable)?;
+            Some(schedule::spawn(
+                s,
+                Duration::from_secs(c.tick_seconds.max(1)),
+            ))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         store,
         faults_left: AtomicU32::new(config.fail_after_commit),
@@ -179,6 +197,7 @@ pub async fn start<S: LiveStore>(
         Tasks {
             writer: writer_task,
             queue: queue_task,
+            scheduler,
         },
     ))
 }
@@ -205,10 +224,23 @@ pub async fn serve<S: LiveStore>(
     conn::accept_loop(listener, app, &state.config, &state.metrics, stopping).await;
     // The router and its clones are gone; dropping the last handles lets the tasks finish their queues.
     drop(state);
+    // A job in flight stops with the process; its lease runs out and another process takes it over.
+    if let Some(s) = tasks.scheduler {
+        s.abort();
+    }
     let _ = tasks.writer.await;
     let _ = tasks.queue.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This machine's name, for naming the process that holds a scheduled job.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -66,6 +66,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .max_connections
             .unwrap_or(defaults.max_connections),
         time_reading: settings.time_reading,
+        schedule: Some(settings.schedule.clone()),
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {

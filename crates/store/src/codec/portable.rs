@@ -257,4 +257,18 @@ pub const TABLES: &[Table] = &[
         name: "inbox_applied",
         columns: &["source", "seq"],
     },
+    Table {
+        name: "job_runs",
+        columns: &[
+            "name",
+            "slot",
+            "holder",
+            "state",
+            "started_at",
+            "lease_until",
+            "finished_at",
+            "attempts",
+            "outcome",
+        ],
+    },
 ];

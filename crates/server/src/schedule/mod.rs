@@ -1,0 +1,292 @@
+//! The scheduler inside `serve`: jobs on cron schedules (`[schedule]` in `bellwether.toml`, read in a
+//! configured time zone), each slot run exactly once across every process on the store.
+//!
+//! Every process looks at the schedule on a short tick. A slot that has come is claimed through the store
+//! ([`LiveStore::claim_job`]): one process wins and runs it, renewing its lease while it works; the others see
+//! it held. A run whose holder stopped renewing (the process died) is taken over by the next process to look
+//! once the lease has run out, so the work is done, once, within a lease and a tick. A process that starts
+//! after a slot it missed (everyone was down) runs the latest one missed within the last day; on a store
+//! where a job never ran, its schedule starts from now.
+//!
+//! Jobs: `daily_pass`, the full pass over every account (health, signals, every model, and retraining when
+//! `[models] retrain_days` says it is due, on the book the pass has loaded).
+
+pub mod cron;
+
+use bellwether_core::Timestamp;
+use bellwether_engine::Engine;
+use bellwether_store::{JobRun, LiveStore};
+use cron::Cron;
+use jiff::tz::TimeZone;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `[schedule]`: when jobs run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// The IANA time zone the schedules are read in (default `UTC`).
+    pub time_zone: String,
+    /// When the full daily pass runs (cron; default `0 6 * * *`, 06:00 every day); empty: never.
+    pub daily_pass: String,
+    /// How long a claim holds without being renewed (default 120 s): the longest a dead process delays a
+    /// run it held.
+    pub lease_seconds: u64,
+    /// How often each process looks at the schedule (default 15 s).
+    pub tick_seconds: u64,
+}
+
+impl ScheduleConfig {
+    /// Checks the settings (the time zone exists, every schedule reads); the error names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        cron::time_zone(&self.time_zone).map_err(|e| format!("[schedule] time_zone: {e}"))?;
+        if !self.daily_pass.trim().is_empty() {
+            Cron::parse(&self.daily_pass).map_err(|e| format!("[schedule] daily_pass: {e}"))?;
+        }
+        if self.lease_seconds < 10 {
+            return Err(format!(
+                "[schedule] lease_seconds = {} is too short to renew; use 10 or more (default 120)",
+                self.lease_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> ScheduleConfig {
+        ScheduleConfig {
+            time_zone: "UTC".into(),
+            daily_pass: "0 6 * * *".into(),
+            lease_seconds: 120,
+            tick_seconds: 15,
+        }
+    }
+}
+
+/// What a job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// The full pass over every account.
+    DailyPass,
+}
+
+impl JobKind {
+    /// The job's name in the store and in `bellwether jobs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::DailyPass => "daily_pass",
+        }
+    }
+}
+
+/// A job and its schedule.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// What it does.
+    pub kind: JobKind,
+    /// When.
+    pub cron: Cron,
+}
+
+/// One process's view of the schedule.
+pub struct Scheduler<S: LiveStore> {
+    store: Arc<S>,
+    engine: Arc<Engine>,
+    jobs: Vec<Job>,
+    tz: TimeZone,
+    holder: String,
+    lease: Duration,
+    /// How far each job's schedule has been looked at: its latest slot that came (claimed by this process or
+    /// by another), or the last look when none had.
+    seen: Vec<Option<Timestamp>>,
+}
+
+/// A day, in milliseconds: how far back a starting process looks for a missed slot.
+const CATCH_UP_MS: i64 = 86_400_000;
+
+impl<S: LiveStore> Scheduler<S> {
+    /// A scheduler of `config`'s jobs for the process `holder` (a name unique among the processes on the
+    /// store: host and process id). The error names the setting that is wrong.
+    pub fn new(
+        store: Arc<S>,
+        engine: Arc<Engine>,
+        config: &ScheduleConfig,
+        holder: String,
+    ) -> Result<Scheduler<S>, String> {
+        config.check()?;
+        let tz = cron::time_zone(&config.time_zone)?;
+        let mut jobs = Vec::new();
+        if !config.daily_pass.trim().is_empty() {
+            jobs.push(Job {
+                kind: JobKind::DailyPass,
+                cron: Cron::parse(&config.daily_pass)?,
+            });
+        }
+        Ok(Scheduler {
+            seen: vec![None; jobs.len()],
+            store,
+            engine,
+            jobs,
+            tz,
+            holder,
+            lease: Duration::from_secs(config.lease_seconds),
+        })
+    }
+
+    /// The jobs and when each next runs after `now`.
+    pub fn next_runs(&self, now: Timestamp) -> Vec<(&'static str, Option<Timestamp>)> {
+        self.jobs
+            .iter()
+            .map(|j| (j.kind.name(), j.cron.next_after(now, &self.tz)))
+            .collect()
+    }
+
+    /// The latest slot of `job` at or before `now`, after `after`.
+    fn due(&self, job: &Job, after: Timestamp, now: Timestamp) -> Option<Timestamp> {
+        let mut due = None;
+        let mut at = after;
+        while let Some(next) = job.cron.next_after(at, &self.tz) {
+            if next > now {
+                break;
+            }
+            due = Some(next);
+            at = next;
+        }
+        due
+    }
+
+    /// One look at the schedule at `now`: runs whose holder let the lease run out are taken over, and the
+    /// latest slot that has come of each job is claimed; what this process claimed it runs to the end.
+    /// Returns the runs it finished.
+    pub async fn tick(&mut self, now: Timestamp) -> bellwether_store::Result<Vec<JobRun>> {
+        let mut done = Vec::new();
+        for i in 0..self.jobs.len() {
+            let job = self.jobs[i].clone();
+            let name = job.kind.name();
+            let recent = self.store.job_runs(Some(name), 5).await?;
+            let mut claims = Vec::new();
+            // Taken over: still running, lease run out.
+            for r in recent.iter().filter(|r| {
+                r.state == bellwether_store::JobState::Running
+                    && r.lease_until < now
+                    && r.holder != self.holder
+            }) {
+                claims.push(r.slot);
+            }
+            // From the latest slot seen, or the latest run stored; a store where the job never ran starts now.
+            let after = self.seen[i]
+                .or(recent.first().map(|r| r.slot))
+                .unwrap_or(now)
+                .max(Timestamp(now.0 - CATCH_UP_MS));
+            let due = self.due(&job, after, now);
+            // Slots up to here are looked at: the latest one that came, or now when none did.
+            self.seen[i] = Some(due.unwrap_or(now));
+            if let Some(slot) = due {
+                if !recent.iter().any(|r| r.slot == slot) {
+                    claims.push(slot);
+                }
+            }
+            for slot in claims {
+                let until = Timestamp(now.0 + self.lease.as_millis() as i64);
+                if let Some(run) = self
+                    .store
+                    .claim_job(name, slot, &self.holder, now, until)
+                    .await?
+                {
+                    tracing::info!(job = name, slot = %slot, attempt = run.attempts, "running a scheduled job");
+                    done.push(self.run(job.kind, run).await?);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs a claimed job, renewing its lease while it works, and records how it ended.
+    async fn run(&self, kind: JobKind, run: JobRun) -> bellwether_store::Result<JobRun> {
+        let (store, name, slot, holder, lease) = (
+            self.store.clone(),
+            run.name.clone(),
+            run.slot,
+            self.holder.clone(),
+            self.lease,
+        );
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let until = Timestamp(Timestamp::now().0 + lease.as_millis() as i64);
+                match store.renew_job(&name, slot, &holder, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %name, "a scheduled job's lease was taken over while it ran");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %name, "renewing a scheduled job's lease failed: {e}")
+                    }
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let result = match kind {
+            JobKind::DailyPass => self.daily_pass().await,
+        };
+        renew.abort();
+        let (ok, outcome) = match result {
+            Ok(o) => (true, o),
+            Err(e) => (false, e.to_string()),
+        };
+        tracing::info!(job = %run.name, ok, seconds = started.elapsed().as_secs_f64(), "{outcome}");
+        self.store
+            .finish_job(
+                &run.name,
+                run.slot,
+                &self.holder,
+                Timestamp::now(),
+                ok,
+                &outcome,
+            )
+            .await?;
+        let mut finished = run;
+        finished.state = if ok {
+            bellwether_store::JobState::Succeeded
+        } else {
+            bellwether_store::JobState::Failed
+        };
+        finished.outcome = outcome;
+        Ok(finished)
+    }
+
+    async fn daily_pass(&self) -> bellwether_store::Result<String> {
+        let day = bellwether_engine::book_day(&*self.store, bellwether_engine::Clock::Live, None)
+            .await?
+            .ok_or_else(|| bellwether_store::StoreError::NotFound("any data to assess".into()))?;
+        let out = bellwether_engine::reassess(&*self.store, &self.engine, None, day).await?;
+        Ok(format!(
+            "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; {} predictions",
+            out.assessed,
+            out.as_of,
+            out.ended,
+            out.signals_opened,
+            out.signals_closed,
+            out.predictions.len()
+        ))
+    }
+}
+
+/// Runs the scheduler on its tick until the process stops.
+pub fn spawn<S: LiveStore>(
+    mut scheduler: Scheduler<S>,
+    tick: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(tick);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = scheduler.tick(Timestamp::now()).await {
+                tracing::warn!("the scheduler could not look at its jobs: {e}");
+            }
+        }
+    })
+}

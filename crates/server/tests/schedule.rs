@@ -1,0 +1,112 @@
+//! The scheduler: two processes on one store look at the same schedule and the daily pass runs once per slot;
+//! a run whose holder died (claimed, never renewed) is taken over once its lease runs out and counted as a
+//! second attempt; on the embedded store and on PostgreSQL.
+
+use bellwether_core::Timestamp;
+use bellwether_engine::Engine;
+use bellwether_server::schedule::{ScheduleConfig, Scheduler};
+use bellwether_store::{JobState, LiveStore};
+use std::sync::Arc;
+
+/// Milliseconds of 2026-12-01T00:00:00Z.
+const DEC_1: i64 = 1_796_083_200_000;
+const HOUR: i64 = 3_600_000;
+
+async fn runs_once_and_is_taken_over<S: LiveStore>(store: S) {
+    store
+        .write(bellwether_store_conformance::every_kind())
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let engine = Arc::new(Engine::default());
+    let config = ScheduleConfig {
+        daily_pass: "0 6 * * *".into(),
+        lease_seconds: 60,
+        ..ScheduleConfig::default()
+    };
+    let mut a = Scheduler::new(store.clone(), engine.clone(), &config, "a".into()).unwrap();
+    let mut b = Scheduler::new(store.clone(), engine.clone(), &config, "b".into()).unwrap();
+    // Both start at 05:00: nothing is due yet.
+    let t = |h: i64, ms: i64| Timestamp(DEC_1 + h * HOUR + ms);
+    assert!(a.tick(t(5, 0)).await.unwrap().is_empty());
+    assert!(b.tick(t(5, 0)).await.unwrap().is_empty());
+    assert_eq!(a.next_runs(t(5, 0)), vec![("daily_pass", Some(t(6, 0)))]);
+    // 06:00 comes: whichever looks first runs it, the other finds it done.
+    let ran = a.tick(t(6, 10_000)).await.unwrap();
+    assert_eq!(ran.len(), 1);
+    assert_eq!(ran[0].state, JobState::Succeeded, "{}", ran[0].outcome);
+    assert!(
+        ran[0].outcome.starts_with("assessed "),
+        "{}",
+        ran[0].outcome
+    );
+    assert!(b.tick(t(6, 20_000)).await.unwrap().is_empty());
+    assert!(a.tick(t(7, 0)).await.unwrap().is_empty());
+    assert!(!store.assessments(None).await.unwrap().is_empty());
+    let runs = store.job_runs(Some("daily_pass"), 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].slot, runs[0].holder.as_str(), runs[0].attempts),
+        (t(6, 0), "a", 1)
+    );
+
+    // The next day a third process claims the slot and dies without renewing.
+    let (slot, now) = (t(30, 0), t(30, 1_000));
+    assert!(store
+        .claim_job("daily_pass", slot, "c", now, Timestamp(now.0 + 60_000))
+        .await
+        .unwrap()
+        .is_some());
+    // Within its lease nobody else runs it.
+    assert!(b.tick(t(30, 30_000)).await.unwrap().is_empty());
+    assert!(a.tick(t(30, 40_000)).await.unwrap().is_empty());
+    // Once the lease has run out, the next to look takes it over, once.
+    let taken = b.tick(t(30, 62_000)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].state, JobState::Succeeded);
+    assert!(a.tick(t(30, 70_000)).await.unwrap().is_empty());
+    let runs = store.job_runs(Some("daily_pass"), 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (
+            runs[0].slot,
+            runs[0].holder.as_str(),
+            runs[0].attempts,
+            runs[0].state
+        ),
+        (slot, "b", 2, JobState::Succeeded)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_pass_runs_once_per_slot_and_is_taken_over_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bellwether_store_sqlite::SqliteStore::open(&dir.path().join("b.db"))
+        .await
+        .unwrap();
+    runs_once_and_is_taken_over(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_pass_runs_once_per_slot_and_is_taken_over_on_postgres() {
+    let db = bellwether_store_postgres::testing::fresh().await;
+    runs_once_and_is_taken_over(db.store().await).await;
+}
+
+#[test]
+fn bad_schedules_are_refused_naming_the_setting() {
+    let bad = ScheduleConfig {
+        daily_pass: "0 25 * * *".into(),
+        ..ScheduleConfig::default()
+    };
+    let e = bad.check().unwrap_err();
+    assert!(
+        e.starts_with("[schedule] daily_pass") && e.contains("hour '25'"),
+        "{e}"
+    );
+    let tz = ScheduleConfig {
+        time_zone: "Europe/Nowhere".into(),
+        ..ScheduleConfig::default()
+    };
+    assert!(tz.check().unwrap_err().starts_with("[schedule] time_zone"));
+}
