@@ -211,13 +211,13 @@ impl bellwether_store::Store for PgStore {
         };
         match &ids {
             None => {
-                reads::stream_decode(&**c, "SELECT account_id, packed FROM series ORDER BY account_id", &[], decode)
+                reads::stream_decode(&**c, "SELECT account_id, packed FROM series ORDER BY account_id COLLATE \"C\"", &[], decode)
                     .await
             }
             Some(ids) => {
                 reads::stream_decode(
                     &**c,
-                    "SELECT account_id, packed FROM series WHERE account_id = ANY($1) ORDER BY account_id",
+                    "SELECT account_id, packed FROM series WHERE account_id = ANY($1) ORDER BY account_id COLLATE \"C\"",
                     &[ids],
                     decode,
                 )
@@ -259,7 +259,10 @@ impl bellwether_store::Store for PgStore {
     async fn account_ids(&self) -> Result<Vec<AccountId>> {
         let c = self.conn().await?;
         let rows = c
-            .query("SELECT account_id FROM accounts ORDER BY account_id", &[])
+            .query(
+                "SELECT account_id FROM accounts ORDER BY account_id COLLATE \"C\"",
+                &[],
+            )
             .await
             .map_err(db_err)?;
         Ok(rows.iter().map(|r| AccountId(r.get(0))).collect())
@@ -291,7 +294,20 @@ impl bellwether_store::Store for PgStore {
         rows: &[Assessment],
         ended: &[AccountId],
     ) -> Result<()> {
-        let comps = docs::par_pack(rows, |a| serde_json::to_string(&a.components))
+        // A second assessment of the same account and day replaces the first, as a run of upserts would.
+        let mut at: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
+        let mut last: Vec<&Assessment> = Vec::with_capacity(rows.len());
+        for a in rows {
+            match at.get(&(a.account_id.as_str(), a.as_of.0)) {
+                Some(&i) => last[i] = a,
+                None => {
+                    at.insert((a.account_id.as_str(), a.as_of.0), last.len());
+                    last.push(a);
+                }
+            }
+        }
+        let rows = last;
+        let comps = docs::par_pack(&rows, |a| serde_json::to_string(&a.components))
             .map_err(StoreError::Corrupt)?;
         let comps: Vec<Vec<u8>> = comps.into_iter().map(docs::Doc::into_bytes).collect();
         let ids: Vec<&str> = rows.iter().map(|a| a.account_id.as_str()).collect();
@@ -335,26 +351,28 @@ impl bellwether_store::Store for PgStore {
         } else {
             "ON CONFLICT (account_id) DO NOTHING"
         };
-        let mut cur_ids: Vec<&str> = Vec::with_capacity(ids.len() + ended.len());
-        let mut cur_ended: Vec<bool> = Vec::with_capacity(ids.len() + ended.len());
-        let mut seen = FxHashSet::default();
-        // An account both assessed and ended keeps the last word, as a run of upserts would.
-        for (id, e) in ended
+        // Each assessment points at its own day, each ended account at the pass's day. Where an account comes
+        // twice, the current pass keeps the last word (its upserts replace) and a past day's the first (its
+        // inserts skip what is there), as a run of single-row statements would.
+        let mut cur: Vec<(&str, i32, bool)> = ids
             .iter()
-            .rev()
-            .map(|i| (*i, true))
-            .chain(ids.iter().rev().map(|i| (*i, false)))
-        {
-            if seen.insert(id) {
-                cur_ids.push(id);
-                cur_ended.push(e);
-            }
+            .zip(&days)
+            .map(|(id, day)| (*id, *day, false))
+            .chain(ended.iter().map(|id| (*id, as_of.0, true)))
+            .collect();
+        if current {
+            cur.reverse();
         }
+        let mut seen = FxHashSet::default();
+        cur.retain(|(id, _, _)| seen.insert(*id));
+        let cur_ids: Vec<&str> = cur.iter().map(|c| c.0).collect();
+        let cur_days: Vec<i32> = cur.iter().map(|c| c.1).collect();
+        let cur_ended: Vec<bool> = cur.iter().map(|c| c.2).collect();
         tx.execute(
             &format!(
-                "INSERT INTO current_assessments (account_id, as_of, ended) SELECT a, $2, e FROM unnest($1::text[], $3::bool[]) AS n (a, e) {conflict}"
+                "INSERT INTO current_assessments (account_id, as_of, ended) SELECT * FROM unnest($1::text[], $2::int4[], $3::bool[]) {conflict}"
             ),
-            &[&cur_ids, &as_of.0, &cur_ended],
+            &[&cur_ids, &cur_days, &cur_ended],
         )
         .await
         .map_err(db_err)?;
@@ -367,7 +385,7 @@ impl bellwether_store::Store for PgStore {
         let rows = match as_of {
             Some(d) => c
                 .query(
-                    &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.as_of = $1 ORDER BY a.priority DESC, a.account_id"),
+                    &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments a WHERE a.as_of = $1 ORDER BY a.priority DESC, a.account_id COLLATE \"C\""),
                     &[&d.0],
                 )
                 .await,
@@ -375,7 +393,7 @@ impl bellwether_store::Store for PgStore {
                 .query(
                     &format!(
                         "SELECT {ASSESSMENT_COLUMNS} FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
-                         WHERE NOT c.ended ORDER BY a.priority DESC, a.account_id"
+                         WHERE NOT c.ended ORDER BY a.priority DESC, a.account_id COLLATE \"C\""
                     ),
                     &[],
                 )
@@ -410,7 +428,7 @@ impl bellwether_store::Store for PgStore {
         let rows = c
             .query(
                 "SELECT segment, accounts, utilisation, events_per_seat FROM peer_stats \
-                 WHERE as_of = (SELECT max(as_of) FROM peer_stats WHERE as_of <= $1) ORDER BY segment",
+                 WHERE as_of = (SELECT max(as_of) FROM peer_stats WHERE as_of <= $1) ORDER BY segment COLLATE \"C\"",
                 &[&as_of.0],
             )
             .await
@@ -460,7 +478,7 @@ impl bellwether_store::Store for PgStore {
         let rows = c
             .query(
                 "SELECT scope, grp, source, accounts, features FROM common_features \
-                 WHERE as_of = (SELECT max(as_of) FROM common_features WHERE as_of <= $1) ORDER BY scope, grp, source",
+                 WHERE as_of = (SELECT max(as_of) FROM common_features WHERE as_of <= $1) ORDER BY scope COLLATE \"C\", grp COLLATE \"C\", source COLLATE \"C\"",
                 &[&as_of.0],
             )
             .await
@@ -539,7 +557,7 @@ impl bellwether_store::Store for PgStore {
         let c = self.conn().await?;
         let catalog: Vec<(String, Day, Option<i32>)> = c
             .query(
-                "SELECT metric, first_day, last_day FROM catalog ORDER BY metric",
+                "SELECT metric, first_day, last_day FROM catalog ORDER BY metric COLLATE \"C\"",
                 &[],
             )
             .await
@@ -607,7 +625,7 @@ impl bellwether_store::Store for PgStore {
                 sql.push_str(&format!(" AND {col} = ${}", params.len()));
             }
         }
-        sql.push_str(" ORDER BY last_seen DESC, detected_at DESC, id");
+        sql.push_str(" ORDER BY last_seen DESC, detected_at DESC, id COLLATE \"C\"");
         let c = self.conn().await?;
         let rows = c.query(&sql, &params).await.map_err(db_err)?;
         rows.iter().map(signal).collect()
@@ -807,7 +825,7 @@ impl bellwether_store::Store for PgStore {
         let rows = c
             .query(
                 "SELECT account_id, predictions FROM account_predictions \
-                 WHERE as_of = $1 AND ($2::text IS NULL OR account_id = $2) ORDER BY account_id",
+                 WHERE as_of = $1 AND ($2::text IS NULL OR account_id = $2) ORDER BY account_id COLLATE \"C\"",
                 &[&day, &account],
             )
             .await

@@ -73,7 +73,10 @@ impl LiveStore for PgStore {
     async fn keys(&self) -> Result<Vec<ApiKey>> {
         let c = self.conn().await?;
         let rows = c
-            .query(&format!("{KEY_SELECT} ORDER BY created_at DESC, id"), &[])
+            .query(
+                &format!("{KEY_SELECT} ORDER BY created_at DESC, id COLLATE \"C\""),
+                &[],
+            )
             .await
             .map_err(db_err)?;
         Ok(rows.iter().map(key_row).collect())
@@ -218,7 +221,7 @@ impl LiveStore for PgStore {
         let rows = c
             .query(
                 "SELECT user_key, id, received_at, payload, kind FROM pending_messages WHERE source = $1 AND user_key = ANY($2) \
-                 ORDER BY received_at, id",
+                 ORDER BY received_at, id COLLATE \"C\"",
                 &[&source, &users],
             )
             .await
@@ -364,7 +367,7 @@ impl LiveStore for PgStore {
         let rows = c
             .query(
                 &format!(
-                    "SELECT {JOB_COLUMNS} FROM job_runs WHERE $1::text IS NULL OR name = $1 ORDER BY slot DESC, name LIMIT $2"
+                    "SELECT {JOB_COLUMNS} FROM job_runs WHERE $1::text IS NULL OR name = $1 ORDER BY slot DESC, name COLLATE \"C\" LIMIT $2"
                 ),
                 &[&name, &(limit as i64)],
             )

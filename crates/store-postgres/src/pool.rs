@@ -105,8 +105,18 @@ pub(crate) fn pool(settings: &PgSettings) -> Result<Pool> {
 /// Maps a driver error: a unique violation is a [`StoreError::Conflict`], the rest unavailability.
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
-        if *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
+        use tokio_postgres::error::SqlState;
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Conflict(db.message().to_string());
+        }
+        // The transaction was rolled back as a whole; running it again is safe.
+        if [
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+        ]
+        .contains(db.code())
+        {
+            return StoreError::Conflict(format!("{} ({})", db.message(), db.code().code()));
         }
         let mut msg = format!("{} ({})", db.message(), db.code().code());
         if let Some(d) = db.detail() {

@@ -24,9 +24,6 @@ fn currency(s: Option<&str>) -> Currency {
 pub(crate) enum Which<'a> {
     /// These accounts.
     Ids(&'a [String]),
-    /// Accounts with ids from the first to the second, both included (a range scan of keys that lead with
-    /// `account_id`).
-    Range(&'a str, &'a str),
 }
 
 /// Runs `select` over the rows of the accounts `which` names.
@@ -36,13 +33,6 @@ async fn rows<C: GenericClient>(c: &C, select: &str, which: Which<'_>) -> Result
             let p: [&(dyn ToSql + Sync); 1] = [&ids];
             c.query(&format!("{select} WHERE account_id = ANY($1)"), &p)
                 .await
-        }
-        Which::Range(from, to) => {
-            c.query(
-                &format!("{select} WHERE account_id BETWEEN $1 AND $2"),
-                &[&from, &to],
-            )
-            .await
         }
     }
     .map_err(db_err)
@@ -227,7 +217,7 @@ pub(crate) async fn load_tables<C: GenericClient>(c: &C, ids: Which<'_>) -> Resu
 const REPACK_SLICE: usize = 10_000;
 
 /// Rebuilds the packs of the accounts in `facts_dirty` and clears them, inside `tx`. Returns how many packs
-/// were written. Many dirty accounts are read by scanning whole tables, a few by their keys.
+/// were written. The accounts' rows are read by their keys, a slice of accounts at a time.
 pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result<usize> {
     let started = std::time::Instant::now();
     let dirty: Vec<String> = tx
@@ -240,23 +230,12 @@ pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result
     if dirty.is_empty() {
         return Ok(0);
     }
-    let accounts: i64 = tx
-        .query_one("SELECT count(*) FROM accounts", &[])
-        .await
-        .map_err(db_err)?
-        .get(0);
-    let scan = dirty.len() as i64 * 4 > accounts;
-    // In slices of accounts, so a rebuild of a whole large book holds one slice's rows at a time: by key
-    // range when most accounts are dirty, by id otherwise.
+    // In slices of accounts, so a rebuild of a whole large book holds one slice's rows at a time. By id, not
+    // by key range: the database's collation may order ids otherwise than Rust does.
     let mut dirty = dirty;
     dirty.sort_unstable();
     for slice in dirty.chunks(REPACK_SLICE) {
-        let which = if scan {
-            Which::Range(&slice[0], &slice[slice.len() - 1])
-        } else {
-            Which::Ids(slice)
-        };
-        let mut book = load_tables(tx, which).await?;
+        let mut book = load_tables(tx, Which::Ids(slice)).await?;
         let facts: Vec<AccountFacts> = slice
             .iter()
             .map(|id| {
@@ -282,7 +261,6 @@ pub(crate) async fn repack_dirty(tx: &tokio_postgres::Transaction<'_>) -> Result
     }
     tracing::debug!(
         accounts = dirty.len(),
-        scan,
         seconds = started.elapsed().as_secs_f64(),
         "packed facts rebuilt"
     );

@@ -262,12 +262,19 @@ pub async fn fresh() -> TestDatabase {
             )
         });
     tokio::spawn(conn);
-    c.execute(
-        &format!("CREATE DATABASE \"{name}\" TEMPLATE template0"),
-        &[],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+    // With a natural-language collation where the server has ICU, as production databases usually are, so
+    // that code which assumes byte order fails here too.
+    let icu = format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    );
+    if c.execute(&icu, &[]).await.is_err() {
+        c.execute(
+            &format!("CREATE DATABASE \"{name}\" TEMPLATE template0"),
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating the test database {name}: {e}"));
+    }
     let url = match admin.rfind('/') {
         Some(i) if !admin[..i].ends_with('/') => {
             let (base, rest) = admin.split_at(i);

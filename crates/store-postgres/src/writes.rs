@@ -59,12 +59,18 @@ pub(crate) async fn lock_accounts<'a>(
 }
 
 /// Marks accounts whose packed facts must be rebuilt.
-pub(crate) async fn mark_dirty(tx: &Transaction<'_>, ids: Vec<String>) -> Result<()> {
+pub(crate) async fn mark_dirty(tx: &Transaction<'_>, mut ids: Vec<String>) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
+    // In key order (two writers never wait on each other in a cycle), and as an update of a mark already
+    // there, which locks it: a rebuild that clears the mark meanwhile waits for this write to commit, so it
+    // reads what this write stored.
+    ids.sort_unstable();
+    ids.dedup();
     tx.execute(
-        "INSERT INTO facts_dirty (account_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        "INSERT INTO facts_dirty (account_id) SELECT unnest($1::text[]) \
+         ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id",
         &[&ids],
     )
     .await
@@ -464,6 +470,9 @@ pub(crate) async fn stored_series(
 /// Writes a batch inside `tx`.
 pub(crate) async fn write_batch(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<WriteSummary> {
     let now = batch.received_at.unwrap_or_else(Timestamp::now);
+    // The per-account locks come before any row lock, as in every writer, so writers never wait on each
+    // other in a cycle (a live batch has taken them already; taking them again is free).
+    lock_accounts(tx, batch.series.keys().map(|a| a.as_str())).await?;
     let import_id: i64 = tx
         .query_one(
             "INSERT INTO imports (source, kind, received_at, records, rejected, chunks) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -532,7 +541,6 @@ pub(crate) async fn write_batch(tx: &Transaction<'_>, batch: &WriteBatch) -> Res
     // merged, written back in one statement.
     if !batch.series.is_empty() {
         let ids: Vec<&str> = batch.series.keys().map(|a| a.as_str()).collect();
-        lock_accounts(tx, ids.iter().copied()).await?;
         let mut stored = stored_series(tx, &ids).await?;
         let mut blobs: Vec<Vec<u8>> = Vec::with_capacity(ids.len());
         for (id, delta) in &batch.series {

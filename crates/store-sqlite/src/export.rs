@@ -117,7 +117,14 @@ impl SqliteStore {
                             ))
                         }
                     };
-                    row[0] = Cell::Text(owners.get(&key).cloned().unwrap_or_default());
+                    // Every distinct-user series has a series of counts with its name; a key without one is
+                    // damage, named rather than moved under no account.
+                    let owner = owners.get(&key).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "distinct_users: series key {key} belongs to no account's series; nothing was copied of it"
+                        ))
+                    })?;
+                    row[0] = Cell::Text(owner.clone());
                 }
                 buf.push(row);
                 n += 1;

@@ -60,6 +60,8 @@ pub async fn copy(settings: &Settings, a: CopyArgs) -> Result<ExitCode, CliError
              (unset --database-url / BELLWETHER_DATABASE_URL / [store] url to copy from the data directory)",
         ));
     };
+    // No server may apply the inbox while its tables are read (imports: stop them too).
+    let _lock = crate::lock::lock_for_serving(&settings.data_dir)?;
     let to = PgStore::open(&pg_settings(settings, &url)).await?;
     if !to.is_empty().await? {
         return Err(CliError::new(
