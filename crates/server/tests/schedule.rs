@@ -76,6 +76,25 @@ async fn runs_once_and_is_taken_over<S: LiveStore>(store: S) {
         ),
         (slot, "b", 2, JobState::Succeeded)
     );
+    // What /metrics shows of them.
+    let m = bellwether_server::schedule::render_metrics(&runs);
+    let slot_line = format!(
+        "bellwether_job_last_slot_seconds{{job=\"daily_pass\"}} {}",
+        slot.0 / 1000
+    );
+    assert!(m.contains(&slot_line), "{m}");
+    assert!(
+        m.contains("bellwether_job_last_run_state{job=\"daily_pass\",state=\"succeeded\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("bellwether_job_last_run_attempts{job=\"daily_pass\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("bellwether_job_runs{job=\"daily_pass\",state=\"succeeded\"} 2"),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,9 +56,13 @@ async fn metrics<S: LiveStore>(
     )
     .await?;
     let pending = st.store.pending_count().await.ok();
+    let mut text = st.metrics.render(pending);
+    if let Ok(runs) = st.store.job_runs(None, 200).await {
+        text.push_str(&crate::schedule::render_metrics(&runs));
+    }
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(pending),
+        text,
     ))
 }

@@ -274,6 +274,70 @@ impl<S: LiveStore> Scheduler<S> {
     }
 }
 
+/// The scheduled jobs' lines of `/metrics`, from the latest runs in the store: per job, the slot, state,
+/// duration and attempts of its latest run, and how many of the runs listed ended each way.
+pub fn render_metrics(runs: &[JobRun]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    out.push_str("# HELP bellwether_job_last_slot_seconds The scheduled time of each job's latest run (Unix seconds).\n# TYPE bellwether_job_last_slot_seconds gauge\n");
+    let mut latest: Vec<&JobRun> = Vec::new();
+    for r in runs {
+        if !latest.iter().any(|l| l.name == r.name) {
+            latest.push(r);
+        }
+    }
+    for r in &latest {
+        let _ = writeln!(
+            out,
+            "bellwether_job_last_slot_seconds{{job=\"{}\"}} {}",
+            r.name,
+            r.slot.0 / 1000
+        );
+    }
+    out.push_str("# HELP bellwether_job_last_run_state The state of each job's latest run (1 for its state).\n# TYPE bellwether_job_last_run_state gauge\n");
+    for r in &latest {
+        let _ = writeln!(
+            out,
+            "bellwether_job_last_run_state{{job=\"{}\",state=\"{}\"}} 1",
+            r.name,
+            r.state.as_str()
+        );
+    }
+    out.push_str("# HELP bellwether_job_last_run_seconds How long each job's latest finished run took.\n# TYPE bellwether_job_last_run_seconds gauge\n");
+    for r in &latest {
+        if let Some(f) = r.finished_at {
+            let _ = writeln!(
+                out,
+                "bellwether_job_last_run_seconds{{job=\"{}\"}} {:.3}",
+                r.name,
+                (f.0 - r.started_at.0) as f64 / 1000.0
+            );
+        }
+    }
+    out.push_str("# HELP bellwether_job_last_run_attempts Claims of each job's latest run (above 1: taken over).\n# TYPE bellwether_job_last_run_attempts gauge\n");
+    for r in &latest {
+        let _ = writeln!(
+            out,
+            "bellwether_job_last_run_attempts{{job=\"{}\"}} {}",
+            r.name, r.attempts
+        );
+    }
+    out.push_str("# HELP bellwether_job_runs Recent runs by job and state.\n# TYPE bellwether_job_runs gauge\n");
+    let mut counts: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
+    for r in runs {
+        *counts
+            .entry((r.name.as_str(), r.state.as_str()))
+            .or_default() += 1;
+    }
+    for ((job, state), n) in counts {
+        let _ = writeln!(
+            out,
+            "bellwether_job_runs{{job=\"{job}\",state=\"{state}\"}} {n}"
+        );
+    }
+    out
+}
+
 /// Runs the scheduler on its tick until the process stops.
 pub fn spawn<S: LiveStore>(
     mut scheduler: Scheduler<S>,
