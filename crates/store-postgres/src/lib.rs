@@ -295,18 +295,7 @@ impl bellwether_store::Store for PgStore {
         ended: &[AccountId],
     ) -> Result<()> {
         // A second assessment of the same account and day replaces the first, as a run of upserts would.
-        let mut at: rustc_hash::FxHashMap<(&str, i32), usize> = Default::default();
-        let mut last: Vec<&Assessment> = Vec::with_capacity(rows.len());
-        for a in rows {
-            match at.get(&(a.account_id.as_str(), a.as_of.0)) {
-                Some(&i) => last[i] = a,
-                None => {
-                    at.insert((a.account_id.as_str(), a.as_of.0), last.len());
-                    last.push(a);
-                }
-            }
-        }
-        let rows = last;
+        let rows = writes::last_by_key(rows, |a| (a.account_id.as_str(), a.as_of.0));
         let comps = docs::par_pack(&rows, |a| serde_json::to_string(&a.components))
             .map_err(StoreError::Corrupt)?;
         let comps: Vec<Vec<u8>> = comps.into_iter().map(docs::Doc::into_bytes).collect();
@@ -635,17 +624,7 @@ impl bellwether_store::Store for PgStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut at: rustc_hash::FxHashMap<(&str, &str), usize> = Default::default();
-        let mut last: Vec<&Signal> = Vec::new();
-        for s in rows {
-            match at.get(&(s.account_id.as_str(), s.id.as_str())) {
-                Some(&i) => last[i] = s,
-                None => {
-                    at.insert((s.account_id.as_str(), s.id.as_str()), last.len());
-                    last.push(s);
-                }
-            }
-        }
+        let last = writes::last_by_key(rows, |s| (s.account_id.as_str(), s.id.as_str()));
         let ids: Vec<&str> = last.iter().map(|s| s.id.as_str()).collect();
         let acc: Vec<&str> = last.iter().map(|s| s.account_id.as_str()).collect();
         let kind: Vec<&str> = last.iter().map(|s| s.kind.as_str()).collect();

@@ -79,7 +79,7 @@ pub(crate) async fn mark_dirty(tx: &Transaction<'_>, mut ids: Vec<String>) -> Re
 }
 
 /// Keeps the last of each key, in first-seen order of keys (a sequence of upserts leaves the last).
-fn last_by_key<'a, T, K: std::hash::Hash + Eq + 'a>(
+pub(crate) fn last_by_key<'a, T, K: std::hash::Hash + Eq + 'a>(
     items: &'a [T],
     key: impl Fn(&'a T) -> K,
 ) -> Vec<&'a T> {
@@ -443,9 +443,6 @@ async fn insert_records(tx: &Transaction<'_>, b: &WriteBatch) -> Result<(u64, Ve
     Ok((n, left))
 }
 
-/// First and last day of each metric in a write.
-type CatalogSpans = FxHashMap<String, (i32, i32)>;
-
 /// Loads the stored series of `ids` in one read.
 pub(crate) async fn stored_series(
     tx: &Transaction<'_>,
@@ -471,7 +468,8 @@ pub(crate) async fn stored_series(
 pub(crate) async fn write_batch(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<WriteSummary> {
     let now = batch.received_at.unwrap_or_else(Timestamp::now);
     // The per-account locks come before any row lock, as in every writer, so writers never wait on each
-    // other in a cycle (a live batch has taken them already; taking them again is free).
+    // other in a cycle (a live batch has taken them already: taking them again costs one statement and
+    // waits for nothing).
     lock_accounts(tx, batch.series.keys().map(|a| a.as_str())).await?;
     let import_id: i64 = tx
         .query_one(
@@ -506,17 +504,7 @@ pub(crate) async fn write_batch(tx: &Transaction<'_>, batch: &WriteBatch) -> Res
     rows += n;
     rows += insert_contact_attrs(tx, &batch.contact_attrs).await?;
     dirty.extend(left);
-    {
-        let mut ids: FxHashSet<&str> = FxHashSet::default();
-        ids.extend(batch.account_attrs.iter().map(|f| f.subject.as_str()));
-        ids.extend(batch.contacts.iter().map(|c| c.account_id.as_str()));
-        ids.extend(batch.tickets.iter().map(|t| t.account_id.as_str()));
-        ids.extend(batch.billing.iter().map(|t| t.account_id.as_str()));
-        ids.extend(batch.subscriptions.iter().map(|t| t.account_id.as_str()));
-        ids.extend(batch.interactions.iter().map(|t| t.account_id.as_str()));
-        ids.extend(batch.outcomes.iter().map(|t| t.account_id.as_str()));
-        dirty.extend(ids.into_iter().map(str::to_string));
-    }
+    dirty.extend(batch.fact_accounts().into_iter().map(str::to_string));
     if !batch.contact_attrs.is_empty() {
         let contacts: Vec<&str> = batch
             .contact_attrs
@@ -556,26 +544,12 @@ pub(crate) async fn write_batch(tx: &Transaction<'_>, batch: &WriteBatch) -> Res
         .await
         .map_err(db_err)?;
     }
-    let mut span: CatalogSpans = Default::default();
-    for delta in batch.series.values() {
-        for (m, points) in delta {
-            if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                let e = span.entry(m.clone()).or_insert((first.0 .0, last.0 .0));
-                *e = (e.0.min(first.0 .0), e.1.max(last.0 .0));
-            }
-        }
-    }
+    let span = batch.metric_spans();
     if !span.is_empty() {
-        let mut m: Vec<&str> = Vec::new();
-        let mut f: Vec<i32> = Vec::new();
-        let mut l: Vec<i32> = Vec::new();
-        let mut sorted: Vec<_> = span.iter().collect();
-        sorted.sort();
-        for (k, (first, last)) in sorted {
-            m.push(k);
-            f.push(*first);
-            l.push(*last);
-        }
+        // In metric order (a BTreeMap's), so concurrent writers lock catalogue rows in one order.
+        let m: Vec<&str> = span.keys().copied().collect();
+        let f: Vec<i32> = span.values().map(|s| s.0 .0).collect();
+        let l: Vec<i32> = span.values().map(|s| s.1 .0).collect();
         tx.execute(
             "INSERT INTO catalog (metric, first_day, last_day) SELECT * FROM unnest($1::text[], $2::int4[], $3::int4[]) \
              ON CONFLICT (metric) DO UPDATE SET first_day = least(catalog.first_day, excluded.first_day), \

@@ -123,5 +123,5 @@ pub(crate) fn backfill_catalog(tx: &Transaction) -> Result<()> {
     }
     // The catalogue may hold metrics written by a version that kept no last day; this fills them too.
     tx.execute("DELETE FROM catalog", []).map_err(db_err)?;
-    upsert_catalog(tx, span)
+    upsert_catalog(tx, span.iter().map(|(m, (f, l))| (m.as_str(), *f, *l)))
 }

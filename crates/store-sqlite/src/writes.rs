@@ -15,14 +15,18 @@ pub(crate) fn widen(span: &mut CatalogSpans, metric: &str, first: i32, last: i32
     }
 }
 
-pub(crate) fn upsert_catalog(tx: &Transaction, span: CatalogSpans) -> Result<()> {
+/// Widens the catalogue's first and last day of each metric `(metric, first, last)` names.
+pub(crate) fn upsert_catalog<'a>(
+    tx: &Transaction,
+    span: impl IntoIterator<Item = (&'a str, i32, i32)>,
+) -> Result<()> {
     let mut st = tx
         .prepare_cached(
             "INSERT INTO catalog (metric, first_day, last_day) VALUES (?1, ?2, ?3) ON CONFLICT (metric) DO UPDATE \
              SET first_day = min(first_day, excluded.first_day), last_day = max(coalesce(last_day, excluded.last_day), excluded.last_day)",
         )
         .map_err(db_err)?;
-    for (m, (first, last)) in span {
+    for (m, first, last) in span {
         st.execute(params![m, first, last]).map_err(db_err)?;
     }
     Ok(())
@@ -113,15 +117,13 @@ pub(crate) fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteS
         put.execute(params![id.as_str(), s.encode(), now.0])
             .map_err(db_err)?;
     }
-    let mut span: CatalogSpans = Default::default();
-    for delta in batch.series.values() {
-        for (m, points) in delta {
-            if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                widen(&mut span, m, first.0 .0, last.0 .0);
-            }
-        }
-    }
-    upsert_catalog(tx, span)?;
+    upsert_catalog(
+        tx,
+        batch
+            .metric_spans()
+            .into_iter()
+            .map(|(m, (first, last))| (m, first.0, last.0)),
+    )?;
     Ok(WriteSummary {
         import_id,
         series_accounts: batch.series.len(),
@@ -132,18 +134,10 @@ pub(crate) fn write_batch(tx: &Transaction, batch: &WriteBatch) -> Result<WriteS
 /// Marks the accounts whose facts this batch inserts or changes, so their packs are rebuilt (the triggers of
 /// migration 0005 add the old accounts of rows moved or replaced).
 pub(crate) fn mark_dirty(tx: &Transaction, b: &WriteBatch) -> Result<()> {
-    let mut ids: FxHashSet<&str> = FxHashSet::default();
-    ids.extend(b.account_attrs.iter().map(|f| f.subject.as_str()));
-    ids.extend(b.contacts.iter().map(|c| c.account_id.0.as_str()));
-    ids.extend(b.tickets.iter().map(|t| t.account_id.0.as_str()));
-    ids.extend(b.billing.iter().map(|t| t.account_id.0.as_str()));
-    ids.extend(b.subscriptions.iter().map(|t| t.account_id.0.as_str()));
-    ids.extend(b.interactions.iter().map(|t| t.account_id.0.as_str()));
-    ids.extend(b.outcomes.iter().map(|t| t.account_id.0.as_str()));
     let mut st = tx
         .prepare_cached("INSERT OR IGNORE INTO facts_dirty (account_id) VALUES (?1)")
         .map_err(db_err)?;
-    for id in ids {
+    for id in b.fact_accounts() {
         st.execute([id]).map_err(db_err)?;
     }
     let contacts: FxHashSet<&str> = b.contact_attrs.iter().map(|f| f.subject.as_str()).collect();

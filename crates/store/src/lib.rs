@@ -87,24 +87,45 @@ impl WriteBatch {
             && self.series.is_empty()
     }
 
-    /// The accounts this batch touches, for re-assessment.
+    /// The accounts this batch touches, for re-assessment: those of its facts and of its series.
     pub fn accounts(&self) -> Vec<AccountId> {
-        let mut ids: FxHashSet<&AccountId> = self.series.keys().collect();
-        ids.extend(self.contacts.iter().map(|c| &c.account_id));
-        ids.extend(self.tickets.iter().map(|t| &t.account_id));
-        ids.extend(self.billing.iter().map(|t| &t.account_id));
-        ids.extend(self.subscriptions.iter().map(|t| &t.account_id));
-        ids.extend(self.interactions.iter().map(|t| &t.account_id));
-        ids.extend(self.outcomes.iter().map(|t| &t.account_id));
-        let mut out: Vec<AccountId> = ids.into_iter().cloned().collect();
-        out.extend(
-            self.account_attrs
-                .iter()
-                .map(|f| AccountId(f.subject.clone())),
-        );
+        let mut ids = self.fact_accounts();
+        ids.extend(self.series.keys().map(|a| a.as_str()));
+        let mut out: Vec<AccountId> = ids.into_iter().map(AccountId::from).collect();
         out.sort();
-        out.dedup();
         out
+    }
+
+    /// The accounts whose facts (not series) this batch writes: those whose packed facts a backend rebuilds.
+    /// Contact attribute changes name a contact, not an account; a backend adds the accounts of those contacts
+    /// from what it stores.
+    pub fn fact_accounts(&self) -> FxHashSet<&str> {
+        let mut ids: FxHashSet<&str> = self
+            .account_attrs
+            .iter()
+            .map(|f| f.subject.as_str())
+            .collect();
+        ids.extend(self.contacts.iter().map(|c| c.account_id.as_str()));
+        ids.extend(self.tickets.iter().map(|t| t.account_id.as_str()));
+        ids.extend(self.billing.iter().map(|t| t.account_id.as_str()));
+        ids.extend(self.subscriptions.iter().map(|t| t.account_id.as_str()));
+        ids.extend(self.interactions.iter().map(|t| t.account_id.as_str()));
+        ids.extend(self.outcomes.iter().map(|t| t.account_id.as_str()));
+        ids
+    }
+
+    /// The first and last day of each metric this batch's series write, by metric: the catalogue's update.
+    pub fn metric_spans(&self) -> BTreeMap<&str, (Day, Day)> {
+        let mut span: BTreeMap<&str, (Day, Day)> = BTreeMap::new();
+        for delta in self.series.values() {
+            for (m, points) in delta {
+                if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                    let e = span.entry(m.as_str()).or_insert((first.0, last.0));
+                    *e = (e.0.min(first.0), e.1.max(last.0));
+                }
+            }
+        }
+        span
     }
 }
 

@@ -39,9 +39,21 @@ pub struct ScheduleConfig {
 impl ScheduleConfig {
     /// Checks the settings (the time zone exists, every schedule reads); the error names the setting.
     pub fn check(&self) -> Result<(), String> {
-        cron::time_zone(&self.time_zone).map_err(|e| format!("[schedule] time_zone: {e}"))?;
+        self.read().map(drop)
+    }
+
+    /// The time zone and the jobs with their schedules, read once; the error names the setting.
+    fn read(&self) -> Result<(TimeZone, Vec<Job>), String> {
+        let tz =
+            cron::time_zone(&self.time_zone).map_err(|e| format!("[schedule] time_zone: {e}"))?;
+        let mut jobs = Vec::new();
         if !self.daily_pass.trim().is_empty() {
-            Cron::parse(&self.daily_pass).map_err(|e| format!("[schedule] daily_pass: {e}"))?;
+            let cron =
+                Cron::parse(&self.daily_pass).map_err(|e| format!("[schedule] daily_pass: {e}"))?;
+            jobs.push(Job {
+                kind: JobKind::DailyPass,
+                cron,
+            });
         }
         if self.lease_seconds < 10 {
             return Err(format!(
@@ -49,7 +61,7 @@ impl ScheduleConfig {
                 self.lease_seconds
             ));
         }
-        Ok(())
+        Ok((tz, jobs))
     }
 }
 
@@ -114,15 +126,7 @@ impl<S: LiveStore> Scheduler<S> {
         config: &ScheduleConfig,
         holder: String,
     ) -> Result<Scheduler<S>, String> {
-        config.check()?;
-        let tz = cron::time_zone(&config.time_zone)?;
-        let mut jobs = Vec::new();
-        if !config.daily_pass.trim().is_empty() {
-            jobs.push(Job {
-                kind: JobKind::DailyPass,
-                cron: Cron::parse(&config.daily_pass)?,
-            });
-        }
+        let (tz, jobs) = config.read()?;
         Ok(Scheduler {
             seen: vec![None; jobs.len()],
             store,

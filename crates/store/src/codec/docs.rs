@@ -5,7 +5,6 @@
 use crate::{Result, StoreError};
 use bellwether_core::model::{Driver, Prediction};
 use bellwether_core::{AccountId, Day};
-use std::borrow::Cow;
 
 /// JSON this long or longer is stored compressed; shorter JSON as it is.
 pub const PACK_FROM: usize = 128;
@@ -36,16 +35,13 @@ impl Doc {
             Doc::Text(t) => t.into_bytes(),
             Doc::Lz4(b) => {
                 let mut out = Vec::with_capacity(b.len() + 1);
-                out.push(LZ4);
+                out.push(super::LZ4_MARK);
                 out.extend_from_slice(&b);
                 out
             }
         }
     }
 }
-
-/// The first byte of a compressed document in a binary column (never the first byte of UTF-8 JSON).
-const LZ4: u8 = 0xFF;
 
 /// Reads a compressed block written by [`Doc::pack`].
 pub fn unpack_lz4<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
@@ -55,12 +51,7 @@ pub fn unpack_lz4<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Resu
 
 /// Reads a document written by [`Doc::into_bytes`].
 pub fn from_bytes<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
-    let json: Cow<[u8]> = match b.split_first() {
-        Some((&LZ4, block)) => Cow::Owned(
-            lz4_flex::block::decompress_size_prepended(block).map_err(|e| e.to_string())?,
-        ),
-        _ => Cow::Borrowed(b),
-    };
+    let json = super::unmarked(b).map_err(|e| e.to_string())?;
     serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
 

@@ -331,33 +331,20 @@ fn parsed<T>(r: &R, v: std::result::Result<T, String>) -> Res<T> {
     v.or_else(|m| r.bad(m))
 }
 
-/// Reads a pack written by [`encode`] for the account `id`.
-/// The first byte of a compressed pack (a plain pack starts with its format version, never this).
-const LZ4: u8 = 0xFF;
-
 /// A pack LZ4-compressed behind a marker byte, for a backend whose own storage would otherwise compress it
 /// more slowly (PostgreSQL's TOAST: reading 800 MB of packs it had compressed took 3.0 s of server time on
 /// the 100k book). [`decode`] reads either form.
 pub fn compress(pack: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; 1 + 4 + lz4_flex::block::get_maximum_output_size(pack.len())];
-    out[0] = LZ4;
-    out[1..5].copy_from_slice(&(pack.len() as u32).to_le_bytes());
-    let n = lz4_flex::block::compress_into(pack, &mut out[5..])
-        .expect("the buffer has the block's maximum size");
-    out.truncate(5 + n);
-    out
+    super::marked_lz4(pack)
 }
 
-/// Decodes a pack, plain or [`compress`]ed.
+/// Reads a pack written by [`encode_into`] (plain or [`compress`]ed) for the account `id`.
 pub fn decode(id: &str, b: &[u8]) -> Res<AccountFacts> {
-    if let Some((&LZ4, block)) = b.split_first() {
-        let plain = lz4_flex::block::decompress_size_prepended(block).map_err(|e| Damaged {
-            at: 0,
-            why: format!("the compressed pack does not decompress: {e}"),
-        })?;
-        return decode_plain(id, &plain);
-    }
-    decode_plain(id, b)
+    let plain = super::unmarked(b).map_err(|e| Damaged {
+        at: 0,
+        why: format!("the compressed pack does not decompress: {e}"),
+    })?;
+    decode_plain(id, &plain)
 }
 
 fn decode_plain(id: &str, b: &[u8]) -> Res<AccountFacts> {
