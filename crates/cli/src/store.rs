@@ -233,6 +233,14 @@ impl LiveStore for AnyStore {
     async fn replace_crm_users(&self, source: &str, users: Vec<CrmUser>) -> Result<()> {
         each!(self, s => s.replace_crm_users(source, users).await)
     }
+    async fn due_accounts(&self, before: Timestamp, limit: usize) -> Result<Vec<AccountId>> {
+        each!(self, s => s.due_accounts(before, limit).await)
+    }
+
+    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
+        each!(self, s => s.clear_due(accounts, through).await)
+    }
+
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary> {
         each!(self, s => s.write_live(batch).await)
     }

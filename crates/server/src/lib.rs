@@ -64,6 +64,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Scheduled jobs (`[schedule]`), run exactly once across the processes on the store; none when `None`.
     pub schedule: Option<schedule::ScheduleConfig>,
+    /// How long the applier lease lasts unrenewed: when the process applying the tracking inbox stops,
+    /// another process on the store takes over within this time.
+    pub applier_lease: Duration,
+    /// How often the applier looks for groups acknowledged by other processes on the store.
+    pub applier_poll: Duration,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +86,8 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             max_connections: 4_096,
             schedule: None,
+            applier_lease: Duration::from_secs(15),
+            applier_poll: Duration::from_millis(250),
         }
     }
 }
@@ -101,6 +108,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
             .field("schedule", &self.schedule)
+            .field("applier_lease", &self.applier_lease)
+            .field("applier_poll", &self.applier_poll)
             .finish()
     }
 }
@@ -168,11 +177,16 @@ pub async fn start<S: LiveStore>(
         config.reassess_window,
         config.reassess_max_accounts,
     );
+    let holder = process_name();
+    let lease = segment::ApplierLease {
+        holder: holder.clone(),
+        lease: config.applier_lease,
+        poll: config.applier_poll,
+    };
     let (writer, writer_task) =
-        segment::spawn(store.clone(), queue.clone(), metrics.clone()).await?;
+        segment::spawn(store.clone(), queue.clone(), metrics.clone(), lease).await?;
     let scheduler = match &config.schedule {
         Some(c) => {
-            let holder = format!("{}:{}", hostname(), std::process::id());
             let s = schedule::Scheduler::new(store.clone(), engine.clone(), c, holder)
                 .map_err(bellwether_store::StoreError::Unavailable)?;
             Some(schedule::spawn(
@@ -234,7 +248,20 @@ pub async fn serve<S: LiveStore>(
     Ok(())
 }
 
-/// This machine's name, for naming the process that holds a scheduled job.
+/// This server's name among the processes on the store, for the leases it holds: host, process id, and a
+/// counter for servers started in one process (tests).
+fn process_name() -> String {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let base = format!("{}:{}", hostname(), std::process::id());
+    if n == 0 {
+        base
+    } else {
+        format!("{base}:{n}")
+    }
+}
+
+/// This machine's name.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())

@@ -2,9 +2,14 @@
 //! drains it in batches (whatever arrived within a short window, or as soon as enough ids are waiting) into
 //! [`bellwether_engine::assess::reassess`], the one entry point for "these accounts changed". Work is per
 //! batch of accounts, never per request, and an account touched many times in a window is assessed once.
+//!
+//! The store marks every account a live write touches as due in the same transaction, and a pass removes
+//! the marks of what it assessed. Marks older than [`GRACE`] belong to a server that stopped before its pass
+//! (killed, cut off): every [`SWEEP`] the queue takes them up, so a touched account is re-assessed even when
+//! the server that stored its data died first.
 
 use crate::metrics::Metrics;
-use bellwether_core::AccountId;
+use bellwether_core::{AccountId, Timestamp};
 use bellwether_engine::Engine;
 use bellwether_store::LiveStore;
 use rustc_hash::FxHashSet;
@@ -12,6 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+
+/// How often the queue looks for marks left by a server that stopped.
+pub const SWEEP: Duration = Duration::from_secs(15);
+/// How old a mark is before the queue takes it as left behind (well past a pass's window and time).
+pub const GRACE: Duration = Duration::from_secs(30);
+/// Accounts taken up by one sweep at most (the rest by the next).
+const SWEEP_MAX: usize = 20_000;
 
 struct Touch {
     accounts: Vec<AccountId>,
@@ -74,7 +86,42 @@ pub fn spawn<S: LiveStore>(
         if let Err(e) = engine.warm(&*store).await {
             tracing::warn!(error = %e, "could not prepare the re-assessments");
         }
-        while let Some(first) = rx.recv().await {
+        // The first sweep takes every mark made before this server started.
+        let mut sweep_at = tokio::time::Instant::now();
+        let mut before = Timestamp::now();
+        loop {
+            let first = if tokio::time::Instant::now() >= sweep_at {
+                sweep_at = tokio::time::Instant::now() + SWEEP;
+                let left = store.due_accounts(before, SWEEP_MAX).await;
+                before = Timestamp(Timestamp::now().0 - GRACE.as_millis() as i64);
+                match left {
+                    Ok(ids) if !ids.is_empty() => {
+                        tracing::info!(
+                            accounts = ids.len(),
+                            "re-assessing accounts whose data changed without a pass"
+                        );
+                        metrics
+                            .queue_depth
+                            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                        Touch {
+                            accounts: ids,
+                            at: Instant::now(),
+                            seq: 0,
+                        }
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the accounts due for re-assessment");
+                        continue;
+                    }
+                }
+            } else {
+                match tokio::time::timeout_at(sweep_at, rx.recv()).await {
+                    Ok(Some(t)) => t,
+                    Ok(None) => break,
+                    Err(_) => continue,
+                }
+            };
             let deadline = tokio::time::Instant::now() + window;
             let mut ids: FxHashSet<AccountId> = FxHashSet::default();
             let mut times = vec![first.at];
@@ -95,6 +142,7 @@ pub fn spawn<S: LiveStore>(
             let mut ids: Vec<AccountId> = ids.into_iter().collect();
             ids.sort();
             // A running server's day is today by the clock (or a later day its data reaches).
+            let started = Timestamp::now();
             let pass = async {
                 let day =
                     bellwether_engine::book_day(&*store, bellwether_engine::Clock::Live, None)
@@ -102,7 +150,9 @@ pub fn spawn<S: LiveStore>(
                         .ok_or_else(|| {
                             bellwether_store::StoreError::NotFound("any data to assess".into())
                         })?;
-                bellwether_engine::reassess(&*store, &engine, Some(&ids), day).await
+                bellwether_engine::reassess(&*store, &engine, Some(&ids), day).await?;
+                // Marks made after the pass started stay: their data may have come after it read.
+                store.clear_due(&ids, started).await
             };
             match pass.await {
                 Ok(_) => {

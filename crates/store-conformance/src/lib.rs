@@ -21,8 +21,8 @@ use bellwether_core::model::{
 use bellwether_core::series::UsageSource;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::{
-    ApiKey, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore, ModelRecord,
-    PendingMessage, Ranking, SignalFilter, Store, WriteBatch,
+    ApiKey, AppliedGroups, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore,
+    ModelRecord, PendingMessage, Ranking, SignalFilter, Store, StoreError, WriteBatch,
 };
 
 /// Makes one `#[tokio::test]` per behaviour, each on a fresh store from `$open` (an async block returning
@@ -45,6 +45,7 @@ macro_rules! conformance {
             segment_medians_and_common_features_by_day,
             keys_are_found_by_hash_and_revoked,
             accepted_messages_are_applied_exactly_once,
+            live_writes_mark_their_accounts_due_until_assessed,
             distinct_users_are_counted_exactly,
             links_and_pending_messages,
             a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out,
@@ -764,35 +765,122 @@ pub async fn accepted_messages_are_applied_exactly_once<S: LiveStore>(s: &S) {
     assert_eq!(groups[0].messages.len(), 2);
     assert_eq!(groups[1].messages, [(1, "{\"n\":3}".to_string())]);
     assert!(s.inbox("other", 100).await.unwrap().is_empty());
-    // The first group's effects, recorded with it.
+    let (seq1, seq2) = (seq1.unwrap(), seq2.unwrap());
+    let groups = |first, last| {
+        Some(AppliedGroups {
+            source: "segment".into(),
+            first,
+            last,
+        })
+    };
+    // A group's effects, recorded with it.
+    let effects = |n: f64| {
+        let mut batch = WriteBatch {
+            source: "segment".into(),
+            kind: "track".into(),
+            ..Default::default()
+        };
+        batch.series.insert(
+            id("a1"),
+            [("event:Signed Up".to_string(), vec![(Day(10), n)])]
+                .into_iter()
+                .collect(),
+        );
+        batch
+    };
+    // The second group cannot be applied before the first: its effects would come first and the first's
+    // would then be refused.
+    let early = s
+        .write_live(LiveBatch {
+            batch: effects(100.0),
+            applied: groups(seq2, seq2),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(early, Err(StoreError::Conflict(_))),
+        "a group applied out of turn is refused: {early:?}"
+    );
+    s.write_live(LiveBatch {
+        batch: effects(2.0),
+        applied: groups(seq1, seq1),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // A second applier that read the same group is refused, and its effects are not stored.
+    let again = s
+        .write_live(LiveBatch {
+            batch: effects(2.0),
+            applied: groups(seq1, seq1),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict(_))),
+        "a group applied twice is refused: {again:?}"
+    );
+    let left = s.inbox("segment", 100).await.unwrap();
+    assert_eq!(left.len(), 1, "the applied group is gone");
+    assert_eq!(left[0].seq, seq2);
+    assert_eq!(s.inbox_count().await.unwrap(), 1);
+    s.settle().await.unwrap();
+    let series = s.load_series(Some(&[id("a1")])).await.unwrap();
+    assert_eq!(
+        series[0].1.get("event:Signed Up").unwrap().points,
+        [(Day(10), 2.0)],
+        "the refused batches stored nothing"
+    );
+}
+
+/// A live write marks the accounts it touches (series, facts, distinct users) as due for re-assessment; a
+/// pass clears the marks made before it started and leaves later ones.
+pub async fn live_writes_mark_their_accounts_due_until_assessed<S: LiveStore>(s: &S) {
+    let before = Timestamp::now();
     let mut batch = WriteBatch {
         source: "segment".into(),
         kind: "track".into(),
         ..Default::default()
     };
     batch.series.insert(
-        id("a1"),
-        [("event:Signed Up".to_string(), vec![(Day(10), 2.0)])]
+        id("a2"),
+        [("event:Signed Up".to_string(), vec![(Day(10), 1.0)])]
             .into_iter()
             .collect(),
     );
+    batch.tickets.push(ticket("t1", "a1", 10));
+    let distinct = DistinctUsers {
+        series: vec![(id("a3"), "active_users".into())],
+        facts: vec![(0, Day(10), 7)],
+    };
     s.write_live(LiveBatch {
         batch,
-        applied: Some(("segment".into(), seq1.unwrap())),
+        distinct,
         ..Default::default()
     })
     .await
     .unwrap();
-    let left = s.inbox("segment", 100).await.unwrap();
-    assert_eq!(left.len(), 1, "the applied group is gone");
-    assert_eq!(left[0].seq, seq2.unwrap());
-    assert_eq!(s.inbox_count().await.unwrap(), 1);
-    s.settle().await.unwrap();
-    let series = s.load_series(Some(&[id("a1")])).await.unwrap();
+    let later = Timestamp(Timestamp::now().0 + 1_000);
     assert_eq!(
-        series[0].1.get("event:Signed Up").unwrap().points,
-        [(Day(10), 2.0)]
+        s.due_accounts(later, 100).await.unwrap(),
+        [id("a1"), id("a2"), id("a3")],
+        "every account the write touched is due"
     );
+    assert_eq!(
+        s.due_accounts(Timestamp(before.0 - 1_000), 100)
+            .await
+            .unwrap(),
+        [],
+        "none was marked before the write"
+    );
+    assert_eq!(s.due_accounts(later, 2).await.unwrap().len(), 2, "limit");
+    // A pass that started before the marks were made leaves them; one after clears what it assessed.
+    s.clear_due(&[id("a1"), id("a2")], Timestamp(before.0 - 1_000))
+        .await
+        .unwrap();
+    assert_eq!(s.due_accounts(later, 100).await.unwrap().len(), 3);
+    s.clear_due(&[id("a1"), id("a2")], later).await.unwrap();
+    assert_eq!(s.due_accounts(later, 100).await.unwrap(), [id("a3")]);
 }
 
 /// Distinct users are counted exactly per account, series and day, however the users arrive across batches.

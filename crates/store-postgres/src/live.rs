@@ -376,7 +376,35 @@ impl LiveStore for PgStore {
         Ok(rows.iter().map(job_row).collect())
     }
 
+    async fn due_accounts(&self, before: Timestamp, limit: usize) -> Result<Vec<AccountId>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT account_id FROM reassess_due WHERE marked_at < $1 ORDER BY account_id COLLATE \"C\" LIMIT $2",
+                &[&before.0, &(limit as i64)],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().map(|r| AccountId(r.get(0))).collect())
+    }
+
+    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = accounts.iter().map(|a| a.as_str()).collect();
+        let c = self.conn().await?;
+        c.execute(
+            "DELETE FROM reassess_due WHERE account_id = ANY($1) AND marked_at <= $2",
+            &[&ids, &through.0],
+        )
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {
+        let touched = live.touched();
         let LiveBatch {
             mut batch,
             messages,
@@ -506,17 +534,50 @@ impl LiveStore for PgStore {
                 Ok(stored.remove(account.as_str()))
             })?;
         }
-        if let Some((source, seq)) = &applied {
+        if let Some(g) = &applied {
+            // Only the applier whose groups are the next ones waiting may record them: the row lock orders
+            // two appliers, and the one that comes second finds its groups applied and writes nothing.
             tx.execute(
-                "INSERT INTO inbox_applied (source, seq) VALUES ($1, $2) ON CONFLICT (source) DO UPDATE SET seq = greatest(inbox_applied.seq, excluded.seq)",
-                &[source, seq],
+                "INSERT INTO inbox_applied (source, seq) VALUES ($1, 0) ON CONFLICT (source) DO NOTHING",
+                &[&g.source],
+            )
+            .await
+            .map_err(db_err)?;
+            let row = tx
+                .query_one(
+                    "SELECT a.seq, (SELECT min(i.seq) FROM inbox i WHERE i.source = a.source AND i.seq > a.seq) \
+                     FROM inbox_applied a WHERE a.source = $1 FOR UPDATE",
+                    &[&g.source],
+                )
+                .await
+                .map_err(db_err)?;
+            let (done, next): (i64, Option<i64>) = (row.get(0), row.get(1));
+            if done >= g.first || next != Some(g.first) {
+                return Err(StoreError::Conflict(format!(
+                    "inbox groups {}..={} of {} are not the next to apply (applied through {done}); another applier took them",
+                    g.first, g.last, g.source
+                )));
+            }
+            tx.execute(
+                "UPDATE inbox_applied SET seq = $2 WHERE source = $1",
+                &[&g.source, &g.last],
             )
             .await
             .map_err(db_err)?;
             // Applied groups are skipped by their number from here on; removing them only frees space.
             tx.execute(
                 "DELETE FROM inbox WHERE source = $1 AND seq <= $2",
-                &[source, seq],
+                &[&g.source, &g.last],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+        if !touched.is_empty() {
+            let ids: Vec<&str> = touched.iter().map(|a| a.as_str()).collect();
+            tx.execute(
+                "INSERT INTO reassess_due (account_id, marked_at) SELECT unnest($1::text[]), $2 \
+                 ON CONFLICT (account_id) DO UPDATE SET marked_at = greatest(reassess_due.marked_at, excluded.marked_at)",
+                &[&ids, &Timestamp::now().0],
             )
             .await
             .map_err(db_err)?;

@@ -18,6 +18,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_runs",
         include_str!("../migrations/0003_job_runs.sql"),
     ),
+    (
+        4,
+        "reassess_due",
+        include_str!("../migrations/0004_reassess_due.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

@@ -336,8 +336,51 @@ impl LiveStore for SqliteStore {
         .await
     }
 
+    async fn due_accounts(&self, before: Timestamp, limit: usize) -> Result<Vec<AccountId>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT account_id FROM reassess_due WHERE marked_at < ?1 ORDER BY account_id LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(params![before.0, limit as i64], |r| {
+                    r.get::<_, String>(0).map(AccountId)
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let ids = accounts.to_vec();
+        self.write_tx(move |tx| {
+            let mut st = tx
+                .prepare_cached(
+                    "DELETE FROM reassess_due WHERE account_id = ?1 AND marked_at <= ?2",
+                )
+                .map_err(db_err)?;
+            for a in &ids {
+                st.execute(params![a.as_str(), through.0]).map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn write_live(&self, live: LiveBatch) -> Result<WriteSummary> {
         let applied = live.applied.clone();
+        // Groups are only added above the latest, and removed once applied: one still here below the first
+        // of this batch and above what is recorded as applied has not been applied yet.
+        let waiting_before = match &applied {
+            Some(g) => self.inbox_before(&g.source, g.first).await?,
+            None => 0,
+        };
+        let touched = live.touched();
         let summary = self.write_tx(move |tx| {
             let LiveBatch {
                 mut batch,
@@ -418,14 +461,39 @@ impl LiveStore for SqliteStore {
                     blob.map(|b| distinct::decode_series(account, &b)).transpose()
                 })?;
             }
-            if let Some((source, seq)) = &applied {
+            if let Some(g) = &applied {
+                let done: i64 = tx
+                    .prepare_cached("SELECT seq FROM inbox_applied WHERE source = ?1")
+                    .map_err(db_err)?
+                    .query_row([&g.source], |r| r.get(0))
+                    .optional()
+                    .map_err(db_err)?
+                    .unwrap_or(0);
+                if done >= g.first || waiting_before > done {
+                    return Err(StoreError::Conflict(format!(
+                        "inbox groups {}..={} of {} are not the next to apply (applied through {done})",
+                        g.first, g.last, g.source
+                    )));
+                }
                 tx.prepare_cached(
                     "INSERT INTO inbox_applied (source, seq) VALUES (?1, ?2) \
-                     ON CONFLICT (source) DO UPDATE SET seq = max(seq, excluded.seq)",
+                     ON CONFLICT (source) DO UPDATE SET seq = excluded.seq",
                 )
                 .map_err(db_err)?
-                .execute(params![source, seq])
+                .execute(params![g.source, g.last])
                 .map_err(db_err)?;
+            }
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO reassess_due (account_id, marked_at) VALUES (?1, ?2) \
+                         ON CONFLICT (account_id) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)",
+                    )
+                    .map_err(db_err)?;
+                let at = Timestamp::now().0;
+                for a in &touched {
+                    st.execute(params![a.as_str(), at]).map_err(db_err)?;
+                }
             }
             if batch.is_empty() && batch.chunks.is_empty() && batch.records == 0 {
                 return Ok(WriteSummary::default());
@@ -433,9 +501,9 @@ impl LiveStore for SqliteStore {
             write_batch(tx, &batch)
         })
         .await?;
-        if let Some((source, seq)) = applied {
+        if let Some(g) = applied {
             // Applied groups are skipped by their number from here on; removing them only frees space.
-            self.inbox_prune(&source, seq).await?;
+            self.inbox_prune(&g.source, g.last).await?;
         }
         Ok(summary)
     }

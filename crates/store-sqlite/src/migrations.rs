@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_runs",
         include_str!("../migrations/0013_job_runs.sql"),
     ),
+    (
+        14,
+        "reassess_due",
+        include_str!("../migrations/0014_reassess_due.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

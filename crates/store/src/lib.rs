@@ -17,8 +17,8 @@ mod live;
 
 pub use book::{AccountFacts, Book, ContactFacts};
 pub use live::{
-    ApiKey, CrmUser, DistinctUsers, InboxEntry, InboxMessage, JobRun, JobState, KeyScope,
-    LiveBatch, LiveStore, PendingMessage,
+    ApiKey, AppliedGroups, CrmUser, DistinctUsers, InboxEntry, InboxMessage, JobRun, JobState,
+    KeyScope, LiveBatch, LiveStore, PendingMessage,
 };
 
 use bellwether_core::history::AttrFact;

@@ -151,9 +151,34 @@ pub struct LiveBatch {
     pub distinct: DistinctUsers,
     /// `(source, contact id, account)` of contacts listed by a CRM import, replacing that source's list.
     pub crm_seen: Option<(String, Vec<(String, AccountId)>)>,
-    /// `(source, sequence number)` of the last inbox group whose effects this batch completes: it and the
-    /// groups before it are recorded as applied in the same transaction, so they are never applied again.
-    pub applied: Option<(String, i64)>,
+    /// The inbox groups whose effects this batch completes: they are recorded as applied in the same
+    /// transaction, so they are never applied again. The write is refused with [`crate::StoreError::Conflict`]
+    /// unless they are the next groups waiting (another applier got there first), so two appliers can never
+    /// both store a group.
+    pub applied: Option<AppliedGroups>,
+}
+
+impl LiveBatch {
+    /// The accounts whose data this batch changes: marked for re-assessment in the transaction that writes
+    /// it, and handed to the re-assessment queue once it is written.
+    pub fn touched(&self) -> Vec<AccountId> {
+        let mut ids = self.batch.accounts();
+        ids.extend(self.distinct.series.iter().map(|(a, _)| a.clone()));
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A run of inbox groups applied by one [`LiveBatch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedGroups {
+    /// Where they came from (`segment`).
+    pub source: String,
+    /// The first group's sequence number: the oldest group not yet applied.
+    pub first: i64,
+    /// The last group's: it and the groups before it are applied.
+    pub last: i64,
 }
 
 /// The server's part of the store. Implemented by each backend beside [`Store`].
@@ -196,8 +221,15 @@ pub trait LiveStore: Store {
     async fn crm_users(&self, source: &str) -> Result<Vec<CrmUser>>;
     /// Replaces a CRM source's users with those of a new users export.
     async fn replace_crm_users(&self, source: &str, users: Vec<CrmUser>) -> Result<()>;
-    /// Writes a live batch in one transaction.
+    /// Writes a live batch in one transaction, marking the accounts it touches ([`LiveBatch::touched`]) as
+    /// due for re-assessment.
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary>;
+    /// Accounts marked due for re-assessment before `before` and not assessed since (their server stopped
+    /// first), at most `limit`, in id order.
+    async fn due_accounts(&self, before: Timestamp, limit: usize) -> Result<Vec<AccountId>>;
+    /// Removes the marks of these accounts made at or before `through`: a pass that read their data after
+    /// then has assessed them. A mark made later stays for the next pass.
+    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()>;
     /// Claims the run of job `name` scheduled for `slot` for `holder`, leased until `lease_until`: a run
     /// nobody has claimed, or one still running whose holder let its lease run out before `now` (taken over,
     /// its attempt counted). `None` when another holder has it or it has finished: each slot runs once.

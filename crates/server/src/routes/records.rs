@@ -76,11 +76,11 @@ async fn store<S: LiveStore>(
         &st.config.event_times,
         &st.config.time_reading,
     );
-    let touched = batch.accounts();
     let mut live = LiveBatch {
         batch,
         ..Default::default()
     };
+    let touched = live.touched();
     live.batch.source = source.into();
     let accepted = records.len() - errors.len();
     let at = |e: &bellwether_ingest::records::RecordError| {

@@ -204,10 +204,19 @@ async fn stripe_hook<S: LiveStore>(
     live.batch.kind = stripe::SOURCE.into();
     live.batch.received_at = Some(received);
     live.batch.records = 1;
-    let touched = live.batch.accounts();
+    let touched = live.touched();
     match st.store.write_live(live).await {
         Ok(_) => {}
-        Err(StoreError::Conflict(_)) => {
+        // A conflict is a duplicate only when the event is now stored (a concurrent delivery of it won);
+        // otherwise (a deadlock, a serialization failure) nothing was written and Stripe is asked to retry.
+        Err(StoreError::Conflict(m))
+            if !st
+                .store
+                .known_messages(stripe::SOURCE, std::slice::from_ref(&id))
+                .await?
+                .is_empty() =>
+        {
+            tracing::debug!(event = %id, conflict = %m, "a concurrent delivery stored the event");
             st.metrics.messages(stripe::SOURCE, "duplicate", 1);
             return Ok(Json(json!({"received": true, "duplicate": true})));
         }
@@ -333,7 +342,7 @@ async fn stripe_customer<S: LiveStore>(
     let stored = live.pending_remove.len();
     live.batch.source = "/v1/stripe/customers".into();
     live.batch.received_at = Some(received);
-    let touched = live.batch.accounts();
+    let touched = live.touched();
     st.store.write_live(live).await?;
     st.queue.push(touched, started);
     Ok(Json(

@@ -33,6 +33,13 @@ impl Handoff {
         }
     }
 
+    /// Forgets every held group (another process applies them).
+    pub(crate) fn clear(&mut self) {
+        self.groups.clear();
+        self.held = 0;
+        self.lost = false;
+    }
+
     pub(crate) fn push(&mut self, g: Group) {
         if self.lost || self.held + g.messages.len() > self.max_held {
             self.lost = true;
@@ -82,75 +89,218 @@ impl Handoff {
     }
 }
 
-/// Applies acknowledged groups in order, a bounded number of messages per transaction, whenever the writer
-/// wakes it: from memory when the writer handed them over, else from the inbox file. After a failure it waits a
-/// second and tries again, so nothing acknowledged is skipped.
+/// The lease that makes one process the applier of the tracking inbox, among every process on the store.
+pub(crate) const APPLIER_JOB: &str = "apply_tracking";
+
+/// How a process takes part in applying the shared inbox.
+#[derive(Clone, Debug)]
+pub struct ApplierLease {
+    /// The process's name among those on the store (unique: host, process id and a counter).
+    pub holder: String,
+    /// How long the lease lasts unrenewed: a process that stops (killed, cut off) is replaced by another
+    /// within this time. It is renewed every third of it.
+    pub lease: std::time::Duration,
+    /// How often the applier looks at the store for groups other processes acknowledged, and a process that
+    /// does not hold the lease tries to take it.
+    pub poll: std::time::Duration,
+}
+
+/// Applies acknowledged groups in order, a bounded number of messages per transaction, while this process
+/// holds the applier lease ([`APPLIER_JOB`]): from memory when its own writer handed them over, else from
+/// the inbox. Every process acknowledges into the one inbox; one applies it. A process that does not hold the
+/// lease tries to take it every `poll` and meanwhile follows the store's progress (for `settle` and the
+/// backlog bound). After a failure the applier waits a second and reads the inbox again, so nothing
+/// acknowledged is skipped, and a group another applier stored first is refused by the store, never stored
+/// twice.
 pub(crate) async fn apply_loop<S: LiveStore>(
     mut state: Applier<S>,
     mut wakes: mpsc::Receiver<()>,
+    accepted: Arc<watch::Sender<i64>>,
     applied: watch::Sender<i64>,
     times: AcceptTimes,
     handoff: Arc<std::sync::Mutex<Handoff>>,
+    lease: ApplierLease,
 ) {
+    let slot = Timestamp(0);
+    let mut leading = false;
+    let mut renewed = Instant::now();
     let mut last: Option<i64> = None;
     let mut synced = false;
+    let mut stopping = false;
     loop {
-        loop {
-            let taken = handoff.lock().expect("handoff").take(last, &mut synced);
-            let groups = match taken {
-                Some(g) => g,
-                None if synced => break,
-                None => match state.store.inbox(SOURCE, MAX_APPLY_MESSAGES).await {
-                    Ok(e) if e.is_empty() => {
-                        synced = true;
-                        continue;
+        let now = Timestamp::now();
+        let until = Timestamp(now.0 + lease.lease.as_millis() as i64);
+        if !leading {
+            match state
+                .store
+                .claim_job(APPLIER_JOB, slot, &lease.holder, now, until)
+                .await
+            {
+                Ok(Some(_)) => {
+                    // Another process may have applied since this one last did: start from the store.
+                    match state.reload().await {
+                        Ok(()) => {
+                            tracing::info!(holder = %lease.holder, "applying the tracking inbox");
+                            leading = true;
+                            renewed = Instant::now();
+                            last = None;
+                            synced = false;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the links to apply the inbox; retrying");
+                            release(&*state.store, &lease).await;
+                        }
                     }
-                    Ok(e) => e.iter().map(parse_entry).collect(),
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the tracking inbox failed; retrying in 1 s");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        continue;
-                    }
-                },
-            };
-            let Some(seq) = groups.last().map(|g| g.seq) else {
-                break;
-            };
-            let first_at = {
-                let mut t = times.lock().expect("accept times");
-                let mut first = None;
-                while t.front().is_some_and(|(s, _)| *s <= seq) {
-                    let (_, at) = t.pop_front().expect("front");
-                    first.get_or_insert(at);
                 }
-                first.unwrap_or_else(Instant::now)
-            };
-            let mut done = false;
-            while !done {
-                match state.apply(&groups, first_at).await {
-                    Ok(()) => done = true,
-                    Err(e) => {
-                        tracing::error!(error = %e, seq, "applying tracking messages failed; retrying in 1 s");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot reach the applier lease; retrying"),
+            }
+        } else if renewed.elapsed() >= lease.lease / 3 {
+            match state
+                .store
+                .renew_job(APPLIER_JOB, slot, &lease.holder, until)
+                .await
+            {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => {
+                    tracing::warn!(holder = %lease.holder, "another process took over applying the inbox");
+                    leading = false;
+                }
+                Err(e) => {
+                    // Not renewed: stop before the lease can have run out and another taken it.
+                    tracing::warn!(error = %e, "cannot renew the applier lease");
+                    if renewed.elapsed() >= lease.lease * 2 / 3 {
+                        leading = false;
                     }
                 }
             }
-            last = Some(seq);
-            let n: usize = groups.iter().map(|g| g.messages.len()).sum();
-            // Wrapping: the writer may count a group in just after the applier has taken it out.
-            state
-                .metrics
-                .inbox_depth
-                .fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
-            applied.send_replace(seq);
         }
-        if wakes.recv().await.is_none() {
-            // The writer stopped; whatever it acknowledged last is applied by the pass above or the next one.
+        if !leading {
+            follow(&state, &accepted, &applied, &times, &handoff).await;
+            if stopping {
+                break;
+            }
+        } else {
+            while renewed.elapsed() < lease.lease * 2 / 3 {
+                let taken = handoff.lock().expect("handoff").take(last, &mut synced);
+                let groups = match taken {
+                    Some(g) => g,
+                    None if synced => break,
+                    None => match state.store.inbox(SOURCE, MAX_APPLY_MESSAGES).await {
+                        Ok(e) if e.is_empty() => {
+                            synced = true;
+                            continue;
+                        }
+                        Ok(e) => e.iter().map(parse_entry).collect(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading the tracking inbox failed; retrying in 1 s");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            break;
+                        }
+                    },
+                };
+                let (Some(first), Some(seq)) =
+                    (groups.first().map(|g| g.seq), groups.last().map(|g| g.seq))
+                else {
+                    break;
+                };
+                let first_at = {
+                    let mut t = times.lock().expect("accept times");
+                    let mut at = None;
+                    while t.front().is_some_and(|(s, _)| *s <= seq) {
+                        let (_, a) = t.pop_front().expect("front");
+                        at.get_or_insert(a);
+                    }
+                    at.unwrap_or_else(Instant::now)
+                };
+                if let Err(e) = state.apply(&groups, first, first_at).await {
+                    // The groups are read again from the inbox (another applier may have stored them).
+                    tracing::error!(error = %e, seq, "applying tracking messages failed; retrying in 1 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    synced = false;
+                    last = None;
+                    if matches!(e, bellwether_store::StoreError::Conflict(_)) {
+                        // What this process knew of links may be behind the store's.
+                        if state.reload().await.is_err() {
+                            leading = false;
+                        }
+                    }
+                    break;
+                }
+                last = Some(seq);
+                let n: usize = groups.iter().map(|g| g.messages.len()).sum();
+                // Wrapping: the writer may count a group in just after the applier has taken it out.
+                state
+                    .metrics
+                    .inbox_depth
+                    .fetch_sub(n as u64, std::sync::atomic::Ordering::Relaxed);
+                applied.send_replace(seq);
+            }
+            if stopping && (synced || *applied.borrow() >= *accepted.borrow()) {
+                // The writer stopped and what it acknowledged is applied: let another process take over at once.
+                release(&*state.store, &lease).await;
+                break;
+            }
+        }
+        if stopping {
+            // Finish the inbox before stopping (the loop above), or leave it to the process holding the lease.
             synced = false;
-            if state.store.inbox_count().await.unwrap_or(0) == 0 {
-                break;
-            }
+            continue;
         }
+        match tokio::time::timeout(lease.poll, wakes.recv()).await {
+            Ok(Some(())) => {}
+            Ok(None) => {
+                // The writer stopped; whatever it acknowledged last is applied by the pass above or the next one.
+                stopping = true;
+                synced = false;
+            }
+            // Nothing from this process's writer: other processes may have acknowledged groups.
+            Err(_) => synced = false,
+        }
+    }
+}
+
+/// Hands the applier lease back, so that another process takes it over without waiting for it to run out.
+async fn release<S: LiveStore>(store: &S, lease: &ApplierLease) {
+    let past = Timestamp(Timestamp::now().0 - 1);
+    if let Err(e) = store
+        .renew_job(APPLIER_JOB, Timestamp(0), &lease.holder, past)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot hand the applier lease back; it runs out by itself");
+    }
+}
+
+/// While another process applies the inbox: this process's acknowledged groups are applied when the store
+/// says so, and the backlog is the store's.
+async fn follow<S: LiveStore>(
+    state: &Applier<S>,
+    accepted: &watch::Sender<i64>,
+    applied: &watch::Sender<i64>,
+    times: &AcceptTimes,
+    handoff: &std::sync::Mutex<Handoff>,
+) {
+    handoff.lock().expect("handoff").clear();
+    let upto = *accepted.borrow();
+    let done = match state.store.inbox(SOURCE, 1).await {
+        Ok(e) => match e.first() {
+            Some(g) => g.seq - 1,
+            None => upto,
+        },
+        Err(_) => return,
+    };
+    times
+        .lock()
+        .expect("accept times")
+        .retain(|(s, _)| *s > done);
+    if let Ok(n) = state.store.inbox_count().await {
+        state
+            .metrics
+            .inbox_depth
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    if done > *applied.borrow() {
+        applied.send_replace(done);
     }
 }
 
@@ -349,7 +499,24 @@ impl<S: LiveStore> Applier<S> {
     /// Applies inbox groups in one transaction that also removes them from the inbox: links, account and
     /// contact records, event counts and exact distinct users; messages whose user has no account yet are
     /// kept as pending. `first_at` is when the oldest of them was acknowledged.
-    async fn apply(&mut self, groups: &[Group], first_at: Instant) -> bellwether_store::Result<()> {
+    /// Reads the links and accounts again from the store (on taking the applier lease over).
+    pub(crate) async fn reload(&mut self) -> bellwether_store::Result<()> {
+        self.links = self.store.links(SOURCE).await?;
+        self.accounts = self.links.values().cloned().collect();
+        self.seen_distinct.clear();
+        let n = self.store.inbox_count().await?;
+        self.metrics
+            .inbox_depth
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        groups: &[Group],
+        first: i64,
+        first_at: Instant,
+    ) -> bellwether_store::Result<()> {
         let t0 = Instant::now();
         let kept: Vec<(Timestamp, &Message)> = groups
             .iter()
@@ -497,10 +664,6 @@ impl<S: LiveStore> Applier<S> {
         batch.kind = SOURCE.into();
         batch.received_at = Some(now);
         batch.records = kept.len() as u64;
-        let mut touched = batch.accounts();
-        touched.extend(b.distinct_series.keys().cloned());
-        touched.sort();
-        touched.dedup();
         let live = LiveBatch {
             batch,
             messages: Vec::new(),
@@ -513,8 +676,13 @@ impl<S: LiveStore> Applier<S> {
             pending_remove: std::mem::take(&mut b.pending_remove),
             distinct: std::mem::take(&mut b.distinct),
             crm_seen: None,
-            applied: groups.last().map(|g| (SOURCE.to_string(), g.seq)),
+            applied: groups.last().map(|g| bellwether_store::AppliedGroups {
+                source: SOURCE.to_string(),
+                first,
+                last: g.seq,
+            }),
         };
+        let touched = live.touched();
         let t1 = Instant::now();
         self.store.write_live(live).await?;
         tracing::debug!(

@@ -47,6 +47,7 @@ mod apply;
 mod wire;
 mod writer;
 
+pub use apply::ApplierLease;
 use apply::*;
 pub use wire::*;
 pub use writer::*;

@@ -86,6 +86,7 @@ pub async fn spawn<S: LiveStore>(
     store: Arc<S>,
     queue: Queue,
     metrics: Arc<Metrics>,
+    lease: ApplierLease,
 ) -> bellwether_store::Result<(Writer, tokio::task::JoinHandle<()>)> {
     let links = store.links(SOURCE).await?;
     metrics.inbox_depth.store(
@@ -111,7 +112,15 @@ pub async fn spawn<S: LiveStore>(
     let hand = handoff.clone();
     let applier = crate::background::spawn(
         "bellwether-apply",
-        apply_loop(state, wakes, applied_tx, times.clone(), handoff),
+        apply_loop(
+            state,
+            wakes,
+            accepted.clone(),
+            applied_tx,
+            times.clone(),
+            handoff,
+            lease,
+        ),
     );
     let acc = accepted.clone();
     // The committer acknowledges one group at a time; the gatherer forms the next group while it works, so

@@ -1,0 +1,7 @@
+-- Accounts whose data a live write changed and that wait to be re-assessed: written in the transaction that
+-- changes the data, removed once a pass has assessed them. A server that stops before re-assessing leaves
+-- its marks here for any other server on the store to pick up. Distributed by account.
+CREATE TABLE reassess_due (
+    account_id TEXT PRIMARY KEY,
+    marked_at BIGINT NOT NULL
+);
