@@ -98,6 +98,9 @@ pub struct ServerSettings {
     pub body_timeout_seconds: Option<u64>,
     /// Open connections at most (default 4,096).
     pub max_connections: Option<usize>,
+    /// Seconds the applier lease lasts unrenewed: when the server applying the tracking inbox stops, another
+    /// server on the database takes over within this time (default 15).
+    pub applier_lease_seconds: Option<u64>,
 }
 
 impl std::fmt::Debug for ServerSettings {
@@ -111,6 +114,7 @@ impl std::fmt::Debug for ServerSettings {
             .field("header_timeout_seconds", &self.header_timeout_seconds)
             .field("body_timeout_seconds", &self.body_timeout_seconds)
             .field("max_connections", &self.max_connections)
+            .field("applier_lease_seconds", &self.applier_lease_seconds)
             .finish()
     }
 }

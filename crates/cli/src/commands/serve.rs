@@ -67,6 +67,11 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .unwrap_or(defaults.max_connections),
         time_reading: settings.time_reading,
         schedule: Some(settings.schedule.clone()),
+        applier_lease: settings
+            .server
+            .applier_lease_seconds
+            .filter(|s| *s > 0)
+            .map_or(defaults.applier_lease, std::time::Duration::from_secs),
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
