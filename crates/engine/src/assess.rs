@@ -477,6 +477,38 @@ pub fn assess_loaded(
     out
 }
 
+/// Retrains the models on the whole book as of `day` (the book's current day), whatever `[models]
+/// retrain_days` says: the scheduled `retrain` job. The new version and why it was held back, if it was;
+/// `None` when there are no models or no active version to retrain from.
+pub async fn retrain<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    day: BookDay,
+) -> std::result::Result<Option<(i64, Option<String>)>, String> {
+    let Some(models) = &engine.models else {
+        return Ok(None);
+    };
+    let err = |e: bellwether_store::StoreError| e.to_string();
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(None),
+        store.load_series(None),
+        store.book_summary()
+    )
+    .map_err(err)?;
+    let ctx = pass_context(store, engine, &book, &summary, day, true)
+        .await
+        .map_err(err)?;
+    let input = TrainInput {
+        book: &book,
+        series: &series,
+        summary: &summary,
+        rates: &ctx.rates,
+        health: &engine.health,
+        adoption: &engine.adoption,
+    };
+    models.retrain(store, &input).await
+}
+
 /// Re-assesses the given accounts (every account with `None`) as of `day` and stores their assessments and
 /// signal changes. The day is decided by the caller through [`crate::day`], once; imports call it with the
 /// accounts they touched, the server with the accounts its data touched, the daily pass for the whole book.

@@ -146,6 +146,33 @@ impl Models {
         }
     }
 
+    /// Trains a new version from a loaded book with the settings of the active one and stores it; it becomes
+    /// active only where it beats the rules score. The new version and why it was held back, if it was;
+    /// `None` when no version is active (the first is trained with `bellwether train`).
+    pub async fn retrain<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        input: &TrainInput<'_>,
+    ) -> std::result::Result<Option<(i64, Option<String>)>, String> {
+        let active = store.models().await.map_err(|e| e.to_string())?;
+        let Some(active) = active.into_iter().find(|v| v.active) else {
+            return Ok(None);
+        };
+        let Some(rec) = store
+            .model(Some(active.version))
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let r = self.kit.retrain(input, &rec)?;
+        let version = store
+            .save_model(r.record, r.activate)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some((version, r.held_back)))
+    }
+
     /// The scorer of the active version, or `None` when scoring is off, no version is active or a past day is
     /// on or before the active version's cut-off. In a full pass on the book's current day
     /// (`train` given) the policy may first retrain; a retrained version replaces the active one only where it
@@ -175,20 +202,17 @@ impl Models {
             .unwrap_or(active.trained_to);
         let due = day.current && self.policy.retrain_due(newest, day.day);
         if let Some(input) = train.filter(|_| due) {
-            let full = store.model(Some(active.version)).await?;
-            match full.map(|rec| self.kit.retrain(&input, &rec)) {
-                Some(Ok(r)) => {
-                    let version = store.save_model(r.record, r.activate).await?;
-                    note.retrained = Some((version, r.held_back));
+            match self.retrain(store, &input).await {
+                Ok(r) => {
+                    note.retrained = r;
                     if let Some(rec) = store.models().await?.into_iter().find(|v| v.active) {
                         active = rec;
                     }
                 }
-                Some(Err(e)) => tracing::warn!(
+                Err(e) => tracing::warn!(
                     "scheduled retraining failed, keeping v{}: {e}",
                     active.version
                 ),
-                None => {}
             }
         }
         // A past day on or before the version's cut-off lies inside what it learned from (a pass building

@@ -5,7 +5,7 @@
 use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
 use bellwether_server::schedule::{ScheduleConfig, Scheduler};
-use bellwether_store::{JobState, LiveStore};
+use bellwether_store::{JobState, LiveStore, Store};
 use std::sync::Arc;
 
 /// Milliseconds of 2026-12-01T00:00:00Z.
@@ -128,4 +128,102 @@ fn bad_schedules_are_refused_naming_the_setting() {
         ..ScheduleConfig::default()
     };
     assert!(tz.check().unwrap_err().starts_with("[schedule] time_zone"));
+}
+
+/// Two processes' schedulers on one PostgreSQL database look at the schedule at the same moments: the daily
+/// pass and a retraining each run once per slot (one job record each, one new model version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_run_the_daily_pass_and_a_retraining_once_each() {
+    use bellwether_engine::ModelPolicy;
+    use bellwether_predict::score::{self, Activation};
+    use bellwether_predict::{dataset, train, Target, TrainConfig};
+    let db = bellwether_store_postgres::testing::fresh().await;
+    let store = Arc::new(db.store().await);
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    bellwether_sim::simulate(
+        &bellwether_sim::SimConfig {
+            accounts: 400,
+            seed: 5,
+            ..Default::default()
+        },
+        &book,
+        &mut |_| {},
+    )
+    .unwrap();
+    bellwether_ingest::import_dir(&*store, &book, &Default::default())
+        .await
+        .unwrap();
+    let set = dataset::from_store(
+        &*store,
+        &Default::default(),
+        None,
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let cfg = TrainConfig {
+        targets: vec![Target::ChurnRenewal, Target::Expansion180],
+        baseline: false,
+        ..Default::default()
+    };
+    let bundle = train(&set, None, &cfg).unwrap();
+    score::register(&*store, &bundle, &cfg, Activation::Force)
+        .await
+        .unwrap();
+    assert_eq!(store.models().await.unwrap().len(), 1);
+    // Retraining only on its schedule: the pass never retrains by itself here.
+    let engine = Arc::new(Engine {
+        models: Some(score::models(ModelPolicy {
+            score: true,
+            retrain_days: 0,
+        })),
+        ..Engine::default()
+    });
+    let config = ScheduleConfig {
+        daily_pass: "0 6 * * *".into(),
+        retrain: "0 5 * * 0".into(),
+        ..ScheduleConfig::default()
+    };
+    let mut a = Scheduler::new(store.clone(), engine.clone(), &config, "a".into()).unwrap();
+    let mut b = Scheduler::new(store.clone(), engine.clone(), &config, "b".into()).unwrap();
+    // 2026-12-06 is a Sunday: both look before the slots, then at the same moments after them.
+    let t = |h: i64, ms: i64| Timestamp(DEC_1 + 5 * 24 * HOUR + h * HOUR + ms);
+    let (x, y) = tokio::join!(a.tick(t(4, 0)), b.tick(t(4, 0)));
+    assert!(x.unwrap().is_empty() && y.unwrap().is_empty());
+    let mut ran = Vec::new();
+    for at in [t(6, 5_000), t(6, 20_000), t(7, 0)] {
+        let (x, y) = tokio::join!(a.tick(at), b.tick(at));
+        ran.extend(x.unwrap());
+        ran.extend(y.unwrap());
+    }
+    let mut names: Vec<&str> = ran.iter().map(|r| r.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["daily_pass", "retrain"], "{ran:?}");
+    for r in &ran {
+        assert_eq!(r.state, JobState::Succeeded, "{}: {}", r.name, r.outcome);
+    }
+    let retrain = ran.iter().find(|r| r.name == "retrain").unwrap();
+    assert!(
+        retrain.outcome.starts_with("trained model version 2"),
+        "{}",
+        retrain.outcome
+    );
+    // The job records: one run of each, claimed once.
+    let runs = store.job_runs(None, 10).await.unwrap();
+    let scheduled: Vec<(&str, Timestamp, i64)> = runs
+        .iter()
+        .filter(|r| r.name != "apply_tracking")
+        .map(|r| (r.name.as_str(), r.slot, r.attempts))
+        .collect();
+    assert_eq!(
+        scheduled,
+        [("daily_pass", t(6, 0), 1), ("retrain", t(5, 0), 1)],
+        "{runs:?}"
+    );
+    // Their effects: one new model version, and every account assessed by the pass.
+    assert_eq!(store.models().await.unwrap().len(), 2);
+    assert!(!store.assessments(None).await.unwrap().is_empty());
 }

@@ -9,7 +9,8 @@
 //! where a job never ran, its schedule starts from now.
 //!
 //! Jobs: `daily_pass`, the full pass over every account (health, signals, every model, and retraining when
-//! `[models] retrain_days` says it is due, on the book the pass has loaded).
+//! `[models] retrain_days` says it is due, on the book the pass has loaded); `retrain`, the models retrained
+//! on the whole book on a schedule of their own (a new version, active where it beats the rules score).
 
 pub mod cron;
 
@@ -29,6 +30,9 @@ pub struct ScheduleConfig {
     pub time_zone: String,
     /// When the full daily pass runs (cron; default `0 6 * * *`, 06:00 every day); empty: never.
     pub daily_pass: String,
+    /// When the models are retrained on the whole book (cron; default empty: only when the daily pass finds
+    /// `[models] retrain_days` due). Set it with `retrain_days = 0` to retrain on this schedule alone.
+    pub retrain: String,
     /// How long a claim holds without being renewed (default 120 s): the longest a dead process delays a
     /// run it held.
     pub lease_seconds: u64,
@@ -55,6 +59,14 @@ impl ScheduleConfig {
                 cron,
             });
         }
+        if !self.retrain.trim().is_empty() {
+            let cron =
+                Cron::parse(&self.retrain).map_err(|e| format!("[schedule] retrain: {e}"))?;
+            jobs.push(Job {
+                kind: JobKind::Retrain,
+                cron,
+            });
+        }
         if self.lease_seconds < 10 {
             return Err(format!(
                 "[schedule] lease_seconds = {} is too short to renew; use 10 or more (default 120)",
@@ -70,6 +82,7 @@ impl Default for ScheduleConfig {
         ScheduleConfig {
             time_zone: "UTC".into(),
             daily_pass: "0 6 * * *".into(),
+            retrain: String::new(),
             lease_seconds: 120,
             tick_seconds: 15,
         }
@@ -81,6 +94,8 @@ impl Default for ScheduleConfig {
 pub enum JobKind {
     /// The full pass over every account.
     DailyPass,
+    /// The models retrained on the whole book.
+    Retrain,
 }
 
 impl JobKind {
@@ -88,6 +103,7 @@ impl JobKind {
     pub fn name(self) -> &'static str {
         match self {
             JobKind::DailyPass => "daily_pass",
+            JobKind::Retrain => "retrain",
         }
     }
 }
@@ -233,12 +249,13 @@ impl<S: LiveStore> Scheduler<S> {
         });
         let started = std::time::Instant::now();
         let result = match kind {
-            JobKind::DailyPass => self.daily_pass().await,
+            JobKind::DailyPass => self.daily_pass().await.map_err(|e| e.to_string()),
+            JobKind::Retrain => self.retrain().await,
         };
         renew.abort();
         let (ok, outcome) = match result {
             Ok(o) => (true, o),
-            Err(e) => (false, e.to_string()),
+            Err(e) => (false, e),
         };
         tracing::info!(job = %run.name, ok, seconds = started.elapsed().as_secs_f64(), "{outcome}");
         self.store
@@ -275,6 +292,27 @@ impl<S: LiveStore> Scheduler<S> {
             out.signals_closed,
             out.predictions.len()
         ))
+    }
+}
+
+impl<S: LiveStore> Scheduler<S> {
+    async fn retrain(&self) -> Result<String, String> {
+        let day = bellwether_engine::book_day(&*self.store, bellwether_engine::Clock::Live, None)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no data to train on")?;
+        let as_of = day.day;
+        Ok(
+            match bellwether_engine::retrain(&*self.store, &self.engine, day).await? {
+                Some((v, None)) => {
+                    format!("trained model version {v} on the book as of {as_of}; it is active")
+                }
+                Some((v, Some(why))) => {
+                    format!("trained model version {v} on the book as of {as_of}; held back: {why}")
+                }
+                None => "nothing to retrain: no model version is active (train the first with `bellwether train`)".into(),
+            },
+        )
     }
 }
 
