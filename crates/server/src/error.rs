@@ -156,13 +156,18 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The `Retry-After` of a request the store could not serve.
+pub const STORE_RETRY_SECONDS: u32 = 2;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            // The database restarting, a connection lost, a deadlock: the client comes back shortly.
             StoreError::Conflict(_) | StoreError::Unavailable(_) => ApiError::new(
                 Code::ServiceUnavailable,
                 format!("{e}; nothing was stored, retrying is safe"),
-            ),
+            )
+            .retry_after(STORE_RETRY_SECONDS),
             _ => ApiError::new(e.code(), e.to_string()),
         }
     }
@@ -187,3 +192,27 @@ impl IntoResponse for ApiError {
 
 /// The result alias of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_that_cannot_serve_asks_the_client_to_retry() {
+        for e in [
+            StoreError::Unavailable("connection refused".into()),
+            StoreError::Conflict("deadlock detected (40P01)".into()),
+        ] {
+            let r = ApiError::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                r.headers()
+                    .get(axum::http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                Some(STORE_RETRY_SECONDS.to_string().as_str())
+            );
+        }
+        let nf = ApiError::from(StoreError::NotFound("account a1".into())).into_response();
+        assert!(nf.headers().get(axum::http::header::RETRY_AFTER).is_none());
+    }
+}

@@ -65,6 +65,11 @@ fn sslmode(url: &str) -> (String, Verify) {
     (url.to_string(), Verify::Nothing)
 }
 
+/// How long making (or checking) a connection may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a request waits for a free connection of the pool.
+const POOL_WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) fn pool(settings: &PgSettings) -> Result<Pool> {
     let (url, verify) = sslmode(&settings.url);
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
@@ -96,6 +101,12 @@ pub(crate) fn pool(settings: &PgSettings) -> Result<Pool> {
     Pool::builder(manager)
         .max_size(settings.pool_size.max(2))
         .runtime(deadpool_postgres::Runtime::Tokio1)
+        // A database that does not answer (restarting, cut off) fails a request within seconds, so a
+        // server answers 503 and its clients retry, rather than holding them; a new connection is made
+        // on the next request, so a server reconnects by itself once the database is back.
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|e| {
             StoreError::Unavailable(format!("the connection pool could not be built: {e}"))

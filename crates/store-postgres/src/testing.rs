@@ -129,124 +129,206 @@ fn as_user(cmd: &mut std::process::Command, user: Option<(libc::uid_t, libc::gid
     }
 }
 
-/// Starts a server in a temporary directory on a free port; returns its admin URL.
+/// Starts a server in a temporary directory on a free port, kept for the life of the test process; returns its
+/// admin URL.
 fn throwaway() -> Result<String, String> {
-    let bin = bindir().ok_or("no initdb on PATH (pg_config) or under /usr/lib/postgresql")?;
-    // Servers of earlier test runs left their directories behind; those whose process is gone are removed.
-    for e in std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name
-            .strip_prefix("bellwether-pg-")
-            .and_then(|p| p.parse::<u32>().ok())
+    let mut own = OwnServer::new()?;
+    own.start()?;
+    let url = own.admin_url();
+    // Stopped with the process (the server's parent-death signal), its directory removed by a later run.
+    std::mem::forget(own);
+    Ok(url)
+}
+
+/// A PostgreSQL server of a test's own, in a temporary directory on a free port, that the test can stop and
+/// start again (a database restarted under load). Stopped and removed when dropped.
+pub struct OwnServer {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+    user: Option<(libc::uid_t, libc::gid_t)>,
+    /// The running server's process id and the thread that waits for it.
+    running: Option<(u32, std::thread::JoinHandle<()>)>,
+}
+
+impl OwnServer {
+    /// A new, stopped server: `initdb` in a temporary directory (as the system's `postgres` user when run as
+    /// root), on a free port.
+    pub fn new() -> Result<OwnServer, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let bin = bindir().ok_or("no initdb on PATH (pg_config) or under /usr/lib/postgresql")?;
+        // Servers of earlier test runs left their directories behind; those whose process is gone are removed.
+        for e in std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
         {
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name
+                .strip_prefix("bellwether-pg-")
+                .and_then(|p| p.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
             }
         }
-    }
-    let dir = std::env::temp_dir().join(format!("bellwether-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let data = dir.join("data");
-    // PostgreSQL refuses to run as root: as root, the server runs as the system's `postgres` user.
-    let user = run_as()?;
-    if let Some((uid, gid)) = user {
-        let c =
-            std::ffi::CString::new(dir.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: a valid path and ids; chown has no other effect.
-        if unsafe { libc::chown(c.as_ptr(), uid, gid) } != 0 {
+        let dir = std::env::temp_dir().join(format!(
+            "bellwether-pg-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let data = dir.join("data");
+        // PostgreSQL refuses to run as root: as root, the server runs as the system's `postgres` user.
+        let user = run_as()?;
+        if let Some((uid, gid)) = user {
+            let c = std::ffi::CString::new(dir.to_string_lossy().as_bytes())
+                .map_err(|e| e.to_string())?;
+            // SAFETY: a valid path and ids; chown has no other effect.
+            if unsafe { libc::chown(c.as_ptr(), uid, gid) } != 0 {
+                return Err(format!(
+                    "cannot hand {} to the postgres user",
+                    dir.display()
+                ));
+            }
+        }
+        let mut initdb = std::process::Command::new(bin.join("initdb"));
+        initdb.args([
+            "-D",
+            &data.to_string_lossy(),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ]);
+        as_user(&mut initdb, user);
+        let out = initdb
+            .output()
+            .map_err(|e| format!("initdb failed to start: {e}"))?;
+        if !out.status.success() {
             return Err(format!(
-                "cannot hand {} to the postgres user",
-                dir.display()
+                "initdb failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        Ok(OwnServer {
+            bin,
+            dir,
+            port,
+            user,
+            running: None,
+        })
     }
-    let mut initdb = std::process::Command::new(bin.join("initdb"));
-    initdb.args([
-        "-D",
-        &data.to_string_lossy(),
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "--no-sync",
-    ]);
-    as_user(&mut initdb, user);
-    let out = initdb
-        .output()
-        .map_err(|e| format!("initdb failed to start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+
+    /// The URL of its `postgres` database as the `postgres` user.
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (postgres, d, sock) = (bin.join("postgres"), data.clone(), dir.clone());
-    // The server is a child of a thread that lives as long as the process, and is asked to stop when that
-    // thread's process ends (PR_SET_PDEATHSIG is tied to the spawning thread).
-    std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = std::process::Command::new(postgres);
-        as_user(&mut cmd, user);
-        cmd.args([
-            "-D",
-            &d.to_string_lossy(),
-            "-p",
-            &port.to_string(),
-            "-k",
-            &sock.to_string_lossy(),
-        ])
-        .args([
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-        // SAFETY: prctl is async-signal-safe and only sets this child's parent-death signal.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
+
+    /// Starts the server and waits until it takes connections.
+    pub fn start(&mut self) -> Result<(), String> {
+        if self.running.is_some() {
+            return Ok(());
         }
-        let child = cmd.spawn();
-        let _ = tx.send(child.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-        if let Ok(mut c) = child {
-            let _ = c.wait();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (postgres, d, sock, port, user) = (
+            self.bin.join("postgres"),
+            self.dir.join("data"),
+            self.dir.clone(),
+            self.port,
+            self.user,
+        );
+        // The server is a child of a thread that waits for it, and is asked to stop when the test process
+        // ends (PR_SET_PDEATHSIG is tied to the spawning thread, which lives as long as the server).
+        let waiter = std::thread::spawn(move || {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = std::process::Command::new(postgres);
+            as_user(&mut cmd, user);
+            cmd.args([
+                "-D",
+                &d.to_string_lossy(),
+                "-p",
+                &port.to_string(),
+                "-k",
+                &sock.to_string_lossy(),
+            ])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+            // SAFETY: prctl is async-signal-safe and only sets this child's parent-death signal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn();
+            let _ = tx.send(child.as_ref().map(|c| c.id()).map_err(|e| e.to_string()));
+            if let Ok(mut c) = child {
+                let _ = c.wait();
+            }
+        });
+        let pid = rx.recv().map_err(|e| e.to_string())??;
+        self.running = Some((pid, waiter));
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-    });
-    rx.recv().map_err(|e| e.to_string())??;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        Err(format!(
+            "a throwaway server in {} did not start",
+            self.dir.display()
+        ))
     }
-    Err(format!(
-        "a throwaway server in {} did not start",
-        dir.display()
-    ))
+
+    /// Stops the server with a fast shutdown (sessions are ended, their transactions rolled back), as a
+    /// restart does, and waits until it has.
+    pub fn stop(&mut self) {
+        if let Some((pid, waiter)) = self.running.take() {
+            // SAFETY: signalling the server process this value started.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGINT);
+            }
+            let _ = waiter.join();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A fresh, empty database for one test.
 pub async fn fresh() -> TestDatabase {
+    fresh_on(server()).await
+}
+
+/// A fresh, empty database on the server of the admin URL `admin` (an [`OwnServer`]'s, say).
+pub async fn fresh_on(admin: &str) -> TestDatabase {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let admin = server().to_string();
+    let admin = admin.to_string();
     let name = format!(
         "bellwether_test_{}_{}_{}",
         std::process::id(),

@@ -131,12 +131,22 @@ pub(crate) async fn apply_loop<S: LiveStore>(
         let now = Timestamp::now();
         let until = Timestamp(now.0 + lease.lease.as_millis() as i64);
         if !leading {
-            match state
+            // Still this process's when it stepped down only for want of the database (nobody took it
+            // since); else claimed when free or run out.
+            let held = match state
                 .store
-                .claim_job(APPLIER_JOB, slot, &lease.holder, now, until)
+                .renew_job(APPLIER_JOB, slot, &lease.holder, until)
                 .await
             {
-                Ok(Some(_)) => {
+                Ok(true) => Ok(true),
+                _ => state
+                    .store
+                    .claim_job(APPLIER_JOB, slot, &lease.holder, now, until)
+                    .await
+                    .map(|r| r.is_some()),
+            };
+            match held {
+                Ok(true) => {
                     // Another process may have applied since this one last did: start from the store.
                     match state.reload().await {
                         Ok(()) => {
@@ -152,7 +162,7 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                         }
                     }
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot reach the applier lease; retrying"),
             }
         } else if renewed.elapsed() >= lease.lease / 3 {
