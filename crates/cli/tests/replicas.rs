@@ -2,6 +2,9 @@
 //! either, one killed with SIGKILL in the middle of the load, and every acknowledged event counted exactly
 //! once after the others took over its unfinished work (the applier lease, the inbox it left).
 //!
+//! A replica killed while it runs the scheduled daily pass: another takes the run over once its lease has run
+//! out, and the slot runs once.
+//!
 //! The same harness is the kill test of `scripts/kill-replicas.sh`, which kills a replica at random moments
 //! many times (`KILLS`; the ignored test below) and reports acknowledged, stored, lost and double-counted events.
 
@@ -28,13 +31,17 @@ struct Replica {
 }
 
 impl Replica {
+    /// A replica with a short applier lease, so that a killed replica's work is taken over within seconds,
+    /// and no scheduled pass.
     fn start(dir: &Path, url: &str) -> Replica {
+        Replica::start_with(dir, url, "[schedule]\ndaily_pass = \"\"\n")
+    }
+
+    fn start_with(dir: &Path, url: &str, settings: &str) -> Replica {
         std::fs::create_dir_all(dir).unwrap();
-        // A short applier lease, so that a killed replica's work is taken over within seconds; no
-        // scheduled pass during the test.
         std::fs::write(
             dir.join("bellwether.toml"),
-            "[server]\napplier_lease_seconds = 2\n\n[schedule]\ndaily_pass = \"\"\n",
+            format!("[server]\napplier_lease_seconds = 2\n\n{settings}"),
         )
         .unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -298,4 +305,87 @@ async fn replicas_killed_at_random_moments() {
     );
     assert!(r.kills >= kills.min(1), "{r:?}");
     assert_eq!((r.lost, r.double), (0, 0), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_while_running_the_daily_pass_is_taken_over_and_the_slot_runs_once() {
+    use bellwether_store::{JobState, LiveStore, Store};
+    let db = bellwether_store_postgres::testing::fresh().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let book = tmp.path().join("book");
+    let admin = tmp.path().join("admin");
+    ok(bw(
+        &admin,
+        &[
+            "simulate",
+            "--accounts",
+            "1500",
+            "--seed",
+            "11",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    ));
+    ok(bw(
+        &admin,
+        &["--database-url", &db.url, "import", book.to_str().unwrap()],
+    ));
+    // Every minute, a lease of 10 s, looked at every second.
+    let schedule = "[schedule]\ndaily_pass = \"* * * * *\"\nlease_seconds = 10\ntick_seconds = 1\n";
+    let mut replicas = [
+        Replica::start_with(&tmp.path().join("r0"), &db.url, schedule),
+        Replica::start_with(&tmp.path().join("r1"), &db.url, schedule),
+    ];
+    let store = db.store().await;
+    // The next minute's slot: whichever replica claims it is killed while it runs.
+    let started = Instant::now();
+    let run = loop {
+        let runs = store.job_runs(Some("daily_pass"), 1).await.unwrap();
+        if let Some(r) = runs.into_iter().find(|r| r.state == JobState::Running) {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no replica ran the daily pass"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let victim = replicas
+        .iter()
+        .position(|r| run.holder.ends_with(&format!(":{}", r.child.id())))
+        .unwrap_or_else(|| panic!("the holder {} is no replica", run.holder));
+    replicas[victim].kill();
+    let after_kill = store.job_runs(Some("daily_pass"), 5).await.unwrap();
+    let slot = after_kill.iter().find(|r| r.slot == run.slot).unwrap();
+    assert_eq!(
+        slot.state,
+        JobState::Running,
+        "the pass finished before the kill reached it; a larger book makes it longer: {slot:?}"
+    );
+    // The survivor takes it over once the lease has run out, and runs it to the end, once.
+    let survivor = &replicas[1 - victim];
+    let taken = loop {
+        let runs = store.job_runs(Some("daily_pass"), 5).await.unwrap();
+        let r = runs.into_iter().find(|r| r.slot == run.slot).unwrap();
+        if r.state != JobState::Running {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(150),
+            "the run was not taken over: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(taken.state, JobState::Succeeded, "{}", taken.outcome);
+    assert_eq!(taken.attempts, 2, "claimed by the killed replica, then once more");
+    assert!(
+        taken.holder.ends_with(&format!(":{}", survivor.child.id())),
+        "{} took it over",
+        taken.holder
+    );
+    assert!(taken.outcome.starts_with("assessed 1"), "{}", taken.outcome);
+    assert!(!store.assessments(None).await.unwrap().is_empty());
+    for r in replicas.iter_mut() {
+        r.stop();
+    }
 }
