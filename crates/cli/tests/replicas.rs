@@ -377,7 +377,10 @@ async fn a_replica_killed_while_running_the_daily_pass_is_taken_over_and_the_slo
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(taken.state, JobState::Succeeded, "{}", taken.outcome);
-    assert_eq!(taken.attempts, 2, "claimed by the killed replica, then once more");
+    assert_eq!(
+        taken.attempts, 2,
+        "claimed by the killed replica, then once more"
+    );
     assert!(
         taken.holder.ends_with(&format!(":{}", survivor.child.id())),
         "{} took it over",

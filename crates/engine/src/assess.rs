@@ -509,6 +509,53 @@ pub async fn retrain<S: Store + ?Sized>(
     models.retrain(store, &input).await
 }
 
+/// Stores what a full pass measured across the book on a day (segment medians, common features), which the
+/// passes over some accounts compare with.
+async fn save_book_wide<S: Store + ?Sized>(
+    store: &S,
+    as_of: Day,
+    peers: Option<&Peers>,
+    common: Option<&Common>,
+) -> Result<()> {
+    if let Some(peers) = peers {
+        store
+            .save_peer_stats(
+                as_of,
+                &peers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+    }
+    if let Some(common) = common {
+        store.save_common_features(as_of, &common.rows()).await?;
+    }
+    Ok(())
+}
+
+/// The book-wide step of a pass split into buckets: every account's features as of `day`, from which the
+/// segment medians and common features are measured and stored, as a full pass stores them. Each bucket is
+/// then a [`reassess`] over its accounts, which compares with these; together they equal one full pass.
+/// Returns the number of accounts measured.
+pub async fn prepare_split_pass<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    day: BookDay,
+) -> Result<usize> {
+    let (book, series, summary) = tokio::try_join!(
+        store.load_book(None),
+        store.load_series(None),
+        store.book_summary()
+    )?;
+    let ctx = pass_context(store, engine, &book, &summary, day, true).await?;
+    let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
+    let (ids, _, peers, common) = features_of(&book, &by_id, &ctx, day.day, &engine.adoption, true);
+    let n = ids.len();
+    save_book_wide(store, day.day, peers.as_ref(), common.as_ref()).await?;
+    Ok(n)
+}
+
 /// Re-assesses the given accounts (every account with `None`) as of `day` and stores their assessments and
 /// signal changes. The day is decided by the caller through [`crate::day`], once; imports call it with the
 /// accounts they touched, the server with the accounts its data touched, the daily pass for the whole book.
@@ -619,20 +666,7 @@ pub async fn reassess<S: Store + ?Sized>(
         predictions = predictions_saved,
         "saved (seconds from the start of the save, written at once)"
     );
-    if let Some(peers) = &done.peers {
-        store
-            .save_peer_stats(
-                as_of,
-                &peers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .await?;
-    }
-    if let Some(common) = &done.common {
-        store.save_common_features(as_of, &common.rows()).await?;
-    }
+    save_book_wide(store, as_of, done.peers.as_ref(), done.common.as_ref()).await?;
     let save_seconds = t2.elapsed().as_secs_f64();
     // A whole book is millions of small allocations; freeing them takes about a second, which nobody needs
     // to wait for (a pass building history frees it before loading the next day).

@@ -227,3 +227,146 @@ async fn two_replicas_run_the_daily_pass_and_a_retraining_once_each() {
     assert_eq!(store.models().await.unwrap().len(), 2);
     assert!(!store.assessments(None).await.unwrap().is_empty());
 }
+
+/// The same book on two databases: one process runs the whole daily pass on the first; on the second, two
+/// processes split it into buckets. The assessments, signals and segment medians are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (one, split) = (
+        bellwether_store_postgres::testing::fresh().await,
+        bellwether_store_postgres::testing::fresh().await,
+    );
+    let (one, split) = (Arc::new(one.store().await), Arc::new(split.store().await));
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    bellwether_sim::simulate(
+        &bellwether_sim::SimConfig {
+            accounts: 600,
+            seed: 9,
+            ..Default::default()
+        },
+        &book,
+        &mut |_| {},
+    )
+    .unwrap();
+    for s in [&one, &split] {
+        bellwether_ingest::import_dir(&**s, &book, &Default::default())
+            .await
+            .unwrap();
+    }
+    let engine = Arc::new(Engine::default());
+    let at = |h: i64| Timestamp(DEC_1 + h * HOUR);
+    let whole = ScheduleConfig {
+        daily_pass: "0 6 * * *".into(),
+        ..ScheduleConfig::default()
+    };
+    let buckets = ScheduleConfig {
+        pass_buckets: 4,
+        tick_seconds: 1,
+        ..whole.clone()
+    };
+    let mut o = Scheduler::new(one.clone(), engine.clone(), &whole, "o".into()).unwrap();
+    o.tick(at(5)).await.unwrap();
+    let ran = o.tick(at(7)).await.unwrap();
+    assert_eq!(ran.len(), 1);
+    assert_eq!(ran[0].state, JobState::Succeeded, "{}", ran[0].outcome);
+
+    let mut a = Scheduler::new(split.clone(), engine.clone(), &buckets, "a".into()).unwrap();
+    let mut b = Scheduler::new(split.clone(), engine.clone(), &buckets, "b".into()).unwrap();
+    a.tick(at(5)).await.unwrap();
+    b.tick(at(5)).await.unwrap();
+    // `a` claims the pass; `b` keeps looking at the schedule meanwhile and takes buckets when it can.
+    let finished = AtomicBool::new(false);
+    let (ran_a, ran_b) = tokio::join!(
+        async {
+            let r = a.tick(at(7)).await.unwrap();
+            finished.store(true, Ordering::SeqCst);
+            r
+        },
+        async {
+            let mut all = Vec::new();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            while !finished.load(Ordering::SeqCst) {
+                all.extend(b.tick(at(7)).await.unwrap());
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            all
+        }
+    );
+    let pass = ran_a
+        .iter()
+        .chain(&ran_b)
+        .find(|r| r.name == "daily_pass")
+        .expect("the pass ran");
+    assert_eq!(pass.state, JobState::Succeeded, "{}", pass.outcome);
+    assert!(
+        pass.outcome.starts_with("assessed ") && pass.outcome.contains("in 4 buckets"),
+        "{}",
+        pass.outcome
+    );
+    let runs = split.job_runs(None, 20).await.unwrap();
+    let mut names: Vec<(&str, i64)> = runs
+        .iter()
+        .filter(|r| r.slot == at(6))
+        .map(|r| (r.name.as_str(), r.attempts))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("daily_pass", 1),
+            ("daily_pass:book_wide", 1),
+            ("daily_pass:bucket:1/4", 1),
+            ("daily_pass:bucket:2/4", 1),
+            ("daily_pass:bucket:3/4", 1),
+            ("daily_pass:bucket:4/4", 1)
+        ],
+        "each step ran once"
+    );
+    let total: usize = runs
+        .iter()
+        .filter(|r| r.name.starts_with("daily_pass:bucket:"))
+        .map(|r| {
+            r.outcome
+                .strip_prefix("assessed ")
+                .and_then(|o| o.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap()
+        })
+        .sum();
+
+    let holders: Vec<(&str, &str)> = runs
+        .iter()
+        .filter(|r| r.name.starts_with("daily_pass:bucket:"))
+        .map(|r| (r.name.as_str(), r.holder.as_str()))
+        .collect();
+    eprintln!("buckets by holder: {holders:?}; {}", pass.outcome);
+
+    // The same results.
+    let (x, y) = (
+        one.assessments(None).await.unwrap(),
+        split.assessments(None).await.unwrap(),
+    );
+    assert_eq!(x.len(), total, "every account was in one bucket");
+    assert_eq!(x.len(), y.len());
+    for (p, q) in x.iter().zip(&y) {
+        assert_eq!(p, q, "the assessment of {}", p.account_id);
+    }
+    let signals = |s: Vec<bellwether_core::model::Signal>| {
+        let mut s = s;
+        s.sort_by(|a, b| a.id.cmp(&b.id));
+        s
+    };
+    let (sx, sy) = (
+        signals(one.signals(Default::default()).await.unwrap()),
+        signals(split.signals(Default::default()).await.unwrap()),
+    );
+    assert!(!sx.is_empty());
+    assert_eq!(sx, sy, "the signals");
+    let day = x[0].as_of;
+    assert_eq!(
+        one.peer_stats(day).await.unwrap(),
+        split.peer_stats(day).await.unwrap()
+    );
+}

@@ -13,6 +13,7 @@
 //! on the whole book on a schedule of their own (a new version, active where it beats the rules score).
 
 pub mod cron;
+mod split;
 
 use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
@@ -33,6 +34,9 @@ pub struct ScheduleConfig {
     /// When the models are retrained on the whole book (cron; default empty: only when the daily pass finds
     /// `[models] retrain_days` due). Set it with `retrain_days = 0` to retrain on this schedule alone.
     pub retrain: String,
+    /// Buckets the daily pass is split into, which every process on the store takes a share of (default 1:
+    /// one process runs the whole pass). Every process should have the same number.
+    pub pass_buckets: usize,
     /// How long a claim holds without being renewed (default 120 s): the longest a dead process delays a
     /// run it held.
     pub lease_seconds: u64,
@@ -67,6 +71,12 @@ impl ScheduleConfig {
                 cron,
             });
         }
+        if !(1..=1024).contains(&self.pass_buckets) {
+            return Err(format!(
+                "[schedule] pass_buckets = {} is not between 1 (one process runs the pass) and 1024",
+                self.pass_buckets
+            ));
+        }
         if self.lease_seconds < 10 {
             return Err(format!(
                 "[schedule] lease_seconds = {} is too short to renew; use 10 or more (default 120)",
@@ -83,6 +93,7 @@ impl Default for ScheduleConfig {
             time_zone: "UTC".into(),
             daily_pass: "0 6 * * *".into(),
             retrain: String::new(),
+            pass_buckets: 1,
             lease_seconds: 120,
             tick_seconds: 15,
         }
@@ -125,6 +136,10 @@ pub struct Scheduler<S: LiveStore> {
     tz: TimeZone,
     holder: String,
     lease: Duration,
+    /// Buckets of the daily pass (`[schedule] pass_buckets`).
+    buckets: usize,
+    /// How often the schedule is looked at (waiting for other processes' buckets).
+    tick: Duration,
     /// How far each job's schedule has been looked at: its latest slot that came (claimed by this process or
     /// by another), or the last look when none had.
     seen: Vec<Option<Timestamp>>,
@@ -151,6 +166,8 @@ impl<S: LiveStore> Scheduler<S> {
             tz,
             holder,
             lease: Duration::from_secs(config.lease_seconds),
+            buckets: config.pass_buckets,
+            tick: Duration::from_secs(config.tick_seconds.max(1)),
         })
     }
 
@@ -219,11 +236,35 @@ impl<S: LiveStore> Scheduler<S> {
                 }
             }
         }
+        // A pass split into buckets that another process runs: take a share of its buckets.
+        if self.buckets > 1 {
+            done.extend(self.join_split_pass().await?);
+        }
         Ok(done)
     }
 
     /// Runs a claimed job, renewing its lease while it works, and records how it ended.
     async fn run(&self, kind: JobKind, run: JobRun) -> bellwether_store::Result<JobRun> {
+        let slot = run.slot;
+        match kind {
+            JobKind::DailyPass if self.buckets > 1 => self.leased(run, self.split_pass(slot)).await,
+            JobKind::DailyPass => {
+                self.leased(run, async {
+                    self.daily_pass().await.map_err(|e| e.to_string())
+                })
+                .await
+            }
+            JobKind::Retrain => self.leased(run, self.retrain()).await,
+        }
+    }
+
+    /// Does `work` for a run this process claimed, renewing the run's lease until it ends, and records how
+    /// it ended (its outcome in words, or why it failed).
+    pub(crate) async fn leased(
+        &self,
+        run: JobRun,
+        work: impl std::future::Future<Output = Result<String, String>>,
+    ) -> bellwether_store::Result<JobRun> {
         let (store, name, slot, holder, lease) = (
             self.store.clone(),
             run.name.clone(),
@@ -248,10 +289,7 @@ impl<S: LiveStore> Scheduler<S> {
             }
         });
         let started = std::time::Instant::now();
-        let result = match kind {
-            JobKind::DailyPass => self.daily_pass().await.map_err(|e| e.to_string()),
-            JobKind::Retrain => self.retrain().await,
-        };
+        let result = work.await;
         renew.abort();
         let (ok, outcome) = match result {
             Ok(o) => (true, o),
@@ -283,15 +321,7 @@ impl<S: LiveStore> Scheduler<S> {
             .await?
             .ok_or_else(|| bellwether_store::StoreError::NotFound("any data to assess".into()))?;
         let out = bellwether_engine::reassess(&*self.store, &self.engine, None, day).await?;
-        Ok(format!(
-            "assessed {} accounts as of {} ({} had ended); {} signals opened, {} closed; {} predictions",
-            out.assessed,
-            out.as_of,
-            out.ended,
-            out.signals_opened,
-            out.signals_closed,
-            out.predictions.len()
-        ))
+        Ok(pass_outcome(&out, None))
     }
 }
 
@@ -314,6 +344,34 @@ impl<S: LiveStore> Scheduler<S> {
             },
         )
     }
+}
+
+/// What a pass did, in words (a bucket's with its number): the outcome of its run. The split pass reads back
+/// the number of accounts ([`assessed_in`]).
+pub(crate) fn pass_outcome(
+    out: &bellwether_engine::AssessOutcome,
+    bucket: Option<(usize, usize)>,
+) -> String {
+    let of = bucket.map_or(String::new(), |(k, n)| format!(" in bucket {}/{n}", k + 1));
+    format!(
+        "assessed {} accounts{of} as of {} ({} had ended); {} signals opened, {} closed; {} predictions",
+        out.assessed,
+        out.as_of,
+        out.ended,
+        out.signals_opened,
+        out.signals_closed,
+        out.predictions.len()
+    )
+}
+
+/// The number of accounts a [`pass_outcome`] says were assessed.
+pub(crate) fn assessed_in(outcome: &str) -> Option<usize> {
+    outcome
+        .strip_prefix("assessed ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The scheduled jobs' lines of `/metrics`, from the latest runs in the store: per job, the slot, state,
