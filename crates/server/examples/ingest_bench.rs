@@ -2,11 +2,14 @@
 //! next to a raw bulk insert of the same rows into the same kind of database in the same run, then the lag
 //! from an accepted event to its account's updated health under a steady trickle of small batches.
 //!
-//! `cargo run --release -p bellwether-server --example ingest_bench -- [EVENTS] [CONNECTIONS] [sqlite|postgres]`
+//! `cargo run --release -p bellwether-server --example ingest_bench -- [EVENTS] [CONNECTIONS] [sqlite|postgres]
+//! [REPLICAS]`
 //!
 //! With `postgres` the server runs on a fresh PostgreSQL database of the server the test harness finds
 //! (`BELLWETHER_TEST_DATABASE_URL`, else 127.0.0.1:5432), and the baseline is a bare multi-row `INSERT` of the
-//! same rows into one table there, committing per batch as the requests do.
+//! same rows into one table there, committing per batch as the requests do. `REPLICAS` (default 1) servers
+//! run on that one database, in this process, each with its own connection pool and applier thread; the
+//! client connections are spread over them round-robin, and one of them applies (the applier lease).
 
 use bellwether_engine::Engine;
 
@@ -223,16 +226,14 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     match args.get(3).map(String::as_str) {
         Some("postgres") => {
+            let replicas: usize = args.get(4).map(|a| a.parse().unwrap()).unwrap_or(1);
             let db = bellwether_store_postgres::testing::fresh().await;
-            let store = db.store().await;
-            println!("backend postgres");
-            run(
-                Arc::new(store),
-                events,
-                conns,
-                Backend::Postgres(db.url.clone()),
-            )
-            .await;
+            let mut stores = Vec::new();
+            for _ in 0..replicas.max(1) {
+                stores.push(Arc::new(db.store().await));
+            }
+            println!("backend postgres, {} replicas", stores.len());
+            run(stores, events, conns, Backend::Postgres(db.url.clone())).await;
         }
         _ => {
             let store = SqliteStore::open(&dir.path().join("bellwether.db"))
@@ -240,7 +241,7 @@ async fn main() {
                 .unwrap();
             println!("backend sqlite");
             run(
-                Arc::new(store),
+                vec![Arc::new(store)],
                 events,
                 conns,
                 Backend::Sqlite(dir.path().to_path_buf()),
@@ -250,24 +251,35 @@ async fn main() {
     }
 }
 
-async fn run<S: LiveStore>(store: Arc<S>, events: usize, conns: usize, backend: Backend) {
+async fn run<S: LiveStore>(stores: Vec<Arc<S>>, events: usize, conns: usize, backend: Backend) {
     let (key, record) = bellwether_server::auth::new_key(KeyScope::Ingest, "bench").unwrap();
-    store.create_key(&record).await.unwrap();
-    let (state, tasks) =
-        bellwether_server::start(store.clone(), Engine::default(), ServerConfig::default())
+    stores[0].create_key(&record).await.unwrap();
+    let mut replicas = Vec::new();
+    for store in &stores {
+        let (state, tasks) =
+            bellwether_server::start(store.clone(), Engine::default(), ServerConfig::default())
+                .await
+                .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let server = tokio::spawn(async move {
+            bellwether_server::serve(listener, st, tasks, async {
+                let _ = rx.await;
+            })
             .await
             .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let st = state.clone();
-    let server = tokio::spawn(async move {
-        bellwether_server::serve(listener, st, tasks, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
+        });
+        replicas.push((state, addr, stop, server));
+    }
+    let addrs: Vec<String> = replicas.iter().map(|r| r.1.clone()).collect();
+    let settle_all = || async {
+        for r in &replicas {
+            r.0.settle().await;
+        }
+    };
+    let (state, addr) = (replicas[0].0.clone(), addrs[0].clone());
 
     // Every user joins an account first (group calls), so the tracks below are attributed by link.
     let mut c = Conn::open(&addr).await;
@@ -296,8 +308,13 @@ async fn run<S: LiveStore>(store: Arc<S>, events: usize, conns: usize, backend: 
     let cpu0 = cpu_seconds();
     let t = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..conns {
-        let (bodies, next, addr, key) = (bodies.clone(), next.clone(), addr.clone(), key.clone());
+    for w in 0..conns {
+        let (bodies, next, addr, key) = (
+            bodies.clone(),
+            next.clone(),
+            addrs[w % addrs.len()].clone(),
+            key.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut c = Conn::open(&addr).await;
             loop {
@@ -315,7 +332,7 @@ async fn run<S: LiveStore>(store: Arc<S>, events: usize, conns: usize, backend: 
         "http_events_per_s {http:.0} (process CPU {:.1} µs per event, client included)",
         (cpu_seconds() - cpu0) * 1e6 / events as f64
     );
-    state.settle().await;
+    settle_all().await;
     let applied = events as f64 / t.elapsed().as_secs_f64();
     let (raw_batch, raw_one) = match &backend {
         Backend::Sqlite(dir) => (
@@ -371,6 +388,9 @@ async fn run<S: LiveStore>(store: Arc<S>, events: usize, conns: usize, backend: 
         state.metrics.lag_quantile(0.99).unwrap_or(0.0)
     );
     drop(state);
-    let _ = stop.send(());
-    server.await.unwrap();
+    for (state, _, stop, server) in replicas {
+        drop(state);
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
 }

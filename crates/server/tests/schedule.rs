@@ -232,7 +232,6 @@ async fn two_replicas_run_the_daily_pass_and_a_retraining_once_each() {
 /// processes split it into buckets. The assessments, signals and segment medians are the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let (one, split) = (
         bellwether_store_postgres::testing::fresh().await,
         bellwether_store_postgres::testing::fresh().await,
@@ -276,23 +275,11 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
     let mut b = Scheduler::new(split.clone(), engine.clone(), &buckets, "b".into()).unwrap();
     a.tick(at(5)).await.unwrap();
     b.tick(at(5)).await.unwrap();
-    // `a` claims the pass; `b` keeps looking at the schedule meanwhile and takes buckets when it can.
-    let finished = AtomicBool::new(false);
+    // Both look at the schedule, as replicas do on their tick, until the pass has ended: whichever claims the
+    // pass runs the book-wide step, and both take buckets.
     let (ran_a, ran_b) = tokio::join!(
-        async {
-            let r = a.tick(at(7)).await.unwrap();
-            finished.store(true, Ordering::SeqCst);
-            r
-        },
-        async {
-            let mut all = Vec::new();
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            while !finished.load(Ordering::SeqCst) {
-                all.extend(b.tick(at(7)).await.unwrap());
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            all
-        }
+        share(&mut a, &split, at(7), at(6)),
+        share(&mut b, &split, at(7), at(6))
     );
     let pass = ran_a
         .iter()
@@ -369,4 +356,26 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
         one.peer_stats(day).await.unwrap(),
         split.peer_stats(day).await.unwrap()
     );
+}
+
+/// One process's part of a split pass: it looks at the schedule until the pass of `slot` has ended, as a
+/// replica does on its tick. The runs it finished.
+async fn share<S: LiveStore>(
+    s: &mut Scheduler<S>,
+    store: &S,
+    now: Timestamp,
+    slot: Timestamp,
+) -> Vec<bellwether_store::JobRun> {
+    let mut all = Vec::new();
+    loop {
+        all.extend(s.tick(now).await.unwrap());
+        let pass = store.job_runs(Some("daily_pass"), 4).await.unwrap();
+        if pass
+            .iter()
+            .any(|r| r.slot == slot && r.state != JobState::Running)
+        {
+            return all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -138,8 +138,8 @@ pub struct Scheduler<S: LiveStore> {
     lease: Duration,
     /// Buckets of the daily pass (`[schedule] pass_buckets`).
     buckets: usize,
-    /// How often the schedule is looked at (waiting for other processes' buckets).
-    tick: Duration,
+    /// Another process runs a split pass: the scheduler looks again soon, to take a share of its buckets.
+    watching: bool,
     /// How far each job's schedule has been looked at: its latest slot that came (claimed by this process or
     /// by another), or the last look when none had.
     seen: Vec<Option<Timestamp>>,
@@ -167,7 +167,7 @@ impl<S: LiveStore> Scheduler<S> {
             holder,
             lease: Duration::from_secs(config.lease_seconds),
             buckets: config.pass_buckets,
-            tick: Duration::from_secs(config.tick_seconds.max(1)),
+            watching: false,
         })
     }
 
@@ -447,7 +447,11 @@ pub fn spawn<S: LiveStore>(
         let mut every = tokio::time::interval(tick);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
+            if scheduler.watching {
+                tokio::time::sleep(split::BUCKET_POLL).await;
+            } else {
+                every.tick().await;
+            }
             if let Err(e) = scheduler.tick(Timestamp::now()).await {
                 tracing::warn!("the scheduler could not look at its jobs: {e}");
             }

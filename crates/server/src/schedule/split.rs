@@ -15,6 +15,8 @@ use bellwether_store::{JobState, StoreError};
 
 /// The book-wide step's job, once per slot of the pass.
 pub(crate) const BOOK_WIDE_JOB: &str = "daily_pass:book_wide";
+/// How often the process holding a split pass looks whether the others' buckets have ended.
+pub(crate) const BUCKET_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// The prefix of the buckets' jobs (`daily_pass:bucket:3/8`).
 const BUCKET_PREFIX: &str = "daily_pass:bucket:";
 
@@ -126,7 +128,7 @@ impl<S: LiveStore> Scheduler<S> {
                 self.leased(run, work).await.map_err(err)?;
                 continue;
             }
-            tokio::time::sleep(self.tick).await;
+            tokio::time::sleep(BUCKET_POLL).await;
         };
         let mut mine = self.work_buckets(slot, day).await.map_err(err)?.len();
         loop {
@@ -156,7 +158,7 @@ impl<S: LiveStore> Scheduler<S> {
             }
             // Buckets whose holder stopped are taken over here.
             mine += self.work_buckets(slot, day).await.map_err(err)?.len();
-            tokio::time::sleep(self.tick).await;
+            tokio::time::sleep(BUCKET_POLL).await;
         }
     }
 
@@ -193,8 +195,9 @@ impl<S: LiveStore> Scheduler<S> {
     }
 
     /// At a look at the schedule: when another process holds a split pass whose book-wide step is done, take
-    /// a share of its buckets. The runs this process finished.
-    pub(crate) async fn join_split_pass(&self) -> bellwether_store::Result<Vec<JobRun>> {
+    /// a share of its buckets. While another process runs one, [`Scheduler::watching`] says so, and the
+    /// scheduler looks again within [`BUCKET_POLL`] rather than a tick. The runs this process finished.
+    pub(crate) async fn join_split_pass(&mut self) -> bellwether_store::Result<Vec<JobRun>> {
         let Some(pass) = self
             .store
             .job_runs(Some(JobKind::DailyPass.name()), 1)
@@ -204,7 +207,8 @@ impl<S: LiveStore> Scheduler<S> {
         else {
             return Ok(Vec::new());
         };
-        if pass.state != JobState::Running || pass.holder == self.holder {
+        self.watching = pass.state == JobState::Running && pass.holder != self.holder;
+        if !self.watching {
             return Ok(Vec::new());
         }
         let Some(day) = self
