@@ -388,6 +388,24 @@ async fn a_replica_killed_while_running_the_daily_pass_is_taken_over_and_the_slo
     );
     assert!(taken.outcome.starts_with("assessed 1"), "{}", taken.outcome);
     assert!(!store.assessments(None).await.unwrap().is_empty());
+    // What `bellwether jobs` shows of it: the next run, the run taken over, who applies the inbox.
+    let shown = ok(bw(
+        &survivor.dir,
+        &["--database-url", &db.url, "jobs", "--limit", "50"],
+    ));
+    assert!(
+        shown.contains("daily_pass             next run "),
+        "{shown}"
+    );
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("daily_pass ") && l.contains(&run.slot.to_string()))
+        .unwrap_or_else(|| panic!("no line of the run in:\n{shown}"));
+    assert!(
+        line.contains("ok") && line.contains("(2 attempts)"),
+        "{line}"
+    );
+    assert!(shown.contains("apply_tracking         held by "), "{shown}");
     for r in replicas.iter_mut() {
         r.stop();
     }

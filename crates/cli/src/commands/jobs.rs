@@ -1,5 +1,6 @@
-//! `bellwether jobs`: the latest scheduled job runs in the store (claimed once per slot across every process
-//! on it), with their holder, state, attempts, duration and outcome.
+//! `bellwether jobs`: when each scheduled job next runs (`[schedule]`), and the latest runs in the store
+//! (claimed once per slot across every process on it) with their holder, state, attempts, duration and
+//! outcome; the applier lease of the tracking inbox with the process that holds it.
 
 use crate::config::Settings;
 use crate::error::CliError;
@@ -25,18 +26,53 @@ pub struct JobsArgs {
 pub async fn run(settings: &Settings, a: JobsArgs) -> Result<ExitCode, CliError> {
     let store = super::open_store(settings).await?;
     let runs = store.job_runs(a.name.as_deref(), a.limit).await?;
+    let now = bellwether_core::Timestamp::now();
+    let next: Vec<(&str, Option<bellwether_core::Timestamp>)> = settings
+        .schedule
+        .next_runs(now)
+        .map_err(|e| CliError::new(bellwether_core::Code::InvalidConfig, e))?
+        .into_iter()
+        .filter(|(n, _)| a.name.as_deref().is_none_or(|want| want == *n))
+        .collect();
     if a.json {
+        let next: Vec<serde_json::Value> = next
+            .iter()
+            .map(|(n, at)| serde_json::json!({"name": n, "next_run": at}))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&runs).unwrap_or_default()
+            serde_json::to_string_pretty(&serde_json::json!({"scheduled": next, "runs": runs}))
+                .unwrap_or_default()
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    for (n, at) in &next {
+        match at {
+            Some(t) => println!("{n:<22} next run {t}"),
+            None => println!("{n:<22} no run ahead"),
+        }
+    }
+    if next.is_empty() {
+        println!("no job is scheduled ([schedule] in bellwether.toml)");
     }
     if runs.is_empty() {
         println!("no job has run yet");
         return Ok(ExitCode::SUCCESS);
     }
+    println!();
     for r in runs {
+        if r.name == bellwether_server::segment::APPLIER_JOB {
+            // A lease held continuously, not a scheduled run: who applies the tracking inbox now.
+            let takeovers = r.attempts - 1;
+            println!(
+                "{:<22} held by {}, lease until {} ({takeovers} takeover{})",
+                r.name,
+                r.holder,
+                r.lease_until,
+                if takeovers == 1 { "" } else { "s" }
+            );
+            continue;
+        }
         let took = r
             .finished_at
             .map(|f| format!("{:.1} s", (f.0 - r.started_at.0) as f64 / 1000.0))
@@ -47,7 +83,7 @@ pub async fn run(settings: &Settings, a: JobsArgs) -> Result<ExitCode, CliError>
             JobState::Failed => "FAILED",
         };
         println!(
-            "{:<12} slot {}  {:<7} on {} ({} attempt{}), {}{}",
+            "{:<22} slot {}  {:<7} on {} ({} attempt{}), {}{}",
             r.name,
             r.slot,
             state,

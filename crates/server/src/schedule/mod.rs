@@ -50,6 +50,19 @@ impl ScheduleConfig {
         self.read().map(drop)
     }
 
+    /// Each scheduled job and when it next runs after `now` (`None`: never again); the error names the
+    /// setting that is wrong.
+    pub fn next_runs(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(&'static str, Option<Timestamp>)>, String> {
+        let (tz, jobs) = self.read()?;
+        Ok(jobs
+            .iter()
+            .map(|j| (j.kind.name(), j.cron.next_after(now, &tz)))
+            .collect())
+    }
+
     /// The time zone and the jobs with their schedules, read once; the error names the setting.
     fn read(&self) -> Result<(TimeZone, Vec<Job>), String> {
         let tz =

@@ -90,7 +90,7 @@ impl Handoff {
 }
 
 /// The lease that makes one process the applier of the tracking inbox, among every process on the store.
-pub(crate) const APPLIER_JOB: &str = "apply_tracking";
+pub const APPLIER_JOB: &str = "apply_tracking";
 
 /// How a process takes part in applying the shared inbox.
 #[derive(Clone, Debug)]

@@ -47,8 +47,8 @@ mod apply;
 mod wire;
 mod writer;
 
-pub use apply::ApplierLease;
 use apply::*;
+pub use apply::{ApplierLease, APPLIER_JOB};
 pub use wire::*;
 pub use writer::*;
 
