@@ -237,8 +237,12 @@ impl LiveStore for AnyStore {
         each!(self, s => s.due_accounts(before, limit).await)
     }
 
-    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
-        each!(self, s => s.clear_due(accounts, through).await)
+    async fn due_marks(&self, accounts: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
+        each!(self, s => s.due_marks(accounts).await)
+    }
+
+    async fn clear_due(&self, marks: &[(AccountId, i64)]) -> Result<()> {
+        each!(self, s => s.clear_due(marks).await)
     }
 
     async fn write_live(&self, batch: LiveBatch) -> Result<WriteSummary> {

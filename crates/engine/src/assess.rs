@@ -537,23 +537,50 @@ async fn save_book_wide<S: Store + ?Sized>(
 /// The book-wide step of a pass split into buckets: every account's features as of `day`, from which the
 /// segment medians and common features are measured and stored, as a full pass stores them. Each bucket is
 /// then a [`reassess`] over its accounts, which compares with these; together they equal one full pass.
-/// Returns the number of accounts measured.
+/// The retraining a full pass would run when `[models] retrain_days` finds it due runs here too, before the
+/// buckets score. Returns the number of accounts measured and what the model step did.
 pub async fn prepare_split_pass<S: Store + ?Sized>(
     store: &S,
     engine: &Engine,
     day: BookDay,
-) -> Result<usize> {
+) -> Result<(usize, ModelNote)> {
     let (book, series, summary) = tokio::try_join!(
         store.load_book(None),
         store.load_series(None),
         store.book_summary()
     )?;
     let ctx = pass_context(store, engine, &book, &summary, day, true).await?;
+    let mut model = ModelNote::default();
+    if let Some(models) = &engine.models {
+        let train = TrainInput {
+            book: &book,
+            series: &series,
+            summary: &summary,
+            rates: &ctx.rates,
+            health: &engine.health,
+            adoption: &engine.adoption,
+        };
+        models.for_pass(store, day, Some(train), &mut model).await?;
+    }
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let (ids, _, peers, common) = features_of(&book, &by_id, &ctx, day.day, &engine.adoption, true);
     let n = ids.len();
     save_book_wide(store, day.day, peers.as_ref(), common.as_ref()).await?;
-    Ok(n)
+    Ok((n, model))
+}
+
+/// Reads the book's currencies again, as a full pass does, for the passes over some accounts that follow:
+/// the buckets of a split pass then convert money as the one-process pass does.
+pub async fn refresh_currencies<S: Store + ?Sized>(
+    store: &S,
+    engine: &Engine,
+    as_of: Day,
+) -> Result<()> {
+    engine
+        .currencies
+        .rates(store, &engine.money, &Book::default(), as_of, true)
+        .await
+        .map(drop)
 }
 
 /// Re-assesses the given accounts (every account with `None`) as of `day` and stores their assessments and

@@ -21,7 +21,9 @@ pub mod money;
 pub mod signals;
 pub mod worklist;
 
-pub use assess::{assess_book, prepare_split_pass, reassess, retrain, AssessOutcome, Engine};
+pub use assess::{
+    assess_book, prepare_split_pass, reassess, refresh_currencies, retrain, AssessOutcome, Engine,
+};
 pub use day::{book_day, BookDay, Clock};
 pub use health::{HealthConfig, HealthScore};
 pub use models::{ModelKit, ModelPolicy, Models, Scorer};

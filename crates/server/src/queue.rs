@@ -142,8 +142,9 @@ pub fn spawn<S: LiveStore>(
             let mut ids: Vec<AccountId> = ids.into_iter().collect();
             ids.sort();
             // A running server's day is today by the clock (or a later day its data reaches).
-            let started = Timestamp::now();
             let pass = async {
+                // The marks as they stand before the data is read: a write after this renews its mark.
+                let marks = store.due_marks(&ids).await?;
                 let day =
                     bellwether_engine::book_day(&*store, bellwether_engine::Clock::Live, None)
                         .await?
@@ -151,8 +152,7 @@ pub fn spawn<S: LiveStore>(
                             bellwether_store::StoreError::NotFound("any data to assess".into())
                         })?;
                 bellwether_engine::reassess(&*store, &engine, Some(&ids), day).await?;
-                // Marks made after the pass started stay: their data may have come after it read.
-                store.clear_due(&ids, started).await
+                store.clear_due(&marks).await
             };
             match pass.await {
                 Ok(_) => {
@@ -171,7 +171,8 @@ pub fn spawn<S: LiveStore>(
                 }
             }
             metrics.queue_depth.fetch_sub(taken, Ordering::Relaxed);
-            let _ = done_tx.send(last_seq);
+            // Swept accounts carry no number: what is done never goes back.
+            done_tx.send_modify(|d| *d = (*d).max(last_seq));
         }
         let _ = done_tx.send(u64::MAX);
     });

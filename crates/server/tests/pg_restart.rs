@@ -32,9 +32,28 @@ async fn postgres_restarted_during_ingest_by_a_real_sdk_loses_nothing_acknowledg
         ("PER_BATCH", "50"),
         ("PAUSE", "0.1"),
     ];
+    let answered = |status: u16| {
+        let prefix =
+            format!("bellwether_http_requests_total{{route=\"/v1/batch\",status=\"{status}\"}}");
+        server
+            .state
+            .metrics
+            .render(None)
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .map_or(0, |l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+    };
     let restart = async {
-        // Once the client is sending: down for two seconds, then back on the same port and data.
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        // Once the client has had a few batches acknowledged (of 40, 0.1 s apart): down for two seconds,
+        // then back on the same port and data.
+        let waiting = std::time::Instant::now();
+        while answered(200) < 3 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "the client sent nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         tokio::task::block_in_place(|| pg.stop());
         tokio::time::sleep(Duration::from_secs(2)).await;
         tokio::task::block_in_place(|| pg.start()).unwrap();
@@ -42,16 +61,7 @@ async fn postgres_restarted_during_ingest_by_a_real_sdk_loses_nothing_acknowledg
     let (out, ()) = tokio::join!(server.run_client("send_steady.py", &env), restart);
     let sent: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(sent["sent"], batches * per_batch, "{out}");
-    let refused = server
-        .state
-        .metrics
-        .render(None)
-        .lines()
-        .find(|l| {
-            l.starts_with("bellwether_http_requests_total{route=\"/v1/batch\",status=\"503\"}")
-        })
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .unwrap_or(0);
+    let refused = answered(503);
     assert!(refused > 0, "no request found the database down");
     server.state.settle().await;
     let mut stored = 0.0;

@@ -254,7 +254,31 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
             .await
             .unwrap();
     }
-    let engine = Arc::new(Engine::default());
+    // The same model on both, scoring every pass: the buckets score as the whole pass does.
+    use bellwether_predict::score::{self, Activation};
+    use bellwether_predict::{dataset, train, Target, TrainConfig};
+    let set = dataset::from_store(&*one, &Default::default(), None, None, &Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let cfg = TrainConfig {
+        targets: vec![Target::ChurnRenewal, Target::Expansion180],
+        baseline: false,
+        ..Default::default()
+    };
+    let bundle = train(&set, None, &cfg).unwrap();
+    for s in [&one, &split] {
+        score::register(&**s, &bundle, &cfg, Activation::Force)
+            .await
+            .unwrap();
+    }
+    let engine = Arc::new(Engine {
+        models: Some(score::models(bellwether_engine::ModelPolicy {
+            score: true,
+            retrain_days: 0,
+        })),
+        ..Engine::default()
+    });
     let at = |h: i64| Timestamp(DEC_1 + h * HOUR);
     let whole = ScheduleConfig {
         daily_pass: "0 6 * * *".into(),
@@ -351,6 +375,10 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
     );
     assert!(!sx.is_empty());
     assert_eq!(sx, sy, "the signals");
+    assert!(
+        x.iter().filter(|a| a.churn_probability.is_some()).count() > 100,
+        "the model scored the accounts"
+    );
     let day = x[0].as_of;
     assert_eq!(
         one.peer_stats(day).await.unwrap(),

@@ -766,13 +766,28 @@ pub async fn accepted_messages_are_applied_exactly_once<S: LiveStore>(s: &S) {
     assert_eq!(groups[1].messages, [(1, "{\"n\":3}".to_string())]);
     assert!(s.inbox("other", 100).await.unwrap().is_empty());
     let (seq1, seq2) = (seq1.unwrap(), seq2.unwrap());
-    let groups = |first, last| {
+    let leased = |first, last, groups, holder: &str| {
         Some(AppliedGroups {
             source: "segment".into(),
             first,
             last,
+            groups,
+            lease: Some(("apply_tracking".into(), holder.into())),
         })
     };
+    let groups = |first, last| leased(first, last, 1, "p1");
+    let now = Timestamp::now();
+    assert!(s
+        .claim_job(
+            "apply_tracking",
+            Timestamp(0),
+            "p1",
+            now,
+            Timestamp(now.0 + 60_000)
+        )
+        .await
+        .unwrap()
+        .is_some());
     // A group's effects, recorded with it.
     let effects = |n: f64| {
         let mut batch = WriteBatch {
@@ -800,6 +815,30 @@ pub async fn accepted_messages_are_applied_exactly_once<S: LiveStore>(s: &S) {
     assert!(
         matches!(early, Err(StoreError::Conflict(_))),
         "a group applied out of turn is refused: {early:?}"
+    );
+    // Both groups as one batch that says it holds one: a group between would be recorded without its effects.
+    let short = s
+        .write_live(LiveBatch {
+            batch: effects(100.0),
+            applied: leased(seq1, seq2, 1, "p1"),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(short, Err(StoreError::Conflict(_))),
+        "a batch that skips a waiting group is refused: {short:?}"
+    );
+    // A process that does not hold the applier lease writes nothing.
+    let stale = s
+        .write_live(LiveBatch {
+            batch: effects(100.0),
+            applied: leased(seq1, seq1, 1, "p2"),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict(_))),
+        "a process without the lease is refused: {stale:?}"
     );
     s.write_live(LiveBatch {
         batch: effects(2.0),
@@ -834,7 +873,7 @@ pub async fn accepted_messages_are_applied_exactly_once<S: LiveStore>(s: &S) {
 }
 
 /// A live write marks the accounts it touches (series, facts, distinct users) as due for re-assessment; a
-/// pass clears the marks made before it started and leaves later ones.
+/// pass clears the marks it read before reading the data, and leaves those a later write renewed.
 pub async fn live_writes_mark_their_accounts_due_until_assessed<S: LiveStore>(s: &S) {
     let before = Timestamp::now();
     let mut batch = WriteBatch {
@@ -874,12 +913,30 @@ pub async fn live_writes_mark_their_accounts_due_until_assessed<S: LiveStore>(s:
         "none was marked before the write"
     );
     assert_eq!(s.due_accounts(later, 2).await.unwrap().len(), 2, "limit");
-    // A pass that started before the marks were made leaves them; one after clears what it assessed.
-    s.clear_due(&[id("a1"), id("a2")], Timestamp(before.0 - 1_000))
-        .await
-        .unwrap();
-    assert_eq!(s.due_accounts(later, 100).await.unwrap().len(), 3);
-    s.clear_due(&[id("a1"), id("a2")], later).await.unwrap();
+    // A pass reads the marks of its accounts, then their data; a write meanwhile renews a mark, which the
+    // pass then leaves for the next one.
+    let marks = s.due_marks(&[id("a1"), id("a2"), id("a9")]).await.unwrap();
+    assert_eq!(
+        marks.iter().map(|m| m.0.clone()).collect::<Vec<_>>(),
+        [id("a1"), id("a2")],
+        "an account without a mark has none"
+    );
+    let mut again = WriteBatch::default();
+    again.tickets.push(ticket("t2", "a2", 11));
+    s.write_live(LiveBatch {
+        batch: again,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.clear_due(&marks).await.unwrap();
+    assert_eq!(
+        s.due_accounts(later, 100).await.unwrap(),
+        [id("a2"), id("a3")],
+        "the mark renewed after the pass read it stays"
+    );
+    let marks = s.due_marks(&[id("a2")]).await.unwrap();
+    s.clear_due(&marks).await.unwrap();
     assert_eq!(s.due_accounts(later, 100).await.unwrap(), [id("a3")]);
 }
 

@@ -3,5 +3,8 @@
 -- its marks here for any other server on the store to pick up. Distributed by account.
 CREATE TABLE reassess_due (
     account_id TEXT PRIMARY KEY,
-    marked_at BIGINT NOT NULL
+    marked_at BIGINT NOT NULL,
+    -- Counts the writes that marked it: a pass removes the mark only if no write marked it again since the
+    -- pass read it.
+    mark BIGINT NOT NULL DEFAULT 1
 );

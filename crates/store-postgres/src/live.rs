@@ -388,18 +388,50 @@ impl LiveStore for PgStore {
         Ok(rows.iter().map(|r| AccountId(r.get(0))).collect())
     }
 
-    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
+    async fn due_marks(&self, accounts: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
         if accounts.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let ids: Vec<&str> = accounts.iter().map(|a| a.as_str()).collect();
         let c = self.conn().await?;
-        c.execute(
-            "DELETE FROM reassess_due WHERE account_id = ANY($1) AND marked_at <= $2",
-            &[&ids, &through.0],
+        let rows = c
+            .query(
+                "SELECT account_id, mark FROM reassess_due WHERE account_id = ANY($1)",
+                &[&ids],
+            )
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (AccountId(r.get(0)), r.get(1)))
+            .collect())
+    }
+
+    async fn clear_due(&self, marks: &[(AccountId, i64)]) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<(&str, i64)> = marks.iter().map(|(a, m)| (a.as_str(), *m)).collect();
+        sorted.sort_unstable();
+        let ids: Vec<&str> = sorted.iter().map(|m| m.0).collect();
+        let values: Vec<i64> = sorted.iter().map(|m| m.1).collect();
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(db_err)?;
+        // Rows locked in the order live writes lock them (by the ids' bytes), so the two never deadlock.
+        tx.execute(
+            "SELECT 1 FROM reassess_due WHERE account_id = ANY($1) ORDER BY account_id COLLATE \"C\" FOR UPDATE",
+            &[&ids],
         )
         .await
         .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM reassess_due d USING unnest($1::text[], $2::bigint[]) AS m(account_id, mark) \
+             WHERE d.account_id = m.account_id AND d.mark = m.mark",
+            &[&ids, &values],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -535,6 +567,22 @@ impl LiveStore for PgStore {
             })?;
         }
         if let Some(g) = &applied {
+            // The applier must still hold its lease; the shared row lock makes a process taking the lease over
+            // wait until this batch has committed, so it reads what this one wrote.
+            if let Some((job, holder)) = &g.lease {
+                let held = tx
+                    .query_opt(
+                        "SELECT 1 FROM job_runs WHERE name = $1 AND slot = 0 AND holder = $2 AND state = 'running' FOR SHARE",
+                        &[job, holder],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                if held.is_none() {
+                    return Err(StoreError::Conflict(format!(
+                        "{holder} no longer holds the {job} lease; another process applies the inbox"
+                    )));
+                }
+            }
             // Only the applier whose groups are the next ones waiting may record them: the row lock orders
             // two appliers, and the one that comes second finds its groups applied and writes nothing.
             tx.execute(
@@ -545,17 +593,20 @@ impl LiveStore for PgStore {
             .map_err(db_err)?;
             let row = tx
                 .query_one(
-                    "SELECT a.seq, (SELECT min(i.seq) FROM inbox i WHERE i.source = a.source AND i.seq > a.seq) \
+                    "SELECT a.seq, (SELECT min(i.seq) FROM inbox i WHERE i.source = a.source AND i.seq > a.seq), \
+                     (SELECT count(*) FROM inbox i WHERE i.source = a.source AND i.seq BETWEEN $2 AND $3) \
                      FROM inbox_applied a WHERE a.source = $1 FOR UPDATE",
-                    &[&g.source],
+                    &[&g.source, &g.first, &g.last],
                 )
                 .await
                 .map_err(db_err)?;
-            let (done, next): (i64, Option<i64>) = (row.get(0), row.get(1));
-            if done >= g.first || next != Some(g.first) {
+            let (done, next, between): (i64, Option<i64>, i64) =
+                (row.get(0), row.get(1), row.get(2));
+            if done >= g.first || next != Some(g.first) || between != g.groups as i64 {
                 return Err(StoreError::Conflict(format!(
-                    "inbox groups {}..={} of {} are not the next to apply (applied through {done}); another applier took them",
-                    g.first, g.last, g.source
+                    "inbox groups {}..={} of {} are not the next to apply (applied through {done}; {between} groups wait there, \
+                     the batch holds {}); another applier took them",
+                    g.first, g.last, g.source, g.groups
                 )));
             }
             tx.execute(
@@ -576,7 +627,8 @@ impl LiveStore for PgStore {
             let ids: Vec<&str> = touched.iter().map(|a| a.as_str()).collect();
             tx.execute(
                 "INSERT INTO reassess_due (account_id, marked_at) SELECT unnest($1::text[]), $2 \
-                 ON CONFLICT (account_id) DO UPDATE SET marked_at = greatest(reassess_due.marked_at, excluded.marked_at)",
+                 ON CONFLICT (account_id) DO UPDATE SET marked_at = greatest(reassess_due.marked_at, excluded.marked_at), \
+                 mark = reassess_due.mark + 1",
                 &[&ids, &Timestamp::now().0],
             )
             .await

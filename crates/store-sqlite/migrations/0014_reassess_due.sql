@@ -3,5 +3,8 @@
 -- them when it starts again.
 CREATE TABLE reassess_due (
     account_id TEXT PRIMARY KEY,
-    marked_at INTEGER NOT NULL
+    marked_at INTEGER NOT NULL,
+    -- Counts the writes that marked it: a pass removes the mark only if no write marked it again since the
+    -- pass read it.
+    mark INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;

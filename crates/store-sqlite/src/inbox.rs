@@ -217,14 +217,21 @@ impl SqliteStore {
 
     /// Removes a source's groups up to `seq`, which the main file records as applied, then copies the log
     /// into the file from the reader's connection, so that acknowledging (on the writer's) never waits for it.
-    /// The latest group of `source` numbered below `seq` still in the inbox file (applied or not), 0 when none.
-    pub(crate) async fn inbox_before(&self, source: &str, seq: i64) -> Result<i64> {
+    /// Of `source`'s groups still in the inbox file (applied or not): the latest numbered below `first` (0
+    /// when none), and how many are numbered `first` to `last`.
+    pub(crate) async fn inbox_around(
+        &self,
+        source: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<(i64, i64)> {
         let source = source.to_string();
         self.on_inbox(false, move |c| {
             c.query_row(
-                "SELECT coalesce(max(seq), 0) FROM inbox WHERE source = ?1 AND seq < ?2",
-                params![source, seq],
-                |r| r.get(0),
+                "SELECT (SELECT coalesce(max(seq), 0) FROM inbox WHERE source = ?1 AND seq < ?2), \
+                 (SELECT count(*) FROM inbox WHERE source = ?1 AND seq BETWEEN ?2 AND ?3)",
+                params![source, first, last],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(db_err)
         })

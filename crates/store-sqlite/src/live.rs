@@ -353,19 +353,38 @@ impl LiveStore for SqliteStore {
         .await
     }
 
-    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()> {
-        if accounts.is_empty() {
+    async fn due_marks(&self, accounts: &[AccountId]) -> Result<Vec<(AccountId, i64)>> {
+        let ids = accounts.to_vec();
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT mark FROM reassess_due WHERE account_id = ?1")
+                .map_err(db_err)?;
+            let mut out = Vec::new();
+            for a in ids {
+                if let Some(m) = st
+                    .query_row([a.as_str()], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(db_err)?
+                {
+                    out.push((a, m));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn clear_due(&self, marks: &[(AccountId, i64)]) -> Result<()> {
+        if marks.is_empty() {
             return Ok(());
         }
-        let ids = accounts.to_vec();
+        let marks = marks.to_vec();
         self.write_tx(move |tx| {
             let mut st = tx
-                .prepare_cached(
-                    "DELETE FROM reassess_due WHERE account_id = ?1 AND marked_at <= ?2",
-                )
+                .prepare_cached("DELETE FROM reassess_due WHERE account_id = ?1 AND mark = ?2")
                 .map_err(db_err)?;
-            for a in &ids {
-                st.execute(params![a.as_str(), through.0]).map_err(db_err)?;
+            for (a, m) in &marks {
+                st.execute(params![a.as_str(), m]).map_err(db_err)?;
             }
             Ok(())
         })
@@ -376,9 +395,9 @@ impl LiveStore for SqliteStore {
         let applied = live.applied.clone();
         // Groups are only added above the latest, and removed once applied: one still here below the first
         // of this batch and above what is recorded as applied has not been applied yet.
-        let waiting_before = match &applied {
-            Some(g) => self.inbox_before(&g.source, g.first).await?,
-            None => 0,
+        let (waiting_before, between) = match &applied {
+            Some(g) => self.inbox_around(&g.source, g.first, g.last).await?,
+            None => (0, 0),
         };
         let touched = live.touched();
         let summary = self.write_tx(move |tx| {
@@ -469,7 +488,21 @@ impl LiveStore for SqliteStore {
                     .optional()
                     .map_err(db_err)?
                     .unwrap_or(0);
-                if done >= g.first || waiting_before > done {
+                if let Some((job, holder)) = &g.lease {
+                    let held = tx
+                        .prepare_cached(
+                            "SELECT 1 FROM job_runs WHERE name = ?1 AND slot = 0 AND holder = ?2 AND state = 'running'",
+                        )
+                        .map_err(db_err)?
+                        .exists(params![job, holder])
+                        .map_err(db_err)?;
+                    if !held {
+                        return Err(StoreError::Conflict(format!(
+                            "{holder} no longer holds the {job} lease; another process applies the inbox"
+                        )));
+                    }
+                }
+                if done >= g.first || waiting_before > done || between != g.groups as i64 {
                     return Err(StoreError::Conflict(format!(
                         "inbox groups {}..={} of {} are not the next to apply (applied through {done})",
                         g.first, g.last, g.source
@@ -487,7 +520,7 @@ impl LiveStore for SqliteStore {
                 let mut st = tx
                     .prepare_cached(
                         "INSERT INTO reassess_due (account_id, marked_at) VALUES (?1, ?2) \
-                         ON CONFLICT (account_id) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)",
+                         ON CONFLICT (account_id) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at), mark = mark + 1",
                     )
                     .map_err(db_err)?;
                 let at = Timestamp::now().0;

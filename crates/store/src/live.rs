@@ -179,6 +179,13 @@ pub struct AppliedGroups {
     pub first: i64,
     /// The last group's: it and the groups before it are applied.
     pub last: i64,
+    /// How many groups the batch applies: every group waiting from `first` to `last`, so that none between
+    /// (another process's) is recorded as applied without its effects.
+    pub groups: usize,
+    /// The process that applies them, which must hold the applier lease (the job run `name` of slot 0)
+    /// when the batch commits: a process that lost the lease writes nothing, and the process that took it
+    /// over reads what the first one wrote before it starts.
+    pub lease: Option<(String, String)>,
 }
 
 /// The server's part of the store. Implemented by each backend beside [`Store`].
@@ -227,9 +234,13 @@ pub trait LiveStore: Store {
     /// Accounts marked due for re-assessment before `before` and not assessed since (their server stopped
     /// first), at most `limit`, in id order.
     async fn due_accounts(&self, before: Timestamp, limit: usize) -> Result<Vec<AccountId>>;
-    /// Removes the marks of these accounts made at or before `through`: a pass that read their data after
-    /// then has assessed them. A mark made later stays for the next pass.
-    async fn clear_due(&self, accounts: &[AccountId], through: Timestamp) -> Result<()>;
+    /// The marks of these accounts as they stand (`(account, mark)`, for accounts that have one): read by a
+    /// pass before it reads their data.
+    async fn due_marks(&self, accounts: &[AccountId]) -> Result<Vec<(AccountId, i64)>>;
+    /// Removes marks read by [`LiveStore::due_marks`] that no write has renewed since: a pass that read the
+    /// accounts' data after reading the marks has assessed them. A mark renewed meanwhile (a write the pass
+    /// may not have seen) stays for the next pass.
+    async fn clear_due(&self, marks: &[(AccountId, i64)]) -> Result<()>;
     /// Claims the run of job `name` scheduled for `slot` for `holder`, leased until `lease_until`: a run
     /// nobody has claimed, or one still running whose holder let its lease run out before `now` (taken over,
     /// its attempt counted). `None` when another holder has it or it has finished: each slot runs once.

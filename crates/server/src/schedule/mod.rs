@@ -285,31 +285,47 @@ impl<S: LiveStore> Scheduler<S> {
             self.holder.clone(),
             self.lease,
         );
-        let renew = tokio::spawn(async move {
+        // Ends when the lease is lost: taken over, or not renewed for two thirds of it (another process may
+        // take it over once it runs out), so that the work stops before two processes do it at once.
+        let renew = async move {
+            let mut renewed = std::time::Instant::now();
             loop {
                 tokio::time::sleep(lease / 3).await;
+                let asked = std::time::Instant::now();
                 let until = Timestamp(Timestamp::now().0 + lease.as_millis() as i64);
                 match store.renew_job(&name, slot, &holder, until).await {
-                    Ok(true) => {}
+                    Ok(true) => renewed = asked,
                     Ok(false) => {
-                        tracing::warn!(job = %name, "a scheduled job's lease was taken over while it ran");
-                        break;
+                        return format!(
+                            "the run was taken over by another process while {holder} ran it"
+                        )
                     }
                     Err(e) => {
-                        tracing::warn!(job = %name, "renewing a scheduled job's lease failed: {e}")
+                        tracing::warn!(job = %name, "renewing a scheduled job's lease failed: {e}");
+                        if renewed.elapsed() >= lease * 2 / 3 {
+                            return format!(
+                                "{holder} could not renew its lease ({e}) and stopped the run"
+                            );
+                        }
                     }
                 }
             }
-        });
+        };
         let started = std::time::Instant::now();
-        let result = work.await;
-        renew.abort();
+        let result = tokio::select! {
+            r = work => r,
+            lost = renew => {
+                tracing::warn!(job = %run.name, "{lost}");
+                Err(lost)
+            }
+        };
         let (ok, outcome) = match result {
             Ok(o) => (true, o),
             Err(e) => (false, e),
         };
         tracing::info!(job = %run.name, ok, seconds = started.elapsed().as_secs_f64(), "{outcome}");
-        self.store
+        let recorded = self
+            .store
             .finish_job(
                 &run.name,
                 run.slot,
@@ -319,6 +335,12 @@ impl<S: LiveStore> Scheduler<S> {
                 &outcome,
             )
             .await?;
+        if !recorded {
+            // Another process holds the run now and records its own ending.
+            let mut taken = run;
+            taken.outcome = format!("taken over by another process; this one's outcome: {outcome}");
+            return Ok(taken);
+        }
         let mut finished = run;
         finished.state = if ok {
             bellwether_store::JobState::Succeeded

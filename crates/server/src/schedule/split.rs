@@ -35,18 +35,24 @@ pub fn bucket_of(id: &AccountId, n: usize) -> usize {
     (h % n.max(1) as u64) as usize
 }
 
-/// The book-wide step's outcome, which carries the day every bucket assesses ([`book_wide_day`]).
-fn book_wide_outcome(n: usize, day: BookDay) -> String {
+/// The book-wide step's outcome, which carries the day every bucket assesses ([`book_wide_day`]), and the
+/// retraining it ran, if it did.
+fn book_wide_outcome(n: usize, retrained: Option<&(i64, Option<String>)>, day: BookDay) -> String {
+    let model = match retrained {
+        Some((v, None)) => format!("; retrained: model version {v} is active"),
+        Some((v, Some(why))) => format!("; retrained: model version {v} held back ({why})"),
+        None => String::new(),
+    };
     format!(
-        "measured {n} accounts across the book as of {}{}",
+        "measured {n} accounts across the book{model} as of {}{}",
         day.day,
         if day.current { " (current)" } else { "" }
     )
 }
 
-/// The day a [`book_wide_outcome`] names.
+/// The day a [`book_wide_outcome`] names (its last part).
 fn book_wide_day(outcome: &str) -> Option<BookDay> {
-    let rest = outcome.split(" as of ").nth(1)?.trim();
+    let rest = outcome.rsplit_once(" as of ")?.1.trim();
     let (day, current) = match rest.strip_suffix(" (current)") {
         Some(d) => (d, true),
         None => (rest, false),
@@ -120,10 +126,11 @@ impl<S: LiveStore> Scheduler<S> {
                         .await
                         .map_err(err)?
                         .ok_or("no data to assess")?;
-                    let n = bellwether_engine::prepare_split_pass(&*self.store, &self.engine, day)
-                        .await
-                        .map_err(err)?;
-                    Ok(book_wide_outcome(n, day))
+                    let (n, model) =
+                        bellwether_engine::prepare_split_pass(&*self.store, &self.engine, day)
+                            .await
+                            .map_err(err)?;
+                    Ok(book_wide_outcome(n, model.retrained.as_ref(), day))
                 };
                 self.leased(run, work).await.map_err(err)?;
                 continue;
@@ -170,7 +177,27 @@ impl<S: LiveStore> Scheduler<S> {
     ) -> bellwether_store::Result<Vec<JobRun>> {
         let n = self.buckets;
         let mut done = Vec::new();
-        for k in 0..n {
+        let now = Timestamp::now();
+        // Only buckets nobody has claimed, or whose holder let its lease run out, are asked for.
+        let open: Vec<usize> = self
+            .bucket_runs(slot)
+            .await?
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.as_ref().is_none_or(|r| {
+                    r.state == JobState::Running && r.lease_until < now && r.holder != self.holder
+                })
+            })
+            .map(|(k, _)| k)
+            .collect();
+        if open.is_empty() {
+            return Ok(done);
+        }
+        // Money is converted with the book's currencies as the book-wide step saw them, not a set this
+        // process kept from earlier passes.
+        bellwether_engine::refresh_currencies(&*self.store, &self.engine, day.day).await?;
+        for k in open {
             let Some(run) = self.claim(&bucket_job(k, n), slot).await? else {
                 continue;
             };
@@ -240,11 +267,18 @@ mod tests {
             day: Day::ymd(2026, 12, 1),
             current: true,
         };
-        assert_eq!(book_wide_day(&book_wide_outcome(10, day)), Some(day));
+        assert_eq!(book_wide_day(&book_wide_outcome(10, None, day)), Some(day));
         let past = BookDay {
             current: false,
             ..day
         };
-        assert_eq!(book_wide_day(&book_wide_outcome(10, past)), Some(past));
+        let held = (
+            3,
+            Some("worse than the rules score as of last month".to_string()),
+        );
+        assert_eq!(
+            book_wide_day(&book_wide_outcome(10, Some(&held), past)),
+            Some(past)
+        );
     }
 }

@@ -75,10 +75,15 @@ impl Handoff {
             *synced = false;
             return None;
         }
-        let mut out = Vec::new();
+        let mut out: Vec<Group> = Vec::new();
         let mut n = 0;
         while let Some(g) = self.groups.front() {
             if !out.is_empty() && n + g.messages.len() > MAX_APPLY_MESSAGES {
+                break;
+            }
+            // Another process's group (or a number a rolled-back acknowledgement used) lies between: only
+            // the inbox has it.
+            if out.last().is_some_and(|p| g.seq != p.seq + 1) {
                 break;
             }
             n += g.messages.len();
@@ -128,6 +133,8 @@ pub(crate) async fn apply_loop<S: LiveStore>(
     let mut synced = false;
     let mut stopping = false;
     loop {
+        // The lease runs from before it is asked for, however long the answer takes.
+        let asked = Instant::now();
         let now = Timestamp::now();
         let until = Timestamp(now.0 + lease.lease.as_millis() as i64);
         if !leading {
@@ -152,7 +159,7 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                         Ok(()) => {
                             tracing::info!(holder = %lease.holder, "applying the tracking inbox");
                             leading = true;
-                            renewed = Instant::now();
+                            renewed = asked;
                             last = None;
                             synced = false;
                         }
@@ -171,7 +178,7 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                 .renew_job(APPLIER_JOB, slot, &lease.holder, until)
                 .await
             {
-                Ok(true) => renewed = Instant::now(),
+                Ok(true) => renewed = asked,
                 Ok(false) => {
                     tracing::warn!(holder = %lease.holder, "another process took over applying the inbox");
                     leading = false;
@@ -223,17 +230,18 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                     }
                     at.unwrap_or_else(Instant::now)
                 };
-                if let Err(e) = state.apply(&groups, first, first_at).await {
-                    // The groups are read again from the inbox (another applier may have stored them).
+                if let Err(e) = state
+                    .apply(&groups, first, first_at, Some(&lease.holder))
+                    .await
+                {
+                    // The groups are read again from the inbox (another applier may have stored them, or this
+                    // batch may have committed without its reply), and the links with them.
                     tracing::error!(error = %e, seq, "applying tracking messages failed; retrying in 1 s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     synced = false;
                     last = None;
-                    if matches!(e, bellwether_store::StoreError::Conflict(_)) {
-                        // What this process knew of links may be behind the store's.
-                        if state.reload().await.is_err() {
-                            leading = false;
-                        }
+                    if state.reload().await.is_err() {
+                        leading = false;
                     }
                     break;
                 }
@@ -264,8 +272,19 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                 stopping = true;
                 synced = false;
             }
-            // Nothing from this process's writer: other processes may have acknowledged groups.
-            Err(_) => synced = false,
+            // Nothing from this process's writer: other processes may have acknowledged groups, and the
+            // backlog is the store's (this process counts only its own in).
+            Err(_) => {
+                synced = false;
+                if leading {
+                    if let Ok(n) = state.store.inbox_count().await {
+                        state
+                            .metrics
+                            .inbox_depth
+                            .store(n, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
         }
     }
 }
@@ -521,11 +540,14 @@ impl<S: LiveStore> Applier<S> {
         Ok(())
     }
 
+    /// Applies `groups` (the first numbered `first`) for the process `holder` of the applier lease (none in
+    /// the applier's own tests).
     async fn apply(
         &mut self,
         groups: &[Group],
         first: i64,
         first_at: Instant,
+        holder: Option<&str>,
     ) -> bellwether_store::Result<()> {
         let t0 = Instant::now();
         let kept: Vec<(Timestamp, &Message)> = groups
@@ -690,6 +712,8 @@ impl<S: LiveStore> Applier<S> {
                 source: SOURCE.to_string(),
                 first,
                 last: g.seq,
+                groups: groups.len(),
+                lease: holder.map(|h| (APPLIER_JOB.to_string(), h.to_string())),
             }),
         };
         let touched = live.touched();
@@ -757,6 +781,13 @@ mod tests {
         synced = true;
         h.push(group(3, 1));
         assert_eq!(seqs(h.take(Some(2), &mut synced)), Some(vec![3]));
+        // Another process acknowledged group 5 between this one's 4 and 6: only 4 is taken from memory,
+        // and the applier then reads the file, which holds 5.
+        h.push(group(4, 1));
+        h.push(group(6, 1));
+        assert_eq!(seqs(h.take(Some(3), &mut synced)), Some(vec![4]));
+        assert!(h.take(Some(4), &mut synced).is_none());
+        assert!(!synced);
     }
 
     #[test]
