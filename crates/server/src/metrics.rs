@@ -77,6 +77,9 @@ pub struct Metrics {
     pub open_connections: AtomicU64,
     /// Connections closed at once because [`crate::ServerConfig::max_connections`] were open.
     pub refused_connections: AtomicU64,
+    /// This process holds the applier lease: it applies the tracking inbox and takes up the re-assessment
+    /// marks other processes left.
+    pub applying: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -181,6 +184,13 @@ impl Metrics {
             "Acknowledged tracking messages waiting to be applied.",
             "gauge",
             self.inbox_waiting(),
+        );
+        g(
+            &mut out,
+            "bellwether_applier_holds_lease",
+            "1 while this process applies the tracking inbox (the applier lease), else 0.",
+            "gauge",
+            u64::from(self.applying.load(Ordering::Relaxed)),
         );
         g(
             &mut out,

@@ -5,8 +5,8 @@
 //!
 //! The store marks every account a live write touches as due in the same transaction, and a pass removes
 //! the marks of what it assessed. Marks older than [`GRACE`] belong to a server that stopped before its pass
-//! (killed, cut off): every [`SWEEP`] the queue takes them up, so a touched account is re-assessed even when
-//! the server that stored its data died first.
+//! (killed, cut off): every [`SWEEP`] the queue of the process that holds the applier lease takes them up,
+//! so a touched account is re-assessed even when the server that stored its data died first.
 
 use crate::metrics::Metrics;
 use bellwether_core::{AccountId, Timestamp};
@@ -90,7 +90,9 @@ pub fn spawn<S: LiveStore>(
         let mut sweep_at = tokio::time::Instant::now();
         let mut before = Timestamp::now();
         loop {
-            let first = if tokio::time::Instant::now() >= sweep_at {
+            // The process applying the inbox sweeps for all (there is one while any process runs).
+            let sweeping = metrics.applying.load(Ordering::Relaxed);
+            let first = if sweeping && tokio::time::Instant::now() >= sweep_at {
                 sweep_at = tokio::time::Instant::now() + SWEEP;
                 let left = store.due_accounts(before, SWEEP_MAX).await;
                 before = Timestamp(Timestamp::now().0 - GRACE.as_millis() as i64);
@@ -116,7 +118,9 @@ pub fn spawn<S: LiveStore>(
                     }
                 }
             } else {
-                match tokio::time::timeout_at(sweep_at, rx.recv()).await {
+                // A process that does not sweep looks again within a second whether it has become the one.
+                let until = sweep_at.max(tokio::time::Instant::now() + Duration::from_secs(1));
+                match tokio::time::timeout_at(until, rx.recv()).await {
                     Ok(Some(t)) => t,
                     Ok(None) => break,
                     Err(_) => continue,

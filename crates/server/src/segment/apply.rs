@@ -192,6 +192,10 @@ pub(crate) async fn apply_loop<S: LiveStore>(
                 }
             }
         }
+        state
+            .metrics
+            .applying
+            .store(leading, std::sync::atomic::Ordering::Relaxed);
         if !leading {
             follow(&state, &accepted, &applied, &times, &handoff).await;
             if stopping {
@@ -256,6 +260,10 @@ pub(crate) async fn apply_loop<S: LiveStore>(
             }
             if stopping && (synced || *applied.borrow() >= *accepted.borrow()) {
                 // The writer stopped and what it acknowledged is applied: let another process take over at once.
+                state
+                    .metrics
+                    .applying
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 release(&*state.store, &lease).await;
                 break;
             }
