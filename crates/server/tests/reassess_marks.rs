@@ -7,7 +7,7 @@ mod common;
 use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
 use bellwether_server::ServerConfig;
-use bellwether_store::{LiveBatch, LiveStore, Store};
+use bellwether_store::{LiveBatch, LiveStore};
 use common::TestServer;
 use std::time::{Duration, Instant};
 
