@@ -8,7 +8,6 @@ use common::bw;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn get(addr: &str, path: &str, key: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -45,13 +44,7 @@ fn keys_are_created_listed_revoked_and_checked_by_the_server() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not one of ingest, read, admin"));
 
-    // A free port: bind, read it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = common::free_addr();
     let mut server = Command::new(env!("CARGO_BIN_EXE_bellwether"))
         .arg("--data-dir")
         .arg(dir.path())
@@ -59,14 +52,7 @@ fn keys_are_created_listed_revoked_and_checked_by_the_server() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_listening(&addr);
     let ok = get(&addr, "/v1/signals", &key);
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(bw(dir.path(), &["keys", "revoke", &id]).status.success());

@@ -44,12 +44,7 @@ impl Replica {
             format!("[server]\napplier_lease_seconds = 2\n\n{settings}"),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = common::free_addr();
         let child = Command::new(env!("CARGO_BIN_EXE_bellwether"))
             .arg("--data-dir")
             .arg(dir)
@@ -59,14 +54,7 @@ impl Replica {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "replica on {addr} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::wait_listening(&addr);
         Replica {
             child,
             addr,

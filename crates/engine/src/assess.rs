@@ -314,6 +314,42 @@ fn score_rows<'a>(
 /// The context of a pass on `day` over a loaded book: the book's summary, its current-day view, the rates,
 /// and for a pass over some accounts (`full` false) the segment medians and common features of the latest
 /// full pass not after the day.
+/// What a pass reads, at once (each read on its own reader connection): the accounts' facts (every account
+/// with `None`), their series, and the book's summary.
+async fn load_pass_input<S: Store + ?Sized>(
+    store: &S,
+    accounts: Option<&[AccountId]>,
+) -> Result<(
+    Book,
+    Vec<(AccountId, AccountSeries)>,
+    bellwether_store::BookSummary,
+)> {
+    tokio::try_join!(
+        store.load_book(accounts),
+        store.load_series(accounts),
+        store.book_summary()
+    )
+}
+
+/// What retraining is given: a whole loaded book, the rates of its pass, and the engine's health and
+/// adoption settings.
+fn train_input<'a>(
+    book: &'a Book,
+    series: &'a [(AccountId, AccountSeries)],
+    summary: &'a bellwether_store::BookSummary,
+    ctx: &'a BookContext,
+    engine: &'a Engine,
+) -> TrainInput<'a> {
+    TrainInput {
+        book,
+        series,
+        summary,
+        rates: &ctx.rates,
+        health: &engine.health,
+        adoption: &engine.adoption,
+    }
+}
+
 async fn pass_context<S: Store + ?Sized>(
     store: &S,
     engine: &Engine,
@@ -355,11 +391,7 @@ pub async fn explain_accounts<S: Store + ?Sized>(
     else {
         return Ok(Vec::new());
     };
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(Some(accounts)),
-        store.load_series(Some(accounts)),
-        store.book_summary()
-    )?;
+    let (book, series, summary) = load_pass_input(store, Some(accounts)).await?;
     let ctx = pass_context(store, engine, &book, &summary, day, false).await?;
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let (_, features, _, _) = features_of(&book, &by_id, &ctx, day.day, &engine.adoption, false);
@@ -489,23 +521,11 @@ pub async fn retrain<S: Store + ?Sized>(
         return Ok(None);
     };
     let err = |e: bellwether_store::StoreError| e.to_string();
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(None),
-        store.load_series(None),
-        store.book_summary()
-    )
-    .map_err(err)?;
+    let (book, series, summary) = load_pass_input(store, None).await.map_err(err)?;
     let ctx = pass_context(store, engine, &book, &summary, day, true)
         .await
         .map_err(err)?;
-    let input = TrainInput {
-        book: &book,
-        series: &series,
-        summary: &summary,
-        rates: &ctx.rates,
-        health: &engine.health,
-        adoption: &engine.adoption,
-    };
+    let input = train_input(&book, &series, &summary, &ctx, engine);
     models.retrain(store, &input).await
 }
 
@@ -544,22 +564,11 @@ pub async fn prepare_split_pass<S: Store + ?Sized>(
     engine: &Engine,
     day: BookDay,
 ) -> Result<(usize, ModelNote)> {
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(None),
-        store.load_series(None),
-        store.book_summary()
-    )?;
+    let (book, series, summary) = load_pass_input(store, None).await?;
     let ctx = pass_context(store, engine, &book, &summary, day, true).await?;
     let mut model = ModelNote::default();
     if let Some(models) = &engine.models {
-        let train = TrainInput {
-            book: &book,
-            series: &series,
-            summary: &summary,
-            rates: &ctx.rates,
-            health: &engine.health,
-            adoption: &engine.adoption,
-        };
+        let train = train_input(&book, &series, &summary, &ctx, engine);
         models.for_pass(store, day, Some(train), &mut model).await?;
     }
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
@@ -594,11 +603,7 @@ pub async fn reassess<S: Store + ?Sized>(
 ) -> Result<AssessOutcome> {
     let t0 = Instant::now();
     // The three reads run at once, each on its own reader connection.
-    let (book, series, summary) = tokio::try_join!(
-        store.load_book(accounts),
-        store.load_series(accounts),
-        store.book_summary()
-    )?;
+    let (book, series, summary) = load_pass_input(store, accounts).await?;
     let as_of = day.day;
     let filter = SignalFilter {
         accounts: accounts.map(|a| a.to_vec()),
@@ -625,14 +630,7 @@ pub async fn reassess<S: Store + ?Sized>(
     let t_model = Instant::now();
     let scorer = match &engine.models {
         Some(models) => {
-            let train = full.then(|| TrainInput {
-                book: &book,
-                series: &series,
-                summary: &summary,
-                rates: &ctx.rates,
-                health: &engine.health,
-                adoption: &engine.adoption,
-            });
+            let train = full.then(|| train_input(&book, &series, &summary, &ctx, engine));
             models.for_pass(store, day, train, &mut model).await?
         }
         None => None,

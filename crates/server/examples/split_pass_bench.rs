@@ -88,9 +88,10 @@ async fn main() {
         let t = Instant::now();
         let slot = at(day, 6);
         let (ra, rb) = tokio::join!(
-            share(&mut a, &*a_store, at(day, 7), slot),
-            share(&mut b, &*b_store, at(day, 7), slot)
+            a.tick_until_ended(at(day, 7), "daily_pass", slot),
+            b.tick_until_ended(at(day, 7), "daily_pass", slot)
         );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
         let wall = t.elapsed().as_secs_f64();
         let split_runs = a_store.job_runs(None, 4 * buckets + 16).await.unwrap();
         let by = |h: &str| {
@@ -130,27 +131,5 @@ async fn main() {
         one.tick(at(day - 1, 7)).await.unwrap();
         a.tick(at(day - 1, 7)).await.unwrap();
         b.tick(at(day - 1, 7)).await.unwrap();
-    }
-}
-
-/// One process's part of a split pass: it looks at the schedule until the pass of `slot` has ended, as a
-/// replica does on its tick. The runs it finished.
-async fn share<S: LiveStore>(
-    s: &mut Scheduler<S>,
-    store: &S,
-    now: Timestamp,
-    slot: Timestamp,
-) -> Vec<bellwether_store::JobRun> {
-    let mut all = Vec::new();
-    loop {
-        all.extend(s.tick(now).await.unwrap());
-        let pass = store.job_runs(Some("daily_pass"), 4).await.unwrap();
-        if pass
-            .iter()
-            .any(|r| r.slot == slot && r.state != bellwether_store::JobState::Running)
-        {
-            return all;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use bellwether_core::{Day, Timestamp};
 use bellwether_engine::{Engine, ModelPolicy};
 use bellwether_ingest::{import_dir, ImportOptions};
-use bellwether_predict::dataset;
-use bellwether_predict::score::{self, Activation};
-use bellwether_predict::{train, Target, TrainConfig};
+use bellwether_predict::score;
+use bellwether_predict::Target;
 use bellwether_server::ServerConfig;
 use bellwether_sim::{simulate, SimConfig};
 use bellwether_store::Store;
@@ -44,16 +43,12 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
     import_dir(&*store, &book, &ImportOptions::default())
         .await
         .unwrap();
-    let set = dataset::from_store(
+    let (set, bundle) = common::activate_model(
         &*store,
-        &Default::default(),
-        None,
-        None,
-        &Default::default(),
+        vec![Target::ChurnRenewal, Target::Churn90, Target::Expansion180],
+        &[],
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
     let customer = set.rows.last().unwrap().account.clone();
     let other = set
         .rows
@@ -61,16 +56,7 @@ async fn a_live_reassessment_stores_model_probabilities_with_drivers() {
         .map(|r| r.account.clone())
         .find(|a| *a != customer)
         .unwrap();
-    let cfg = TrainConfig {
-        targets: vec![Target::ChurnRenewal, Target::Churn90, Target::Expansion180],
-        baseline: false,
-        ..Default::default()
-    };
-    let bundle = train(&set, None, &cfg).unwrap();
     let default = bundle.default_target.unwrap();
-    score::register(&*store, &bundle, &cfg, Activation::Force)
-        .await
-        .unwrap();
     assert!(store
         .predictions(Some(&customer), None)
         .await

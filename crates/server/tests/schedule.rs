@@ -2,6 +2,8 @@
 //! a run whose holder died (claimed, never renewed) is taken over once its lease runs out and counted as a
 //! second attempt; on the embedded store and on PostgreSQL.
 
+mod common;
+
 use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
 use bellwether_server::schedule::{ScheduleConfig, Scheduler};
@@ -135,44 +137,16 @@ fn bad_schedules_are_refused_naming_the_setting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_run_the_daily_pass_and_a_retraining_once_each() {
     use bellwether_engine::ModelPolicy;
-    use bellwether_predict::score::{self, Activation};
-    use bellwether_predict::{dataset, train, Target, TrainConfig};
+    use bellwether_predict::{score, Target};
     let db = bellwether_store_postgres::testing::fresh().await;
     let store = Arc::new(db.store().await);
-    let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("book");
-    bellwether_sim::simulate(
-        &bellwether_sim::SimConfig {
-            accounts: 400,
-            seed: 5,
-            ..Default::default()
-        },
-        &book,
-        &mut |_| {},
-    )
-    .unwrap();
-    bellwether_ingest::import_dir(&*store, &book, &Default::default())
-        .await
-        .unwrap();
-    let set = dataset::from_store(
+    let _book = common::import_simulated(400, 5, &[&*store]).await;
+    common::activate_model(
         &*store,
-        &Default::default(),
-        None,
-        None,
-        &Default::default(),
+        vec![Target::ChurnRenewal, Target::Expansion180],
+        &[],
     )
-    .await
-    .unwrap()
-    .unwrap();
-    let cfg = TrainConfig {
-        targets: vec![Target::ChurnRenewal, Target::Expansion180],
-        baseline: false,
-        ..Default::default()
-    };
-    let bundle = train(&set, None, &cfg).unwrap();
-    score::register(&*store, &bundle, &cfg, Activation::Force)
-        .await
-        .unwrap();
+    .await;
     assert_eq!(store.models().await.unwrap().len(), 1);
     // Retraining only on its schedule: the pass never retrains by itself here.
     let engine = Arc::new(Engine {
@@ -237,41 +211,15 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
         bellwether_store_postgres::testing::fresh().await,
     );
     let (one, split) = (Arc::new(one.store().await), Arc::new(split.store().await));
-    let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("book");
-    bellwether_sim::simulate(
-        &bellwether_sim::SimConfig {
-            accounts: 600,
-            seed: 9,
-            ..Default::default()
-        },
-        &book,
-        &mut |_| {},
-    )
-    .unwrap();
-    for s in [&one, &split] {
-        bellwether_ingest::import_dir(&**s, &book, &Default::default())
-            .await
-            .unwrap();
-    }
+    let _book = common::import_simulated(600, 9, &[&*one, &*split]).await;
     // The same model on both, scoring every pass: the buckets score as the whole pass does.
-    use bellwether_predict::score::{self, Activation};
-    use bellwether_predict::{dataset, train, Target, TrainConfig};
-    let set = dataset::from_store(&*one, &Default::default(), None, None, &Default::default())
-        .await
-        .unwrap()
-        .unwrap();
-    let cfg = TrainConfig {
-        targets: vec![Target::ChurnRenewal, Target::Expansion180],
-        baseline: false,
-        ..Default::default()
-    };
-    let bundle = train(&set, None, &cfg).unwrap();
-    for s in [&one, &split] {
-        score::register(&**s, &bundle, &cfg, Activation::Force)
-            .await
-            .unwrap();
-    }
+    use bellwether_predict::{score, Target};
+    common::activate_model(
+        &*one,
+        vec![Target::ChurnRenewal, Target::Expansion180],
+        &[&*split],
+    )
+    .await;
     let engine = Arc::new(Engine {
         models: Some(score::models(bellwether_engine::ModelPolicy {
             score: true,
@@ -302,9 +250,10 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
     // Both look at the schedule, as replicas do on their tick, until the pass has ended: whichever claims the
     // pass runs the book-wide step, and both take buckets.
     let (ran_a, ran_b) = tokio::join!(
-        share(&mut a, &split, at(7), at(6)),
-        share(&mut b, &split, at(7), at(6))
+        a.tick_until_ended(at(7), "daily_pass", at(6)),
+        b.tick_until_ended(at(7), "daily_pass", at(6))
     );
+    let (ran_a, ran_b) = (ran_a.unwrap(), ran_b.unwrap());
     let pass = ran_a
         .iter()
         .chain(&ran_b)
@@ -384,26 +333,4 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
         one.peer_stats(day).await.unwrap(),
         split.peer_stats(day).await.unwrap()
     );
-}
-
-/// One process's part of a split pass: it looks at the schedule until the pass of `slot` has ended, as a
-/// replica does on its tick. The runs it finished.
-async fn share<S: LiveStore>(
-    s: &mut Scheduler<S>,
-    store: &S,
-    now: Timestamp,
-    slot: Timestamp,
-) -> Vec<bellwether_store::JobRun> {
-    let mut all = Vec::new();
-    loop {
-        all.extend(s.tick(now).await.unwrap());
-        let pass = store.job_runs(Some("daily_pass"), 4).await.unwrap();
-        if pass
-            .iter()
-            .any(|r| r.slot == slot && r.state != JobState::Running)
-        {
-            return all;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }

@@ -256,6 +256,29 @@ impl<S: LiveStore> Scheduler<S> {
         Ok(done)
     }
 
+    /// Looks at the schedule at `now`, as a replica does on its tick, until the run of `name` for `slot` has
+    /// ended (here or in another process); the runs this process finished meanwhile. For tests and benchmarks
+    /// that play several replicas at one moment.
+    pub async fn tick_until_ended(
+        &mut self,
+        now: Timestamp,
+        name: &str,
+        slot: Timestamp,
+    ) -> bellwether_store::Result<Vec<JobRun>> {
+        let mut all = Vec::new();
+        loop {
+            all.extend(self.tick(now).await?);
+            let runs = self.store.job_runs(Some(name), 8).await?;
+            if runs
+                .iter()
+                .any(|r| r.slot == slot && r.state != bellwether_store::JobState::Running)
+            {
+                return Ok(all);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Runs a claimed job, renewing its lease while it works, and records how it ended.
     async fn run(&self, kind: JobKind, run: JobRun) -> bellwether_store::Result<JobRun> {
         let slot = run.slot;

@@ -262,3 +262,65 @@ pub async fn send_stripe(
         .unwrap();
     call(server, req).await
 }
+
+/// A simulated book of `accounts` accounts (seed `seed`) imported into each of `stores`; the returned folder
+/// holds its files.
+pub async fn import_simulated<S: bellwether_store::Store>(
+    accounts: usize,
+    seed: u64,
+    stores: &[&S],
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    bellwether_sim::simulate(
+        &bellwether_sim::SimConfig {
+            accounts,
+            seed,
+            ..Default::default()
+        },
+        &book,
+        &mut |_| {},
+    )
+    .unwrap();
+    for s in stores {
+        bellwether_ingest::import_dir(*s, &book, &Default::default())
+            .await
+            .unwrap();
+    }
+    dir
+}
+
+/// A model for `targets` (no baseline) trained on `store`'s book and made the active version on it and on
+/// each of `also`; with the training set it learned from.
+pub async fn activate_model<S: bellwether_store::Store>(
+    store: &S,
+    targets: Vec<bellwether_predict::Target>,
+    also: &[&S],
+) -> (
+    bellwether_predict::dataset::TrainingSet,
+    bellwether_predict::Bundle,
+) {
+    use bellwether_predict::score::{self, Activation};
+    let set = bellwether_predict::dataset::from_store(
+        store,
+        &Default::default(),
+        None,
+        None,
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let cfg = bellwether_predict::TrainConfig {
+        targets,
+        baseline: false,
+        ..Default::default()
+    };
+    let bundle = bellwether_predict::train(&set, None, &cfg).unwrap();
+    for s in std::iter::once(store).chain(also.iter().copied()) {
+        score::register(s, &bundle, &cfg, Activation::Force)
+            .await
+            .unwrap();
+    }
+    (set, bundle)
+}
