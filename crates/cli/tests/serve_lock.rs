@@ -4,21 +4,12 @@
 
 mod common;
 
-use common::bw;
+use common::{bw, free_addr};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
 
 fn serve(dir: &std::path::Path, addr: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bellwether"))
