@@ -8,9 +8,9 @@ use bellwether_core::model::{Assessment, CommonFeatures, PeerStats, Prediction, 
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, Book, BookSummary, CrmUser, Fingerprint, InboxEntry, InboxMessage, JobRun, LiveBatch,
-    LiveStore, ModelRecord, PendingMessage, Ranking, Result, SignalFilter, Store, StoreStats,
-    WriteBatch, WriteSummary,
+    ApiKey, Book, BookSummary, CrmUser, Delivery, Fingerprint, InboxEntry, InboxMessage, JobRun,
+    LiveBatch, LiveStore, ModelRecord, OutboxCounts, OutboxEntry, OutboxItem, OutboxState,
+    PendingMessage, Ranking, Result, SignalFilter, Store, StoreStats, WriteBatch, WriteSummary,
 };
 use bellwether_store_postgres::{PgSettings, PgStore};
 use bellwether_store_sqlite::SqliteStore;
@@ -154,8 +154,36 @@ impl Store for AnyStore {
     async fn signals(&self, filter: SignalFilter) -> Result<Vec<Signal>> {
         each!(self, s => s.signals(filter).await)
     }
-    async fn save_signals(&self, rows: &[Signal]) -> Result<()> {
-        each!(self, s => s.save_signals(rows).await)
+    async fn save_signals(&self, rows: &[Signal], outbox: &[OutboxItem]) -> Result<()> {
+        each!(self, s => s.save_signals(rows, outbox).await)
+    }
+
+    async fn claim_outbox(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        each!(self, s => s.claim_outbox(holder, now, lease_until, limit).await)
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        holder: &str,
+        now: Timestamp,
+        delivery: &Delivery,
+    ) -> Result<bool> {
+        each!(self, s => s.finish_outbox(id, holder, now, delivery).await)
+    }
+
+    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
+        each!(self, s => s.outbox(state, limit).await)
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        each!(self, s => s.outbox_counts().await)
     }
     async fn save_model(&self, model: ModelRecord, activate: bool) -> Result<i64> {
         each!(self, s => s.save_model(model, activate).await)

@@ -671,7 +671,7 @@ pub async fn reassess<S: Store + ?Sized>(
         },
         async {
             store
-                .save_signals(&done.signal_changes)
+                .save_signals(&done.signal_changes, &[])
                 .await
                 .map(timed(t2))
         },

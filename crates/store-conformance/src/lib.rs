@@ -21,8 +21,9 @@ use bellwether_core::model::{
 use bellwether_core::series::UsageSource;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::{
-    ApiKey, AppliedGroups, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore,
-    ModelRecord, PendingMessage, Ranking, SignalFilter, Store, StoreError, WriteBatch,
+    ApiKey, AppliedGroups, Delivery, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore,
+    ModelRecord, OutboxItem, OutboxState, PendingMessage, Ranking, SignalFilter, Store, StoreError,
+    WriteBatch,
 };
 
 /// Makes one `#[tokio::test]` per behaviour, each on a fresh store from `$open` (an async block returning
@@ -49,6 +50,7 @@ macro_rules! conformance {
             distinct_users_are_counted_exactly,
             links_and_pending_messages,
             a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out,
+            the_outbox_delivers_each_decision_once_and_at_least_once,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -465,16 +467,19 @@ fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
 /// A signal saved again under its id is updated, not duplicated; filters select by account, status, kind,
 /// owner and id.
 pub async fn signals_are_upserted_by_id_and_filtered<S: Store>(s: &S) {
-    s.save_signals(&[
-        signal("a1", "usage_drop", SignalStatus::Open),
-        signal("a2", "ticket_spike", SignalStatus::Open),
-    ])
+    s.save_signals(
+        &[
+            signal("a1", "usage_drop", SignalStatus::Open),
+            signal("a2", "ticket_spike", SignalStatus::Open),
+        ],
+        &[],
+    )
     .await
     .unwrap();
     let mut resolved = signal("a1", "usage_drop", SignalStatus::Resolved);
     resolved.resolved_at = Some(Day(110));
     resolved.last_seen = Day(109);
-    s.save_signals(std::slice::from_ref(&resolved))
+    s.save_signals(std::slice::from_ref(&resolved), &[])
         .await
         .unwrap();
     let all = s.signals(SignalFilter::default()).await.unwrap();
@@ -1138,4 +1143,165 @@ pub async fn a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out<S: L
     );
     assert_eq!(s.job_runs(None, 10).await.unwrap().len(), 3);
     assert_eq!(s.job_runs(None, 1).await.unwrap().len(), 1);
+}
+
+/// Alerts are queued with the signal changes that decided them, once per id; workers claim due entries under
+/// a lease (one worker per entry), a lapsed lease is claimed again, and each outcome is recorded by the
+/// holder alone: delivered, retried later, or parked.
+pub async fn the_outbox_delivers_each_decision_once_and_at_least_once<S: Store>(s: &S) {
+    let alert = |n: u32, at: i64| OutboxItem {
+        id: format!("alert:s{n}:opened"),
+        channel: "webhook".into(),
+        destination: "ops".into(),
+        account_id: Some(id("a1")),
+        kind: "alert_opened".into(),
+        payload: format!("{{\"n\":{n}}}"),
+        created_at: Timestamp(at),
+    };
+    s.save_signals(
+        &[signal("a1", "usage_drop", SignalStatus::Open)],
+        &[alert(1, 1_000), alert(2, 2_000)],
+    )
+    .await
+    .unwrap();
+    // The same decision again (a pass run twice) queues nothing new.
+    s.save_signals(&[], &[alert(1, 5_000), alert(3, 3_000)])
+        .await
+        .unwrap();
+    let counts = s.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.parked), (3, 0, 0));
+    assert_eq!(counts.oldest_pending, Some(Timestamp(1_000)));
+    assert_eq!(
+        s.signals(SignalFilter::default()).await.unwrap().len(),
+        1,
+        "the signal came with its alerts"
+    );
+    // Nothing is due before it was decided; two workers never hold one entry.
+    assert!(s
+        .claim_outbox("w1", Timestamp(500), Timestamp(60_500), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let w1 = s
+        .claim_outbox("w1", Timestamp(10_000), Timestamp(70_000), 2)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = w1.iter().map(|e| e.item.id.as_str()).collect();
+    assert_eq!(ids, ["alert:s1:opened", "alert:s2:opened"], "oldest first");
+    assert_eq!(w1[0].attempts, 1);
+    assert_eq!(w1[0].item, alert(1, 1_000), "the first decision's message");
+    let w2 = s
+        .claim_outbox("w2", Timestamp(10_000), Timestamp(70_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(w2.len(), 1);
+    assert_eq!(w2[0].item.id, "alert:s3:opened");
+    // Outcomes: delivered with the peer's reference; retried later; parked.
+    assert!(s
+        .finish_outbox(
+            "alert:s1:opened",
+            "w1",
+            Timestamp(11_000),
+            &Delivery::Delivered {
+                reference: Some("1712.0001".into())
+            }
+        )
+        .await
+        .unwrap());
+    assert!(
+        !s.finish_outbox(
+            "alert:s3:opened",
+            "w1",
+            Timestamp(11_000),
+            &Delivery::Parked {
+                error: "not mine".into()
+            }
+        )
+        .await
+        .unwrap(),
+        "only the holder records an outcome"
+    );
+    assert!(s
+        .finish_outbox(
+            "alert:s2:opened",
+            "w1",
+            Timestamp(11_000),
+            &Delivery::Retry {
+                at: Timestamp(20_000),
+                error: "503 from the peer".into()
+            }
+        )
+        .await
+        .unwrap());
+    assert!(s
+        .finish_outbox(
+            "alert:s3:opened",
+            "w2",
+            Timestamp(11_000),
+            &Delivery::Parked {
+                error: "404: no such webhook".into()
+            }
+        )
+        .await
+        .unwrap());
+    // A retried entry is due again at its time, not before; w3 takes it then.
+    assert!(s
+        .claim_outbox("w3", Timestamp(19_000), Timestamp(79_000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s
+        .claim_outbox("w3", Timestamp(20_000), Timestamp(25_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].attempts, again[0].last_error.as_str()),
+        (2, "503 from the peer")
+    );
+    // w3 stops without an outcome: once its lease has run out, w4 claims it, and w3 can no longer finish it.
+    assert!(s
+        .claim_outbox("w4", Timestamp(24_000), Timestamp(90_000), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let taken = s
+        .claim_outbox("w4", Timestamp(26_000), Timestamp(90_000), 10)
+        .await
+        .unwrap();
+    assert_eq!((taken.len(), taken[0].attempts), (1, 3));
+    assert!(!s
+        .finish_outbox(
+            "alert:s2:opened",
+            "w3",
+            Timestamp(27_000),
+            &Delivery::Delivered { reference: None }
+        )
+        .await
+        .unwrap());
+    assert!(s
+        .finish_outbox(
+            "alert:s2:opened",
+            "w4",
+            Timestamp(27_000),
+            &Delivery::Delivered { reference: None }
+        )
+        .await
+        .unwrap());
+    let counts = s.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 2, 1));
+    assert_eq!(counts.oldest_pending, None);
+    let parked = s.outbox(Some(OutboxState::Parked), 10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].last_error, "404: no such webhook");
+    let delivered = s.outbox(Some(OutboxState::Delivered), 10).await.unwrap();
+    let first = delivered
+        .iter()
+        .find(|e| e.item.id == "alert:s1:opened")
+        .unwrap();
+    assert_eq!(
+        (first.delivered_at, first.reference.as_deref()),
+        (Some(Timestamp(11_000)), Some("1712.0001"))
+    );
+    assert_eq!(s.outbox(None, 10).await.unwrap().len(), 3);
 }

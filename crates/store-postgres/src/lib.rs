@@ -16,6 +16,7 @@
 mod import;
 mod live;
 mod migrations;
+mod outbox;
 mod pool;
 mod reads;
 pub mod testing;
@@ -31,8 +32,8 @@ use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::codec::distinct::decode_series;
 use bellwether_store::codec::docs;
 use bellwether_store::{
-    Book, BookSummary, Fingerprint, ModelRecord, Ranking, Result, SignalFilter, StoreError,
-    StoreStats, WriteBatch, WriteSummary,
+    Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry, OutboxItem,
+    OutboxState, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch, WriteSummary,
 };
 use pool::{corrupt, db_err, pool_err};
 use rustc_hash::FxHashSet;
@@ -620,8 +621,8 @@ impl bellwether_store::Store for PgStore {
         rows.iter().map(signal).collect()
     }
 
-    async fn save_signals(&self, rows: &[Signal]) -> Result<()> {
-        if rows.is_empty() {
+    async fn save_signals(&self, rows: &[Signal], queued: &[OutboxItem]) -> Result<()> {
+        if rows.is_empty() && queued.is_empty() {
             return Ok(());
         }
         let last = writes::last_by_key(rows, |s| (s.account_id.as_str(), s.id.as_str()));
@@ -644,8 +645,9 @@ impl bellwether_store::Store for PgStore {
             &ids, &acc, &kind, &dir, &sev, &det, &seen, &ev, &expl, &act, &status, &owner, &res,
             &snz, &now,
         ];
-        let c = self.conn().await?;
-        c.execute(
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(db_err)?;
+        tx.execute(
             &format!(
                 "INSERT INTO signals ({SIGNAL_COLUMNS}, updated_at) \
                  SELECT *, $15 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int4[], $8::text[], \
@@ -659,7 +661,37 @@ impl bellwether_store::Store for PgStore {
         )
         .await
         .map_err(db_err)?;
+        outbox::enqueue(&tx, queued).await?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn claim_outbox(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        self.outbox_claim(holder, now, lease_until, limit).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        holder: &str,
+        now: Timestamp,
+        delivery: &Delivery,
+    ) -> Result<bool> {
+        self.outbox_finish(id, holder, now, delivery).await
+    }
+
+    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.outbox_list(state, limit).await
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.outbox_counts_by_state().await
     }
 
     async fn save_model(&self, m: ModelRecord, activate: bool) -> Result<i64> {

@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reassess_due",
         include_str!("../migrations/0004_reassess_due.sql"),
     ),
+    (5, "outbox", include_str!("../migrations/0005_outbox.sql")),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

@@ -22,6 +22,7 @@ mod inbox;
 mod live;
 mod migrations;
 mod models;
+mod outbox;
 mod pool;
 mod reads;
 mod rows;
@@ -39,8 +40,9 @@ use bellwether_core::model::{
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    AccountFacts, Book, BookSummary, Fingerprint, ModelRecord, Ranking, Result, SignalFilter,
-    StoreError, StoreStats, WriteBatch, WriteSummary,
+    AccountFacts, Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry,
+    OutboxItem, OutboxState, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
+    WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -486,9 +488,41 @@ impl bellwether_store::Store for SqliteStore {
         self.read(move |c| rows::signals(c, &filter)).await
     }
 
-    async fn save_signals(&self, rows: &[Signal]) -> Result<()> {
-        let rows = rows.to_vec();
-        self.write_tx(move |tx| rows::save_signals(tx, &rows)).await
+    async fn save_signals(&self, rows: &[Signal], queued: &[OutboxItem]) -> Result<()> {
+        let (rows, queued) = (rows.to_vec(), queued.to_vec());
+        self.write_tx(move |tx| {
+            rows::save_signals(tx, &rows)?;
+            outbox::enqueue(tx, &queued)
+        })
+        .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        self.outbox_claim(holder, now, lease_until, limit).await
+    }
+
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        holder: &str,
+        now: Timestamp,
+        delivery: &Delivery,
+    ) -> Result<bool> {
+        self.outbox_finish(id, holder, now, delivery).await
+    }
+
+    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.outbox_list(state, limit).await
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.outbox_counts_by_state().await
     }
 
     async fn save_model(&self, model: ModelRecord, activate: bool) -> Result<i64> {

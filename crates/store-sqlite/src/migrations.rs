@@ -59,6 +59,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reassess_due",
         include_str!("../migrations/0014_reassess_due.sql"),
     ),
+    (15, "outbox", include_str!("../migrations/0015_outbox.sql")),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -14,12 +14,14 @@
 mod book;
 pub mod codec;
 mod live;
+mod outbox;
 
 pub use book::{AccountFacts, Book, ContactFacts};
 pub use live::{
     ApiKey, AppliedGroups, CrmUser, DistinctUsers, InboxEntry, InboxMessage, JobRun, JobState,
     KeyScope, LiveBatch, LiveStore, PendingMessage,
 };
+pub use outbox::{Delivery, OutboxCounts, OutboxEntry, OutboxItem, OutboxState};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
@@ -322,8 +324,35 @@ pub trait Store: Send + Sync + 'static {
     /// Signals matching a filter, newest first.
     async fn signals(&self, filter: SignalFilter) -> Result<Vec<Signal>>;
 
-    /// Inserts or updates signals by id.
-    async fn save_signals(&self, rows: &[Signal]) -> Result<()>;
+    /// Inserts or updates signals by id, and queues in the same transaction the messages these changes decided
+    /// (alerts): an entry whose id is already queued is not queued again.
+    async fn save_signals(&self, rows: &[Signal], outbox: &[OutboxItem]) -> Result<()>;
+
+    /// Claims up to `limit` pending outbox entries due by `now`, oldest first, for `holder` until
+    /// `lease_until`: entries nobody holds, or whose holder let its lease run out. Each claim counts an attempt.
+    async fn claim_outbox(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>>;
+
+    /// Records how `holder`'s attempt at entry `id` went; false when it no longer held the entry (another
+    /// worker claimed it after its lease ran out, and records its own attempt).
+    async fn finish_outbox(
+        &self,
+        id: &str,
+        holder: &str,
+        now: Timestamp,
+        delivery: &Delivery,
+    ) -> Result<bool>;
+
+    /// Outbox entries (in one state, or all), newest first, at most `limit`.
+    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// How many entries the outbox holds in each state.
+    async fn outbox_counts(&self) -> Result<OutboxCounts>;
 
     /// Stores a trained model as the next version (active if `activate`, the others then inactive) and returns
     /// its version.

@@ -148,7 +148,7 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
             s.resolved_at = Some(s.last_seen);
         }
     }
-    store.save_signals(std::slice::from_ref(&s)).await?;
+    store.save_signals(std::slice::from_ref(&s), &[]).await?;
     println!("{} is now {}", s.id, s.status);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,183 @@
+//! The outbox on the embedded store (migration `0015_outbox.sql`): entries queued inside the caller's
+//! transaction; claims and outcomes are short write transactions, so one writer at a time takes an entry.
+
+use crate::{db_err, SqliteStore};
+use bellwether_core::{AccountId, Timestamp};
+use bellwether_store::{
+    Delivery, OutboxCounts, OutboxEntry, OutboxItem, OutboxState, Result, StoreError,
+};
+use rusqlite::{params, Row, Transaction};
+
+const COLUMNS: &str =
+    "id, channel, destination, account_id, kind, payload, created_at, state, attempts, \
+                       next_attempt_at, last_error, delivered_at, reference";
+
+/// Queues `items` in `tx` (the transaction that decided them); an id already queued is left as it is.
+pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> {
+    let mut st = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )
+        .map_err(db_err)?;
+    for i in items {
+        st.execute(params![
+            i.id,
+            i.channel,
+            i.destination,
+            i.account_id.as_ref().map(|a| a.as_str()),
+            i.kind,
+            i.payload,
+            i.created_at.0
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn entry(r: &Row<'_>) -> rusqlite::Result<(OutboxEntry, String)> {
+    let state: String = r.get(7)?;
+    Ok((
+        OutboxEntry {
+            item: OutboxItem {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                destination: r.get(2)?,
+                account_id: r.get::<_, Option<String>>(3)?.map(AccountId),
+                kind: r.get(4)?,
+                payload: r.get(5)?,
+                created_at: Timestamp(r.get(6)?),
+            },
+            state: OutboxState::Pending,
+            attempts: r.get(8)?,
+            next_attempt_at: Timestamp(r.get(9)?),
+            last_error: r.get(10)?,
+            delivered_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+            reference: r.get(12)?,
+        },
+        state,
+    ))
+}
+
+/// The entry with its stored state read.
+fn with_state((mut e, state): (OutboxEntry, String)) -> Result<OutboxEntry> {
+    e.state = OutboxState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("outbox: unknown state {state}")))?;
+    Ok(e)
+}
+
+impl SqliteStore {
+    pub(crate) async fn outbox_claim(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        let holder = holder.to_string();
+        self.write_tx(move |tx| {
+            let rows: Vec<(OutboxEntry, String)> = {
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "UPDATE outbox SET holder = ?1, lease_until = ?3, attempts = attempts + 1 \
+                         WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 \
+                                      AND (holder IS NULL OR lease_until < ?2) ORDER BY next_attempt_at, id LIMIT ?4) \
+                         RETURNING {COLUMNS}"
+                    ))
+                    .map_err(db_err)?;
+                let rows = st
+                    .query_map(params![holder, now.0, lease_until.0, limit as i64], entry)
+                    .map_err(db_err)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(db_err)?
+            };
+            let mut out: Vec<OutboxEntry> =
+                rows.into_iter().map(with_state).collect::<Result<_>>()?;
+            out.sort_by(|a, b| {
+                (a.next_attempt_at, &a.item.id).cmp(&(b.next_attempt_at, &b.item.id))
+            });
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn outbox_finish(
+        &self,
+        id: &str,
+        holder: &str,
+        now: Timestamp,
+        delivery: &Delivery,
+    ) -> Result<bool> {
+        let (id, holder, delivery) = (id.to_string(), holder.to_string(), delivery.clone());
+        self.write_tx(move |tx| {
+            let held = "id = ?1 AND holder = ?2 AND state = 'pending'";
+            let n = match &delivery {
+                Delivery::Delivered { reference } => tx.execute(
+                    &format!(
+                        "UPDATE outbox SET state = 'delivered', delivered_at = ?3, reference = ?4, holder = NULL, \
+                         lease_until = NULL, last_error = '' WHERE {held}"
+                    ),
+                    params![id, holder, now.0, reference],
+                ),
+                Delivery::Retry { at, error } => tx.execute(
+                    &format!(
+                        "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, holder = NULL, lease_until = NULL \
+                         WHERE {held}"
+                    ),
+                    params![id, holder, at.0, error],
+                ),
+                Delivery::Parked { error } => tx.execute(
+                    &format!(
+                        "UPDATE outbox SET state = 'parked', last_error = ?3, holder = NULL, lease_until = NULL \
+                         WHERE {held}"
+                    ),
+                    params![id, holder, error],
+                ),
+            }
+            .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub(crate) async fn outbox_list(
+        &self,
+        state: Option<OutboxState>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR state = ?1 \
+                     ORDER BY created_at DESC, id DESC LIMIT ?2"
+                ))
+                .map_err(db_err)?;
+            let rows: Vec<(OutboxEntry, String)> = st
+                .query_map(params![state.map(|s| s.as_str()), limit as i64], entry)
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db_err)?;
+            rows.into_iter().map(with_state).collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn outbox_counts_by_state(&self) -> Result<OutboxCounts> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'delivered'), 0), \
+                 coalesce(sum(state = 'parked'), 0), min(CASE WHEN state = 'pending' THEN created_at END) FROM outbox",
+                [],
+                |r| {
+                    Ok(OutboxCounts {
+                        pending: r.get::<_, i64>(0)? as u64,
+                        delivered: r.get::<_, i64>(1)? as u64,
+                        parked: r.get::<_, i64>(2)? as u64,
+                        oldest_pending: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                    })
+                },
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+}

@@ -1,0 +1,114 @@
+//! The durable outbox: every alert and digest, written in the transaction that decided it, waits here until a
+//! channel (email, Slack, a signed webhook) has delivered it. Delivery is at least once: a worker claims due
+//! entries under a lease, delivers them with the entry's id as the idempotency key the peer sees
+//! (`Message-ID`, `webhook-id`, the Slack message it updates), and records how it went; an entry whose worker
+//! stopped is claimed again once the lease runs out.
+
+use bellwether_core::{AccountId, Timestamp};
+
+/// A message to deliver.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxItem {
+    /// Its id: stable for the decision it carries (`alert:<signal>:opened`, `digest:<owner>:<week>`), so a
+    /// decision made twice is queued once, and the idempotency key of every delivery attempt.
+    pub id: String,
+    /// The channel that delivers it (`email`, `slack`, `webhook`).
+    pub channel: String,
+    /// Where, in the channel's terms (an address, a Slack channel or user id, a webhook's name).
+    pub destination: String,
+    /// The account it is about, if one.
+    pub account_id: Option<AccountId>,
+    /// What it is (`alert_opened`, `alert_closed`, `digest`).
+    pub kind: String,
+    /// The message as the channel renders it (JSON).
+    pub payload: String,
+    /// When it was decided.
+    pub created_at: Timestamp,
+}
+
+/// How an entry stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Not delivered yet (due at its next attempt).
+    Pending,
+    /// The peer accepted it.
+    Delivered,
+    /// The peer refused it for good (a 4xx other than 408 and 429): kept with the reason, not retried.
+    Parked,
+}
+
+impl OutboxState {
+    /// The state's name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Parked => "parked",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        match s {
+            "pending" => Some(OutboxState::Pending),
+            "delivered" => Some(OutboxState::Delivered),
+            "parked" => Some(OutboxState::Parked),
+            _ => None,
+        }
+    }
+}
+
+/// An entry with how its delivery stands.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxEntry {
+    /// The message.
+    pub item: OutboxItem,
+    /// How it stands.
+    pub state: OutboxState,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When it is next due (pending entries).
+    pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed, in words (empty when none did).
+    pub last_error: String,
+    /// When the peer accepted it.
+    pub delivered_at: Option<Timestamp>,
+    /// What the peer returned to refer to it later (the Slack message's `ts`, say).
+    pub reference: Option<String>,
+}
+
+/// How one delivery attempt went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted; with what the peer returned to refer to it, if anything.
+    Delivered {
+        /// The peer's reference.
+        reference: Option<String>,
+    },
+    /// Failed for now (a 5xx, a timeout, 408, 429, the peer unreachable): due again at `at`.
+    Retry {
+        /// When to try again (after the peer's `Retry-After` when it sent one).
+        at: Timestamp,
+        /// Why, in words.
+        error: String,
+    },
+    /// Refused for good: parked with the reason.
+    Parked {
+        /// Why, in words.
+        error: String,
+    },
+}
+
+/// What the outbox holds, by state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxCounts {
+    /// Entries waiting to be delivered.
+    pub pending: u64,
+    /// Entries delivered.
+    pub delivered: u64,
+    /// Entries parked.
+    pub parked: u64,
+    /// When the oldest pending entry was decided.
+    pub oldest_pending: Option<Timestamp>,
+}
