@@ -82,6 +82,8 @@ enum Command {
     ImportCrm(commands::crm::CrmArgs),
     /// Scheduled job runs: last runs, holders, durations, outcomes.
     Jobs(commands::jobs::JobsArgs),
+    /// The outbox of alerts and digests: what waits, what was delivered, what was parked and why.
+    Outbox(commands::outbox::OutboxArgs),
     /// Bring the store's schema up to date (every command also does when it opens the store).
     Migrate,
     /// Copy the embedded store into an empty PostgreSQL database, then check that every count matches.
@@ -142,6 +144,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Keys { action } => commands::keys::run(&settings, action).await,
         Command::Migrate => commands::copy::migrate(&settings).await,
         Command::Jobs(a) => commands::jobs::run(&settings, a).await,
+        Command::Outbox(a) => commands::outbox::run(&settings, a).await,
         Command::Copy(a) => commands::copy::copy(&settings, a).await,
     }
 }

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod outbox;
 pub mod predict;
 pub mod serve;
 pub mod signals;

@@ -60,9 +60,62 @@ async fn metrics<S: LiveStore>(
     if let Ok(runs) = st.store.job_runs(None, 200).await {
         text.push_str(&crate::schedule::render_metrics(&runs));
     }
+    if let Ok(c) = st.store.outbox_counts().await {
+        text.push_str(&outbox_metrics(&c, bellwether_core::Timestamp::now()));
+    }
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         text,
     ))
+}
+
+/// The outbox's lines of `/metrics`: entries by state, and how long the oldest pending one has waited.
+fn outbox_metrics(c: &bellwether_store::OutboxCounts, now: bellwether_core::Timestamp) -> String {
+    let mut out = String::from(
+        "# HELP bellwether_outbox_entries Alerts and digests in the outbox, by state.\n# TYPE bellwether_outbox_entries gauge\n",
+    );
+    for (state, n) in [
+        ("pending", c.pending),
+        ("delivered", c.delivered),
+        ("parked", c.parked),
+    ] {
+        out.push_str(&format!(
+            "bellwether_outbox_entries{{state=\"{state}\"}} {n}\n"
+        ));
+    }
+    let waited = c
+        .oldest_pending
+        .map_or(0.0, |t| ((now.0 - t.0).max(0)) as f64 / 1000.0);
+    out.push_str(&format!(
+        "# HELP bellwether_outbox_oldest_pending_seconds How long the oldest undelivered entry has waited (0 when none).\n\
+         # TYPE bellwether_outbox_oldest_pending_seconds gauge\nbellwether_outbox_oldest_pending_seconds {waited:.3}\n"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_outbox_metrics_show_each_state_and_the_oldest_wait() {
+        let c = bellwether_store::OutboxCounts {
+            pending: 2,
+            delivered: 5,
+            parked: 1,
+            oldest_pending: Some(bellwether_core::Timestamp(1_000)),
+        };
+        let m = super::outbox_metrics(&c, bellwether_core::Timestamp(4_500));
+        assert!(
+            m.contains("bellwether_outbox_entries{state=\"pending\"} 2\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("bellwether_outbox_entries{state=\"parked\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("bellwether_outbox_oldest_pending_seconds 3.500\n"),
+            "{m}"
+        );
+    }
 }
