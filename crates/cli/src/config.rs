@@ -52,6 +52,9 @@ pub struct FileSettings {
     /// When `serve` runs its scheduled jobs (`[schedule]`: `time_zone`, `daily_pass`, `lease_seconds`).
     #[serde(default)]
     pub schedule: Option<bellwether_server::schedule::ScheduleConfig>,
+    /// Where alerts go (`[delivery]`: `public_url`, `min_severity`, `[[delivery.webhooks]]`).
+    #[serde(default)]
+    pub delivery: Option<bellwether_deliver::DeliveryConfig>,
 }
 
 /// `[store]`: the database. No URL means the embedded store in the data directory.
@@ -148,6 +151,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// The jobs `serve` runs on a schedule (`[schedule]`; by default the daily pass at 06:00 UTC).
     pub schedule: bellwether_server::schedule::ScheduleConfig,
+    /// Where alerts go (`[delivery]`; none by default).
+    pub delivery: bellwether_deliver::DeliveryConfig,
 }
 
 impl Settings {
@@ -170,6 +175,10 @@ impl Settings {
             adoption: self.adoption.clone(),
             models: Some(bellwether_predict::score::models(self.models.clone())),
             currencies: Default::default(),
+            alerting: self.delivery.any().then(|| {
+                std::sync::Arc::new(bellwether_deliver::Alerts::new(self.delivery.clone()))
+                    as std::sync::Arc<dyn bellwether_engine::Alerting>
+            }),
         }
     }
 }
@@ -242,7 +251,12 @@ pub fn load(
     schedule
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let delivery = file.delivery.unwrap_or_default();
+    delivery
+        .check()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     Ok(Settings {
+        delivery,
         schedule,
         store,
         money,

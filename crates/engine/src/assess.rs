@@ -40,6 +40,22 @@ pub struct Engine {
     pub models: Option<Models>,
     /// The book's currencies, kept between passes.
     pub currencies: crate::money::KnownCurrencies,
+    /// What signal changes send, and where (`None`: nothing is sent).
+    pub alerting: Option<std::sync::Arc<dyn Alerting>>,
+}
+
+/// Decides the messages a pass's signal changes send (alerts), queued in the transaction that saves the
+/// changes. Implemented by `bellwether-deliver`.
+pub trait Alerting: Send + Sync {
+    /// The outbox entries for signals `opened` (new this pass) and `closed` (active before, not now), as of
+    /// `as_of`, with the accounts' fresh assessments for their figures.
+    fn alerts(
+        &self,
+        opened: &[&Signal],
+        closed: &[&Signal],
+        assessments: &[Assessment],
+        as_of: Day,
+    ) -> Vec<bellwether_store::OutboxItem>;
 }
 
 impl Default for Engine {
@@ -53,6 +69,7 @@ impl Default for Engine {
             adoption: AdoptionConfig::default(),
             models: None,
             currencies: Default::default(),
+            alerting: None,
         }
     }
 }
@@ -658,6 +675,28 @@ pub async fn reassess<S: Store + ?Sized>(
     }
     let compute_seconds = t1.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "computed");
+    // Opened: not known before this pass. Closed: known active before, not active now.
+    let before: HashMap<&str, bool> = existing
+        .values()
+        .flatten()
+        .map(|s| (s.id.as_str(), s.is_active()))
+        .collect();
+    let opened: Vec<&Signal> = done
+        .signal_changes
+        .iter()
+        .filter(|s| !before.contains_key(s.id.as_str()))
+        .collect();
+    let closed: Vec<&Signal> = done
+        .signal_changes
+        .iter()
+        .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
+        .collect();
+    // Alerts go out for what changes on the book's current day, not for days a pass rebuilds.
+    let alerts = match &engine.alerting {
+        Some(a) if day.current => a.alerts(&opened, &closed, &done.assessments, as_of),
+        _ => Vec::new(),
+    };
+    let (opened, closed) = (opened.len(), closed.len());
     let t2 = Instant::now();
     // Three independent writes, at once: a backend with several connections (PostgreSQL) overlaps them, the
     // embedded store's one writer takes them in turn while the others encode their rows.
@@ -671,7 +710,7 @@ pub async fn reassess<S: Store + ?Sized>(
         },
         async {
             store
-                .save_signals(&done.signal_changes, &[])
+                .save_signals(&done.signal_changes, &alerts)
                 .await
                 .map(timed(t2))
         },
@@ -698,22 +737,6 @@ pub async fn reassess<S: Store + ?Sized>(
     if full && day.current {
         std::thread::spawn(move || drop((book, series)));
     }
-    // Opened: not known before this pass. Closed: known active before, not active now.
-    let before: HashMap<&str, bool> = existing
-        .values()
-        .flatten()
-        .map(|s| (s.id.as_str(), s.is_active()))
-        .collect();
-    let opened = done
-        .signal_changes
-        .iter()
-        .filter(|s| !before.contains_key(s.id.as_str()))
-        .count();
-    let closed = done
-        .signal_changes
-        .iter()
-        .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
-        .count();
     let scored = done.scored;
     let model_seconds = scored.vector_seconds + scored.model_seconds + scored.explain_seconds;
     tracing::info!(%as_of, assessed = done.assessments.len(), ended = done.ended_ids.len(), opened, closed, predictions = scored.predictions.len(), load_seconds, feature_seconds = done.feature_seconds, model_seconds, compute_seconds, save_seconds, "re-assessed");

@@ -22,7 +22,8 @@ pub mod signals;
 pub mod worklist;
 
 pub use assess::{
-    assess_book, prepare_split_pass, reassess, refresh_currencies, retrain, AssessOutcome, Engine,
+    assess_book, prepare_split_pass, reassess, refresh_currencies, retrain, Alerting,
+    AssessOutcome, Engine,
 };
 pub use day::{book_day, BookDay, Clock};
 pub use health::{HealthConfig, HealthScore};

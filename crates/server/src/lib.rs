@@ -250,7 +250,7 @@ pub async fn serve<S: LiveStore>(
 
 /// This server's name among the processes on the store, for the leases it holds: host, process id, and a
 /// counter for servers started in one process (tests).
-fn process_name() -> String {
+pub fn process_name() -> String {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, Ordering::Relaxed);
     let base = format!("{}:{}", hostname(), std::process::id());

@@ -81,6 +81,17 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         )
     })?;
     let addr = listener.local_addr()?;
+    // Alerts and digests in the outbox are delivered by every server on the store (each entry by one).
+    let channels = bellwether_deliver::Channels::from_config(&settings.delivery)
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let outbox = (!channels.is_empty()).then(|| {
+        bellwether_deliver::worker::Worker::new(
+            store.clone(),
+            channels,
+            bellwether_server::process_name(),
+        )
+        .spawn()
+    });
     let (state, tasks) = bellwether_server::start(store, settings.engine(), config).await?;
     eprintln!(
         "bellwether: listening on http://{addr} (data in {})",
@@ -98,5 +109,9 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         );
     }
     bellwether_server::serve(listener, state, tasks, bellwether_server::shutdown_signal()).await?;
+    // A delivery in flight stops with the process; its lease runs out and it is sent again.
+    if let Some(w) = outbox {
+        w.abort();
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -1,0 +1,136 @@
+//! The channels that carry outbox entries, each a small component behind [`Channel`], registered in one place
+//! ([`Channels::from_config`]). A channel delivers one entry with the entry's id as the idempotency key the
+//! peer sees, and classifies what happened: delivered, retry later (5xx, timeouts, 408, 429, the peer
+//! unreachable; after its `Retry-After` when it sent one) or parked (any other refusal).
+
+pub mod webhook;
+
+use bellwether_core::Timestamp;
+use bellwether_store::{Delivery, OutboxEntry};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One way of delivering outbox entries.
+#[async_trait::async_trait]
+pub trait Channel: Send + Sync {
+    /// The channel's name, as outbox entries name it.
+    fn name(&self) -> &'static str;
+    /// Delivers one entry and says how it went.
+    async fn deliver(&self, entry: &OutboxEntry) -> Delivery;
+}
+
+/// The configured channels, by name.
+#[derive(Clone, Default)]
+pub struct Channels(HashMap<&'static str, Arc<dyn Channel>>);
+
+impl Channels {
+    /// Every channel `config` configures.
+    pub fn from_config(config: &crate::DeliveryConfig) -> Result<Channels, String> {
+        let mut all = Channels::default();
+        if !config.webhooks.is_empty() {
+            all.add(Arc::new(webhook::Webhooks::new(&config.webhooks)?));
+        }
+        Ok(all)
+    }
+
+    /// Adds (or replaces) a channel.
+    pub fn add(&mut self, c: Arc<dyn Channel>) {
+        self.0.insert(c.name(), c);
+    }
+
+    /// The channel of that name.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
+        self.0.get(name)
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How long to wait before attempt `attempts + 1`: 5 s, doubling, at most an hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let n = attempts.clamp(1, 20) as u32 - 1;
+    Duration::from_secs((5u64 << n.min(10)).min(3_600))
+}
+
+/// What an HTTP answer means for delivery: 2xx delivered; 408, 429 and 5xx retried (after `Retry-After`
+/// seconds when given, else the backoff); other statuses parked with the status and the start of the body.
+pub fn classify(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &str,
+    attempts: i64,
+    now: Timestamp,
+) -> Delivery {
+    let excerpt: String = body.chars().take(200).collect();
+    match status {
+        200..=299 => Delivery::Delivered { reference: None },
+        408 | 429 | 500..=599 => {
+            let wait = retry_after
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+                .unwrap_or_else(|| backoff(attempts));
+            Delivery::Retry {
+                at: Timestamp(now.0 + wait.as_millis() as i64),
+                error: format!("the peer answered {status}: {excerpt}"),
+            }
+        }
+        _ => Delivery::Parked {
+            error: format!("the peer refused it with {status}: {excerpt}"),
+        },
+    }
+}
+
+/// A failure to reach the peer at all (refused, timed out, cut): retried after the backoff.
+pub fn unreachable(error: impl std::fmt::Display, attempts: i64, now: Timestamp) -> Delivery {
+    Delivery::Retry {
+        at: Timestamp(now.0 + backoff(attempts).as_millis() as i64),
+        error: format!("the peer could not be reached: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_delivered_retried_or_parked() {
+        let now = Timestamp(1_000_000);
+        assert_eq!(
+            classify(204, None, "", 1, now),
+            Delivery::Delivered { reference: None }
+        );
+        for s in [408, 429, 500, 503] {
+            assert!(
+                matches!(classify(s, None, "", 1, now), Delivery::Retry { .. }),
+                "{s}"
+            );
+        }
+        match classify(429, Some("30"), "slow down", 1, now) {
+            Delivery::Retry { at, error } => {
+                assert_eq!(at, Timestamp(now.0 + 30_000), "Retry-After is kept");
+                assert!(error.contains("429") && error.contains("slow down"));
+            }
+            d => panic!("{d:?}"),
+        }
+        match classify(503, None, "", 3, now) {
+            Delivery::Retry { at, .. } => {
+                assert_eq!(at, Timestamp(now.0 + 20_000), "5 s doubled twice")
+            }
+            d => panic!("{d:?}"),
+        }
+        assert!(matches!(
+            classify(404, None, "gone", 1, now),
+            Delivery::Parked { .. }
+        ));
+        assert!(matches!(
+            classify(400, None, "", 1, now),
+            Delivery::Parked { .. }
+        ));
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(50), Duration::from_secs(3_600));
+    }
+}

@@ -1,0 +1,51 @@
+//! Delivery: the last step of the flow (ingest → store → … → prioritise → deliver). Signal changes become
+//! alerts ([`alerts`]), queued in the outbox in the transaction that saves the changes; a worker
+//! ([`worker`]) claims due entries and hands each to its channel ([`channels`]), which delivers it with the
+//! entry's id as its idempotency key and says whether it went, should be retried or must be parked.
+//!
+//! Settings are `[delivery]` in `bellwether.toml` ([`DeliveryConfig`]).
+#![deny(missing_docs)]
+
+pub mod alerts;
+pub mod channels;
+pub mod worker;
+
+pub use alerts::Alerts;
+pub use channels::{Channel, Channels};
+
+/// `[delivery]`: where alerts go.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// The address people open Bellwether's pages at (`https://cs.example.com`), for the links in messages.
+    pub public_url: Option<String>,
+    /// The lowest severity that sends an alert (`low`, `medium`, `high`, `critical`; default `high`).
+    pub min_severity: Option<String>,
+    /// At most this many alerts opened by one pass (default 200); the rest are counted in the log, and show in
+    /// the worklist.
+    pub max_alerts_per_pass: Option<usize>,
+    /// Signed outbound webhooks (`[[delivery.webhooks]]`).
+    pub webhooks: Vec<channels::webhook::WebhookConfig>,
+}
+
+impl DeliveryConfig {
+    /// Whether any channel is configured.
+    pub fn any(&self) -> bool {
+        !self.webhooks.is_empty()
+    }
+
+    /// Checks the settings; the error names the one at fault.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(s) = &self.min_severity {
+            alerts::severity_rank(s).ok_or_else(|| {
+                format!(
+                    "[delivery] min_severity = \"{s}\" is not one of low, medium, high, critical"
+                )
+            })?;
+        }
+        for w in &self.webhooks {
+            w.check()?;
+        }
+        Ok(())
+    }
+}
