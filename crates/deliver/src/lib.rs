@@ -24,6 +24,9 @@ pub struct DeliveryConfig {
     /// At most this many alerts opened by one pass (default 200); the rest are counted in the log, and show in
     /// the worklist.
     pub max_alerts_per_pass: Option<usize>,
+    /// Seconds a worker holds an entry it is delivering (default 60): an entry whose server stopped
+    /// mid-delivery is sent again, with the same idempotency key, once this has passed.
+    pub lease_seconds: Option<u64>,
     /// Signed outbound webhooks (`[[delivery.webhooks]]`).
     pub webhooks: Vec<channels::webhook::WebhookConfig>,
 }
@@ -42,6 +45,9 @@ impl DeliveryConfig {
                     "[delivery] min_severity = \"{s}\" is not one of low, medium, high, critical"
                 )
             })?;
+        }
+        if self.lease_seconds.is_some_and(|l| l < 2) {
+            return Err("[delivery] lease_seconds must be 2 or more (default 60): longer than one delivery takes".into());
         }
         for w in &self.webhooks {
             w.check()?;

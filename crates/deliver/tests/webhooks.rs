@@ -118,6 +118,7 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         public_url: Some("https://cs.example.com".into()),
         min_severity: Some("medium".into()),
         max_alerts_per_pass: Some(12),
+        lease_seconds: None,
         webhooks: vec![
             WebhookConfig {
                 name: "ops".into(),

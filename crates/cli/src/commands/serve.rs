@@ -85,12 +85,15 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
     let channels = bellwether_deliver::Channels::from_config(&settings.delivery)
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let outbox = (!channels.is_empty()).then(|| {
-        bellwether_deliver::worker::Worker::new(
+        let mut w = bellwether_deliver::worker::Worker::new(
             store.clone(),
             channels,
             bellwether_server::process_name(),
-        )
-        .spawn()
+        );
+        if let Some(l) = settings.delivery.lease_seconds {
+            w.lease = std::time::Duration::from_secs(l);
+        }
+        w.spawn()
     });
     let (state, tasks) = bellwether_server::start(store, settings.engine(), config).await?;
     eprintln!(
