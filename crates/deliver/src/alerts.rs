@@ -134,11 +134,11 @@ impl bellwether_engine::Alerting for Alerts {
             } else {
                 "closed"
             };
-            for w in &self.config.webhooks {
+            for (channel, name) in self.config.destinations() {
                 out.push(OutboxItem {
-                    id: format!("alert:{}:{suffix}:{}", s.id, w.name),
-                    channel: crate::channels::webhook::NAME.into(),
-                    destination: w.name.clone(),
+                    id: format!("alert:{}:{suffix}:{channel}:{name}", s.id),
+                    channel: channel.into(),
+                    destination: name.to_string(),
                     account_id: Some(s.account_id.clone()),
                     kind: event.replace('.', "_"),
                     payload: payload.clone(),

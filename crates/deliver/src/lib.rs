@@ -3,7 +3,7 @@
 //! ([`worker`]) claims due entries and hands each to its channel ([`channels`]), which delivers it with the
 //! entry's id as its idempotency key and says whether it went, should be retried or must be parked.
 //!
-//! Settings are `[delivery]` in `bellwether.toml` ([`DeliveryConfig`]).
+//! Settings are `[delivery]` in `bellwether.toml` ([`DeliveryConfig`]); docs/delivery.md describes them.
 #![deny(missing_docs)]
 
 pub mod alerts;
@@ -29,12 +29,27 @@ pub struct DeliveryConfig {
     pub lease_seconds: Option<u64>,
     /// Signed outbound webhooks (`[[delivery.webhooks]]`).
     pub webhooks: Vec<channels::webhook::WebhookConfig>,
+    /// Slack incoming webhooks (`[[delivery.slack]]`).
+    pub slack: Vec<channels::slack::SlackConfig>,
 }
 
 impl DeliveryConfig {
     /// Whether any channel is configured.
     pub fn any(&self) -> bool {
-        !self.webhooks.is_empty()
+        !self.destinations().is_empty()
+    }
+
+    /// Every destination alerts go to: `(channel, name)`.
+    pub fn destinations(&self) -> Vec<(&'static str, &str)> {
+        let hooks = self
+            .webhooks
+            .iter()
+            .map(|w| (channels::webhook::NAME, w.name.as_str()));
+        let slack = self
+            .slack
+            .iter()
+            .map(|s| (channels::slack::NAME, s.name.as_str()));
+        hooks.chain(slack).collect()
     }
 
     /// Checks the settings; the error names the one at fault.
@@ -51,6 +66,17 @@ impl DeliveryConfig {
         }
         for w in &self.webhooks {
             w.check()?;
+        }
+        for s in &self.slack {
+            s.check()?;
+        }
+        let mut names: Vec<(&str, &str)> = self.destinations();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!(
+                "[delivery] two {} destinations are named {}",
+                w[0].0, w[0].1
+            ));
         }
         Ok(())
     }

@@ -119,6 +119,7 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         min_severity: Some("medium".into()),
         max_alerts_per_pass: Some(12),
         lease_seconds: None,
+        slack: Vec::new(),
         webhooks: vec![
             WebhookConfig {
                 name: "ops".into(),

@@ -3,6 +3,7 @@
 //! peer sees, and classifies what happened: delivered, retry later (5xx, timeouts, 408, 429, the peer
 //! unreachable; after its `Retry-After` when it sent one) or parked (any other refusal).
 
+pub mod slack;
 pub mod webhook;
 
 use bellwether_core::Timestamp;
@@ -31,6 +32,9 @@ impl Channels {
         if !config.webhooks.is_empty() {
             all.add(Arc::new(webhook::Webhooks::new(&config.webhooks)?));
         }
+        if !config.slack.is_empty() {
+            all.add(Arc::new(slack::Slack::new(&config.slack)?));
+        }
         Ok(all)
     }
 
@@ -48,6 +52,16 @@ impl Channels {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The HTTP client the channels send with: bounded connect and request times, Bellwether's user agent.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("Bellwether/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("the HTTP client could not be built: {e}"))
 }
 
 /// How long to wait before attempt `attempts + 1`: 5 s, doubling, at most an hour.

@@ -11,7 +11,6 @@ use bellwether_store::{Delivery, OutboxEntry};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// The channel's name in outbox entries.
 pub const NAME: &str = "webhook";
@@ -103,13 +102,10 @@ impl Webhooks {
             let keys = w.secrets.iter().map(|s| key(s)).collect::<Result<_, _>>()?;
             endpoints.insert(w.name.clone(), (w.url.clone(), keys));
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("Bellwether/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("the HTTP client could not be built: {e}"))?;
-        Ok(Webhooks { endpoints, http })
+        Ok(Webhooks {
+            endpoints,
+            http: super::http_client()?,
+        })
     }
 }
 
