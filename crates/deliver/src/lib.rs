@@ -31,6 +31,11 @@ pub struct DeliveryConfig {
     pub webhooks: Vec<channels::webhook::WebhookConfig>,
     /// Slack incoming webhooks (`[[delivery.slack]]`).
     pub slack: Vec<channels::slack::SlackConfig>,
+    /// The SMTP server email goes through (`smtp://host:2525`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://host`); `BELLWETHER_SMTP_URL` is used when this is not set.
+    pub smtp_url: Option<String>,
+    /// Lists of email recipients (`[[delivery.email]]`).
+    pub email: Vec<channels::email::EmailConfig>,
 }
 
 impl DeliveryConfig {
@@ -49,7 +54,19 @@ impl DeliveryConfig {
             .slack
             .iter()
             .map(|s| (channels::slack::NAME, s.name.as_str()));
-        hooks.chain(slack).collect()
+        let email = self
+            .email
+            .iter()
+            .map(|e| (channels::email::NAME, e.name.as_str()));
+        hooks.chain(slack).chain(email).collect()
+    }
+
+    /// The SMTP server's URL: `smtp_url`, else `BELLWETHER_SMTP_URL`.
+    pub fn smtp_url(&self) -> Option<String> {
+        self.smtp_url
+            .clone()
+            .or_else(|| std::env::var("BELLWETHER_SMTP_URL").ok())
+            .filter(|u| !u.trim().is_empty())
     }
 
     /// Checks the settings; the error names the one at fault.
@@ -69,6 +86,9 @@ impl DeliveryConfig {
         }
         for s in &self.slack {
             s.check()?;
+        }
+        for e in &self.email {
+            e.check()?;
         }
         let mut names: Vec<(&str, &str)> = self.destinations();
         names.sort();

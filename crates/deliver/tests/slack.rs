@@ -3,54 +3,18 @@
 //! unchanged; a 429 with `Retry-After` is retried; a webhook Slack has revoked (404 `no_service`) is parked
 //! with Slack's reason.
 
+mod common;
+
 use axum::http::{HeaderMap, StatusCode};
 use bellwether_deliver::channels::slack::SlackConfig;
 use bellwether_deliver::worker::Worker;
-use bellwether_deliver::{Alerts, Channels, DeliveryConfig};
-use bellwether_engine::{Clock, Engine};
+use bellwether_deliver::{Channels, DeliveryConfig};
 use bellwether_store::{OutboxState, Store};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The Python of `.venv-test` (made by `scripts/python-test-env.sh`, with slack_sdk).
-fn python() -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = std::process::Command::new("bash")
-        .arg(root.join("scripts/python-test-env.sh"))
-        .output()
-        .expect("bash runs scripts/python-test-env.sh");
-    assert!(
-        out.status.success(),
-        "scripts/python-test-env.sh failed (the Slack test needs python3 and PyPI):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().into()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        bellwether_store_sqlite::SqliteStore::open(&dir.path().join("b.db"))
-            .await
-            .unwrap(),
-    );
-    let book = dir.path().join("book");
-    bellwether_sim::simulate(
-        &bellwether_sim::SimConfig {
-            accounts: 300,
-            seed: 4,
-            ..Default::default()
-        },
-        &book,
-        &mut |_| {},
-    )
-    .unwrap();
-    bellwether_ingest::import_dir(&*store, &book, &Default::default())
-        .await
-        .unwrap();
-
     // Slack on loopback: the first post is answered 429 with Retry-After, the rest `ok`; a revoked webhook.
     let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let posts = Arc::new(Mutex::new(0u32));
@@ -102,18 +66,7 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
         ],
         ..Default::default()
     };
-    config.check().unwrap();
-    let engine = Engine {
-        alerting: Some(Arc::new(Alerts::new(config.clone()))),
-        ..Engine::default()
-    };
-    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
-        .await
-        .unwrap()
-        .unwrap();
-    bellwether_engine::reassess(&*store, &engine, None, day)
-        .await
-        .unwrap();
+    let (dir, store) = common::book_with_alerts(&config).await;
     assert_eq!(store.outbox_counts().await.unwrap().pending, 16);
     let mut worker = Worker::new(
         store.clone(),
@@ -151,9 +104,8 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
     assert_eq!(received.len(), 8);
     let file = dir.path().join("messages.json");
     std::fs::write(&file, serde_json::to_string(&received).unwrap()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/check_blocks.py");
-    let out = std::process::Command::new(python())
-        .arg(script)
+    let out = std::process::Command::new(common::python())
+        .arg(common::client("check_blocks.py"))
         .arg(&file)
         .output()
         .unwrap();

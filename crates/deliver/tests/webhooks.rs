@@ -119,7 +119,6 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         min_severity: Some("medium".into()),
         max_alerts_per_pass: Some(12),
         lease_seconds: None,
-        slack: Vec::new(),
         webhooks: vec![
             WebhookConfig {
                 name: "ops".into(),
@@ -132,6 +131,7 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
                 secrets: vec![SECRET.into()],
             },
         ],
+        ..Default::default()
     };
     config.check().unwrap();
     let engine = Engine {

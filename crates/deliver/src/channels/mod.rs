@@ -3,6 +3,7 @@
 //! peer sees, and classifies what happened: delivered, retry later (5xx, timeouts, 408, 429, the peer
 //! unreachable; after its `Retry-After` when it sent one) or parked (any other refusal).
 
+pub mod email;
 pub mod slack;
 pub mod webhook;
 
@@ -34,6 +35,12 @@ impl Channels {
         }
         if !config.slack.is_empty() {
             all.add(Arc::new(slack::Slack::new(&config.slack)?));
+        }
+        if !config.email.is_empty() {
+            let url = config.smtp_url().ok_or(
+                "[[delivery.email]] needs a mail server: set [delivery] smtp_url or BELLWETHER_SMTP_URL (smtp://host:port)",
+            )?;
+            all.add(Arc::new(email::Email::new(&config.email, &url)?));
         }
         Ok(all)
     }

@@ -1,0 +1,243 @@
+//! Email over SMTP (`[[delivery.email]]`, the server at `[delivery] smtp_url` or `BELLWETHER_SMTP_URL`):
+//! each alert as a message with a text and an HTML part, and a `Message-ID` made from the outbox entry's id,
+//! the same on every retry, so a mail system that sees it twice can tell. `smtp://host:port` sends in plain
+//! (for a relay on loopback), `smtp://host:587?tls=required` upgrades with STARTTLS, `smtps://host` connects
+//! over TLS; credentials go in the URL (`smtp://user:password@host`). A transient refusal (4xx) or an
+//! unreachable server is retried; a permanent one (5xx: no such mailbox, relaying denied) is parked with the
+//! server's answer.
+
+use super::{backoff, Channel};
+use bellwether_core::Timestamp;
+use bellwether_store::{Delivery, OutboxEntry};
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The channel's name in outbox entries.
+pub const NAME: &str = "email";
+
+/// One list of recipients (`[[delivery.email]]`).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Its name, which alerts are queued under.
+    pub name: String,
+    /// Who receives the alerts.
+    pub to: Vec<String>,
+    /// Who they come from (default `Bellwether <bellwether@localhost>`).
+    pub from: Option<String>,
+}
+
+impl EmailConfig {
+    /// Checks the addresses; the error names the setting.
+    pub fn check(&self) -> Result<(), String> {
+        if self.to.is_empty() {
+            return Err(format!("[[delivery.email]] {}: to is empty", self.name));
+        }
+        for a in self.to.iter().chain(self.from.iter()) {
+            a.parse::<Mailbox>().map_err(|e| {
+                format!(
+                    "[[delivery.email]] {}: \"{a}\" is not an email address ({e})",
+                    self.name
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// HTML-escapes text.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The subject, text and HTML of an alert (the outbox entry's payload, as [`crate::alerts`] writes it).
+pub fn render(alert: &Value) -> (String, String, String) {
+    let s = &alert["signal"];
+    let a = &alert["account"];
+    let t = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let kind = t(&s["kind"]).replace('_', " ");
+    let account = t(&s["account_id"]);
+    let closed = alert["type"] == "alert.closed";
+    let subject = if closed {
+        format!("Cleared: {kind} on {account}")
+    } else {
+        format!("[{}] {kind} on {account}", t(&s["severity"]))
+    };
+    let mut facts: Vec<(String, String)> = Vec::new();
+    if a.is_object() {
+        if let Some(h) = a["health"].as_f64() {
+            facts.push(("Health".into(), format!("{h:.0}")));
+        }
+        if let Some(p) = a["priority"].as_f64() {
+            facts.push(("Priority".into(), format!("{p:.1}")));
+        }
+        if let Some(p) = a["churn_probability"].as_f64() {
+            facts.push(("Churn probability".into(), format!("{:.0}%", p * 100.0)));
+        }
+        if let Some(m) = a["arr_minor"].as_i64() {
+            facts.push(("ARR".into(), format!("{:.0}", m as f64 / 100.0)));
+        }
+        if let Some(o) = a["owner"].as_str() {
+            facts.push(("Owner".into(), o.into()));
+        }
+    }
+    let play = t(&s["suggested_action"]);
+    let link = alert["link"].as_str();
+    let mut text = format!("{subject}\n\n{}\n", t(&s["explanation"]));
+    if !closed && !play.is_empty() {
+        text.push_str(&format!("\nPlay: {play}\n"));
+    }
+    for (k, v) in &facts {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    text.push_str(&format!(
+        "\nSignal {} detected {}, as of {}.\n",
+        t(&s["id"]),
+        t(&s["detected_at"]),
+        t(&alert["as_of"])
+    ));
+    if let Some(l) = link {
+        text.push_str(&format!("{l}\n"));
+    }
+    let rows: String = facts
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(v)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html><body><h2>{}</h2><p>{}</p>{}<table>{rows}</table><p><small>Signal {} detected {}, as of {}.</small></p>{}</body></html>",
+        esc(&subject),
+        esc(&t(&s["explanation"])),
+        if !closed && !play.is_empty() {
+            format!("<p><b>Play:</b> {}</p>", esc(&play))
+        } else {
+            String::new()
+        },
+        esc(&t(&s["id"])),
+        esc(&t(&s["detected_at"])),
+        esc(&t(&alert["as_of"])),
+        link.map(|l| format!("<p><a href=\"{}\">Open the account</a></p>", esc(l)))
+            .unwrap_or_default()
+    );
+    (subject, text, html)
+}
+
+/// The `Message-ID` of an outbox entry: its id with what an address may not hold replaced.
+pub fn message_id(entry_id: &str) -> String {
+    let local: String = entry_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("<{local}@bellwether>")
+}
+
+/// The email channel: the SMTP server and every configured list of recipients, by name.
+pub struct Email {
+    lists: HashMap<String, (Vec<Mailbox>, Mailbox)>,
+    smtp: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl Email {
+    /// The channel of these lists, sending through the server of `smtp_url`.
+    pub fn new(config: &[EmailConfig], smtp_url: &str) -> Result<Email, String> {
+        let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| {
+                format!("[delivery] smtp_url cannot be used: {e}; it looks like smtp://host:2525 or smtp://user:pass@host:587?tls=required")
+            })?
+            .timeout(Some(std::time::Duration::from_secs(15)))
+            .build();
+        let mut lists = HashMap::new();
+        for c in config {
+            c.check()?;
+            let to = c.to.iter().map(|a| a.parse().expect("checked")).collect();
+            let from = c
+                .from
+                .as_deref()
+                .unwrap_or("Bellwether <bellwether@localhost>")
+                .parse()
+                .expect("checked");
+            lists.insert(c.name.clone(), (to, from));
+        }
+        Ok(Email { lists, smtp })
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for Email {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
+        let Some((to, from)) = self.lists.get(&entry.item.destination) else {
+            return Delivery::Parked {
+                error: format!(
+                    "no email list named {} in [[delivery.email]]",
+                    entry.item.destination
+                ),
+            };
+        };
+        let alert: Value = match serde_json::from_str(&entry.item.payload) {
+            Ok(v) => v,
+            Err(e) => {
+                return Delivery::Parked {
+                    error: format!("the alert is not JSON: {e}"),
+                }
+            }
+        };
+        let (subject, text, html) = render(&alert);
+        let mut b = Message::builder()
+            .from(from.clone())
+            .subject(subject)
+            .message_id(Some(message_id(&entry.item.id)));
+        for t in to {
+            b = b.to(t.clone());
+        }
+        let message = match b.multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                return Delivery::Parked {
+                    error: format!("the message could not be built: {e}"),
+                }
+            }
+        };
+        match self.smtp.send(message).await {
+            Ok(_) => Delivery::Delivered { reference: None },
+            Err(e) if e.is_permanent() => Delivery::Parked {
+                error: format!("the mail server refused it: {e}"),
+            },
+            Err(e) => Delivery::Retry {
+                at: Timestamp(Timestamp::now().0 + backoff(entry.attempts).as_millis() as i64),
+                error: format!("the mail server could not take it now: {e}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Shared set-up of the delivery tests: the Python of `.venv-test` (made by `scripts/python-test-env.sh`,
+//! with slack_sdk and aiosmtpd), and a simulated book on the embedded store whose pass has queued the alerts
+//! a delivery configuration decides.
+
+#![allow(dead_code)]
+
+use bellwether_deliver::{Alerts, DeliveryConfig};
+use bellwether_engine::{Clock, Engine};
+use bellwether_store_sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The Python of `.venv-test`, failing loudly without python3 or PyPI.
+pub fn python() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/python-test-env.sh"))
+        .output()
+        .expect("bash runs scripts/python-test-env.sh");
+    assert!(
+        out.status.success(),
+        "scripts/python-test-env.sh failed (the delivery tests need python3 and PyPI):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().into()
+}
+
+/// A client program of `tests/clients/`.
+pub fn client(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
+}
+
+/// A simulated book of 300 accounts on a fresh embedded store, after a pass whose alerts `config` decided.
+pub async fn book_with_alerts(config: &DeliveryConfig) -> (tempfile::TempDir, Arc<SqliteStore>) {
+    config.check().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("b.db")).await.unwrap());
+    let book = dir.path().join("book");
+    bellwether_sim::simulate(
+        &bellwether_sim::SimConfig {
+            accounts: 300,
+            seed: 4,
+            ..Default::default()
+        },
+        &book,
+        &mut |_| {},
+    )
+    .unwrap();
+    bellwether_ingest::import_dir(&*store, &book, &Default::default())
+        .await
+        .unwrap();
+    let engine = Engine {
+        alerting: Some(Arc::new(Alerts::new(config.clone()))),
+        ..Engine::default()
+    };
+    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
+        .await
+        .unwrap()
+        .unwrap();
+    bellwether_engine::reassess(&*store, &engine, None, day)
+        .await
+        .unwrap();
+    (dir, store)
+}

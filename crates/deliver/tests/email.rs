@@ -1,0 +1,116 @@
+//! Alerts by email through a real SMTP server on loopback (aiosmtpd), which parses what it accepts: each
+//! message has a text and an HTML part, the alert's cause, and the `Message-ID` of its outbox entry; a
+//! transient refusal (451) is retried and the message then arrives once; a permanent one (550, no such
+//! mailbox) is parked with the server's answer.
+
+mod common;
+
+use bellwether_deliver::channels::email::{message_id, EmailConfig};
+use bellwether_deliver::worker::Worker;
+use bellwether_deliver::{Channels, DeliveryConfig};
+use bellwether_store::{OutboxState, Store};
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_arrive_by_email_with_their_message_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mail.jsonl");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut smtp = std::process::Command::new(common::python())
+        .arg(common::client("smtp_sink.py"))
+        .env("PORT", port.to_string())
+        .env("OUT", &out)
+        .env("REFUSE_FIRST", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(smtp.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+
+    let config = DeliveryConfig {
+        public_url: Some("https://cs.example.com".into()),
+        min_severity: Some("medium".into()),
+        max_alerts_per_pass: Some(4),
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        email: vec![
+            EmailConfig {
+                name: "csm".into(),
+                to: vec!["ana@example.com".into()],
+                from: Some("Bellwether <alerts@example.com>".into()),
+            },
+            EmailConfig {
+                name: "gone".into(),
+                to: vec!["nobody@example.com".into()],
+                from: None,
+            },
+        ],
+        ..Default::default()
+    };
+    let (_dir, store) = common::book_with_alerts(&config).await;
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 8);
+    let mut worker = Worker::new(
+        store.clone(),
+        Channels::from_config(&config).unwrap(),
+        "w1".into(),
+    );
+    worker.idle = Duration::from_millis(20);
+    let started = Instant::now();
+    loop {
+        worker.run_once().await.unwrap();
+        let c = store.outbox_counts().await.unwrap();
+        if c.pending == 0 {
+            assert_eq!((c.delivered, c.parked), (4, 4), "{c:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{c:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = smtp.kill();
+    let _ = smtp.wait();
+
+    let parked = store.outbox(Some(OutboxState::Parked), 20).await.unwrap();
+    assert!(parked
+        .iter()
+        .all(|e| e.item.destination == "gone" && e.last_error.contains("no such mailbox")));
+    let delivered = store
+        .outbox(Some(OutboxState::Delivered), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.iter().filter(|e| e.attempts == 2).count(),
+        1,
+        "the message refused with 451 was sent again"
+    );
+    let mail: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(mail.len(), 4, "each alert arrived once");
+    for e in &delivered {
+        let m = mail
+            .iter()
+            .find(|m| m["message_id"] == message_id(&e.item.id))
+            .unwrap_or_else(|| panic!("no mail with the Message-ID of {}", e.item.id));
+        let alert: serde_json::Value = serde_json::from_str(&e.item.payload).unwrap();
+        let explanation = alert["signal"]["explanation"].as_str().unwrap();
+        assert_eq!(m["to"], serde_json::json!(["ana@example.com"]));
+        assert_eq!(m["from"], "Bellwether <alerts@example.com>");
+        let subject = m["subject"].as_str().unwrap();
+        assert!(
+            subject.contains(alert["signal"]["account_id"].as_str().unwrap()),
+            "{subject}"
+        );
+        assert!(m["text"].as_str().unwrap().contains(explanation));
+        let html = m["html"].as_str().unwrap();
+        assert!(html.contains("<h2>") && html.contains("https://cs.example.com/v1/accounts/"));
+    }
+}
