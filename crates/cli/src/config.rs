@@ -55,6 +55,31 @@ pub struct FileSettings {
     /// Where alerts go (`[delivery]`: `public_url`, `min_severity`, `[[delivery.webhooks]]`).
     #[serde(default)]
     pub delivery: Option<bellwether_deliver::DeliveryConfig>,
+    /// The Slack app whose buttons act on signals (`[slack] signing_secret`).
+    #[serde(default)]
+    pub slack: Option<SlackSettings>,
+    /// The people alerts go to and who may act on whose accounts (`[[people]]`).
+    #[serde(default)]
+    pub people: Vec<bellwether_server::routes::Person>,
+}
+
+/// `[slack]`: the Slack app.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettings {
+    /// The app's signing secret (Slack's Basic Information page); `BELLWETHER_SLACK_SIGNING_SECRET` too.
+    pub signing_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings")
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "********"),
+            )
+            .finish()
+    }
 }
 
 /// `[store]`: the database. No URL means the embedded store in the data directory.
@@ -153,6 +178,8 @@ pub struct Settings {
     pub schedule: bellwether_server::schedule::ScheduleConfig,
     /// Where alerts go (`[delivery]`; none by default).
     pub delivery: bellwether_deliver::DeliveryConfig,
+    /// The Slack app and the people directory, when a signing secret is set.
+    pub slack: Option<bellwether_server::routes::SlackApp>,
 }
 
 impl Settings {
@@ -255,7 +282,17 @@ pub fn load(
     delivery
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let slack = file
+        .slack
+        .and_then(|s| s.signing_secret)
+        .or_else(|| std::env::var("BELLWETHER_SLACK_SIGNING_SECRET").ok())
+        .filter(|s| !s.trim().is_empty())
+        .map(|signing_secret| bellwether_server::routes::SlackApp {
+            signing_secret,
+            people: file.people.clone(),
+        });
     Ok(Settings {
+        slack,
         delivery,
         schedule,
         store,

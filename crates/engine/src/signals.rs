@@ -14,6 +14,32 @@ use bellwether_core::model::{Signal, SignalStatus};
 use bellwether_core::{AccountId, Day};
 use bellwether_signals::{Detection, Direction};
 
+/// What a person does to a signal (from the command line or a Slack button).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalAct {
+    /// Someone is on it.
+    Acknowledge,
+    /// Hidden until the day.
+    Snooze(Day),
+    /// Handled: closed as of its last sighting.
+    Resolve,
+}
+
+/// Applies a person's action to a signal: the one place the statuses they set are decided.
+pub fn act(s: &mut Signal, action: SignalAct) {
+    match action {
+        SignalAct::Acknowledge => s.status = SignalStatus::Acknowledged,
+        SignalAct::Snooze(until) => {
+            s.status = SignalStatus::Snoozed;
+            s.snoozed_until = Some(until);
+        }
+        SignalAct::Resolve => {
+            s.status = SignalStatus::Resolved;
+            s.resolved_at = Some(s.last_seen);
+        }
+    }
+}
+
 /// Lifecycle settings.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]

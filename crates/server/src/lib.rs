@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub applier_lease: Duration,
     /// How often the applier looks for groups acknowledged by other processes on the store.
     pub applier_poll: Duration,
+    /// The Slack app whose buttons act on signals (`[slack]` and `[[people]]`); none when `None`.
+    pub slack: Option<routes::SlackApp>,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +90,7 @@ impl Default for ServerConfig {
             schedule: None,
             applier_lease: Duration::from_secs(15),
             applier_poll: Duration::from_millis(250),
+            slack: None,
         }
     }
 }
@@ -110,6 +113,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("schedule", &self.schedule)
             .field("applier_lease", &self.applier_lease)
             .field("applier_poll", &self.applier_poll)
+            .field("slack", &self.slack)
             .finish()
     }
 }

@@ -445,7 +445,8 @@ pub async fn assessments_keep_the_current_day_and_history<S: Store>(s: &S) {
     assert_eq!(s.latest_assessment_day().await.unwrap(), Some(Day(95)));
 }
 
-fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
+/// A high-severity risk signal of an account, owned by ann@example.com (a fixture for other tests too).
+pub fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
     Signal {
         id: format!("{account}:{kind}:2026-01-01"),
         account_id: id(account),

@@ -67,6 +67,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             .unwrap_or(defaults.max_connections),
         time_reading: settings.time_reading,
         schedule: Some(settings.schedule.clone()),
+        slack: settings.slack.clone(),
         applier_lease: settings
             .server
             .applier_lease_seconds

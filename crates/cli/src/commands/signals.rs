@@ -137,17 +137,15 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
                 format!("no signal '{id}'; `bellwether signals` lists them with their ids"),
             )
         })?;
-    match action {
-        SignalAction::Ack { .. } => s.status = SignalStatus::Acknowledged,
-        SignalAction::Snooze { until, .. } => {
-            s.status = SignalStatus::Snoozed;
-            s.snoozed_until = Some(until);
-        }
-        SignalAction::Resolve { .. } => {
-            s.status = SignalStatus::Resolved;
-            s.resolved_at = Some(s.last_seen);
-        }
-    }
+    use bellwether_engine::signals::{act, SignalAct};
+    act(
+        &mut s,
+        match action {
+            SignalAction::Ack { .. } => SignalAct::Acknowledge,
+            SignalAction::Snooze { until, .. } => SignalAct::Snooze(until),
+            SignalAction::Resolve { .. } => SignalAct::Resolve,
+        },
+    );
     store.save_signals(std::slice::from_ref(&s), &[]).await?;
     println!("{} is now {}", s.id, s.status);
     Ok(ExitCode::SUCCESS)

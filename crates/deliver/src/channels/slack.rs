@@ -1,7 +1,8 @@
 //! Slack through incoming webhooks (`[[delivery.slack]]`): each alert as a Block Kit message, POSTed to the
 //! destination's webhook URL. The message carries the cause as a header and text, the suggested play, the
 //! account's figures as fields, the signal and its day in a context line, and a button that opens the account
-//! when `public_url` is set. Slack answers 200 `ok`. A 429 (with `Retry-After`) or a 5xx is retried. A 400, 403,
+//! when `public_url` is set. An opened alert also has Acknowledge and Snooze buttons, which the Slack app's
+//! interactivity endpoint of `serve` (`/slack/interactivity`) answers. Slack answers 200 `ok`. A 429 (with `Retry-After`) or a 5xx is retried. A 400, 403,
 //! 404 or 410 (invalid payload, webhook revoked, channel archived) is parked with Slack's reason.
 //!
 //! An incoming webhook takes no idempotency key: a delivery sent again after a crash between Slack's answer
@@ -141,13 +142,31 @@ pub fn message(alert: &Value) -> Value {
         text(&alert["as_of"])
     ), 3000)}]}),
     );
+    // Buttons the Slack app's interactivity answers (`/slack/interactivity`), and a link to the account.
+    let mut buttons = Vec::new();
+    if !closed {
+        for (action, label) in [
+            ("bellwether_ack", "Acknowledge"),
+            ("bellwether_snooze", "Snooze 7 days"),
+        ] {
+            buttons.push(json!({
+                "type": "button",
+                "action_id": action,
+                "text": {"type": "plain_text", "text": label},
+                "value": text(&s["id"]),
+            }));
+        }
+    }
     if let Some(link) = alert["link"].as_str() {
-        blocks.push(json!({"type": "actions", "elements": [{
+        buttons.push(json!({
             "type": "button",
             "action_id": "open_account",
             "text": {"type": "plain_text", "text": "Open account"},
             "url": link,
-        }]}));
+        }));
+    }
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": buttons}));
     }
     json!({"text": cut(&format!("{title}: {}", text(&s["explanation"])), 3000), "blocks": blocks})
 }
@@ -266,8 +285,11 @@ mod tests {
                 "*Owner*\nana@example.com"
             ]
         );
+        let buttons = blocks.last().unwrap()["elements"].as_array().unwrap();
+        assert_eq!(buttons[0]["action_id"], "bellwether_ack");
+        assert_eq!(buttons[0]["value"], "s1");
         assert_eq!(
-            blocks.last().unwrap()["elements"][0]["url"],
+            buttons[2]["url"],
             "https://cs.example.com/v1/accounts/acct-9"
         );
         let closed = message(

@@ -4,10 +4,12 @@
 mod health;
 mod reads;
 mod records;
+mod slack;
 mod tracking;
 mod webhooks;
 
 pub use records::{interaction_records, zendesk_records};
+pub use slack::{slack_signature, Person, SlackApp};
 pub use tracking::read_batch;
 
 use crate::error::{ApiError, ApiResult};
@@ -59,6 +61,7 @@ pub fn router<S: LiveStore>(state: Shared<S>) -> Router {
         .merge(records::routes())
         .merge(tracking::routes())
         .merge(webhooks::routes())
+        .merge(slack::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), measure::<S>))
         .layer(RequestDecompressionLayer::new().gzip(true).pass_through_unaccepted(false))

@@ -1,0 +1,176 @@
+//! Slack interactivity (`POST /slack/interactivity`, the Slack app's Request URL): the buttons of an alert
+//! message act on its signal. Each request is verified as Slack signs it (`X-Slack-Signature`: `v0=` and the
+//! hex HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}` under the app's signing secret, the timestamp
+//! within five minutes, compared in constant time), and the clicking Slack user must be a person of
+//! `[[people]]` allowed to act on the account: its owner, or the owner's leader. The answer (an ephemeral
+//! message saying what changed) goes back at once, well within Slack's three seconds.
+//!
+//! Buttons: `bellwether_ack` (acknowledge) and `bellwether_snooze` (snooze for seven days), each with the
+//! signal's id as its value.
+
+use crate::error::{ApiError, ApiResult};
+use crate::Shared;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use bellwether_core::{Code, Day, Timestamp};
+use bellwether_engine::signals::{act, SignalAct};
+use bellwether_store::{LiveStore, SignalFilter};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+/// How old a signed request may be.
+const MAX_AGE_SECONDS: i64 = 300;
+/// How long the snooze button hides a signal.
+const SNOOZE_DAYS: i32 = 7;
+
+/// A person alerts go to (`[[people]]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Their email: how the book names owners.
+    pub email: String,
+    /// Their Slack user id (`U…`), for the buttons they click.
+    pub slack_user_id: Option<String>,
+    /// Their leader's email, who may act on their accounts too.
+    pub leader: Option<String>,
+}
+
+/// The Slack app's settings (`[slack]`) and the people it acts for.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SlackApp {
+    /// The app's signing secret.
+    pub signing_secret: String,
+    /// The people directory.
+    pub people: Vec<Person>,
+}
+
+impl std::fmt::Debug for SlackApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApp")
+            .field("signing_secret", &"********")
+            .field("people", &self.people.len())
+            .finish()
+    }
+}
+
+/// `v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}`: the signature Slack sends.
+pub fn slack_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", crate::auth::hex(&mac.finalize().into_bytes()))
+}
+
+pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
+    Router::new().route("/slack/interactivity", post(interactivity::<S>))
+}
+
+fn refused(msg: impl Into<String>) -> ApiError {
+    ApiError::new(Code::InvalidSignature, msg)
+}
+
+async fn interactivity<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let Some(app) = st.config.slack.clone() else {
+        return Err(refused(
+            "Slack interactivity is not set up: put the app's signing secret in `[slack] signing_secret`",
+        ));
+    };
+    let bytes = super::read_body(body, 256 * 1024).await?;
+    let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let ts: i64 = get("x-slack-request-timestamp")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| refused("X-Slack-Request-Timestamp is missing or not a number"))?;
+    if (Timestamp::now().0 / 1000 - ts).abs() > MAX_AGE_SECONDS {
+        return Err(refused(format!(
+            "the request was signed at {ts}, more than {MAX_AGE_SECONDS} s from now: a replay, or a clock off"
+        )));
+    }
+    let sent = get("x-slack-signature").ok_or_else(|| refused("X-Slack-Signature is missing"))?;
+    let want = slack_signature(&app.signing_secret, ts, &bytes);
+    if !bool::from(sent.as_bytes().ct_eq(want.as_bytes())) {
+        return Err(refused(
+            "X-Slack-Signature does not match the body under the app's signing secret",
+        ));
+    }
+    let payload = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| {
+            ApiError::new(Code::InvalidJson, "the body has no payload field").at("payload")
+        })?;
+    let payload: Value = serde_json::from_str(&payload).map_err(|e| {
+        ApiError::new(Code::InvalidJson, format!("payload is not JSON: {e}")).at("payload")
+    })?;
+    let user = payload["user"]["id"].as_str().unwrap_or("");
+    let action = &payload["actions"][0];
+    let (kind, signal_id) = (
+        action["action_id"].as_str().unwrap_or(""),
+        action["value"].as_str().unwrap_or(""),
+    );
+    let what = match kind {
+        "bellwether_ack" => SignalAct::Acknowledge,
+        "bellwether_snooze" => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
+        other => {
+            return Err(ApiError::new(
+                Code::InvalidField,
+                format!("action {other:?} is not one of bellwether_ack, bellwether_snooze"),
+            )
+            .at("payload.actions[0].action_id"))
+        }
+    };
+    let mut signal = st
+        .store
+        .signals(SignalFilter {
+            id: Some(signal_id.to_string()),
+            ..Default::default()
+        })
+        .await?
+        .pop()
+        .ok_or_else(|| {
+            ApiError::new(Code::AccountNotFound, format!("no signal {signal_id:?}"))
+                .at("payload.actions[0].value")
+        })?;
+    // Allowed: the signal's owner, or the owner's leader.
+    let person = app
+        .people
+        .iter()
+        .find(|p| p.slack_user_id.as_deref() == Some(user));
+    let owner = signal.owner.clone().unwrap_or_default();
+    let allowed = person.is_some_and(|p| {
+        p.email.eq_ignore_ascii_case(&owner)
+            || app.people.iter().any(|o| {
+                o.email.eq_ignore_ascii_case(&owner)
+                    && o.leader
+                        .as_deref()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(&p.email))
+            })
+    });
+    if !allowed {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "Slack user {user} may not act on {}: only its owner ({}) or the owner's leader may, as [[people]] names them",
+                signal.account_id.as_str(),
+                if owner.is_empty() { "none" } else { owner.as_str() }
+            ),
+        ));
+    }
+    act(&mut signal, what);
+    st.store
+        .save_signals(std::slice::from_ref(&signal), &[])
+        .await?;
+    let who = person.map(|p| p.email.as_str()).unwrap_or(user);
+    Ok(Json(json!({
+        "response_type": "ephemeral",
+        "replace_original": false,
+        "text": format!("{} on {} is now {} (by {who})", signal.kind, signal.account_id.as_str(), signal.status),
+    })))
+}

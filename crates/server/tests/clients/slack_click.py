@@ -1,0 +1,47 @@
+"""Clicks an alert's buttons as Slack does: the interactivity payload form-encoded, signed with slack_sdk's
+SignatureVerifier (v0 HMAC-SHA256 of "v0:{timestamp}:{body}").
+
+Settings: HOST, SECRET (the app's signing secret), SIGNAL (the signal's id). Sends four requests and prints
+their statuses and bodies as JSON: "owner" (ann's user, correctly signed, acknowledge), "forged" (signed with
+another secret), "stale" (signed six minutes ago), "stranger" (a user who does not own the account).
+"""
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from slack_sdk.signature import SignatureVerifier
+
+host, secret, signal = os.environ["HOST"], os.environ["SECRET"], os.environ["SIGNAL"]
+
+
+def click(user, secret, age=0, action="bellwether_ack"):
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user},
+        "actions": [{"type": "button", "action_id": action, "value": signal, "action_ts": str(time.time())}],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    ts = str(int(time.time()) - age)
+    sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    req = urllib.request.Request(host + "/slack/interactivity", data=body.encode(), method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+    })
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            return {"status": r.status, "body": json.loads(r.read())}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": json.loads(e.read())}
+
+
+out = {
+    "forged": click("U0ANN", "not-the-secret"),
+    "stale": click("U0ANN", secret, age=360),
+    "stranger": click("U0BOB", secret),
+    "owner": click("U0ANN", secret),
+}
+print(json.dumps(out))

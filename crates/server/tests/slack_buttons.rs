@@ -1,0 +1,76 @@
+//! An alert's Slack buttons act on its signal: a click signed as Slack signs it (by slack_sdk's signature
+//! code) from the account owner's Slack user acknowledges the signal; a forged, stale or unauthorised click is
+//! refused and changes nothing.
+
+mod common;
+
+use bellwether_core::model::SignalStatus;
+use bellwether_server::routes::{Person, SlackApp};
+use bellwether_server::ServerConfig;
+use bellwether_store::{SignalFilter, Store};
+use common::TestServer;
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_refused() {
+    let server = TestServer::start(ServerConfig {
+        slack: Some(SlackApp {
+            signing_secret: SECRET.into(),
+            people: vec![
+                Person {
+                    email: "ann@example.com".into(),
+                    slack_user_id: Some("U0ANN".into()),
+                    leader: Some("lea@example.com".into()),
+                },
+                Person {
+                    email: "bob@example.com".into(),
+                    slack_user_id: Some("U0BOB".into()),
+                    leader: None,
+                },
+            ],
+        }),
+        ..ServerConfig::default()
+    })
+    .await;
+    let signal = bellwether_store_conformance::signal("a1", "usage_drop", SignalStatus::Open);
+    server
+        .store
+        .save_signals(std::slice::from_ref(&signal), &[])
+        .await
+        .unwrap();
+    let out = server
+        .run_client(
+            "slack_click.py",
+            &[("SECRET", SECRET), ("SIGNAL", &signal.id)],
+        )
+        .await;
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for (case, status, code) in [
+        ("forged", 401, "invalid_signature"),
+        ("stale", 401, "invalid_signature"),
+        ("stranger", 403, "forbidden"),
+    ] {
+        assert_eq!(r[case]["status"], status, "{case}: {r:#}");
+        assert_eq!(r[case]["body"]["code"], code, "{case}: {r:#}");
+    }
+    assert_eq!(r["owner"]["status"], 200, "{r:#}");
+    assert_eq!(r["owner"]["body"]["response_type"], "ephemeral");
+    assert!(
+        r["owner"]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledged (by ann@example.com)"),
+        "{r:#}"
+    );
+    let now = server
+        .store
+        .signals(SignalFilter {
+            id: Some(signal.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(now[0].status, SignalStatus::Acknowledged);
+    server.stop().await;
+}
