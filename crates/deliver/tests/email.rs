@@ -6,11 +6,9 @@
 mod common;
 
 use bellwether_deliver::channels::email::{message_id, EmailConfig};
-use bellwether_deliver::worker::Worker;
-use bellwether_deliver::{Channels, DeliveryConfig};
+use bellwether_deliver::DeliveryConfig;
 use bellwether_store::{OutboxState, Store};
 use std::io::BufRead;
-use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_arrive_by_email_with_their_message_id() {
@@ -54,25 +52,11 @@ async fn alerts_arrive_by_email_with_their_message_id() {
         ],
         ..Default::default()
     };
-    let (_dir, store) = common::book_with_alerts(&config).await;
+    let (_dir, store) = common::embedded().await;
+    let store = common::book_with_alerts(store, &config).await;
     assert_eq!(store.outbox_counts().await.unwrap().pending, 8);
-    let mut worker = Worker::new(
-        store.clone(),
-        Channels::from_config(&config).unwrap(),
-        "w1".into(),
-    );
-    worker.idle = Duration::from_millis(20);
-    let started = Instant::now();
-    loop {
-        worker.run_once().await.unwrap();
-        let c = store.outbox_counts().await.unwrap();
-        if c.pending == 0 {
-            assert_eq!((c.delivered, c.parked), (4, 4), "{c:?}");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{c:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let c = common::deliver_all(&store, &config).await;
+    assert_eq!((c.delivered, c.parked), (4, 4), "{c:?}");
     let _ = smtp.kill();
     let _ = smtp.wait();
 

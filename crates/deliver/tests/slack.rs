@@ -7,11 +7,9 @@ mod common;
 
 use axum::http::{HeaderMap, StatusCode};
 use bellwether_deliver::channels::slack::SlackConfig;
-use bellwether_deliver::worker::Worker;
-use bellwether_deliver::{Channels, DeliveryConfig};
+use bellwether_deliver::DeliveryConfig;
 use bellwether_store::{OutboxState, Store};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
@@ -66,25 +64,11 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
         ],
         ..Default::default()
     };
-    let (dir, store) = common::book_with_alerts(&config).await;
+    let (dir, store) = common::embedded().await;
+    let store = common::book_with_alerts(store, &config).await;
     assert_eq!(store.outbox_counts().await.unwrap().pending, 16);
-    let mut worker = Worker::new(
-        store.clone(),
-        Channels::from_config(&config).unwrap(),
-        "w1".into(),
-    );
-    worker.idle = Duration::from_millis(20);
-    let started = Instant::now();
-    loop {
-        worker.run_once().await.unwrap();
-        let c = store.outbox_counts().await.unwrap();
-        if c.pending == 0 {
-            assert_eq!((c.delivered, c.parked), (8, 8), "{c:?}");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{c:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let c = common::deliver_all(&store, &config).await;
+    assert_eq!((c.delivered, c.parked), (8, 8), "{c:?}");
     let parked = store.outbox(Some(OutboxState::Parked), 20).await.unwrap();
     assert!(parked
         .iter()

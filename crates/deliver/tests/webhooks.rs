@@ -3,17 +3,17 @@
 //! receiver that answers 503 with `Retry-After` gets the same `webhook-id` again until it accepts; one that
 //! refuses with 410 has its entries parked with the reason; a second pass queues nothing new.
 
+mod common;
+
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use bellwether_deliver::channels::webhook::WebhookConfig;
-use bellwether_deliver::worker::Worker;
-use bellwether_deliver::{Alerts, Channels, DeliveryConfig};
+use bellwether_deliver::{Alerts, DeliveryConfig};
 use bellwether_engine::{Clock, Engine};
 use bellwether_store::{OutboxState, Store};
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OLD: &str = "whsec_c2VjcmV0LW9mLWxhc3QtbW9udGg=";
@@ -96,29 +96,12 @@ async fn receiver(seen: Arc<Mutex<Seen>>) -> String {
 }
 
 async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
-    let store = Arc::new(store);
-    let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("book");
-    bellwether_sim::simulate(
-        &bellwether_sim::SimConfig {
-            accounts: 300,
-            seed: 4,
-            ..Default::default()
-        },
-        &book,
-        &mut |_| {},
-    )
-    .unwrap();
-    bellwether_ingest::import_dir(&*store, &book, &Default::default())
-        .await
-        .unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let base = receiver(seen.clone()).await;
     let config = DeliveryConfig {
         public_url: Some("https://cs.example.com".into()),
         min_severity: Some("medium".into()),
         max_alerts_per_pass: Some(12),
-        lease_seconds: None,
         webhooks: vec![
             WebhookConfig {
                 name: "ops".into(),
@@ -133,19 +116,12 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         ],
         ..Default::default()
     };
-    config.check().unwrap();
-    let engine = Engine {
-        alerting: Some(Arc::new(Alerts::new(config.clone()))),
-        ..Engine::default()
-    };
-    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
-        .await
-        .unwrap()
-        .unwrap();
-    let out = bellwether_engine::reassess(&*store, &engine, None, day)
-        .await
-        .unwrap();
-    assert!(out.signals_opened > 12, "{out:?}");
+    let store = common::book_with_alerts(store, &config).await;
+    let signals = store.signals(Default::default()).await.unwrap();
+    assert!(
+        signals.len() > 12,
+        "the pass opened more signals than the cap"
+    );
     let queued = store.outbox(None, 1_000).await.unwrap();
     assert_eq!(queued.len(), 24, "12 alerts (the cap), once per webhook");
     let ids: Vec<&str> = queued
@@ -154,7 +130,6 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         .map(|e| e.item.id.as_str())
         .collect();
     // The signals named by the alerts were saved with them.
-    let signals = store.signals(Default::default()).await.unwrap();
     for e in queued.iter().filter(|e| e.item.destination == "ops") {
         let p: serde_json::Value = serde_json::from_str(&e.item.payload).unwrap();
         let sid = p["signal"]["id"].as_str().unwrap();
@@ -168,31 +143,21 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
             .starts_with("https://cs.example.com/v1/accounts/"));
     }
     // A second pass the same day decides nothing new.
+    let engine = Engine {
+        alerting: Some(Arc::new(Alerts::new(config.clone()))),
+        ..Engine::default()
+    };
+    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
+        .await
+        .unwrap()
+        .unwrap();
     bellwether_engine::reassess(&*store, &engine, None, day)
         .await
         .unwrap();
     assert_eq!(store.outbox(None, 1_000).await.unwrap().len(), 24);
 
-    let mut worker = Worker::new(
-        store.clone(),
-        Channels::from_config(&config).unwrap(),
-        "w1".into(),
-    );
-    worker.idle = Duration::from_millis(20);
-    let started = Instant::now();
-    loop {
-        worker.run_once().await.unwrap();
-        let c = store.outbox_counts().await.unwrap();
-        if c.pending == 0 {
-            assert_eq!((c.delivered, c.parked), (12, 12), "{c:?}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "still pending: {c:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let c = common::deliver_all(&store, &config).await;
+    assert_eq!((c.delivered, c.parked), (12, 12), "{c:?}");
     {
         let s = seen.lock().unwrap();
         assert_eq!(s.bad_signatures, 0);

@@ -185,22 +185,11 @@ impl Channel for Email {
     }
 
     async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
-        let Some((to, from)) = self.lists.get(&entry.item.destination) else {
-            return Delivery::Parked {
-                error: format!(
-                    "no email list named {} in [[delivery.email]]",
-                    entry.item.destination
-                ),
+        let ((to, from), alert) =
+            match super::destination_and_alert(&self.lists, entry, "[[delivery.email]]") {
+                Ok(d) => d,
+                Err(park) => return park,
             };
-        };
-        let alert: Value = match serde_json::from_str(&entry.item.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                return Delivery::Parked {
-                    error: format!("the alert is not JSON: {e}"),
-                }
-            }
-        };
         let (subject, text, html) = render(&alert);
         let mut b = Message::builder()
             .from(from.clone())

@@ -71,6 +71,57 @@ pub fn http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("the HTTP client could not be built: {e}"))
 }
 
+/// Sends `body` as JSON to `url` with `headers` and says how it went ([`classify`], [`unreachable`]).
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, String)],
+    body: String,
+    attempts: i64,
+) -> Delivery {
+    let mut req = http.post(url).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    match req.body(body).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let text = r.text().await.unwrap_or_default();
+            classify(
+                status,
+                retry_after.as_deref(),
+                &text,
+                attempts,
+                Timestamp::now(),
+            )
+        }
+        Err(e) => unreachable(e, attempts, Timestamp::now()),
+    }
+}
+
+/// The destination `entry` names among `known` (`what` names the setting), and its alert read back; a
+/// delivery to park when either is missing.
+pub fn destination_and_alert<'a, T>(
+    known: &'a HashMap<String, T>,
+    entry: &OutboxEntry,
+    what: &str,
+) -> Result<(&'a T, serde_json::Value), Delivery> {
+    let d = known
+        .get(&entry.item.destination)
+        .ok_or_else(|| Delivery::Parked {
+            error: format!("no destination named {} in {what}", entry.item.destination),
+        })?;
+    let alert = serde_json::from_str(&entry.item.payload).map_err(|e| Delivery::Parked {
+        error: format!("the alert is not JSON: {e}"),
+    })?;
+    Ok((d, alert))
+}
+
 /// How long to wait before attempt `attempts + 1`: 5 s, doubling, at most an hour.
 pub fn backoff(attempts: i64) -> Duration {
     let n = attempts.clamp(1, 20) as u32 - 1;

@@ -8,8 +8,7 @@
 //! An incoming webhook takes no idempotency key: a delivery sent again after a crash between Slack's answer
 //! and the outbox's mark shows twice. The Slack app mode, which updates the message it posted, avoids that.
 
-use super::{classify, unreachable, Channel};
-use bellwether_core::Timestamp;
+use super::Channel;
 use bellwether_store::{Delivery, OutboxEntry};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -199,48 +198,19 @@ impl Channel for Slack {
     }
 
     async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
-        let Some(url) = self.hooks.get(&entry.item.destination) else {
-            return Delivery::Parked {
-                error: format!(
-                    "no Slack webhook named {} in [[delivery.slack]]",
-                    entry.item.destination
-                ),
+        let (url, alert) =
+            match super::destination_and_alert(&self.hooks, entry, "[[delivery.slack]]") {
+                Ok(d) => d,
+                Err(park) => return park,
             };
-        };
-        let alert: Value = match serde_json::from_str(&entry.item.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                return Delivery::Parked {
-                    error: format!("the alert is not JSON: {e}"),
-                }
-            }
-        };
-        let sent = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(message(&alert).to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let text = r.text().await.unwrap_or_default();
-                classify(
-                    status,
-                    retry_after.as_deref(),
-                    &text,
-                    entry.attempts,
-                    Timestamp::now(),
-                )
-            }
-            Err(e) => unreachable(e, entry.attempts, Timestamp::now()),
-        }
+        super::post_json(
+            &self.http,
+            url,
+            &[],
+            message(&alert).to_string(),
+            entry.attempts,
+        )
+        .await
     }
 }
 

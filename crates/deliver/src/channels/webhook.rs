@@ -4,7 +4,7 @@
 //! secret (`whsec_` and Base64). Several secrets sign at once, space-separated, so a receiver can rotate:
 //! add the new secret, move the receiver to it, then drop the old one.
 
-use super::{classify, unreachable, Channel};
+use super::Channel;
 use base64::Engine as _;
 use bellwether_core::Timestamp;
 use bellwether_store::{Delivery, OutboxEntry};
@@ -116,49 +116,25 @@ impl Channel for Webhooks {
     }
 
     async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
-        let now = Timestamp::now();
         let Some((url, keys)) = self.endpoints.get(&entry.item.destination) else {
             return Delivery::Parked {
                 error: format!(
-                    "no webhook named {} in [[delivery.webhooks]]",
+                    "no destination named {} in [[delivery.webhooks]]",
                     entry.item.destination
                 ),
             };
         };
-        let ts = now.0 / 1000;
+        let ts = Timestamp::now().0 / 1000;
         let body = &entry.item.payload;
-        let sent = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &entry.item.id)
-            .header("webhook-timestamp", ts.to_string())
-            .header(
+        let headers = [
+            ("webhook-id", entry.item.id.clone()),
+            ("webhook-timestamp", ts.to_string()),
+            (
                 "webhook-signature",
                 signature(keys, &entry.item.id, ts, body),
-            )
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let text = r.text().await.unwrap_or_default();
-                classify(
-                    status,
-                    retry_after.as_deref(),
-                    &text,
-                    entry.attempts,
-                    Timestamp::now(),
-                )
-            }
-            Err(e) => unreachable(e, entry.attempts, Timestamp::now()),
-        }
+            ),
+        ];
+        super::post_json(&self.http, url, &headers, body.clone(), entry.attempts).await
     }
 }
 

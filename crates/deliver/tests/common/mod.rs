@@ -4,11 +4,14 @@
 
 #![allow(dead_code)]
 
-use bellwether_deliver::{Alerts, DeliveryConfig};
+use bellwether_deliver::worker::Worker;
+use bellwether_deliver::{Alerts, Channels, DeliveryConfig};
 use bellwether_engine::{Clock, Engine};
+use bellwether_store::{OutboxCounts, Store};
 use bellwether_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The Python of `.venv-test`, failing loudly without python3 or PyPI.
 pub fn python() -> PathBuf {
@@ -32,11 +35,18 @@ pub fn client(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A simulated book of 300 accounts on a fresh embedded store, after a pass whose alerts `config` decided.
-pub async fn book_with_alerts(config: &DeliveryConfig) -> (tempfile::TempDir, Arc<SqliteStore>) {
-    config.check().unwrap();
+/// A fresh embedded store, in a folder kept by the guard.
+pub async fn embedded() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("b.db")).await.unwrap());
+    let store = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+    (dir, store)
+}
+
+/// A simulated book of 300 accounts imported into `store`, after a pass whose alerts `config` decided.
+pub async fn book_with_alerts<S: Store>(store: S, config: &DeliveryConfig) -> Arc<S> {
+    config.check().unwrap();
+    let store = Arc::new(store);
+    let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("book");
     bellwether_sim::simulate(
         &bellwether_sim::SimConfig {
@@ -62,5 +72,27 @@ pub async fn book_with_alerts(config: &DeliveryConfig) -> (tempfile::TempDir, Ar
     bellwether_engine::reassess(&*store, &engine, None, day)
         .await
         .unwrap();
-    (dir, store)
+    store
+}
+
+/// Runs a worker of `config`'s channels until nothing is pending (a minute at most); the counts then.
+pub async fn deliver_all<S: Store>(store: &Arc<S>, config: &DeliveryConfig) -> OutboxCounts {
+    let worker = Worker::new(
+        store.clone(),
+        Channels::from_config(config).unwrap(),
+        "w1".into(),
+    );
+    let started = Instant::now();
+    loop {
+        worker.run_once().await.unwrap();
+        let c = store.outbox_counts().await.unwrap();
+        if c.pending == 0 {
+            return c;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still pending: {c:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
