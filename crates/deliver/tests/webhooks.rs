@@ -8,8 +8,7 @@ mod common;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use bellwether_deliver::channels::webhook::WebhookConfig;
-use bellwether_deliver::{Alerts, DeliveryConfig};
-use bellwether_engine::{Clock, Engine};
+use bellwether_deliver::DeliveryConfig;
 use bellwether_store::{OutboxState, Store};
 use hmac::{Hmac, Mac};
 use std::collections::HashMap;
@@ -143,17 +142,7 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
             .starts_with("https://cs.example.com/v1/accounts/"));
     }
     // A second pass the same day decides nothing new.
-    let engine = Engine {
-        alerting: Some(Arc::new(Alerts::new(config.clone()))),
-        ..Engine::default()
-    };
-    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
-        .await
-        .unwrap()
-        .unwrap();
-    bellwether_engine::reassess(&*store, &engine, None, day)
-        .await
-        .unwrap();
+    common::pass(&*store, &config).await;
     assert_eq!(store.outbox(None, 1_000).await.unwrap().len(), 24);
 
     let c = common::deliver_all(&store, &config).await;

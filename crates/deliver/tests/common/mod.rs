@@ -61,18 +61,23 @@ pub async fn book_with_alerts<S: Store>(store: S, config: &DeliveryConfig) -> Ar
     bellwether_ingest::import_dir(&*store, &book, &Default::default())
         .await
         .unwrap();
+    pass(&*store, config).await;
+    store
+}
+
+/// A full pass over `store`'s book on the current day, with the alerts `config` decides.
+pub async fn pass<S: Store>(store: &S, config: &DeliveryConfig) {
     let engine = Engine {
         alerting: Some(Arc::new(Alerts::new(config.clone()))),
         ..Engine::default()
     };
-    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
+    let day = bellwether_engine::book_day(store, Clock::Live, None)
         .await
         .unwrap()
         .unwrap();
-    bellwether_engine::reassess(&*store, &engine, None, day)
+    bellwether_engine::reassess(store, &engine, None, day)
         .await
         .unwrap();
-    store
 }
 
 /// Runs a worker of `config`'s channels until nothing is pending (a minute at most); the counts then.
