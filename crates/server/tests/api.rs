@@ -593,11 +593,27 @@ async fn a_typeless_track_waits_for_its_users_group_and_is_then_counted() {
 
 #[tokio::test]
 async fn a_full_inbox_refuses_tracking_with_retry_after_and_stores_nothing() {
+    // The applier reads the backlog from the store when it takes its lease and when idle for a poll: with
+    // the lease taken and a poll of an hour, the backlog set below stays as set.
     let server = TestServer::start(ServerConfig {
         max_inbox_messages: 1_000,
+        applier_poll: std::time::Duration::from_secs(3_600),
         ..ServerConfig::default()
     })
     .await;
+    let started = std::time::Instant::now();
+    while !server
+        .state
+        .metrics
+        .applying
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the applier took no lease"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let key = server.ingest_key.clone();
     let batch = r#"{"batch":[{"type":"track","userId":"u","event":"x","context":{"groupId":"a1"},"messageId":"m1","timestamp":"2026-05-04T10:00:00Z"}]}"#;
     let depth = &server.state.metrics.inbox_depth;
