@@ -58,7 +58,6 @@ fn esc(s: &str) -> String {
 /// The subject, text and HTML of an alert (the outbox entry's payload, as [`crate::alerts`] writes it).
 pub fn render(alert: &Value) -> (String, String, String) {
     let s = &alert["signal"];
-    let a = &alert["account"];
     let t = |v: &Value| v.as_str().unwrap_or("").to_string();
     let kind = t(&s["kind"]).replace('_', " ");
     let account = t(&s["account_id"]);
@@ -68,24 +67,7 @@ pub fn render(alert: &Value) -> (String, String, String) {
     } else {
         format!("[{}] {kind} on {account}", t(&s["severity"]))
     };
-    let mut facts: Vec<(String, String)> = Vec::new();
-    if a.is_object() {
-        if let Some(h) = a["health"].as_f64() {
-            facts.push(("Health".into(), format!("{h:.0}")));
-        }
-        if let Some(p) = a["priority"].as_f64() {
-            facts.push(("Priority".into(), format!("{p:.1}")));
-        }
-        if let Some(p) = a["churn_probability"].as_f64() {
-            facts.push(("Churn probability".into(), format!("{:.0}%", p * 100.0)));
-        }
-        if let Some(m) = a["arr_minor"].as_i64() {
-            facts.push(("ARR".into(), format!("{:.0}", m as f64 / 100.0)));
-        }
-        if let Some(o) = a["owner"].as_str() {
-            facts.push(("Owner".into(), o.into()));
-        }
-    }
+    let facts = super::account_facts(alert);
     let play = t(&s["suggested_action"]);
     let link = alert["link"].as_str();
     let mut text = format!("{subject}\n\n{}\n", t(&s["explanation"]));

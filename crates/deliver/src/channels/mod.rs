@@ -122,6 +122,29 @@ pub fn destination_and_alert<'a, T>(
     Ok((d, alert))
 }
 
+/// The account's figures an alert shows, as `(label, value)`, in order: health, priority, churn probability,
+/// ARR and owner, each when the alert has it.
+pub fn account_facts(alert: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let a = &alert["account"];
+    let mut out = Vec::new();
+    if let Some(h) = a["health"].as_f64() {
+        out.push(("Health", format!("{h:.0}")));
+    }
+    if let Some(p) = a["priority"].as_f64() {
+        out.push(("Priority", format!("{p:.1}")));
+    }
+    if let Some(p) = a["churn_probability"].as_f64() {
+        out.push(("Churn probability", format!("{:.0}%", p * 100.0)));
+    }
+    if let Some(m) = a["arr_minor"].as_i64() {
+        out.push(("ARR", format!("{:.0}", m as f64 / 100.0)));
+    }
+    if let Some(o) = a["owner"].as_str().filter(|o| !o.is_empty()) {
+        out.push(("Owner", o.to_string()));
+    }
+    out
+}
+
 /// How long to wait before attempt `attempts + 1`: 5 s, doubling, at most an hour.
 pub fn backoff(attempts: i64) -> Duration {
     let n = attempts.clamp(1, 20) as u32 - 1;

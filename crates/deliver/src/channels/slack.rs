@@ -73,7 +73,6 @@ fn kind_words(kind: &str) -> String {
 /// The Block Kit message of an alert (the outbox entry's payload, as [`crate::alerts`] writes it).
 pub fn message(alert: &Value) -> Value {
     let s = &alert["signal"];
-    let a = &alert["account"];
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
     let account = text(&s["account_id"]);
     let kind = kind_words(&text(&s["kind"]));
@@ -88,44 +87,12 @@ pub fn message(alert: &Value) -> Value {
     if !closed && !play.is_empty() {
         body.push_str(&format!("\n*Play:* {play}"));
     }
-    let mut fields = Vec::new();
-    let mut field = |label: &str, value: String| {
-        if !value.is_empty() {
-            fields
-                .push(json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), 2000)}));
-        }
-    };
-    if a.is_object() {
-        field(
-            "Health",
-            a["health"]
-                .as_f64()
-                .map(|h| format!("{h:.0}"))
-                .unwrap_or_default(),
-        );
-        field(
-            "Priority",
-            a["priority"]
-                .as_f64()
-                .map(|p| format!("{p:.1}"))
-                .unwrap_or_default(),
-        );
-        field(
-            "Churn probability",
-            a["churn_probability"]
-                .as_f64()
-                .map(|p| format!("{:.0}%", p * 100.0))
-                .unwrap_or_default(),
-        );
-        field(
-            "ARR",
-            a["arr_minor"]
-                .as_i64()
-                .map(|m| format!("{:.0}", m as f64 / 100.0))
-                .unwrap_or_default(),
-        );
-        field("Owner", text(&a["owner"]));
-    }
+    let fields: Vec<Value> = super::account_facts(alert)
+        .into_iter()
+        .map(|(label, value)| {
+            json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), 2000)})
+        })
+        .collect();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut(&title, 150)}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&body, 3000)}}),
