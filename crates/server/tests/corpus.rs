@@ -1,6 +1,6 @@
 //! The hostile-input corpus (`tests/corpus/http/*.json`, one request each: truncated and wrongly typed JSON,
 //! deep nesting, oversize bodies and gzip bombs, bad UTF-8, NUL bytes, absurd times, wrong keys and methods,
-//! forged, stale and replayed Stripe signatures, good and bad records mixed) through the router: no answer is a
+//! forged, stale and replayed Stripe signatures, forged, stale and malformed Slack clicks, good and bad records mixed) through the router: no answer is a
 //! 5xx, every error has the documented shape and names the part at fault, every rejected message names its
 //! field, and every good message beside the bad ones is counted exactly once.
 
@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const SECRET: &str = "whsec_corpus";
+const SLACK_SECRET: &str = "slack-corpus-signing-secret";
 
 fn load() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/http");
@@ -68,6 +69,20 @@ fn request(server: &TestServer, case: &Value) -> Request<Body> {
         };
         r = r.header("stripe-signature", sig);
     }
+    if let Some(how) = case["slack"].as_str() {
+        let now = Timestamp::now().0 / 1000;
+        let (secret, at) = match how {
+            "forged" => ("someone-elses-secret", now),
+            "stale" => (SLACK_SECRET, now - 600),
+            _ => (SLACK_SECRET, now),
+        };
+        r = r
+            .header("x-slack-request-timestamp", at.to_string())
+            .header(
+                "x-slack-signature",
+                bellwether_server::routes::slack_signature(secret, at, &body),
+            );
+    }
     r.body(Body::from(body)).unwrap()
 }
 
@@ -98,6 +113,10 @@ async fn the_hostile_corpus_gets_no_5xx_shaped_errors_and_keeps_the_good_records
     assert!(cases.len() >= 60, "{} payloads", cases.len());
     let server = TestServer::start(ServerConfig {
         stripe_webhook_secret: Some(SECRET.into()),
+        slack: Some(bellwether_server::routes::SlackApp {
+            signing_secret: SLACK_SECRET.into(),
+            people: Vec::new(),
+        }),
         ..ServerConfig::default()
     })
     .await;
