@@ -127,6 +127,9 @@ impl Store for AnyStore {
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>> {
         each!(self, s => s.assessments(as_of).await)
     }
+    async fn owner_assessments(&self, owner: &str) -> Result<Vec<Assessment>> {
+        each!(self, s => s.owner_assessments(owner).await)
+    }
     async fn save_peer_stats(&self, as_of: Day, rows: &[(String, PeerStats)]) -> Result<()> {
         each!(self, s => s.save_peer_stats(as_of, rows).await)
     }

@@ -1,5 +1,5 @@
-//! The picture a team sees on its first day, through the binary: the worklist's "ARR × risk = at stake"
-//! arithmetic and order (before and after a model scores), one current day for the whole book with every
+//! The picture a team sees on its first day, through the binary: the worklist's priority arithmetic and
+//! order (before and after a model scores), one current day for the whole book with every
 //! active account in the current list, undated CRM values visible to the assessment made after they arrive,
 //! ended accounts leaving the list at once, and stored models scored with their own columns.
 
@@ -23,31 +23,52 @@ fn dollars(s: &str) -> f64 {
     num.parse::<f64>().unwrap() * mul
 }
 
-/// Checks every printed worklist line: ARR × risk equals the printed stake (to the printed precision), and
-/// the stakes never increase down the list. Returns the stakes.
+/// The figures of one printed priority, `$120k ARR × 25% churn … + $20k potential (…) × 50% … = $40k × 1.63
+/// (…) × 0.70 (…) = $45.5k`: what they multiply out to, and the printed result.
+fn multiply_out(arith: &str) -> (f64, f64) {
+    let pct = |s: &str| -> f64 {
+        s.trim()
+            .split('%')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap_or_else(|e| panic!("{e}: {s} in {arith}"))
+            / 100.0
+    };
+    let (arr_text, rest) = arith
+        .split_once(" ARR × ")
+        .unwrap_or_else(|| panic!("no ARR in {arith}"));
+    let arr = dollars(arr_text.split_whitespace().last().unwrap());
+    let mut stake = arr * pct(rest);
+    if let Some((_, growth)) = rest.split_once(" + ") {
+        let potential = dollars(growth.split_whitespace().next().unwrap());
+        let (_, p) = growth.split_once(") × ").unwrap();
+        stake += potential * pct(p);
+    }
+    // Every weight prints as " × 1.23 (" with its reasons.
+    for part in rest.split(" × ").skip(1) {
+        if let Some((f, _)) = part.split_once(" (") {
+            if let Ok(f) = f.parse::<f64>() {
+                stake *= f;
+            }
+        }
+    }
+    let (_, printed) = arith.rsplit_once(" = ").unwrap();
+    (stake, dollars(printed.split_whitespace().next().unwrap()))
+}
+
+/// Checks every printed worklist line: its arithmetic multiplies out to the printed priority (to the printed
+/// precision), and the priorities never increase down the list. Returns them.
 fn check_arithmetic(text: &str) -> Vec<f64> {
     let mut stakes = Vec::new();
-    for line in text.lines().filter(|l| l.contains(" at stake")) {
-        let (lhs, rest) = line.split_once(" = ").unwrap();
-        let stake = dollars(rest.split_whitespace().next().unwrap());
-        let arr = dollars(
-            lhs.split_whitespace()
-                .find(|w| w.starts_with(['$', '€']))
-                .unwrap_or_else(|| panic!("no ARR in {line}")),
-        );
-        // A model's probability prints as "P(churn …) 12.3%".
-        let risk = if let Some((_, r)) = lhs.rsplit_once(") ") {
-            r.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
-        } else {
-            let (_, r) = lhs.split_once("risk proxy ").unwrap();
-            r.parse::<f64>().unwrap()
-        };
-        // Each printed figure carries three significant digits (risk: 0.05 points), so the product of the
-        // printed figures agrees with the printed stake to within about 1.5%, plus rounding at small values.
-        let product = arr * risk;
+    for line in text.lines().filter(|l| l.contains(" ARR × ")) {
+        let (product, stake) = multiply_out(line);
+        // Each printed figure carries three significant digits (percentages: whole points, weights: two
+        // decimals), so the product of the printed figures agrees with the printed result to within a few
+        // percent, plus rounding at small values.
         assert!(
-            (product - stake).abs() <= 0.02 * stake.max(product) + arr * 0.0006 + 1.0,
-            "{arr} × {risk} = {product}, printed {stake}: {line}"
+            (product - stake).abs() <= 0.05 * stake.max(product) + 10.0,
+            "{product} against the printed {stake}: {line}"
         );
         stakes.push(stake);
     }
@@ -55,7 +76,7 @@ fn check_arithmetic(text: &str) -> Vec<f64> {
     for w in stakes.windows(2) {
         assert!(
             w[0] >= w[1] * 0.995,
-            "the order must follow the printed stakes: {stakes:?}"
+            "the order must follow the printed priorities: {stakes:?}"
         );
     }
     stakes
@@ -95,21 +116,26 @@ fn the_worklist_multiplies_out_and_follows_its_figures_before_and_after_train() 
     let after = ok(bw(&data, &["worklist", "--limit", "25"]));
     assert!(
         after.contains("ranked by: model version 1 ranks by churn before the next renewal")
-            && after.contains("× P(churn before the next renewal) "),
+            && after.contains("% churn before the next renewal"),
         "after training the model's risk ranks the list:\n{after}"
     );
     check_arithmetic(&after);
-    // The JSON carries the same numbers: priority = ARR × churn probability, in order.
+    // The JSON carries the same numbers: the priority is what its arithmetic gives, the churn part from the
+    // model's probability and the ARR in euro cents, in order.
     let json: serde_json::Value =
         serde_json::from_str(&ok(bw(&data, &["worklist", "--json", "--limit", "100"]))).unwrap();
     let items = json.as_array().unwrap();
     let mut last = f64::INFINITY;
     for it in items {
-        // Euro cents.
         let arr = it["arr_minor"].as_f64().unwrap_or(0.0) / 100.0;
         let p = it["churn_probability"].as_f64().expect("scored");
+        let impact = &it["impact"];
+        assert!((impact["arr"].as_f64().unwrap() - arr).abs() < 0.01, "{it}");
+        assert_eq!(impact["churn"].as_f64(), Some(p), "{it}");
         let priority = it["priority"].as_f64().unwrap();
-        assert!((arr * p - priority).abs() < 1e-6 * arr.max(1.0), "{it}");
+        let (product, printed) = multiply_out(it["arithmetic"].as_str().unwrap());
+        assert!((product - priority).abs() <= 0.05 * priority + 10.0, "{it}");
+        assert!((printed - priority).abs() <= 0.01 * priority + 10.0, "{it}");
         assert!(priority <= last);
         last = priority;
     }

@@ -120,7 +120,7 @@ async fn troubled_accounts_rank_well_above_the_base_rate() {
     }
     let mut top = Vec::new();
     for o in owners.keys() {
-        top.extend(worklist(&out.assessments, Some(o), 5));
+        top.extend(worklist(&out.assessments, Some(o), 5, &Default::default()));
     }
     let top_rate =
         top.iter().filter(|i| is_troubled(&i.account_id)).count() as f64 / top.len() as f64;
@@ -142,11 +142,15 @@ async fn troubled_accounts_rank_well_above_the_base_rate() {
         top_rate >= 1.4 * base,
         "worklist tops {top_rate:.3} vs base {base:.3}"
     );
-    // Every line carries a reason.
-    assert!(out
-        .assessments
-        .iter()
-        .all(|a| a.reason.starts_with("health ") || a.reason.starts_with("healthy")));
+    // Every line carries a reason: the money, then what is wrong (or that nothing is), and a play.
+    for a in &out.assessments {
+        assert!(
+            a.reason.contains(" ARR") && a.reason.ends_with('.'),
+            "{}",
+            a.reason
+        );
+        assert!(a.impact.as_ref().is_some_and(|i| !i.play.is_empty()));
+    }
 }
 
 #[test]
@@ -178,9 +182,14 @@ fn the_demo_prints_a_ranked_worklist_with_reasons() {
         );
     }
     assert_eq!(
-        stdout.matches("     why: health").count(),
+        stdout.matches("     why: ").count(),
         5,
         "one reason per account:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("     play: ").count(),
+        5,
+        "one play per account:\n{stdout}"
     );
     assert!(
         stdout.contains("Portfolio: ") && stdout.contains("not a probability"),

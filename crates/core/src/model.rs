@@ -563,6 +563,44 @@ pub struct Assessment {
     pub owner: Option<String>,
     /// ARR in minor units of the book's reporting currency (`[money]`), as ranked.
     pub arr_minor: Option<i64>,
+    /// What the priority is computed from, with why this account and why now and the play to run; `None` on
+    /// assessments stored before it was kept.
+    #[serde(default)]
+    pub impact: Option<Impact>,
+}
+
+/// What an account's priority is computed from (see `bellwether_engine::worklist::priority`): the money at
+/// stake and the urgency the pass saw. Kept with its assessment, so a worklist read recomputes the priority
+/// with the signals' statuses of that moment (acknowledged, snoozed) instead of the pass's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Impact {
+    /// The reporting currency the amounts are in (ISO 4217 code; empty means USD).
+    pub currency: String,
+    /// ARR in the reporting currency, major units (0 when unknown).
+    pub arr: f64,
+    /// The churn risk ranked by: the default target's calibrated probability, or the rules score's risk proxy.
+    pub churn: f64,
+    /// The churn target in words (`churn before the next renewal`); `None` when `churn` is the risk proxy.
+    pub churn_target: Option<String>,
+    /// The expansion target's probability, when a model scored it.
+    pub expansion: Option<f64>,
+    /// The expansion target in words (`an expansion within 180 days`).
+    pub expansion_target: Option<String>,
+    /// What an expansion would add to ARR, major units of the reporting currency.
+    pub potential: f64,
+    /// Where `potential` comes from, in words (`6 seats of headroom at $1.2k a seat`).
+    pub potential_basis: String,
+    /// Days to the next renewal, when known.
+    pub days_to_renewal: Option<i64>,
+    /// Days since the freshest active signal was first detected.
+    pub signal_age_days: Option<i64>,
+    /// Days since the last meeting with the account.
+    pub days_since_contact: Option<i64>,
+    /// One sentence: why this account, and why now.
+    pub why: String,
+    /// The recommended play.
+    pub play: String,
 }
 
 /// A play run on an account, from a playbook.

@@ -6,9 +6,9 @@
 
 use crate::day::BookDay;
 use crate::health::{self, HealthConfig};
-use crate::models::{rank_by_model, ModelNote, Models, ScoreRow, Scorer, TrainInput};
-use crate::short_money;
+use crate::models::{ModelNote, Models, ScoreRow, Scorer, TrainInput};
 use crate::signals::{reconcile, LifecycleConfig};
+use crate::worklist::{impact_of, rank, Attention, Predicted};
 use bellwether_core::model::{Assessment, Prediction, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
@@ -144,69 +144,40 @@ pub fn risk_proxy(health: f64) -> f64 {
     1.0 / (1.0 + ((health - 55.0) / 6.0).exp())
 }
 
-/// Assesses one account from its features.
+/// Assesses one account from its features: health, risk proxy and the priority they give before models and
+/// signals are weighed in (see [`crate::worklist::rank`], which the pass applies next).
 pub fn assess_one(f: &AccountFeatures, cfg: &HealthConfig) -> Assessment {
     let h = health::score(f, cfg);
     let risk = risk_proxy(h.score);
-    let mut weak: Vec<_> = h.components.iter().filter(|c| c.score < 70.0).collect();
-    // Weakest first, by the points each component costs the score.
-    weak.sort_by(|a, b| ((100.0 - b.score) * b.weight).total_cmp(&((100.0 - a.score) * a.weight)));
-    let mut reason = if weak.is_empty() {
-        format!("healthy ({:.0}): no component below 70", h.score)
-    } else {
-        format!(
-            "health {:.0}: {}",
-            h.score,
-            weak.iter()
-                .take(2)
-                .map(|c| c.reason.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    };
-    match f.arr {
-        Some(a) => reason.push_str(&format!(" · {} ARR", short_money(a))),
-        None => reason.push_str(" · ARR unknown"),
-    }
-    if let Some(d) = f.days_to_renewal.filter(|d| *d <= 120) {
-        reason.push_str(&format!(", renews in {d} days"));
-    }
-    Assessment {
+    let mut a = Assessment {
         account_id: f.account_id.clone(),
         as_of: f.as_of,
         health: h.score,
         components: h.components,
         risk_proxy: risk,
         churn_probability: None,
-        priority: crate::worklist::priority(
-            f.arr_reporting,
-            crate::worklist::ranking_risk(risk, None),
-        ),
-        reason,
+        priority: 0.0,
+        reason: String::new(),
         owner: f.owner.clone(),
         arr_minor: f.arr_reporting.map(|m| m.minor),
-    }
+        impact: None,
+    };
+    let currency = f
+        .arr_reporting
+        .map_or(bellwether_core::Currency::USD, |m| m.currency);
+    let impact = crate::worklist::impact_of(f, &a, None, None, &[], currency);
+    crate::worklist::rank(&mut a, impact, &Attention::default());
+    a
 }
 
-/// The open signals of an account, most severe first, as a note for its worklist line: `" · signals: usage
-/// drop (high), champion left (critical)"`; empty when none is open.
-fn signal_note(changes: &[Signal]) -> String {
-    let mut open: Vec<&Signal> = changes.iter().filter(|s| s.is_active()).collect();
-    if open.is_empty() {
-        return String::new();
-    }
-    open.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
-    let list: Vec<String> = open
+/// An account's signals after the day's changes: each changed signal replaces its stored one.
+fn after_changes<'a>(stored: &'a [Signal], changes: &'a [Signal]) -> Vec<&'a Signal> {
+    let changed: std::collections::HashSet<&str> = changes.iter().map(|s| s.id.as_str()).collect();
+    stored
         .iter()
-        .take(3)
-        .map(|s| format!("{} ({})", s.kind.replace('_', " "), s.severity))
-        .collect();
-    let more = if open.len() > 3 {
-        format!(" and {} more", open.len() - 3)
-    } else {
-        String::new()
-    };
-    format!(" · signals: {}{more}", list.join(", "))
+        .filter(|s| !changed.contains(s.id.as_str()))
+        .chain(changes)
+        .collect()
 }
 
 /// The result of assessing loaded data.
@@ -452,15 +423,24 @@ pub fn assess_loaded(
             Err(e) => problem = Some(e),
         }
     }
-    let ranking: HashMap<&AccountId, f64> = match scorer.and_then(|s| s.ranking_target()) {
-        Some(target) => scored
-            .predictions
-            .iter()
-            .filter(|p| p.target == target)
-            .map(|p| (&p.account_id, p.probability))
-            .collect(),
-        None => HashMap::new(),
+    // The default churn target's predictions rank; the expansion target's add the growth at stake.
+    let of_target = |target: Option<&str>| -> (HashMap<&AccountId, &Prediction>, String) {
+        match (scorer, target) {
+            (Some(s), Some(t)) => (
+                scored
+                    .predictions
+                    .iter()
+                    .filter(|p| p.target == t)
+                    .map(|p| (&p.account_id, p))
+                    .collect(),
+                s.describe(t),
+            ),
+            _ => (HashMap::new(), String::new()),
+        }
     };
+    let (ranking, ranking_words) = of_target(scorer.and_then(|s| s.ranking_target()));
+    let (growth, growth_words) = of_target(scorer.and_then(|s| s.expansion_target()));
+    let currency = ctx.rates.reporting();
     tracing::debug!(rss_mib = rss_mib(), "scored");
     // Phase 2: health, detections and the signal lifecycle.
     let no_signals: Vec<Signal> = Vec::new();
@@ -493,10 +473,17 @@ pub fn assess_loaded(
         );
         let assessment = (!f.churned).then(|| {
             let mut a = assess_one(f, &engine.health);
-            if let Some(p) = ranking.get(id) {
-                rank_by_model(&mut a, f.arr_reporting, *p);
-            }
-            a.reason.push_str(&signal_note(&changes));
+            let now = after_changes(mine, &changes);
+            let churn = ranking.get(id).map(|p| Predicted {
+                prediction: p,
+                target: ranking_words.clone(),
+            });
+            let expansion = growth.get(id).map(|p| Predicted {
+                prediction: p,
+                target: growth_words.clone(),
+            });
+            let impact = impact_of(f, &a, churn, expansion, &now, currency);
+            rank(&mut a, impact, &Attention::of(now.iter().copied(), as_of));
             a
         });
         (*id, assessment, changes)

@@ -7,7 +7,7 @@
 //! server's live re-assessments, `assess`, the scheduled pass) scores the same way, without a second load.
 
 use crate::health::HealthConfig;
-use bellwether_core::model::{Assessment, Prediction};
+use bellwether_core::model::Prediction;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Rates};
 use bellwether_features::AccountFeatures;
@@ -41,6 +41,15 @@ pub trait Scorer: Send + Sync {
     fn version(&self) -> i64;
     /// The name of the target whose probability ranks the worklist (the bundle's default churn target).
     fn ranking_target(&self) -> Option<&str>;
+    /// The name of the expansion target whose probability adds the growth at stake to the priority, when
+    /// the version has one.
+    fn expansion_target(&self) -> Option<&str> {
+        None
+    }
+    /// A target's prediction in words (`churn before the next renewal`), for the printed arithmetic.
+    fn describe(&self, target: &str) -> String {
+        target.to_string()
+    }
     /// Every target's calibrated probability for each row; the ranking target and expansion with drivers.
     fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String>;
     /// Every target's prediction for each row, each with its drivers (what an account's page shows).
@@ -303,20 +312,4 @@ pub async fn with_drivers<S: Store + ?Sized>(
             }
         })
         .collect())
-}
-
-/// Puts a model's churn probability on an assessment: it then ranks by that probability (the one priority
-/// function, [`crate::priority`], over the same ARR).
-pub fn rank_by_model(a: &mut Assessment, arr_reporting: Option<bellwether_core::Money>, p: f64) {
-    a.churn_probability = Some(p);
-    a.priority = model_priority(arr_reporting, p);
-}
-
-/// The priority of an account a model scored with churn probability `p`: the one priority function,
-/// [`crate::priority`], over the risk a scored account ranks by ([`crate::worklist::ranking_risk`]).
-pub fn model_priority(arr_reporting: Option<bellwether_core::Money>, p: f64) -> f64 {
-    crate::worklist::priority(
-        arr_reporting,
-        crate::worklist::ranking_risk(f64::NAN, Some(p)),
-    )
 }

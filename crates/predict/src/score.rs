@@ -7,7 +7,7 @@ use crate::bundle::{Bundle, TargetModel};
 use crate::explain::explain;
 use crate::vector::Column;
 use crate::{PredictError, Result, Target};
-use bellwether_core::model::Prediction;
+use bellwether_core::model::{Prediction, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_engine::assess::par_map;
@@ -208,6 +208,16 @@ impl Scorer for Opened {
 
     fn ranking_target(&self) -> Option<&str> {
         self.bundle.default_target.map(Target::as_str)
+    }
+
+    fn expansion_target(&self) -> Option<&str> {
+        self.bundle
+            .target(Target::Expansion180)
+            .map(|_| Target::Expansion180.as_str())
+    }
+
+    fn describe(&self, target: &str) -> String {
+        Target::parse(target).map_or_else(|| target.to_string(), Target::describe)
     }
 
     fn score(&self, rows: &[ScoreRow<'_>], as_of: Day) -> std::result::Result<Scored, String> {
@@ -469,33 +479,69 @@ pub async fn load_bundle<S: Store + ?Sized>(
     Ok((rec.version, Bundle::from_bytes(&rec.bundle)?))
 }
 
-/// The worklist figures the predictions of `default` (the bundle's default churn target) give: each scored
-/// account's churn probability and the priority computed from it and the ARR its assessment is printed with
-/// (the same features). Nothing when the bundle has no churn target.
+/// The worklist figures the predictions of the bundle's default churn target give, with its expansion
+/// target's: each scored account's churn probability and the impact and priority computed from them, the
+/// features its assessment is printed with and its active `signals`, as the pass computes them (see
+/// [`bellwether_engine::worklist::impact_of`]). Nothing when the bundle has no churn target.
 pub fn rankings(
     feats: &[AccountFeatures],
     predictions: &[Prediction],
-    default: Option<Target>,
+    bundle: &Bundle,
+    signals: &[Signal],
+    engine: &bellwether_engine::Engine,
+    currency: bellwether_core::Currency,
 ) -> Vec<Ranking> {
-    let Some(default) = default else {
+    use bellwether_engine::worklist::{impact_of, priority, Attention, Predicted};
+    let Some(default) = bundle.default_target else {
         return Vec::new();
     };
-    let arr: HashMap<&AccountId, Option<bellwether_core::Money>> = feats
+    let growth = bundle
+        .target(Target::Expansion180)
+        .map(|_| Target::Expansion180);
+    let of = |t: Target| -> HashMap<&AccountId, &Prediction> {
+        predictions
+            .iter()
+            .filter(|p| p.target == t.as_str())
+            .map(|p| (&p.account_id, p))
+            .collect()
+    };
+    let churn = of(default);
+    let expansion = growth.map(of).unwrap_or_default();
+    let mut by: HashMap<&AccountId, Vec<&Signal>> = HashMap::new();
+    for s in signals {
+        by.entry(&s.account_id).or_default().push(s);
+    }
+    feats
         .iter()
-        .map(|f| (&f.account_id, f.arr_reporting))
-        .collect();
-    predictions
-        .iter()
-        .filter(|p| p.target == default.as_str())
-        .map(|p| Ranking {
-            account_id: p.account_id.clone(),
-            as_of: p.as_of,
-            churn_probability: p.probability,
-            // A scored account ranks by its churn probability (see `ranking_risk`).
-            priority: bellwether_engine::models::model_priority(
-                arr.get(&p.account_id).copied().flatten(),
-                p.probability,
-            ),
+        .filter_map(|f| {
+            let p = churn.get(&f.account_id)?;
+            let a = bellwether_engine::assess::assess_one(f, &engine.health);
+            let mine = by.get(&f.account_id).cloned().unwrap_or_default();
+            let impact = impact_of(
+                f,
+                &a,
+                Some(Predicted {
+                    prediction: p,
+                    target: default.describe(),
+                }),
+                growth.and_then(|g| {
+                    expansion.get(&f.account_id).map(|e| Predicted {
+                        prediction: e,
+                        target: g.describe(),
+                    })
+                }),
+                &mine,
+                currency,
+            );
+            let attention = Attention::of(mine.iter().copied(), p.as_of);
+            Some(Ranking {
+                account_id: p.account_id.clone(),
+                as_of: p.as_of,
+                churn_probability: p.probability,
+                priority: priority(&impact, &attention),
+                reason: impact.why.clone(),
+                impact,
+            })
         })
         .collect()
 }
@@ -539,10 +585,28 @@ pub async fn score<S: Store + ?Sized>(
     let t2 = Instant::now();
     let predictions = score_features(&bundle, version, &feats, &series, as_of)?;
     let explain_seconds = t2.elapsed().as_secs_f64();
+    let signals = store
+        .signals(bellwether_store::SignalFilter {
+            accounts: accounts.map(<[AccountId]>::to_vec),
+            statuses: vec![
+                bellwether_core::model::SignalStatus::Open,
+                bellwether_core::model::SignalStatus::Acknowledged,
+                bellwether_core::model::SignalStatus::Snoozed,
+            ],
+            ..Default::default()
+        })
+        .await?;
     store
         .save_predictions(
             &predictions,
-            &rankings(&feats, &predictions, bundle.default_target),
+            &rankings(
+                &feats,
+                &predictions,
+                &bundle,
+                &signals,
+                engine,
+                rates.reporting(),
+            ),
         )
         .await?;
     Ok(ScoreOutcome {

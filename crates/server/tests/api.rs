@@ -184,6 +184,8 @@ async fn keys_scopes_and_whole_request_errors() {
                 as_of: day,
                 churn_probability: 0.31,
                 priority: 0.31,
+                impact: Default::default(),
+                reason: "product usage fell 40%".into(),
             }],
         )
         .await
@@ -709,4 +711,106 @@ async fn a_batch_sent_at_corrects_the_clock_of_its_device() {
         0.0
     );
     server.stop().await;
+}
+
+fn ranked(account: &str, owner: &str, arr: f64, churn: f64) -> bellwether_core::model::Assessment {
+    bellwether_core::model::Assessment {
+        account_id: account.into(),
+        as_of: bellwether_core::Day::ymd(2026, 11, 2),
+        health: 40.0,
+        components: Vec::new(),
+        risk_proxy: churn,
+        churn_probability: Some(churn),
+        priority: arr * churn,
+        reason: format!("{account} at risk."),
+        owner: Some(owner.into()),
+        arr_minor: Some((arr * 100.0) as i64),
+        impact: Some(bellwether_core::model::Impact {
+            currency: "USD".into(),
+            arr,
+            churn,
+            churn_target: Some("churn within 90 days".into()),
+            why: format!("{account} at risk."),
+            play: "Call the champion.".into(),
+            ..Default::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn one_csms_worklist_is_ranked_by_impact_under_the_signals_statuses_of_the_moment() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let read = server.read_key.clone();
+    let day = bellwether_core::Day::ymd(2026, 11, 2);
+    let rows = [
+        ranked("big", "ann@example.com", 100_000.0, 0.5),
+        ranked("small", "ann@example.com", 80_000.0, 0.5),
+        ranked("other", "bob@example.com", 900_000.0, 0.9),
+    ];
+    server
+        .store
+        .save_assessments(day, true, &rows, &[])
+        .await
+        .unwrap();
+    let (s, body) = call(&server, get("/v1/worklists/ann@example.com", Some(&read))).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let ids = |b: &serde_json::Value| {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["account_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&body), ["big", "small"], "only ann's accounts: {body}");
+    assert_eq!(body["items"][0]["priority"], 50_000.0);
+    assert_eq!(
+        body["items"][0]["arithmetic"],
+        "$100k ARR × 50.0% churn within 90 days = $50.0k"
+    );
+    assert_eq!(body["items"][0]["play"], "Call the champion.");
+    // Someone acknowledges big's signal: it drops below small at once, and says why.
+    let mut sig = bellwether_store_conformance::signal(
+        "big",
+        "usage_drop",
+        bellwether_core::model::SignalStatus::Acknowledged,
+    );
+    sig.detected_at = day;
+    server.store.save_signals(&[sig], &[]).await.unwrap();
+    let (_, body) = call(&server, get("/v1/worklists/ann@example.com", Some(&read))).await;
+    assert_eq!(ids(&body), ["small", "big"], "{body}");
+    assert_eq!(body["items"][1]["acknowledged"], true);
+    assert_eq!(body["items"][1]["priority"], 35_000.0);
+    assert!(
+        body["items"][1]["arithmetic"]
+            .as_str()
+            .unwrap()
+            .contains("× 0.70 (acknowledged)"),
+        "{body}"
+    );
+    // A limit, an unknown owner and a bad limit.
+    let (_, body) = call(
+        &server,
+        get("/v1/worklists/ann@example.com?limit=1", Some(&read)),
+    )
+    .await;
+    assert_eq!(ids(&body), ["small"]);
+    let (s, body) = call(&server, get("/v1/worklists/nobody", Some(&read))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("account_not_found")),
+        "{body}"
+    );
+    let (s, body) = call(
+        &server,
+        get("/v1/worklists/ann@example.com?limit=0", Some(&read)),
+    )
+    .await;
+    assert_eq!(
+        (s, body["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("query.limit")),
+        "{body}"
+    );
+    let (s, _) = call(&server, get("/v1/worklists/ann@example.com", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -15,8 +15,8 @@
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
     Assessment, BillingEvent, BillingKind, CommonFeatures, CommonScope, Contact, Driver,
-    HealthComponent, Interaction, InteractionKind, Outcome, OutcomeKind, PeerStats, Prediction,
-    Priority, Response, Severity, Signal, SignalStatus, Subscription, Ticket,
+    HealthComponent, Impact, Interaction, InteractionKind, Outcome, OutcomeKind, PeerStats,
+    Prediction, Priority, Response, Severity, Signal, SignalStatus, Subscription, Ticket,
 };
 use bellwether_core::series::UsageSource;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
@@ -384,6 +384,14 @@ fn assessment(account: &str, day: i32, health: f64) -> Assessment {
         reason: format!("health {health:.0}"),
         owner: Some("ann@example.com".into()),
         arr_minor: Some(1_000_000),
+        impact: Some(Impact {
+            arr: 10_000.0,
+            churn: 1.0 - health / 100.0,
+            days_to_renewal: Some(45),
+            why: format!("$10k ARR at risk (health {health:.0}): usage down 30%."),
+            play: "Call the champion.".into(),
+            ..Default::default()
+        }),
     }
 }
 
@@ -418,6 +426,46 @@ pub async fn assessments_keep_the_current_day_and_history<S: Store>(s: &S) {
         "read back whole, long text included"
     );
     assert_eq!(s.latest_assessment_day().await.unwrap(), Some(Day(100)));
+    // One owner's list: the current assessments of the accounts their current assessment gives them.
+    let mut bob = assessment("a3", 100, 40.0);
+    bob.owner = Some("bob@example.com".into());
+    bob.impact = None;
+    s.save_assessments(Day(100), true, &[bob.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.owner_assessments("bob@example.com").await.unwrap(), [bob]);
+    assert_eq!(
+        s.owner_assessments("ann@example.com")
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a2", "a1"]
+    );
+    // The account changes hands: the new owner's list has it, the old one's no longer.
+    let mut moved = assessment("a3", 100, 40.0);
+    moved.owner = Some("ann@example.com".into());
+    s.save_assessments(Day(100), true, &[moved], &[])
+        .await
+        .unwrap();
+    assert!(s
+        .owner_assessments("bob@example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.owner_assessments("ann@example.com").await.unwrap().len(),
+        3
+    );
+    s.save_assessments(Day(100), true, &[], &[id("a3")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.owner_assessments("ann@example.com").await.unwrap().len(),
+        2,
+        "an ended account leaves its owner's list"
+    );
     let history = s.assessment_history(&id("a1")).await.unwrap();
     assert_eq!(
         history
@@ -426,10 +474,16 @@ pub async fn assessments_keep_the_current_day_and_history<S: Store>(s: &S) {
             .collect::<Vec<_>>(),
         [(Day(90), 70.0), (Day(100), 80.0)]
     );
-    // An earlier current day (older data arrived first): later days are dropped for those accounts; a2 ended.
-    s.save_assessments(Day(95), true, &[assessment("a1", 95, 75.0)], &[id("a2")])
-        .await
-        .unwrap();
+    // An earlier current day (older data arrived first): later days are dropped for those accounts; a2 and a3
+    // ended.
+    s.save_assessments(
+        Day(95),
+        true,
+        &[assessment("a1", 95, 75.0)],
+        &[id("a2"), id("a3")],
+    )
+    .await
+    .unwrap();
     let current = s.assessments(None).await.unwrap();
     assert_eq!(
         current
@@ -610,6 +664,14 @@ pub async fn predictions_read_by_account_and_day_and_rank_the_assessment<S: Stor
             as_of: Day(100),
             churn_probability: 0.3,
             priority: 3_000.0,
+            impact: Impact {
+                arr: 10_000.0,
+                churn: 0.3,
+                churn_target: Some("churn within 90 days".into()),
+                why: "$10k ARR at risk: usage fell.".into(),
+                ..Default::default()
+            },
+            reason: "$10k ARR at risk: usage fell.".into(),
         }],
     )
     .await
@@ -642,6 +704,14 @@ pub async fn predictions_read_by_account_and_day_and_rank_the_assessment<S: Stor
     let ranked = s.assessments(None).await.unwrap();
     assert_eq!(ranked[0].churn_probability, Some(0.3));
     assert_eq!(ranked[0].priority, 3_000.0);
+    assert_eq!(ranked[0].reason, "$10k ARR at risk: usage fell.");
+    assert_eq!(
+        ranked[0]
+            .impact
+            .as_ref()
+            .and_then(|i| i.churn_target.as_deref()),
+        Some("churn within 90 days")
+    );
     // A later save of an account's day replaces all its predictions of that day (another version may score
     // other targets); other accounts keep theirs.
     s.save_predictions(&[prediction("a1", 100, "churn_30d", 0.1, 0)], &[])

@@ -117,7 +117,7 @@ impl PgStore {
 }
 
 const ASSESSMENT_COLUMNS: &str =
-    "a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components";
+    "a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components, a.impact";
 
 fn assessment(r: &tokio_postgres::Row) -> Result<Assessment> {
     Ok(Assessment {
@@ -131,6 +131,12 @@ fn assessment(r: &tokio_postgres::Row) -> Result<Assessment> {
         arr_minor: r.get(7),
         reason: r.get(8),
         components: docs::from_bytes(r.get(9)).map_err(|m| corrupt("assessments", m))?,
+        impact: match r.get::<_, Option<&str>>(10) {
+            Some(t) => {
+                Some(serde_json::from_str(t).map_err(|m| corrupt("assessments", m.to_string()))?)
+            }
+            None => None,
+        },
     })
 }
 
@@ -309,6 +315,11 @@ impl bellwether_store::Store for PgStore {
         let owner: Vec<Option<&str>> = rows.iter().map(|a| a.owner.as_deref()).collect();
         let arr: Vec<Option<i64>> = rows.iter().map(|a| a.arr_minor).collect();
         let reason: Vec<&str> = rows.iter().map(|a| a.reason.as_str()).collect();
+        let impact: Vec<Option<String>> = rows
+            .iter()
+            .map(|a| a.impact.as_ref().map(serde_json::to_string).transpose())
+            .collect::<serde_json::Result<_>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ended: Vec<&str> = ended.iter().map(|a| a.as_str()).collect();
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(db_err)?;
@@ -322,47 +333,49 @@ impl bellwether_store::Store for PgStore {
             .await
             .map_err(db_err)?;
         }
-        let params: [&(dyn ToSql + Sync); 10] = [
-            &ids, &days, &health, &risk, &churn, &prio, &owner, &arr, &reason, &comps,
+        let params: [&(dyn ToSql + Sync); 11] = [
+            &ids, &days, &health, &risk, &churn, &prio, &owner, &arr, &reason, &comps, &impact,
         ];
         tx.execute(
-            "INSERT INTO assessments (account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components) \
-             SELECT * FROM unnest($1::text[], $2::int4[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[], $9::text[], $10::bytea[]) \
+            "INSERT INTO assessments (account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components, impact) \
+             SELECT * FROM unnest($1::text[], $2::int4[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[], $9::text[], $10::bytea[], $11::text[]) \
              ON CONFLICT (account_id, as_of) DO UPDATE SET health = excluded.health, risk_proxy = excluded.risk_proxy, \
              churn_probability = excluded.churn_probability, priority = excluded.priority, owner = excluded.owner, arr = excluded.arr, \
-             reason = excluded.reason, components = excluded.components",
+             reason = excluded.reason, components = excluded.components, impact = excluded.impact",
             &params,
         )
         .await
         .map_err(db_err)?;
         // The current pass replaces an account's current assessment; a past day's pass only fills a gap.
         let conflict = if current {
-            "ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended"
+            "ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended, owner = excluded.owner"
         } else {
             "ON CONFLICT (account_id) DO NOTHING"
         };
         // Each assessment points at its own day, each ended account at the pass's day. Where an account comes
         // twice, the current pass keeps the last word (its upserts replace) and a past day's the first (its
         // inserts skip what is there), as a run of single-row statements would.
-        let mut cur: Vec<(&str, i32, bool)> = ids
+        let mut cur: Vec<(&str, i32, bool, Option<&str>)> = ids
             .iter()
             .zip(&days)
-            .map(|(id, day)| (*id, *day, false))
-            .chain(ended.iter().map(|id| (*id, as_of.0, true)))
+            .zip(&owner)
+            .map(|((id, day), o)| (*id, *day, false, *o))
+            .chain(ended.iter().map(|id| (*id, as_of.0, true, None)))
             .collect();
         if current {
             cur.reverse();
         }
         let mut seen = FxHashSet::default();
-        cur.retain(|(id, _, _)| seen.insert(*id));
+        cur.retain(|(id, _, _, _)| seen.insert(*id));
         let cur_ids: Vec<&str> = cur.iter().map(|c| c.0).collect();
         let cur_days: Vec<i32> = cur.iter().map(|c| c.1).collect();
         let cur_ended: Vec<bool> = cur.iter().map(|c| c.2).collect();
+        let cur_owner: Vec<Option<&str>> = cur.iter().map(|c| c.3).collect();
         tx.execute(
             &format!(
-                "INSERT INTO current_assessments (account_id, as_of, ended) SELECT * FROM unnest($1::text[], $2::int4[], $3::bool[]) {conflict}"
+                "INSERT INTO current_assessments (account_id, as_of, ended, owner) SELECT * FROM unnest($1::text[], $2::int4[], $3::bool[], $4::text[]) {conflict}"
             ),
-            &[&cur_ids, &cur_days, &cur_ended],
+            &[&cur_ids, &cur_days, &cur_ended, &cur_owner],
         )
         .await
         .map_err(db_err)?;
@@ -390,6 +403,21 @@ impl bellwether_store::Store for PgStore {
                 .await,
         }
         .map_err(db_err)?;
+        rows.iter().map(assessment).collect()
+    }
+
+    async fn owner_assessments(&self, owner: &str) -> Result<Vec<Assessment>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {ASSESSMENT_COLUMNS} FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
+                     WHERE c.owner = $1 AND NOT c.ended ORDER BY a.priority DESC, a.account_id COLLATE \"C\""
+                ),
+                &[&owner],
+            )
+            .await
+            .map_err(db_err)?;
         rows.iter().map(assessment).collect()
     }
 
@@ -790,6 +818,12 @@ impl bellwether_store::Store for PgStore {
         let r_days: Vec<i32> = rankings.iter().map(|r| r.as_of.0).collect();
         let r_p: Vec<f64> = rankings.iter().map(|r| r.churn_probability).collect();
         let r_prio: Vec<f64> = rankings.iter().map(|r| r.priority).collect();
+        let r_impact: Vec<String> = rankings
+            .iter()
+            .map(|r| serde_json::to_string(&r.impact))
+            .collect::<serde_json::Result<_>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r_reason: Vec<&str> = rankings.iter().map(|r| r.reason.as_str()).collect();
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(db_err)?;
         tx.execute(
@@ -801,10 +835,10 @@ impl bellwether_store::Store for PgStore {
         .map_err(db_err)?;
         if !rankings.is_empty() {
             tx.execute(
-                "UPDATE assessments a SET churn_probability = n.p, priority = n.prio \
-                 FROM unnest($1::text[], $2::int4[], $3::float8[], $4::float8[]) AS n (account_id, as_of, p, prio) \
+                "UPDATE assessments a SET churn_probability = n.p, priority = n.prio, impact = n.impact, reason = n.reason \
+                 FROM unnest($1::text[], $2::int4[], $3::float8[], $4::float8[], $5::text[], $6::text[]) AS n (account_id, as_of, p, prio, impact, reason) \
                  WHERE a.account_id = n.account_id AND a.as_of = n.as_of",
-                &[&r_ids, &r_days, &r_p, &r_prio],
+                &[&r_ids, &r_days, &r_p, &r_prio, &r_impact, &r_reason],
             )
             .await
             .map_err(db_err)?;

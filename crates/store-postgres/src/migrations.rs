@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_reassess_due.sql"),
     ),
     (5, "outbox", include_str!("../migrations/0005_outbox.sql")),
+    (
+        6,
+        "assessment_impact",
+        include_str!("../migrations/0006_assessment_impact.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

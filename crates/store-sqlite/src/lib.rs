@@ -228,22 +228,27 @@ impl bellwether_store::Store for SqliteStore {
         // Encoded before the write, on all cores, outside the writer's lock.
         let comps = rows::par_pack(rows, |a| serde_json::to_string(&a.components))
             .map_err(StoreError::Corrupt)?;
+        let impacts: Vec<Option<String>> = rows
+            .iter()
+            .map(|a| a.impact.as_ref().map(serde_json::to_string).transpose())
+            .collect::<serde_json::Result<_>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rows = rows.to_vec();
         let ended = ended.to_vec();
         self.write_tx(move |tx| {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO assessments (account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT OR REPLACE INTO assessments (account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components, impact) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(db_err)?;
             // The current pass replaces an account's current assessment; a past day's pass only fills a gap.
             let mut set_current = tx
                 .prepare_cached(if current {
-                    "INSERT INTO current_assessments (account_id, as_of, ended) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended"
+                    "INSERT INTO current_assessments (account_id, as_of, ended, owner) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (account_id) DO UPDATE SET as_of = excluded.as_of, ended = excluded.ended, owner = excluded.owner"
                 } else {
-                    "INSERT INTO current_assessments (account_id, as_of, ended) VALUES (?1, ?2, ?3) \
+                    "INSERT INTO current_assessments (account_id, as_of, ended, owner) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (account_id) DO NOTHING"
                 })
                 .map_err(db_err)?;
@@ -261,13 +266,13 @@ impl bellwether_store::Store for SqliteStore {
                     later.execute(params![id.0, as_of.0]).map_err(db_err)?;
                 }
             }
-            for (a, comps) in rows.iter().zip(comps) {
-                st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps])
+            for ((a, comps), impact) in rows.iter().zip(comps).zip(&impacts) {
+                st.execute(params![a.account_id.0, a.as_of.0, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr_minor, a.reason, comps, impact])
                     .map_err(db_err)?;
-                set_current.execute(params![a.account_id.0, a.as_of.0, 0]).map_err(db_err)?;
+                set_current.execute(params![a.account_id.0, a.as_of.0, 0, a.owner]).map_err(db_err)?;
             }
             for id in &ended {
-                set_current.execute(params![id.0, as_of.0, 1]).map_err(db_err)?;
+                set_current.execute(params![id.0, as_of.0, 1, None::<String>]).map_err(db_err)?;
             }
             Ok(())
         })
@@ -286,6 +291,12 @@ impl bellwether_store::Store for SqliteStore {
             None => rows::assessments(c, rows::CURRENT_ASSESSMENTS, 0),
         })
         .await
+    }
+
+    async fn owner_assessments(&self, owner: &str) -> Result<Vec<Assessment>> {
+        let owner = owner.to_string();
+        self.read(move |c| rows::assessments(c, rows::OWNER_ASSESSMENTS, owner))
+            .await
     }
 
     async fn save_peer_stats(&self, as_of: Day, rows: &[(String, PeerStats)]) -> Result<()> {

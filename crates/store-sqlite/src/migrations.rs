@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0014_reassess_due.sql"),
     ),
     (15, "outbox", include_str!("../migrations/0015_outbox.sql")),
+    (
+        16,
+        "assessment_impact",
+        include_str!("../migrations/0016_assessment_impact.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -122,20 +122,25 @@ pub(crate) fn save_packed(
             "INSERT OR REPLACE INTO account_predictions (account_id, as_of, predictions) VALUES (?1, ?2, ?3)",
         )
         .map_err(db_err)?;
-    let mut upd = tx
-        .prepare_cached(
-            "UPDATE assessments SET churn_probability = ?3, priority = ?4 WHERE account_id = ?1 AND as_of = ?2",
-        )
-        .map_err(db_err)?;
     for (id, day, doc) in rows {
         ins.execute(params![id, day, doc]).map_err(db_err)?;
     }
+    if rankings.is_empty() {
+        return Ok(());
+    }
+    let mut upd = tx
+        .prepare_cached(
+            "UPDATE assessments SET churn_probability = ?3, priority = ?4, impact = ?5, reason = ?6 WHERE account_id = ?1 AND as_of = ?2",
+        )
+        .map_err(db_err)?;
     for r in rankings {
         upd.execute(params![
             r.account_id.as_str(),
             r.as_of.0,
             r.churn_probability,
-            r.priority
+            r.priority,
+            serde_json::to_string(&r.impact).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            r.reason
         ])
         .map_err(db_err)?;
     }

@@ -480,13 +480,19 @@ pub(crate) fn join_book(mut people: Partial, activity: Partial) -> Book {
 }
 
 pub(crate) const ASSESSMENT_SELECT: &str =
-    "SELECT account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components FROM assessments";
+    "SELECT account_id, as_of, health, risk_proxy, churn_probability, priority, owner, arr, reason, components, impact FROM assessments";
 
 /// The current list: every account's latest assessment unless it had ended by then (bind `0`).
 pub(crate) const CURRENT_ASSESSMENTS: &str =
-    "SELECT a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components \
+    "SELECT a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components, a.impact \
      FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
      WHERE c.ended = ?1 ORDER BY a.priority DESC, a.account_id";
+
+/// One owner's current list (bind the owner): [`CURRENT_ASSESSMENTS`] through the owner index.
+pub(crate) const OWNER_ASSESSMENTS: &str =
+    "SELECT a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components, a.impact \
+     FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
+     WHERE c.owner = ?1 AND c.ended = 0 ORDER BY a.priority DESC, a.account_id";
 
 /// Reads assessments with one bound parameter.
 pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Result<Vec<Assessment>> {
@@ -506,6 +512,12 @@ pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Resul
             arr_minor: r.get(7).map_err(e)?,
             reason: text(r, 8).map_err(e)?,
             components: unpack_json(r, 9).map_err(|m| corrupt("assessments", m))?,
+            impact: match opt_text(r, 10).map_err(e)? {
+                Some(t) => Some(
+                    serde_json::from_str(&t).map_err(|m| corrupt("assessments", m.to_string()))?,
+                ),
+                None => None,
+            },
         });
     }
     Ok(out)

@@ -222,6 +222,10 @@ pub struct Ranking {
     pub churn_probability: f64,
     /// The priority computed from it.
     pub priority: f64,
+    /// What the priority was computed from.
+    pub impact: bellwether_core::model::Impact,
+    /// Why it ranks there (the impact's `why`).
+    pub reason: String,
 }
 
 /// What can go wrong in a store.
@@ -295,6 +299,10 @@ pub trait Store: Send + Sync + 'static {
     /// The assessments of one day, or with `None` the current list: every account's latest assessment, for
     /// accounts that had not ended by then, highest priority first.
     async fn assessments(&self, as_of: Option<Day>) -> Result<Vec<Assessment>>;
+
+    /// The current assessments of the accounts `owner` owns (as their current assessment says), for accounts
+    /// that had not ended by then, highest priority first: one CSM's list without reading the book.
+    async fn owner_assessments(&self, owner: &str) -> Result<Vec<Assessment>>;
 
     /// Stores the segment medians of a full pass.
     async fn save_peer_stats(&self, as_of: Day, rows: &[(String, PeerStats)]) -> Result<()>;

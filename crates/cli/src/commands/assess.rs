@@ -4,8 +4,8 @@ use super::open_store;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::model::{Assessment, SignalStatus};
-use bellwether_core::{AccountId, Code, Currency, Day, Money, Rates};
-use bellwether_engine::{money3, reassess, worklist as make_worklist, BookDay, WorklistItem};
+use bellwether_core::{AccountId, Code, Day, Rates};
+use bellwether_engine::{reassess, BookDay, WorklistItem};
 use bellwether_store::Store;
 use clap::Args;
 use std::process::ExitCode;
@@ -60,39 +60,18 @@ pub async fn book_rates(store: &impl Store, settings: &Settings) -> Result<Rates
         .map_err(|why| CliError::new(Code::MixedCurrencies, why))
 }
 
-/// Prints a ranked worklist whose "ARR × risk = at stake" figures multiply out, in the `reporting` currency,
-/// for the book's current day `today` (lines from an older assessment say how old it is). `predicts` names
-/// what a scored churn probability is of (the active model's default target, "churn within 90 days").
-pub fn print_worklist(
-    items: &[WorklistItem],
-    today: Day,
-    reporting: Currency,
-    predicts: Option<&str>,
-) {
-    let money = |minor: i64| {
-        money3(Money {
-            minor,
-            currency: reporting,
-        })
-    };
+/// Prints a ranked worklist: each line's priority with its arithmetic (which multiplies out), why this
+/// account and why now, and the play to run, for the book's current day `today` (lines from an older
+/// assessment say how old they are).
+pub fn print_worklist(items: &[WorklistItem], today: Day) {
     for it in items {
-        let arr = it
-            .arr_minor
-            .map(|a| format!("{} ARR", money(a)))
-            .unwrap_or_else(|| "ARR unknown".into());
-        let risk = match it.churn_probability {
-            Some(p) => format!("P({}) {:.1}%", predicts.unwrap_or("churn"), p * 100.0),
-            None => format!("risk proxy {:.3}", it.risk_proxy),
-        };
         let age = today.0 - it.as_of.0;
         println!(
-            "{:>3}. {:<24} health {:>3.0}  {} × {} = {} at stake{}",
+            "{:>3}. {:<24} health {:>3.0}  {}{}",
             it.rank,
             it.account_id,
             it.health,
-            arr,
-            risk,
-            money((it.priority * reporting.scale() as f64).round() as i64),
+            it.arithmetic,
             match age {
                 a if a <= 0 => String::new(),
                 1 => format!(" (assessed {}, 1 day ago)", it.as_of),
@@ -100,6 +79,9 @@ pub fn print_worklist(
             }
         );
         println!("     why: {}", it.reason);
+        if let Some(play) = &it.play {
+            println!("     play: {play}");
+        }
     }
 }
 
@@ -197,9 +179,9 @@ async fn latest(store: &impl Store) -> Result<Vec<Assessment>, CliError> {
 /// Runs `worklist`.
 pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, CliError> {
     let store = open_store(settings).await?;
-    let rates = book_rates(&store, settings).await?;
-    let rows = latest(&store).await?;
-    let items = make_worklist(&rows, a.csm.as_deref(), a.limit);
+    // A book in several currencies without rates cannot be ranked in one; say so before reading.
+    book_rates(&store, settings).await?;
+    let items = bellwether_engine::worklist::read(&store, a.csm.as_deref(), a.limit).await?;
     if a.json {
         println!(
             "{}",
@@ -208,6 +190,7 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
         return Ok(ExitCode::SUCCESS);
     }
     if items.is_empty() {
+        let rows = latest(&store).await?;
         let owners: std::collections::BTreeSet<_> = rows
             .iter()
             .filter_map(|r| r.owner.as_deref())
@@ -232,7 +215,7 @@ pub async fn worklist(settings: &Settings, a: WorklistArgs) -> Result<ExitCode, 
     );
     let model = bellwether_predict::score::status(&store).await?;
     println!("  ranked by: {}", model.reason);
-    print_worklist(&items, today, rates.reporting(), model.predicts.as_deref());
+    print_worklist(&items, today);
     Ok(ExitCode::SUCCESS)
 }
 

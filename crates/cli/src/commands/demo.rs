@@ -9,10 +9,9 @@ use super::simulate::run_sim;
 use crate::config::Settings;
 use crate::error::CliError;
 use bellwether_core::Code;
-use bellwether_engine::{portfolio_summary, reassess, worklist, worklist::busiest_owner};
+use bellwether_engine::{portfolio_summary, reassess, worklist::busiest_owner};
 use bellwether_predict::{score, train, Target, TrainConfig};
 use bellwether_sim::SimConfig;
-use bellwether_store::Store;
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -157,8 +156,8 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
     };
     let t_backtest = t.elapsed().as_secs_f64();
 
-    let rows = store.assessments(None).await?;
-    let items = worklist(&rows, Some(&csm), a.limit);
+    let rates = super::assess::book_rates(&store, settings).await?;
+    let items = bellwether_engine::worklist::read(&store, Some(&csm), a.limit).await?;
     let model = score::status(&store).await?;
     println!();
     println!(
@@ -166,13 +165,7 @@ pub async fn run(settings: &Settings, a: DemoArgs) -> Result<ExitCode, CliError>
         out.as_of
     );
     println!("  ranked by: {}", model.reason);
-    let rates = super::assess::book_rates(&store, settings).await?;
-    print_worklist(
-        &items,
-        out.as_of,
-        rates.reporting(),
-        model.predicts.as_deref(),
-    );
+    print_worklist(&items, out.as_of);
     println!();
     println!(
         "Portfolio: {}",

@@ -2,7 +2,8 @@
 //! and how many days old it is against the book's current day (`/v1/accounts`), or one day's assessments
 //! (`?day=`), one account with
 //! attributes, health history and open signals (`/v1/accounts/{id}`), its daily series
-//! (`/v1/accounts/{id}/series`) and signals (`/v1/signals`). All need a `read` or `admin` key.
+//! (`/v1/accounts/{id}/series`), signals (`/v1/signals`) and one CSM's ranked worklist
+//! (`/v1/worklists/{owner}`). All need a `read` or `admin` key.
 
 use crate::auth::{self, Need};
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +24,7 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
         .route("/v1/accounts/{id}", get(account::<S>))
         .route("/v1/accounts/{id}/series", get(series::<S>))
         .route("/v1/signals", get(signals::<S>))
+        .route("/v1/worklists/{owner}", get(owner_worklist::<S>))
 }
 
 async fn reader<S: LiveStore>(st: &Shared<S>, headers: &HeaderMap) -> ApiResult<()> {
@@ -99,6 +101,50 @@ async fn accounts<S: LiveStore>(
     Ok(Json(
         json!({ "as_of": as_of.map(|d| d.to_string()), "accounts": accounts }),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorklistQuery {
+    limit: Option<usize>,
+}
+
+/// The most a worklist returns, and its default length.
+const WORKLIST_MAX: usize = 500;
+const WORKLIST_DEFAULT: usize = 20;
+
+/// One CSM's worklist: their accounts ranked by expected impact under the signals' statuses now, each with
+/// the arithmetic, why and the play (see `bellwether_engine::worklist`).
+async fn owner_worklist<S: LiveStore>(
+    State(st): State<Shared<S>>,
+    headers: HeaderMap,
+    Path(owner): Path<String>,
+    q: Result<Query<WorklistQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    reader(&st, &headers).await?;
+    let q = query(q, "limit")?;
+    let limit = q.limit.unwrap_or(WORKLIST_DEFAULT);
+    if limit == 0 || limit > WORKLIST_MAX {
+        return Err(ApiError::new(
+            Code::InvalidArgument,
+            format!("limit: {limit} is out of range; give 1 to {WORKLIST_MAX}"),
+        )
+        .at("query.limit"));
+    }
+    let items = bellwether_engine::worklist::read(&*st.store, Some(&owner), limit).await?;
+    if items.is_empty() {
+        return Err(ApiError::new(
+            Code::AccountNotFound,
+            format!("no current accounts are owned by '{owner}'; owners are the accounts' `owner` attribute, as `/v1/accounts` shows them"),
+        )
+        .at("owner"));
+    }
+    let as_of = items.iter().map(|i| i.as_of).max();
+    Ok(Json(json!({
+        "owner": owner,
+        "as_of": as_of.map(|d| d.to_string()),
+        "items": items,
+    })))
 }
 
 async fn account<S: LiveStore>(

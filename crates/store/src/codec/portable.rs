@@ -138,11 +138,12 @@ pub const TABLES: &[Table] = &[
             "arr",
             "reason",
             "components",
+            "impact",
         ],
     },
     Table {
         name: "current_assessments",
-        columns: &["account_id", "as_of", "ended"],
+        columns: &["account_id", "as_of", "ended", "owner"],
     },
     Table {
         name: "signals",

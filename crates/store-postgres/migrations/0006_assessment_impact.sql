@@ -1,0 +1,8 @@
+-- What each assessment's priority is computed from (JSON: ARR, churn and expansion figures, urgency, why and
+-- the play), and the owner of each account's current assessment, so one CSM's worklist is read without
+-- scanning the book.
+ALTER TABLE assessments ADD COLUMN impact text;
+ALTER TABLE current_assessments ADD COLUMN owner text;
+UPDATE current_assessments c SET owner = a.owner
+FROM assessments a WHERE a.account_id = c.account_id AND a.as_of = c.as_of;
+CREATE INDEX current_assessments_owner ON current_assessments (owner);
