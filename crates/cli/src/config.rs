@@ -180,6 +180,8 @@ pub struct Settings {
     pub delivery: bellwether_deliver::DeliveryConfig,
     /// The Slack app and the people directory, when a signing secret is set.
     pub slack: Option<bellwether_server::routes::SlackApp>,
+    /// The people alerts and digests go to (`[[people]]`).
+    pub people: bellwether_deliver::people::People,
 }
 
 impl Settings {
@@ -282,6 +284,10 @@ pub fn load(
     delivery
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
+    let people = bellwether_deliver::people::People(file.people.clone());
+    people
+        .check()
+        .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let slack = file
         .slack
         .and_then(|s| s.signing_secret)
@@ -292,6 +298,7 @@ pub fn load(
             people: file.people.clone(),
         });
     Ok(Settings {
+        people,
         slack,
         delivery,
         schedule,

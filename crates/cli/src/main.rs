@@ -84,6 +84,8 @@ enum Command {
     Jobs(commands::jobs::JobsArgs),
     /// The outbox of alerts and digests: what waits, what was delivered, what was parked and why.
     Outbox(commands::outbox::OutboxArgs),
+    /// One CSM's weekly digest (the Monday list): show it, or send it now with --send.
+    Digest(commands::digest::DigestArgs),
     /// Bring the store's schema up to date (every command also does when it opens the store).
     Migrate,
     /// Copy the embedded store into an empty PostgreSQL database, then check that every count matches.
@@ -145,6 +147,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Migrate => commands::copy::migrate(&settings).await,
         Command::Jobs(a) => commands::jobs::run(&settings, a).await,
         Command::Outbox(a) => commands::outbox::run(&settings, a).await,
+        Command::Digest(a) => commands::digest::run(&settings, a).await,
         Command::Copy(a) => commands::copy::copy(&settings, a).await,
     }
 }

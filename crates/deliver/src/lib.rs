@@ -8,6 +8,8 @@
 
 pub mod alerts;
 pub mod channels;
+pub mod digest;
+pub mod people;
 pub mod worker;
 
 pub use alerts::Alerts;
@@ -36,6 +38,8 @@ pub struct DeliveryConfig {
     pub smtp_url: Option<String>,
     /// Lists of email recipients (`[[delivery.email]]`).
     pub email: Vec<channels::email::EmailConfig>,
+    /// The weekly digest (`[delivery.digest]`).
+    pub digest: digest::DigestConfig,
 }
 
 impl DeliveryConfig {
@@ -90,6 +94,7 @@ impl DeliveryConfig {
         for e in &self.email {
             e.check()?;
         }
+        self.digest.check()?;
         let mut names: Vec<(&str, &str)> = self.destinations();
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

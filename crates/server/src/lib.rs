@@ -71,6 +71,11 @@ pub struct ServerConfig {
     pub applier_poll: Duration,
     /// The Slack app whose buttons act on signals (`[slack]` and `[[people]]`); none when `None`.
     pub slack: Option<routes::SlackApp>,
+    /// Where the scheduler's weekly digests go, and to whom (`[delivery]`, `[[people]]`); none when `None`.
+    pub digests: Option<(
+        bellwether_deliver::DeliveryConfig,
+        bellwether_deliver::people::People,
+    )>,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +96,7 @@ impl Default for ServerConfig {
             applier_lease: Duration::from_secs(15),
             applier_poll: Duration::from_millis(250),
             slack: None,
+            digests: None,
         }
     }
 }
@@ -191,8 +197,14 @@ pub async fn start<S: LiveStore>(
         segment::spawn(store.clone(), queue.clone(), metrics.clone(), lease).await?;
     let scheduler = match &config.schedule {
         Some(c) => {
-            let s = schedule::Scheduler::new(store.clone(), engine.clone(), c, holder)
+            let mut s = schedule::Scheduler::new(store.clone(), engine.clone(), c, holder)
                 .map_err(bellwether_store::StoreError::Unavailable)?;
+            // The digest job runs where digests have somewhere to go: a mail server or a Slack destination.
+            if let Some((d, p)) = &config.digests {
+                if d.smtp_url().is_some() || !d.slack.is_empty() {
+                    s = s.with_digests(d.clone(), p.clone());
+                }
+            }
             Some(schedule::spawn(
                 s,
                 Duration::from_secs(c.tick_seconds.max(1)),

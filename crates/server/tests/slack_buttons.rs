@@ -22,11 +22,13 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
                     email: "ann@example.com".into(),
                     slack_user_id: Some("U0ANN".into()),
                     leader: Some("lea@example.com".into()),
+                    ..Person::default()
                 },
                 Person {
                     email: "bob@example.com".into(),
                     slack_user_id: Some("U0BOB".into()),
                     leader: None,
+                    ..Person::default()
                 },
             ],
         }),

@@ -4,6 +4,7 @@ pub mod assess;
 pub mod copy;
 pub mod crm;
 pub mod demo;
+pub mod digest;
 pub mod evaluate;
 pub mod import;
 pub mod jobs;

@@ -68,6 +68,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         time_reading: settings.time_reading,
         schedule: Some(settings.schedule.clone()),
         slack: settings.slack.clone(),
+        digests: Some((settings.delivery.clone(), settings.people.clone())),
         applier_lease: settings
             .server
             .applier_lease_seconds

@@ -17,6 +17,13 @@ use std::collections::HashMap;
 /// The channel's name in outbox entries.
 pub const NAME: &str = "email";
 
+/// The prefix of a destination that is one person's address (`person:ana@example.com`) rather than a
+/// `[[delivery.email]]` list.
+pub const PERSON: &str = "person:";
+
+/// Who messages come from when nothing says.
+const DEFAULT_FROM: &str = "Bellwether <bellwether@localhost>";
+
 /// One list of recipients (`[[delivery.email]]`).
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,7 +158,7 @@ impl Email {
             let from = c
                 .from
                 .as_deref()
-                .unwrap_or("Bellwether <bellwether@localhost>")
+                .unwrap_or(DEFAULT_FROM)
                 .parse()
                 .expect("checked");
             lists.insert(c.name.clone(), (to, from));
@@ -167,12 +174,44 @@ impl Channel for Email {
     }
 
     async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
-        let ((to, from), alert) =
-            match super::destination_and_alert(&self.lists, entry, "[[delivery.email]]") {
-                Ok(d) => d,
+        let person;
+        let ((to, from), alert) = match entry.item.destination.strip_prefix(PERSON) {
+            Some(address) => {
+                let alert: Value = match serde_json::from_str(&entry.item.payload) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Delivery::Parked {
+                            error: format!("the message is not JSON: {e}"),
+                        }
+                    }
+                };
+                let to: Mailbox = match address.parse() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return Delivery::Parked {
+                            error: format!("\"{address}\" is not an email address ({e}); fix the owner or its [[people]] entry"),
+                        }
+                    }
+                };
+                let from: Mailbox = alert["from"]
+                    .as_str()
+                    .and_then(|f| f.parse().ok())
+                    .unwrap_or_else(|| DEFAULT_FROM.parse().expect("a mailbox"));
+                person = (vec![to], from);
+                ((&person.0, &person.1), alert)
+            }
+            None => match super::destination_and_alert(&self.lists, entry, "[[delivery.email]]") {
+                Ok(((to, from), alert)) => ((to, from), alert),
                 Err(park) => return park,
-            };
-        let (subject, text, html) = render(&alert);
+            },
+        };
+        // A digest comes rendered; an alert is rendered here.
+        let (subject, text, html) = if alert["type"] == "digest" {
+            let t = |k: &str| alert[k].as_str().unwrap_or("").to_string();
+            (t("subject"), t("text"), t("html"))
+        } else {
+            render(&alert)
+        };
         let mut b = Message::builder()
             .from(from.clone())
             .subject(subject)

@@ -36,7 +36,8 @@ impl Channels {
         if !config.slack.is_empty() {
             all.add(Arc::new(slack::Slack::new(&config.slack)?));
         }
-        if !config.email.is_empty() {
+        // A mail server alone is enough: digests go to each owner's address.
+        if !config.email.is_empty() || config.smtp_url().is_some() {
             let url = config.smtp_url().ok_or(
                 "[[delivery.email]] needs a mail server: set [delivery] smtp_url or BELLWETHER_SMTP_URL (smtp://host:port)",
             )?;

@@ -170,14 +170,13 @@ impl Channel for Slack {
                 Ok(d) => d,
                 Err(park) => return park,
             };
-        super::post_json(
-            &self.http,
-            url,
-            &[],
-            message(&alert).to_string(),
-            entry.attempts,
-        )
-        .await
+        // A digest comes with its blocks; an alert is rendered here.
+        let body = if alert["type"] == "digest" {
+            json!({"text": alert["subject"], "blocks": alert["blocks"]})
+        } else {
+            message(&alert)
+        };
+        super::post_json(&self.http, url, &[], body.to_string(), entry.attempts).await
     }
 }
 

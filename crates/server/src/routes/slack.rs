@@ -27,17 +27,7 @@ const MAX_AGE_SECONDS: i64 = 300;
 /// How long the snooze button hides a signal.
 const SNOOZE_DAYS: i32 = 7;
 
-/// A person alerts go to (`[[people]]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Person {
-    /// Their email: how the book names owners.
-    pub email: String,
-    /// Their Slack user id (`U…`), for the buttons they click.
-    pub slack_user_id: Option<String>,
-    /// Their leader's email, who may act on their accounts too.
-    pub leader: Option<String>,
-}
+pub use bellwether_deliver::people::Person;
 
 /// The Slack app's settings (`[slack]`) and the people it acts for.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -10,7 +10,9 @@
 //!
 //! Jobs: `daily_pass`, the full pass over every account (health, signals, every model, and retraining when
 //! `[models] retrain_days` says it is due, on the book the pass has loaded); `retrain`, the models retrained
-//! on the whole book on a schedule of their own (a new version, active where it beats the rules score).
+//! on the whole book on a schedule of their own (a new version, active where it beats the rules score);
+//! `digest`, which looks every hour for the CSMs whose week has started in their time zone and queues their
+//! weekly digest (once per owner and week: see `bellwether_deliver::digest`).
 
 pub mod cron;
 mod split;
@@ -34,6 +36,9 @@ pub struct ScheduleConfig {
     /// When the models are retrained on the whole book (cron; default empty: only when the daily pass finds
     /// `[models] retrain_days` due). Set it with `retrain_days = 0` to retrain on this schedule alone.
     pub retrain: String,
+    /// When the scheduler looks for weekly digests that are due (cron; default `0 * * * *`, every hour: each
+    /// person's arrives at `[delivery.digest]` weekday and hour in their own time zone); empty: never.
+    pub digest: String,
     /// Buckets the daily pass is split into, which every process on the store takes a share of (default 1:
     /// one process runs the whole pass). Every process should have the same number.
     pub pass_buckets: usize,
@@ -84,6 +89,13 @@ impl ScheduleConfig {
                 cron,
             });
         }
+        if !self.digest.trim().is_empty() {
+            let cron = Cron::parse(&self.digest).map_err(|e| format!("[schedule] digest: {e}"))?;
+            jobs.push(Job {
+                kind: JobKind::Digest,
+                cron,
+            });
+        }
         if !(1..=1024).contains(&self.pass_buckets) {
             return Err(format!(
                 "[schedule] pass_buckets = {} is not between 1 (one process runs the pass) and 1024",
@@ -106,6 +118,7 @@ impl Default for ScheduleConfig {
             time_zone: "UTC".into(),
             daily_pass: "0 6 * * *".into(),
             retrain: String::new(),
+            digest: "0 * * * *".into(),
             pass_buckets: 1,
             lease_seconds: 120,
             tick_seconds: 15,
@@ -120,6 +133,8 @@ pub enum JobKind {
     DailyPass,
     /// The models retrained on the whole book.
     Retrain,
+    /// The weekly digests that are due, queued.
+    Digest,
 }
 
 impl JobKind {
@@ -128,6 +143,7 @@ impl JobKind {
         match self {
             JobKind::DailyPass => "daily_pass",
             JobKind::Retrain => "retrain",
+            JobKind::Digest => "digest",
         }
     }
 }
@@ -153,6 +169,13 @@ pub struct Scheduler<S: LiveStore> {
     buckets: usize,
     /// Another process runs a split pass: the scheduler looks again soon, to take a share of its buckets.
     watching: bool,
+    /// Where digests go and to whom (`[delivery]`, `[[people]]`).
+    digests: Option<(
+        bellwether_deliver::DeliveryConfig,
+        bellwether_deliver::people::People,
+    )>,
+    /// The digest job, scheduled once digests have somewhere to go.
+    digest_job: Option<Job>,
     /// How far each job's schedule has been looked at: its latest slot that came (claimed by this process or
     /// by another), or the last look when none had.
     seen: Vec<Option<Timestamp>>,
@@ -170,9 +193,15 @@ impl<S: LiveStore> Scheduler<S> {
         config: &ScheduleConfig,
         holder: String,
     ) -> Result<Scheduler<S>, String> {
-        let (tz, jobs) = config.read()?;
+        let (tz, mut jobs) = config.read()?;
+        // The digest job joins when digests have somewhere to go ([`Scheduler::with_digests`]).
+        let digest = jobs
+            .iter()
+            .position(|j| j.kind == JobKind::Digest)
+            .map(|i| jobs.remove(i));
         Ok(Scheduler {
             seen: vec![None; jobs.len()],
+            digest_job: digest,
             store,
             engine,
             jobs,
@@ -181,7 +210,22 @@ impl<S: LiveStore> Scheduler<S> {
             lease: Duration::from_secs(config.lease_seconds),
             buckets: config.pass_buckets,
             watching: false,
+            digests: None,
         })
+    }
+
+    /// The delivery settings and people the digest job queues weekly digests for.
+    pub fn with_digests(
+        mut self,
+        delivery: bellwether_deliver::DeliveryConfig,
+        people: bellwether_deliver::people::People,
+    ) -> Self {
+        self.digests = Some((delivery, people));
+        if let Some(j) = self.digest_job.take() {
+            self.jobs.push(j);
+            self.seen.push(None);
+        }
+        self
     }
 
     /// The jobs and when each next runs after `now`.
@@ -291,6 +335,7 @@ impl<S: LiveStore> Scheduler<S> {
                 .await
             }
             JobKind::Retrain => self.leased(run, self.retrain()).await,
+            JobKind::Digest => self.leased(run, self.digest(slot)).await,
         }
     }
 
@@ -384,6 +429,54 @@ impl<S: LiveStore> Scheduler<S> {
 }
 
 impl<S: LiveStore> Scheduler<S> {
+    /// Queues the weekly digest of every owner whose week has started at `slot` in their time zone; a digest
+    /// already queued for its owner and week stays as it was.
+    async fn digest(&self, slot: Timestamp) -> Result<String, String> {
+        let Some((delivery, people)) = &self.digests else {
+            return Ok("no [delivery] configured: no digests to send".into());
+        };
+        let due = |owners: &[String]| {
+            bellwether_deliver::digest::due_owners(owners, delivery, people, &self.tz, slot)
+        };
+        // Nobody's week has started (neither in the schedule's time zone nor in a person's own): nothing to
+        // read.
+        let listed: Vec<String> = people.0.iter().map(|p| p.email.clone()).collect();
+        if due(&listed).is_empty() && due(&["".to_string()]).is_empty() {
+            return Ok("no digest due".into());
+        }
+        let rows = self
+            .store
+            .assessments(None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut owners: Vec<String> = rows.iter().filter_map(|a| a.owner.clone()).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let due = due(&owners);
+        if due.is_empty() {
+            return Ok("no digest due".into());
+        }
+        let week = jiff::Timestamp::from_millisecond(slot.0)
+            .map(|t| {
+                let w = t.to_zoned(self.tz.clone()).date().iso_week_date();
+                format!("{}-W{:02}", w.year(), w.week())
+            })
+            .map_err(|e| e.to_string())?;
+        let (digests, queued) = bellwether_deliver::digest::queue(
+            &*self.store,
+            Some(&due),
+            delivery,
+            people,
+            Some(&week),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} digests for {week} decided, {queued} outbox entries (one already queued this week is not sent again)",
+            digests.len()
+        ))
+    }
+
     async fn retrain(&self) -> Result<String, String> {
         let day = bellwether_engine::book_day(&*self.store, bellwether_engine::Clock::Live, None)
             .await

@@ -1,0 +1,531 @@
+//! The Monday list: a digest per CSM of the accounts to call first this week (ranked by expected impact, each
+//! with why and the play), what changed since last week (signals opened and cleared, health that moved), by
+//! email and Slack. `bellwether digest --owner X [--send]` shows or sends one now; the scheduler's `digest`
+//! job queues each person's when their week starts in their time zone (`[delivery.digest]`, default Monday
+//! 08:00), once: a digest's outbox id is its owner and week, so queuing it again changes nothing.
+
+use crate::people::People;
+use crate::DeliveryConfig;
+use bellwether_core::model::{Assessment, Signal, SignalStatus};
+use bellwether_core::{AccountId, Day, Timestamp};
+use bellwether_engine::worklist::{worklist, Attention, WorklistItem};
+use bellwether_store::{OutboxItem, SignalFilter, Store};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// `[delivery.digest]`: when the weekly digest goes out and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigestConfig {
+    /// The day it goes out, in each person's time zone (default `monday`).
+    pub weekday: String,
+    /// The hour it goes out (0–23, default 8).
+    pub hour: i8,
+    /// Accounts in its list (default 10).
+    pub top: usize,
+    /// Who it comes from by email (default `Bellwether <bellwether@localhost>`).
+    pub from: Option<String>,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            weekday: "monday".into(),
+            hour: 8,
+            top: 10,
+            from: None,
+        }
+    }
+}
+
+impl DigestConfig {
+    /// The weekday, read; the error names the setting.
+    pub fn weekday(&self) -> Result<jiff::civil::Weekday, String> {
+        use jiff::civil::Weekday::*;
+        Ok(match self.weekday.to_ascii_lowercase().as_str() {
+            "monday" | "mon" => Monday,
+            "tuesday" | "tue" => Tuesday,
+            "wednesday" | "wed" => Wednesday,
+            "thursday" | "thu" => Thursday,
+            "friday" | "fri" => Friday,
+            "saturday" | "sat" => Saturday,
+            "sunday" | "sun" => Sunday,
+            other => {
+                return Err(format!(
+                    "[delivery.digest] weekday = \"{other}\" is not a day of the week (monday … sunday)"
+                ))
+            }
+        })
+    }
+
+    /// Checks the settings; the error names the one at fault.
+    pub fn check(&self) -> Result<(), String> {
+        self.weekday()?;
+        if !(0..=23).contains(&self.hour) {
+            return Err(format!(
+                "[delivery.digest] hour = {} is not an hour of the day (0–23)",
+                self.hour
+            ));
+        }
+        if self.top == 0 || self.top > 100 {
+            return Err(format!(
+                "[delivery.digest] top = {} must be between 1 and 100",
+                self.top
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A signal that opened or cleared during the week.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    /// The account.
+    pub account_id: String,
+    /// The signal's kind.
+    pub kind: String,
+    /// Its severity.
+    pub severity: String,
+    /// Its cause in words.
+    pub explanation: String,
+    /// The day it opened, or cleared.
+    pub day: Day,
+}
+
+/// An account whose health moved by 10 points or more since a week before.
+#[derive(Clone, Debug, Serialize)]
+pub struct Move {
+    /// The account.
+    pub account_id: String,
+    /// Health a week before.
+    pub from: f64,
+    /// Health now.
+    pub to: f64,
+}
+
+/// One CSM's digest.
+#[derive(Clone, Debug, Serialize)]
+pub struct Digest {
+    /// The CSM (as the accounts' `owner`).
+    pub owner: String,
+    /// The day of the assessments it is made from.
+    pub as_of: Day,
+    /// The ISO week it is for (`2026-W49`): with the owner, its identity.
+    pub week: String,
+    /// Accounts owned.
+    pub accounts: usize,
+    /// The accounts to call first, ranked by expected impact.
+    pub items: Vec<WorklistItem>,
+    /// Signals opened in the last 7 days, most severe first.
+    pub opened: Vec<Change>,
+    /// Signals that cleared in the last 7 days.
+    pub cleared: Vec<Change>,
+    /// Health that moved by 10 points or more since a week before, largest drop first.
+    pub moved: Vec<Move>,
+}
+
+/// The ISO week of a day (`2026-W49`).
+pub fn iso_week(day: Day) -> String {
+    let d = jiff::civil::Date::new(1970, 1, 1)
+        .expect("a date")
+        .checked_add(jiff::Span::new().days(i64::from(day.0)))
+        .unwrap_or_default();
+    let w = d.iso_week_date();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+/// The digests of `owners` (every owner of a current account with `None`), from the current assessments,
+/// the assessments of a week before and the signals, each read once for all of them.
+pub async fn build<S: Store + ?Sized>(
+    store: &S,
+    owners: Option<&[String]>,
+    top: usize,
+) -> bellwether_store::Result<Vec<Digest>> {
+    let rows: Vec<Assessment> = match owners {
+        Some([one]) => store.owner_assessments(one).await?,
+        _ => store.assessments(None).await?,
+    };
+    let Some(as_of) = rows.iter().map(|a| a.as_of).max() else {
+        return Ok(Vec::new());
+    };
+    let week_ago: HashMap<AccountId, f64> = store
+        .assessments(Some(as_of.plus(-7)))
+        .await?
+        .into_iter()
+        .map(|a| (a.account_id, a.health))
+        .collect();
+    let signals = store
+        .signals(SignalFilter {
+            accounts: match owners {
+                Some([_]) => Some(rows.iter().map(|a| a.account_id.clone()).collect()),
+                _ => None,
+            },
+            ..Default::default()
+        })
+        .await?;
+    let owner_of: HashMap<&AccountId, &str> = rows
+        .iter()
+        .filter_map(|a| Some((&a.account_id, a.owner.as_deref()?)))
+        .collect();
+    let mut by_account: HashMap<&AccountId, Vec<&Signal>> = HashMap::new();
+    for s in &signals {
+        by_account.entry(&s.account_id).or_default().push(s);
+    }
+    let attention: HashMap<AccountId, Attention> = rows
+        .iter()
+        .filter_map(|a| {
+            let ss = by_account.get(&a.account_id)?;
+            Some((
+                a.account_id.clone(),
+                Attention::of(ss.iter().copied(), a.as_of),
+            ))
+        })
+        .collect();
+    let mut by_owner: HashMap<&str, Vec<&Assessment>> = HashMap::new();
+    for a in &rows {
+        if let Some(o) = a.owner.as_deref() {
+            if owners.is_none_or(|w| w.iter().any(|x| x == o)) {
+                by_owner.entry(o).or_default().push(a);
+            }
+        }
+    }
+    let week_start = as_of.plus(-7);
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = by_owner.keys().copied().collect();
+    names.sort_unstable();
+    for owner in names {
+        let mine: Vec<Assessment> = by_owner[owner].iter().map(|a| (*a).clone()).collect();
+        let items = worklist(&mine, Some(owner), top, &attention);
+        let change = |s: &Signal, day: Day| Change {
+            account_id: s.account_id.to_string(),
+            kind: s.kind.clone(),
+            severity: s.severity.as_str().to_string(),
+            explanation: s.explanation.clone(),
+            day,
+        };
+        let mut opened = Vec::new();
+        let mut cleared = Vec::new();
+        for a in &mine {
+            for s in by_account.get(&a.account_id).into_iter().flatten() {
+                if owner_of.get(&s.account_id) != Some(&owner) {
+                    continue;
+                }
+                if s.detected_at > week_start && s.detected_at <= as_of {
+                    opened.push((s.severity, change(s, s.detected_at)));
+                }
+                if let (SignalStatus::Resolved | SignalStatus::Expired, Some(r)) =
+                    (s.status, s.resolved_at)
+                {
+                    if r > week_start && r <= as_of {
+                        cleared.push(change(s, r));
+                    }
+                }
+            }
+        }
+        opened.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(b.1.day.cmp(&a.1.day))
+                .then(a.1.account_id.cmp(&b.1.account_id))
+        });
+        cleared.sort_by(|a, b| b.day.cmp(&a.day).then(a.account_id.cmp(&b.account_id)));
+        let mut moved: Vec<Move> = mine
+            .iter()
+            .filter_map(|a| {
+                let from = *week_ago.get(&a.account_id)?;
+                ((a.health - from).abs() >= 10.0).then(|| Move {
+                    account_id: a.account_id.to_string(),
+                    from,
+                    to: a.health,
+                })
+            })
+            .collect();
+        moved.sort_by(|a, b| {
+            (a.to - a.from)
+                .total_cmp(&(b.to - b.from))
+                .then(a.account_id.cmp(&b.account_id))
+        });
+        out.push(Digest {
+            owner: owner.to_string(),
+            as_of,
+            week: iso_week(as_of),
+            accounts: mine.len(),
+            items,
+            opened: opened.into_iter().map(|(_, c)| c).collect(),
+            cleared,
+            moved,
+        });
+    }
+    Ok(out)
+}
+
+/// How many of a list's lines a message shows before saying how many more there are.
+const SHOWN: usize = 8;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The digest's subject line.
+pub fn subject(d: &Digest) -> String {
+    format!(
+        "Your accounts for the week of {}: {} to call first",
+        d.as_of,
+        d.items.len()
+    )
+}
+
+fn change_lines(d: &Digest) -> Vec<String> {
+    let mut lines: Vec<String> = d
+        .opened
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            format!(
+                "opened {}: {} {} ({}): {}",
+                c.day,
+                c.account_id,
+                c.kind.replace('_', " "),
+                c.severity,
+                c.explanation
+            )
+        })
+        .collect();
+    if d.opened.len() > SHOWN {
+        lines.push(format!(
+            "and {} more signals opened",
+            d.opened.len() - SHOWN
+        ));
+    }
+    lines.extend(d.cleared.iter().take(SHOWN).map(|c| {
+        format!(
+            "cleared {}: {} {}",
+            c.day,
+            c.account_id,
+            c.kind.replace('_', " ")
+        )
+    }));
+    if d.cleared.len() > SHOWN {
+        lines.push(format!("and {} more cleared", d.cleared.len() - SHOWN));
+    }
+    lines.extend(
+        d.moved
+            .iter()
+            .take(SHOWN)
+            .map(|m| format!("health of {}: {:.0} → {:.0}", m.account_id, m.from, m.to)),
+    );
+    lines
+}
+
+/// The digest as plain text.
+pub fn text(d: &Digest, link: Option<&str>) -> String {
+    let mut out = format!(
+        "{}\n\nRanked by expected impact across your {} accounts (as of {}).\n",
+        subject(d),
+        d.accounts,
+        d.as_of
+    );
+    for it in &d.items {
+        out.push_str(&format!(
+            "\n{}. {}: {}\n   Why: {}\n",
+            it.rank, it.account_id, it.arithmetic, it.reason
+        ));
+        if let Some(p) = &it.play {
+            out.push_str(&format!("   Play: {p}\n"));
+        }
+    }
+    let changes = change_lines(d);
+    out.push_str("\nSince last week:\n");
+    if changes.is_empty() {
+        out.push_str("- nothing opened, cleared or moved by 10 points\n");
+    }
+    for c in changes {
+        out.push_str(&format!("- {c}\n"));
+    }
+    if let Some(l) = link {
+        out.push_str(&format!("\n{l}\n"));
+    }
+    out
+}
+
+/// The digest as HTML.
+pub fn html(d: &Digest, link: Option<&str>) -> String {
+    let items: String = d
+        .items
+        .iter()
+        .map(|it| {
+            format!(
+                "<li><b>{}</b>: {}<br>Why: {}{}</li>",
+                esc(&it.account_id),
+                esc(&it.arithmetic),
+                esc(&it.reason),
+                it.play
+                    .as_deref()
+                    .map(|p| format!("<br>Play: {}", esc(p)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let changes: String = change_lines(d)
+        .iter()
+        .map(|c| format!("<li>{}</li>", esc(c)))
+        .collect();
+    format!(
+        "<!doctype html><html><body><h2>{}</h2><p>Ranked by expected impact across your {} accounts (as of {}).</p><ol>{items}</ol><h3>Since last week</h3><ul>{}</ul>{}</body></html>",
+        esc(&subject(d)),
+        d.accounts,
+        d.as_of,
+        if changes.is_empty() {
+            "<li>nothing opened, cleared or moved by 10 points</li>".to_string()
+        } else {
+            changes
+        },
+        link.map(|l| format!("<p><a href=\"{}\">Open Bellwether</a></p>", esc(l)))
+            .unwrap_or_default()
+    )
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The digest as Slack Block Kit blocks (a header, one section per account, the week's changes).
+pub fn blocks(d: &Digest, link: Option<&str>) -> serde_json::Value {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": cut(&subject(d), 150)}}),
+    ];
+    for it in &d.items {
+        let mut body = format!(
+            "*{}. {}*  {}\n{}",
+            it.rank, it.account_id, it.arithmetic, it.reason
+        );
+        if let Some(p) = &it.play {
+            body.push_str(&format!("\n_Play:_ {p}"));
+        }
+        blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&body, 3000)}}));
+    }
+    let changes = change_lines(d);
+    if !changes.is_empty() {
+        blocks.push(json!({"type": "divider"}));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Since last week*\n{}", changes.iter().map(|c| format!("• {c}")).collect::<Vec<_>>().join("\n")), 3000)}}));
+    }
+    if let Some(l) = link {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{l}|Open Bellwether>")}]}));
+    }
+    // Slack allows 50 blocks in a message.
+    blocks.truncate(50);
+    serde_json::Value::Array(blocks)
+}
+
+/// The outbox entries that send a digest: by email to the owner (when a mail server is configured) and to
+/// the Slack destination their `[[people]]` entry names. Ids are `digest:<owner>:<week>:<channel>`, so a
+/// digest queued twice is sent once.
+pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<OutboxItem> {
+    let person = people.get(&d.owner);
+    if person.is_some_and(|p| p.digest == Some(false)) {
+        return Vec::new();
+    }
+    let link = config
+        .public_url
+        .as_deref()
+        .map(|u| format!("{}/v1/worklists/{}", u.trim_end_matches('/'), d.owner));
+    let payload = json!({
+        "type": "digest",
+        "owner": d.owner,
+        "week": d.week,
+        "as_of": d.as_of.to_string(),
+        "subject": subject(d),
+        "text": text(d, link.as_deref()),
+        "html": html(d, link.as_deref()),
+        "blocks": blocks(d, link.as_deref()),
+        "from": config.digest.from,
+    })
+    .to_string();
+    let now = Timestamp::now();
+    let mut out = Vec::new();
+    let mut push = |channel: &str, destination: String| {
+        out.push(OutboxItem {
+            id: format!("digest:{}:{}:{channel}", d.owner, d.week),
+            channel: channel.into(),
+            destination,
+            account_id: None,
+            kind: "digest".into(),
+            payload: payload.clone(),
+            created_at: now,
+        });
+    };
+    if config.smtp_url().is_some() && d.owner.contains('@') {
+        push(
+            crate::channels::email::NAME,
+            format!("{}{}", crate::channels::email::PERSON, d.owner),
+        );
+    }
+    if let Some(s) = person.and_then(|p| p.slack.clone()) {
+        push(crate::channels::slack::NAME, s);
+    }
+    out
+}
+
+/// Builds the digests of `owners` (everyone with `None`) and queues their entries in the outbox, for `week`
+/// (default: the week of the assessments' day); returns the digests and the entries decided (one already
+/// queued for its owner and week stays as it was).
+pub async fn queue<S: Store + ?Sized>(
+    store: &S,
+    owners: Option<&[String]>,
+    config: &DeliveryConfig,
+    people: &People,
+    week: Option<&str>,
+) -> bellwether_store::Result<(Vec<Digest>, usize)> {
+    let mut digests = build(store, owners, config.digest.top).await?;
+    if let Some(w) = week {
+        for d in &mut digests {
+            d.week = w.to_string();
+        }
+    }
+    let items: Vec<OutboxItem> = digests
+        .iter()
+        .flat_map(|d| entries(d, config, people))
+        .collect();
+    let n = items.len();
+    store.save_signals(&[], &items).await?;
+    Ok((digests, n))
+}
+
+/// The owners whose digest is due at `now`: those whose week has started in their time zone (the configured
+/// weekday, at or after the configured hour, `fallback` for people without one). Every owner of the book
+/// counts, not only those in `[[people]]`.
+pub fn due_owners(
+    owners: &[String],
+    config: &DeliveryConfig,
+    people: &People,
+    fallback: &jiff::tz::TimeZone,
+    now: Timestamp,
+) -> Vec<String> {
+    let Ok(weekday) = config.digest.weekday() else {
+        return Vec::new();
+    };
+    let Ok(at) = jiff::Timestamp::from_millisecond(now.0) else {
+        return Vec::new();
+    };
+    owners
+        .iter()
+        .filter(|o| {
+            let tz = people
+                .get(o)
+                .map_or_else(|| fallback.clone(), |p| p.zone(fallback));
+            let local = at.to_zoned(tz);
+            local.weekday() == weekday && local.hour() >= config.digest.hour
+        })
+        .cloned()
+        .collect()
+}
