@@ -334,3 +334,85 @@ async fn a_pass_split_into_buckets_across_replicas_equals_the_one_process_pass()
         split.peer_stats(day).await.unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weekly_digest_is_queued_once_when_the_week_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bellwether_store_sqlite::SqliteStore::open(&dir.path().join("b.db"))
+        .await
+        .unwrap();
+    store
+        .write(bellwether_store_conformance::every_kind())
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let engine = Arc::new(Engine::default());
+    let config = ScheduleConfig {
+        daily_pass: "0 6 * * *".into(),
+        digest: "0 * * * *".into(),
+        lease_seconds: 60,
+        ..ScheduleConfig::default()
+    };
+    let delivery = bellwether_deliver::DeliveryConfig {
+        // Nothing listens: the digests wait in the outbox, which is what is looked at.
+        smtp_url: Some("smtp://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    let people = bellwether_deliver::people::People::default();
+    let mut a = Scheduler::new(store.clone(), engine.clone(), &config, "a".into())
+        .unwrap()
+        .with_digests(delivery.clone(), people.clone());
+    let mut b = Scheduler::new(store.clone(), engine.clone(), &config, "b".into())
+        .unwrap()
+        .with_digests(delivery, people);
+    // Monday 2026-12-07: the pass at 06:00, nothing due at 07:00, the digests at 08:00, once.
+    let monday = |h: i64| Timestamp(DEC_1 + 6 * 24 * HOUR + h * HOUR + 1_000);
+    // Both start before the day's first slot.
+    let start = Timestamp(monday(5).0 - 30 * 60_000);
+    assert!(a.tick(start).await.unwrap().is_empty());
+    assert!(b.tick(start).await.unwrap().is_empty());
+    let ran = a.tick(monday(6)).await.unwrap();
+    assert!(ran.iter().any(|r| r.name == "daily_pass"), "{ran:?}");
+    let owners: std::collections::BTreeSet<String> = store
+        .assessments(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.owner)
+        .collect();
+    assert!(!owners.is_empty());
+    let ran = b.tick(monday(7)).await.unwrap();
+    assert_eq!(ran.len(), 1);
+    assert_eq!(ran[0].outcome, "no digest due");
+    let ran = a.tick(monday(8)).await.unwrap();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(
+        ran[0]
+            .outcome
+            .starts_with(&format!("{} digests for 2026-W50", owners.len())),
+        "{}",
+        ran[0].outcome
+    );
+    assert!(
+        b.tick(monday(8)).await.unwrap().is_empty(),
+        "one process runs the slot"
+    );
+    // The next hour's run decides the same digests again; the outbox keeps one of each.
+    let ran = b.tick(monday(9)).await.unwrap();
+    assert_eq!(ran.len(), 1);
+    let digests: Vec<String> = store
+        .outbox(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.item.kind == "digest")
+        .map(|e| e.item.id)
+        .collect();
+    let expected: Vec<String> = owners
+        .iter()
+        .map(|o| format!("digest:{o}:2026-W50:email"))
+        .collect();
+    let mut got = digests.clone();
+    got.sort();
+    assert_eq!(got, expected);
+}
