@@ -388,6 +388,28 @@ pub fn html(d: &Digest, link: Option<&str>) -> String {
     )
 }
 
+/// A URL path segment: what is not unreserved percent-encoded (`@` kept, as addresses read better).
+fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Text for Slack's mrkdwn: the three characters it reads as markup escaped, as Slack asks.
+fn mrkdwn(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Accounts a Slack digest shows: its other blocks (header, divider, changes, link) stay within Slack's 50.
+const SLACK_ITEMS: usize = 45;
+
 fn cut(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -403,13 +425,16 @@ pub fn blocks(d: &Digest, link: Option<&str>) -> serde_json::Value {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": cut(&subject(d), 150)}}),
     ];
-    for it in &d.items {
+    for it in d.items.iter().take(SLACK_ITEMS) {
         let mut body = format!(
             "*{}. {}*  {}\n{}",
-            it.rank, it.account_id, it.arithmetic, it.reason
+            it.rank,
+            mrkdwn(&it.account_id),
+            mrkdwn(&it.arithmetic),
+            mrkdwn(&it.reason)
         );
         if let Some(p) = &it.play {
-            body.push_str(&format!("\n_Play:_ {p}"));
+            body.push_str(&format!("\n_Play:_ {}", mrkdwn(p)));
         }
         blocks
             .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&body, 3000)}}));
@@ -417,12 +442,12 @@ pub fn blocks(d: &Digest, link: Option<&str>) -> serde_json::Value {
     let changes = change_lines(d);
     if !changes.is_empty() {
         blocks.push(json!({"type": "divider"}));
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Since last week*\n{}", changes.iter().map(|c| format!("• {c}")).collect::<Vec<_>>().join("\n")), 3000)}}));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Since last week*\n{}", changes.iter().map(|c| format!("• {}", mrkdwn(c))).collect::<Vec<_>>().join("\n")), 3000)}}));
     }
     if let Some(l) = link {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{l}|Open Bellwether>")}]}));
     }
-    // Slack allows 50 blocks in a message.
+    // Slack allows 50 blocks in a message (the items are capped above).
     blocks.truncate(50);
     serde_json::Value::Array(blocks)
 }
@@ -435,10 +460,13 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
     if person.is_some_and(|p| p.digest == Some(false)) {
         return Vec::new();
     }
-    let link = config
-        .public_url
-        .as_deref()
-        .map(|u| format!("{}/v1/worklists/{}", u.trim_end_matches('/'), d.owner));
+    let link = config.public_url.as_deref().map(|u| {
+        format!(
+            "{}/v1/worklists/{}",
+            u.trim_end_matches('/'),
+            path_segment(&d.owner)
+        )
+    });
     let payload = json!({
         "type": "digest",
         "owner": d.owner,
@@ -476,21 +504,34 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
     out
 }
 
-/// Builds the digests of `owners` (everyone with `None`) and queues their entries in the outbox, for `week`
-/// (default: the week of the assessments' day); returns the digests and the entries decided (one already
-/// queued for its owner and week stays as it was).
+/// The ISO week `now` falls in for a person in `zone` (`2026-W49`): a digest's week is its reader's.
+pub fn local_week(now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    match jiff::Timestamp::from_millisecond(now.0) {
+        Ok(t) => {
+            let w = t.to_zoned(zone.clone()).date().iso_week_date();
+            format!("{}-W{:02}", w.year(), w.week())
+        }
+        Err(_) => "unknown-week".into(),
+    }
+}
+
+/// Builds the digests of `owners` (everyone with `None`) and queues their entries in the outbox, each for
+/// the week `now` falls in for its owner (in their `[[people]]` time zone, else `fallback`); returns the
+/// digests and the entries decided (one already queued for its owner and week stays as it was).
 pub async fn queue<S: Store + ?Sized>(
     store: &S,
     owners: Option<&[String]>,
     config: &DeliveryConfig,
     people: &People,
-    week: Option<&str>,
+    now: Timestamp,
+    fallback: &jiff::tz::TimeZone,
 ) -> bellwether_store::Result<(Vec<Digest>, usize)> {
     let mut digests = build(store, owners, config.digest.top).await?;
-    if let Some(w) = week {
-        for d in &mut digests {
-            d.week = w.to_string();
-        }
+    for d in &mut digests {
+        let zone = people
+            .get(&d.owner)
+            .map_or_else(|| fallback.clone(), |p| p.zone(fallback));
+        d.week = local_week(now, &zone);
     }
     let items: Vec<OutboxItem> = digests
         .iter()

@@ -48,7 +48,8 @@ impl DeliveryConfig {
         !self.destinations().is_empty()
     }
 
-    /// Every destination alerts go to: `(channel, name)`.
+    /// Every destination alerts go to: `(channel, name)` (a Slack destination with `alerts = false` takes
+    /// digests only).
     pub fn destinations(&self) -> Vec<(&'static str, &str)> {
         let hooks = self
             .webhooks
@@ -57,6 +58,7 @@ impl DeliveryConfig {
         let slack = self
             .slack
             .iter()
+            .filter(|s| s.alerts != Some(false))
             .map(|s| (channels::slack::NAME, s.name.as_str()));
         let email = self
             .email

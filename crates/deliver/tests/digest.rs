@@ -66,16 +66,16 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
 
-    // No alerts: only digests. Email to every owner, Slack too for the one whose [[people]] entry says so.
+    // Digests by email to every owner, and by Slack to the one whose [[people]] entry names a destination
+    // that takes no alerts.
     let config = DeliveryConfig {
         public_url: Some("https://cs.example.com".into()),
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         slack: vec![SlackConfig {
             name: "ana-dm".into(),
             webhook_url: format!("{base}/services/T0/B0/ana"),
+            alerts: Some(false),
         }],
-        min_severity: Some("critical".into()),
-        max_alerts_per_pass: Some(0),
         digest: DigestConfig {
             top: 5,
             from: Some("Bellwether <digest@example.com>".into()),
@@ -97,7 +97,19 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
         ..Person::default()
     }]);
 
-    let (digests, queued) = digest::queue(&*store, None, &config, &people, Some("2026-W49"))
+    assert_eq!(
+        store.outbox_counts().await.unwrap().pending,
+        0,
+        "no alert went to the digest-only destination"
+    );
+    let monday = Timestamp(
+        "2026-11-30T08:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond(),
+    );
+    let utc = jiff::tz::TimeZone::UTC;
+    let (digests, queued) = digest::queue(&*store, None, &config, &people, monday, &utc)
         .await
         .unwrap();
     assert_eq!(digests.len(), owners.len(), "one digest per CSM");
@@ -127,7 +139,8 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
     let c = common::deliver_all(&store, &config).await;
     assert_eq!((c.delivered, c.parked), (queued as u64, 0), "{c:?}");
     // Queued again for the same week: nothing new is sent.
-    let (_, again) = digest::queue(&*store, None, &config, &people, Some("2026-W49"))
+    let later = Timestamp(monday.0 + 5 * 3_600_000);
+    let (_, again) = digest::queue(&*store, None, &config, &people, later, &utc)
         .await
         .unwrap();
     assert_eq!(again, queued);

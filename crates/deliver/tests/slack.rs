@@ -56,10 +56,12 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
             SlackConfig {
                 name: "cs-alerts".into(),
                 webhook_url: format!("{base}/services/T0/B0/ok"),
+                alerts: None,
             },
             SlackConfig {
                 name: "old-channel".into(),
                 webhook_url: format!("{base}/services/T0/B1/revoked"),
+                alerts: None,
             },
         ],
         ..Default::default()

@@ -36,8 +36,9 @@ impl Attention {
         if active.is_empty() {
             return Attention::default();
         }
+        // A snooze without an end date has none to honour: the lifecycle treats it as over.
         let snoozed = |s: &&Signal| {
-            s.status == SignalStatus::Snoozed && s.snoozed_until.is_none_or(|u| u > as_of)
+            s.status == SignalStatus::Snoozed && s.snoozed_until.is_some_and(|u| u > as_of)
         };
         let all_snoozed = active.iter().all(snoozed);
         Attention {
@@ -124,8 +125,10 @@ pub fn actionability(i: &Impact, at: &Attention) -> (f64, Vec<String>) {
 /// The revenue at stake before the weights: churn risk × ARR plus expansion probability × potential, each
 /// part in major units of the reporting currency.
 pub fn at_stake(i: &Impact) -> (f64, f64) {
-    let churn = i.arr.max(0.0) * i.churn.clamp(0.0, 1.0);
-    let expansion = i.potential.max(0.0) * i.expansion.unwrap_or(0.0).clamp(0.0, 1.0);
+    // A figure that is not a number counts as nothing, rather than ranking first.
+    let ok = |v: f64| if v.is_finite() { v } else { 0.0 };
+    let churn = ok(i.arr).max(0.0) * ok(i.churn).clamp(0.0, 1.0);
+    let expansion = ok(i.potential).max(0.0) * ok(i.expansion.unwrap_or(0.0)).clamp(0.0, 1.0);
     (churn, expansion)
 }
 
@@ -156,8 +159,9 @@ fn percent3(p: f64) -> String {
 }
 
 /// The priority's arithmetic in words, as the worklist prints it: `$120k ARR × 34.2% churn before the next
-/// renewal + $24k potential × 41.0% an expansion within 180 days = $50.6k × 1.33 (renews in 30 days) × 0.7
-/// (acknowledged) = $47.1k`.
+/// renewal + $24.0k potential (…) × 41.0% an expansion within 180 days = $50.9k × 1.75 (renews in 30 days) ×
+/// 0.70 (acknowledged) = $62.4k`. Weights print with two decimals, so the printed product can differ from
+/// the result in its third figure.
 pub fn arithmetic(i: &Impact, at: &Attention) -> String {
     let currency = Currency::parse(&i.currency).unwrap_or(Currency::USD);
     let (churn, expansion) = at_stake(i);
@@ -569,7 +573,7 @@ pub async fn read<S: Store + ?Sized>(
     Ok(worklist(&rows, owner, limit, &attention))
 }
 
-/// The owner with the most ARR at risk (sum of ARR × risk proxy): the demo's choice of whose list to show.
+/// The owner with the most at stake (the sum of their accounts' priorities): the demo's choice of whose list to show.
 pub fn busiest_owner(assessments: &[Assessment]) -> Option<String> {
     let mut by: BTreeMap<&str, f64> = BTreeMap::new();
     for a in assessments {

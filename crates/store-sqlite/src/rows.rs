@@ -488,10 +488,11 @@ pub(crate) const CURRENT_ASSESSMENTS: &str =
      FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
      WHERE c.ended = ?1 ORDER BY a.priority DESC, a.account_id";
 
-/// One owner's current list (bind the owner): [`CURRENT_ASSESSMENTS`] through the owner index.
+/// One owner's current list (bind the owner): [`CURRENT_ASSESSMENTS`] through the owner index (`CROSS
+/// JOIN` keeps SQLite's planner to that order: the owner's rows first, then their assessments by key).
 pub(crate) const OWNER_ASSESSMENTS: &str =
     "SELECT a.account_id, a.as_of, a.health, a.risk_proxy, a.churn_probability, a.priority, a.owner, a.arr, a.reason, a.components, a.impact \
-     FROM current_assessments c JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
+     FROM current_assessments c CROSS JOIN assessments a ON a.account_id = c.account_id AND a.as_of = c.as_of \
      WHERE c.owner = ?1 AND c.ended = 0 ORDER BY a.priority DESC, a.account_id";
 
 /// Reads assessments with one bound parameter.
@@ -531,7 +532,14 @@ pub(crate) fn signals(
     f: &bellwether_store::SignalFilter,
 ) -> Result<Vec<bellwether_core::model::Signal>> {
     use bellwether_core::model::{Severity, Signal, SignalStatus};
-    let mut sql = format!("SELECT {SIGNAL_COLUMNS} FROM signals WHERE 1 = 1");
+    // With accounts named, their index finds the rows: SQLite's planner otherwise may scan the table (or
+    // every signal of the statuses asked for) for a long list of ids.
+    let index = if f.accounts.is_some() {
+        " INDEXED BY signals_account"
+    } else {
+        ""
+    };
+    let mut sql = format!("SELECT {SIGNAL_COLUMNS} FROM signals{index} WHERE 1 = 1");
     let mut params: Vec<Box<dyn ToSql>> = Vec::new();
     if let Some(ids) = &f.accounts {
         sql.push_str(&format!(

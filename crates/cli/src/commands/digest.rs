@@ -34,7 +34,20 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
     let owners = [a.owner.clone()];
     let cfg = &settings.delivery;
     let (digests, queued) = if a.send {
-        digest::queue(&*store, Some(&owners), cfg, &settings.people, None).await?
+        {
+            // The week is the reader's: as it stands now in their time zone (else the schedule's).
+            let zone = jiff::tz::TimeZone::get(&settings.schedule.time_zone)
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            digest::queue(
+                &*store,
+                Some(&owners),
+                cfg,
+                &settings.people,
+                bellwether_core::Timestamp::now(),
+                &zone,
+            )
+            .await?
+        }
     } else {
         (
             digest::build(&*store, Some(&owners), cfg.digest.top).await?,

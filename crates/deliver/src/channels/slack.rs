@@ -24,6 +24,10 @@ pub struct SlackConfig {
     pub name: String,
     /// The incoming webhook's URL (`https://hooks.slack.com/services/…`): a secret, never logged.
     pub webhook_url: String,
+    /// Whether alerts go to it (default true); `false` for a person's own destination that only their
+    /// digest goes to (`[[people]] slack`).
+    #[serde(default)]
+    pub alerts: Option<bool>,
 }
 
 impl std::fmt::Debug for SlackConfig {

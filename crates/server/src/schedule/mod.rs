@@ -456,24 +456,23 @@ impl<S: LiveStore> Scheduler<S> {
         if due.is_empty() {
             return Ok("no digest due".into());
         }
-        let week = jiff::Timestamp::from_millisecond(slot.0)
-            .map(|t| {
-                let w = t.to_zoned(self.tz.clone()).date().iso_week_date();
-                format!("{}-W{:02}", w.year(), w.week())
-            })
-            .map_err(|e| e.to_string())?;
         let (digests, queued) = bellwether_deliver::digest::queue(
             &*self.store,
             Some(&due),
             delivery,
             people,
-            Some(&week),
+            slot,
+            &self.tz,
         )
         .await
         .map_err(|e| e.to_string())?;
+        let mut weeks: Vec<&str> = digests.iter().map(|d| d.week.as_str()).collect();
+        weeks.sort_unstable();
+        weeks.dedup();
         Ok(format!(
-            "{} digests for {week} decided, {queued} outbox entries (one already queued this week is not sent again)",
-            digests.len()
+            "{} digests for {} decided, {queued} outbox entries (one already queued for its owner's week is not sent again)",
+            digests.len(),
+            weeks.join(", ")
         ))
     }
 
