@@ -107,7 +107,7 @@ fn a_young_monthly_book_trains_its_short_horizons_and_says_why_it_skipped_the_re
     );
     let listed = ok(bw(&data, &["worklist", "--limit", "5"]));
     assert!(
-        listed.contains("× P(churn within 30 days) ")
+        listed.contains("% churn within 30 days")
             || listed.contains("rules health score ranks the worklist"),
         "{listed}"
     );

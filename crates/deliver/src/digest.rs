@@ -4,6 +4,7 @@
 //! job queues each person's when their week starts in their time zone (`[delivery.digest]`, default Monday
 //! 08:00), once: a digest's outbox id is its owner and week, so queuing it again changes nothing.
 
+use crate::channels::email::esc;
 use crate::people::People;
 use crate::DeliveryConfig;
 use bellwether_core::model::{Assessment, Signal, SignalStatus};
@@ -261,13 +262,6 @@ pub async fn build<S: Store + ?Sized>(
 
 /// How many of a list's lines a message shows before saying how many more there are.
 const SHOWN: usize = 8;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The digest's subject line.
 pub fn subject(d: &Digest) -> String {

@@ -12,42 +12,13 @@ use bellwether_deliver::digest::{self, DigestConfig};
 use bellwether_deliver::people::{People, Person};
 use bellwether_deliver::DeliveryConfig;
 use bellwether_store::{OutboxState, Store};
-use std::io::BufRead;
 use std::sync::{Arc, Mutex};
-
-/// The SMTP server, stopped when the test ends, passing or not.
-struct Sink(std::process::Child);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("mail.jsonl");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut smtp = Sink(
-        std::process::Command::new(common::python())
-            .arg(common::client("smtp_sink.py"))
-            .env("PORT", port.to_string())
-            .env("OUT", &out)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut ready = String::new();
-    std::io::BufReader::new(smtp.0.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let (smtp, port) = common::smtp_sink(&out, false);
     let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let app = axum::Router::new().route(
         "/services/T0/B0/ana",
@@ -183,19 +154,7 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
     }
     let received = bodies.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "ana's Slack, once");
-    let file = tmp.path().join("messages.json");
-    std::fs::write(&file, serde_json::to_string(&received).unwrap()).unwrap();
-    let checked = std::process::Command::new(common::python())
-        .arg(common::client("check_blocks.py"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "slack_sdk refused the digest:\n{}\n{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    common::check_with_slack_sdk(tmp.path(), &received);
     let ana_digest = digests.iter().find(|d| d.owner == ana).unwrap();
     let first = received[0]["blocks"][1]["text"]["text"].as_str().unwrap();
     assert!(first.contains(&ana_digest.items[0].account_id), "{first}");

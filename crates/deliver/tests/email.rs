@@ -8,30 +8,12 @@ mod common;
 use bellwether_deliver::channels::email::{message_id, EmailConfig};
 use bellwether_deliver::DeliveryConfig;
 use bellwether_store::{OutboxState, Store};
-use std::io::BufRead;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_arrive_by_email_with_their_message_id() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("mail.jsonl");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut smtp = std::process::Command::new(common::python())
-        .arg(common::client("smtp_sink.py"))
-        .env("PORT", port.to_string())
-        .env("OUT", &out)
-        .env("REFUSE_FIRST", "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    std::io::BufReader::new(smtp.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
+    let (smtp, port) = common::smtp_sink(&out, true);
 
     let config = DeliveryConfig {
         public_url: Some("https://cs.example.com".into()),
@@ -57,8 +39,7 @@ async fn alerts_arrive_by_email_with_their_message_id() {
     assert_eq!(store.outbox_counts().await.unwrap().pending, 8);
     let c = common::deliver_all(&store, &config).await;
     assert_eq!((c.delivered, c.parked), (4, 4), "{c:?}");
-    let _ = smtp.kill();
-    let _ = smtp.wait();
+    drop(smtp);
 
     let parked = store.outbox(Some(OutboxState::Parked), 20).await.unwrap();
     assert!(parked

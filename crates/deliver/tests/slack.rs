@@ -88,20 +88,7 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
     // Every message as Slack received it, read by slack_sdk's Block Kit models.
     let received = bodies.lock().unwrap().clone();
     assert_eq!(received.len(), 8);
-    let file = dir.path().join("messages.json");
-    std::fs::write(&file, serde_json::to_string(&received).unwrap()).unwrap();
-    let out = std::process::Command::new(common::python())
-        .arg(common::client("check_blocks.py"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "slack_sdk refused a message:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::check_with_slack_sdk(dir.path(), &received);
     assert_eq!(report["messages"], 8);
     assert_eq!(
         report["types"],

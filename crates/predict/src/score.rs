@@ -482,12 +482,15 @@ pub async fn load_bundle<S: Store + ?Sized>(
 /// The worklist figures the predictions of the bundle's default churn target give, with its expansion
 /// target's: each scored account's churn probability and the impact and priority computed from them, the
 /// features its assessment is printed with and its active `signals`, as the pass computes them (see
-/// [`bellwether_engine::worklist::impact_of`]). Nothing when the bundle has no churn target.
+/// [`bellwether_engine::worklist::impact_of`]). The health and its components are the stored assessment's
+/// (`assessed`) where the day has one, so the reason agrees with the line it is printed on. Nothing when the
+/// bundle has no churn target.
 pub fn rankings(
     feats: &[AccountFeatures],
     predictions: &[Prediction],
     bundle: &Bundle,
     signals: &[Signal],
+    assessed: &HashMap<AccountId, bellwether_core::model::Assessment>,
     engine: &bellwether_engine::Engine,
     currency: bellwether_core::Currency,
 ) -> Vec<Ranking> {
@@ -515,7 +518,10 @@ pub fn rankings(
         .iter()
         .filter_map(|f| {
             let p = churn.get(&f.account_id)?;
-            let a = bellwether_engine::assess::assess_one(f, &engine.health);
+            let a = assessed
+                .get(&f.account_id)
+                .cloned()
+                .unwrap_or_else(|| bellwether_engine::assess::assess_one(f, &engine.health));
             let mine = by.get(&f.account_id).cloned().unwrap_or_default();
             let impact = impact_of(
                 f,
@@ -596,6 +602,17 @@ pub async fn score<S: Store + ?Sized>(
             ..Default::default()
         })
         .await?;
+    // The day's stored assessments give the health the reasons quote (the whole day when every account is
+    // scored; a few accounts' passes compute theirs).
+    let assessed: HashMap<AccountId, bellwether_core::model::Assessment> = match accounts {
+        None => store
+            .assessments(Some(as_of))
+            .await?
+            .into_iter()
+            .map(|a| (a.account_id.clone(), a))
+            .collect(),
+        Some(_) => HashMap::new(),
+    };
     store
         .save_predictions(
             &predictions,
@@ -604,6 +621,7 @@ pub async fn score<S: Store + ?Sized>(
                 &predictions,
                 &bundle,
                 &signals,
+                &assessed,
                 engine,
                 rates.reporting(),
             ),

@@ -55,7 +55,7 @@ impl EmailConfig {
 }
 
 /// HTML-escapes text.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

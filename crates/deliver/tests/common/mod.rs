@@ -35,6 +35,62 @@ pub fn client(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The SMTP server of `tests/clients/smtp_sink.py` (aiosmtpd), writing what it accepts to `out` as JSON
+/// lines; stopped when the guard drops, passing or not.
+pub struct SmtpSink(std::process::Child);
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts an SMTP sink on a free loopback port (refusing the first message with 451 when `refuse_first`);
+/// returns it once it listens, and its port.
+pub fn smtp_sink(out: &Path, refuse_first: bool) -> (SmtpSink, u16) {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(client("smtp_sink.py"))
+        .env("PORT", port.to_string())
+        .env("OUT", out)
+        .stdout(std::process::Stdio::piped());
+    if refuse_first {
+        cmd.env("REFUSE_FIRST", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    (SmtpSink(child), port)
+}
+
+/// Reads Slack message bodies with the official slack_sdk's Block Kit models
+/// (`tests/clients/check_blocks.py`), failing the test on the first it refuses; its report.
+pub fn check_with_slack_sdk(dir: &Path, messages: &[serde_json::Value]) -> serde_json::Value {
+    let file = dir.join("messages.json");
+    std::fs::write(&file, serde_json::to_string(messages).unwrap()).unwrap();
+    let out = std::process::Command::new(python())
+        .arg(client("check_blocks.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "slack_sdk refused a message:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A fresh embedded store, in a folder kept by the guard.
 pub async fn embedded() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
