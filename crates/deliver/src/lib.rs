@@ -67,6 +67,12 @@ impl DeliveryConfig {
         hooks.chain(slack).chain(email).collect()
     }
 
+    /// Whether weekly digests have somewhere to go (a mail server, or a Slack destination): the one place
+    /// that decides whether the scheduler's `digest` job runs.
+    pub fn sends_digests(&self) -> bool {
+        self.smtp_url().is_some() || !self.slack.is_empty()
+    }
+
     /// The SMTP server's URL: `smtp_url`, else `BELLWETHER_SMTP_URL`.
     pub fn smtp_url(&self) -> Option<String> {
         self.smtp_url
