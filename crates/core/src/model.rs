@@ -478,13 +478,19 @@ pub struct Signal {
     pub snoozed_until: Option<Day>,
 }
 
+impl SignalStatus {
+    /// The statuses of a signal that still asks for attention: open, acknowledged or snoozed.
+    pub const ACTIVE: [SignalStatus; 3] = [
+        SignalStatus::Open,
+        SignalStatus::Acknowledged,
+        SignalStatus::Snoozed,
+    ];
+}
+
 impl Signal {
-    /// Whether it still asks for attention (open, acknowledged or snoozed).
+    /// Whether it still asks for attention (its status is one of [`SignalStatus::ACTIVE`]).
     pub fn is_active(&self) -> bool {
-        matches!(
-            self.status,
-            SignalStatus::Open | SignalStatus::Acknowledged | SignalStatus::Snoozed
-        )
+        SignalStatus::ACTIVE.contains(&self.status)
     }
 }
 

@@ -5,6 +5,7 @@
 //! 08:00), once: a digest's outbox id is its owner and week, so queuing it again changes nothing.
 
 use crate::channels::email::esc;
+use crate::channels::slack::cut;
 use crate::people::People;
 use crate::DeliveryConfig;
 use bellwether_core::model::{Assessment, Signal, SignalStatus};
@@ -165,10 +166,6 @@ pub async fn build<S: Store + ?Sized>(
             ..Default::default()
         })
         .await?;
-    let owner_of: HashMap<&AccountId, &str> = rows
-        .iter()
-        .filter_map(|a| Some((&a.account_id, a.owner.as_deref()?)))
-        .collect();
     let mut by_account: HashMap<&AccountId, Vec<&Signal>> = HashMap::new();
     for s in &signals {
         by_account.entry(&s.account_id).or_default().push(s);
@@ -209,9 +206,6 @@ pub async fn build<S: Store + ?Sized>(
         let mut cleared = Vec::new();
         for a in &mine {
             for s in by_account.get(&a.account_id).into_iter().flatten() {
-                if owner_of.get(&s.account_id) != Some(&owner) {
-                    continue;
-                }
                 if s.detected_at > week_start && s.detected_at <= as_of {
                     opened.push((s.severity, change(s, s.detected_at)));
                 }
@@ -403,16 +397,6 @@ fn mrkdwn(s: &str) -> String {
 
 /// Accounts a Slack digest shows: its other blocks (header, divider, changes, link) stay within Slack's 50.
 const SLACK_ITEMS: usize = 45;
-
-fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
 
 /// The digest as Slack Block Kit blocks (a header, one section per account, the week's changes).
 pub fn blocks(d: &Digest, link: Option<&str>) -> serde_json::Value {

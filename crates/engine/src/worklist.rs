@@ -546,15 +546,10 @@ pub async fn read<S: Store + ?Sized>(
         Some(o) => store.owner_assessments(o).await?,
         None => store.assessments(None).await?,
     };
-    let active = vec![
-        SignalStatus::Open,
-        SignalStatus::Acknowledged,
-        SignalStatus::Snoozed,
-    ];
     let signals = store
         .signals(SignalFilter {
             accounts: owner.map(|_| rows.iter().map(|a| a.account_id.clone()).collect()),
-            statuses: active,
+            statuses: SignalStatus::ACTIVE.to_vec(),
             ..Default::default()
         })
         .await?;

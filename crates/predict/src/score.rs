@@ -594,11 +594,7 @@ pub async fn score<S: Store + ?Sized>(
     let signals = store
         .signals(bellwether_store::SignalFilter {
             accounts: accounts.map(<[AccountId]>::to_vec),
-            statuses: vec![
-                bellwether_core::model::SignalStatus::Open,
-                bellwether_core::model::SignalStatus::Acknowledged,
-                bellwether_core::model::SignalStatus::Snoozed,
-            ],
+            statuses: bellwether_core::model::SignalStatus::ACTIVE.to_vec(),
             ..Default::default()
         })
         .await?;

@@ -131,11 +131,7 @@ async fn the_top_tenth_by_priority_holds_half_the_arr_that_churns_within_90_days
                 .collect();
             let signals = store
                 .signals(SignalFilter {
-                    statuses: vec![
-                        SignalStatus::Open,
-                        SignalStatus::Acknowledged,
-                        SignalStatus::Snoozed,
-                    ],
+                    statuses: SignalStatus::ACTIVE.to_vec(),
                     ..Default::default()
                 })
                 .await

@@ -242,11 +242,7 @@ pub async fn account(settings: &Settings, a: AccountArgs) -> Result<ExitCode, Cl
     let view = facts.view_current(&id, as_of, Some(bellwether_core::Timestamp::now()));
     let filter = bellwether_store::SignalFilter {
         accounts: Some(vec![id.clone()]),
-        statuses: vec![
-            SignalStatus::Open,
-            SignalStatus::Acknowledged,
-            SignalStatus::Snoozed,
-        ],
+        statuses: SignalStatus::ACTIVE.to_vec(),
         ..Default::default()
     };
     let signals = store.signals(filter).await?;

@@ -56,7 +56,7 @@ impl SlackConfig {
 }
 
 /// Text cut to `max` characters (Block Kit's limits), with an ellipsis when cut.
-fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

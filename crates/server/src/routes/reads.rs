@@ -173,11 +173,7 @@ async fn account<S: LiveStore>(
         .store
         .signals(SignalFilter {
             accounts: Some(vec![aid.clone()]),
-            statuses: vec![
-                SignalStatus::Open,
-                SignalStatus::Acknowledged,
-                SignalStatus::Snoozed,
-            ],
+            statuses: SignalStatus::ACTIVE.to_vec(),
             ..Default::default()
         })
         .await?;
