@@ -60,7 +60,7 @@ pub struct FileSettings {
     pub slack: Option<SlackSettings>,
     /// The people alerts go to and who may act on whose accounts (`[[people]]`).
     #[serde(default)]
-    pub people: Vec<bellwether_server::routes::Person>,
+    pub people: Vec<bellwether_core::people::Person>,
 }
 
 /// `[slack]`: the Slack app.
@@ -69,6 +69,12 @@ pub struct FileSettings {
 pub struct SlackSettings {
     /// The app's signing secret (Slack's Basic Information page); `BELLWETHER_SLACK_SIGNING_SECRET` too.
     pub signing_secret: Option<String>,
+    /// The app's bot token (`xoxb-…`, OAuth & Permissions, with `chat:write`): alerts are then posted as the
+    /// app, to each person's direct messages and to `[[delivery.slack]]` channels given by id, and rewritten
+    /// when they clear. `BELLWETHER_SLACK_BOT_TOKEN` too.
+    pub bot_token: Option<String>,
+    /// Slack's Web API (default `https://slack.com/api`).
+    pub api_url: Option<String>,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -78,6 +84,8 @@ impl std::fmt::Debug for SlackSettings {
                 "signing_secret",
                 &self.signing_secret.as_ref().map(|_| "********"),
             )
+            .field("bot_token", &self.bot_token.as_ref().map(|_| "********"))
+            .field("api_url", &self.api_url)
             .finish()
     }
 }
@@ -204,9 +212,11 @@ impl Settings {
             adoption: self.adoption.clone(),
             models: Some(bellwether_predict::score::models(self.models.clone())),
             currencies: Default::default(),
-            alerting: self.delivery.any().then(|| {
-                std::sync::Arc::new(bellwether_deliver::Alerts::new(self.delivery.clone()))
-                    as std::sync::Arc<dyn bellwether_engine::Alerting>
+            alerting: (self.delivery.any() || self.delivery.reaches_people()).then(|| {
+                std::sync::Arc::new(bellwether_deliver::Alerts::new(
+                    self.delivery.clone(),
+                    self.people.clone(),
+                )) as std::sync::Arc<dyn bellwether_engine::Alerting>
             }),
         }
     }
@@ -280,7 +290,24 @@ pub fn load(
     schedule
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
-    let delivery = file.delivery.unwrap_or_default();
+    let mut delivery = file.delivery.unwrap_or_default();
+    let env = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
+    delivery.slack_app = file
+        .slack
+        .as_ref()
+        .and_then(|s| s.bot_token.clone())
+        .or_else(|| env("BELLWETHER_SLACK_BOT_TOKEN"))
+        .filter(|t| !t.trim().is_empty())
+        .map(
+            |bot_token| bellwether_deliver::channels::slack::SlackAppConfig {
+                bot_token,
+                api_url: file
+                    .slack
+                    .as_ref()
+                    .and_then(|s| s.api_url.clone())
+                    .unwrap_or_else(|| "https://slack.com/api".into()),
+            },
+        );
     delivery
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
@@ -295,7 +322,7 @@ pub fn load(
         .filter(|s| !s.trim().is_empty())
         .map(|signing_secret| bellwether_server::routes::SlackApp {
             signing_secret,
-            people: file.people.clone(),
+            people: people.clone(),
         });
     Ok(Settings {
         people,

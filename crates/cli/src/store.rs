@@ -9,7 +9,7 @@ use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_store::{
     ApiKey, Book, BookSummary, CrmUser, Delivery, Fingerprint, InboxEntry, InboxMessage, JobRun,
-    LiveBatch, LiveStore, ModelRecord, OutboxCounts, OutboxEntry, OutboxItem, OutboxState,
+    LiveBatch, LiveStore, ModelRecord, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem,
     PendingMessage, Ranking, Result, SignalFilter, Store, StoreStats, WriteBatch, WriteSummary,
 };
 use bellwether_store_postgres::{PgSettings, PgStore};
@@ -181,8 +181,12 @@ impl Store for AnyStore {
         each!(self, s => s.finish_outbox(id, holder, now, delivery).await)
     }
 
-    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
-        each!(self, s => s.outbox(state, limit).await)
+    async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
+        each!(self, s => s.outbox(filter, limit).await)
+    }
+
+    async fn people(&self) -> Result<Vec<bellwether_core::people::Person>> {
+        each!(self, s => s.people().await)
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts> {

@@ -20,6 +20,7 @@ pub mod history;
 pub mod ids;
 pub mod model;
 pub mod money;
+pub mod people;
 pub mod series;
 pub mod text;
 pub mod time;

@@ -1,8 +1,15 @@
-//! Which signal changes send an alert, and what it says: one alert when a condition starts (the signal opens)
-//! and one when it clears (it closes), each with its cause in words, its evidence and the account's figures.
-//! An alert's id is its dedupe key: the signal (one per account, kind and reason) and the event, so a
-//! decision made twice is queued once.
+//! Which signal changes send an alert, to whom, and what it says: one alert when a condition starts (the
+//! signal opens) and one when it clears (it closes), each with its cause in words, its evidence and the
+//! account's figures. An alert goes to every team destination (`[[delivery.webhooks]]`, `[[delivery.slack]]`,
+//! `[[delivery.email]]`), and to the account's owner where the people directory knows them (their email,
+//! their Slack), and, when it is critical or the account large (`[delivery] escalate_severity`,
+//! `escalate_arr`), to the owner's leader too. An alert's id is its dedupe key: the signal (one per account,
+//! kind and reason), the event and the destination, so a decision made twice is queued once.
+//!
+//! Alerts routed to a person carry them as the entry's recipient: the worker folds those beyond the person's
+//! daily cap or inside their quiet hours into their next digest instead of sending them ([`crate::worker`]).
 
+use crate::people::{People, Person};
 use crate::DeliveryConfig;
 use bellwether_core::model::{Assessment, Signal};
 use bellwether_core::{Day, Timestamp};
@@ -20,20 +27,94 @@ pub fn severity_rank(s: &str) -> Option<u8> {
     })
 }
 
-/// The alerting of a configured delivery: every channel destination gets the alerts at or above the
-/// configured severity.
+/// The outbox id of the alert that signal `signal` `event`ed (`opened`, `closed`) for one destination: the
+/// alert's dedupe key, and how a clearing finds the opening it follows up.
+pub fn entry_id(signal: &str, event: &str, channel: &str, destination: &str) -> String {
+    format!("alert:{signal}:{event}:{channel}:{destination}")
+}
+
+/// The opening alert a clearing one follows up on the same destination (its id), if `e` is a clearing.
+pub fn opening_of(e: &bellwether_store::OutboxItem) -> Option<String> {
+    if e.kind != "alert_closed" {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
+    let signal = v["signal"]["id"].as_str()?;
+    Some(entry_id(signal, "opened", &e.channel, &e.destination))
+}
+
+/// Where one person's own messages go: `(channel, destination)` for each channel configured that they can
+/// be reached on. By email at their address when a mail server is set; on Slack as a direct message from the
+/// Slack app when it is set up and they have a Slack user id, else at the `[[delivery.slack]]` destination
+/// their entry names. `alerts_only` keeps only the channels their `channels` setting takes alerts on.
+pub fn personal_routes(
+    config: &DeliveryConfig,
+    email: &str,
+    person: Option<&Person>,
+    alerts_only: bool,
+) -> Vec<(&'static str, String)> {
+    let wants = |c: &str| !alerts_only || person.is_some_and(|p| p.wants(c));
+    let mut out = Vec::new();
+    if config.smtp_url().is_some() && email.contains('@') && wants(crate::channels::email::NAME) {
+        out.push((
+            crate::channels::email::NAME,
+            format!("{}{}", crate::channels::email::PERSON, email.trim()),
+        ));
+    }
+    if wants(crate::channels::slack::NAME) {
+        let dm = person
+            .and_then(|p| p.slack_user_id.as_deref())
+            .filter(|_| config.slack_app.is_some());
+        let slack = match dm {
+            Some(user) => Some(format!("{}{user}", crate::channels::slack::USER)),
+            None => person.and_then(|p| p.slack.clone()),
+        };
+        if let Some(d) = slack {
+            out.push((crate::channels::slack::NAME, d));
+        }
+    }
+    out
+}
+
+/// The alerting of a configured delivery: every team destination, the owner and, for what escalates, the
+/// owner's leader get the alerts at or above the configured severity.
 #[derive(Clone, Debug)]
 pub struct Alerts {
     config: DeliveryConfig,
+    people: People,
 }
 
 impl Alerts {
-    /// Alerts as `config` says (checked with [`DeliveryConfig::check`]).
-    pub fn new(config: DeliveryConfig) -> Alerts {
-        Alerts { config }
+    /// Alerts as `config` says (checked with [`DeliveryConfig::check`]), to the people of `people` (the
+    /// configured directory; the store's people are added at each pass).
+    pub fn new(config: DeliveryConfig, people: People) -> Alerts {
+        Alerts { config, people }
     }
 
-    fn payload(&self, event: &str, s: &Signal, a: Option<&Assessment>, as_of: Day) -> String {
+    /// Why an alert also goes to the owner's leader, if it does: its severity, or the account's ARR.
+    fn escalation(&self, s: &Signal, a: Option<&Assessment>) -> Option<String> {
+        let min = self
+            .config
+            .escalate_severity
+            .as_deref()
+            .and_then(severity_rank)
+            .unwrap_or(3);
+        if severity_rank(s.severity.as_str()).is_some_and(|r| r >= min) {
+            return Some(format!("{} severity", s.severity.as_str()));
+        }
+        let arr = a?.arr_minor? as f64 / 100.0;
+        let floor = self.config.escalate_arr?;
+        (arr >= floor).then(|| format!("ARR {arr:.0} is at or above {floor:.0}"))
+    }
+
+    fn payload(
+        &self,
+        event: &str,
+        s: &Signal,
+        a: Option<&Assessment>,
+        as_of: Day,
+        escalation: Option<&str>,
+    ) -> String {
         let link = self.config.public_url.as_ref().map(|u| {
             format!(
                 "{}/v1/accounts/{}",
@@ -66,6 +147,7 @@ impl Alerts {
                 "owner": a.owner,
             })),
             "link": link,
+            "escalation": escalation,
         })
         .to_string()
     }
@@ -77,11 +159,13 @@ impl bellwether_engine::Alerting for Alerts {
         opened: &[&Signal],
         closed: &[&Signal],
         assessments: &[Assessment],
+        people: &[Person],
         as_of: Day,
     ) -> Vec<OutboxItem> {
-        if !self.config.any() {
+        if !self.config.any() && !self.config.reaches_people() {
             return Vec::new();
         }
+        let people = People::over(&self.people, people.to_vec());
         let min = self
             .config
             .min_severity
@@ -123,27 +207,47 @@ impl bellwether_engine::Alerting for Alerts {
             .map(|s| ("alert.opened", s))
             .chain(closing.map(|s| ("alert.closed", s)))
         {
-            let payload = self.payload(
-                event,
-                s,
-                by_account.get(s.account_id.as_str()).copied(),
-                as_of,
-            );
+            let account = by_account.get(s.account_id.as_str()).copied();
             let suffix = if event == "alert.opened" {
                 "opened"
             } else {
                 "closed"
             };
+            let mut queue =
+                |payload: &String, channel: &str, name: &str, recipient: Option<&str>| {
+                    out.push(OutboxItem {
+                        id: entry_id(&s.id, suffix, channel, name),
+                        channel: channel.into(),
+                        destination: name.to_string(),
+                        account_id: Some(s.account_id.clone()),
+                        kind: event.replace('.', "_"),
+                        payload: payload.clone(),
+                        created_at: now,
+                        recipient: recipient.map(str::to_lowercase),
+                    });
+                };
+            let payload = self.payload(event, s, account, as_of, None);
             for (channel, name) in self.config.destinations() {
-                out.push(OutboxItem {
-                    id: format!("alert:{}:{suffix}:{channel}:{name}", s.id),
-                    channel: channel.into(),
-                    destination: name.to_string(),
-                    account_id: Some(s.account_id.clone()),
-                    kind: event.replace('.', "_"),
-                    payload: payload.clone(),
-                    created_at: now,
-                });
+                queue(&payload, channel, name, None);
+            }
+            let Some(owner) = s.owner.as_deref().filter(|o| !o.trim().is_empty()) else {
+                continue;
+            };
+            let person = people.get(owner);
+            if person.is_some() {
+                for (channel, name) in personal_routes(&self.config, owner, person, true) {
+                    queue(&payload, channel, &name, Some(owner));
+                }
+            }
+            let leader = person.and_then(|p| p.leader.as_deref());
+            if let (Some(leader), Some(why)) = (leader, self.escalation(s, account)) {
+                if !leader.eq_ignore_ascii_case(owner) {
+                    let payload = self.payload(event, s, account, as_of, Some(&why));
+                    let lp = people.get(leader);
+                    for (channel, name) in personal_routes(&self.config, leader, lp, lp.is_some()) {
+                        queue(&payload, channel, &name, Some(leader));
+                    }
+                }
             }
         }
         out

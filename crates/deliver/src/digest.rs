@@ -11,7 +11,7 @@ use crate::DeliveryConfig;
 use bellwether_core::model::{Assessment, Signal, SignalStatus};
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_engine::worklist::{worklist, Attention, WorklistItem};
-use bellwether_store::{OutboxItem, SignalFilter, Store};
+use bellwether_store::{OutboxFilter, OutboxItem, OutboxState, SignalFilter, Store};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -95,6 +95,22 @@ pub struct Change {
     pub day: Day,
 }
 
+/// An alert held back from its reader during the week (their quiet hours, their daily cap), shown in the
+/// digest instead.
+#[derive(Clone, Debug, Serialize)]
+pub struct Folded {
+    /// The account.
+    pub account_id: String,
+    /// The signal's kind.
+    pub kind: String,
+    /// Its severity.
+    pub severity: String,
+    /// Its cause in words.
+    pub explanation: String,
+    /// Why it was held back.
+    pub reason: String,
+}
+
 /// An account whose health moved by 10 points or more since a week before.
 #[derive(Clone, Debug, Serialize)]
 pub struct Move {
@@ -125,6 +141,8 @@ pub struct Digest {
     pub cleared: Vec<Change>,
     /// Health that moved by 10 points or more since a week before, largest drop first.
     pub moved: Vec<Move>,
+    /// Alerts held back from the owner during the week, newest first.
+    pub folded: Vec<Folded>,
 }
 
 /// The ISO week of a day (`2026-W49`).
@@ -189,6 +207,7 @@ pub async fn build<S: Store + ?Sized>(
         }
     }
     let week_start = as_of.plus(-7);
+    let folded = folded_alerts(store, owners, week_start.start()).await?;
     let mut out = Vec::new();
     let mut names: Vec<&str> = by_owner.keys().copied().collect();
     names.sort_unstable();
@@ -249,6 +268,53 @@ pub async fn build<S: Store + ?Sized>(
             opened: opened.into_iter().map(|(_, c)| c).collect(),
             cleared,
             moved,
+            folded: folded
+                .get(&owner.to_lowercase())
+                .cloned()
+                .unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// The alerts folded for each of `owners` (everyone's with `None`) since `since`, by lower-case recipient,
+/// newest first, each alert once whatever the channels it was held back on.
+async fn folded_alerts<S: Store + ?Sized>(
+    store: &S,
+    owners: Option<&[String]>,
+    since: Timestamp,
+) -> bellwether_store::Result<HashMap<String, Vec<Folded>>> {
+    let filter = |recipient: Option<String>| OutboxFilter {
+        state: Some(OutboxState::Folded),
+        kind: Some("alert_opened".into()),
+        recipient,
+        finished_since: Some(since),
+        ..Default::default()
+    };
+    let entries = match owners {
+        Some([one]) => store.outbox(&filter(Some(one.clone())), 10_000).await?,
+        _ => store.outbox(&filter(None), usize::MAX).await?,
+    };
+    let mut out: HashMap<String, Vec<Folded>> = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in entries {
+        let Some(r) = e.item.recipient.clone() else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&e.item.payload) else {
+            continue;
+        };
+        let s = &v["signal"];
+        let t = |k: &str| s[k].as_str().unwrap_or("").to_string();
+        if !seen.insert((r.clone(), t("id"))) {
+            continue;
+        }
+        out.entry(r).or_default().push(Folded {
+            account_id: t("account_id"),
+            kind: t("kind"),
+            severity: t("severity"),
+            explanation: t("explanation"),
+            reason: e.last_error,
         });
     }
     Ok(out)
@@ -305,6 +371,22 @@ fn change_lines(d: &Digest) -> Vec<String> {
             .take(SHOWN)
             .map(|m| format!("health of {}: {:.0} → {:.0}", m.account_id, m.from, m.to)),
     );
+    lines.extend(d.folded.iter().take(SHOWN).map(|f| {
+        format!(
+            "held back for this list ({}): {} {} ({}): {}",
+            f.reason,
+            f.account_id,
+            f.kind.replace('_', " "),
+            f.severity,
+            f.explanation
+        )
+    }));
+    if d.folded.len() > SHOWN {
+        lines.push(format!(
+            "and {} more alerts held back",
+            d.folded.len() - SHOWN
+        ));
+    }
     lines
 }
 
@@ -468,16 +550,11 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
             kind: "digest".into(),
             payload: payload.clone(),
             created_at: now,
+            recipient: Some(d.owner.to_lowercase()),
         });
     };
-    if config.smtp_url().is_some() && d.owner.contains('@') {
-        push(
-            crate::channels::email::NAME,
-            format!("{}{}", crate::channels::email::PERSON, d.owner),
-        );
-    }
-    if let Some(s) = person.and_then(|p| p.slack.clone()) {
-        push(crate::channels::slack::NAME, s);
+    for (channel, destination) in crate::alerts::personal_routes(config, &d.owner, person, false) {
+        push(channel, destination);
     }
     out
 }

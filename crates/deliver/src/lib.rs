@@ -40,6 +40,13 @@ pub struct DeliveryConfig {
     pub email: Vec<channels::email::EmailConfig>,
     /// The weekly digest (`[delivery.digest]`).
     pub digest: digest::DigestConfig,
+    /// Alerts of this severity or higher also go to the owner's leader (default `critical`).
+    pub escalate_severity: Option<String>,
+    /// Alerts on accounts of at least this ARR (in the reporting currency) also go to the owner's leader.
+    pub escalate_arr: Option<f64>,
+    /// The Slack app that posts as a bot (`[slack] bot_token`), when set up: set from `[slack]`, not here.
+    #[serde(skip)]
+    pub slack_app: Option<channels::slack::SlackAppConfig>,
 }
 
 impl DeliveryConfig {
@@ -67,10 +74,11 @@ impl DeliveryConfig {
         hooks.chain(slack).chain(email).collect()
     }
 
-    /// Whether weekly digests have somewhere to go (a mail server, or a Slack destination): the one place
-    /// that decides whether the scheduler's `digest` job runs.
-    pub fn sends_digests(&self) -> bool {
-        self.smtp_url().is_some() || !self.slack.is_empty()
+    /// Whether a person's own messages (their alerts, their weekly digest) have somewhere to go: a mail
+    /// server, a Slack destination or the Slack app. The one place that decides whether the scheduler's
+    /// `digest` job runs.
+    pub fn reaches_people(&self) -> bool {
+        self.smtp_url().is_some() || !self.slack.is_empty() || self.slack_app.is_some()
     }
 
     /// The SMTP server's URL: `smtp_url`, else `BELLWETHER_SMTP_URL`.
@@ -103,6 +111,18 @@ impl DeliveryConfig {
             e.check()?;
         }
         self.digest.check()?;
+        if let Some(s) = &self.escalate_severity {
+            alerts::severity_rank(s).ok_or_else(|| {
+                format!(
+                    "[delivery] escalate_severity = \"{s}\" is not one of low, medium, high, critical"
+                )
+            })?;
+        }
+        if let Some(a) = self.escalate_arr.filter(|a| !a.is_finite() || *a < 0.0) {
+            return Err(format!(
+                "[delivery] escalate_arr = {a} must be an ARR of 0 or more, in the reporting currency"
+            ));
+        }
         let mut names: Vec<(&str, &str)> = self.destinations();
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

@@ -1,58 +1,9 @@
-//! The people alerts and digests go to (`[[people]]` in `bellwether.toml`): their email (how the book names
-//! owners), Slack user id, time zone, leader, the channels they want, and when their Monday list arrives.
-//! Owners in the book are matched to it by email, case-insensitively.
+//! The people directory alerts and digests are routed by: `[[people]]` in `bellwether.toml` over the people
+//! the store holds from the `people` import kind (a person in both is as the config says). Owners in the book
+//! are matched to it by email, case-insensitively ([`bellwether_core::people`] describes a person).
 
-use jiff::tz::TimeZone;
-
-/// One person.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Person {
-    /// Their email: how the book names owners.
-    pub email: String,
-    /// Their name, for greetings.
-    pub name: Option<String>,
-    /// Their Slack user id (`U…`), for the buttons they click.
-    pub slack_user_id: Option<String>,
-    /// Their leader's email, who may act on their accounts too.
-    pub leader: Option<String>,
-    /// The IANA time zone their day is read in (default: `[schedule] time_zone`).
-    pub time_zone: Option<String>,
-    /// The `[[delivery.slack]]` destination their digest is posted to (their own incoming webhook, or a
-    /// team channel's), if any.
-    pub slack: Option<String>,
-    /// Whether they get the weekly digest (default true).
-    pub digest: Option<bool>,
-}
-
-impl Person {
-    /// Checks the settings; the error names the person and the setting.
-    pub fn check(&self) -> Result<(), String> {
-        if !self.email.contains('@') {
-            return Err(format!(
-                "[[people]] email = \"{}\" is not an email address",
-                self.email
-            ));
-        }
-        if let Some(tz) = &self.time_zone {
-            TimeZone::get(tz).map_err(|e| {
-                format!(
-                    "[[people]] {}: time_zone = \"{tz}\" is not an IANA time zone such as Europe/Berlin ({e})",
-                    self.email
-                )
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Their time zone, else `fallback`.
-    pub fn zone(&self, fallback: &TimeZone) -> TimeZone {
-        self.time_zone
-            .as_deref()
-            .and_then(|t| TimeZone::get(t).ok())
-            .unwrap_or_else(|| fallback.clone())
-    }
-}
+pub use bellwether_core::people::{Person, QuietHours};
+use bellwether_store::Store;
 
 /// The directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -68,11 +19,47 @@ impl People {
     pub fn check(&self) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
         for p in &self.0 {
-            p.check()?;
+            p.check().map_err(|e| format!("[[people]] {e}"))?;
             if !seen.insert(p.email.to_ascii_lowercase()) {
                 return Err(format!("[[people]] {} comes twice", p.email));
             }
         }
         Ok(())
+    }
+
+    /// `configured` over `imported`: everyone in either, as the config says for a person in both.
+    pub fn over(configured: &People, imported: Vec<Person>) -> People {
+        let mut all = configured.0.clone();
+        all.extend(
+            imported
+                .into_iter()
+                .filter(|p| configured.get(&p.email).is_none()),
+        );
+        People(all)
+    }
+
+    /// The directory in force: `configured` over the people `store` holds.
+    pub async fn read<S: Store + ?Sized>(
+        store: &S,
+        configured: &People,
+    ) -> bellwether_store::Result<People> {
+        Ok(People::over(configured, store.people().await?))
+    }
+
+    /// Whether `person` may act on an account `owner` owns: they are its owner, or the owner's leader.
+    pub fn may_act(&self, person: &Person, owner: &str) -> bool {
+        person.email.eq_ignore_ascii_case(owner)
+            || self.get(owner).is_some_and(|o| {
+                o.leader
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(&person.email))
+            })
+    }
+
+    /// The person whose Slack user id is `user`.
+    pub fn by_slack_user(&self, user: &str) -> Option<&Person> {
+        self.0
+            .iter()
+            .find(|p| p.slack_user_id.as_deref() == Some(user))
     }
 }

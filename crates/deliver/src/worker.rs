@@ -2,10 +2,19 @@
 //! so that every entry is delivered at least once, across restarts and replicas. An entry whose worker stopped
 //! mid-delivery (killed after the peer accepted it, before the outcome was recorded) is claimed again once its
 //! lease runs out and sent again with the same idempotency key, which the peer uses to drop the repeat.
+//!
+//! Fatigue control is decided here, at the moment of sending: an alert routed to a person (an entry with a
+//! recipient) that falls inside their quiet hours, or beyond their daily cap of alerts (in their time zone),
+//! is folded instead: finished unsent, to be listed in their next digest. A clearing whose opening was folded
+//! folds too; one whose opening was sent follows it up (the Slack app rewrites that message).
 
+use crate::alerts::opening_of;
 use crate::channels::Channels;
+use crate::people::People;
 use bellwether_core::Timestamp;
-use bellwether_store::{Delivery, Store};
+use bellwether_store::{Delivery, OutboxEntry, OutboxFilter, OutboxState, Store};
+use jiff::tz::TimeZone;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +23,8 @@ pub struct Worker<S> {
     store: Arc<S>,
     channels: Channels,
     holder: String,
+    people: People,
+    zone: TimeZone,
     /// How long a claim holds: longer than one delivery's timeout.
     pub lease: Duration,
     /// Entries claimed at once.
@@ -29,10 +40,20 @@ impl<S: Store> Worker<S> {
             store,
             channels,
             holder,
+            people: People::default(),
+            zone: TimeZone::UTC,
             lease: Duration::from_secs(60),
             batch: 50,
             idle: Duration::from_millis(200),
         }
+    }
+
+    /// Applies the quiet hours and daily caps of `people` (the configured directory, over which the store's
+    /// people are read at each batch), reading a person's day in `zone` when they give none.
+    pub fn with_people(mut self, people: People, zone: TimeZone) -> Worker<S> {
+        self.people = people;
+        self.zone = zone;
+        self
     }
 
     /// Claims what is due now and delivers it; the number of entries handled.
@@ -43,14 +64,43 @@ impl<S: Store> Worker<S> {
             .store
             .claim_outbox(&self.holder, now, until, self.batch)
             .await?;
+        let mut people = None;
         for e in &due {
-            let delivery = match self.channels.get(&e.item.channel) {
-                Some(c) => c.deliver(e).await,
-                None => Delivery::Parked {
-                    error: format!(
-                        "no {} channel is configured ([delivery] in bellwether.toml)",
-                        e.item.channel
-                    ),
+            let prior = match opening_of(&e.item) {
+                Some(id) => self
+                    .store
+                    .outbox(
+                        &OutboxFilter {
+                            id: Some(id),
+                            ..Default::default()
+                        },
+                        1,
+                    )
+                    .await?
+                    .pop(),
+                None => None,
+            };
+            let held = match &e.item.recipient {
+                Some(r) if e.item.kind.starts_with("alert_") => {
+                    if people.is_none() {
+                        people = Some(People::read(&*self.store, &self.people).await?);
+                    }
+                    let dir = people.as_ref().expect("read above");
+                    self.hold_back(e, r, dir, prior.as_ref(), Timestamp::now())
+                        .await?
+                }
+                _ => None,
+            };
+            let delivery = match held {
+                Some(reason) => Delivery::Folded { reason },
+                None => match self.channels.get(&e.item.channel) {
+                    Some(c) => c.deliver(e, prior.as_ref()).await,
+                    None => Delivery::Parked {
+                        error: format!(
+                            "no {} channel is configured ([delivery] in bellwether.toml)",
+                            e.item.channel
+                        ),
+                    },
                 },
             };
             match &delivery {
@@ -63,6 +113,9 @@ impl<S: Store> Worker<S> {
                 Delivery::Parked { error } => {
                     tracing::warn!(id = %e.item.id, attempt = e.attempts, "delivery parked: {error}")
                 }
+                Delivery::Folded { reason } => {
+                    tracing::debug!(id = %e.item.id, "folded into the next digest: {reason}")
+                }
             }
             if !self
                 .store
@@ -73,6 +126,75 @@ impl<S: Store> Worker<S> {
             }
         }
         Ok(due.len())
+    }
+
+    /// Why an alert to `recipient` is held back for their digest at `now`, if it is: its opening was, it is
+    /// inside their quiet hours, or they have had their daily cap of alerts today (another channel's copy of
+    /// an alert they already had today is not a new one).
+    async fn hold_back(
+        &self,
+        e: &OutboxEntry,
+        recipient: &str,
+        people: &People,
+        prior: Option<&OutboxEntry>,
+        now: Timestamp,
+    ) -> bellwether_store::Result<Option<String>> {
+        if prior.is_some_and(|p| p.state == OutboxState::Folded) {
+            return Ok(Some(
+                "its opening alert was folded into the digest".to_string(),
+            ));
+        }
+        let Some(person) = people.get(recipient) else {
+            return Ok(None);
+        };
+        let zone = person.zone(&self.zone);
+        let Ok(local) = jiff::Timestamp::from_millisecond(now.0).map(|t| t.to_zoned(zone.clone()))
+        else {
+            return Ok(None);
+        };
+        if let Some(q) = person.quiet() {
+            let minute = local.hour() as u16 * 60 + local.minute() as u16;
+            if q.contains(minute) {
+                return Ok(Some(format!(
+                    "inside {}'s quiet hours {q} ({})",
+                    person.email,
+                    zone.iana_name().unwrap_or("their time zone")
+                )));
+            }
+        }
+        let (Some(cap), "alert_opened") = (person.daily_cap, e.item.kind.as_str()) else {
+            return Ok(None);
+        };
+        let midnight = local
+            .start_of_day()
+            .map(|d| Timestamp(d.timestamp().as_millisecond()))
+            .unwrap_or(now);
+        let sent = self
+            .store
+            .outbox(
+                &OutboxFilter {
+                    state: Some(OutboxState::Delivered),
+                    recipient: Some(recipient.to_string()),
+                    kind: Some("alert_opened".into()),
+                    finished_since: Some(midnight),
+                    ..Default::default()
+                },
+                (cap as usize + 1) * 4,
+            )
+            .await?;
+        let key = |x: &OutboxEntry| alert_key(x).map(str::to_string);
+        let alerts: HashSet<String> = sent.iter().filter_map(key).collect();
+        if key(e).is_some_and(|k| alerts.contains(&k)) {
+            return Ok(None);
+        }
+        if alerts.len() >= cap as usize {
+            return Ok(Some(format!(
+                "beyond {}'s daily cap of {cap} alerts ({} sent since midnight)",
+                person.email,
+                alerts.len()
+            )));
+        }
+        Ok(None)
     }
 
     /// Runs until the process stops: delivers what is due, waits [`Worker::idle`] when nothing is.
@@ -93,4 +215,11 @@ impl<S: Store> Worker<S> {
             }
         })
     }
+}
+
+/// The alert an entry carries, whatever its channel: its id without the `:<channel>:<destination>` end.
+fn alert_key(e: &OutboxEntry) -> Option<&str> {
+    e.item
+        .id
+        .strip_suffix(&format!(":{}:{}", e.item.channel, e.item.destination))
 }

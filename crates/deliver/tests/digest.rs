@@ -45,6 +45,7 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
         slack: vec![SlackConfig {
             name: "ana-dm".into(),
             webhook_url: format!("{base}/services/T0/B0/ana"),
+            channel: None,
             alerts: Some(false),
         }],
         digest: DigestConfig {
@@ -126,7 +127,10 @@ async fn every_csm_gets_a_ranked_digest_by_email_and_slack_once_a_week() {
         .collect();
     assert_eq!(mail.len(), owners.len(), "one mail per CSM, once");
     let delivered = store
-        .outbox(Some(OutboxState::Delivered), 1000)
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Delivered)),
+            1000,
+        )
         .await
         .unwrap();
     for d in &digests {

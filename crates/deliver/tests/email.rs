@@ -41,12 +41,21 @@ async fn alerts_arrive_by_email_with_their_message_id() {
     assert_eq!((c.delivered, c.parked), (4, 4), "{c:?}");
     drop(smtp);
 
-    let parked = store.outbox(Some(OutboxState::Parked), 20).await.unwrap();
+    let parked = store
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Parked)),
+            20,
+        )
+        .await
+        .unwrap();
     assert!(parked
         .iter()
         .all(|e| e.item.destination == "gone" && e.last_error.contains("no such mailbox")));
     let delivered = store
-        .outbox(Some(OutboxState::Delivered), 20)
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Delivered)),
+            20,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -56,11 +56,13 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
             SlackConfig {
                 name: "cs-alerts".into(),
                 webhook_url: format!("{base}/services/T0/B0/ok"),
+                channel: None,
                 alerts: None,
             },
             SlackConfig {
                 name: "old-channel".into(),
                 webhook_url: format!("{base}/services/T0/B1/revoked"),
+                channel: None,
                 alerts: None,
             },
         ],
@@ -71,12 +73,21 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
     assert_eq!(store.outbox_counts().await.unwrap().pending, 16);
     let c = common::deliver_all(&store, &config).await;
     assert_eq!((c.delivered, c.parked), (8, 8), "{c:?}");
-    let parked = store.outbox(Some(OutboxState::Parked), 20).await.unwrap();
+    let parked = store
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Parked)),
+            20,
+        )
+        .await
+        .unwrap();
     assert!(parked
         .iter()
         .all(|e| e.item.destination == "old-channel" && e.last_error.contains("no_service")));
     let retried = store
-        .outbox(Some(OutboxState::Delivered), 20)
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Delivered)),
+            20,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -121,7 +121,10 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         signals.len() > 12,
         "the pass opened more signals than the cap"
     );
-    let queued = store.outbox(None, 1_000).await.unwrap();
+    let queued = store
+        .outbox(&bellwether_store::OutboxFilter::default(), 1_000)
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 24, "12 alerts (the cap), once per webhook");
     let ids: Vec<&str> = queued
         .iter()
@@ -143,7 +146,14 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
     }
     // A second pass the same day decides nothing new.
     common::pass(&*store, &config).await;
-    assert_eq!(store.outbox(None, 1_000).await.unwrap().len(), 24);
+    assert_eq!(
+        store
+            .outbox(&bellwether_store::OutboxFilter::default(), 1_000)
+            .await
+            .unwrap()
+            .len(),
+        24
+    );
 
     let c = common::deliver_all(&store, &config).await;
     assert_eq!((c.delivered, c.parked), (12, 12), "{c:?}");
@@ -160,12 +170,21 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
         }
         assert_eq!(s.accepted.len(), 12);
     }
-    let parked = store.outbox(Some(OutboxState::Parked), 100).await.unwrap();
+    let parked = store
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Parked)),
+            100,
+        )
+        .await
+        .unwrap();
     assert!(parked.iter().all(|e| e.item.destination == "old"
         && e.last_error.contains("410")
         && e.last_error.contains("this endpoint was removed")));
     let delivered = store
-        .outbox(Some(OutboxState::Delivered), 100)
+        .outbox(
+            &bellwether_store::OutboxFilter::state(Some(OutboxState::Delivered)),
+            100,
+        )
         .await
         .unwrap();
     assert!(delivered

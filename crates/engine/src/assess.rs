@@ -48,12 +48,14 @@ pub struct Engine {
 /// changes. Implemented by `bellwether-deliver`.
 pub trait Alerting: Send + Sync {
     /// The outbox entries for signals `opened` (new this pass) and `closed` (active before, not now), as of
-    /// `as_of`, with the accounts' fresh assessments for their figures.
+    /// `as_of`, with the accounts' fresh assessments for their figures and the people the store holds (the
+    /// imported directory) to route them by.
     fn alerts(
         &self,
         opened: &[&Signal],
         closed: &[&Signal],
         assessments: &[Assessment],
+        people: &[bellwether_core::people::Person],
         as_of: Day,
     ) -> Vec<bellwether_store::OutboxItem>;
 }
@@ -680,7 +682,10 @@ pub async fn reassess<S: Store + ?Sized>(
         .collect();
     // Alerts go out for what changes on the book's current day, not for days a pass rebuilds.
     let alerts = match &engine.alerting {
-        Some(a) if day.current => a.alerts(&opened, &closed, &done.assessments, as_of),
+        Some(a) if day.current && !(opened.is_empty() && closed.is_empty()) => {
+            let people = store.people().await?;
+            a.alerts(&opened, &closed, &done.assessments, &people, as_of)
+        }
         _ => Vec::new(),
     };
     let (opened, closed) = (opened.len(), closed.len());

@@ -201,7 +201,7 @@ pub async fn start<S: LiveStore>(
                 .map_err(bellwether_store::StoreError::Unavailable)?;
             // The digest job runs where digests have somewhere to go: a mail server or a Slack destination.
             if let Some((d, p)) = &config.digests {
-                if d.sends_digests() {
+                if d.reaches_people() {
                     s = s.with_digests(d.clone(), p.clone());
                 }
             }

@@ -115,7 +115,7 @@ async fn the_hostile_corpus_gets_no_5xx_shaped_errors_and_keeps_the_good_records
         stripe_webhook_secret: Some(SECRET.into()),
         slack: Some(bellwether_server::routes::SlackApp {
             signing_secret: SLACK_SECRET.into(),
-            people: Vec::new(),
+            people: Default::default(),
         }),
         ..ServerConfig::default()
     })

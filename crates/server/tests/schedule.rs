@@ -401,7 +401,7 @@ async fn the_weekly_digest_is_queued_once_when_the_week_starts() {
     let ran = b.tick(monday(9)).await.unwrap();
     assert_eq!(ran.len(), 1);
     let digests: Vec<String> = store
-        .outbox(None, 100)
+        .outbox(&bellwether_store::OutboxFilter::default(), 100)
         .await
         .unwrap()
         .into_iter()

@@ -5,7 +5,7 @@
 mod common;
 
 use bellwether_core::model::SignalStatus;
-use bellwether_server::routes::{Person, SlackApp};
+use bellwether_server::routes::{People, Person, SlackApp};
 use bellwether_server::ServerConfig;
 use bellwether_store::{SignalFilter, Store};
 use common::TestServer;
@@ -17,7 +17,7 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
     let server = TestServer::start(ServerConfig {
         slack: Some(SlackApp {
             signing_secret: SECRET.into(),
-            people: vec![
+            people: People(vec![
                 Person {
                     email: "ann@example.com".into(),
                     slack_user_id: Some("U0ANN".into()),
@@ -30,7 +30,7 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
                     leader: None,
                     ..Person::default()
                 },
-            ],
+            ]),
         }),
         ..ServerConfig::default()
     })

@@ -18,12 +18,13 @@ use bellwether_core::model::{
     HealthComponent, Impact, Interaction, InteractionKind, Outcome, OutcomeKind, PeerStats,
     Prediction, Priority, Response, Severity, Signal, SignalStatus, Subscription, Ticket,
 };
+use bellwether_core::people::Person;
 use bellwether_core::series::UsageSource;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::{
     ApiKey, AppliedGroups, Delivery, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore,
-    ModelRecord, OutboxItem, OutboxState, PendingMessage, Ranking, SignalFilter, Store, StoreError,
-    WriteBatch,
+    ModelRecord, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, PendingMessage, Ranking,
+    SignalFilter, Store, StoreError, WriteBatch,
 };
 
 /// Makes one `#[tokio::test]` per behaviour, each on a fresh store from `$open` (an async block returning
@@ -51,6 +52,7 @@ macro_rules! conformance {
             links_and_pending_messages,
             a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out,
             the_outbox_delivers_each_decision_once_and_at_least_once,
+            people_and_what_each_was_sent,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1228,6 +1230,7 @@ pub async fn the_outbox_delivers_each_decision_once_and_at_least_once<S: Store>(
         kind: "alert_opened".into(),
         payload: format!("{{\"n\":{n}}}"),
         created_at: Timestamp(at),
+        recipient: None,
     };
     s.save_signals(
         &[signal("a1", "usage_drop", SignalStatus::Open)],
@@ -1362,10 +1365,16 @@ pub async fn the_outbox_delivers_each_decision_once_and_at_least_once<S: Store>(
     let counts = s.outbox_counts().await.unwrap();
     assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 2, 1));
     assert_eq!(counts.oldest_pending, None);
-    let parked = s.outbox(Some(OutboxState::Parked), 10).await.unwrap();
+    let parked = s
+        .outbox(&OutboxFilter::state(Some(OutboxState::Parked)), 10)
+        .await
+        .unwrap();
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].last_error, "404: no such webhook");
-    let delivered = s.outbox(Some(OutboxState::Delivered), 10).await.unwrap();
+    let delivered = s
+        .outbox(&OutboxFilter::state(Some(OutboxState::Delivered)), 10)
+        .await
+        .unwrap();
     let first = delivered
         .iter()
         .find(|e| e.item.id == "alert:s1:opened")
@@ -1374,5 +1383,148 @@ pub async fn the_outbox_delivers_each_decision_once_and_at_least_once<S: Store>(
         (first.delivered_at, first.reference.as_deref()),
         (Some(Timestamp(11_000)), Some("1712.0001"))
     );
-    assert_eq!(s.outbox(None, 10).await.unwrap().len(), 3);
+    assert_eq!(
+        s.outbox(&OutboxFilter::default(), 10).await.unwrap().len(),
+        3
+    );
+}
+
+/// People written by the `people` import kind read back by email (a second write of one email, in any case,
+/// replaces the first); outbox entries routed to a person are found by recipient, kind and the time they
+/// finished, and an entry folded into the digest is finished without being sent.
+pub async fn people_and_what_each_was_sent<S: Store>(s: &S) {
+    let ana = Person {
+        email: "Ana@Example.com".into(),
+        name: Some("Ana".into()),
+        slack_user_id: Some("U1".into()),
+        quiet_hours: Some("22:00-07:00".into()),
+        daily_cap: Some(3),
+        channels: Some(vec!["email".into()]),
+        ..Default::default()
+    };
+    let bo = Person {
+        email: "bo@example.com".into(),
+        leader: Some("ana@example.com".into()),
+        ..Default::default()
+    };
+    let batch = |people: Vec<Person>| WriteBatch {
+        source: "people.csv".into(),
+        kind: "people".into(),
+        received_at: Some(Timestamp(1_000)),
+        people,
+        ..Default::default()
+    };
+    assert!(s.people().await.unwrap().is_empty());
+    s.write(batch(vec![ana.clone(), bo.clone()])).await.unwrap();
+    let renamed = Person {
+        email: "ana@example.com".into(),
+        name: Some("Ana B".into()),
+        ..ana.clone()
+    };
+    s.write(batch(vec![renamed.clone()])).await.unwrap();
+    let people = s.people().await.unwrap();
+    assert_eq!(
+        people,
+        vec![renamed, bo],
+        "by email, the later write winning"
+    );
+
+    let item = |n: u32, kind: &str, recipient: Option<&str>| OutboxItem {
+        id: format!("alert:s{n}:{kind}:email:person:ana"),
+        channel: "email".into(),
+        destination: "person:ana@example.com".into(),
+        account_id: Some(id("a1")),
+        kind: format!("alert_{kind}"),
+        payload: "{}".into(),
+        created_at: Timestamp(1_000 + i64::from(n)),
+        recipient: recipient.map(str::to_string),
+    };
+    s.save_signals(
+        &[],
+        &[
+            item(1, "opened", Some("Ana@Example.com")),
+            item(2, "opened", Some("ana@example.com")),
+            item(3, "closed", Some("ana@example.com")),
+            item(4, "opened", None),
+        ],
+    )
+    .await
+    .unwrap();
+    let due = s
+        .claim_outbox("w", Timestamp(5_000), Timestamp(9_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 4);
+    assert_eq!(
+        due[0].item.recipient.as_deref(),
+        Some("ana@example.com"),
+        "kept in lower case"
+    );
+    let finish = |n: u32, kind: &str, at: i64, d: Delivery| {
+        let id = item(n, kind, None).id;
+        async move { assert!(s.finish_outbox(&id, "w", Timestamp(at), &d).await.unwrap()) }
+    };
+    finish(1, "opened", 6_000, Delivery::Delivered { reference: None }).await;
+    finish(
+        2,
+        "opened",
+        7_000,
+        Delivery::Folded {
+            reason: "beyond the daily cap of 1".into(),
+        },
+    )
+    .await;
+    finish(3, "closed", 8_000, Delivery::Delivered { reference: None }).await;
+    finish(4, "opened", 8_000, Delivery::Delivered { reference: None }).await;
+    let counts = s.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.folded), (0, 3, 1));
+    let ids = |v: Vec<OutboxEntry>| v.into_iter().map(|e| e.item.id).collect::<Vec<_>>();
+    let of_ana = OutboxFilter {
+        recipient: Some("ANA@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(s.outbox(&of_ana, 10).await.unwrap()),
+        [
+            item(3, "closed", None).id,
+            item(2, "opened", None).id,
+            item(1, "opened", None).id
+        ],
+        "hers, newest first"
+    );
+    let sent_since = OutboxFilter {
+        state: Some(OutboxState::Delivered),
+        kind: Some("alert_opened".into()),
+        finished_since: Some(Timestamp(6_000)),
+        ..of_ana.clone()
+    };
+    assert_eq!(
+        ids(s.outbox(&sent_since, 10).await.unwrap()),
+        [item(1, "opened", None).id]
+    );
+    let folded = s
+        .outbox(
+            &OutboxFilter {
+                state: Some(OutboxState::Folded),
+                ..of_ana.clone()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(folded.len(), 1);
+    assert_eq!(
+        (folded[0].delivered_at, folded[0].last_error.as_str()),
+        (Some(Timestamp(7_000)), "beyond the daily cap of 1")
+    );
+    let one = OutboxFilter {
+        id: Some(item(4, "opened", None).id),
+        ..Default::default()
+    };
+    assert_eq!(s.outbox(&one, 10).await.unwrap()[0].item.recipient, None);
+    assert_eq!(
+        s.outbox(&of_ana, 1).await.unwrap().len(),
+        1,
+        "the limit holds"
+    );
 }

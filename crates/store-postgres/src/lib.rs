@@ -27,13 +27,14 @@ pub use pool::{redacted, PgSettings};
 use bellwether_core::model::{
     Assessment, CommonFeatures, CommonScope, PeerStats, Prediction, Severity, Signal, SignalStatus,
 };
+use bellwether_core::people::Person;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::codec::distinct::decode_series;
 use bellwether_store::codec::docs;
 use bellwether_store::{
-    Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry, OutboxItem,
-    OutboxState, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch, WriteSummary,
+    Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry, OutboxFilter,
+    OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch, WriteSummary,
 };
 use pool::{corrupt, db_err, pool_err};
 use rustc_hash::FxHashSet;
@@ -714,8 +715,23 @@ impl bellwether_store::Store for PgStore {
         self.outbox_finish(id, holder, now, delivery).await
     }
 
-    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
-        self.outbox_list(state, limit).await
+    async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.outbox_list(filter, limit).await
+    }
+
+    async fn people(&self) -> Result<Vec<Person>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query("SELECT email, person FROM people ORDER BY email", &[])
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| {
+                    StoreError::Corrupt(format!("people: {}: {e}", r.get::<_, &str>(0)))
+                })
+            })
+            .collect()
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts> {

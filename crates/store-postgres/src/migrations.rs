@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assessment_impact",
         include_str!("../migrations/0006_assessment_impact.sql"),
     ),
+    (7, "people", include_str!("../migrations/0007_people.sql")),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

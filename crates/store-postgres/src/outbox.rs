@@ -1,4 +1,4 @@
-//! The outbox on PostgreSQL (migration `0005_outbox.sql`): entries queued inside the caller's transaction,
+//! The outbox on PostgreSQL (migrations `0005_outbox.sql`, `0007_people.sql`): entries queued inside the caller's transaction,
 //! claimed with `FOR UPDATE SKIP LOCKED` so that workers on several replicas never take the same entry at
 //! once, and finished only by the worker that holds them.
 
@@ -6,12 +6,13 @@ use crate::pool::db_err;
 use crate::PgStore;
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::{
-    Delivery, OutboxCounts, OutboxEntry, OutboxItem, OutboxState, Result, StoreError,
+    Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result, StoreError,
 };
+use tokio_postgres::types::ToSql;
 
 const COLUMNS: &str =
     "id, channel, destination, account_id, kind, payload, created_at, state, attempts, \
-                       next_attempt_at, last_error, delivered_at, reference";
+                       next_attempt_at, last_error, delivered_at, reference, recipient";
 
 /// Queues `items` in `tx` (the transaction that decided them); an id already queued is left as it is.
 pub(crate) async fn enqueue(
@@ -34,11 +35,15 @@ pub(crate) async fn enqueue(
         .map(|i| i.account_id.as_ref().map(|a| a.as_str()))
         .collect();
     let created: Vec<i64> = items.iter().map(|i| i.created_at.0).collect();
+    let recipients: Vec<Option<String>> = items
+        .iter()
+        .map(|i| i.recipient.as_ref().map(|r| r.to_lowercase()))
+        .collect();
     tx.execute(
-        "INSERT INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at) \
-         SELECT i, c, d, a, k, p, t, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[]) AS u(i, c, d, a, k, p, t) ON CONFLICT (id) DO NOTHING",
-        &[&ids, &channels, &dest, &accounts, &kinds, &payloads, &created],
+        "INSERT INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at, recipient) \
+         SELECT i, c, d, a, k, p, t, t, r FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::int8[], $8::text[]) AS u(i, c, d, a, k, p, t, r) ON CONFLICT (id) DO NOTHING",
+        &[&ids, &channels, &dest, &accounts, &kinds, &payloads, &created, &recipients],
     )
     .await
     .map_err(db_err)?;
@@ -56,6 +61,7 @@ fn entry(r: &tokio_postgres::Row) -> Result<OutboxEntry> {
             kind: r.get(4),
             payload: r.get(5),
             created_at: Timestamp(r.get(6)),
+            recipient: r.get(13),
         },
         state: OutboxState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("outbox: unknown state {state}")))?,
@@ -136,6 +142,15 @@ impl PgStore {
                     &[&id, &holder, error],
                 )
                 .await,
+            Delivery::Folded { reason } => c
+                .execute(
+                    &format!(
+                        "UPDATE outbox SET state = 'folded', delivered_at = $3, last_error = $4, holder = NULL, \
+                         lease_until = NULL WHERE {held}"
+                    ),
+                    &[&id, &holder, &now.0, reason],
+                )
+                .await,
         }
         .map_err(db_err)?;
         Ok(n > 0)
@@ -143,20 +158,41 @@ impl PgStore {
 
     pub(crate) async fn outbox_list(
         &self,
-        state: Option<OutboxState>,
+        filter: &OutboxFilter,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>> {
+        // Only the conditions given, so each read uses its index (the recipient's for a person's day).
+        let state = filter.state.map(|s| s.as_str());
+        let recipient = filter.recipient.as_ref().map(|r| r.to_lowercase());
+        let since = filter.finished_since.map(|t| t.0);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut conds = Vec::new();
+        let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        let given: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
+            ("state =", state.as_ref().map(|v| v as _)),
+            ("recipient =", recipient.as_ref().map(|v| v as _)),
+            ("kind =", filter.kind.as_ref().map(|v| v as _)),
+            ("id =", filter.id.as_ref().map(|v| v as _)),
+            ("delivered_at >=", since.as_ref().map(|v| v as _)),
+        ];
+        for (cond, v) in given {
+            if let Some(v) = v {
+                args.push(v);
+                conds.push(format!("{cond} ${}", args.len()));
+            }
+        }
+        args.push(&limit);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox {} ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT ${}",
+            if conds.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conds.join(" AND "))
+            },
+            args.len()
+        );
         let c = self.conn().await?;
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM outbox WHERE $1::text IS NULL OR state = $1 \
-                     ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $2"
-                ),
-                &[&state.map(|s| s.as_str()), &(limit as i64)],
-            )
-            .await
-            .map_err(db_err)?;
+        let rows = c.query(&sql, &args).await.map_err(db_err)?;
         rows.iter().map(entry).collect()
     }
 
@@ -165,7 +201,8 @@ impl PgStore {
         let r = c
             .query_one(
                 "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivered'), \
-                 count(*) FILTER (WHERE state = 'parked'), min(created_at) FILTER (WHERE state = 'pending') FROM outbox",
+                 count(*) FILTER (WHERE state = 'parked'), min(created_at) FILTER (WHERE state = 'pending'), \
+                 count(*) FILTER (WHERE state = 'folded') FROM outbox",
                 &[],
             )
             .await
@@ -174,6 +211,7 @@ impl PgStore {
             pending: r.get::<_, i64>(0) as u64,
             delivered: r.get::<_, i64>(1) as u64,
             parked: r.get::<_, i64>(2) as u64,
+            folded: r.get::<_, i64>(4) as u64,
             oldest_pending: r.get::<_, Option<i64>>(3).map(Timestamp),
         })
     }

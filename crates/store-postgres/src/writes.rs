@@ -8,7 +8,7 @@ use bellwether_core::history::AttrFact;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::codec::distinct::decode_series;
-use bellwether_store::{Fingerprint, Result, WriteBatch, WriteSummary};
+use bellwether_store::{Fingerprint, Result, StoreError, WriteBatch, WriteSummary};
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
@@ -436,6 +436,23 @@ async fn insert_records(tx: &Transaction<'_>, b: &WriteBatch) -> Result<(u64, Ve
                  SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::bigint[], $5::bigint[]) \
                  ON CONFLICT (account_id, day, kind) DO UPDATE SET arr_delta = excluded.arr_delta",
                 &[&acc, &day, &kind, &arr, &recv],
+            )
+            .await
+            .map_err(db_err)?;
+    }
+    if !b.people.is_empty() {
+        let ps = last_by_key(&b.people, |p| p.email.trim().to_lowercase());
+        let emails: Vec<String> = ps.iter().map(|p| p.email.trim().to_lowercase()).collect();
+        let json: Vec<String> = ps
+            .iter()
+            .map(|p| serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<_>>()?;
+        let at = b.received_at.unwrap_or_else(Timestamp::now).0;
+        n += tx
+            .execute(
+                "INSERT INTO people (email, person, updated_at) SELECT e, p, $3 FROM unnest($1::text[], $2::text[]) \
+                 AS u(e, p) ON CONFLICT (email) DO UPDATE SET person = excluded.person, updated_at = excluded.updated_at",
+                &[&emails, &json, &at],
             )
             .await
             .map_err(db_err)?;

@@ -37,11 +37,12 @@ use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
     Assessment, CommonFeatures, CommonScope, PeerStats, Prediction, Signal,
 };
+use bellwether_core::people::Person;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
     AccountFacts, Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry,
-    OutboxItem, OutboxState, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
+    OutboxFilter, OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
     WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
@@ -528,8 +529,12 @@ impl bellwether_store::Store for SqliteStore {
         self.outbox_finish(id, holder, now, delivery).await
     }
 
-    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>> {
-        self.outbox_list(state, limit).await
+    async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.outbox_list(filter, limit).await
+    }
+
+    async fn people(&self) -> Result<Vec<Person>> {
+        self.read(rows::people).await
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts> {

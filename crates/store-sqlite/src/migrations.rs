@@ -65,6 +65,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assessment_impact",
         include_str!("../migrations/0016_assessment_impact.sql"),
     ),
+    (17, "people", include_str!("../migrations/0017_people.sql")),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,23 +1,23 @@
-//! The outbox on the embedded store (migration `0015_outbox.sql`): entries queued inside the caller's
+//! The outbox on the embedded store (migrations `0015_outbox.sql`, `0017_people.sql`): entries queued inside the caller's
 //! transaction; claims and outcomes are short write transactions, so one writer at a time takes an entry.
 
 use crate::{db_err, SqliteStore};
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::{
-    Delivery, OutboxCounts, OutboxEntry, OutboxItem, OutboxState, Result, StoreError,
+    Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result, StoreError,
 };
-use rusqlite::{params, Row, Transaction};
+use rusqlite::{params, params_from_iter, Row, Transaction};
 
 const COLUMNS: &str =
     "id, channel, destination, account_id, kind, payload, created_at, state, attempts, \
-                       next_attempt_at, last_error, delivered_at, reference";
+                       next_attempt_at, last_error, delivered_at, reference, recipient";
 
 /// Queues `items` in `tx` (the transaction that decided them); an id already queued is left as it is.
 pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> {
     let mut st = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT OR IGNORE INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at, recipient) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, lower(?8))",
         )
         .map_err(db_err)?;
     for i in items {
@@ -28,7 +28,8 @@ pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> 
             i.account_id.as_ref().map(|a| a.as_str()),
             i.kind,
             i.payload,
-            i.created_at.0
+            i.created_at.0,
+            i.recipient
         ])
         .map_err(db_err)?;
     }
@@ -47,6 +48,7 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<(OutboxEntry, String)> {
                 kind: r.get(4)?,
                 payload: r.get(5)?,
                 created_at: Timestamp(r.get(6)?),
+                recipient: r.get(13)?,
             },
             state: OutboxState::Pending,
             attempts: r.get(8)?,
@@ -132,6 +134,13 @@ impl SqliteStore {
                     ),
                     params![id, holder, error],
                 ),
+                Delivery::Folded { reason } => tx.execute(
+                    &format!(
+                        "UPDATE outbox SET state = 'folded', delivered_at = ?3, last_error = ?4, holder = NULL, \
+                         lease_until = NULL WHERE {held}"
+                    ),
+                    params![id, holder, now.0, reason],
+                ),
             }
             .map_err(db_err)?;
             Ok(n > 0)
@@ -141,18 +150,45 @@ impl SqliteStore {
 
     pub(crate) async fn outbox_list(
         &self,
-        state: Option<OutboxState>,
+        filter: &OutboxFilter,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>> {
+        // Only the conditions given, so each read uses its index (the recipient's for a person's day).
+        let mut conds = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut add = |cond: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            conds.push(format!("{cond} ?{}", args.len()));
+        };
+        if let Some(s) = filter.state {
+            add("state =", s.as_str().to_string().into());
+        }
+        if let Some(r) = &filter.recipient {
+            add("recipient =", r.to_lowercase().into());
+        }
+        if let Some(k) = &filter.kind {
+            add("kind =", k.clone().into());
+        }
+        if let Some(i) = &filter.id {
+            add("id =", i.clone().into());
+        }
+        if let Some(t) = filter.finished_since {
+            add("delivered_at >=", t.0.into());
+        }
+        args.push((limit.min(i64::MAX as usize) as i64).into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox {} ORDER BY created_at DESC, id DESC LIMIT ?{}",
+            if conds.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conds.join(" AND "))
+            },
+            args.len()
+        );
         self.read(move |c| {
-            let mut st = c
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR state = ?1 \
-                     ORDER BY created_at DESC, id DESC LIMIT ?2"
-                ))
-                .map_err(db_err)?;
+            let mut st = c.prepare_cached(&sql).map_err(db_err)?;
             let rows: Vec<(OutboxEntry, String)> = st
-                .query_map(params![state.map(|s| s.as_str()), limit as i64], entry)
+                .query_map(params_from_iter(args), entry)
                 .map_err(db_err)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(db_err)?;
@@ -165,13 +201,15 @@ impl SqliteStore {
         self.read(|c| {
             c.query_row(
                 "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'delivered'), 0), \
-                 coalesce(sum(state = 'parked'), 0), min(CASE WHEN state = 'pending' THEN created_at END) FROM outbox",
+                 coalesce(sum(state = 'parked'), 0), min(CASE WHEN state = 'pending' THEN created_at END), \
+                 coalesce(sum(state = 'folded'), 0) FROM outbox",
                 [],
                 |r| {
                     Ok(OutboxCounts {
                         pending: r.get::<_, i64>(0)? as u64,
                         delivered: r.get::<_, i64>(1)? as u64,
                         parked: r.get::<_, i64>(2)? as u64,
+                        folded: r.get::<_, i64>(4)? as u64,
                         oldest_pending: r.get::<_, Option<i64>>(3)?.map(Timestamp),
                     })
                 },

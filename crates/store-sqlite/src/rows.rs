@@ -6,6 +6,7 @@ use bellwether_core::model::{
     Assessment, BillingEvent, BillingKind, Contact, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Subscription, Ticket,
 };
+use bellwether_core::people::Person;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::codec::docs::{self, Doc};
 use bellwether_store::{AccountFacts, Book, ContactFacts, Result, StoreError, WriteBatch};
@@ -146,7 +147,40 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
                 .map_err(db_err)? as u64;
         }
     }
+    if !b.people.is_empty() {
+        let at = b.received_at.unwrap_or_else(Timestamp::now).0;
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO people (email, person, updated_at) VALUES (lower(?1), ?2, ?3) \
+                 ON CONFLICT (email) DO UPDATE SET person = excluded.person, updated_at = excluded.updated_at",
+            )
+            .map_err(db_err)?;
+        for p in &b.people {
+            let json = serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            n += st
+                .execute(params![p.email.trim(), json, at])
+                .map_err(db_err)? as u64;
+        }
+    }
     Ok(n)
+}
+
+/// The people the `people` import kind wrote, by email.
+pub(crate) fn people(c: &Connection) -> Result<Vec<Person>> {
+    let mut st = c
+        .prepare_cached("SELECT email, person FROM people ORDER BY email")
+        .map_err(db_err)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(db_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (email, json) = row.map_err(db_err)?;
+        out.push(
+            serde_json::from_str(&json).map_err(|e| corrupt("people", format!("{email}: {e}")))?,
+        );
+    }
+    Ok(out)
 }
 
 fn corrupt(table: &str, what: impl std::fmt::Display) -> StoreError {

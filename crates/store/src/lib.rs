@@ -21,13 +21,14 @@ pub use live::{
     ApiKey, AppliedGroups, CrmUser, DistinctUsers, InboxEntry, InboxMessage, JobRun, JobState,
     KeyScope, LiveBatch, LiveStore, PendingMessage,
 };
-pub use outbox::{Delivery, OutboxCounts, OutboxEntry, OutboxItem, OutboxState};
+pub use outbox::{Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
     Assessment, BillingEvent, CommonFeatures, Contact, Interaction, Outcome, PeerStats, Prediction,
     Signal, SignalStatus, Subscription, Ticket,
 };
+use bellwether_core::people::Person;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use rustc_hash::FxHashSet;
@@ -71,6 +72,8 @@ pub struct WriteBatch {
     pub interactions: Vec<Interaction>,
     /// Outcomes (upserted by account, day and kind).
     pub outcomes: Vec<Outcome>,
+    /// People of the directory (upserted by email, any case).
+    pub people: Vec<Person>,
     /// Series points to merge, by account.
     pub series: BTreeMap<AccountId, SeriesDelta>,
 }
@@ -86,6 +89,7 @@ impl WriteBatch {
             && self.subscriptions.is_empty()
             && self.interactions.is_empty()
             && self.outcomes.is_empty()
+            && self.people.is_empty()
             && self.series.is_empty()
     }
 
@@ -356,8 +360,11 @@ pub trait Store: Send + Sync + 'static {
         delivery: &Delivery,
     ) -> Result<bool>;
 
-    /// Outbox entries (in one state, or all), newest first, at most `limit`.
-    async fn outbox(&self, state: Option<OutboxState>, limit: usize) -> Result<Vec<OutboxEntry>>;
+    /// Outbox entries matching `filter`, newest first, at most `limit`.
+    async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// The people the `people` import kind wrote, by email.
+    async fn people(&self) -> Result<Vec<Person>>;
 
     /// How many entries the outbox holds in each state.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;

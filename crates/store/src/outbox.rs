@@ -18,6 +18,9 @@ pub struct OutboxItem {
     pub destination: String,
     /// The account it is about, if one.
     pub account_id: Option<AccountId>,
+    /// The person it is routed to (their email, lower case), if it goes to one person rather than a list or a
+    /// channel: their quiet hours and daily cap apply, and what they hold back folds into their digest.
+    pub recipient: Option<String>,
     /// What it is (`alert_opened`, `alert_closed`, `digest`).
     pub kind: String,
     /// The message as the channel renders it (JSON).
@@ -36,6 +39,9 @@ pub enum OutboxState {
     Delivered,
     /// The peer refused it for good (a 4xx other than 408 and 429): kept with the reason, not retried.
     Parked,
+    /// Held back for the recipient's next digest (inside their quiet hours, beyond their daily cap): not sent
+    /// on its own.
+    Folded,
 }
 
 impl OutboxState {
@@ -45,6 +51,7 @@ impl OutboxState {
             OutboxState::Pending => "pending",
             OutboxState::Delivered => "delivered",
             OutboxState::Parked => "parked",
+            OutboxState::Folded => "folded",
         }
     }
 
@@ -54,6 +61,7 @@ impl OutboxState {
             "pending" => Some(OutboxState::Pending),
             "delivered" => Some(OutboxState::Delivered),
             "parked" => Some(OutboxState::Parked),
+            "folded" => Some(OutboxState::Folded),
             _ => None,
         }
     }
@@ -72,7 +80,7 @@ pub struct OutboxEntry {
     pub next_attempt_at: Timestamp,
     /// Why the last attempt failed, in words (empty when none did).
     pub last_error: String,
-    /// When the peer accepted it.
+    /// When the peer accepted it, or it was folded into the digest.
     pub delivered_at: Option<Timestamp>,
     /// What the peer returned to refer to it later (the Slack message's `ts`, say).
     pub reference: Option<String>,
@@ -98,6 +106,11 @@ pub enum Delivery {
         /// Why, in words.
         error: String,
     },
+    /// Not sent: held back for the recipient's next digest.
+    Folded {
+        /// Why, in words (`inside quiet hours 22:00–07:00`).
+        reason: String,
+    },
 }
 
 /// What the outbox holds, by state.
@@ -109,6 +122,33 @@ pub struct OutboxCounts {
     pub delivered: u64,
     /// Entries parked.
     pub parked: u64,
+    /// Entries folded into digests.
+    pub folded: u64,
     /// When the oldest pending entry was decided.
     pub oldest_pending: Option<Timestamp>,
+}
+
+/// Which outbox entries to list: every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboxFilter {
+    /// In this state.
+    pub state: Option<OutboxState>,
+    /// Routed to this person (an email, any case).
+    pub recipient: Option<String>,
+    /// Of this kind (`alert_opened`, `alert_closed`, `digest`).
+    pub kind: Option<String>,
+    /// This entry.
+    pub id: Option<String>,
+    /// Delivered or folded at or after this.
+    pub finished_since: Option<Timestamp>,
+}
+
+impl OutboxFilter {
+    /// Entries in `state`.
+    pub fn state(state: Option<OutboxState>) -> OutboxFilter {
+        OutboxFilter {
+            state,
+            ..Default::default()
+        }
+    }
 }

@@ -36,8 +36,7 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
     let (digests, queued) = if a.send {
         {
             // The week is the reader's: as it stands now in their time zone (else the schedule's).
-            let zone = jiff::tz::TimeZone::get(&settings.schedule.time_zone)
-                .unwrap_or(jiff::tz::TimeZone::UTC);
+            let zone = settings.schedule.zone();
             digest::queue(
                 &*store,
                 Some(&owners),
@@ -83,12 +82,18 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
         store.clone(),
         channels,
         format!("digest-{}", std::process::id()),
-    );
+    )
+    .with_people(settings.people.clone(), settings.schedule.zone());
     let started = Instant::now();
     let id = |c: &str| format!("digest:{}:{}:{c}", d.owner, d.week);
     loop {
         worker.run_once().await?;
-        let mine: Vec<_> = bellwether_store::Store::outbox(&*store, None, 1000)
+        let of_owner = bellwether_store::OutboxFilter {
+            recipient: Some(d.owner.clone()),
+            kind: Some("digest".into()),
+            ..Default::default()
+        };
+        let mine: Vec<_> = bellwether_store::Store::outbox(&*store, &of_owner, 1000)
             .await?
             .into_iter()
             .filter(|e| e.item.id.starts_with(&id("")))

@@ -34,7 +34,7 @@ pub async fn run(settings: &Settings, a: JobsArgs) -> Result<ExitCode, CliError>
         .into_iter()
         .filter(|(n, _)| a.name.as_deref().is_none_or(|want| want == *n))
         // The digest job runs only where digests have somewhere to go.
-        .filter(|(n, _)| *n != "digest" || settings.delivery.sends_digests())
+        .filter(|(n, _)| *n != "digest" || settings.delivery.reaches_people())
         .collect();
     if a.json {
         let next: Vec<serde_json::Value> = next

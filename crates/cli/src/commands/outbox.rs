@@ -29,13 +29,15 @@ pub async fn run(settings: &Settings, a: OutboxArgs) -> Result<ExitCode, CliErro
         Some(s) => Some(OutboxState::parse(s).ok_or_else(|| {
             CliError::new(
                 Code::InvalidArgument,
-                format!("--state {s} is not one of pending, delivered, parked"),
+                format!("--state {s} is not one of pending, delivered, parked, folded"),
             )
         })?),
     };
     let store = super::open_store(settings).await?;
     let counts = store.outbox_counts().await?;
-    let entries = store.outbox(state, a.limit).await?;
+    let entries = store
+        .outbox(&bellwether_store::OutboxFilter::state(state), a.limit)
+        .await?;
     if a.json {
         println!(
             "{}",
@@ -47,14 +49,15 @@ pub async fn run(settings: &Settings, a: OutboxArgs) -> Result<ExitCode, CliErro
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} pending{}, {} delivered, {} parked",
+        "{} pending{}, {} delivered, {} parked, {} folded into digests",
         counts.pending,
         counts
             .oldest_pending
             .map(|t| format!(" (oldest decided {t})"))
             .unwrap_or_default(),
         counts.delivered,
-        counts.parked
+        counts.parked,
+        counts.folded
     );
     for e in entries {
         let how = match e.state {
@@ -64,6 +67,10 @@ pub async fn run(settings: &Settings, a: OutboxArgs) -> Result<ExitCode, CliErro
             ),
             OutboxState::Pending => format!("next attempt {}", e.next_attempt_at),
             OutboxState::Parked => "PARKED".to_string(),
+            OutboxState::Folded => format!(
+                "folded into the digest {}",
+                e.delivered_at.map(|t| t.to_string()).unwrap_or_default()
+            ),
         };
         println!(
             "{:<40} {:<8} to {} ({} attempt{}), {how}{}",

@@ -91,7 +91,8 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
             store.clone(),
             channels,
             bellwether_server::process_name(),
-        );
+        )
+        .with_people(settings.people.clone(), settings.schedule.zone());
         if let Some(l) = settings.delivery.lease_seconds {
             w.lease = std::time::Duration::from_secs(l);
         }

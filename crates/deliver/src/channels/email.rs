@@ -77,7 +77,11 @@ pub fn render(alert: &Value) -> (String, String, String) {
     let facts = super::account_facts(alert);
     let play = t(&s["suggested_action"]);
     let link = alert["link"].as_str();
-    let mut text = format!("{subject}\n\n{}\n", t(&s["explanation"]));
+    let escalation = super::escalation_line(alert);
+    let mut text = match &escalation {
+        Some(line) => format!("{subject}\n\n{line}\n\n{}\n", t(&s["explanation"])),
+        None => format!("{subject}\n\n{}\n", t(&s["explanation"])),
+    };
     if !closed && !play.is_empty() {
         text.push_str(&format!("\nPlay: {play}\n"));
     }
@@ -104,8 +108,11 @@ pub fn render(alert: &Value) -> (String, String, String) {
         })
         .collect();
     let html = format!(
-        "<!doctype html><html><body><h2>{}</h2><p>{}</p>{}<table>{rows}</table><p><small>Signal {} detected {}, as of {}.</small></p>{}</body></html>",
+        "<!doctype html><html><body><h2>{}</h2>{}<p>{}</p>{}<table>{rows}</table><p><small>Signal {} detected {}, as of {}.</small></p>{}</body></html>",
         esc(&subject),
+        escalation
+            .map(|l| format!("<p><i>{}</i></p>", esc(&l)))
+            .unwrap_or_default(),
         esc(&t(&s["explanation"])),
         if !closed && !play.is_empty() {
             format!("<p><b>Play:</b> {}</p>", esc(&play))
@@ -173,7 +180,7 @@ impl Channel for Email {
         NAME
     }
 
-    async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
+    async fn deliver(&self, entry: &OutboxEntry, _prior: Option<&OutboxEntry>) -> Delivery {
         let person;
         let ((to, from), alert) = match entry.item.destination.strip_prefix(PERSON) {
             Some(address) => {

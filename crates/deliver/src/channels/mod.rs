@@ -18,8 +18,9 @@ use std::time::Duration;
 pub trait Channel: Send + Sync {
     /// The channel's name, as outbox entries name it.
     fn name(&self) -> &'static str;
-    /// Delivers one entry and says how it went.
-    async fn deliver(&self, entry: &OutboxEntry) -> Delivery;
+    /// Delivers one entry and says how it went; `prior` is the entry it follows up, when there is one (the
+    /// opening alert a clearing one closes, on the same destination), for a channel that edits what it sent.
+    async fn deliver(&self, entry: &OutboxEntry, prior: Option<&OutboxEntry>) -> Delivery;
 }
 
 /// The configured channels, by name.
@@ -33,8 +34,11 @@ impl Channels {
         if !config.webhooks.is_empty() {
             all.add(Arc::new(webhook::Webhooks::new(&config.webhooks)?));
         }
-        if !config.slack.is_empty() {
-            all.add(Arc::new(slack::Slack::new(&config.slack)?));
+        if !config.slack.is_empty() || config.slack_app.is_some() {
+            all.add(Arc::new(slack::Slack::new(
+                &config.slack,
+                config.slack_app.as_ref(),
+            )?));
         }
         // A mail server alone is enough: digests go to each owner's address.
         if !config.email.is_empty() || config.smtp_url().is_some() {
@@ -144,6 +148,14 @@ pub fn account_facts(alert: &serde_json::Value) -> Vec<(&'static str, String)> {
         out.push(("Owner", o.to_string()));
     }
     out
+}
+
+/// The line an escalated alert opens with, saying why its reader gets it: `Escalated to you as
+/// ana@example.com's leader: critical severity`.
+pub fn escalation_line(alert: &serde_json::Value) -> Option<String> {
+    let why = alert["escalation"].as_str()?;
+    let owner = alert["signal"]["owner"].as_str().unwrap_or("the owner");
+    Some(format!("Escalated to you as {owner}'s leader: {why}"))
 }
 
 /// How long to wait before attempt `attempts + 1`: 5 s, doubling, at most an hour.

@@ -1,14 +1,23 @@
-//! Slack through incoming webhooks (`[[delivery.slack]]`): each alert as a Block Kit message, POSTed to the
-//! destination's webhook URL. The message carries the cause as a header and text, the suggested play, the
-//! account's figures as fields, the signal and its day in a context line, and a button that opens the account
-//! when `public_url` is set. An opened alert also has Acknowledge and Snooze buttons, which the Slack app's
-//! interactivity endpoint of `serve` (`/slack/interactivity`) answers. Slack answers 200 `ok`. A 429 (with `Retry-After`) or a 5xx is retried. A 400, 403,
-//! 404 or 410 (invalid payload, webhook revoked, channel archived) is parked with Slack's reason.
+//! Slack (`[[delivery.slack]]`, and the Slack app of `[slack] bot_token`): each alert as a Block Kit message.
+//! The message carries the cause as a header and text, the suggested play, the account's figures as fields,
+//! the signal and its day in a context line, and a button that opens the account when `public_url` is set.
+//! An opened alert also has Acknowledge, Snooze and Mark contacted buttons, which the Slack app's
+//! interactivity endpoint of `serve` (`/slack/interactivity`) answers.
 //!
-//! An incoming webhook takes no idempotency key: a delivery sent again after a crash between Slack's answer
-//! and the outbox's mark shows twice. The Slack app mode, which updates the message it posted, avoids that.
+//! Two ways to post:
+//! - an incoming webhook (`webhook_url`): POSTed to the URL; Slack answers 200 `ok`. A 429 (with
+//!   `Retry-After`) or a 5xx is retried; a 400, 403, 404 or 410 (invalid payload, webhook revoked, channel
+//!   archived) is parked with Slack's reason. An incoming webhook takes no idempotency key: a delivery sent
+//!   again after a crash between Slack's answer and the outbox's mark shows twice.
+//! - the Slack app (`channel = "C…"` on a destination, and each person's direct messages, destination
+//!   `user:U…`): `chat.postMessage` with the bot token, the outbox entry's id in the message's metadata; the
+//!   channel and `ts` Slack returns are kept as the entry's reference, and when the alert clears the same
+//!   message is rewritten with `chat.update` to say so. Slack's `ok: false` answers are sorted as its Web API
+//!   documents them: `ratelimited` and Slack's own failures are retried, the rest (`channel_not_found`,
+//!   `invalid_auth`, …) parked with the error.
 
 use super::Channel;
+use bellwether_core::Timestamp;
 use bellwether_store::{Delivery, OutboxEntry};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -16,16 +25,23 @@ use std::collections::HashMap;
 /// The channel's name in outbox entries.
 pub const NAME: &str = "slack";
 
-/// One incoming webhook (`[[delivery.slack]]`).
+/// The prefix of a destination that is one Slack user's direct messages from the app (`user:U012AB3CD`).
+pub const USER: &str = "user:";
+
+/// One Slack destination (`[[delivery.slack]]`): an incoming webhook, or a channel the Slack app posts to.
 #[derive(Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// Its name, which alerts are queued under.
     pub name: String,
     /// The incoming webhook's URL (`https://hooks.slack.com/services/…`): a secret, never logged.
+    #[serde(default)]
     pub webhook_url: String,
+    /// Or the channel id (`C…`) the Slack app posts to (needs `[slack] bot_token`).
+    #[serde(default)]
+    pub channel: Option<String>,
     /// Whether alerts go to it (default true); `false` for a person's own destination that only their
-    /// digest goes to (`[[people]] slack`).
+    /// messages go to (`[[people]] slack`).
     #[serde(default)]
     pub alerts: Option<bool>,
 }
@@ -35,23 +51,51 @@ impl std::fmt::Debug for SlackConfig {
         f.debug_struct("SlackConfig")
             .field("name", &self.name)
             .field("webhook_url", &"********")
+            .field("channel", &self.channel)
             .finish()
     }
 }
 
 impl SlackConfig {
-    /// Checks the webhook; the error names the setting.
+    /// Checks the destination; the error names the setting.
     pub fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
             return Err("[[delivery.slack]] name is empty".into());
         }
-        if !(self.webhook_url.starts_with("https://") || self.webhook_url.starts_with("http://")) {
-            return Err(format!(
-                "[[delivery.slack]] {}: webhook_url is not an https:// address (Slack's incoming webhook URL)",
+        match (&self.channel, self.webhook_url.is_empty()) {
+            (Some(_), false) => Err(format!(
+                "[[delivery.slack]] {}: give webhook_url (an incoming webhook) or channel (the Slack app posts), not both",
                 self.name
-            ));
+            )),
+            (Some(c), true) if c.trim().is_empty() => Err(format!(
+                "[[delivery.slack]] {}: channel is empty (a channel id such as C0123456789)",
+                self.name
+            )),
+            (Some(_), true) => Ok(()),
+            (None, _) if !(self.webhook_url.starts_with("https://") || self.webhook_url.starts_with("http://")) => Err(format!(
+                "[[delivery.slack]] {}: webhook_url is not an https:// address (Slack's incoming webhook URL); or give channel = \"C…\" for the Slack app",
+                self.name
+            )),
+            (None, _) => Ok(()),
         }
-        Ok(())
+    }
+}
+
+/// The Slack app's posting settings (`[slack] bot_token`, `api_url`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlackAppConfig {
+    /// The bot token (`xoxb-…`): a secret, never logged.
+    pub bot_token: String,
+    /// Slack's Web API (default `https://slack.com/api`).
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for SlackAppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackAppConfig")
+            .field("bot_token", &"********")
+            .field("api_url", &self.api_url)
+            .finish()
     }
 }
 
@@ -87,6 +131,9 @@ pub fn message(alert: &Value) -> Value {
         format!("{kind} on {account} ({})", text(&s["severity"]))
     };
     let mut body = text(&s["explanation"]);
+    if let Some(line) = super::escalation_line(alert) {
+        body = format!("_{line}_\n{body}");
+    }
     let play = text(&s["suggested_action"]);
     if !closed && !play.is_empty() {
         body.push_str(&format!("\n*Play:* {play}"));
@@ -118,6 +165,7 @@ pub fn message(alert: &Value) -> Value {
         for (action, label) in [
             ("bellwether_ack", "Acknowledge"),
             ("bellwether_snooze", "Snooze 7 days"),
+            ("bellwether_contacted", "Mark contacted"),
         ] {
             buttons.push(json!({
                 "type": "button",
@@ -141,24 +189,132 @@ pub fn message(alert: &Value) -> Value {
     json!({"text": cut(&format!("{title}: {}", text(&s["explanation"])), 3000), "blocks": blocks})
 }
 
-/// The Slack channel: every configured incoming webhook, by name.
+/// Where a named destination posts.
+enum Target {
+    /// An incoming webhook's URL.
+    Webhook(String),
+    /// A channel the app posts to.
+    Channel(String),
+}
+
+/// The Slack channel: every configured destination by name, and the app's direct messages.
 pub struct Slack {
-    hooks: HashMap<String, String>,
+    targets: HashMap<String, Target>,
+    app: Option<SlackAppConfig>,
     http: reqwest::Client,
 }
 
 impl Slack {
-    /// The channel of these webhooks (checked first).
-    pub fn new(config: &[SlackConfig]) -> Result<Slack, String> {
-        let mut hooks = HashMap::new();
+    /// The channel of these destinations (checked first), posting through `app` where it is set up.
+    pub fn new(config: &[SlackConfig], app: Option<&SlackAppConfig>) -> Result<Slack, String> {
+        let mut targets = HashMap::new();
         for c in config {
             c.check()?;
-            hooks.insert(c.name.clone(), c.webhook_url.clone());
+            let t = match &c.channel {
+                Some(ch) if app.is_none() => {
+                    return Err(format!(
+                        "[[delivery.slack]] {}: channel = \"{ch}\" needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN)",
+                        c.name
+                    ))
+                }
+                Some(ch) => Target::Channel(ch.trim().to_string()),
+                None => Target::Webhook(c.webhook_url.clone()),
+            };
+            targets.insert(c.name.clone(), t);
         }
         Ok(Slack {
-            hooks,
+            targets,
+            app: app.cloned(),
             http: super::http_client()?,
         })
+    }
+
+    /// Posts (or, with `update` = the channel and `ts` of the message it replaces, rewrites) a message
+    /// through the app's Web API.
+    async fn post(
+        &self,
+        app: &SlackAppConfig,
+        channel: &str,
+        update: Option<(&str, &str)>,
+        mut body: Value,
+        entry: &OutboxEntry,
+    ) -> Delivery {
+        let method = if update.is_some() {
+            "chat.update"
+        } else {
+            "chat.postMessage"
+        };
+        match update {
+            Some((ch, ts)) => {
+                body["channel"] = json!(ch);
+                body["ts"] = json!(ts);
+            }
+            None => {
+                body["channel"] = json!(channel);
+                body["metadata"] = json!({
+                    "event_type": "bellwether_outbox",
+                    "event_payload": {"id": entry.item.id},
+                });
+            }
+        }
+        let url = format!("{}/{method}", app.api_url.trim_end_matches('/'));
+        let sent = self
+            .http
+            .post(&url)
+            .bearer_auth(&app.bot_token)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_string())
+            .send()
+            .await;
+        let r = match sent {
+            Ok(r) => r,
+            Err(e) => return super::unreachable(e, entry.attempts, Timestamp::now()),
+        };
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = r.text().await.unwrap_or_default();
+        if !(200..300).contains(&status) {
+            return super::classify(
+                status,
+                retry_after.as_deref(),
+                &text,
+                entry.attempts,
+                Timestamp::now(),
+            );
+        }
+        web_api_answer(method, &text, entry.attempts, Timestamp::now())
+    }
+}
+
+/// What a 2xx answer of Slack's Web API means: `ok: true` delivered, with `<channel>/<ts>` as the reference;
+/// `ok: false` retried for Slack's own and rate-limit failures, parked with the error otherwise.
+pub fn web_api_answer(method: &str, body: &str, attempts: i64, now: Timestamp) -> Delivery {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if v["ok"] == true {
+        let reference = match (v["channel"].as_str(), v["ts"].as_str()) {
+            (Some(c), Some(t)) => Some(format!("{c}/{t}")),
+            _ => None,
+        };
+        return Delivery::Delivered { reference };
+    }
+    let error = v["error"].as_str().unwrap_or("no error given");
+    match error {
+        "ratelimited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout"
+        | "team_added_to_org" => Delivery::Retry {
+            at: Timestamp(now.0 + super::backoff(attempts).as_millis() as i64),
+            error: format!("Slack's {method} answered {error}"),
+        },
+        _ => Delivery::Parked {
+            error: format!("Slack's {method} refused it: {error}"),
+        },
     }
 }
 
@@ -168,19 +324,53 @@ impl Channel for Slack {
         NAME
     }
 
-    async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
-        let (url, alert) =
-            match super::destination_and_alert(&self.hooks, entry, "[[delivery.slack]]") {
-                Ok(d) => d,
-                Err(park) => return park,
-            };
+    async fn deliver(&self, entry: &OutboxEntry, prior: Option<&OutboxEntry>) -> Delivery {
+        let dest = entry.item.destination.as_str();
+        let target = match dest.strip_prefix(USER) {
+            Some(user) => Target::Channel(user.to_string()),
+            None => match self.targets.get(dest) {
+                Some(Target::Webhook(u)) => Target::Webhook(u.clone()),
+                Some(Target::Channel(c)) => Target::Channel(c.clone()),
+                None => {
+                    return Delivery::Parked {
+                        error: format!("no destination named {dest} in [[delivery.slack]]"),
+                    }
+                }
+            },
+        };
+        let alert: Value = match serde_json::from_str(&entry.item.payload) {
+            Ok(v) => v,
+            Err(e) => {
+                return Delivery::Parked {
+                    error: format!("the alert is not JSON: {e}"),
+                }
+            }
+        };
         // A digest comes with its blocks; an alert is rendered here.
         let body = if alert["type"] == "digest" {
             json!({"text": alert["subject"], "blocks": alert["blocks"]})
         } else {
             message(&alert)
         };
-        super::post_json(&self.http, url, &[], body.to_string(), entry.attempts).await
+        match target {
+            Target::Webhook(url) => {
+                super::post_json(&self.http, &url, &[], body.to_string(), entry.attempts).await
+            }
+            Target::Channel(channel) => {
+                let Some(app) = &self.app else {
+                    return Delivery::Parked {
+                        error: format!(
+                            "{dest} needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN)"
+                        ),
+                    };
+                };
+                // A clearing rewrites the message its opening posted, where Slack said which it was.
+                let update = prior
+                    .and_then(|p| p.reference.as_deref())
+                    .and_then(|r| r.split_once('/'));
+                self.post(app, &channel, update, body, entry).await
+            }
+        }
     }
 }
 
@@ -228,8 +418,9 @@ mod tests {
         let buttons = blocks.last().unwrap()["elements"].as_array().unwrap();
         assert_eq!(buttons[0]["action_id"], "bellwether_ack");
         assert_eq!(buttons[0]["value"], "s1");
+        assert_eq!(buttons[2]["action_id"], "bellwether_contacted");
         assert_eq!(
-            buttons[2]["url"],
+            buttons[3]["url"],
             "https://cs.example.com/v1/accounts/acct-9"
         );
         let closed = message(
@@ -239,5 +430,52 @@ mod tests {
             closed["blocks"][0]["text"]["text"],
             "Cleared: Usage drop on a"
         );
+        let escalated = message(
+            &json!({"type": "alert.opened", "escalation": "critical severity",
+            "signal": {"kind": "payment_failure", "account_id": "a", "owner": "ana@example.com",
+                       "explanation": "Two invoices failed"}}),
+        );
+        assert_eq!(
+            escalated["blocks"][1]["text"]["text"],
+            "_Escalated to you as ana@example.com's leader: critical severity_\nTwo invoices failed"
+        );
+    }
+
+    #[test]
+    fn web_api_answers_are_delivered_retried_or_parked() {
+        let now = Timestamp(1_000);
+        assert_eq!(
+            web_api_answer(
+                "chat.postMessage",
+                r#"{"ok":true,"channel":"D024BE91L","ts":"1503435956.000247"}"#,
+                1,
+                now
+            ),
+            Delivery::Delivered {
+                reference: Some("D024BE91L/1503435956.000247".into())
+            }
+        );
+        assert!(matches!(
+            web_api_answer(
+                "chat.postMessage",
+                r#"{"ok":false,"error":"ratelimited"}"#,
+                1,
+                now
+            ),
+            Delivery::Retry { .. }
+        ));
+        match web_api_answer(
+            "chat.update",
+            r#"{"ok":false,"error":"channel_not_found"}"#,
+            1,
+            now,
+        ) {
+            Delivery::Parked { error } => assert!(error.contains("channel_not_found"), "{error}"),
+            d => panic!("{d:?}"),
+        }
+        assert!(matches!(
+            web_api_answer("chat.update", "not json", 1, now),
+            Delivery::Parked { .. }
+        ));
     }
 }

@@ -115,7 +115,7 @@ impl Channel for Webhooks {
         NAME
     }
 
-    async fn deliver(&self, entry: &OutboxEntry) -> Delivery {
+    async fn deliver(&self, entry: &OutboxEntry, _prior: Option<&OutboxEntry>) -> Delivery {
         let Some((url, keys)) = self.endpoints.get(&entry.item.destination) else {
             return Delivery::Parked {
                 error: format!(

@@ -124,7 +124,7 @@ pub async fn book_with_alerts<S: Store>(store: S, config: &DeliveryConfig) -> Ar
 /// A full pass over `store`'s book on the current day, with the alerts `config` decides.
 pub async fn pass<S: Store>(store: &S, config: &DeliveryConfig) {
     let engine = Engine {
-        alerting: Some(Arc::new(Alerts::new(config.clone()))),
+        alerting: Some(Arc::new(Alerts::new(config.clone(), Default::default()))),
         ..Engine::default()
     };
     let day = bellwether_engine::book_day(store, Clock::Live, None)

@@ -79,6 +79,7 @@ fn outbox_metrics(c: &bellwether_store::OutboxCounts, now: bellwether_core::Time
         ("pending", c.pending),
         ("delivered", c.delivered),
         ("parked", c.parked),
+        ("folded", c.folded),
     ] {
         out.push_str(&format!(
             "bellwether_outbox_entries{{state=\"{state}\"}} {n}\n"
@@ -102,6 +103,7 @@ mod tests {
             pending: 2,
             delivered: 5,
             parked: 1,
+            folded: 3,
             oldest_pending: Some(bellwether_core::Timestamp(1_000)),
         };
         let m = super::outbox_metrics(&c, bellwether_core::Timestamp(4_500));
@@ -111,6 +113,10 @@ mod tests {
         );
         assert!(
             m.contains("bellwether_outbox_entries{state=\"parked\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("bellwether_outbox_entries{state=\"folded\"} 3\n"),
             "{m}"
         );
         assert!(

@@ -9,7 +9,7 @@ mod tracking;
 mod webhooks;
 
 pub use records::{interaction_records, zendesk_records};
-pub use slack::{slack_signature, Person, SlackApp};
+pub use slack::{slack_signature, People, Person, SlackApp};
 pub use tracking::read_batch;
 
 use crate::error::{ApiError, ApiResult};

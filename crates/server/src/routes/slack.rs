@@ -5,8 +5,10 @@
 //! `[[people]]` allowed to act on the account: its owner, or the owner's leader. The answer (an ephemeral
 //! message saying what changed) goes back at once, well within Slack's three seconds.
 //!
-//! Buttons: `bellwether_ack` (acknowledge) and `bellwether_snooze` (snooze for seven days), each with the
-//! signal's id as its value.
+//! Buttons, each with the signal's id as its value: `bellwether_ack` (acknowledge), `bellwether_snooze`
+//! (snooze for seven days) and `bellwether_contacted` (mark the account contacted today: a call is recorded
+//! as an interaction, which the next assessment's days-since-contact reads, and the signal is acknowledged).
+//! The people directory is the configured one over the store's imported people, read at each click.
 
 use crate::error::{ApiError, ApiResult};
 use crate::Shared;
@@ -15,9 +17,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
+use bellwether_core::model::{Interaction, InteractionKind};
 use bellwether_core::{Code, Day, Timestamp};
 use bellwether_engine::signals::{act, SignalAct};
-use bellwether_store::{LiveStore, SignalFilter};
+use bellwether_store::{LiveStore, SignalFilter, WriteBatch};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -27,22 +30,22 @@ const MAX_AGE_SECONDS: i64 = 300;
 /// How long the snooze button hides a signal.
 const SNOOZE_DAYS: i32 = 7;
 
-pub use bellwether_deliver::people::Person;
+pub use bellwether_deliver::people::{People, Person};
 
 /// The Slack app's settings (`[slack]`) and the people it acts for.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SlackApp {
     /// The app's signing secret.
     pub signing_secret: String,
-    /// The people directory.
-    pub people: Vec<Person>,
+    /// The configured people (`[[people]]`), over the store's.
+    pub people: People,
 }
 
 impl std::fmt::Debug for SlackApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlackApp")
             .field("signing_secret", &"********")
-            .field("people", &self.people.len())
+            .field("people", &self.people.0.len())
             .finish()
     }
 }
@@ -106,12 +109,14 @@ async fn interactivity<S: LiveStore>(
         action["value"].as_str().unwrap_or(""),
     );
     let what = match kind {
-        "bellwether_ack" => SignalAct::Acknowledge,
+        "bellwether_ack" | "bellwether_contacted" => SignalAct::Acknowledge,
         "bellwether_snooze" => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
         other => {
             return Err(ApiError::new(
                 Code::InvalidField,
-                format!("action {other:?} is not one of bellwether_ack, bellwether_snooze"),
+                format!(
+                    "action {other:?} is not one of bellwether_ack, bellwether_snooze, bellwether_contacted"
+                ),
             )
             .at("payload.actions[0].action_id"))
         }
@@ -129,20 +134,10 @@ async fn interactivity<S: LiveStore>(
                 .at("payload.actions[0].value")
         })?;
     // Allowed: the signal's owner, or the owner's leader.
-    let person = app
-        .people
-        .iter()
-        .find(|p| p.slack_user_id.as_deref() == Some(user));
+    let people = People::read(&*st.store, &app.people).await?;
+    let person = people.by_slack_user(user);
     let owner = signal.owner.clone().unwrap_or_default();
-    let allowed = person.is_some_and(|p| {
-        p.email.eq_ignore_ascii_case(&owner)
-            || app.people.iter().any(|o| {
-                o.email.eq_ignore_ascii_case(&owner)
-                    && o.leader
-                        .as_deref()
-                        .is_some_and(|l| l.eq_ignore_ascii_case(&p.email))
-            })
-    });
+    let allowed = person.is_some_and(|p| !owner.is_empty() && people.may_act(p, &owner));
     if !allowed {
         return Err(ApiError::new(
             Code::Forbidden,
@@ -153,14 +148,44 @@ async fn interactivity<S: LiveStore>(
             ),
         ));
     }
+    let who = person.map(|p| p.email.as_str()).unwrap_or(user);
+    if kind == "bellwether_contacted" {
+        let now = Timestamp::now();
+        let call = Interaction {
+            id: format!("slack-contacted:{}:{}", signal.id, now.0),
+            account_id: signal.account_id.clone(),
+            contact_id: None,
+            at: now,
+            kind: InteractionKind::Meeting,
+            response: None,
+            score: None,
+            note: format!("Marked contacted in Slack by {who}, on {}", signal.kind),
+            received_at: now,
+        };
+        st.store
+            .write(WriteBatch {
+                source: "slack:interactivity".into(),
+                kind: "interactions".into(),
+                received_at: Some(now),
+                records: 1,
+                interactions: vec![call],
+                ..Default::default()
+            })
+            .await?;
+    }
     act(&mut signal, what);
     st.store
         .save_signals(std::slice::from_ref(&signal), &[])
         .await?;
-    let who = person.map(|p| p.email.as_str()).unwrap_or(user);
     Ok(Json(json!({
         "response_type": "ephemeral",
         "replace_original": false,
-        "text": format!("{} on {} is now {} (by {who})", signal.kind, signal.account_id.as_str(), signal.status),
+        "text": format!(
+            "{} on {} is now {}{} (by {who})",
+            signal.kind,
+            signal.account_id.as_str(),
+            signal.status,
+            if kind == "bellwether_contacted" { ", and the account marked contacted today" } else { "" }
+        ),
     })))
 }

@@ -68,6 +68,12 @@ impl ScheduleConfig {
             .collect())
     }
 
+    /// The time zone schedules and people without one of their own read the day in (UTC when the setting
+    /// is not one; [`ScheduleConfig::check`] says so first).
+    pub fn zone(&self) -> TimeZone {
+        cron::time_zone(&self.time_zone).unwrap_or(TimeZone::UTC)
+    }
+
     /// The time zone and the jobs with their schedules, read once; the error names the setting.
     fn read(&self) -> Result<(TimeZone, Vec<Job>), String> {
         let tz =
@@ -432,9 +438,12 @@ impl<S: LiveStore> Scheduler<S> {
     /// Queues the weekly digest of every owner whose week has started at `slot` in their time zone; a digest
     /// already queued for its owner and week stays as it was.
     async fn digest(&self, slot: Timestamp) -> Result<String, String> {
-        let Some((delivery, people)) = &self.digests else {
+        let Some((delivery, configured)) = &self.digests else {
             return Ok("no [delivery] configured: no digests to send".into());
         };
+        let people = &bellwether_deliver::people::People::read(&*self.store, configured)
+            .await
+            .map_err(|e| e.to_string())?;
         let due = |owners: &[String]| {
             bellwether_deliver::digest::due_owners(owners, delivery, people, &self.tz, slot)
         };
