@@ -11,6 +11,7 @@ use bellwether_core::model::{
     BillingEvent, BillingKind, Contact, ContactStatus, Interaction, InteractionKind, Outcome,
     OutcomeKind, Priority, Response, Role, Subscription, Ticket,
 };
+use bellwether_core::people::Person;
 use bellwether_core::time::{EventTimeWindow, TimeReading};
 use bellwether_core::{money, AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::WriteBatch;
@@ -24,7 +25,7 @@ pub(crate) struct EntitySink {
     pub(crate) reading: TimeReading,
     pub(crate) batch: WriteBatch,
     metrics: Vec<(AccountId, String, Day, f64)>,
-    mark: [usize; 9],
+    mark: [usize; 10],
     /// Records kept so far (in chunks that were new).
     pub(crate) kept: u64,
     pending: u64,
@@ -102,13 +103,13 @@ impl EntitySink {
             reading,
             batch: WriteBatch::default(),
             metrics: Vec::new(),
-            mark: [0; 9],
+            mark: [0; 10],
             kept: 0,
             pending: 0,
         }
     }
 
-    fn lens(&self) -> [usize; 9] {
+    fn lens(&self) -> [usize; 10] {
         let b = &self.batch;
         [
             b.account_attrs.len(),
@@ -120,6 +121,7 @@ impl EntitySink {
             b.interactions.len(),
             b.outcomes.len(),
             self.metrics.len(),
+            b.people.len(),
         ]
     }
 
@@ -140,6 +142,7 @@ impl EntitySink {
             b.interactions.truncate(m[6]);
             b.outcomes.truncate(m[7]);
             self.metrics.truncate(m[8]);
+            b.people.truncate(m[9]);
         }
         self.pending = 0;
     }
@@ -468,6 +471,59 @@ impl EntitySink {
                     arr_delta: delta.or(amount.map(|a| kind.arr_change(a))),
                     received_at: received,
                 });
+            }
+            Kind::People => {
+                let text = |name: &'static str| f.get(name).map(|v| v.trim().to_string());
+                let daily_cap = match f.opt_i64("daily_cap")? {
+                    None => None,
+                    Some(c) if (0..=10_000).contains(&c) => Some(c as u32),
+                    Some(c) => {
+                        return Err(FieldError::field(
+                            "daily_cap",
+                            format!("{c} is not a number of alerts a day (0 to 10000)"),
+                        ))
+                    }
+                };
+                let channels = f.get("channels").map(|c| {
+                    c.split([',', ';', '|', ' '])
+                        .map(|x| x.trim().to_ascii_lowercase())
+                        .filter(|x| !x.is_empty())
+                        .collect::<Vec<_>>()
+                });
+                let person = Person {
+                    email: f.req("email")?.trim().to_string(),
+                    name: text("name"),
+                    slack_user_id: text("slack_user_id"),
+                    leader: text("leader"),
+                    time_zone: text("time_zone"),
+                    slack: text("slack"),
+                    digest: match f.get("digest") {
+                        None => None,
+                        Some(_) => Some(f.flag("digest")?),
+                    },
+                    channels,
+                    quiet_hours: text("quiet_hours"),
+                    daily_cap,
+                };
+                person.check().map_err(|e| {
+                    let field = if e.contains("time_zone") {
+                        "time_zone"
+                    } else if e.contains("quiet_hours") {
+                        "quiet_hours"
+                    } else if e.contains("channels") {
+                        "channels"
+                    } else {
+                        "email"
+                    };
+                    FieldError::field(field, e)
+                })?;
+                if let Some(l) = person.leader.as_deref().filter(|l| !l.contains('@')) {
+                    return Err(FieldError::field(
+                        "leader",
+                        format!("'{l}' is not an email address (the leader's email, as their own row gives it)"),
+                    ));
+                }
+                self.batch.people.push(person);
             }
             Kind::Events => unreachable!("events are rolled up by the events module"),
         }

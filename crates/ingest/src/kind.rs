@@ -25,6 +25,8 @@ pub enum Kind {
     Interactions,
     /// Renewals, churns, contractions, expansions.
     Outcomes,
+    /// The people alerts and digests go to (CSMs, their leaders).
+    People,
 }
 
 /// A column of a kind: canonical name, accepted aliases (normalised), required or not.
@@ -58,6 +60,7 @@ const ACCOUNT_ID: Column = req("account_id", &["accountid", "group_id", "groupid
 impl Kind {
     /// Every kind, in the order a folder import applies them (accounts first, so later files find them).
     pub const ALL: &'static [Kind] = &[
+        Kind::People,
         Kind::Accounts,
         Kind::AccountChanges,
         Kind::Contacts,
@@ -83,6 +86,7 @@ impl Kind {
             Kind::BillingEvents => "billing_events",
             Kind::Interactions => "interactions",
             Kind::Outcomes => "outcomes",
+            Kind::People => "people",
         }
     }
 
@@ -93,6 +97,7 @@ impl Kind {
             n == k.name()
                 || n == k.name().trim_end_matches('s')
                 || n == k.name().replace("_events", "_event")
+                || (*k == Kind::People && n == "person")
         })
     }
 
@@ -263,6 +268,24 @@ impl Kind {
                 ];
                 C
             }
+            Kind::People => {
+                const C: &[Column] = &[
+                    req(
+                        "email",
+                        &["person_email", "csm_email", "user_email", "owner_email"],
+                    ),
+                    opt("name", &["full_name"]),
+                    opt("slack_user_id", &["slack_id", "slack_user"]),
+                    opt("leader", &["manager", "leader_email", "manager_email"]),
+                    opt("time_zone", &["timezone", "tz"]),
+                    opt("slack", &["slack_destination"]),
+                    opt("digest", &["weekly_digest"]),
+                    opt("channels", &["alert_channels"]),
+                    opt("quiet_hours", &[]),
+                    opt("daily_cap", &["alert_cap", "max_alerts_per_day"]),
+                ];
+                C
+            }
         }
     }
 
@@ -397,5 +420,15 @@ mod tests {
             "channel_partner_reseller"
         );
         assert_eq!(Kind::parse("daily_metrics"), Some(Kind::DailyMetrics));
+        assert_eq!(Kind::parse("person"), Some(Kind::People));
+        assert_eq!(Kind::from_file_name("people.csv"), Some(Kind::People));
+        assert_eq!(
+            Kind::from_header(&h("email,name,slack_user_id,leader,time_zone")),
+            Some(Kind::People)
+        );
+        assert_eq!(
+            Kind::from_header(&h("contact_id,account_id,email,name")),
+            Some(Kind::Contacts)
+        );
     }
 }

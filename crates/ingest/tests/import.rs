@@ -592,3 +592,70 @@ async fn exported_date_forms_import_under_the_day_order_and_time_zone() {
     let r = import_file(&s, &f, &opts).await.unwrap();
     assert_eq!((r.imported, r.rejected_count), (10, 0), "{r:?}");
 }
+
+#[tokio::test]
+async fn people_are_imported_by_email_with_bad_rows_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let p = write(
+        dir.path(),
+        "people.csv",
+        "email,name,slack_user_id,manager,timezone,quiet_hours,daily_cap,channels,digest\n\
+         ana@example.com,Ana,U01ANA,lea@example.com,Europe/Berlin,22:00-07:00,5,email;slack,yes\n\
+         lea@example.com,Lea,U01LEA,,America/New_York,,,,\n\
+         bo@example.com,Bo,,,Mars/Base,,,,\n\
+         cy@example.com,Cy,,,,late,,,\n\
+         di@example.com,Di,,,,,lots,,\n\
+         ed@example.com,Ed,,,,,,pager,\n\
+         no-at-sign,Nobody,,,,,,,\n",
+    );
+    let r = import_file(&s, &p, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.kind, "people");
+    assert_eq!((r.records, r.imported, r.rejected_count), (7, 2, 5));
+    let lines = r.rejection_lines();
+    for (line, field) in [
+        (":4: field 'time_zone'", "Mars/Base"),
+        (":5: field 'quiet_hours'", "late"),
+        (":6: field 'daily_cap'", "lots"),
+        (":7: field 'channels'", "pager"),
+        (":8: field 'email'", "no-at-sign"),
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(line) && l.contains(field)),
+            "{line} {field}: {lines:?}"
+        );
+    }
+    let people = s.people().await.unwrap();
+    assert_eq!(people.len(), 2);
+    let ana = &people[0];
+    assert_eq!(ana.email, "ana@example.com");
+    assert_eq!(ana.leader.as_deref(), Some("lea@example.com"));
+    assert_eq!(ana.slack_user_id.as_deref(), Some("U01ANA"));
+    assert_eq!(ana.daily_cap, Some(5));
+    assert_eq!(ana.quiet_hours.as_deref(), Some("22:00-07:00"));
+    assert_eq!(
+        ana.channels.as_deref(),
+        Some(&["email".to_string(), "slack".to_string()][..])
+    );
+    assert_eq!(ana.digest, Some(true));
+    assert_eq!(people[1].time_zone.as_deref(), Some("America/New_York"));
+    assert_eq!(people[1].daily_cap, None);
+    // A later export of one person replaces their row.
+    let p2 = write(
+        dir.path(),
+        "people-2.csv",
+        "email,name,daily_cap\nANA@example.com,Ana Berg,2\n",
+    );
+    let r = import_file(&s, &p2, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.imported, 1);
+    let people = s.people().await.unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(
+        (people[0].name.as_deref(), people[0].daily_cap),
+        (Some("Ana Berg"), Some(2))
+    );
+}
