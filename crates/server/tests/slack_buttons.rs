@@ -41,6 +41,21 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
         .save_signals(std::slice::from_ref(&signal), &[])
         .await
         .unwrap();
+    // Ann's leader comes from the imported directory, not the configured one.
+    server
+        .store
+        .write(bellwether_store::WriteBatch {
+            source: "people.csv".into(),
+            kind: "people".into(),
+            people: vec![Person {
+                email: "lea@example.com".into(),
+                slack_user_id: Some("U0LEA".into()),
+                ..Person::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let out = server
         .run_client(
             "slack_click.py",
@@ -74,5 +89,26 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
         .await
         .unwrap();
     assert_eq!(now[0].status, SignalStatus::Acknowledged);
+    // The leader marks the account contacted: a call is recorded for the account.
+    assert_eq!(r["leader"]["status"], 200, "{r:#}");
+    assert!(
+        r["leader"]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("marked contacted today (by lea@example.com)"),
+        "{r:#}"
+    );
+    let book = server
+        .store
+        .load_book(Some(&[bellwether_core::AccountId("a1".into())]))
+        .await
+        .unwrap();
+    let calls = &book.accounts[&bellwether_core::AccountId("a1".into())].interactions;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0].kind,
+        bellwether_core::model::InteractionKind::Meeting
+    );
+    assert!(calls[0].note.contains("lea@example.com"));
     server.stop().await;
 }

@@ -1,9 +1,10 @@
 """Clicks an alert's buttons as Slack does: the interactivity payload form-encoded, signed with slack_sdk's
 SignatureVerifier (v0 HMAC-SHA256 of "v0:{timestamp}:{body}").
 
-Settings: HOST, SECRET (the app's signing secret), SIGNAL (the signal's id). Sends four requests and prints
+Settings: HOST, SECRET (the app's signing secret), SIGNAL (the signal's id). Sends five requests and prints
 their statuses and bodies as JSON: "owner" (ann's user, correctly signed, acknowledge), "forged" (signed with
-another secret), "stale" (signed six minutes ago), "stranger" (a user who does not own the account).
+another secret), "stale" (signed six minutes ago), "stranger" (a user who does not own the account), "leader"
+(ann's leader, mark contacted).
 """
 import json
 import os
@@ -43,5 +44,6 @@ out = {
     "stale": click("U0ANN", secret, age=360),
     "stranger": click("U0BOB", secret),
     "owner": click("U0ANN", secret),
+    "leader": click("U0LEA", secret, action="bellwether_contacted"),
 }
 print(json.dumps(out))
