@@ -338,7 +338,7 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
         .find(|x| x.eq_ignore_ascii_case(&q))
         .unwrap()
         .clone();
-    let d = bellwether_deliver::digest::build(&*store, Some(&[owner.clone()]), 10)
+    let d = bellwether_deliver::digest::build(&*store, Some(std::slice::from_ref(&owner)), 10)
         .await
         .unwrap()
         .pop()
