@@ -122,6 +122,15 @@ async fn owner_worklist<S: LiveStore>(
     q: Result<Query<WorklistQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     reader(&st, &headers).await?;
+    bellwether_core::text::check(bellwether_core::text::Bound::Id, &owner).map_err(|e| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!(
+                "owner {e}; give the owner's email, as the accounts' `owner` attribute holds it"
+            ),
+        )
+        .at("owner")
+    })?;
     let q = query(q, "limit")?;
     let limit = q.limit.unwrap_or(WORKLIST_DEFAULT);
     if limit == 0 || limit > WORKLIST_MAX {
