@@ -62,6 +62,57 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
     Router::new().route("/slack/interactivity", post(interactivity::<S>))
 }
 
+/// A button click, as Slack's interactivity payload carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Click {
+    /// The clicking Slack user's id.
+    pub user: String,
+    /// The button's `action_id` (one of [`ACTIONS`]).
+    pub action: String,
+    /// The button's value: the signal's id.
+    pub signal: String,
+}
+
+/// The buttons this endpoint answers.
+pub const ACTIONS: &[&str] = &[
+    "bellwether_ack",
+    "bellwether_snooze",
+    "bellwether_contacted",
+];
+
+/// Reads a (verified) interactivity body: the form field `payload`, JSON, with the user and the first action;
+/// the error names the part at fault.
+pub fn parse_click(body: &[u8]) -> Result<Click, ApiError> {
+    let payload = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| {
+            ApiError::new(Code::InvalidJson, "the body has no payload field").at("payload")
+        })?;
+    let payload: Value = serde_json::from_str(&payload).map_err(|e| {
+        ApiError::new(Code::InvalidJson, format!("payload is not JSON: {e}")).at("payload")
+    })?;
+    let action = &payload["actions"][0];
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let click = Click {
+        user: text(&payload["user"]["id"]),
+        action: text(&action["action_id"]),
+        signal: text(&action["value"]),
+    };
+    if !ACTIONS.contains(&click.action.as_str()) {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            format!(
+                "action {:?} is not one of {}",
+                click.action,
+                ACTIONS.join(", ")
+            ),
+        )
+        .at("payload.actions[0].action_id"));
+    }
+    Ok(click)
+}
+
 fn refused(msg: impl Into<String>) -> ApiError {
     ApiError::new(Code::InvalidSignature, msg)
 }
@@ -93,33 +144,15 @@ async fn interactivity<S: LiveStore>(
             "X-Slack-Signature does not match the body under the app's signing secret",
         ));
     }
-    let payload = form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "payload")
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| {
-            ApiError::new(Code::InvalidJson, "the body has no payload field").at("payload")
-        })?;
-    let payload: Value = serde_json::from_str(&payload).map_err(|e| {
-        ApiError::new(Code::InvalidJson, format!("payload is not JSON: {e}")).at("payload")
-    })?;
-    let user = payload["user"]["id"].as_str().unwrap_or("");
-    let action = &payload["actions"][0];
-    let (kind, signal_id) = (
-        action["action_id"].as_str().unwrap_or(""),
-        action["value"].as_str().unwrap_or(""),
-    );
+    let Click {
+        user,
+        action: kind,
+        signal: signal_id,
+    } = parse_click(&bytes)?;
+    let (user, kind, signal_id) = (user.as_str(), kind.as_str(), signal_id.as_str());
     let what = match kind {
         "bellwether_ack" | "bellwether_contacted" => SignalAct::Acknowledge,
-        "bellwether_snooze" => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
-        other => {
-            return Err(ApiError::new(
-                Code::InvalidField,
-                format!(
-                    "action {other:?} is not one of bellwether_ack, bellwether_snooze, bellwether_contacted"
-                ),
-            )
-            .at("payload.actions[0].action_id"))
-        }
+        _ => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
     };
     let mut signal = st
         .store
