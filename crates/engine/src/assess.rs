@@ -403,12 +403,20 @@ pub fn assess_loaded(
     series: &[(AccountId, AccountSeries)],
     ctx: &BookContext,
     existing: &HashMap<AccountId, Vec<Signal>>,
-    as_of: Day,
+    day: BookDay,
     engine: &Engine,
     compare_within: bool,
     scorer: Option<&dyn Scorer>,
 ) -> Assessed {
     let t0 = Instant::now();
+    let as_of = day.day;
+    // Detectors see today's facts on the current day (a payment failed an hour ago); a past day only what was
+    // dated before it.
+    let until = if day.current {
+        bellwether_core::Timestamp::now().max(as_of.start())
+    } else {
+        as_of.start()
+    };
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let (ids, features, peers, common) =
@@ -456,6 +464,7 @@ pub fn assess_loaded(
             let cx = Context {
                 account: id,
                 as_of,
+                until,
                 features: f,
                 facts,
                 series,
@@ -652,7 +661,7 @@ pub async fn reassess<S: Store + ?Sized>(
         &series,
         &ctx,
         &existing,
-        as_of,
+        day,
         engine,
         full,
         scorer.as_deref(),

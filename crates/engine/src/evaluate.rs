@@ -119,6 +119,7 @@ pub fn evaluate(
             let cx = Context {
                 account: id,
                 as_of: *day,
+                until: day.start(),
                 features: &f,
                 facts,
                 series: ser,

@@ -158,3 +158,60 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
     assert_eq!(ids, ["other"], "the ended account leaves the list: {body}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_that_failed_a_minute_ago_opens_its_signal_in_todays_assessment() {
+    let server = TestServer::start(ServerConfig {
+        stripe_webhook_secret: Some(SECRET.into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let now = Timestamp::now().0 / 1000;
+    let events: Vec<String> = (0..20)
+        .map(|d| {
+            track(
+                "acme",
+                &format!("e{d}"),
+                Timestamp((now - d * 86_400 - 600) * 1000),
+            )
+        })
+        .collect();
+    post_batch(&server, format!(r#"{{"batch":[{}]}}"#, events.join(","))).await;
+    let created = subscription(
+        "evt_1",
+        "customer.subscription.created",
+        now - 86_400 * 10,
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        send_stripe(&server, SECRET, &created).await.0,
+        StatusCode::OK
+    );
+    let failed = serde_json::json!({
+        "id": "evt_2", "object": "event", "type": "invoice.payment_failed", "created": now - 60,
+        "livemode": false,
+        "data": {"object": {"id": "in_1", "object": "invoice", "customer": "cus_acme", "currency": "usd",
+                            "amount_due": 180_000, "subscription": "sub_acme",
+                            "metadata": {"account_id": "acme"}}},
+    });
+    let (s, r) = send_stripe(&server, SECRET, &failed).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    server.state.settle().await;
+    let (s, b) = call(
+        &server,
+        get("/v1/signals?account=acme", Some(&server.read_key)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let signals = b["signals"].as_array().cloned().unwrap_or_default();
+    let pf = signals
+        .iter()
+        .find(|s| s["kind"] == "payment_failure")
+        .unwrap_or_else(|| panic!("no payment_failure signal today: {b}"));
+    assert_eq!(pf["detected_at"], Day::today().to_string());
+    assert!(
+        pf["explanation"].as_str().unwrap().contains("failed today"),
+        "{pf}"
+    );
+    server.stop().await;
+}

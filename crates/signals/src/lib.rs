@@ -38,8 +38,12 @@ pub enum Direction {
 pub struct Context<'a> {
     /// The account.
     pub account: &'a AccountId,
-    /// The day of the pass: facts before it count.
+    /// The day of the pass.
     pub as_of: Day,
+    /// Dated facts (billing events, tickets, contact changes) before this moment count: the start of
+    /// `as_of`, or, on the book's current day, the moment of the pass, so what happened today (a payment that
+    /// failed an hour ago) is seen today. Series are by day and stop before `as_of` either way.
+    pub until: bellwether_core::Timestamp,
     /// Features as of the day.
     pub features: &'a AccountFeatures,
     /// The account's facts (filter by time).

@@ -107,6 +107,7 @@ mod tests {
             CancellationScheduled::default().detect(&Context {
                 account: &id,
                 as_of,
+                until: as_of.start(),
                 features: &features,
                 facts,
                 series: None,

@@ -53,7 +53,7 @@ struct Departure {
 
 impl ChampionLeft {
     fn departures(&self, cx: &Context) -> Vec<Departure> {
-        let t = cx.as_of.start();
+        let t = cx.until;
         let mut out = Vec::new();
         for c in &cx.facts.contacts {
             let now = history::snapshot(&c.attrs, t, None);

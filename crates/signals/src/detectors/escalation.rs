@@ -33,7 +33,7 @@ impl Default for Escalation {
 
 fn open_at(k: &Ticket, cx: &Context) -> bool {
     match k.closed_at {
-        Some(c) => c >= cx.as_of.start(),
+        Some(c) => c >= cx.until,
         None => !matches!(
             k.status.to_ascii_lowercase().as_str(),
             "solved" | "closed" | "resolved" | "done"

@@ -18,7 +18,7 @@ impl Detector for PaymentFailure {
         7
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
-        let t = cx.as_of.start();
+        let t = cx.until;
         let since = cx.as_of.plus(-30).start();
         let billing: Vec<_> = cx.facts.billing.iter().filter(|b| b.at < t).collect();
         let last_failure = billing
@@ -36,6 +36,11 @@ impl Detector for PaymentFailure {
             .filter(|b| b.kind == BillingKind::PaymentFailed && b.at >= since)
             .count();
         let days_ago = cx.as_of.0 - last_failure.at.day().0;
+        let when = match days_ago {
+            ..=0 => "today".to_string(),
+            1 => "yesterday".to_string(),
+            n => format!("{n} days ago"),
+        };
         let amount = last_failure
             .amount
             .map(|m| m.to_string())
@@ -46,7 +51,7 @@ impl Detector for PaymentFailure {
             severity: if failures >= 2 { Severity::High } else { Severity::Medium },
             evidence: json!({ "failures_30d": failures, "last_failure": last_failure.at.to_string(), "amount_minor": last_failure.amount.map(|m| m.minor) }),
             explanation: format!(
-                "{} failed {days_ago} days ago and has not been paid since ({failures} failed attempt{} in 30 days).",
+                "{} failed {when} and has not been paid since ({failures} failed attempt{} in 30 days).",
                 amount,
                 if failures == 1 { "" } else { "s" }
             ),
@@ -91,6 +96,7 @@ mod tests {
         PaymentFailure.detect(&Context {
             account: &id,
             as_of,
+            until: as_of.start(),
             features: &features,
             facts: &facts,
             series: None,

@@ -40,6 +40,7 @@ impl Kit {
         d.detect(&Context {
             account: &self.id,
             as_of,
+            until: as_of.start(),
             features: &self.features,
             facts: &self.facts,
             series: (!self.series.metrics.is_empty()).then_some(&self.series),

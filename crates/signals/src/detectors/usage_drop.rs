@@ -208,6 +208,7 @@ mod tests {
         UsageDrop::default().detect(&Context {
             account: &id,
             as_of,
+            until: as_of.start(),
             features: &features,
             facts: &facts,
             series: Some(series),
