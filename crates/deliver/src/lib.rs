@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod channels;
 pub mod digest;
 pub mod people;
+pub mod templates;
 pub mod worker;
 
 pub use alerts::Alerts;
@@ -40,6 +41,9 @@ pub struct DeliveryConfig {
     pub email: Vec<channels::email::EmailConfig>,
     /// The weekly digest (`[delivery.digest]`).
     pub digest: digest::DigestConfig,
+    /// A folder of templates over the built-in ones (`alert_subject.txt`, `alert.txt`, `alert.html`): how
+    /// email alerts read ([`templates`]).
+    pub templates: Option<std::path::PathBuf>,
     /// Alerts of this severity or higher also go to the owner's leader (default `critical`).
     pub escalate_severity: Option<String>,
     /// Alerts on accounts of at least this ARR (in the reporting currency) also go to the owner's leader.
@@ -111,6 +115,7 @@ impl DeliveryConfig {
             e.check()?;
         }
         self.digest.check()?;
+        templates::Templates::load(self.templates.as_deref())?;
         if let Some(s) = &self.escalate_severity {
             alerts::severity_rank(s).ok_or_else(|| {
                 format!(

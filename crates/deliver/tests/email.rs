@@ -1,7 +1,7 @@
 //! Alerts by email through a real SMTP server on loopback (aiosmtpd), which parses what it accepts: each
 //! message has a text and an HTML part, the alert's cause, and the `Message-ID` of its outbox entry; a
 //! transient refusal (451) is retried and the message then arrives once; a permanent one (550, no such
-//! mailbox) is parked with the server's answer.
+//! mailbox) is parked with the server's answer; a team's own template writes the subject.
 
 mod common;
 
@@ -14,12 +14,21 @@ async fn alerts_arrive_by_email_with_their_message_id() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("mail.jsonl");
     let (smtp, port) = common::smtp_sink(&out, true);
+    // The team's own subject line over the built-in one; the bodies stay built in.
+    let templates = tmp.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("alert_subject.txt"),
+        "Bellwether | {{ severity|upper }} | {{ kind }} | {{ account }}",
+    )
+    .unwrap();
 
     let config = DeliveryConfig {
         public_url: Some("https://cs.example.com".into()),
         min_severity: Some("medium".into()),
         max_alerts_per_pass: Some(4),
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        templates: Some(templates),
         email: vec![
             EmailConfig {
                 name: "csm".into(),
@@ -80,11 +89,16 @@ async fn alerts_arrive_by_email_with_their_message_id() {
         assert_eq!(m["from"], "Bellwether <alerts@example.com>");
         let subject = m["subject"].as_str().unwrap();
         assert!(
-            subject.contains(alert["signal"]["account_id"].as_str().unwrap()),
-            "{subject}"
+            subject.starts_with("Bellwether | ")
+                && subject.ends_with(alert["signal"]["account_id"].as_str().unwrap()),
+            "the overriding template writes the subject: {subject}"
         );
         assert!(m["text"].as_str().unwrap().contains(explanation));
-        let html = m["html"].as_str().unwrap();
-        assert!(html.contains("<h2>") && html.contains("https://cs.example.com/v1/accounts/"));
+        // The HTML template escapes what it prints (`/` as `&#x2f;`, as OWASP advises); a reader sees the link.
+        let html = m["html"].as_str().unwrap().replace("&#x2f;", "/");
+        assert!(
+            html.contains("<h2>") && html.contains("href=\"https://cs.example.com/v1/accounts/"),
+            "{html}"
+        );
     }
 }

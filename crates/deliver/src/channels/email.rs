@@ -7,6 +7,7 @@
 //! server's answer.
 
 use super::{backoff, Channel};
+use crate::templates::Templates;
 use bellwether_core::Timestamp;
 use bellwether_store::{Delivery, OutboxEntry};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
@@ -62,70 +63,44 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The subject, text and HTML of an alert (the outbox entry's payload, as [`crate::alerts`] writes it).
-pub fn render(alert: &Value) -> (String, String, String) {
+/// What an alert's templates see (the outbox entry's payload, as [`crate::alerts`] writes it, read into the
+/// names [`crate::templates`] documents).
+pub fn template_context(alert: &Value) -> Value {
     let s = &alert["signal"];
     let t = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let kind = t(&s["kind"]).replace('_', " ");
-    let account = t(&s["account_id"]);
-    let closed = alert["type"] == "alert.closed";
-    let subject = if closed {
-        format!("Cleared: {kind} on {account}")
-    } else {
-        format!("[{}] {kind} on {account}", t(&s["severity"]))
-    };
-    let facts = super::account_facts(alert);
-    let play = t(&s["suggested_action"]);
-    let link = alert["link"].as_str();
-    let escalation = super::escalation_line(alert);
-    let mut text = match &escalation {
-        Some(line) => format!("{subject}\n\n{line}\n\n{}\n", t(&s["explanation"])),
-        None => format!("{subject}\n\n{}\n", t(&s["explanation"])),
-    };
-    if !closed && !play.is_empty() {
-        text.push_str(&format!("\nPlay: {play}\n"));
-    }
-    for (k, v) in &facts {
-        text.push_str(&format!("{k}: {v}\n"));
-    }
-    text.push_str(&format!(
-        "\nSignal {} detected {}, as of {}.\n",
-        t(&s["id"]),
-        t(&s["detected_at"]),
-        t(&alert["as_of"])
-    ));
-    if let Some(l) = link {
-        text.push_str(&format!("{l}\n"));
-    }
-    let rows: String = facts
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-                esc(k),
-                esc(v)
-            )
-        })
+    let facts: Vec<Value> = super::account_facts(alert)
+        .into_iter()
+        .map(|(label, value)| serde_json::json!({"label": label, "value": value}))
         .collect();
-    let html = format!(
-        "<!doctype html><html><body><h2>{}</h2>{}<p>{}</p>{}<table>{rows}</table><p><small>Signal {} detected {}, as of {}.</small></p>{}</body></html>",
-        esc(&subject),
-        escalation
-            .map(|l| format!("<p><i>{}</i></p>", esc(&l)))
-            .unwrap_or_default(),
-        esc(&t(&s["explanation"])),
-        if !closed && !play.is_empty() {
-            format!("<p><b>Play:</b> {}</p>", esc(&play))
-        } else {
-            String::new()
-        },
-        esc(&t(&s["id"])),
-        esc(&t(&s["detected_at"])),
-        esc(&t(&alert["as_of"])),
-        link.map(|l| format!("<p><a href=\"{}\">Open the account</a></p>", esc(l)))
-            .unwrap_or_default()
-    );
-    (subject, text, html)
+    serde_json::json!({
+        "closed": alert["type"] == "alert.closed",
+        "kind": t(&s["kind"]).replace('_', " "),
+        "account": t(&s["account_id"]),
+        "severity": t(&s["severity"]),
+        "explanation": t(&s["explanation"]),
+        "play": t(&s["suggested_action"]),
+        "facts": facts,
+        "signal_id": t(&s["id"]),
+        "detected_at": t(&s["detected_at"]),
+        "as_of": t(&alert["as_of"]),
+        "link": alert["link"].as_str().unwrap_or(""),
+        "escalation": super::escalation_line(alert).unwrap_or_default(),
+    })
+}
+
+/// The subject, text and HTML of an alert, from `templates`.
+pub fn render(templates: &Templates, alert: &Value) -> Result<(String, String, String), String> {
+    let mut cx = template_context(alert);
+    let subject = templates
+        .render("alert_subject.txt", &cx)?
+        .trim()
+        .to_string();
+    cx["subject"] = Value::String(subject.clone());
+    Ok((
+        subject,
+        templates.render("alert.txt", &cx)?,
+        templates.render("alert.html", &cx)?,
+    ))
 }
 
 /// The `Message-ID` of an outbox entry: its id with what an address may not hold replaced.
@@ -147,11 +122,17 @@ pub fn message_id(entry_id: &str) -> String {
 pub struct Email {
     lists: HashMap<String, (Vec<Mailbox>, Mailbox)>,
     smtp: AsyncSmtpTransport<Tokio1Executor>,
+    templates: Templates,
 }
 
 impl Email {
-    /// The channel of these lists, sending through the server of `smtp_url`.
-    pub fn new(config: &[EmailConfig], smtp_url: &str) -> Result<Email, String> {
+    /// The channel of these lists, sending through the server of `smtp_url`, writing alerts with
+    /// `templates`.
+    pub fn new(
+        config: &[EmailConfig],
+        smtp_url: &str,
+        templates: Templates,
+    ) -> Result<Email, String> {
         let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| {
                 format!("[delivery] smtp_url cannot be used: {e}; it looks like smtp://host:2525 or smtp://user:pass@host:587?tls=required")
@@ -170,7 +151,11 @@ impl Email {
                 .expect("checked");
             lists.insert(c.name.clone(), (to, from));
         }
-        Ok(Email { lists, smtp })
+        Ok(Email {
+            lists,
+            smtp,
+            templates,
+        })
     }
 }
 
@@ -217,7 +202,14 @@ impl Channel for Email {
             let t = |k: &str| alert[k].as_str().unwrap_or("").to_string();
             (t("subject"), t("text"), t("html"))
         } else {
-            render(&alert)
+            match render(&self.templates, &alert) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Delivery::Parked {
+                        error: format!("the message could not be written: {e}; fix the template in [delivery] templates"),
+                    }
+                }
+            }
         };
         let mut b = Message::builder()
             .from(from.clone())

@@ -45,7 +45,8 @@ impl Channels {
             let url = config.smtp_url().ok_or(
                 "[[delivery.email]] needs a mail server: set [delivery] smtp_url or BELLWETHER_SMTP_URL (smtp://host:port)",
             )?;
-            all.add(Arc::new(email::Email::new(&config.email, &url)?));
+            let templates = crate::templates::Templates::load(config.templates.as_deref())?;
+            all.add(Arc::new(email::Email::new(&config.email, &url, templates)?));
         }
         Ok(all)
     }
