@@ -36,7 +36,8 @@
 //! one when it opens; the budget is a number of alerts per CSM per week. The report gives the book's average
 //! and the loudest CSM's, whether each is over, and the rules that spend them, loudest first. Rules admitted
 //! best lift first, each only if no CSM's alerts then go over the budget, are marked as fitting: the alerts a
-//! budget of that size would keep.
+//! budget of that size would keep (a rule no better than chance never fits; one with too few judged signals
+//! is not ranked).
 //!
 //! A stored signal carries its latest severity, not the one it opened with, so a signal that escalated counts
 //! at its later severity.
@@ -164,7 +165,8 @@ pub struct RuleSpend {
     /// The rule's lift, book-wide.
     pub lift: Option<f64>,
     /// Whether it fits in the budget when rules are admitted best lift first, each only while every CSM's
-    /// alerts stay within it (book-wide only).
+    /// alerts stay within it (book-wide only): never for a rule to mute (no better than chance), `None` for
+    /// one with too few judged signals to rank.
     pub fits_budget: Option<bool>,
 }
 
@@ -400,14 +402,15 @@ pub fn report(signals: &[Signal], book: &Book, end: Day, cfg: &ReportConfig) -> 
     let horizon = cfg.horizon_days.max(1);
     let signals: Vec<&Signal> = signals
         .iter()
-        .filter(|s| cfg.since.is_none_or(|d| s.detected_at >= d) && s.detected_at < end)
+        .filter(|s| cfg.since.is_none_or(|d| s.detected_at >= d) && s.detected_at <= end)
         .collect();
     let start = cfg
         .since
         .or_else(|| signals.iter().map(|s| s.detected_at).min())
         .unwrap_or(end)
         .min(end);
-    let span_days = (end.0 - start.0).max(1);
+    // Days assessed, the first and the last (the book's current day) included.
+    let span_days = end.0 - start.0 + 1;
     let weeks = span_days as f64 / 7.0;
     let week_of = |d: Day| ((d.0 - start.0) / 7) as usize;
     let n_weeks = (span_days as usize).div_ceil(7);
@@ -591,11 +594,10 @@ fn budget(
         .filter(|s| s.severity >= cfg.min_alert_severity)
         .collect();
     let total = alerts.len();
-    let lift_of = |kind: &str, sev: Severity| {
+    let row_of = |kind: &str, sev: Severity| {
         rules
             .iter()
             .find(|r| r.kind == kind && r.severity == Some(sev))
-            .and_then(|r| r.lift)
     };
     let spend = |counts: BTreeMap<(&str, Severity), usize>, per: f64| {
         let n: usize = counts.values().sum();
@@ -607,7 +609,7 @@ fn budget(
                 alerts,
                 per_csm_week: alerts as f64 * per,
                 share: alerts as f64 / n.max(1) as f64,
-                lift: lift_of(kind, severity),
+                lift: row_of(kind, severity).and_then(|r| r.lift),
                 fits_budget: None,
             })
             .collect();
@@ -634,7 +636,8 @@ fn budget(
     let mut book_rules = spend(book_counts, per_signal_week);
     let per_week = |n: usize| n as f64 / weeks;
     // The rules a budget of this size keeps: best lift first, each while every CSM's alerts still fit (the
-    // average when no alert names an owner).
+    // average when no alert names an owner). A rule no better than chance is worth no alert; one with too
+    // few judged signals has no lift to rank it by.
     let mut order: Vec<usize> = (0..book_rules.len()).collect();
     order.sort_by(|a, b| {
         let l = |i: usize| book_rules[i].lift.unwrap_or(f64::NEG_INFINITY);
@@ -644,6 +647,14 @@ fn budget(
     let mut used_average = 0.0;
     for i in order {
         let r = &mut book_rules[i];
+        match row_of(&r.kind, r.severity).map(|row| row.verdict) {
+            Some(Verdict::Mute) => {
+                r.fits_budget = Some(false);
+                continue;
+            }
+            Some(Verdict::Keep | Verdict::Retune) => {}
+            Some(Verdict::TooFew) | None => continue,
+        }
         let key = (r.kind.as_str(), r.severity);
         let adds = |o: &str| {
             by_owner
@@ -801,6 +812,7 @@ impl SignalReport {
                     match r.fits_budget {
                         Some(true) if fits => " yes |",
                         Some(false) if fits => " no |",
+                        None if fits => " – |",
                         _ => "",
                     }
                 ));
@@ -927,7 +939,8 @@ mod tests {
             ..Default::default()
         };
         let r = report(&signals(), &book(), d(95), &cfg);
-        let weeks = 95.0 / 7.0;
+        // Days 0 to 95, both assessed.
+        let weeks = 96.0 / 7.0;
         assert_eq!(
             (r.start, r.end, r.csms),
             (D0, d(95), 2),
@@ -995,18 +1008,8 @@ mod tests {
         );
         assert!((w.per_week - 4.0 / weeks).abs() < 1e-9);
         assert_eq!((w.rules[0].alerts, w.rules[0].share), (4, 1.0));
-        // Best lift first, while every CSM fits: the high rule would give Ann 0.29 a week, over 0.2; Bob's one
-        // critical alert fits.
-        assert_eq!(
-            b.rules
-                .iter()
-                .map(|x| (x.severity, x.fits_budget))
-                .collect::<Vec<_>>(),
-            [
-                (Severity::High, Some(false)),
-                (Severity::Critical, Some(true))
-            ]
-        );
+        // Neither rule has enough judged signals to rank for the budget.
+        assert!(b.rules.iter().all(|x| x.fits_budget.is_none()));
         assert!((b.rules[0].share - 5.0 / 6.0).abs() < 1e-9);
 
         let text = r.to_markdown();
@@ -1061,6 +1064,91 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("no account has an owner")));
+    }
+
+    #[test]
+    fn the_budget_keeps_the_best_rules_every_csm_can_take_and_never_one_no_better_than_chance() {
+        // A hundred customers, Ann's a0–a49 and Bob's a50–a99; a0–a19 churn on day 30 (base rate 20%).
+        let mut book = Book::default();
+        for n in 0..100 {
+            book.accounts.insert(
+                id(n),
+                AccountFacts {
+                    outcomes: if n < 20 {
+                        vec![Outcome {
+                            account_id: id(n),
+                            date: d(30),
+                            kind: OutcomeKind::Churned,
+                            arr_delta: None,
+                            received_at: Timestamp(0),
+                        }]
+                    } else {
+                        vec![]
+                    },
+                    ..Default::default()
+                },
+            );
+        }
+        let owned = |kind: &str, severity, n: usize| Signal {
+            owner: Some(if n < 50 { "ann" } else { "bob" }.into()),
+            ..signal(kind, "risk", severity, n, (n % 5) as i32)
+        };
+        let mut s = Vec::new();
+        // payment_failure: 10 hits (Ann's) and 10 misses (Bob's): lift 2.5.
+        s.extend(
+            (0..10)
+                .chain(50..60)
+                .map(|n| owned("payment_failure", Severity::High, n)),
+        );
+        // champion_left: 30 misses on Ann's accounts: lift 0, mute.
+        s.extend((20..50).map(|n| owned("champion_left", Severity::High, n)));
+        // escalation: 5 hits (Ann's) and 15 misses (Bob's): lift 1.25, retune.
+        s.extend(
+            (10..15)
+                .chain(60..75)
+                .map(|n| owned("escalation", Severity::Critical, n)),
+        );
+        let at = |budget: f64| {
+            let cfg = ReportConfig {
+                budget,
+                ..Default::default()
+            };
+            let r = report(&s, &book, d(95), &cfg);
+            let fits = |k: &str| {
+                r.budget
+                    .rules
+                    .iter()
+                    .find(|x| x.kind == k)
+                    .unwrap()
+                    .fits_budget
+            };
+            (
+                fits("payment_failure"),
+                fits("champion_left"),
+                fits("escalation"),
+            )
+        };
+        let weeks = 96.0 / 7.0;
+        // payment_failure gives each CSM 10 alerts (0.73 a week); escalation then gives Bob 15 more (1.82).
+        assert!(10.0 / weeks < 1.0 && 25.0 / weeks > 1.0 && 25.0 / weeks < 2.0);
+        assert_eq!(at(1.0), (Some(true), Some(false), Some(false)));
+        assert_eq!(at(2.0), (Some(true), Some(false), Some(true)));
+        assert_eq!(at(0.5), (Some(false), Some(false), Some(false)));
+        let r = report(&s, &book, d(95), &ReportConfig::default());
+        let verdict_of = |k: &str| r.kinds.iter().find(|x| x.kind == k).unwrap().verdict;
+        assert_eq!(
+            [
+                verdict_of("payment_failure"),
+                verdict_of("champion_left"),
+                verdict_of("escalation")
+            ],
+            [Verdict::Keep, Verdict::Mute, Verdict::Retune]
+        );
+        // Ann: 10 + 30 + 5 alerts, Bob: 10 + 15.
+        let w = r.budget.worst.as_ref().unwrap();
+        assert_eq!((w.owner.as_str(), w.alerts), ("ann", 45));
+        assert_eq!(w.rules[0].kind, "champion_left");
+        assert!((w.rules[0].share - 30.0 / 45.0).abs() < 1e-9);
     }
 
     #[test]
