@@ -54,7 +54,8 @@ enum Command {
     Worklist(commands::assess::WorklistArgs),
     /// Show one account: attributes, health with components and reasons, open signals.
     Account(commands::assess::AccountArgs),
-    /// List signals (behavioural changes), filtered by owner, kind, severity or status.
+    /// List signals (behavioural changes), filtered by owner, kind, severity or status; `signals report`:
+    /// which detectors and alert rules carry information, and the alert budget.
     Signals(commands::signals::SignalsArgs),
     /// Acknowledge, snooze or resolve a signal.
     Signal {
@@ -127,7 +128,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Assess(a) => commands::assess::assess(&settings, a).await,
         Command::Worklist(a) => commands::assess::worklist(&settings, a).await,
         Command::Account(a) => commands::assess::account(&settings, a).await,
-        Command::Signals(a) => commands::signals::list(&settings, a).await,
+        Command::Signals(a) => commands::signals::run(&settings, a).await,
         Command::Signal { action } => commands::signals::act(&settings, action).await,
         Command::Evaluate(a) => commands::evaluate::run(&settings, a).await,
         Command::Train(a) => commands::predict::train_cmd(&settings, a).await,

@@ -80,18 +80,31 @@ pub struct Evaluation {
     pub false_signals_per_healthy_account_month: f64,
 }
 
-/// Replays the pass from `start` to `end` every `step` days and scores the signals against `truth`.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate(
+/// One account's replay: every signal the pass opened, in its latest state, and the days it was observed a
+/// customer.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The account.
+    pub account: AccountId,
+    /// The signals opened, as the lifecycle left them at the end of the replay.
+    pub signals: Vec<Signal>,
+    /// Days it was observed a customer (passes it was a customer on × `step`).
+    pub active_days: i32,
+}
+
+/// Replays the real pass (point-in-time features, every detector, the lifecycle with its cooldowns) from `start`
+/// to `end` every `step` days, each account on its own, on all cores: the signals a book assessed every `step`
+/// days over that span would hold.
+pub fn replay(
     book: &Book,
     series: &[(AccountId, AccountSeries)],
     summary: &BookSummary,
-    truth: &HashMap<AccountId, Truth>,
     engine: &Engine,
     start: Day,
     end: Day,
     step: i32,
-) -> Evaluation {
+) -> Vec<Replayed> {
+    let step = step.max(1);
     let days: Vec<Day> = (0..)
         .map(|i| start.plus(i * step))
         .take_while(|d| *d <= end)
@@ -103,8 +116,7 @@ pub fn evaluate(
     let by_id: HashMap<&AccountId, &AccountSeries> = series.iter().map(|(id, s)| (id, s)).collect();
     let empty = AccountFacts::default();
     let ids: Vec<&AccountId> = book.accounts.keys().collect();
-    // Per account: the signals it opened, and the days it was observed active.
-    let replays: Vec<(AccountId, Vec<Signal>, i32)> = par_map(&ids, |id| {
+    par_map(&ids, |id| {
         let facts = book.accounts.get(*id).unwrap_or(&empty);
         let ser = by_id.get(id).copied();
         let mut signals: Vec<Signal> = Vec::new();
@@ -141,9 +153,28 @@ pub fn evaluate(
                 }
             }
         }
-        ((*id).clone(), signals, active_days)
-    });
+        Replayed {
+            account: (*id).clone(),
+            signals,
+            active_days,
+        }
+    })
+}
 
+/// Replays the pass from `start` to `end` every `step` days ([`replay`]) and scores the signals against
+/// `truth`.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    book: &Book,
+    series: &[(AccountId, AccountSeries)],
+    summary: &BookSummary,
+    truth: &HashMap<AccountId, Truth>,
+    engine: &Engine,
+    start: Day,
+    end: Day,
+    step: i32,
+) -> Evaluation {
+    let replays = replay(book, series, summary, engine, start, end, step);
     let under_way = |t: &Truth, dir: &str, day: Day| {
         t.direction == dir && t.start.is_some_and(|s| s <= day) && t.end.is_none_or(|e| day <= e)
     };
@@ -151,7 +182,12 @@ pub fn evaluate(
     let mut per_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut opened, mut true_pos, mut healthy_signals, mut healthy_days) =
         (0usize, 0usize, 0usize, 0i64);
-    for (id, signals, active_days) in &replays {
+    for Replayed {
+        account: id,
+        signals,
+        active_days,
+    } in &replays
+    {
         let Some(t) = truth.get(id) else { continue };
         for s in signals {
             opened += 1;

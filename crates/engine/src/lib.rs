@@ -1,7 +1,8 @@
 //! The judging end of the flow: health scores from point-in-time features, the assessment pass over the
 //! whole book, and what a CSM and a leader read every morning.
 //!
-//! - [`evaluate`]: replays the signal pass over history against known causes and scores it;
+//! - [`evaluate`]: replays the signal pass over history ([`evaluate::replay`]) and scores it against known
+//!   causes;
 //! - [`health`]: the transparent rules health score, component by component, each with its reason;
 //! - [`day`]: the book's current day, decided in one place and handed to every pass;
 //! - [`assess`]: the re-assessment pass ("these accounts changed", or the whole book): features, health,

@@ -222,20 +222,59 @@ impl Timeline {
     /// positives without their negatives would overstate the outcome's rate.
     pub fn label(&self, target: Target, as_of: Day, days_to_renewal: Option<i64>) -> (bool, Day) {
         let end = as_of.plus(self.window(target, days_to_renewal));
-        let lag = if self.derived { self.grace_days() } else { 0 };
+        let which = match target {
+            Target::Contraction180 => Outcomes::Contraction,
+            Target::Expansion180 => Outcomes::Expansion,
+            _ => Outcomes::Churn,
+        };
+        let first = self.first_in(which, as_of, end);
+        (first.is_some(), end.plus(self.confirmation_lag()))
+    }
+
+    /// The first outcome of `which` on a day in `[from, end)`: the one answer to "did it happen within the
+    /// window", for model labels and for judging signals alike.
+    pub fn first_in(&self, which: Outcomes, from: Day, end: Day) -> Option<Day> {
         let hit = |days: &[Day]| {
             days.iter()
                 .copied()
-                .filter(|d| *d >= as_of && *d < end)
+                .filter(|d| *d >= from && *d < end)
                 .min()
         };
-        let first = match target {
-            Target::Contraction180 => hit(&self.contractions),
-            Target::Expansion180 => hit(&self.expansions),
-            _ => hit(self.churn.as_slice()),
-        };
-        (first.is_some(), end.plus(lag))
+        match which {
+            Outcomes::Churn => hit(self.churn.as_slice()),
+            Outcomes::Contraction => hit(&self.contractions),
+            Outcomes::Expansion => hit(&self.expansions),
+            Outcomes::Loss => [hit(self.churn.as_slice()), hit(&self.contractions)]
+                .into_iter()
+                .flatten()
+                .min(),
+        }
     }
+
+    /// Days after an outcome before it is known: the grace period for outcomes derived from subscriptions
+    /// (a churn is confirmed only when no new subscription followed), none for imported outcomes. A window
+    /// is judged only once it has closed and this much more has passed.
+    pub fn confirmation_lag(&self) -> i32 {
+        if self.derived {
+            self.grace_days()
+        } else {
+            0
+        }
+    }
+}
+
+/// Which outcomes a window asks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcomes {
+    /// The account churned.
+    Churn,
+    /// It renewed for less.
+    Contraction,
+    /// It grew.
+    Expansion,
+    /// It churned or contracted: the revenue loss a risk signal warns of.
+    Loss,
 }
 
 /// An account's billing term in days: the term its latest subscription states, else the median length of its
@@ -375,6 +414,27 @@ mod tests {
         assert_eq!(t.churn, None);
         assert_eq!(t.expansions, vec![d(12)]);
         assert!(t.contractions.is_empty());
+    }
+
+    #[test]
+    fn a_loss_is_the_first_churn_or_contraction_in_the_window() {
+        let d = |n: i32| Day::ymd(2025, 1, 1).plus(n);
+        let t = Timeline {
+            churn: Some(d(100)),
+            contractions: vec![d(10), d(40)],
+            expansions: vec![d(5)],
+            ..Default::default()
+        };
+        assert_eq!(t.first_in(Outcomes::Loss, d(0), d(90)), Some(d(10)));
+        assert_eq!(t.first_in(Outcomes::Loss, d(11), d(90)), Some(d(40)));
+        assert_eq!(t.first_in(Outcomes::Loss, d(41), d(130)), Some(d(100)));
+        // The window is half open: an outcome on its end day falls outside.
+        assert_eq!(t.first_in(Outcomes::Loss, d(41), d(100)), None);
+        assert_eq!(t.first_in(Outcomes::Churn, d(0), d(90)), None);
+        assert_eq!(t.first_in(Outcomes::Expansion, d(0), d(90)), Some(d(5)));
+        assert_eq!(t.confirmation_lag(), 0);
+        let derived = Timeline { derived: true, ..t };
+        assert_eq!(derived.confirmation_lag(), GRACE_DAYS);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! model's columns ([`vector`]); [`bundle`] fits one model per target with its calibration and the logistic
 //! baseline; [`score`] scores every account on a day and words each prediction's drivers ([`explain`]);
 //! [`backtest`] trains on data before each of several cut-offs, predicts after it, and compares the model
-//! with the rules health score, warning time included.
+//! with the rules health score, warning time included. [`signal_report`] judges the stored signals against
+//! the same outcomes: which detectors and alert rules carry information, and what they cost in alerts.
 
 pub mod backtest;
 pub mod bundle;
@@ -12,6 +13,7 @@ pub mod dataset;
 pub mod explain;
 pub mod labels;
 pub mod score;
+pub mod signal_report;
 pub mod vector;
 
 pub use bundle::{train, Bundle, TrainConfig};
