@@ -549,6 +549,21 @@ pub async fn signals_are_upserted_by_id_and_filtered<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(a1, [resolved]);
+    // A whole book's ids in one filter (more than a statement binds on SQLite) read the same rows, in order.
+    let mut many: Vec<AccountId> = (0..40_000).map(|n| id(&format!("x{n:05}"))).collect();
+    many.insert(20_000, id("a2"));
+    many.push(id("a1"));
+    let both = s
+        .signals(SignalFilter {
+            accounts: Some(many),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        both, all,
+        "every signal of the named accounts, newest first"
+    );
     let open = s
         .signals(SignalFilter {
             statuses: vec![SignalStatus::Open],

@@ -566,6 +566,30 @@ pub(crate) fn signals(
     f: &bellwether_store::SignalFilter,
 ) -> Result<Vec<bellwether_core::model::Signal>> {
     use bellwether_core::model::{Severity, Signal, SignalStatus};
+    // SQLite binds at most 32,766 values in one statement: a longer list of accounts is read in parts,
+    // merged in the order one statement would give.
+    const IDS_PER_STATEMENT: usize = 10_000;
+    if let Some(ids) = f
+        .accounts
+        .as_ref()
+        .filter(|ids| ids.len() > IDS_PER_STATEMENT)
+    {
+        let mut out = Vec::new();
+        for part in ids.chunks(IDS_PER_STATEMENT) {
+            let one = bellwether_store::SignalFilter {
+                accounts: Some(part.to_vec()),
+                ..f.clone()
+            };
+            out.extend(signals(c, &one)?);
+        }
+        out.sort_by(|a, b| {
+            b.last_seen
+                .cmp(&a.last_seen)
+                .then(b.detected_at.cmp(&a.detected_at))
+                .then(a.id.cmp(&b.id))
+        });
+        return Ok(out);
+    }
     // With accounts named, their index finds the rows: SQLite's planner otherwise may scan the table (or
     // every signal of the statuses asked for) for a long list of ids.
     let index = if f.accounts.is_some() {
