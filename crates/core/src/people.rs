@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 /// The channels a person can take their own alerts on.
 pub const PERSONAL_CHANNELS: &[&str] = &["email", "slack"];
 
+/// How an email is compared and stored as a key: trimmed, in lower case. The one place that decides when two
+/// addresses name one person (the book's owners, the directory, the outbox's recipients, both stores).
+pub fn key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 /// One person.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,30 +54,58 @@ pub struct Person {
 impl Person {
     /// Checks the settings; the error names the person and the setting, and what to write instead.
     pub fn check(&self) -> Result<(), String> {
-        let e = self.email.trim();
-        if e.is_empty() || !e.contains('@') || e.contains(char::is_whitespace) {
-            return Err(format!(
-                "email = \"{}\" is not an email address (the owner name the book uses, e.g. ana@example.com)",
-                self.email
+        self.check_field().map_err(|(_, e)| e)
+    }
+
+    /// [`Person::check`], with the field at fault apart (`email`, `time_zone`, `quiet_hours`, `channels`,
+    /// `leader`).
+    pub fn check_field(&self) -> Result<(), (&'static str, String)> {
+        let is_email = |e: &str| {
+            let e = e.trim();
+            !e.is_empty() && e.contains('@') && !e.contains(char::is_whitespace)
+        };
+        if !is_email(&self.email) {
+            return Err((
+                "email",
+                format!(
+                    "email = \"{}\" is not an email address (the owner name the book uses, e.g. ana@example.com)",
+                    self.email
+                ),
+            ));
+        }
+        if let Some(l) = self.leader.as_deref().filter(|l| !is_email(l)) {
+            return Err((
+                "leader",
+                format!(
+                    "{}: leader = \"{l}\" is not an email address (the leader's email, as their own entry gives it)",
+                    self.email
+                ),
             ));
         }
         if let Some(tz) = &self.time_zone {
             TimeZone::get(tz).map_err(|err| {
-                format!(
-                    "{}: time_zone = \"{tz}\" is not an IANA time zone such as Europe/Berlin ({err})",
-                    self.email
+                (
+                    "time_zone",
+                    format!(
+                        "{}: time_zone = \"{tz}\" is not an IANA time zone such as Europe/Berlin ({err})",
+                        self.email
+                    ),
                 )
             })?;
         }
         if let Some(q) = &self.quiet_hours {
-            QuietHours::parse(q).map_err(|err| format!("{}: quiet_hours: {err}", self.email))?;
+            QuietHours::parse(q)
+                .map_err(|err| ("quiet_hours", format!("{}: quiet_hours: {err}", self.email)))?;
         }
         for c in self.channels.iter().flatten() {
             if !PERSONAL_CHANNELS.contains(&c.as_str()) {
-                return Err(format!(
-                    "{}: channels has \"{c}\", which is not one of {}",
-                    self.email,
-                    PERSONAL_CHANNELS.join(", ")
+                return Err((
+                    "channels",
+                    format!(
+                        "{}: channels has \"{c}\", which is not one of {}",
+                        self.email,
+                        PERSONAL_CHANNELS.join(", ")
+                    ),
                 ));
             }
         }

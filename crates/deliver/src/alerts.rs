@@ -102,7 +102,8 @@ impl Alerts {
         if severity_rank(s.severity.as_str()).is_some_and(|r| r >= min) {
             return Some(format!("{} severity", s.severity.as_str()));
         }
-        let arr = a?.arr_minor? as f64 / 100.0;
+        // ARR in the reporting currency's major units, as the assessment's impact figures hold it.
+        let arr = a?.impact.as_ref()?.arr;
         let floor = self.config.escalate_arr?;
         (arr >= floor).then(|| format!("ARR {arr:.0} is at or above {floor:.0}"))
     }
@@ -223,7 +224,7 @@ impl bellwether_engine::Alerting for Alerts {
                         kind: event.replace('.', "_"),
                         payload: payload.clone(),
                         created_at: now,
-                        recipient: recipient.map(str::to_lowercase),
+                        recipient: recipient.map(bellwether_core::people::key),
                     });
                 };
             let payload = self.payload(event, s, account, as_of, None);
@@ -241,7 +242,7 @@ impl bellwether_engine::Alerting for Alerts {
             }
             let leader = person.and_then(|p| p.leader.as_deref());
             if let (Some(leader), Some(why)) = (leader, self.escalation(s, account)) {
-                if !leader.eq_ignore_ascii_case(owner) {
+                if bellwether_core::people::key(leader) != bellwether_core::people::key(owner) {
                     let payload = self.payload(event, s, account, as_of, Some(&why));
                     let lp = people.get(leader);
                     for (channel, name) in personal_routes(&self.config, leader, lp, lp.is_some()) {

@@ -269,7 +269,7 @@ pub async fn build<S: Store + ?Sized>(
             cleared,
             moved,
             folded: folded
-                .get(&owner.to_lowercase())
+                .get(&bellwether_core::people::key(owner))
                 .cloned()
                 .unwrap_or_default(),
         });
@@ -550,7 +550,7 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
             kind: "digest".into(),
             payload: payload.clone(),
             created_at: now,
-            recipient: Some(d.owner.to_lowercase()),
+            recipient: Some(bellwether_core::people::key(&d.owner)),
         });
     };
     for (channel, destination) in crate::alerts::personal_routes(config, &d.owner, person, false) {

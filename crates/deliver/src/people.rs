@@ -12,7 +12,10 @@ pub struct People(pub Vec<Person>);
 impl People {
     /// The person an owner names (by email, case-insensitively).
     pub fn get(&self, owner: &str) -> Option<&Person> {
-        self.0.iter().find(|p| p.email.eq_ignore_ascii_case(owner))
+        let k = bellwether_core::people::key(owner);
+        self.0
+            .iter()
+            .find(|p| bellwether_core::people::key(&p.email) == k)
     }
 
     /// Checks every person, and that no email comes twice.
@@ -20,7 +23,7 @@ impl People {
         let mut seen = std::collections::HashSet::new();
         for p in &self.0 {
             p.check().map_err(|e| format!("[[people]] {e}"))?;
-            if !seen.insert(p.email.to_ascii_lowercase()) {
+            if !seen.insert(bellwether_core::people::key(&p.email)) {
                 return Err(format!("[[people]] {} comes twice", p.email));
             }
         }
@@ -48,11 +51,12 @@ impl People {
 
     /// Whether `person` may act on an account `owner` owns: they are its owner, or the owner's leader.
     pub fn may_act(&self, person: &Person, owner: &str) -> bool {
-        person.email.eq_ignore_ascii_case(owner)
+        let me = bellwether_core::people::key(&person.email);
+        me == bellwether_core::people::key(owner)
             || self.get(owner).is_some_and(|o| {
                 o.leader
                     .as_deref()
-                    .is_some_and(|l| l.eq_ignore_ascii_case(&person.email))
+                    .is_some_and(|l| bellwether_core::people::key(l) == me)
             })
     }
 

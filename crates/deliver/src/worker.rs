@@ -6,7 +6,9 @@
 //! Fatigue control is decided here, at the moment of sending: an alert routed to a person (an entry with a
 //! recipient) that falls inside their quiet hours, or beyond their daily cap of alerts (in their time zone),
 //! is folded instead: finished unsent, to be listed in their next digest. A clearing whose opening was folded
-//! folds too; one whose opening was sent follows it up (the Slack app rewrites that message).
+//! folds too; one whose opening was sent follows it up at any hour (the Slack app rewrites that message).
+//! Two workers deciding at the same moment for one person can each send one alert past the cap: the cap
+//! bounds a day's alerts to within the number of processes delivering.
 
 use crate::alerts::opening_of;
 use crate::channels::Channels;
@@ -89,11 +91,15 @@ impl<S: Store> Worker<S> {
                     self.hold_back(e, r, dir, prior.as_ref(), Timestamp::now())
                         .await?
                 }
-                _ => None,
+                _ => Hold::Send,
             };
             let delivery = match held {
-                Some(reason) => Delivery::Folded { reason },
-                None => match self.channels.get(&e.item.channel) {
+                Hold::Fold(reason) => Delivery::Folded { reason },
+                Hold::Wait(at) => Delivery::Retry {
+                    at,
+                    error: "waiting for the alert it clears to be delivered first".into(),
+                },
+                Hold::Send => match self.channels.get(&e.item.channel) {
                     Some(c) => c.deliver(e, prior.as_ref()).await,
                     None => Delivery::Parked {
                         error: format!(
@@ -128,9 +134,12 @@ impl<S: Store> Worker<S> {
         Ok(due.len())
     }
 
-    /// Why an alert to `recipient` is held back for their digest at `now`, if it is: its opening was, it is
-    /// inside their quiet hours, or they have had their daily cap of alerts today (another channel's copy of
-    /// an alert they already had today is not a new one).
+    /// Whether an alert to `recipient` goes now, folds into their digest, or waits. A clearing follows its
+    /// opening: it folds when the opening did, waits while the opening is undelivered, and is sent (an edit in
+    /// place on the Slack app) once it was, whatever the hour. An opening folds inside the person's quiet
+    /// hours, or once they have had their daily cap of alerts today (another channel's copy of an alert they
+    /// already had is not a new one); never when nothing would show it later: a person without a weekly
+    /// digest, or an escalation to a leader (whose digest lists only the accounts they own).
     async fn hold_back(
         &self,
         e: &OutboxEntry,
@@ -138,32 +147,39 @@ impl<S: Store> Worker<S> {
         people: &People,
         prior: Option<&OutboxEntry>,
         now: Timestamp,
-    ) -> bellwether_store::Result<Option<String>> {
-        if prior.is_some_and(|p| p.state == OutboxState::Folded) {
-            return Ok(Some(
-                "its opening alert was folded into the digest".to_string(),
-            ));
+    ) -> bellwether_store::Result<Hold> {
+        if e.item.kind == "alert_closed" {
+            return Ok(match prior.map(|p| p.state) {
+                Some(OutboxState::Folded) => {
+                    Hold::Fold("its opening alert was folded into the digest".to_string())
+                }
+                Some(OutboxState::Pending) => Hold::Wait(Timestamp(now.0 + 30_000)),
+                _ => Hold::Send,
+            });
         }
         let Some(person) = people.get(recipient) else {
-            return Ok(None);
+            return Ok(Hold::Send);
         };
+        if person.digest == Some(false) || e.item.payload.contains("\"escalation\":\"") {
+            return Ok(Hold::Send);
+        }
         let zone = person.zone(&self.zone);
         let Ok(local) = jiff::Timestamp::from_millisecond(now.0).map(|t| t.to_zoned(zone.clone()))
         else {
-            return Ok(None);
+            return Ok(Hold::Send);
         };
         if let Some(q) = person.quiet() {
             let minute = local.hour() as u16 * 60 + local.minute() as u16;
             if q.contains(minute) {
-                return Ok(Some(format!(
+                return Ok(Hold::Fold(format!(
                     "inside {}'s quiet hours {q} ({})",
                     person.email,
                     zone.iana_name().unwrap_or("their time zone")
                 )));
             }
         }
-        let (Some(cap), "alert_opened") = (person.daily_cap, e.item.kind.as_str()) else {
-            return Ok(None);
+        let Some(cap) = person.daily_cap else {
+            return Ok(Hold::Send);
         };
         let midnight = local
             .start_of_day()
@@ -185,16 +201,16 @@ impl<S: Store> Worker<S> {
         let key = |x: &OutboxEntry| alert_key(x).map(str::to_string);
         let alerts: HashSet<String> = sent.iter().filter_map(key).collect();
         if key(e).is_some_and(|k| alerts.contains(&k)) {
-            return Ok(None);
+            return Ok(Hold::Send);
         }
         if alerts.len() >= cap as usize {
-            return Ok(Some(format!(
+            return Ok(Hold::Fold(format!(
                 "beyond {}'s daily cap of {cap} alerts ({} sent since midnight)",
                 person.email,
                 alerts.len()
             )));
         }
-        Ok(None)
+        Ok(Hold::Send)
     }
 
     /// Runs until the process stops: delivers what is due, waits [`Worker::idle`] when nothing is.
@@ -215,6 +231,16 @@ impl<S: Store> Worker<S> {
             }
         })
     }
+}
+
+/// What the worker does with an alert to a person.
+enum Hold {
+    /// Deliver it now.
+    Send,
+    /// Fold it into the person's next digest, for this reason.
+    Fold(String),
+    /// Try again at this time.
+    Wait(Timestamp),
 }
 
 /// The alert an entry carries, whatever its channel: its id without the `:<channel>:<destination>` end.

@@ -505,24 +505,9 @@ impl EntitySink {
                     quiet_hours: text("quiet_hours"),
                     daily_cap,
                 };
-                person.check().map_err(|e| {
-                    let field = if e.contains("time_zone") {
-                        "time_zone"
-                    } else if e.contains("quiet_hours") {
-                        "quiet_hours"
-                    } else if e.contains("channels") {
-                        "channels"
-                    } else {
-                        "email"
-                    };
-                    FieldError::field(field, e)
-                })?;
-                if let Some(l) = person.leader.as_deref().filter(|l| !l.contains('@')) {
-                    return Err(FieldError::field(
-                        "leader",
-                        format!("'{l}' is not an email address (the leader's email, as their own row gives it)"),
-                    ));
-                }
+                person
+                    .check_field()
+                    .map_err(|(field, e)| FieldError::field(field, e))?;
                 self.batch.people.push(person);
             }
             Kind::Events => unreachable!("events are rolled up by the events module"),

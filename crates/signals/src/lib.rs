@@ -89,21 +89,21 @@ impl Context<'_> {
 }
 
 impl<'a> Context<'a> {
-    /// Tickets opened before the day.
+    /// Tickets opened before the pass ([`Context::until`]).
     pub fn tickets(&self) -> impl Iterator<Item = &'a Ticket> + 'a {
-        let t = self.as_of.start();
+        let t = self.until;
         self.facts.tickets.iter().filter(move |k| k.opened_at < t)
     }
 
-    /// Interactions that happened before the day.
+    /// Interactions that happened before the pass.
     pub fn interactions(&self) -> impl Iterator<Item = &'a Interaction> + 'a {
-        let t = self.as_of.start();
+        let t = self.until;
         self.facts.interactions.iter().filter(move |i| i.at < t)
     }
 
-    /// Billing events that happened before the day.
+    /// Billing events that happened before the pass.
     pub fn billing(&self) -> impl Iterator<Item = &'a BillingEvent> + 'a {
-        let t = self.as_of.start();
+        let t = self.until;
         self.facts.billing.iter().filter(move |b| b.at < t)
     }
 
@@ -112,9 +112,10 @@ impl<'a> Context<'a> {
         self.as_of.0 - t.day().0
     }
 
-    /// Whether `t` falls within the `days` days before the as-of day: `[as_of - days, as_of)`.
+    /// Whether `t` falls within the `days` days before the as-of day, `[as_of - days, as_of)`, or on the current
+    /// day before the pass.
     pub fn within(&self, t: Timestamp, days: i32) -> bool {
-        t < self.as_of.start() && t.day() >= self.as_of.plus(-days)
+        t < self.until && t.day() >= self.as_of.plus(-days)
     }
 
     /// Working days in `[from, to)`.

@@ -725,13 +725,20 @@ impl bellwether_store::Store for PgStore {
             .query("SELECT email, person FROM people ORDER BY email", &[])
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| {
-                    StoreError::Corrupt(format!("people: {}: {e}", r.get::<_, &str>(0)))
-                })
+        // A row another version wrote (a field this one does not know) is skipped, not fatal to alerting.
+        Ok(rows
+            .iter()
+            .filter_map(|r| match serde_json::from_str(r.get::<_, &str>(1)) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(
+                        "people: the stored entry of {} is skipped: {e}",
+                        r.get::<_, &str>(0)
+                    );
+                    None
+                }
             })
-            .collect()
+            .collect())
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts> {

@@ -37,7 +37,7 @@ pub(crate) async fn enqueue(
     let created: Vec<i64> = items.iter().map(|i| i.created_at.0).collect();
     let recipients: Vec<Option<String>> = items
         .iter()
-        .map(|i| i.recipient.as_ref().map(|r| r.to_lowercase()))
+        .map(|i| i.recipient.as_deref().map(bellwether_core::people::key))
         .collect();
     tx.execute(
         "INSERT INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at, recipient) \
@@ -163,7 +163,10 @@ impl PgStore {
     ) -> Result<Vec<OutboxEntry>> {
         // Only the conditions given, so each read uses its index (the recipient's for a person's day).
         let state = filter.state.map(|s| s.as_str());
-        let recipient = filter.recipient.as_ref().map(|r| r.to_lowercase());
+        let recipient = filter
+            .recipient
+            .as_deref()
+            .map(bellwether_core::people::key);
         let since = filter.finished_since.map(|t| t.0);
         let limit = limit.min(i64::MAX as usize) as i64;
         let mut conds = Vec::new();

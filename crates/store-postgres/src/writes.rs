@@ -441,8 +441,11 @@ async fn insert_records(tx: &Transaction<'_>, b: &WriteBatch) -> Result<(u64, Ve
             .map_err(db_err)?;
     }
     if !b.people.is_empty() {
-        let ps = last_by_key(&b.people, |p| p.email.trim().to_lowercase());
-        let emails: Vec<String> = ps.iter().map(|p| p.email.trim().to_lowercase()).collect();
+        let ps = last_by_key(&b.people, |p| bellwether_core::people::key(&p.email));
+        let emails: Vec<String> = ps
+            .iter()
+            .map(|p| bellwether_core::people::key(&p.email))
+            .collect();
         let json: Vec<String> = ps
             .iter()
             .map(|p| serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string())))

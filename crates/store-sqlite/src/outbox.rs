@@ -17,7 +17,7 @@ pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> 
     let mut st = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO outbox (id, channel, destination, account_id, kind, payload, created_at, next_attempt_at, recipient) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, lower(?8))",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         )
         .map_err(db_err)?;
     for i in items {
@@ -29,7 +29,7 @@ pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> 
             i.kind,
             i.payload,
             i.created_at.0,
-            i.recipient
+            i.recipient.as_deref().map(bellwether_core::people::key)
         ])
         .map_err(db_err)?;
     }
@@ -164,7 +164,7 @@ impl SqliteStore {
             add("state =", s.as_str().to_string().into());
         }
         if let Some(r) = &filter.recipient {
-            add("recipient =", r.to_lowercase().into());
+            add("recipient =", bellwether_core::people::key(r).into());
         }
         if let Some(k) = &filter.kind {
             add("kind =", k.clone().into());

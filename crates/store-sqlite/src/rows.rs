@@ -151,14 +151,14 @@ pub(crate) fn insert_records(tx: &Transaction, b: &WriteBatch) -> Result<u64> {
         let at = b.received_at.unwrap_or_else(Timestamp::now).0;
         let mut st = tx
             .prepare_cached(
-                "INSERT INTO people (email, person, updated_at) VALUES (lower(?1), ?2, ?3) \
+                "INSERT INTO people (email, person, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (email) DO UPDATE SET person = excluded.person, updated_at = excluded.updated_at",
             )
             .map_err(db_err)?;
         for p in &b.people {
             let json = serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             n += st
-                .execute(params![p.email.trim(), json, at])
+                .execute(params![bellwether_core::people::key(&p.email), json, at])
                 .map_err(db_err)? as u64;
         }
     }
@@ -176,9 +176,11 @@ pub(crate) fn people(c: &Connection) -> Result<Vec<Person>> {
     let mut out = Vec::new();
     for row in rows {
         let (email, json) = row.map_err(db_err)?;
-        out.push(
-            serde_json::from_str(&json).map_err(|e| corrupt("people", format!("{email}: {e}")))?,
-        );
+        // A row another version wrote (a field this one does not know) is skipped, not fatal to alerting.
+        match serde_json::from_str(&json) {
+            Ok(p) => out.push(p),
+            Err(e) => tracing::warn!("people: the stored entry of {email} is skipped: {e}"),
+        }
     }
     Ok(out)
 }

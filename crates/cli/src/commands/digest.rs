@@ -33,6 +33,8 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
     let store = Arc::new(super::open_store(settings).await?);
     let owners = [a.owner.clone()];
     let cfg = &settings.delivery;
+    // The directory in force: the configured people over the imported ones, as the scheduler reads it.
+    let people = bellwether_deliver::people::People::read(&*store, &settings.people).await?;
     let (digests, queued) = if a.send {
         {
             // The week is the reader's: as it stands now in their time zone (else the schedule's).
@@ -41,7 +43,7 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
                 &*store,
                 Some(&owners),
                 cfg,
-                &settings.people,
+                &people,
                 bellwether_core::Timestamp::now(),
                 &zone,
             )

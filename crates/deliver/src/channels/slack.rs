@@ -368,7 +368,23 @@ impl Channel for Slack {
                 let update = prior
                     .and_then(|p| p.reference.as_deref())
                     .and_then(|r| r.split_once('/'));
-                self.post(app, &channel, update, body, entry).await
+                let sent = self.post(app, &channel, update, body.clone(), entry).await;
+                // A message Slack will not edit (deleted, too old) gets the clearing as a new message.
+                match &sent {
+                    Delivery::Parked { error }
+                        if update.is_some()
+                            && [
+                                "message_not_found",
+                                "cant_update_message",
+                                "edit_window_closed",
+                            ]
+                            .iter()
+                            .any(|e| error.ends_with(e)) =>
+                    {
+                        self.post(app, &channel, None, body, entry).await
+                    }
+                    _ => sent,
+                }
             }
         }
     }

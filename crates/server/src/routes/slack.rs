@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use bellwether_core::model::{Interaction, InteractionKind};
 use bellwether_core::{Code, Day, Timestamp};
 use bellwether_engine::signals::{act, SignalAct};
-use bellwether_store::{LiveStore, SignalFilter, WriteBatch};
+use bellwether_store::{LiveBatch, LiveStore, SignalFilter, WriteBatch};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -185,7 +185,8 @@ async fn interactivity<S: LiveStore>(
     if kind == "bellwether_contacted" {
         let now = Timestamp::now();
         let call = Interaction {
-            id: format!("slack-contacted:{}:{}", signal.id, now.0),
+            // One contact a day per signal, however often the button is clicked.
+            id: format!("slack-contacted:{}:{}", signal.id, now.day()),
             account_id: signal.account_id.clone(),
             contact_id: None,
             at: now,
@@ -195,16 +196,21 @@ async fn interactivity<S: LiveStore>(
             note: format!("Marked contacted in Slack by {who}, on {}", signal.kind),
             received_at: now,
         };
-        st.store
-            .write(WriteBatch {
+        // Written as live records are, and the account re-assessed with it (days since contact).
+        let live = LiveBatch {
+            batch: WriteBatch {
                 source: "slack:interactivity".into(),
                 kind: "interactions".into(),
                 received_at: Some(now),
                 records: 1,
                 interactions: vec![call],
                 ..Default::default()
-            })
-            .await?;
+            },
+            ..Default::default()
+        };
+        let touched = live.touched();
+        st.store.write_live(live).await?;
+        st.queue.push(touched, std::time::Instant::now());
     }
     act(&mut signal, what);
     st.store

@@ -18,9 +18,8 @@ impl Detector for PaymentFailure {
         7
     }
     fn detect(&self, cx: &Context) -> Option<Detection> {
-        let t = cx.until;
         let since = cx.as_of.plus(-30).start();
-        let billing: Vec<_> = cx.facts.billing.iter().filter(|b| b.at < t).collect();
+        let billing: Vec<_> = cx.billing().collect();
         let last_failure = billing
             .iter()
             .rev()
