@@ -11,13 +11,11 @@ use axum::http::HeaderMap;
 use bellwether_core::people::Person;
 use bellwether_deliver::channels::slack::SlackAppConfig;
 use bellwether_deliver::people::People;
-use bellwether_deliver::worker::Worker;
-use bellwether_deliver::{Alerts, Channels, DeliveryConfig};
+use bellwether_deliver::{Alerts, DeliveryConfig};
 use bellwether_engine::Alerting;
 use bellwether_store::{OutboxEntry, OutboxFilter, OutboxState, SignalFilter, Store, WriteBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 const TOKEN: &str = "xoxb-test-token";
 const LEADER: &str = "lead@example.com";
@@ -79,24 +77,6 @@ fn quiet_now() -> String {
         format!("{:02}:{:02}", m / 60, m % 60)
     };
     format!("{}-{}", at(minute - 60), at(minute + 60))
-}
-
-async fn deliver_all<S: Store + 'static>(store: &Arc<S>, config: &DeliveryConfig) {
-    let worker = Worker::new(
-        store.clone(),
-        Channels::from_config(config).unwrap(),
-        "w1".into(),
-    )
-    .with_people(People::default(), jiff::tz::TimeZone::UTC);
-    let started = Instant::now();
-    loop {
-        worker.run_once().await.unwrap();
-        if store.outbox_counts().await.unwrap().pending == 0 {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +163,7 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
     bellwether_engine::reassess(&*store, &engine, None, day)
         .await
         .unwrap();
-    deliver_all(&store, &config).await;
+    common::deliver_all(&store, &config).await;
 
     let all = store
         .outbox(&OutboxFilter::default(), usize::MAX)
@@ -364,7 +344,7 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
     );
     assert!(closing.iter().any(|i| i.channel == "slack"), "{closing:?}");
     store.save_signals(&[s.clone()], &closing).await.unwrap();
-    deliver_all(&store, &config).await;
+    common::deliver_all(&store, &config).await;
     let opened_ref = slack_sent
         .iter()
         .find(|e| {

@@ -102,8 +102,9 @@ fn subscription(id: &str, kind: &str, created: i64, extra: serde_json::Value) ->
                        "data": {"object": object}})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once() {
+/// A server taking Stripe webhooks, with 20 days of usage by `accounts` in turn and acme's subscription
+/// created ten days ago; and the clock's seconds then.
+async fn acme_subscribed(accounts: &[&str]) -> (TestServer, i64) {
     let server = TestServer::start(ServerConfig {
         stripe_webhook_secret: Some(SECRET.into()),
         ..ServerConfig::default()
@@ -113,7 +114,7 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
     let events: Vec<String> = (0..20)
         .map(|d| {
             track(
-                if d % 2 == 0 { "acme" } else { "other" },
+                accounts[d as usize % accounts.len()],
                 &format!("e{d}"),
                 Timestamp((now - d * 86_400 - 600) * 1000),
             )
@@ -128,6 +129,12 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
     );
     let (s, r) = send_stripe(&server, SECRET, &created).await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    (server, now)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once() {
+    let (server, now) = acme_subscribed(&["acme", "other"]).await;
     server.state.settle().await;
     let body = accounts(&server).await;
     let acme = body["accounts"]
@@ -161,32 +168,7 @@ async fn a_deleted_stripe_subscription_takes_its_account_out_of_the_list_at_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_that_failed_a_minute_ago_opens_its_signal_in_todays_assessment() {
-    let server = TestServer::start(ServerConfig {
-        stripe_webhook_secret: Some(SECRET.into()),
-        ..ServerConfig::default()
-    })
-    .await;
-    let now = Timestamp::now().0 / 1000;
-    let events: Vec<String> = (0..20)
-        .map(|d| {
-            track(
-                "acme",
-                &format!("e{d}"),
-                Timestamp((now - d * 86_400 - 600) * 1000),
-            )
-        })
-        .collect();
-    post_batch(&server, format!(r#"{{"batch":[{}]}}"#, events.join(","))).await;
-    let created = subscription(
-        "evt_1",
-        "customer.subscription.created",
-        now - 86_400 * 10,
-        serde_json::json!({}),
-    );
-    assert_eq!(
-        send_stripe(&server, SECRET, &created).await.0,
-        StatusCode::OK
-    );
+    let (server, now) = acme_subscribed(&["acme"]).await;
     let failed = serde_json::json!({
         "id": "evt_2", "object": "event", "type": "invoice.payment_failed", "created": now - 60,
         "livemode": false,

@@ -85,6 +85,17 @@ pub async fn post_json(
     body: String,
     attempts: i64,
 ) -> Delivery {
+    post_json_answer(http, url, headers, body, attempts).await.0
+}
+
+/// [`post_json`], with the body the peer answered (empty when it could not be reached).
+pub async fn post_json_answer(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, String)],
+    body: String,
+    attempts: i64,
+) -> (Delivery, String) {
     let mut req = http.post(url).header("content-type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, v);
@@ -98,15 +109,16 @@ pub async fn post_json(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let text = r.text().await.unwrap_or_default();
-            classify(
+            let d = classify(
                 status,
                 retry_after.as_deref(),
                 &text,
                 attempts,
                 Timestamp::now(),
-            )
+            );
+            (d, text)
         }
-        Err(e) => unreachable(e, attempts, Timestamp::now()),
+        Err(e) => (unreachable(e, attempts, Timestamp::now()), String::new()),
     }
 }
 

@@ -258,35 +258,15 @@ impl Slack {
             }
         }
         let url = format!("{}/{method}", app.api_url.trim_end_matches('/'));
-        let sent = self
-            .http
-            .post(&url)
-            .bearer_auth(&app.bot_token)
-            .header("content-type", "application/json; charset=utf-8")
-            .body(body.to_string())
-            .send()
-            .await;
-        let r = match sent {
-            Ok(r) => r,
-            Err(e) => return super::unreachable(e, entry.attempts, Timestamp::now()),
-        };
-        let status = r.status().as_u16();
-        let retry_after = r
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = r.text().await.unwrap_or_default();
-        if !(200..300).contains(&status) {
-            return super::classify(
-                status,
-                retry_after.as_deref(),
-                &text,
-                entry.attempts,
-                Timestamp::now(),
-            );
+        let auth = [("authorization", format!("Bearer {}", app.bot_token))];
+        match super::post_json_answer(&self.http, &url, &auth, body.to_string(), entry.attempts)
+            .await
+        {
+            (Delivery::Delivered { .. }, text) => {
+                web_api_answer(method, &text, entry.attempts, Timestamp::now())
+            }
+            (other, _) => other,
         }
-        web_api_answer(method, &text, entry.attempts, Timestamp::now())
     }
 }
 

@@ -138,11 +138,13 @@ pub async fn pass<S: Store>(store: &S, config: &DeliveryConfig) {
 
 /// Runs a worker of `config`'s channels until nothing is pending (a minute at most); the counts then.
 pub async fn deliver_all<S: Store>(store: &Arc<S>, config: &DeliveryConfig) -> OutboxCounts {
+    // The store's people (none configured) with their quiet hours and caps, as `serve` runs it.
     let worker = Worker::new(
         store.clone(),
         Channels::from_config(config).unwrap(),
         "w1".into(),
-    );
+    )
+    .with_people(Default::default(), jiff::tz::TimeZone::UTC);
     let started = Instant::now();
     loop {
         worker.run_once().await.unwrap();
