@@ -314,6 +314,7 @@ pub fn load(
     let people = bellwether_deliver::people::People(file.people.clone());
     people
         .check()
+        .and_then(|()| delivery.check_people(&people))
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let slack = file
         .slack

@@ -78,6 +78,26 @@ impl DeliveryConfig {
         hooks.chain(slack).chain(email).collect()
     }
 
+    /// Checks that each of `people` who names a Slack destination of their own names a configured one.
+    pub fn check_people(&self, people: &people::People) -> Result<(), String> {
+        for p in &people.0 {
+            if let Some(name) = &p.slack {
+                if !self.slack.iter().any(|s| &s.name == name) {
+                    return Err(format!(
+                        "[[people]] {}: slack = \"{name}\" names no [[delivery.slack]] destination (those configured: {})",
+                        p.email,
+                        if self.slack.is_empty() {
+                            "none".to_string()
+                        } else {
+                            self.slack.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a person's own messages (their alerts, their weekly digest) have somewhere to go: a mail
     /// server, a Slack destination or the Slack app. The one place that decides whether the scheduler's
     /// `digest` job runs.
@@ -110,6 +130,12 @@ impl DeliveryConfig {
         }
         for s in &self.slack {
             s.check()?;
+            if let (Some(ch), None) = (&s.channel, &self.slack_app) {
+                return Err(format!(
+                    "[[delivery.slack]] {}: channel = \"{ch}\" needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN), or give webhook_url instead",
+                    s.name
+                ));
+            }
         }
         for e in &self.email {
             e.check()?;
@@ -137,5 +163,40 @@ impl DeliveryConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_cannot_deliver_are_refused_with_the_setting_named() {
+        let app_channel = DeliveryConfig {
+            slack: vec![channels::slack::SlackConfig {
+                name: "cs-team".into(),
+                webhook_url: String::new(),
+                channel: Some("C0123".into()),
+                alerts: None,
+            }],
+            ..Default::default()
+        };
+        let e = app_channel.check().unwrap_err();
+        assert!(e.contains("cs-team") && e.contains("bot_token"), "{e}");
+        let with_app = DeliveryConfig {
+            slack_app: Some(channels::slack::SlackAppConfig {
+                bot_token: "xoxb-1".into(),
+                api_url: "https://slack.com/api".into(),
+            }),
+            ..app_channel
+        };
+        with_app.check().unwrap();
+        let people = people::People(vec![people::Person {
+            email: "ana@example.com".into(),
+            slack: Some("ana-dm".into()),
+            ..Default::default()
+        }]);
+        let e = with_app.check_people(&people).unwrap_err();
+        assert!(e.contains("ana-dm") && e.contains("cs-team"), "{e}");
     }
 }
