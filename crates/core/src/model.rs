@@ -503,6 +503,10 @@ pub struct PeerStats {
     pub utilisation: Option<f64>,
     /// Median events in 28 days per seat.
     pub events_per_seat: Option<f64>,
+    /// Median ARR the segment's expansions of the last year added, as a share of the ARR before them (over
+    /// the accounts that expanded): what an expansion is worth here when an account's seats do not say.
+    #[serde(default)]
+    pub expansion_share: Option<f64>,
 }
 
 text_enum!(

@@ -207,12 +207,14 @@ pub fn arithmetic(i: &Impact, at: &Attention) -> String {
 }
 
 /// What an expansion would add to ARR: the seats the active users need beyond those bought (with a tenth
-/// for growth), at the account's price per seat; else, without seats or usage, a typical expansion of
-/// [`TYPICAL_EXPANSION`] of ARR. Returns the amount (major units) and where it comes from.
+/// for growth), at the account's price per seat; else, without seats or usage, the segment's median expansion
+/// of the last year (`segment_share` of ARR), else a typical one of [`TYPICAL_EXPANSION`] of ARR. Returns the
+/// amount (major units) and where it comes from.
 pub fn expansion_potential(
     arr: f64,
     seats: Option<i64>,
     active_users: Option<f64>,
+    segment_share: Option<f64>,
     currency: Currency,
 ) -> (f64, String) {
     match (seats.filter(|s| *s > 0), active_users) {
@@ -225,6 +227,13 @@ pub fn expansion_potential(
                     "{needed} seats beyond the {seats} bought at {} a seat",
                     money(per_seat, currency)
                 ),
+            )
+        }
+        _ if segment_share.is_some_and(|s| s.is_finite() && s > 0.0) => {
+            let s = segment_share.unwrap_or_default();
+            (
+                arr.max(0.0) * s,
+                format!("the segment's median expansion, {:.0}% of ARR", s * 100.0),
             )
         }
         _ => (
@@ -260,7 +269,8 @@ pub fn impact_of(
     currency: Currency,
 ) -> Impact {
     let arr = f.arr_reporting.map_or(0.0, |m| m.major());
-    let (potential, potential_basis) = expansion_potential(arr, f.seats, f.usage.mau, currency);
+    let (potential, potential_basis) =
+        expansion_potential(arr, f.seats, f.usage.mau, f.peer_expansion_share, currency);
     let active: Vec<&Signal> = signals.iter().copied().filter(|s| s.is_active()).collect();
     let newest = active.iter().map(|s| s.detected_at).max();
     let mut i = Impact {
@@ -767,15 +777,19 @@ mod tests {
 
     #[test]
     fn expansion_potential_is_the_seats_the_users_need_at_the_price_of_a_seat() {
-        let (p, basis) = expansion_potential(120_000.0, Some(30), Some(32.0), Currency::USD);
+        let (p, basis) = expansion_potential(120_000.0, Some(30), Some(32.0), None, Currency::USD);
         // 32 users × 1.1 → 36 seats needed, 6 beyond the 30 bought, at $4k a seat.
         assert!((p - 24_000.0).abs() < 1e-6, "{p}");
         assert_eq!(basis, "6 seats beyond the 30 bought at $4.00k a seat");
-        let (p, _) = expansion_potential(120_000.0, Some(30), Some(10.0), Currency::USD);
+        let (p, _) = expansion_potential(120_000.0, Some(30), Some(10.0), None, Currency::USD);
         assert_eq!(p, 0.0, "room to spare: no seats to sell");
-        let (p, basis) = expansion_potential(120_000.0, None, None, Currency::USD);
+        let (p, basis) = expansion_potential(120_000.0, None, None, None, Currency::USD);
         assert!((p - 24_000.0).abs() < 1e-6);
         assert!(basis.contains("typical"), "{basis}");
+        // Where the segment's accounts expanded, their median says what one is worth.
+        let (p, basis) = expansion_potential(120_000.0, None, None, Some(0.15), Currency::USD);
+        assert!((p - 18_000.0).abs() < 1e-6, "{p}");
+        assert_eq!(basis, "the segment's median expansion, 15% of ARR");
     }
 
     #[test]

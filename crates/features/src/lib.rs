@@ -73,6 +73,10 @@ pub struct AccountFeatures {
     pub usage_per_seat_vs_peers: Option<f64>,
     /// The segment's median seat utilisation.
     pub peer_utilisation: Option<f64>,
+    /// The share of ARR the account's expansions of the last 365 days added to the ARR before them.
+    pub expansion_share_365d: Option<f64>,
+    /// The segment's median of that share over its accounts that expanded ([`peers`]).
+    pub peer_expansion_share: Option<f64>,
     /// Mean sentiment (−1 to 1, see [`sentiment`]) of tickets opened in the last 45 days.
     pub sentiment_45d: Option<f64>,
     /// Mean sentiment of tickets opened 45 to 365 days before the day: the account's own baseline.
@@ -186,11 +190,25 @@ pub fn compute(
         || (had_subs
             && subs_running.is_empty()
             && !facts.subscriptions.iter().any(|s| s.start >= as_of));
+    // What the last year's expansions added, against the ARR before them (today's ARR less what they added).
+    let expanded: i64 = facts
+        .outcomes
+        .iter()
+        .filter(|o| o.kind == OutcomeKind::Expanded && o.date < as_of && o.date >= as_of.plus(-365))
+        .filter_map(|o| o.arr_delta.filter(|d| *d > 0))
+        .sum();
+    let expansion_share_365d = match arr_minor {
+        Some(now) if expanded > 0 && now > expanded => {
+            Some(expanded as f64 / (now - expanded) as f64)
+        }
+        _ => None,
+    };
     let mut f = AccountFeatures {
         account_id: id.clone(),
         as_of,
         owner: view.owner.clone(),
         segment: view.segment.clone(),
+        expansion_share_365d,
         arr_minor,
         seats,
         tenure_days: started.map(|s| days_between(s, as_of)),

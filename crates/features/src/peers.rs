@@ -41,23 +41,27 @@ pub fn events_per_seat(f: &AccountFeatures) -> Option<f64> {
 
 /// The medians of each segment over the given accounts (those still customers).
 pub fn peer_stats<'a>(features: impl IntoIterator<Item = &'a AccountFeatures>) -> Peers {
-    let mut by: BTreeMap<String, (usize, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    type Samples = (usize, Vec<f64>, Vec<f64>, Vec<f64>);
+    let mut by: BTreeMap<String, Samples> = BTreeMap::new();
     for f in features.into_iter().filter(|f| !f.churned) {
         let Some(seg) = &f.segment else { continue };
         let e = by.entry(seg.clone()).or_default();
         e.0 += 1;
         e.1.extend(f.usage.utilisation);
         e.2.extend(events_per_seat(f));
+        e.3.extend(f.expansion_share_365d);
     }
     by.into_iter()
-        .filter(|(_, (n, _, _))| *n >= MIN_PEERS)
-        .map(|(seg, (n, util, eps))| {
+        .filter(|(_, (n, ..))| *n >= MIN_PEERS)
+        .map(|(seg, (n, util, eps, exp))| {
             (
                 seg,
                 PeerStats {
                     accounts: n,
                     utilisation: median(&util),
                     events_per_seat: median(&eps),
+                    // Too few expansions to say what one is worth: none.
+                    expansion_share: (exp.len() >= MIN_PEERS).then(|| median(&exp)).flatten(),
                 },
             )
         })
@@ -76,6 +80,7 @@ pub fn apply(f: &mut AccountFeatures, peers: &Peers) {
     f.utilisation_vs_peers = ratio(f.usage.utilisation, p.utilisation);
     f.usage_per_seat_vs_peers = ratio(events_per_seat(f), p.events_per_seat);
     f.peer_utilisation = p.utilisation;
+    f.peer_expansion_share = p.expansion_share;
 }
 
 #[cfg(test)]
@@ -101,6 +106,14 @@ mod tests {
         book.push(acct("enterprise", 0.5, 10.0, 100));
         let peers = peer_stats(&book);
         assert_eq!(peers.len(), 1, "enterprise has too few accounts");
+        assert_eq!(
+            peers["smb"].expansion_share, None,
+            "no expansions: nothing to say what one is worth"
+        );
+        for (i, f) in book.iter_mut().enumerate() {
+            f.expansion_share_365d = Some([0.1, 0.3, 0.2, 0.5, 0.25][i % 5]);
+        }
+        assert_eq!(peer_stats(&book)["smb"].expansion_share, Some(0.25));
         let smb = &peers["smb"];
         assert_eq!(
             (smb.accounts, smb.utilisation, smb.events_per_seat),

@@ -760,6 +760,7 @@ pub async fn segment_medians_and_common_features_by_day<S: Store>(s: &S) {
             accounts: 12,
             utilisation: Some(0.4),
             events_per_seat: None,
+            expansion_share: Some(0.15),
         },
     )];
     s.save_peer_stats(Day(100), &peers).await.unwrap();

@@ -9,3 +9,5 @@ CREATE TABLE people (
 ALTER TABLE outbox ADD COLUMN recipient text;
 CREATE INDEX outbox_recipient ON outbox (recipient, delivered_at) WHERE recipient IS NOT NULL;
 CREATE INDEX outbox_folded ON outbox (delivered_at) WHERE state = 'folded';
+-- The segment's median expansion (a share of ARR), for the worklist's expansion potential.
+ALTER TABLE peer_stats ADD COLUMN expansion_share double precision;

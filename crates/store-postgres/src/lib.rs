@@ -427,15 +427,16 @@ impl bellwether_store::Store for PgStore {
         let n: Vec<i64> = rows.iter().map(|r| r.1.accounts as i64).collect();
         let u: Vec<Option<f64>> = rows.iter().map(|r| r.1.utilisation).collect();
         let e: Vec<Option<f64>> = rows.iter().map(|r| r.1.events_per_seat).collect();
+        let x: Vec<Option<f64>> = rows.iter().map(|r| r.1.expansion_share).collect();
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(db_err)?;
         tx.execute("DELETE FROM peer_stats WHERE as_of = $1", &[&as_of.0])
             .await
             .map_err(db_err)?;
         tx.execute(
-            "INSERT INTO peer_stats (as_of, segment, accounts, utilisation, events_per_seat) \
-             SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[])",
-            &[&as_of.0, &seg, &n, &u, &e],
+            "INSERT INTO peer_stats (as_of, segment, accounts, utilisation, events_per_seat, expansion_share) \
+             SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[])",
+            &[&as_of.0, &seg, &n, &u, &e, &x],
         )
         .await
         .map_err(db_err)?;
@@ -446,7 +447,7 @@ impl bellwether_store::Store for PgStore {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT segment, accounts, utilisation, events_per_seat FROM peer_stats \
+                "SELECT segment, accounts, utilisation, events_per_seat, expansion_share FROM peer_stats \
                  WHERE as_of = (SELECT max(as_of) FROM peer_stats WHERE as_of <= $1) ORDER BY segment COLLATE \"C\"",
                 &[&as_of.0],
             )
@@ -461,6 +462,7 @@ impl bellwether_store::Store for PgStore {
                         accounts: r.get::<_, i64>(1) as usize,
                         utilisation: r.get(2),
                         events_per_seat: r.get(3),
+                        expansion_share: r.get(4),
                     },
                 )
             })

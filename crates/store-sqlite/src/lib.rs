@@ -305,10 +305,10 @@ impl bellwether_store::Store for SqliteStore {
         self.write_tx(move |tx| {
             tx.execute("DELETE FROM peer_stats WHERE as_of = ?1", [as_of.0]).map_err(db_err)?;
             let mut st = tx
-                .prepare_cached("INSERT INTO peer_stats (as_of, segment, accounts, utilisation, events_per_seat) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare_cached("INSERT INTO peer_stats (as_of, segment, accounts, utilisation, events_per_seat, expansion_share) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(db_err)?;
             for (seg, p) in &rows {
-                st.execute(params![as_of.0, seg, p.accounts as i64, p.utilisation, p.events_per_seat]).map_err(db_err)?;
+                st.execute(params![as_of.0, seg, p.accounts as i64, p.utilisation, p.events_per_seat, p.expansion_share]).map_err(db_err)?;
             }
             Ok(())
         })
@@ -319,13 +319,13 @@ impl bellwether_store::Store for SqliteStore {
         self.read(move |c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT segment, accounts, utilisation, events_per_seat FROM peer_stats \
+                    "SELECT segment, accounts, utilisation, events_per_seat, expansion_share FROM peer_stats \
                      WHERE as_of = (SELECT max(as_of) FROM peer_stats WHERE as_of <= ?1) ORDER BY segment",
                 )
                 .map_err(db_err)?;
             let rows = st
                 .query_map([as_of.0], |r| {
-                    Ok((r.get::<_, String>(0)?, PeerStats { accounts: r.get::<_, i64>(1)? as usize, utilisation: r.get(2)?, events_per_seat: r.get(3)? }))
+                    Ok((r.get::<_, String>(0)?, PeerStats { accounts: r.get::<_, i64>(1)? as usize, utilisation: r.get(2)?, events_per_seat: r.get(3)?, expansion_share: r.get(4)? }))
                 })
                 .map_err(db_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
