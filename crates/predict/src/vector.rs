@@ -547,6 +547,8 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
     ("churned", "churned accounts are not scored"),
     ("term_days", "the labels' windows and grace periods already follow the billing term; as a column it cost the 2,000-account book of seed 5 30 days of median warning (68 → 38.5) with no AUC gain (docs/prediction.md)"),
     ("peer_utilisation", "the segment's median, which `utilisation_vs_peers` compares the account with"),
+    ("peer_expansion_share", "the segment's median expansion: the worklist's expansion potential, not an account's own trait"),
+    ("expansion_share_365d", "feeds the segment's median expansion; as a column it is untried (a backtest must show it helps the expansion model first)"),
     ("usage.events_baseline_28d", "the baseline `usage_trend` divides by"),
     ("usage.peak_dau_28d", "a peak; the model reads the mean (`dau_28d`), `wau` and `mau`, which move with it"),
     ("usage.abandoned_names", "names for a signal's evidence; the count is `features_abandoned`"),
