@@ -212,7 +212,7 @@ impl Settings {
             adoption: self.adoption.clone(),
             models: Some(bellwether_predict::score::models(self.models.clone())),
             currencies: Default::default(),
-            alerting: (self.delivery.any() || self.delivery.reaches_people()).then(|| {
+            alerting: self.delivery.sends_alerts().then(|| {
                 std::sync::Arc::new(bellwether_deliver::Alerts::new(
                     self.delivery.clone(),
                     self.people.clone(),

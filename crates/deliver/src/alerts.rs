@@ -27,6 +27,11 @@ pub fn severity_rank(s: &str) -> Option<u8> {
     })
 }
 
+/// The outbox kind of the alert a signal's opening sends (its condition started).
+pub const OPENED: &str = "alert_opened";
+/// The outbox kind of the alert a signal's closing sends (its condition cleared).
+pub const CLOSED: &str = "alert_closed";
+
 /// The outbox id of the alert that signal `signal` `event`ed (`opened`, `closed`) for one destination: the
 /// alert's dedupe key, and how a clearing finds the opening it follows up.
 pub fn entry_id(signal: &str, event: &str, channel: &str, destination: &str) -> String {
@@ -35,7 +40,7 @@ pub fn entry_id(signal: &str, event: &str, channel: &str, destination: &str) -> 
 
 /// The opening alert a clearing one follows up on the same destination (its id), if `e` is a clearing.
 pub fn opening_of(e: &bellwether_store::OutboxItem) -> Option<String> {
-    if e.kind != "alert_closed" {
+    if e.kind != CLOSED {
         return None;
     }
     let v: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
@@ -163,7 +168,7 @@ impl bellwether_engine::Alerting for Alerts {
         people: &[Person],
         as_of: Day,
     ) -> Vec<OutboxItem> {
-        if !self.config.any() && !self.config.reaches_people() {
+        if !self.config.sends_alerts() {
             return Vec::new();
         }
         let people = People::over(&self.people, people.to_vec());
@@ -203,17 +208,13 @@ impl bellwether_engine::Alerting for Alerts {
         let closing = closed.iter().filter(loud).copied();
         let now = Timestamp::now();
         let mut out = Vec::new();
-        for (event, s) in opening
+        // The event as webhooks name it, the outbox kind, and the event in the entry's id.
+        for ((event, kind, suffix), s) in opening
             .into_iter()
-            .map(|s| ("alert.opened", s))
-            .chain(closing.map(|s| ("alert.closed", s)))
+            .map(|s| (("alert.opened", OPENED, "opened"), s))
+            .chain(closing.map(|s| (("alert.closed", CLOSED, "closed"), s)))
         {
             let account = by_account.get(s.account_id.as_str()).copied();
-            let suffix = if event == "alert.opened" {
-                "opened"
-            } else {
-                "closed"
-            };
             let mut queue =
                 |payload: &String, channel: &str, name: &str, recipient: Option<&str>| {
                     out.push(OutboxItem {
@@ -221,7 +222,7 @@ impl bellwether_engine::Alerting for Alerts {
                         channel: channel.into(),
                         destination: name.to_string(),
                         account_id: Some(s.account_id.clone()),
-                        kind: event.replace('.', "_"),
+                        kind: kind.into(),
                         payload: payload.clone(),
                         created_at: now,
                         recipient: recipient.map(bellwether_core::people::key),

@@ -286,7 +286,7 @@ async fn folded_alerts<S: Store + ?Sized>(
 ) -> bellwether_store::Result<HashMap<String, Vec<Folded>>> {
     let filter = |recipient: Option<String>| OutboxFilter {
         state: Some(OutboxState::Folded),
-        kind: Some("alert_opened".into()),
+        kind: Some(crate::alerts::OPENED.into()),
         recipient,
         finished_since: Some(since),
         ..Default::default()

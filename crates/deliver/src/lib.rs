@@ -98,6 +98,11 @@ impl DeliveryConfig {
         Ok(())
     }
 
+    /// Whether a pass has anywhere to send alerts: a team destination, or people's own channels.
+    pub fn sends_alerts(&self) -> bool {
+        self.any() || self.reaches_people()
+    }
+
     /// Whether a person's own messages (their alerts, their weekly digest) have somewhere to go: a mail
     /// server, a Slack destination or the Slack app. The one place that decides whether the scheduler's
     /// `digest` job runs.

@@ -10,7 +10,7 @@
 //! Two workers deciding at the same moment for one person can each send one alert past the cap: the cap
 //! bounds a day's alerts to within the number of processes delivering.
 
-use crate::alerts::opening_of;
+use crate::alerts::{self, opening_of};
 use crate::channels::Channels;
 use crate::people::People;
 use bellwether_core::Timestamp;
@@ -83,7 +83,7 @@ impl<S: Store> Worker<S> {
                 None => None,
             };
             let held = match &e.item.recipient {
-                Some(r) if e.item.kind.starts_with("alert_") => {
+                Some(r) if [alerts::OPENED, alerts::CLOSED].contains(&e.item.kind.as_str()) => {
                     if people.is_none() {
                         people = Some(People::read(&*self.store, &self.people).await?);
                     }
@@ -148,7 +148,7 @@ impl<S: Store> Worker<S> {
         prior: Option<&OutboxEntry>,
         now: Timestamp,
     ) -> bellwether_store::Result<Hold> {
-        if e.item.kind == "alert_closed" {
+        if e.item.kind == alerts::CLOSED {
             return Ok(match prior.map(|p| p.state) {
                 Some(OutboxState::Folded) => {
                     Hold::Fold("its opening alert was folded into the digest".to_string())
@@ -191,7 +191,7 @@ impl<S: Store> Worker<S> {
                 &OutboxFilter {
                     state: Some(OutboxState::Delivered),
                     recipient: Some(recipient.to_string()),
-                    kind: Some("alert_opened".into()),
+                    kind: Some(alerts::OPENED.into()),
                     finished_since: Some(midnight),
                     ..Default::default()
                 },

@@ -98,21 +98,7 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
     // The book, and a directory imported for every owner: even ones quiet now, odd ones capped at one alert
     // a day; all led by one leader, who is in the directory by email only.
     let (_keep, store) = common::embedded().await;
-    let store = Arc::new(store);
-    let book = dir.path().join("book");
-    bellwether_sim::simulate(
-        &bellwether_sim::SimConfig {
-            accounts: 300,
-            seed: 4,
-            ..Default::default()
-        },
-        &book,
-        &mut |_| {},
-    )
-    .unwrap();
-    bellwether_ingest::import_dir(&*store, &book, &Default::default())
-        .await
-        .unwrap();
+    let store = common::imported_book(store).await;
     let mut owners: Vec<String> = store
         .account_attr("owner")
         .await
@@ -152,16 +138,10 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
         .unwrap();
 
     // The pass routes its alerts; the worker sends or folds them.
-    let engine = bellwether_engine::Engine {
-        alerting: Some(Arc::new(Alerts::new(config.clone(), People::default()))),
-        ..Default::default()
-    };
+    common::pass(&*store, &config).await;
     let day = bellwether_engine::book_day(&*store, bellwether_engine::Clock::Live, None)
         .await
         .unwrap()
-        .unwrap();
-    bellwether_engine::reassess(&*store, &engine, None, day)
-        .await
         .unwrap();
     common::deliver_all(&store, &config).await;
 

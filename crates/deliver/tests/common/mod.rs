@@ -101,6 +101,13 @@ pub async fn embedded() -> (tempfile::TempDir, SqliteStore) {
 /// A simulated book of 300 accounts imported into `store`, after a pass whose alerts `config` decided.
 pub async fn book_with_alerts<S: Store>(store: S, config: &DeliveryConfig) -> Arc<S> {
     config.check().unwrap();
+    let store = imported_book(store).await;
+    pass(&*store, config).await;
+    store
+}
+
+/// A simulated book of 300 accounts imported into `store`, not assessed yet.
+pub async fn imported_book<S: Store>(store: S) -> Arc<S> {
     let store = Arc::new(store);
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("book");
@@ -117,7 +124,6 @@ pub async fn book_with_alerts<S: Store>(store: S, config: &DeliveryConfig) -> Ar
     bellwether_ingest::import_dir(&*store, &book, &Default::default())
         .await
         .unwrap();
-    pass(&*store, config).await;
     store
 }
 
