@@ -8,8 +8,8 @@ use bellwether_core::model::{Assessment, CommonFeatures, PeerStats, Prediction, 
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Code, Day, Timestamp};
 use bellwether_store::{
-    ApiKey, Book, BookSummary, CrmUser, Delivery, Fingerprint, InboxEntry, InboxMessage, JobRun,
-    LiveBatch, LiveStore, ModelRecord, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem,
+    ApiKey, Book, BookSummary, CapCheck, CrmUser, Delivery, Fingerprint, InboxEntry, InboxMessage,
+    JobRun, LiveBatch, LiveStore, ModelRecord, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem,
     PendingMessage, Ranking, Result, SignalFilter, Store, StoreStats, WriteBatch, WriteSummary,
 };
 use bellwether_store_postgres::{PgSettings, PgStore};
@@ -183,6 +183,17 @@ impl Store for AnyStore {
 
     async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
         each!(self, s => s.outbox(filter, limit).await)
+    }
+
+    async fn count_alert(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck> {
+        each!(self, s => s.count_alert(recipient, alert, since, cap, now).await)
     }
 
     async fn people(&self) -> Result<Vec<bellwether_core::people::Person>> {

@@ -7,16 +7,17 @@
 //! recipient) that falls inside their quiet hours, or beyond their daily cap of alerts (in their time zone),
 //! is folded instead: finished unsent, to be listed in their next digest. A clearing whose opening was folded
 //! folds too; one whose opening was sent follows it up at any hour (the Slack app rewrites that message).
-//! Two workers deciding at the same moment for one person can each send one alert past the cap: the cap
-//! bounds a day's alerts to within the number of processes delivering.
+//! The cap is exact across processes: an alert is counted against it in the store ([`Store::count_alert`],
+//! under the write lock on SQLite, a per-person advisory lock on PostgreSQL) before it is sent, so of workers
+//! on several replicas deciding for one person at the same moment, only those within the cap send. An alert
+//! counted and then refused by its channel (parked) still spends the cap.
 
 use crate::alerts::{self, opening_of};
 use crate::channels::Channels;
 use crate::people::People;
 use bellwether_core::Timestamp;
-use bellwether_store::{Delivery, OutboxEntry, OutboxFilter, OutboxState, Store};
+use bellwether_store::{CapCheck, Delivery, OutboxEntry, OutboxFilter, OutboxState, Store};
 use jiff::tz::TimeZone;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,32 +186,22 @@ impl<S: Store> Worker<S> {
             .start_of_day()
             .map(|d| Timestamp(d.timestamp().as_millisecond()))
             .unwrap_or(now);
-        let sent = self
-            .store
-            .outbox(
-                &OutboxFilter {
-                    state: Some(OutboxState::Delivered),
-                    recipient: Some(recipient.to_string()),
-                    kind: Some(alerts::OPENED.into()),
-                    finished_since: Some(midnight),
-                    ..Default::default()
-                },
-                (cap as usize + 1) * 4,
-            )
-            .await?;
-        let key = |x: &OutboxEntry| alert_key(x).map(str::to_string);
-        let alerts: HashSet<String> = sent.iter().filter_map(key).collect();
-        if key(e).is_some_and(|k| alerts.contains(&k)) {
+        let Some(alert) = alert_key(e) else {
             return Ok(Hold::Send);
-        }
-        if alerts.len() >= cap as usize {
-            return Ok(Hold::Fold(format!(
-                "beyond {}'s daily cap of {cap} alerts ({} sent since midnight)",
-                person.email,
-                alerts.len()
-            )));
-        }
-        Ok(Hold::Send)
+        };
+        Ok(
+            match self
+                .store
+                .count_alert(recipient, alert, midnight, cap, now)
+                .await?
+            {
+                CapCheck::AlreadyCounted | CapCheck::Counted(_) => Hold::Send,
+                CapCheck::Full(n) => Hold::Fold(format!(
+                    "beyond {}'s daily cap of {cap} alerts ({n} sent since midnight)",
+                    person.email
+                )),
+            },
+        )
     }
 
     /// Runs until the process stops: delivers what is due, waits [`Worker::idle`] when nothing is.

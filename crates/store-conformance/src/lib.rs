@@ -22,9 +22,9 @@ use bellwether_core::people::Person;
 use bellwether_core::series::UsageSource;
 use bellwether_core::{AccountId, ContactId, Currency, Day, Money, Timestamp};
 use bellwether_store::{
-    ApiKey, AppliedGroups, Delivery, DistinctUsers, InboxMessage, KeyScope, LiveBatch, LiveStore,
-    ModelRecord, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, PendingMessage, Ranking,
-    SignalFilter, Store, StoreError, WriteBatch,
+    ApiKey, AppliedGroups, CapCheck, Delivery, DistinctUsers, InboxMessage, KeyScope, LiveBatch,
+    LiveStore, ModelRecord, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, PendingMessage,
+    Ranking, SignalFilter, Store, StoreError, WriteBatch,
 };
 
 /// Makes one `#[tokio::test]` per behaviour, each on a fresh store from `$open` (an async block returning
@@ -53,6 +53,7 @@ macro_rules! conformance {
             a_job_slot_runs_once_and_is_taken_over_when_its_lease_runs_out,
             the_outbox_delivers_each_decision_once_and_at_least_once,
             people_and_what_each_was_sent,
+            a_daily_cap_counts_each_alert_once_across_workers,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1402,6 +1403,118 @@ pub async fn the_outbox_delivers_each_decision_once_and_at_least_once<S: Store>(
     assert_eq!(
         s.outbox(&OutboxFilter::default(), 10).await.unwrap().len(),
         3
+    );
+}
+
+/// Alerts counted against a person's daily cap by many workers at once: exactly the cap is counted, an alert
+/// counted once is not counted again (another channel's copy), a new day starts afresh, old counts go.
+pub async fn a_daily_cap_counts_each_alert_once_across_workers<S: Store>(s: &S) {
+    const DAY: i64 = 86_400_000;
+    let midnight = Timestamp(20_000 * DAY);
+    let count = |who: &'static str, alert: String, since: Timestamp, at: i64| async move {
+        s.count_alert(who, &alert, since, 5, Timestamp(at))
+            .await
+            .unwrap()
+    };
+    let checks = futures_util::future::join_all((0..12).map(|n| {
+        count(
+            "Ana@Example.com",
+            format!("alert:s{n}:opened"),
+            midnight,
+            midnight.0 + 1_000 + n,
+        )
+    }))
+    .await;
+    let mut counted: Vec<u32> = checks
+        .iter()
+        .filter_map(|c| match c {
+            CapCheck::Counted(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    counted.sort_unstable();
+    assert_eq!(
+        counted,
+        [1, 2, 3, 4, 5],
+        "twelve at once against a cap of 5: {checks:?}"
+    );
+    assert_eq!(
+        checks.iter().filter(|c| **c == CapCheck::Full(5)).count(),
+        7,
+        "the rest find the cap spent: {checks:?}"
+    );
+    let first = (0..12)
+        .find(|&n| checks[n as usize] != CapCheck::Full(5))
+        .unwrap();
+    let refused = (0..12)
+        .find(|&n| checks[n as usize] == CapCheck::Full(5))
+        .unwrap();
+    assert_eq!(
+        count(
+            "ana@example.com",
+            format!("alert:s{first}:opened"),
+            midnight,
+            midnight.0 + 5_000
+        )
+        .await,
+        CapCheck::AlreadyCounted,
+        "another channel's copy of a counted alert (the email in any case)"
+    );
+    assert_eq!(
+        count(
+            "ana@example.com",
+            format!("alert:s{refused}:opened"),
+            midnight,
+            midnight.0 + 5_000
+        )
+        .await,
+        CapCheck::Full(5)
+    );
+    assert_eq!(
+        count(
+            "bo@example.com",
+            "alert:s0:opened".into(),
+            midnight,
+            midnight.0 + 5_000
+        )
+        .await,
+        CapCheck::Counted(1),
+        "each person has a cap of their own"
+    );
+    let tomorrow = Timestamp(midnight.0 + DAY);
+    assert_eq!(
+        count(
+            "ana@example.com",
+            format!("alert:s{refused}:opened"),
+            tomorrow,
+            tomorrow.0 + 1
+        )
+        .await,
+        CapCheck::Counted(1),
+        "a new day"
+    );
+    assert_eq!(
+        count(
+            "ana@example.com",
+            format!("alert:s{first}:opened"),
+            tomorrow,
+            tomorrow.0 + 2
+        )
+        .await,
+        CapCheck::AlreadyCounted,
+        "a retry after midnight of an alert counted yesterday"
+    );
+    let later = Timestamp(midnight.0 + 9 * DAY);
+    assert_eq!(
+        count(
+            "ana@example.com",
+            format!("alert:s{first}:opened"),
+            later,
+            later.0 + 1
+        )
+        .await,
+        CapCheck::Counted(1),
+        "counts older than a week are dropped"
     );
 }
 

@@ -33,8 +33,9 @@ use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::codec::distinct::decode_series;
 use bellwether_store::codec::docs;
 use bellwether_store::{
-    Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry, OutboxFilter,
-    OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch, WriteSummary,
+    Book, BookSummary, CapCheck, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry,
+    OutboxFilter, OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
+    WriteSummary,
 };
 use pool::{corrupt, db_err, pool_err};
 use rustc_hash::FxHashSet;
@@ -719,6 +720,17 @@ impl bellwether_store::Store for PgStore {
 
     async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
         self.outbox_list(filter, limit).await
+    }
+
+    async fn count_alert(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck> {
+        self.alert_count(recipient, alert, since, cap, now).await
     }
 
     async fn people(&self) -> Result<Vec<Person>> {

@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0006_assessment_impact.sql"),
     ),
     (7, "people", include_str!("../migrations/0007_people.sql")),
+    (
+        8,
+        "alert_counts",
+        include_str!("../migrations/0008_alert_counts.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

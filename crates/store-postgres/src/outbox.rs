@@ -1,12 +1,14 @@
-//! The outbox on PostgreSQL (migrations `0005_outbox.sql`, `0007_people.sql`): entries queued inside the caller's transaction,
-//! claimed with `FOR UPDATE SKIP LOCKED` so that workers on several replicas never take the same entry at
-//! once, and finished only by the worker that holds them.
+//! The outbox on PostgreSQL (migrations `0005_outbox.sql`, `0007_people.sql`, `0008_alert_counts.sql`): entries
+//! queued inside the caller's transaction, claimed with `FOR UPDATE SKIP LOCKED` so that workers on several
+//! replicas never take the same entry at once, and finished only by the worker that holds them; a person's
+//! alerts are counted against their daily cap under an advisory lock of that person.
 
 use crate::pool::db_err;
 use crate::PgStore;
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::{
-    Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result, StoreError,
+    CapCheck, Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result,
+    StoreError,
 };
 use tokio_postgres::types::ToSql;
 
@@ -73,7 +75,65 @@ fn entry(r: &tokio_postgres::Row) -> Result<OutboxEntry> {
     })
 }
 
+/// How long a counted alert is kept before the start of the day it is counted against: an alert counted
+/// within it is not counted again (another channel's copy, a retry after midnight).
+const COUNTS_KEPT_MS: i64 = 7 * 86_400_000;
+
+/// The advisory lock that serialises the counting of one person's alerts (a hash of their email).
+fn recipient_lock(recipient: &str) -> i64 {
+    crate::writes::xxhash(b"alert_count\0", recipient.as_bytes())
+}
+
 impl PgStore {
+    pub(crate) async fn alert_count(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck> {
+        let recipient = bellwether_core::people::key(recipient);
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(db_err)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&recipient_lock(&recipient)],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM alert_counts WHERE recipient = $1 AND counted_at < $2",
+            &[&recipient, &(since.0 - COUNTS_KEPT_MS)],
+        )
+        .await
+        .map_err(db_err)?;
+        let row = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM alert_counts WHERE recipient = $1 AND alert = $2), \
+                 (SELECT count(*) FROM alert_counts WHERE recipient = $1 AND counted_at >= $3)",
+                &[&recipient, &alert, &since.0],
+            )
+            .await
+            .map_err(db_err)?;
+        let (had, n): (bool, i64) = (row.get(0), row.get(1));
+        let check = if had {
+            CapCheck::AlreadyCounted
+        } else if n >= cap as i64 {
+            CapCheck::Full(n as u32)
+        } else {
+            tx.execute(
+                "INSERT INTO alert_counts (recipient, alert, counted_at) VALUES ($1, $2, $3)",
+                &[&recipient, &alert, &now.0],
+            )
+            .await
+            .map_err(db_err)?;
+            CapCheck::Counted(n as u32 + 1)
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(check)
+    }
+
     pub(crate) async fn outbox_claim(
         &self,
         holder: &str,

@@ -30,7 +30,7 @@ pub(crate) fn account_lock(id: &str) -> i64 {
     0x6277_0000_0000 + (xxhash(b"series\0", id.as_bytes()) as u64 % LOCK_STRIPES) as i64
 }
 
-fn xxhash(prefix: &[u8], s: &[u8]) -> i64 {
+pub(crate) fn xxhash(prefix: &[u8], s: &[u8]) -> i64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(prefix);
     h.update(s);

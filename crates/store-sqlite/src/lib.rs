@@ -41,9 +41,9 @@ use bellwether_core::people::Person;
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day, Timestamp};
 use bellwether_store::{
-    AccountFacts, Book, BookSummary, Delivery, Fingerprint, ModelRecord, OutboxCounts, OutboxEntry,
-    OutboxFilter, OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats, WriteBatch,
-    WriteSummary,
+    AccountFacts, Book, BookSummary, CapCheck, Delivery, Fingerprint, ModelRecord, OutboxCounts,
+    OutboxEntry, OutboxFilter, OutboxItem, Ranking, Result, SignalFilter, StoreError, StoreStats,
+    WriteBatch, WriteSummary,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashSet;
@@ -531,6 +531,17 @@ impl bellwether_store::Store for SqliteStore {
 
     async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>> {
         self.outbox_list(filter, limit).await
+    }
+
+    async fn count_alert(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck> {
+        self.alert_count(recipient, alert, since, cap, now).await
     }
 
     async fn people(&self) -> Result<Vec<Person>> {

@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0016_assessment_impact.sql"),
     ),
     (17, "people", include_str!("../migrations/0017_people.sql")),
+    (
+        18,
+        "alert_counts",
+        include_str!("../migrations/0018_alert_counts.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

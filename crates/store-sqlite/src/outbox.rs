@@ -1,16 +1,22 @@
-//! The outbox on the embedded store (migrations `0015_outbox.sql`, `0017_people.sql`): entries queued inside the caller's
-//! transaction; claims and outcomes are short write transactions, so one writer at a time takes an entry.
+//! The outbox on the embedded store (migrations `0015_outbox.sql`, `0017_people.sql`, `0018_alert_counts.sql`):
+//! entries queued inside the caller's transaction; claims, outcomes and a person's daily alert count are short
+//! write transactions, so one writer at a time takes an entry or counts an alert.
 
 use crate::{db_err, SqliteStore};
 use bellwether_core::{AccountId, Timestamp};
 use bellwether_store::{
-    Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result, StoreError,
+    CapCheck, Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState, Result,
+    StoreError,
 };
 use rusqlite::{params, params_from_iter, Row, Transaction};
 
 const COLUMNS: &str =
     "id, channel, destination, account_id, kind, payload, created_at, state, attempts, \
                        next_attempt_at, last_error, delivered_at, reference, recipient";
+
+/// How long a counted alert is kept before the start of the day it is counted against: an alert counted
+/// within it is not counted again (another channel's copy, a retry after midnight).
+const COUNTS_KEPT_MS: i64 = 7 * 86_400_000;
 
 /// Queues `items` in `tx` (the transaction that decided them); an id already queued is left as it is.
 pub(crate) fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> {
@@ -69,6 +75,51 @@ fn with_state((mut e, state): (OutboxEntry, String)) -> Result<OutboxEntry> {
 }
 
 impl SqliteStore {
+    pub(crate) async fn alert_count(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck> {
+        let (recipient, alert) = (bellwether_core::people::key(recipient), alert.to_string());
+        self.write_tx(move |tx| {
+            tx.execute(
+                "DELETE FROM alert_counts WHERE recipient = ?1 AND counted_at < ?2",
+                params![recipient, since.0 - COUNTS_KEPT_MS],
+            )
+            .map_err(db_err)?;
+            let had: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM alert_counts WHERE recipient = ?1 AND alert = ?2)",
+                    params![recipient, alert],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            if had {
+                return Ok(CapCheck::AlreadyCounted);
+            }
+            let n: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM alert_counts WHERE recipient = ?1 AND counted_at >= ?2",
+                    params![recipient, since.0],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            if n >= cap as i64 {
+                return Ok(CapCheck::Full(n as u32));
+            }
+            tx.execute(
+                "INSERT INTO alert_counts (recipient, alert, counted_at) VALUES (?1, ?2, ?3)",
+                params![recipient, alert, now.0],
+            )
+            .map_err(db_err)?;
+            Ok(CapCheck::Counted(n as u32 + 1))
+        })
+        .await
+    }
+
     pub(crate) async fn outbox_claim(
         &self,
         holder: &str,

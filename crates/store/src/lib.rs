@@ -21,7 +21,9 @@ pub use live::{
     ApiKey, AppliedGroups, CrmUser, DistinctUsers, InboxEntry, InboxMessage, JobRun, JobState,
     KeyScope, LiveBatch, LiveStore, PendingMessage,
 };
-pub use outbox::{Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState};
+pub use outbox::{
+    CapCheck, Delivery, OutboxCounts, OutboxEntry, OutboxFilter, OutboxItem, OutboxState,
+};
 
 use bellwether_core::history::AttrFact;
 use bellwether_core::model::{
@@ -362,6 +364,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox entries matching `filter`, newest first, at most `limit`.
     async fn outbox(&self, filter: &OutboxFilter, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Counts `alert` (an alert's id, whatever the channel) against `recipient`'s daily cap of `cap` alerts,
+    /// those counted since `since` (the start of their day), atomically across processes: of any number of
+    /// workers counting alerts for one person at once, at most `cap` are told [`CapCheck::Counted`] in a day.
+    /// An alert counted once is [`CapCheck::AlreadyCounted`] after, for a week: counts older than a week before
+    /// `since` are dropped.
+    async fn count_alert(
+        &self,
+        recipient: &str,
+        alert: &str,
+        since: Timestamp,
+        cap: u32,
+        now: Timestamp,
+    ) -> Result<CapCheck>;
 
     /// The people the `people` import kind wrote, by email.
     async fn people(&self) -> Result<Vec<Person>>;

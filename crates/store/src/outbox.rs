@@ -113,6 +113,17 @@ pub enum Delivery {
     },
 }
 
+/// What counting an alert against a person's daily cap found ([`crate::Store::count_alert`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapCheck {
+    /// The person already had this alert (by another channel, or an earlier attempt): it does not count again.
+    AlreadyCounted,
+    /// Counted now: the `n`th alert of their day.
+    Counted(u32),
+    /// Their cap is spent: `n` alerts counted since the start of their day.
+    Full(u32),
+}
+
 /// What the outbox holds, by state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxCounts {

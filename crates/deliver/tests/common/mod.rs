@@ -142,18 +142,26 @@ pub async fn pass<S: Store>(store: &S, config: &DeliveryConfig) {
         .unwrap();
 }
 
-/// Runs a worker of `config`'s channels until nothing is pending (a minute at most); the counts then.
+/// Runs two workers of `config`'s channels until nothing is pending (a minute at most); the counts then.
 pub async fn deliver_all<S: Store>(store: &Arc<S>, config: &DeliveryConfig) -> OutboxCounts {
-    // The store's people (none configured) with their quiet hours and caps, as `serve` runs it.
-    let worker = Worker::new(
-        store.clone(),
-        Channels::from_config(config).unwrap(),
-        "w1".into(),
-    )
-    .with_people(Default::default(), jiff::tz::TimeZone::UTC);
+    // Two workers at once, as two replicas run them, with the store's people (none configured), their quiet
+    // hours and caps, as `serve` runs it; small batches, so one person's alerts are split between them.
+    let worker = |holder: &str| {
+        let mut w = Worker::new(
+            store.clone(),
+            Channels::from_config(config).unwrap(),
+            holder.into(),
+        )
+        .with_people(Default::default(), jiff::tz::TimeZone::UTC);
+        w.batch = 3;
+        w
+    };
+    let (w1, w2) = (worker("w1"), worker("w2"));
     let started = Instant::now();
     loop {
-        worker.run_once().await.unwrap();
+        let (a, b) = tokio::join!(w1.run_once(), w2.run_once());
+        a.unwrap();
+        b.unwrap();
         let c = store.outbox_counts().await.unwrap();
         if c.pending == 0 {
             return c;
