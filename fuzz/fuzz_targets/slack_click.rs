@@ -6,8 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     match bellwether_server::routes::parse_click(data) {
-        Ok(c) => assert!(
-            bellwether_server::routes::ACTIONS.contains(&c.action.as_str()),
+        Ok(c) => assert_eq!(
+            bellwether_server::routes::Button::parse(c.action.action_id()),
+            Some(c.action),
             "{c:?}"
         ),
         Err(e) => assert!(e.path.is_some(), "a refused click names where: {e:?}"),

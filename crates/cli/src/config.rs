@@ -252,19 +252,19 @@ pub fn load(
     log: Option<&str>,
     database_url: Option<&str>,
 ) -> Result<Settings, CliError> {
-    let file = match config {
-        Some(p) => read_file(p)?,
-        None => {
-            let dir = data_dir
+    let path = match config {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(
+            data_dir
                 .map(Path::to_path_buf)
-                .unwrap_or_else(default_data_dir);
-            let p = dir.join("bellwether.toml");
-            if p.is_file() {
-                read_file(&p)?
-            } else {
-                FileSettings::default()
-            }
-        }
+                .unwrap_or_else(default_data_dir)
+                .join("bellwether.toml"),
+        )
+        .filter(|p| p.is_file()),
+    };
+    let file = match &path {
+        Some(p) => read_file(p)?,
+        None => FileSettings::default(),
     };
     let health = file.health.unwrap_or_default();
     health
@@ -291,6 +291,15 @@ pub fn load(
         .check()
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
     let mut delivery = file.delivery.unwrap_or_default();
+    // A templates folder is where the config file says, whatever the working directory.
+    if let (Some(t), Some(dir)) = (
+        delivery.templates.as_mut(),
+        path.as_deref().and_then(Path::parent),
+    ) {
+        if t.is_relative() {
+            *t = dir.join(&*t);
+        }
+    }
     let env = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
     delivery.slack_app = file
         .slack
@@ -395,6 +404,24 @@ mod tests {
         let e = load(Some(&p), None, None, None).unwrap_err();
         assert_eq!(e.code, Code::InvalidConfig);
         assert!(e.message.contains("features.common_share"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_templates_folder_is_read_beside_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("mail")).unwrap();
+        std::fs::write(dir.path().join("mail/alert_subject.txt"), "{{ account }}").unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "[delivery]\ntemplates = \"mail\"\n").unwrap();
+        let s = load(Some(&p), None, None, None).unwrap();
+        assert_eq!(s.delivery.templates, Some(dir.path().join("mail")));
+        std::fs::write(dir.path().join("mail/alert_subjet.txt"), "{{ account }}").unwrap();
+        let e = load(Some(&p), None, None, None).unwrap_err();
+        assert!(
+            e.message.contains("alert_subjet.txt is not a template"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

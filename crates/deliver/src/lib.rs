@@ -42,7 +42,7 @@ pub struct DeliveryConfig {
     /// The weekly digest (`[delivery.digest]`).
     pub digest: digest::DigestConfig,
     /// A folder of templates over the built-in ones (`alert_subject.txt`, `alert.txt`, `alert.html`): how
-    /// email alerts read ([`templates`]).
+    /// email alerts read ([`templates`]). A relative folder is read beside the config file.
     pub templates: Option<std::path::PathBuf>,
     /// Alerts of this severity or higher also go to the owner's leader (default `critical`).
     pub escalate_severity: Option<String>,
@@ -134,13 +134,7 @@ impl DeliveryConfig {
             w.check()?;
         }
         for s in &self.slack {
-            s.check()?;
-            if let (Some(ch), None) = (&s.channel, &self.slack_app) {
-                return Err(format!(
-                    "[[delivery.slack]] {}: channel = \"{ch}\" needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN), or give webhook_url instead",
-                    s.name
-                ));
-            }
+            s.check_for(self.slack_app.is_some())?;
         }
         for e in &self.email {
             e.check()?;

@@ -1,6 +1,7 @@
 //! The messages email sends, as templates a team can override: `alert_subject.txt`, `alert.txt` and
 //! `alert.html` (built in from `crates/deliver/templates/`). A file of the same name in `[delivery]
-//! templates` (a folder) replaces the built-in one. Templates are MiniJinja (Jinja2 syntax); `.html` ones
+//! templates` (a folder, relative to the config file) replaces the built-in one; any other file there (but
+//! hidden ones) is refused by name, so a misspelt override is not silently ignored. Templates are MiniJinja (Jinja2 syntax); `.html` ones
 //! escape what they print. Every template is parsed when the settings are read, so a mistake is reported
 //! with the file and line before anything is sent.
 //!
@@ -56,10 +57,30 @@ impl Templates {
                 .map_err(|e| format!("[delivery] templates: {shown}: {}", describe(&e)))?;
         }
         if let Some(f) = folder {
-            if !f.is_dir() {
+            let names = || {
+                BUILT_IN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let entries = std::fs::read_dir(f).map_err(|e| {
+                format!(
+                    "[delivery] templates = \"{}\" is not a folder that can be read ({e}); it holds {}",
+                    f.display(),
+                    names()
+                )
+            })?;
+            // A file that replaces nothing is a mistake to name, not to ignore (`alert.htm`, `subject.txt`).
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || BUILT_IN.iter().any(|(n, _)| *n == name) {
+                    continue;
+                }
                 return Err(format!(
-                    "[delivery] templates = \"{}\" is not a folder (it holds alert_subject.txt, alert.txt, alert.html)",
-                    f.display()
+                    "[delivery] templates: {} is not a template email sends (those are {}): rename it to one of them, or move it out of the folder",
+                    entry.path().display(),
+                    names()
                 ));
             }
         }
@@ -121,5 +142,17 @@ mod tests {
         assert!(Templates::load(Some(&dir.path().join("missing")))
             .unwrap_err()
             .contains("not a folder"));
+        std::fs::write(dir.path().join("alert.txt"), "{{ subject }}\n").unwrap();
+        std::fs::write(dir.path().join(".alert.txt.swp"), "").unwrap();
+        assert!(
+            Templates::load(Some(dir.path())).is_ok(),
+            "hidden files are passed over"
+        );
+        std::fs::write(dir.path().join("alert.htm"), "<p>{{ subject }}</p>").unwrap();
+        let e = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(
+            e.contains("alert.htm is not a template") && e.contains("alert.html"),
+            "{e}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Alerts from a pass to a Slack incoming webhook played on loopback: each arrives as a Block Kit message
 //! that the official `slack_sdk` package parses into its block models, validates and serialises back
 //! unchanged; a 429 with `Retry-After` is retried; a webhook Slack has revoked (404 `no_service`) is parked
-//! with Slack's reason.
+//! with Slack's reason. The Slack app's clearing of a message Slack will no longer edit is posted anew.
 
 mod common;
 
@@ -113,4 +113,113 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
         );
         assert!(m["text"].as_str().unwrap().starts_with(header));
     }
+}
+
+/// The Slack app's clearing of an alert whose message Slack will no longer edit (`chat.update` answers
+/// `message_not_found`, as for a deleted message) is posted as a new message, carrying the entry's id; any
+/// other refusal of the update is parked with Slack's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clearing_slack_will_not_edit_is_posted_anew() {
+    use bellwether_core::Timestamp;
+    use bellwether_deliver::channels::slack::{Slack, SlackAppConfig};
+    use bellwether_deliver::channels::Channel;
+    use bellwether_store::{Delivery, OutboxEntry, OutboxItem};
+
+    let calls: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let api = |method: &'static str, calls: Arc<Mutex<Vec<(String, serde_json::Value)>>>| {
+        move |body: String| async move {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            calls.lock().unwrap().push((method.to_string(), v.clone()));
+            let answer = match (method, v["ts"].as_str()) {
+                ("chat.update", Some("1700000000.000001")) => {
+                    serde_json::json!({"ok": false, "error": "message_not_found"})
+                }
+                ("chat.update", _) => serde_json::json!({"ok": false, "error": "not_in_channel"}),
+                _ => serde_json::json!({"ok": true, "channel": "D1", "ts": "1700000000.000009"}),
+            };
+            answer.to_string()
+        }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/api/chat.postMessage",
+            axum::routing::post(api("chat.postMessage", calls.clone())),
+        )
+        .route(
+            "/api/chat.update",
+            axum::routing::post(api("chat.update", calls.clone())),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let slack = Slack::new(
+        &[],
+        Some(&SlackAppConfig {
+            bot_token: "xoxb-1".into(),
+            api_url: format!("http://127.0.0.1:{port}/api"),
+        }),
+    )
+    .unwrap();
+    let entry = |id: &str, kind: &str, reference: Option<&str>| {
+        OutboxEntry {
+        item: OutboxItem {
+            id: id.into(),
+            channel: "slack".into(),
+            destination: "user:U1".into(),
+            account_id: None,
+            recipient: None,
+            kind: kind.into(),
+            payload: serde_json::json!({
+                "type": if kind == "alert_closed" { "alert.closed" } else { "alert.opened" },
+                "as_of": "2026-12-01",
+                "signal": {"id": "s1", "account_id": "acct-1", "kind": "payment_failure", "severity": "high",
+                           "explanation": "The card was declined", "detected_at": "2026-12-01"},
+            })
+            .to_string(),
+            created_at: Timestamp(0),
+        },
+        state: bellwether_store::OutboxState::Delivered,
+        attempts: 1,
+        next_attempt_at: Timestamp(0),
+        last_error: String::new(),
+        delivered_at: Some(Timestamp(0)),
+        reference: reference.map(str::to_string),
+    }
+    };
+    let gone = entry(
+        "alert:s1:opened:slack:user:U1",
+        "alert_opened",
+        Some("D1/1700000000.000001"),
+    );
+    let closing = entry("alert:s1:closed:slack:user:U1", "alert_closed", None);
+    assert_eq!(
+        slack.deliver(&closing, Some(&gone)).await,
+        Delivery::Delivered {
+            reference: Some("D1/1700000000.000009".into())
+        }
+    );
+    {
+        let c = calls.lock().unwrap();
+        let methods: Vec<&str> = c.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(methods, ["chat.update", "chat.postMessage"]);
+        assert_eq!(c[1].1["channel"], "U1");
+        assert_eq!(
+            c[1].1["metadata"]["event_payload"]["id"],
+            "alert:s1:closed:slack:user:U1"
+        );
+    }
+    let elsewhere = entry(
+        "alert:s2:opened:slack:user:U1",
+        "alert_opened",
+        Some("D1/1700000000.000002"),
+    );
+    match slack.deliver(&closing, Some(&elsewhere)).await {
+        Delivery::Parked { error } => assert!(error.contains("not_in_channel"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        3,
+        "no new message for another refusal"
+    );
 }

@@ -28,6 +28,49 @@ pub const NAME: &str = "slack";
 /// The prefix of a destination that is one Slack user's direct messages from the app (`user:U012AB3CD`).
 pub const USER: &str = "user:";
 
+/// How long the Snooze button hides a signal.
+pub const SNOOZE_DAYS: i32 = 7;
+
+/// A button of an opened alert's message, each with the signal's id as its value, which the Slack app's
+/// interactivity endpoint of `serve` (`/slack/interactivity`) answers: the one list both sides read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Button {
+    /// Acknowledge the signal.
+    Acknowledge,
+    /// Snooze it for [`SNOOZE_DAYS`].
+    Snooze,
+    /// Mark the account contacted today (a call is recorded) and acknowledge the signal.
+    Contacted,
+}
+
+impl Button {
+    /// Every button, in the message's order.
+    pub const ALL: [Button; 3] = [Button::Acknowledge, Button::Snooze, Button::Contacted];
+
+    /// Its `action_id` in the message and in Slack's click payload.
+    pub fn action_id(self) -> &'static str {
+        match self {
+            Button::Acknowledge => "bellwether_ack",
+            Button::Snooze => "bellwether_snooze",
+            Button::Contacted => "bellwether_contacted",
+        }
+    }
+
+    /// The button's words.
+    pub fn label(self) -> String {
+        match self {
+            Button::Acknowledge => "Acknowledge".into(),
+            Button::Snooze => format!("Snooze {SNOOZE_DAYS} days"),
+            Button::Contacted => "Mark contacted".into(),
+        }
+    }
+
+    /// The button of an `action_id`, if it is one of ours.
+    pub fn parse(action_id: &str) -> Option<Button> {
+        Button::ALL.into_iter().find(|b| b.action_id() == action_id)
+    }
+}
+
 /// One Slack destination (`[[delivery.slack]]`): an incoming webhook, or a channel the Slack app posts to.
 #[derive(Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,8 +100,21 @@ impl std::fmt::Debug for SlackConfig {
 }
 
 impl SlackConfig {
-    /// Checks the destination; the error names the setting.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks the destination where the Slack app is set up (`app`) or not: a `channel` needs it. The error
+    /// names the setting.
+    pub fn check_for(&self, app: bool) -> Result<(), String> {
+        self.check()?;
+        match &self.channel {
+            Some(ch) if !app => Err(format!(
+                "[[delivery.slack]] {}: channel = \"{ch}\" needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN), or give webhook_url instead",
+                self.name
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the destination on its own; the error names the setting.
+    fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
             return Err("[[delivery.slack]] name is empty".into());
         }
@@ -162,15 +218,11 @@ pub fn message(alert: &Value) -> Value {
     // Buttons the Slack app's interactivity answers (`/slack/interactivity`), and a link to the account.
     let mut buttons = Vec::new();
     if !closed {
-        for (action, label) in [
-            ("bellwether_ack", "Acknowledge"),
-            ("bellwether_snooze", "Snooze 7 days"),
-            ("bellwether_contacted", "Mark contacted"),
-        ] {
+        for b in Button::ALL {
             buttons.push(json!({
                 "type": "button",
-                "action_id": action,
-                "text": {"type": "plain_text", "text": label},
+                "action_id": b.action_id(),
+                "text": {"type": "plain_text", "text": b.label()},
                 "value": text(&s["id"]),
             }));
         }
@@ -209,14 +261,8 @@ impl Slack {
     pub fn new(config: &[SlackConfig], app: Option<&SlackAppConfig>) -> Result<Slack, String> {
         let mut targets = HashMap::new();
         for c in config {
-            c.check()?;
+            c.check_for(app.is_some())?;
             let t = match &c.channel {
-                Some(ch) if app.is_none() => {
-                    return Err(format!(
-                        "[[delivery.slack]] {}: channel = \"{ch}\" needs the Slack app: set [slack] bot_token (or BELLWETHER_SLACK_BOT_TOKEN)",
-                        c.name
-                    ))
-                }
                 Some(ch) => Target::Channel(ch.trim().to_string()),
                 None => Target::Webhook(c.webhook_url.clone()),
             };
@@ -230,7 +276,7 @@ impl Slack {
     }
 
     /// Posts (or, with `update` = the channel and `ts` of the message it replaces, rewrites) a message
-    /// through the app's Web API.
+    /// through the app's Web API; how it went, and the error Slack named when it answered `ok: false`.
     async fn post(
         &self,
         app: &SlackAppConfig,
@@ -238,7 +284,7 @@ impl Slack {
         update: Option<(&str, &str)>,
         mut body: Value,
         entry: &OutboxEntry,
-    ) -> Delivery {
+    ) -> (Delivery, Option<String>) {
         let method = if update.is_some() {
             "chat.update"
         } else {
@@ -262,13 +308,23 @@ impl Slack {
         match super::post_json_answer(&self.http, &url, &auth, body.to_string(), entry.attempts)
             .await
         {
-            (Delivery::Delivered { .. }, text) => {
-                web_api_answer(method, &text, entry.attempts, Timestamp::now())
-            }
-            (other, _) => other,
+            (Delivery::Delivered { .. }, text) => (
+                web_api_answer(method, &text, entry.attempts, Timestamp::now()),
+                serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["error"].as_str().map(str::to_string)),
+            ),
+            (other, _) => (other, None),
         }
     }
 }
+
+/// The errors of `chat.update` that say the message cannot be rewritten (deleted, too old to edit).
+const UNEDITABLE: [&str; 3] = [
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
+];
 
 /// What a 2xx answer of Slack's Web API means: `ok: true` delivered, with `<channel>/<ts>` as the reference;
 /// `ok: false` retried for Slack's own and rate-limit failures, parked with the error otherwise.
@@ -348,23 +404,12 @@ impl Channel for Slack {
                 let update = prior
                     .and_then(|p| p.reference.as_deref())
                     .and_then(|r| r.split_once('/'));
-                let sent = self.post(app, &channel, update, body.clone(), entry).await;
+                let (sent, error) = self.post(app, &channel, update, body.clone(), entry).await;
                 // A message Slack will not edit (deleted, too old) gets the clearing as a new message.
-                match &sent {
-                    Delivery::Parked { error }
-                        if update.is_some()
-                            && [
-                                "message_not_found",
-                                "cant_update_message",
-                                "edit_window_closed",
-                            ]
-                            .iter()
-                            .any(|e| error.ends_with(e)) =>
-                    {
-                        self.post(app, &channel, None, body, entry).await
-                    }
-                    _ => sent,
+                if update.is_some() && error.is_some_and(|e| UNEDITABLE.contains(&e.as_str())) {
+                    return self.post(app, &channel, None, body, entry).await.0;
                 }
+                sent
             }
         }
     }

@@ -9,7 +9,7 @@ mod tracking;
 mod webhooks;
 
 pub use records::{interaction_records, zendesk_records};
-pub use slack::{parse_click, slack_signature, Click, People, Person, SlackApp, ACTIONS};
+pub use slack::{parse_click, slack_signature, Button, Click, People, Person, SlackApp};
 pub use tracking::read_batch;
 
 use crate::error::{ApiError, ApiResult};

@@ -5,9 +5,9 @@
 //! `[[people]]` allowed to act on the account: its owner, or the owner's leader. The answer (an ephemeral
 //! message saying what changed) goes back at once, well within Slack's three seconds.
 //!
-//! Buttons, each with the signal's id as its value: `bellwether_ack` (acknowledge), `bellwether_snooze`
-//! (snooze for seven days) and `bellwether_contacted` (mark the account contacted today: a call is recorded
-//! as an interaction, which the next assessment's days-since-contact reads, and the signal is acknowledged).
+//! Buttons ([`Button`], which the alert's message is built with), each with the signal's id as its value:
+//! acknowledge, snooze (for [`SNOOZE_DAYS`]) and mark contacted (a call is recorded as an interaction for the
+//! day, which the next assessment's days-since-contact reads, and the signal is acknowledged).
 //! The people directory is the configured one over the store's imported people, read at each click.
 
 use crate::error::{ApiError, ApiResult};
@@ -27,9 +27,7 @@ use subtle::ConstantTimeEq;
 
 /// How old a signed request may be.
 const MAX_AGE_SECONDS: i64 = 300;
-/// How long the snooze button hides a signal.
-const SNOOZE_DAYS: i32 = 7;
-
+pub use bellwether_deliver::channels::slack::{Button, SNOOZE_DAYS};
 pub use bellwether_deliver::people::{People, Person};
 
 /// The Slack app's settings (`[slack]`) and the people it acts for.
@@ -67,18 +65,11 @@ pub(super) fn routes<S: LiveStore>() -> Router<Shared<S>> {
 pub struct Click {
     /// The clicking Slack user's id.
     pub user: String,
-    /// The button's `action_id` (one of [`ACTIONS`]).
-    pub action: String,
+    /// The button clicked.
+    pub action: Button,
     /// The button's value: the signal's id.
     pub signal: String,
 }
-
-/// The buttons this endpoint answers.
-pub const ACTIONS: &[&str] = &[
-    "bellwether_ack",
-    "bellwether_snooze",
-    "bellwether_contacted",
-];
 
 /// Reads a (verified) interactivity body: the form field `payload`, JSON, with the user and the first action;
 /// the error names the part at fault.
@@ -94,23 +85,22 @@ pub fn parse_click(body: &[u8]) -> Result<Click, ApiError> {
     })?;
     let action = &payload["actions"][0];
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let click = Click {
-        user: text(&payload["user"]["id"]),
-        action: text(&action["action_id"]),
-        signal: text(&action["value"]),
-    };
-    if !ACTIONS.contains(&click.action.as_str()) {
+    let id = text(&action["action_id"]);
+    let Some(button) = Button::parse(&id) else {
         return Err(ApiError::new(
             Code::InvalidField,
             format!(
-                "action {:?} is not one of {}",
-                click.action,
-                ACTIONS.join(", ")
+                "action {id:?} is not one of {}",
+                Button::ALL.map(Button::action_id).join(", ")
             ),
         )
         .at("payload.actions[0].action_id"));
-    }
-    Ok(click)
+    };
+    Ok(Click {
+        user: text(&payload["user"]["id"]),
+        action: button,
+        signal: text(&action["value"]),
+    })
 }
 
 fn refused(msg: impl Into<String>) -> ApiError {
@@ -149,10 +139,10 @@ async fn interactivity<S: LiveStore>(
         action: kind,
         signal: signal_id,
     } = parse_click(&bytes)?;
-    let (user, kind, signal_id) = (user.as_str(), kind.as_str(), signal_id.as_str());
+    let (user, signal_id) = (user.as_str(), signal_id.as_str());
     let what = match kind {
-        "bellwether_ack" | "bellwether_contacted" => SignalAct::Acknowledge,
-        _ => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
+        Button::Acknowledge | Button::Contacted => SignalAct::Acknowledge,
+        Button::Snooze => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
     };
     let mut signal = st
         .store
@@ -182,7 +172,7 @@ async fn interactivity<S: LiveStore>(
         ));
     }
     let who = person.map(|p| p.email.as_str()).unwrap_or(user);
-    if kind == "bellwether_contacted" {
+    if kind == Button::Contacted {
         let now = Timestamp::now();
         let call = Interaction {
             // One contact a day per signal, however often the button is clicked.
@@ -224,7 +214,7 @@ async fn interactivity<S: LiveStore>(
             signal.kind,
             signal.account_id.as_str(),
             signal.status,
-            if kind == "bellwether_contacted" { ", and the account marked contacted today" } else { "" }
+            if kind == Button::Contacted { ", and the account marked contacted today" } else { "" }
         ),
     })))
 }
