@@ -203,6 +203,15 @@ impl Settings {
 
     /// The engine these settings describe, with every registered detector.
     pub fn engine(&self) -> bellwether_engine::Engine {
+        self.engine_waking(None)
+    }
+
+    /// The engine as [`Settings::engine`] makes it, whose passes wake `worker` (the outbox worker of this
+    /// process) when they queue alerts.
+    pub fn engine_waking(
+        &self,
+        worker: Option<std::sync::Arc<tokio::sync::Notify>>,
+    ) -> bellwether_engine::Engine {
         bellwether_engine::Engine {
             health: self.health.clone(),
             calendar: self.calendar.clone(),
@@ -213,10 +222,12 @@ impl Settings {
             models: Some(bellwether_predict::score::models(self.models.clone())),
             currencies: Default::default(),
             alerting: self.delivery.sends_alerts().then(|| {
-                std::sync::Arc::new(bellwether_deliver::Alerts::new(
-                    self.delivery.clone(),
-                    self.people.clone(),
-                )) as std::sync::Arc<dyn bellwether_engine::Alerting>
+                let alerts =
+                    bellwether_deliver::Alerts::new(self.delivery.clone(), self.people.clone());
+                std::sync::Arc::new(match worker {
+                    Some(w) => alerts.waking(w),
+                    None => alerts,
+                }) as std::sync::Arc<dyn bellwether_engine::Alerting>
             }),
         }
     }

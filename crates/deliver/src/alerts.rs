@@ -87,13 +87,25 @@ pub fn personal_routes(
 pub struct Alerts {
     config: DeliveryConfig,
     people: People,
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Alerts {
     /// Alerts as `config` says (checked with [`DeliveryConfig::check`]), to the people of `people` (the
     /// configured directory; the store's people are added at each pass).
     pub fn new(config: DeliveryConfig, people: People) -> Alerts {
-        Alerts { config, people }
+        Alerts {
+            config,
+            people,
+            wake: None,
+        }
+    }
+
+    /// Wakes the outbox worker of this process ([`crate::worker::Worker::waker`]) when a pass has queued
+    /// alerts, so they go out at once.
+    pub fn waking(mut self, worker: std::sync::Arc<tokio::sync::Notify>) -> Alerts {
+        self.wake = Some(worker);
+        self
     }
 
     /// Why an alert also goes to the owner's leader, if it does: its severity, or the account's ARR.
@@ -160,6 +172,12 @@ impl Alerts {
 }
 
 impl bellwether_engine::Alerting for Alerts {
+    fn queued(&self) {
+        if let Some(w) = &self.wake {
+            w.notify_one();
+        }
+    }
+
     fn alerts(
         &self,
         opened: &[&Signal],

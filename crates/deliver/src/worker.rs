@@ -32,8 +32,9 @@ pub struct Worker<S> {
     pub lease: Duration,
     /// Entries claimed at once.
     pub batch: usize,
-    /// How long the worker waits when nothing is due.
+    /// How long the worker waits when nothing is due (unless woken: [`Worker::waker`]).
     pub idle: Duration,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl<S: Store> Worker<S> {
@@ -48,7 +49,14 @@ impl<S: Store> Worker<S> {
             lease: Duration::from_secs(60),
             batch: 50,
             idle: Duration::from_millis(200),
+            wake: Arc::default(),
         }
+    }
+
+    /// What wakes the worker from its idle wait at once: a pass of this process that queued alerts
+    /// ([`crate::Alerts::waking`]). A wake-up while it delivers is kept, so it looks again right after.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     /// Applies the quiet hours and daily caps of `people` (the configured directory, over which the store's
@@ -204,7 +212,8 @@ impl<S: Store> Worker<S> {
         )
     }
 
-    /// Runs until the process stops: delivers what is due, waits [`Worker::idle`] when nothing is.
+    /// Runs until the process stops: delivers what is due, waits [`Worker::idle`] (or until woken) when nothing
+    /// is.
     pub fn spawn(self) -> tokio::task::JoinHandle<()>
     where
         S: 'static,
@@ -212,7 +221,9 @@ impl<S: Store> Worker<S> {
         tokio::spawn(async move {
             loop {
                 match self.run_once().await {
-                    Ok(0) => tokio::time::sleep(self.idle).await,
+                    Ok(0) => {
+                        let _ = tokio::time::timeout(self.idle, self.wake.notified()).await;
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!("the outbox could not be read: {e}; retrying in 1 s");

@@ -1,7 +1,8 @@
 //! Alerts from a pass to a Slack incoming webhook played on loopback: each arrives as a Block Kit message
 //! that the official `slack_sdk` package parses into its block models, validates and serialises back
 //! unchanged; a 429 with `Retry-After` is retried; a webhook Slack has revoked (404 `no_service`) is parked
-//! with Slack's reason. The Slack app's clearing of a message Slack will no longer edit is posted anew.
+//! with Slack's reason. The Slack app's clearing of a message Slack will no longer edit is posted anew. A pass
+//! that queues alerts wakes its process's worker.
 
 mod common;
 
@@ -222,4 +223,80 @@ async fn a_clearing_slack_will_not_edit_is_posted_anew() {
         3,
         "no new message for another refusal"
     );
+}
+
+/// A pass that queues alerts wakes the outbox worker of its process: with an idle wait of an hour, the
+/// alerts still reach the Slack webhook on loopback at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_that_queues_alerts_wakes_the_worker() {
+    use bellwether_deliver::worker::Worker;
+    use bellwether_deliver::{Alerts, Channels};
+    use bellwether_engine::{Clock, Engine};
+
+    let bodies: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let app = axum::Router::new().route(
+        "/services/T0/B0/ok",
+        axum::routing::post({
+            let bodies = bodies.clone();
+            move |body: String| async move {
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = DeliveryConfig {
+        min_severity: Some("high".into()),
+        max_alerts_per_pass: Some(5),
+        slack: vec![SlackConfig {
+            name: "cs".into(),
+            webhook_url: format!("http://127.0.0.1:{port}/services/T0/B0/ok"),
+            channel: None,
+            alerts: None,
+        }],
+        ..Default::default()
+    };
+    let (_dir, store) = common::embedded().await;
+    let store = common::imported_book(store).await;
+    let mut worker = Worker::new(
+        store.clone(),
+        Channels::from_config(&config).unwrap(),
+        "w1".into(),
+    );
+    worker.idle = std::time::Duration::from_secs(3600);
+    let engine = Engine {
+        alerting: Some(Arc::new(
+            Alerts::new(config.clone(), Default::default()).waking(worker.waker()),
+        )),
+        ..Engine::default()
+    };
+    let delivering = worker.spawn();
+    // The worker has looked once and found nothing; it now waits its hour unless woken.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let day = bellwether_engine::book_day(&*store, Clock::Live, None)
+        .await
+        .unwrap()
+        .unwrap();
+    bellwether_engine::reassess(&*store, &engine, None, day)
+        .await
+        .unwrap();
+    let queued = store.outbox_counts().await.unwrap();
+    let want = (queued.pending + queued.delivered) as usize;
+    assert!(want >= 1, "the pass queued alerts: {queued:?}");
+    let started = std::time::Instant::now();
+    while bodies.lock().unwrap().len() < want {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the worker was not woken: {:?}",
+            store.outbox_counts().await.unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 0);
+    delivering.abort();
 }

@@ -58,6 +58,10 @@ pub trait Alerting: Send + Sync {
         people: &[bellwether_core::people::Person],
         as_of: Day,
     ) -> Vec<bellwether_store::OutboxItem>;
+
+    /// Called once the alerts a pass decided are committed to the outbox, so a worker in this process can
+    /// deliver them at once rather than at its next look.
+    fn queued(&self) {}
 }
 
 impl Default for Engine {
@@ -725,6 +729,9 @@ pub async fn reassess<S: Store + ?Sized>(
                 .map(timed(t2))
         },
     )?;
+    if let (Some(a), false) = (&engine.alerting, alerts.is_empty()) {
+        a.queued();
+    }
     tracing::debug!(
         assessments = assessments_saved,
         signals = signals_saved,

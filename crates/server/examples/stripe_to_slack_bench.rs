@@ -7,7 +7,8 @@
 //!
 //! The path measured is the product's own: the webhook acknowledged and stored, the live re-assessment of
 //! the account (the re-assessment window, 200 ms by default, included), the signal opened and its alert
-//! queued in the same transaction, the worker's claim (it polls every 200 ms when idle) and the POST to Slack.
+//! queued in the same transaction, the worker woken by the pass (as `serve` wires it), its claim and the POST
+//! to Slack.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -131,8 +132,15 @@ async fn main() {
     assert_eq!(targets.len(), events, "not enough current accounts");
 
     // The server, its worker as `serve` runs it.
+    let worker = Worker::new(
+        store.clone(),
+        Channels::from_config(&delivery).unwrap(),
+        "bench".into(),
+    );
     let engine = Engine {
-        alerting: Some(Arc::new(Alerts::new(delivery.clone(), Default::default()))),
+        alerting: Some(Arc::new(
+            Alerts::new(delivery.clone(), Default::default()).waking(worker.waker()),
+        )),
         ..Engine::default()
     };
     let (state, tasks) = bellwether_server::start(
@@ -152,12 +160,7 @@ async fn main() {
             .await
             .unwrap()
     });
-    Worker::new(
-        store.clone(),
-        Channels::from_config(&delivery).unwrap(),
-        "bench".into(),
-    )
-    .spawn();
+    worker.spawn();
 
     let mut latencies = Vec::new();
     for (n, account) in targets.iter().enumerate() {

@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
     // Alerts and digests in the outbox are delivered by every server on the store (each entry by one).
     let channels = bellwether_deliver::Channels::from_config(&settings.delivery)
         .map_err(|e| CliError::new(Code::InvalidConfig, e))?;
-    let outbox = (!channels.is_empty()).then(|| {
+    let worker = (!channels.is_empty()).then(|| {
         let mut w = bellwether_deliver::worker::Worker::new(
             store.clone(),
             channels,
@@ -96,9 +96,12 @@ pub async fn run(settings: &Settings, a: ServeArgs) -> Result<std::process::Exit
         if let Some(l) = settings.delivery.lease_seconds {
             w.lease = std::time::Duration::from_secs(l);
         }
-        w.spawn()
+        w
     });
-    let (state, tasks) = bellwether_server::start(store, settings.engine(), config).await?;
+    // This server's passes wake its worker when they queue alerts, so an alert goes out at once.
+    let engine = settings.engine_waking(worker.as_ref().map(|w| w.waker()));
+    let outbox = worker.map(|w| w.spawn());
+    let (state, tasks) = bellwether_server::start(store, engine, config).await?;
     eprintln!(
         "bellwether: listening on http://{addr} (data in {})",
         settings.data_dir.display()
