@@ -1,5 +1,6 @@
 //! Which signal changes send an alert, to whom, and what it says: one alert when a condition starts (the
-//! signal opens) and one when it clears (it closes), each with its cause in words, its evidence and the
+//! signal opens at the alerting severity, or grows to it while open, which the alert says) and one when it
+//! clears (it closes), each with its cause in words, its evidence and the
 //! account's figures. An alert goes to every team destination (`[[delivery.webhooks]]`, `[[delivery.slack]]`,
 //! `[[delivery.email]]`), and to the account's owner where the people directory knows them (their email,
 //! their Slack), and, when it is critical or the account large (`[delivery] escalate_severity`,
@@ -11,8 +12,9 @@
 
 use crate::people::{People, Person};
 use crate::DeliveryConfig;
-use bellwether_core::model::{Assessment, Signal};
+use bellwether_core::model::{Assessment, Severity, Signal};
 use bellwether_core::{Day, Timestamp};
+use bellwether_engine::SignalChanges;
 use bellwether_store::OutboxItem;
 use std::collections::HashMap;
 
@@ -48,6 +50,11 @@ pub fn opening_of(e: &bellwether_store::OutboxItem) -> Option<String> {
     Some(entry_id(signal, "opened", &e.channel, &e.destination))
 }
 
+/// Whether alert `e` goes to an owner's leader as an escalation (its payload says why).
+pub fn escalated(e: &OutboxItem) -> bool {
+    serde_json::from_str::<serde_json::Value>(&e.payload).is_ok_and(|v| v["escalation"].is_string())
+}
+
 /// Where one person's own messages go: `(channel, destination)` for each channel configured that they can
 /// be reached on. By email at their address when a mail server is set; on Slack as a direct message from the
 /// Slack app when it is set up and they have a Slack user id, else at the `[[delivery.slack]]` destination
@@ -81,6 +88,14 @@ pub fn personal_routes(
     out
 }
 
+/// An alert to open (or, for a closing signal, to clear): the signal, the severity it grew from, and whether
+/// only the owner's leader gets it (the others had it when it opened).
+struct Opening<'a> {
+    signal: &'a Signal,
+    raised_from: Option<Severity>,
+    leader_only: bool,
+}
+
 /// The alerting of a configured delivery: every team destination, the owner and, for what escalates, the
 /// owner's leader get the alerts at or above the configured severity.
 #[derive(Clone, Debug)]
@@ -108,16 +123,17 @@ impl Alerts {
         self
     }
 
-    /// Why an alert also goes to the owner's leader, if it does: its severity, or the account's ARR.
-    fn escalation(&self, s: &Signal, a: Option<&Assessment>) -> Option<String> {
+    /// Why an alert of `severity` also goes to the owner's leader, if it does: its severity, or the
+    /// account's ARR.
+    fn escalation(&self, severity: Severity, a: Option<&Assessment>) -> Option<String> {
         let min = self
             .config
             .escalate_severity
             .as_deref()
             .and_then(severity_rank)
             .unwrap_or(3);
-        if severity_rank(s.severity.as_str()).is_some_and(|r| r >= min) {
-            return Some(format!("{} severity", s.severity.as_str()));
+        if severity_rank(severity.as_str()).is_some_and(|r| r >= min) {
+            return Some(format!("{} severity", severity.as_str()));
         }
         // ARR in the reporting currency's major units, as the assessment's impact figures hold it.
         let arr = a?.impact.as_ref()?.arr;
@@ -131,6 +147,7 @@ impl Alerts {
         s: &Signal,
         a: Option<&Assessment>,
         as_of: Day,
+        raised_from: Option<Severity>,
         escalation: Option<&str>,
     ) -> String {
         let link = self.config.public_url.as_ref().map(|u| {
@@ -165,6 +182,7 @@ impl Alerts {
                 "owner": a.owner,
             })),
             "link": link,
+            "raised_from": raised_from.map(|r| r.as_str()),
             "escalation": escalation,
         })
         .to_string()
@@ -180,8 +198,7 @@ impl bellwether_engine::Alerting for Alerts {
 
     fn alerts(
         &self,
-        opened: &[&Signal],
-        closed: &[&Signal],
+        changes: &SignalChanges<'_>,
         assessments: &[Assessment],
         people: &[Person],
         as_of: Day,
@@ -201,15 +218,45 @@ impl bellwether_engine::Alerting for Alerts {
             .iter()
             .map(|a| (a.account_id.as_str(), a))
             .collect();
-        let loud = |s: &&&Signal| severity_rank(s.severity.as_str()).is_some_and(|r| r >= min);
+        let loud = |s: Severity| severity_rank(s.as_str()).is_some_and(|r| r >= min);
+        // An alert opens when its signal opens loud enough, or grows loud enough while active (saying from
+        // what); a signal that was alerted and grows into an escalation opens it for the leader only.
+        let mut opening: Vec<Opening> = changes
+            .opened
+            .iter()
+            .filter(|s| loud(s.severity))
+            .map(|&s| Opening {
+                signal: s,
+                raised_from: None,
+                leader_only: false,
+            })
+            .collect();
+        for &(s, was) in &changes.raised {
+            let account = by_account.get(s.account_id.as_str()).copied();
+            if !loud(s.severity) {
+                continue;
+            }
+            let leader_only = loud(was);
+            if leader_only
+                && (self.escalation(was, account).is_some()
+                    || self.escalation(s.severity, account).is_none())
+            {
+                continue;
+            }
+            opening.push(Opening {
+                signal: s,
+                raised_from: Some(was),
+                leader_only,
+            });
+        }
         // The most urgent first, so a cap keeps the ones that matter.
-        let mut opening: Vec<&Signal> = opened.iter().filter(loud).copied().collect();
         opening.sort_by(|a, b| {
             let p = |s: &Signal| {
                 by_account
                     .get(s.account_id.as_str())
                     .map_or(0.0, |a| a.priority)
             };
+            let (a, b) = (a.signal, b.signal);
             severity_rank(b.severity.as_str())
                 .cmp(&severity_rank(a.severity.as_str()))
                 .then(p(b).total_cmp(&p(a)))
@@ -223,15 +270,24 @@ impl bellwether_engine::Alerting for Alerts {
             );
             opening.truncate(cap);
         }
-        let closing = closed.iter().filter(loud).copied();
+        let closing = changes
+            .closed
+            .iter()
+            .filter(|s| loud(s.severity))
+            .map(|&s| Opening {
+                signal: s,
+                raised_from: None,
+                leader_only: false,
+            });
         let now = Timestamp::now();
         let mut out = Vec::new();
         // The event as webhooks name it, the outbox kind, and the event in the entry's id.
-        for ((event, kind, suffix), s) in opening
+        for ((event, kind, suffix), o) in opening
             .into_iter()
-            .map(|s| (("alert.opened", OPENED, "opened"), s))
-            .chain(closing.map(|s| (("alert.closed", CLOSED, "closed"), s)))
+            .map(|o| (("alert.opened", OPENED, "opened"), o))
+            .chain(closing.map(|o| (("alert.closed", CLOSED, "closed"), o)))
         {
+            let s = o.signal;
             let account = by_account.get(s.account_id.as_str()).copied();
             let mut queue =
                 |payload: &String, channel: &str, name: &str, recipient: Option<&str>| {
@@ -246,23 +302,25 @@ impl bellwether_engine::Alerting for Alerts {
                         recipient: recipient.map(bellwether_core::people::key),
                     });
                 };
-            let payload = self.payload(event, s, account, as_of, None);
-            for (channel, name) in self.config.destinations() {
-                queue(&payload, channel, name, None);
+            let payload = self.payload(event, s, account, as_of, o.raised_from, None);
+            if !o.leader_only {
+                for (channel, name) in self.config.destinations() {
+                    queue(&payload, channel, name, None);
+                }
             }
             let Some(owner) = s.owner.as_deref().filter(|o| !o.trim().is_empty()) else {
                 continue;
             };
             let person = people.get(owner);
-            if person.is_some() {
+            if person.is_some() && !o.leader_only {
                 for (channel, name) in personal_routes(&self.config, owner, person, true) {
                     queue(&payload, channel, &name, Some(owner));
                 }
             }
             let leader = person.and_then(|p| p.leader.as_deref());
-            if let (Some(leader), Some(why)) = (leader, self.escalation(s, account)) {
+            if let (Some(leader), Some(why)) = (leader, self.escalation(s.severity, account)) {
                 if bellwether_core::people::key(leader) != bellwether_core::people::key(owner) {
-                    let payload = self.payload(event, s, account, as_of, Some(&why));
+                    let payload = self.payload(event, s, account, as_of, o.raised_from, Some(&why));
                     let lp = people.get(leader);
                     for (channel, name) in personal_routes(&self.config, leader, lp, lp.is_some()) {
                         queue(&payload, channel, &name, Some(leader));
@@ -271,5 +329,153 @@ impl bellwether_engine::Alerting for Alerts {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bellwether_core::model::SignalStatus;
+    use bellwether_core::AccountId;
+    use bellwether_engine::Alerting;
+
+    const OWNER: &str = "ana@example.com";
+    const LEADER: &str = "lea@example.com";
+
+    fn alerts() -> Alerts {
+        let config = DeliveryConfig {
+            smtp_url: Some("smtp://127.0.0.1:2525".into()),
+            webhooks: vec![crate::channels::webhook::WebhookConfig {
+                name: "ops".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                secrets: vec!["whsec_c2VjcmV0".into()],
+            }],
+            ..Default::default()
+        };
+        config.check().unwrap();
+        let people = People(vec![
+            Person {
+                email: OWNER.into(),
+                leader: Some(LEADER.into()),
+                ..Default::default()
+            },
+            Person {
+                email: LEADER.into(),
+                ..Default::default()
+            },
+        ]);
+        Alerts::new(config, people)
+    }
+
+    fn signal(id: &str, severity: Severity, status: SignalStatus) -> Signal {
+        Signal {
+            id: id.into(),
+            account_id: AccountId::from("a1"),
+            kind: "usage_drop".into(),
+            direction: "risk".into(),
+            severity,
+            detected_at: Day(100),
+            last_seen: Day(110),
+            evidence: serde_json::Value::Null,
+            explanation: "Weekly active users fell by half.".into(),
+            suggested_action: "Call the champion.".into(),
+            status,
+            owner: Some(OWNER.into()),
+            resolved_at: None,
+            snoozed_until: None,
+        }
+    }
+
+    /// Each alert queued, as `(recipient or destination, raised_from, escalation)`, sorted.
+    fn routed(before: &[Signal], now: &[Signal]) -> Vec<(String, String, String)> {
+        let changes = SignalChanges::between(before, now);
+        let mut out: Vec<(String, String, String)> = alerts()
+            .alerts(&changes, &[], &[], Day(110))
+            .into_iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+                let text = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+                (
+                    e.recipient.unwrap_or(e.destination),
+                    text("raised_from"),
+                    text("escalation"),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn row(to: &str, raised: &str, escalation: &str) -> (String, String, String) {
+        (to.into(), raised.into(), escalation.into())
+    }
+
+    #[test]
+    fn a_signal_that_grows_loud_while_open_alerts_saying_from_what() {
+        use Severity::*;
+        use SignalStatus::*;
+        // Opened quiet (no alert), then high: the team and the owner hear of it now.
+        assert_eq!(
+            routed(&[signal("s", Medium, Open)], &[signal("s", High, Open)]),
+            [row(OWNER, "medium", "-"), row("ops", "medium", "-")]
+        );
+        // Quiet still: nothing.
+        assert!(routed(&[signal("s", Low, Open)], &[signal("s", Medium, Open)]).is_empty());
+        // Straight to critical from quiet: the leader too, saying why.
+        assert_eq!(
+            routed(
+                &[signal("s", Medium, Acknowledged)],
+                &[signal("s", Critical, Acknowledged)]
+            ),
+            [
+                row(OWNER, "medium", "-"),
+                row(LEADER, "medium", "critical severity"),
+                row("ops", "medium", "-")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_alerted_signal_that_grows_critical_reaches_only_the_leader_anew() {
+        use Severity::*;
+        use SignalStatus::*;
+        assert_eq!(
+            routed(&[signal("s", High, Open)], &[signal("s", Critical, Open)]),
+            [row(LEADER, "high", "critical severity")]
+        );
+        // Opened critical at once: everyone, the leader included, with nothing raised.
+        assert_eq!(
+            routed(&[], &[signal("s", Critical, Open)]),
+            [
+                row(OWNER, "-", "-"),
+                row(LEADER, "-", "critical severity"),
+                row("ops", "-", "-")
+            ]
+        );
+        // Eased, or unchanged: nothing new.
+        assert!(routed(&[signal("s", Critical, Open)], &[signal("s", High, Open)]).is_empty());
+        assert!(routed(&[signal("s", High, Open)], &[signal("s", High, Open)]).is_empty());
+    }
+
+    #[test]
+    fn the_raise_is_said_in_the_message() {
+        let changes_before = [signal("s", Severity::Medium, SignalStatus::Open)];
+        let now = [signal("s", Severity::High, SignalStatus::Open)];
+        let changes = SignalChanges::between(&changes_before, &now);
+        let e = alerts()
+            .alerts(&changes, &[], &[], Day(110))
+            .into_iter()
+            .find(|e| e.channel == crate::channels::email::NAME)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(
+            crate::channels::raised_line(&v).as_deref(),
+            Some("Raised from medium to high while open")
+        );
+        let slack = crate::channels::slack::message(&v).to_string();
+        assert!(
+            slack.contains("Raised from medium to high while open"),
+            "{slack}"
+        );
     }
 }

@@ -131,6 +131,8 @@ pub struct Digest {
     pub as_of: Day,
     /// The ISO week it is for (`2026-W49`): with the owner, its identity.
     pub week: String,
+    /// When it was built: the alerts folded after this are the next digest's.
+    pub built_at: Timestamp,
     /// Accounts owned.
     pub accounts: usize,
     /// The accounts to call first, ranked by expected impact.
@@ -141,27 +143,79 @@ pub struct Digest {
     pub cleared: Vec<Change>,
     /// Health that moved by 10 points or more since a week before, largest drop first.
     pub moved: Vec<Move>,
-    /// Alerts held back from the owner during the week, newest first.
+    /// Alerts held back from the owner since their previous digest, newest first.
     pub folded: Vec<Folded>,
 }
 
-/// The ISO week of a day (`2026-W49`).
-pub fn iso_week(day: Day) -> String {
-    let d = jiff::civil::Date::new(1970, 1, 1)
-        .expect("a date")
-        .checked_add(jiff::Span::new().days(i64::from(day.0)))
-        .unwrap_or_default();
+/// The outbox kind of a digest.
+pub const KIND: &str = "digest";
+
+/// The outbox id of `owner`'s digest for `week` on `channel`: a digest queued twice is sent once.
+pub fn entry_id(owner: &str, week: &str, channel: &str) -> String {
+    format!("digest:{owner}:{week}:{channel}")
+}
+
+/// The ISO week of a date (`2026-W49`).
+fn iso_week(d: jiff::civil::Date) -> String {
     let w = d.iso_week_date();
     format!("{}-W{:02}", w.year(), w.week())
 }
 
-/// The digests of `owners` (every owner of a current account with `None`), from the current assessments,
-/// the assessments of a week before and the signals, each read once for all of them.
+/// When digests are built, and in whose time: `now`, read in each owner's time zone (their `[[people]]`
+/// one, else `fallback`). A digest's week is its reader's, and so is the window of the alerts it folds in.
+#[derive(Clone, Copy, Debug)]
+pub struct When<'a> {
+    /// The moment.
+    pub now: Timestamp,
+    /// The directory, for time zones.
+    pub people: &'a People,
+    /// The time zone of owners without one (the schedule's).
+    pub fallback: &'a jiff::tz::TimeZone,
+}
+
+impl When<'_> {
+    fn zone(&self, owner: &str) -> jiff::tz::TimeZone {
+        self.people
+            .get(owner)
+            .map_or_else(|| self.fallback.clone(), |p| p.zone(self.fallback))
+    }
+}
+
+/// The slot the schedule gave the previous digest of a reader in `zone`, for one built at `now`
+/// (`[delivery.digest]` weekday and hour, a week before this week's): since when a digest shows the alerts
+/// folded for them when their previous one is not in the outbox. `None` when the weekday setting is not one.
+pub fn folded_since(
+    config: &DigestConfig,
+    now: Timestamp,
+    zone: &jiff::tz::TimeZone,
+) -> Option<Timestamp> {
+    let weekday = config.weekday().ok()?;
+    let local = jiff::Timestamp::from_millisecond(now.0)
+        .ok()?
+        .to_zoned(zone.clone());
+    let date = local.date();
+    let monday = date
+        .checked_sub(jiff::Span::new().days(date.weekday().to_monday_zero_offset()))
+        .ok()?;
+    let slot = monday
+        .checked_add(jiff::Span::new().days(weekday.to_monday_zero_offset() - 7))
+        .ok()?
+        .at(config.hour, 0, 0, 0)
+        .to_zoned(zone.clone())
+        .ok()?;
+    Some(Timestamp(slot.timestamp().as_millisecond()))
+}
+
+/// The digests of `owners` (every owner of a current account with `None`) as of `when`, from the current
+/// assessments, the assessments of a week before, the signals and the folded alerts, each read once for all
+/// of them.
 pub async fn build<S: Store + ?Sized>(
     store: &S,
     owners: Option<&[String]>,
-    top: usize,
+    config: &DigestConfig,
+    when: When<'_>,
 ) -> bellwether_store::Result<Vec<Digest>> {
+    let top = config.top;
     let rows: Vec<Assessment> = match owners {
         Some([one]) => store.owner_assessments(one).await?,
         _ => store.assessments(None).await?,
@@ -207,10 +261,26 @@ pub async fn build<S: Store + ?Sized>(
         }
     }
     let week_start = as_of.plus(-7);
-    let folded = folded_alerts(store, owners, week_start.start()).await?;
-    let mut out = Vec::new();
     let mut names: Vec<&str> = by_owner.keys().copied().collect();
     names.sort_unstable();
+    // Each reader's window of folded alerts: since their previous week's digest was built (so each folded
+    // alert shows in one digest), else since that digest's slot; and the earliest of them, to read the
+    // outbox from once.
+    let zones: HashMap<&str, jiff::tz::TimeZone> =
+        names.iter().map(|o| (*o, when.zone(o))).collect();
+    let previous = previous_digests(store, &names, &zones, when.now).await?;
+    let since: HashMap<&str, Timestamp> = names
+        .iter()
+        .map(|o| {
+            let start = previous.get(*o).copied().unwrap_or_else(|| {
+                folded_since(config, when.now, &zones[o]).unwrap_or(week_start.start())
+            });
+            (*o, start)
+        })
+        .collect();
+    let earliest = since.values().copied().min().unwrap_or(week_start.start());
+    let folded = folded_alerts(store, owners, earliest).await?;
+    let mut out = Vec::new();
     for owner in names {
         let mine: Vec<Assessment> = by_owner[owner].iter().map(|a| (*a).clone()).collect();
         let items = worklist(&mine, Some(owner), top, &attention);
@@ -262,7 +332,8 @@ pub async fn build<S: Store + ?Sized>(
         out.push(Digest {
             owner: owner.to_string(),
             as_of,
-            week: iso_week(as_of),
+            week: local_week(when.now, &zones[owner]),
+            built_at: when.now,
             accounts: mine.len(),
             items,
             opened: opened.into_iter().map(|(_, c)| c).collect(),
@@ -270,20 +341,57 @@ pub async fn build<S: Store + ?Sized>(
             moved,
             folded: folded
                 .get(&bellwether_core::people::key(owner))
-                .cloned()
-                .unwrap_or_default(),
+                .into_iter()
+                .flatten()
+                .filter(|(at, _)| *at >= since[owner])
+                .map(|(_, f)| f.clone())
+                .collect(),
         });
     }
     Ok(out)
 }
 
+/// When each of `owners`' digest of the week before the one `now` falls in (in their zone) was built, for
+/// those the outbox holds one of, read in batches of ids.
+async fn previous_digests<'a, S: Store + ?Sized>(
+    store: &S,
+    owners: &[&'a str],
+    zones: &HashMap<&str, jiff::tz::TimeZone>,
+    now: Timestamp,
+) -> bellwether_store::Result<HashMap<&'a str, Timestamp>> {
+    let week_before = Timestamp(now.0 - 7 * 86_400_000);
+    let mut by_id: HashMap<String, &'a str> = HashMap::new();
+    for &o in owners {
+        let week = local_week(week_before, &zones[o]);
+        for channel in [crate::channels::email::NAME, crate::channels::slack::NAME] {
+            by_id.insert(entry_id(o, &week, channel), o);
+        }
+    }
+    let ids: Vec<String> = by_id.keys().cloned().collect();
+    let mut out: HashMap<&'a str, Timestamp> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let filter = OutboxFilter {
+            kind: Some(KIND.into()),
+            ids: Some(chunk.to_vec()),
+            ..Default::default()
+        };
+        for e in store.outbox(&filter, chunk.len()).await? {
+            if let Some(&o) = by_id.get(&e.item.id) {
+                let t = out.entry(o).or_insert(e.item.created_at);
+                *t = (*t).min(e.item.created_at);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The alerts folded for each of `owners` (everyone's with `None`) since `since`, by lower-case recipient,
-/// newest first, each alert once whatever the channels it was held back on.
+/// newest first, each alert once whatever the channels it was held back on, with when it was folded.
 async fn folded_alerts<S: Store + ?Sized>(
     store: &S,
     owners: Option<&[String]>,
     since: Timestamp,
-) -> bellwether_store::Result<HashMap<String, Vec<Folded>>> {
+) -> bellwether_store::Result<HashMap<String, Vec<(Timestamp, Folded)>>> {
     let filter = |recipient: Option<String>| OutboxFilter {
         state: Some(OutboxState::Folded),
         kind: Some(crate::alerts::OPENED.into()),
@@ -295,7 +403,7 @@ async fn folded_alerts<S: Store + ?Sized>(
         Some([one]) => store.outbox(&filter(Some(one.clone())), 10_000).await?,
         _ => store.outbox(&filter(None), usize::MAX).await?,
     };
-    let mut out: HashMap<String, Vec<Folded>> = HashMap::new();
+    let mut out: HashMap<String, Vec<(Timestamp, Folded)>> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for e in entries {
         let Some(r) = e.item.recipient.clone() else {
@@ -309,13 +417,17 @@ async fn folded_alerts<S: Store + ?Sized>(
         if !seen.insert((r.clone(), t("id"))) {
             continue;
         }
-        out.entry(r).or_default().push(Folded {
-            account_id: t("account_id"),
-            kind: t("kind"),
-            severity: t("severity"),
-            explanation: t("explanation"),
-            reason: e.last_error,
-        });
+        let at = e.delivered_at.unwrap_or(e.item.created_at);
+        out.entry(r).or_default().push((
+            at,
+            Folded {
+                account_id: t("account_id"),
+                kind: t("kind"),
+                severity: t("severity"),
+                explanation: t("explanation"),
+                reason: e.last_error,
+            },
+        ));
     }
     Ok(out)
 }
@@ -539,17 +651,16 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
         "from": config.digest.from,
     })
     .to_string();
-    let now = Timestamp::now();
     let mut out = Vec::new();
     let mut push = |channel: &str, destination: String| {
         out.push(OutboxItem {
-            id: format!("digest:{}:{}:{channel}", d.owner, d.week),
+            id: entry_id(&d.owner, &d.week, channel),
             channel: channel.into(),
             destination,
             account_id: None,
-            kind: "digest".into(),
+            kind: KIND.into(),
             payload: payload.clone(),
-            created_at: now,
+            created_at: d.built_at,
             recipient: Some(bellwether_core::people::key(&d.owner)),
         });
     };
@@ -562,10 +673,7 @@ pub fn entries(d: &Digest, config: &DeliveryConfig, people: &People) -> Vec<Outb
 /// The ISO week `now` falls in for a person in `zone` (`2026-W49`): a digest's week is its reader's.
 pub fn local_week(now: Timestamp, zone: &jiff::tz::TimeZone) -> String {
     match jiff::Timestamp::from_millisecond(now.0) {
-        Ok(t) => {
-            let w = t.to_zoned(zone.clone()).date().iso_week_date();
-            format!("{}-W{:02}", w.year(), w.week())
-        }
+        Ok(t) => iso_week(t.to_zoned(zone.clone()).date()),
         Err(_) => "unknown-week".into(),
     }
 }
@@ -581,13 +689,12 @@ pub async fn queue<S: Store + ?Sized>(
     now: Timestamp,
     fallback: &jiff::tz::TimeZone,
 ) -> bellwether_store::Result<(Vec<Digest>, usize)> {
-    let mut digests = build(store, owners, config.digest.top).await?;
-    for d in &mut digests {
-        let zone = people
-            .get(&d.owner)
-            .map_or_else(|| fallback.clone(), |p| p.zone(fallback));
-        d.week = local_week(now, &zone);
-    }
+    let when = When {
+        now,
+        people,
+        fallback,
+    };
+    let digests = build(store, owners, &config.digest, when).await?;
     let items: Vec<OutboxItem> = digests
         .iter()
         .flat_map(|d| entries(d, config, people))
@@ -624,4 +731,52 @@ pub fn due_owners(
         })
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp(s.parse::<jiff::Timestamp>().unwrap().as_millisecond())
+    }
+
+    #[test]
+    fn folded_alerts_are_shown_since_the_previous_digests_slot() {
+        let monday_8 = DigestConfig::default();
+        let utc = jiff::tz::TimeZone::UTC;
+        // Built at this week's slot, or later in the week: since last week's slot.
+        for now in [
+            "2026-11-30T08:00:00Z",
+            "2026-12-02T15:00:00Z",
+            "2026-12-06T23:59:00Z",
+        ] {
+            assert_eq!(
+                folded_since(&monday_8, at(now), &utc),
+                Some(at("2026-11-23T08:00:00Z")),
+                "{now}"
+            );
+        }
+        // In the reader's zone: 08:00 in Los Angeles, across the end of summer time (2026-11-01).
+        let la = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+        assert_eq!(
+            folded_since(&monday_8, at("2026-11-02T17:00:00Z"), &la),
+            Some(at("2026-10-26T15:00:00Z"))
+        );
+        // A Friday digest built on the Wednesday before it: since last Friday's.
+        let friday = DigestConfig {
+            weekday: "friday".into(),
+            hour: 9,
+            ..Default::default()
+        };
+        assert_eq!(
+            folded_since(&friday, at("2026-12-02T10:00:00Z"), &utc),
+            Some(at("2026-11-27T09:00:00Z"))
+        );
+        let bad = DigestConfig {
+            weekday: "someday".into(),
+            ..Default::default()
+        };
+        assert_eq!(folded_since(&bad, at("2026-12-02T10:00:00Z"), &utc), None);
+    }
 }

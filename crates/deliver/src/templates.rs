@@ -7,8 +7,9 @@
 //!
 //! What an alert's templates see: `subject` (not in `alert_subject.txt`), `closed`, `kind` (in words),
 //! `account`, `severity`, `explanation`, `play`, `facts` (a list of `label`, `value`: health, priority, churn
-//! probability, ARR, owner), `signal_id`, `detected_at`, `as_of`, `link` and `escalation` (why a leader gets
-//! it), each empty when the alert lacks it.
+//! probability, ARR, owner), `signal_id`, `detected_at`, `as_of`, `link`, `escalation` (why a leader gets
+//! it) and `raised` (`Raised from medium to high while open`, when the signal grew into the alert), each
+//! empty when the alert lacks it.
 
 use minijinja::Environment;
 use serde::Serialize;

@@ -169,7 +169,7 @@ impl<S: Store> Worker<S> {
         let Some(person) = people.get(recipient) else {
             return Ok(Hold::Send);
         };
-        if person.digest == Some(false) || e.item.payload.contains("\"escalation\":\"") {
+        if person.digest == Some(false) || alerts::escalated(&e.item) {
             return Ok(Hold::Send);
         }
         let zone = person.zone(&self.zone);

@@ -203,7 +203,7 @@ fn the_digest_is_due_on_the_weekday_and_hour_in_each_persons_time_zone() {
         digest::due_owners(&owners, &config, &people, &utc, at("2026-12-01T09:00:00Z")).is_empty()
     );
     assert_eq!(
-        digest::iso_week(bellwether_core::Day::ymd(2026, 11, 30)),
+        digest::local_week(at("2026-11-30T12:00:00Z"), &utc),
         "2026-W49"
     );
     let bad = DigestConfig {

@@ -298,14 +298,54 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
         .find(|x| x.eq_ignore_ascii_case(&q))
         .unwrap()
         .clone();
-    let d = bellwether_deliver::digest::build(&*store, Some(std::slice::from_ref(&owner)), 10)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let directory = People(store.people().await.unwrap());
+    let digest_at = |now: bellwether_core::Timestamp| {
+        let (store, owner, directory) = (store.clone(), owner.clone(), directory.clone());
+        async move {
+            let when = bellwether_deliver::digest::When {
+                now,
+                people: &directory,
+                fallback: &jiff::tz::TimeZone::UTC,
+            };
+            bellwether_deliver::digest::build(
+                &*store,
+                Some(std::slice::from_ref(&owner)),
+                &Default::default(),
+                when,
+            )
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+        }
+    };
+    let now = bellwether_core::Timestamp::now();
+    let d = digest_at(now).await;
     assert_eq!(d.folded.len(), folded[&q].len());
     assert!(d.folded.iter().all(|f| f.reason.contains("quiet hours")));
     assert!(bellwether_deliver::digest::text(&d, None).contains("held back for this list"));
+    // Each folded alert shows in one weekly digest: next week's lists those folded after this week's went
+    // out, the week after's none of them.
+    let week = 7 * 86_400_000;
+    let next = bellwether_core::Timestamp(now.0 + week);
+    let start = bellwether_deliver::digest::folded_since(
+        &Default::default(),
+        next,
+        &jiff::tz::TimeZone::UTC,
+    )
+    .unwrap();
+    let after_this_weeks = all
+        .iter()
+        .filter(|e| {
+            e.state == OutboxState::Folded && e.item.recipient.as_deref() == Some(q.as_str())
+        })
+        .filter(|e| e.delivered_at.is_some_and(|t| t >= start))
+        .map(|e| signal_of(e).id)
+        .collect::<HashSet<_>>()
+        .len();
+    assert_eq!(digest_at(next).await.folded.len(), after_this_weeks);
+    let d = digest_at(bellwether_core::Timestamp(now.0 + 2 * week)).await;
+    assert!(d.folded.is_empty(), "{:?}", d.folded);
 
     // A capped owner's sent alert clears: its Slack message is rewritten in place; the email says so anew.
     let (capped, ids) = sent
@@ -315,9 +355,13 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
     let mut s = signals[ids.iter().next().unwrap()].clone();
     s.status = bellwether_core::model::SignalStatus::Resolved;
     s.resolved_at = Some(day.day);
+    let closed = [s.clone()];
+    let changes = bellwether_engine::SignalChanges {
+        closed: closed.iter().collect(),
+        ..Default::default()
+    };
     let closing = Alerts::new(config.clone(), People::default()).alerts(
-        &[],
-        &[&s],
+        &changes,
         &[],
         &store.people().await.unwrap(),
         day.day,
@@ -368,4 +412,18 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
             .all(|e| e.state == OutboxState::Delivered),
         "a clearing of an alert sent is sent, whatever the cap: {closed_sent:?}"
     );
+
+    // Once this week's digest is queued, next week's lists only what folds after it was built: nothing yet.
+    let (built, queued) = bellwether_deliver::digest::queue(
+        &*store,
+        Some(std::slice::from_ref(&owner)),
+        &config,
+        &directory,
+        now,
+        &jiff::tz::TimeZone::UTC,
+    )
+    .await
+    .unwrap();
+    assert_eq!((built[0].folded.len(), queued), (folded[&q].len(), 2));
+    assert!(digest_at(next).await.folded.is_empty());
 }

@@ -9,7 +9,7 @@ use crate::health::{self, HealthConfig};
 use crate::models::{ModelNote, Models, ScoreRow, Scorer, TrainInput};
 use crate::signals::{reconcile, LifecycleConfig};
 use crate::worklist::{impact_of, rank, Attention, Predicted};
-use bellwether_core::model::{Assessment, Prediction, Signal};
+use bellwether_core::model::{Assessment, Prediction, Severity, Signal};
 use bellwether_core::series::AccountSeries;
 use bellwether_core::{AccountId, Day};
 use bellwether_features::adoption::{self, AdoptionConfig, Common};
@@ -44,16 +44,54 @@ pub struct Engine {
     pub alerting: Option<std::sync::Arc<dyn Alerting>>,
 }
 
+/// What a pass changed about the signals, as alerting reads it: which opened, which grew more severe while
+/// active, which closed. Its one constructor, [`SignalChanges::between`], is where those are told apart.
+#[derive(Clone, Debug, Default)]
+pub struct SignalChanges<'a> {
+    /// Not known before this pass.
+    pub opened: Vec<&'a Signal>,
+    /// Active before and still, now at a higher severity: each with the severity it had.
+    pub raised: Vec<(&'a Signal, Severity)>,
+    /// Active before, not now.
+    pub closed: Vec<&'a Signal>,
+}
+
+impl<'a> SignalChanges<'a> {
+    /// The changes of `changed` (a pass's signal changes) against `before` (the signals it started from).
+    pub fn between<'b>(
+        before: impl IntoIterator<Item = &'b Signal>,
+        changed: &'a [Signal],
+    ) -> SignalChanges<'a> {
+        let before: HashMap<&str, &Signal> =
+            before.into_iter().map(|s| (s.id.as_str(), s)).collect();
+        let mut out = SignalChanges::default();
+        for s in changed {
+            match before.get(s.id.as_str()) {
+                None => out.opened.push(s),
+                Some(b) if b.is_active() && !s.is_active() => out.closed.push(s),
+                Some(b) if b.is_active() && s.severity > b.severity => {
+                    out.raised.push((s, b.severity))
+                }
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Whether nothing opened, grew or closed.
+    pub fn is_empty(&self) -> bool {
+        self.opened.is_empty() && self.raised.is_empty() && self.closed.is_empty()
+    }
+}
+
 /// Decides the messages a pass's signal changes send (alerts), queued in the transaction that saves the
 /// changes. Implemented by `bellwether-deliver`.
 pub trait Alerting: Send + Sync {
-    /// The outbox entries for signals `opened` (new this pass) and `closed` (active before, not now), as of
-    /// `as_of`, with the accounts' fresh assessments for their figures and the people the store holds (the
-    /// imported directory) to route them by.
+    /// The outbox entries for a pass's signal `changes`, as of `as_of`, with the accounts' fresh assessments
+    /// for their figures and the people the store holds (the imported directory) to route them by.
     fn alerts(
         &self,
-        opened: &[&Signal],
-        closed: &[&Signal],
+        changes: &SignalChanges<'_>,
         assessments: &[Assessment],
         people: &[bellwether_core::people::Person],
         as_of: Day,
@@ -677,31 +715,16 @@ pub async fn reassess<S: Store + ?Sized>(
     }
     let compute_seconds = t1.elapsed().as_secs_f64();
     tracing::debug!(rss_mib = rss_mib(), "computed");
-    // Opened: not known before this pass. Closed: known active before, not active now.
-    let before: HashMap<&str, bool> = existing
-        .values()
-        .flatten()
-        .map(|s| (s.id.as_str(), s.is_active()))
-        .collect();
-    let opened: Vec<&Signal> = done
-        .signal_changes
-        .iter()
-        .filter(|s| !before.contains_key(s.id.as_str()))
-        .collect();
-    let closed: Vec<&Signal> = done
-        .signal_changes
-        .iter()
-        .filter(|s| !s.is_active() && before.get(s.id.as_str()).copied().unwrap_or(true))
-        .collect();
+    let changes = SignalChanges::between(existing.values().flatten(), &done.signal_changes);
     // Alerts go out for what changes on the book's current day, not for days a pass rebuilds.
     let alerts = match &engine.alerting {
-        Some(a) if day.current && !(opened.is_empty() && closed.is_empty()) => {
+        Some(a) if day.current && !changes.is_empty() => {
             let people = store.people().await?;
-            a.alerts(&opened, &closed, &done.assessments, &people, as_of)
+            a.alerts(&changes, &done.assessments, &people, as_of)
         }
         _ => Vec::new(),
     };
-    let (opened, closed) = (opened.len(), closed.len());
+    let (opened, closed) = (changes.opened.len(), changes.closed.len());
     let t2 = Instant::now();
     // Three independent writes, at once: a backend with several connections (PostgreSQL) overlaps them, the
     // embedded store's one writer takes them in turn while the others encode their rows.
@@ -782,4 +805,61 @@ pub async fn assess_book<S: Store + ?Sized>(
         return Ok(None);
     };
     reassess(store, &engine, None, day).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bellwether_core::model::SignalStatus;
+
+    fn signal(id: &str, severity: Severity, status: SignalStatus) -> Signal {
+        Signal {
+            id: id.into(),
+            account_id: AccountId::from("a1"),
+            kind: "usage_drop".into(),
+            direction: "risk".into(),
+            severity,
+            detected_at: Day(100),
+            last_seen: Day(100),
+            evidence: serde_json::Value::Null,
+            explanation: String::new(),
+            suggested_action: String::new(),
+            status,
+            owner: None,
+            resolved_at: None,
+            snoozed_until: None,
+        }
+    }
+
+    #[test]
+    fn changes_tell_openings_growth_and_closings_apart() {
+        use Severity::*;
+        use SignalStatus::*;
+        let before = [
+            signal("grows", Medium, Open),
+            signal("eases", High, Open),
+            signal("holds", High, Acknowledged),
+            signal("closes", Low, Snoozed),
+            signal("was_closed", Low, Resolved),
+        ];
+        let changed = [
+            signal("new", Low, Open),
+            signal("grows", Critical, Acknowledged),
+            signal("eases", Medium, Open),
+            signal("holds", High, Acknowledged),
+            signal("closes", Low, Resolved),
+            signal("was_closed", Critical, Resolved),
+        ];
+        let c = SignalChanges::between(&before, &changed);
+        let ids = |v: &[&Signal]| v.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&c.opened), ["new"]);
+        assert_eq!(ids(&c.closed), ["closes"]);
+        assert_eq!(c.raised.len(), 1);
+        assert_eq!(
+            (c.raised[0].0.id.as_str(), c.raised[0].1),
+            ("grows", Medium)
+        );
+        assert!(!c.is_empty());
+        assert!(SignalChanges::between(&before, &changed[3..4]).is_empty());
+    }
 }

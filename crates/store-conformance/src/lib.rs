@@ -1651,6 +1651,27 @@ pub async fn people_and_what_each_was_sent<S: Store>(s: &S) {
         ..Default::default()
     };
     assert_eq!(s.outbox(&one, 10).await.unwrap()[0].item.recipient, None);
+    let some = OutboxFilter {
+        ids: Some(vec![
+            item(4, "opened", None).id,
+            item(2, "opened", None).id,
+            "no-such-entry".into(),
+        ]),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(s.outbox(&some, 10).await.unwrap()),
+        [item(4, "opened", None).id, item(2, "opened", None).id],
+        "any of the ids given, newest first"
+    );
+    let none = OutboxFilter {
+        ids: Some(Vec::new()),
+        ..Default::default()
+    };
+    assert!(
+        s.outbox(&none, 10).await.unwrap().is_empty(),
+        "none of no ids"
+    );
     assert_eq!(
         s.outbox(&of_ana, 1).await.unwrap().len(),
         1,

@@ -231,17 +231,22 @@ impl PgStore {
         let limit = limit.min(i64::MAX as usize) as i64;
         let mut conds = Vec::new();
         let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        let given: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
+        let given: [(&str, Option<&(dyn ToSql + Sync)>); 6] = [
             ("state =", state.as_ref().map(|v| v as _)),
             ("recipient =", recipient.as_ref().map(|v| v as _)),
             ("kind =", filter.kind.as_ref().map(|v| v as _)),
             ("id =", filter.id.as_ref().map(|v| v as _)),
+            ("id = ANY", filter.ids.as_ref().map(|v| v as _)),
             ("delivered_at >=", since.as_ref().map(|v| v as _)),
         ];
         for (cond, v) in given {
             if let Some(v) = v {
                 args.push(v);
-                conds.push(format!("{cond} ${}", args.len()));
+                conds.push(if cond.ends_with("ANY") {
+                    format!("{cond}(${})", args.len())
+                } else {
+                    format!("{cond} ${}", args.len())
+                });
             }
         }
         args.push(&limit);

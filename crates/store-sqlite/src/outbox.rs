@@ -226,6 +226,12 @@ impl SqliteStore {
         if let Some(t) = filter.finished_since {
             add("delivered_at >=", t.0.into());
         }
+        if let Some(ids) = &filter.ids {
+            let from = args.len() + 1;
+            args.extend(ids.iter().map(|i| i.clone().into()));
+            let marks: Vec<String> = (from..from + ids.len()).map(|n| format!("?{n}")).collect();
+            conds.push(format!("id IN ({})", marks.join(", ")));
+        }
         args.push((limit.min(i64::MAX as usize) as i64).into());
         let sql = format!(
             "SELECT {COLUMNS} FROM outbox {} ORDER BY created_at DESC, id DESC LIMIT ?{}",

@@ -150,6 +150,8 @@ pub struct OutboxFilter {
     pub kind: Option<String>,
     /// This entry.
     pub id: Option<String>,
+    /// One of these entries.
+    pub ids: Option<Vec<String>>,
     /// Delivered or folded at or after this.
     pub finished_since: Option<Timestamp>,
 }

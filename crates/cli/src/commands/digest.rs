@@ -35,23 +35,19 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
     let cfg = &settings.delivery;
     // The directory in force: the configured people over the imported ones, as the scheduler reads it.
     let people = bellwether_deliver::people::People::read(&*store, &settings.people).await?;
+    // The week is the reader's: as it stands now in their time zone (else the schedule's).
+    let zone = settings.schedule.zone();
+    let now = bellwether_core::Timestamp::now();
     let (digests, queued) = if a.send {
-        {
-            // The week is the reader's: as it stands now in their time zone (else the schedule's).
-            let zone = settings.schedule.zone();
-            digest::queue(
-                &*store,
-                Some(&owners),
-                cfg,
-                &people,
-                bellwether_core::Timestamp::now(),
-                &zone,
-            )
-            .await?
-        }
+        digest::queue(&*store, Some(&owners), cfg, &people, now, &zone).await?
     } else {
+        let when = digest::When {
+            now,
+            people: &people,
+            fallback: &zone,
+        };
         (
-            digest::build(&*store, Some(&owners), cfg.digest.top).await?,
+            digest::build(&*store, Some(&owners), &cfg.digest, when).await?,
             0,
         )
     };
@@ -87,12 +83,12 @@ pub async fn run(settings: &Settings, a: DigestArgs) -> Result<ExitCode, CliErro
     )
     .with_people(settings.people.clone(), settings.schedule.zone());
     let started = Instant::now();
-    let id = |c: &str| format!("digest:{}:{}:{c}", d.owner, d.week);
+    let id = |c: &str| digest::entry_id(&d.owner, &d.week, c);
     loop {
         worker.run_once().await?;
         let of_owner = bellwether_store::OutboxFilter {
             recipient: Some(d.owner.clone()),
-            kind: Some("digest".into()),
+            kind: Some(digest::KIND.into()),
             ..Default::default()
         };
         let mine: Vec<_> = bellwether_store::Store::outbox(&*store, &of_owner, 1000)

@@ -85,6 +85,7 @@ pub fn template_context(alert: &Value) -> Value {
         "as_of": t(&alert["as_of"]),
         "link": alert["link"].as_str().unwrap_or(""),
         "escalation": super::escalation_line(alert).unwrap_or_default(),
+        "raised": super::raised_line(alert).unwrap_or_default(),
     })
 }
 

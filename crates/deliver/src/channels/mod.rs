@@ -163,6 +163,16 @@ pub fn account_facts(alert: &serde_json::Value) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The line an alert opens with when its signal grew into it while open: `Raised from medium to high
+/// while open`.
+pub fn raised_line(alert: &serde_json::Value) -> Option<String> {
+    let from = alert["raised_from"].as_str()?;
+    let now = alert["signal"]["severity"]
+        .as_str()
+        .unwrap_or("a higher severity");
+    Some(format!("Raised from {from} to {now} while open"))
+}
+
 /// The line an escalated alert opens with, saying why its reader gets it: `Escalated to you as
 /// ana@example.com's leader: critical severity`.
 pub fn escalation_line(alert: &serde_json::Value) -> Option<String> {

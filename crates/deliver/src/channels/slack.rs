@@ -187,6 +187,9 @@ pub fn message(alert: &Value) -> Value {
         format!("{kind} on {account} ({})", text(&s["severity"]))
     };
     let mut body = text(&s["explanation"]);
+    if let Some(line) = super::raised_line(alert).filter(|_| !closed) {
+        body = format!("_{line}_\n{body}");
+    }
     if let Some(line) = super::escalation_line(alert) {
         body = format!("_{line}_\n{body}");
     }
