@@ -1,8 +1,9 @@
 //! Alerts from a pass to a Slack incoming webhook played on loopback: each arrives as a Block Kit message
 //! that the official `slack_sdk` package parses into its block models, validates and serialises back
 //! unchanged; a 429 with `Retry-After` is retried; a webhook Slack has revoked (404 `no_service`) is parked
-//! with Slack's reason. The Slack app's clearing of a message Slack will no longer edit is posted anew. A pass
-//! that queues alerts wakes its process's worker.
+//! with Slack's reason. The Slack app's clearing of a message Slack will no longer edit is posted anew; a retry
+//! of a message Slack took but whose answer was lost finds it in the channel's history instead of posting it
+//! twice. A pass that queues alerts wakes its process's worker.
 
 mod common;
 
@@ -299,4 +300,192 @@ async fn a_pass_that_queues_alerts_wakes_the_worker() {
     }
     assert_eq!(store.outbox_counts().await.unwrap().pending, 0);
     delivering.abort();
+}
+
+/// The Slack Web API on loopback, keeping what it is posted: `chat.postMessage` stores each message with its
+/// metadata in its DM channel (`U1` → `D1`) and, while `lose` is set, answers 503 after storing it, as when
+/// Slack took a message but its answer never arrived; `conversations.open` and `conversations.history` (form
+/// bodies, bearer token, `oldest`, `include_all_metadata`, `cursor` pages of two) read them back as Slack does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_it_twice() {
+    use axum::extract::State;
+    use bellwether_core::Timestamp;
+    use bellwether_deliver::channels::slack::{Slack, SlackAppConfig};
+    use bellwether_deliver::channels::Channel;
+    use bellwether_store::{Delivery, OutboxEntry, OutboxItem};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[derive(Clone, Default)]
+    struct Peer {
+        messages: Arc<Mutex<Vec<serde_json::Value>>>,
+        calls: Arc<Mutex<Vec<String>>>,
+        lose: Arc<AtomicBool>,
+    }
+    fn form(body: &str) -> std::collections::HashMap<String, String> {
+        body.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| {
+                let bytes = v.as_bytes();
+                let mut out = Vec::new();
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'%' {
+                        out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                    } else {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+                (k.to_string(), String::from_utf8(out).unwrap())
+            })
+            .collect()
+    }
+    fn authorised(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer xoxb-1")
+    }
+    async fn post(State(p): State<Peer>, h: HeaderMap, body: String) -> (StatusCode, String) {
+        assert!(authorised(&h));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        p.calls.lock().unwrap().push("chat.postMessage".into());
+        let mut m = p.messages.lock().unwrap();
+        let ts = format!("1800000000.{:06}", m.len() + 1);
+        let channel = match v["channel"].as_str().unwrap() {
+            "U1" => "D1",
+            other => other,
+        };
+        m.push(
+            serde_json::json!({"type": "message", "channel": channel, "text": v["text"], "ts": ts,
+                                  "metadata": v["metadata"]}),
+        );
+        if p.lose.load(Ordering::SeqCst) {
+            return (StatusCode::SERVICE_UNAVAILABLE, "upstream timeout".into());
+        }
+        let answer = serde_json::json!({"ok": true, "channel": channel, "ts": ts});
+        (StatusCode::OK, answer.to_string())
+    }
+    async fn open(State(p): State<Peer>, h: HeaderMap, body: String) -> String {
+        assert!(authorised(&h));
+        p.calls.lock().unwrap().push("conversations.open".into());
+        let f = form(&body);
+        let id = format!("D{}", f["users"].trim_start_matches('U'));
+        serde_json::json!({"ok": true, "channel": {"id": id}}).to_string()
+    }
+    async fn history(State(p): State<Peer>, h: HeaderMap, body: String) -> String {
+        assert!(authorised(&h));
+        p.calls.lock().unwrap().push("conversations.history".into());
+        let f = form(&body);
+        let oldest: f64 = f["oldest"].parse().unwrap();
+        let all = f.get("include_all_metadata").map(String::as_str) == Some("true");
+        // Newest first, two a page.
+        let mut found: Vec<serde_json::Value> = p
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel"] == f["channel"].as_str())
+            .filter(|m| m["ts"].as_str().unwrap().parse::<f64>().unwrap() > oldest)
+            .cloned()
+            .map(|mut m| {
+                if !all {
+                    m.as_object_mut().unwrap().remove("metadata");
+                }
+                m
+            })
+            .collect();
+        found.reverse();
+        let from: usize = f.get("cursor").map_or(0, |c| c.parse().unwrap());
+        let page: Vec<_> = found.iter().skip(from).take(2).cloned().collect();
+        let more = found.len() > from + 2;
+        serde_json::json!({"ok": true, "messages": page, "has_more": more,
+                           "response_metadata": {"next_cursor": if more { (from + 2).to_string() } else { String::new() }}})
+        .to_string()
+    }
+    let peer = Peer::default();
+    let app = axum::Router::new()
+        .route("/api/chat.postMessage", axum::routing::post(post))
+        .route("/api/conversations.open", axum::routing::post(open))
+        .route("/api/conversations.history", axum::routing::post(history))
+        .with_state(peer.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let slack = Slack::new(
+        &[],
+        Some(&SlackAppConfig {
+            bot_token: "xoxb-1".into(),
+            api_url: format!("http://127.0.0.1:{port}/api"),
+        }),
+    )
+    .unwrap();
+    let entry = |signal: &str, attempts: i64| {
+        OutboxEntry {
+        item: OutboxItem {
+            id: format!("alert:{signal}:opened:slack:user:U1"),
+            channel: "slack".into(),
+            destination: "user:U1".into(),
+            account_id: None,
+            recipient: None,
+            kind: "alert_opened".into(),
+            payload: serde_json::json!({
+                "type": "alert.opened",
+                "as_of": "2026-12-01",
+                "signal": {"id": signal, "account_id": "acct-1", "kind": "payment_failure", "severity": "high",
+                           "explanation": "The card was declined", "detected_at": "2026-12-01"},
+            })
+            .to_string(),
+            created_at: Timestamp(1_700_000_000_000),
+        },
+        state: bellwether_store::OutboxState::Pending,
+        attempts,
+        next_attempt_at: Timestamp(0),
+        last_error: String::new(),
+        delivered_at: None,
+        reference: None,
+    }
+    };
+
+    // Slack takes the first attempt, but its answer is lost: the outbox retries it.
+    peer.lose.store(true, Ordering::SeqCst);
+    let first = slack.deliver(&entry("s1", 1), None).await;
+    assert!(matches!(first, Delivery::Retry { .. }), "{first:?}");
+    peer.lose.store(false, Ordering::SeqCst);
+    // Other messages posted since, so the look-up pages through the history.
+    for s in ["s2", "s3", "s4"] {
+        assert!(matches!(
+            slack.deliver(&entry(s, 1), None).await,
+            Delivery::Delivered { .. }
+        ));
+    }
+    peer.calls.lock().unwrap().clear();
+    // The retry finds the message the first attempt posted, and posts nothing.
+    assert_eq!(
+        slack.deliver(&entry("s1", 2), None).await,
+        Delivery::Delivered {
+            reference: Some("D1/1800000000.000001".into())
+        }
+    );
+    assert_eq!(peer.messages.lock().unwrap().len(), 4, "s1 shows once");
+    assert_eq!(
+        *peer.calls.lock().unwrap(),
+        [
+            "conversations.open",
+            "conversations.history",
+            "conversations.history"
+        ]
+    );
+    // A retry of a message Slack never took looks, finds nothing, and posts it.
+    peer.calls.lock().unwrap().clear();
+    let never = slack.deliver(&entry("s5", 3), None).await;
+    assert_eq!(
+        never,
+        Delivery::Delivered {
+            reference: Some("D1/1800000000.000005".into())
+        }
+    );
+    assert_eq!(
+        peer.calls.lock().unwrap().last().map(String::as_str),
+        Some("chat.postMessage")
+    );
+    assert_eq!(peer.messages.lock().unwrap().len(), 5);
 }

@@ -10,8 +10,10 @@
 //!   archived) is parked with Slack's reason. An incoming webhook takes no idempotency key: a delivery sent
 //!   again after a crash between Slack's answer and the outbox's mark shows twice.
 //! - the Slack app (`channel = "C…"` on a destination, and each person's direct messages, destination
-//!   `user:U…`): `chat.postMessage` with the bot token, the outbox entry's id in the message's metadata; the
-//!   channel and `ts` Slack returns are kept as the entry's reference, and when the alert clears the same
+//!   `user:U…`): `chat.postMessage` with the bot token, the outbox entry's id in the message's metadata (a
+//!   retry first looks for the message an earlier attempt posted, by that id, so a crash between Slack's
+//!   answer and the outbox's mark does not post twice); the channel and `ts` Slack returns are kept as the
+//!   entry's reference, and when the alert clears the same
 //!   message is rewritten with `chat.update` to say so. Slack's `ok: false` answers are sorted as its Web API
 //!   documents them: `ratelimited` and Slack's own failures are retried, the rest (`channel_not_found`,
 //!   `invalid_auth`, …) parked with the error.
@@ -299,9 +301,16 @@ impl Slack {
                 body["ts"] = json!(ts);
             }
             None => {
+                // A retry may follow an attempt Slack took whose answer never reached the outbox.
+                if entry.attempts > 1 {
+                    if let Some(reference) = self.posted_before(app, channel, entry).await {
+                        let reference = Some(reference);
+                        return (Delivery::Delivered { reference }, None);
+                    }
+                }
                 body["channel"] = json!(channel);
                 body["metadata"] = json!({
-                    "event_type": "bellwether_outbox",
+                    "event_type": METADATA_EVENT,
                     "event_payload": {"id": entry.item.id},
                 });
             }
@@ -320,6 +329,129 @@ impl Slack {
             (other, _) => (other, None),
         }
     }
+}
+
+/// The `event_type` of the metadata that marks a message as an outbox entry's (`event_payload.id`).
+const METADATA_EVENT: &str = "bellwether_outbox";
+
+/// How many pages of a channel's history a retry reads looking for what an earlier attempt posted.
+const HISTORY_PAGES: usize = 5;
+
+impl Slack {
+    /// Calls Web API `method` of the app with a form body (the encoding Slack's read methods take); its
+    /// answer when Slack said `ok`, else the error, in words.
+    async fn call(
+        &self,
+        app: &SlackAppConfig,
+        method: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, String> {
+        let url = format!("{}/{method}", app.api_url.trim_end_matches('/'));
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let answer = self
+            .http
+            .post(&url)
+            .bearer_auth(&app.bot_token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("{method}: {e}"))?;
+        let status = answer.status();
+        let text = answer.text().await.map_err(|e| format!("{method}: {e}"))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|_| format!("{method} answered {status} without JSON"))?;
+        if v["ok"] == true {
+            Ok(v)
+        } else {
+            Err(format!(
+                "{method} answered {}",
+                v["error"].as_str().unwrap_or("an error")
+            ))
+        }
+    }
+
+    /// The message (`<channel>/<ts>`) an earlier attempt of `entry` posted to `channel`, if Slack holds
+    /// one: the app's messages since the entry was decided, read with their metadata, for the entry's id
+    /// (`conversations.history`; a person's direct messages found by `conversations.open`). When the app
+    /// cannot read the channel (scopes `channels:history`, `groups:history`, `im:history`), `None`: the
+    /// message is posted again, as at-least-once delivery allows.
+    async fn posted_before(
+        &self,
+        app: &SlackAppConfig,
+        channel: &str,
+        entry: &OutboxEntry,
+    ) -> Option<String> {
+        let found = async {
+            // A user id (`U…`, `W…`) posts to their direct messages, whose history is the DM channel's.
+            let channel = if channel.starts_with(['U', 'W']) {
+                let v = self
+                    .call(app, "conversations.open", &[("users", channel)])
+                    .await?;
+                v["channel"]["id"]
+                    .as_str()
+                    .ok_or("conversations.open answered without a channel id")?
+                    .to_string()
+            } else {
+                channel.to_string()
+            };
+            // A minute of leeway for clocks that differ.
+            let oldest = format!("{}", (entry.item.created_at.0 / 1000 - 60).max(0));
+            let mut cursor = String::new();
+            for _ in 0..HISTORY_PAGES {
+                let mut form = vec![
+                    ("channel", channel.as_str()),
+                    ("oldest", oldest.as_str()),
+                    ("include_all_metadata", "true"),
+                    ("limit", "200"),
+                ];
+                if !cursor.is_empty() {
+                    form.push(("cursor", cursor.as_str()));
+                }
+                let v = self.call(app, "conversations.history", &form).await?;
+                let mine = v["messages"].as_array().into_iter().flatten().find(|m| {
+                    m["metadata"]["event_type"] == METADATA_EVENT
+                        && m["metadata"]["event_payload"]["id"] == entry.item.id.as_str()
+                });
+                if let Some(ts) = mine.and_then(|m| m["ts"].as_str()) {
+                    return Ok(Some(format!("{channel}/{ts}")));
+                }
+                cursor = v["response_metadata"]["next_cursor"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                if v["has_more"] != true || cursor.is_empty() {
+                    break;
+                }
+            }
+            Ok::<_, String>(None)
+        };
+        match found.await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(id = %entry.item.id, "could not look for the message an earlier attempt may have posted, so it is posted again: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// `s` percent-encoded for a form body.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The errors of `chat.update` that say the message cannot be rewritten (deleted, too old to edit).
