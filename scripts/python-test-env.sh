@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Creates .venv-test with the official client libraries the integration tests drive (pinned): Segment's,
-# RudderStack's and Stripe's for the server, slack_sdk's Block Kit models and the aiosmtpd mail server for delivery.
+# RudderStack's and Stripe's for the server; slack_sdk's Block Kit models, the aiosmtpd mail server and the
+# standardwebhooks verifier for delivery.
 # Idempotent and safe to run concurrently; prints the venv's python path. Fails loudly when PyPI is unreachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-test
-REQS=(segment-analytics-python==2.4.0 rudder-sdk-python==2.1.9 stripe==16.1.0 slack_sdk==3.48.0 aiosmtpd==1.4.6)
+REQS=(segment-analytics-python==2.4.0 rudder-sdk-python==2.1.9 stripe==16.1.0 slack_sdk==3.48.0 aiosmtpd==1.4.6 standardwebhooks==1.1.0)
 STAMP="$VENV/.bellwether-reqs"
 exec 9>".venv-test.lock"
 flock 9

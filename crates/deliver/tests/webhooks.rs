@@ -1,7 +1,9 @@
 //! Alerts from a pass through the outbox to signed webhooks on loopback, on both stores: every alert the pass
 //! decided is queued with its signal changes and arrives signed (verified here as a receiver verifies it); a
 //! receiver that answers 503 with `Retry-After` gets the same `webhook-id` again until it accepts; one that
-//! refuses with 410 has its entries parked with the reason; a second pass queues nothing new.
+//! refuses with 410 has its entries parked with the reason; a second pass queues nothing new. Every delivery
+//! accepted is verified again with the official `standardwebhooks` package, under each secret of the
+//! rotation, and a tampered copy refused by it.
 
 mod common;
 
@@ -23,6 +25,8 @@ struct Seen {
     attempts: HashMap<String, u32>,
     accepted: HashMap<String, serde_json::Value>,
     bad_signatures: u32,
+    /// Each accepted delivery as it came: its `webhook-*` headers and its body.
+    raw: Vec<serde_json::Value>,
 }
 
 /// Checks a delivery as a receiver holding `secret` does: the signature over `id.timestamp.body`, one of the
@@ -79,6 +83,15 @@ async fn receiver(seen: Arc<Mutex<Seen>>) -> String {
                         h.insert("retry-after", "1".parse().unwrap());
                         return (StatusCode::SERVICE_UNAVAILABLE, h);
                     }
+                    let header = |k: &str| headers[k].to_str().unwrap().to_string();
+                    s.raw.push(serde_json::json!({
+                        "headers": {
+                            "webhook-id": header("webhook-id"),
+                            "webhook-timestamp": header("webhook-timestamp"),
+                            "webhook-signature": header("webhook-signature"),
+                        },
+                        "body": body,
+                    }));
                     s.accepted.insert(id, serde_json::from_str(&body).unwrap());
                     (StatusCode::NO_CONTENT, HeaderMap::new())
                 }
@@ -169,6 +182,7 @@ async fn alerts_reach_signed_webhooks<S: Store>(store: S) {
             assert!(s.accepted.contains_key(*id), "{id}");
         }
         assert_eq!(s.accepted.len(), 12);
+        verify_with_standardwebhooks(&s.raw);
     }
     let parked = store
         .outbox(
@@ -205,4 +219,27 @@ async fn alerts_reach_signed_webhooks_on_the_embedded_store() {
 async fn alerts_reach_signed_webhooks_on_postgres() {
     let db = bellwether_store_postgres::testing::fresh().await;
     alerts_reach_signed_webhooks(db.store().await).await;
+}
+
+/// Verifies `deliveries` with the official `standardwebhooks` package (`tests/clients/verify_webhooks.py`):
+/// each under both secrets of the rotation, and a tampered body and a foreign secret refused.
+fn verify_with_standardwebhooks(deliveries: &[serde_json::Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deliveries.json");
+    std::fs::write(&file, serde_json::to_string(deliveries).unwrap()).unwrap();
+    let out = std::process::Command::new(common::python())
+        .arg(common::client("verify_webhooks.py"))
+        .arg(&file)
+        .args([SECRET, OLD])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "standardwebhooks refused a delivery:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], deliveries.len() * 2, "{report}");
+    assert_eq!(report["refused_tampered"], deliveries.len(), "{report}");
 }
