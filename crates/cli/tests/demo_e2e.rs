@@ -426,12 +426,51 @@ fn signals_can_be_listed_acknowledged_snoozed_and_resolved_from_the_command_line
     );
     let id = list[0]["id"].as_str().unwrap().to_string();
     assert!(bw(&["signal", "ack", &id]).contains("is now acknowledged"));
-    assert!(bw(&["signal", "snooze", &id, "--until", "2027-01-01"]).contains("is now snoozed"));
+    // A snooze takes an end date and a reason.
+    let without = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .arg("--data-dir")
+        .arg(dir.path().join("demo"))
+        .args(["signal", "snooze", &id, "--until", "2027-01-01"])
+        .output()
+        .unwrap();
+    assert!(!without.status.success());
+    assert!(String::from_utf8_lossy(&without.stderr).contains("--reason"));
+    let said = bw(&[
+        "signal",
+        "snooze",
+        &id,
+        "--until",
+        "2027-01-01",
+        "--reason",
+        "waiting for their budget cycle",
+    ]);
+    assert!(
+        said.contains("is now snoozed until 2027-01-01: waiting for their budget cycle"),
+        "{said}"
+    );
     let snoozed: serde_json::Value =
         serde_json::from_str(&bw(&["signals", "--json", "--status", "snoozed"])).unwrap();
     assert_eq!(snoozed.as_array().unwrap().len(), 1);
     assert_eq!(snoozed[0]["snoozed_until"], "2027-01-01");
+    assert_eq!(
+        snoozed[0]["snooze_reason"],
+        "waiting for their budget cycle"
+    );
+    assert!(bw(&["signals", "--status", "snoozed"])
+        .contains("snoozed until 2027-01-01: waiting for their budget cycle"));
     assert!(bw(&["signal", "resolve", &id]).contains("is now resolved"));
+    let resolved: serde_json::Value =
+        serde_json::from_str(&bw(&["signals", "--json", "--status", "resolved"])).unwrap();
+    let it = resolved
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap();
+    assert!(
+        it["snooze_reason"].is_null(),
+        "resolving ends the snooze: {it}"
+    );
     let open: serde_json::Value =
         serde_json::from_str(&bw(&["signals", "--json", "--limit", "500"])).unwrap();
     assert!(

@@ -476,6 +476,9 @@ pub struct Signal {
     pub resolved_at: Option<Day>,
     /// Hidden until this day when snoozed.
     pub snoozed_until: Option<Day>,
+    /// Why it was snoozed, in the words of who snoozed it (while it is snoozed).
+    #[serde(default)]
+    pub snooze_reason: Option<String>,
 }
 
 impl SignalStatus {

@@ -383,6 +383,7 @@ mod tests {
             owner: Some(OWNER.into()),
             resolved_at: None,
             snoozed_until: None,
+            snooze_reason: None,
         }
     }
 

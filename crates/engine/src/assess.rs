@@ -828,6 +828,7 @@ mod tests {
             owner: None,
             resolved_at: None,
             snoozed_until: None,
+            snooze_reason: None,
         }
     }
 

@@ -15,23 +15,27 @@ use bellwether_core::{AccountId, Day};
 use bellwether_signals::{Detection, Direction};
 
 /// What a person does to a signal (from the command line or a Slack button).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignalAct {
     /// Someone is on it.
     Acknowledge,
-    /// Hidden until the day.
-    Snooze(Day),
+    /// Hidden until the day, for the reason given.
+    Snooze(Day, String),
     /// Handled: closed as of its last sighting.
     Resolve,
 }
 
-/// Applies a person's action to a signal: the one place the statuses they set are decided.
+/// Applies a person's action to a signal: the one place the statuses they set are decided. A snooze keeps
+/// its end and reason while it lasts; any other action ends it.
 pub fn act(s: &mut Signal, action: SignalAct) {
+    s.snoozed_until = None;
+    s.snooze_reason = None;
     match action {
         SignalAct::Acknowledge => s.status = SignalStatus::Acknowledged,
-        SignalAct::Snooze(until) => {
+        SignalAct::Snooze(until, reason) => {
             s.status = SignalStatus::Snoozed;
             s.snoozed_until = Some(until);
+            s.snooze_reason = Some(reason);
         }
         SignalAct::Resolve => {
             s.status = SignalStatus::Resolved;
@@ -83,6 +87,7 @@ pub fn reconcile(
                 if s.status == SignalStatus::Snoozed && s.snoozed_until.is_none_or(|u| u <= as_of) {
                     s.status = SignalStatus::Open;
                     s.snoozed_until = None;
+                    s.snooze_reason = None;
                 }
                 if s.status == SignalStatus::Open
                     && as_of.0 - s.detected_at.0 >= cfg.expire_after_days
@@ -120,6 +125,7 @@ pub fn reconcile(
                     owner: owner.map(String::from),
                     resolved_at: None,
                     snoozed_until: None,
+                    snooze_reason: None,
                 });
             }
         }
@@ -226,14 +232,19 @@ mod tests {
             |_| true,
             |day, all| {
                 if day == 5 {
-                    all[0].status = SignalStatus::Snoozed;
-                    all[0].snoozed_until = Some(Day(20));
+                    act(&mut all[0], SignalAct::Snooze(Day(20), "on holiday".into()));
+                    assert_eq!(all[0].snooze_reason.as_deref(), Some("on holiday"));
                 }
             },
         );
         assert_eq!(
-            (snoozed[0].status, snoozed[0].snoozed_until),
-            (SignalStatus::Open, None)
+            (
+                snoozed[0].status,
+                snoozed[0].snoozed_until,
+                snoozed[0].snooze_reason.as_deref()
+            ),
+            (SignalStatus::Open, None, None),
+            "a snooze that ran out leaves no end or reason behind"
         );
         let ignored = run(80, |_| true, |_, _| {});
         assert_eq!(ignored[0].status, SignalStatus::Expired);

@@ -19,12 +19,14 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// How the signals' statuses change what a call is worth today, as they stand when the list is read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attention {
     /// Every active signal of the account is acknowledged or snoozed: someone is on it.
     pub acknowledged: bool,
     /// Every active signal is snoozed, the earliest until this day.
     pub snoozed_until: Option<Day>,
+    /// Why that earliest snooze was set, when it says.
+    pub snooze_reason: Option<String>,
     /// An active high or critical signal was detected before the day: its owner was alerted when it opened.
     pub alerted: bool,
 }
@@ -41,15 +43,16 @@ impl Attention {
             s.status == SignalStatus::Snoozed && s.snoozed_until.is_some_and(|u| u > as_of)
         };
         let all_snoozed = active.iter().all(snoozed);
+        let first_back = active
+            .iter()
+            .filter(|_| all_snoozed)
+            .min_by_key(|s| (s.snoozed_until, &s.id));
         Attention {
             acknowledged: active
                 .iter()
                 .all(|s| s.status == SignalStatus::Acknowledged || snoozed(s)),
-            snoozed_until: if all_snoozed {
-                active.iter().filter_map(|s| s.snoozed_until).min()
-            } else {
-                None
-            },
+            snoozed_until: first_back.and_then(|s| s.snoozed_until),
+            snooze_reason: first_back.and_then(|s| s.snooze_reason.clone()),
             alerted: active
                 .iter()
                 .any(|s| s.severity >= Severity::High && s.detected_at < as_of),
@@ -102,7 +105,12 @@ pub fn actionability(i: &Impact, at: &Attention) -> (f64, Vec<String>) {
     let mut why = Vec::new();
     if let Some(u) = at.snoozed_until {
         factor *= 0.25;
-        why.push(format!("snoozed until {u}"));
+        why.push(
+            match at.snooze_reason.as_deref().filter(|r| !r.trim().is_empty()) {
+                Some(r) => format!("snoozed until {u} ({})", r.trim()),
+                None => format!("snoozed until {u}"),
+            },
+        );
     } else if at.acknowledged {
         factor *= 0.7;
         why.push("acknowledged".to_string());
@@ -494,6 +502,8 @@ pub struct WorklistItem {
     pub acknowledged: bool,
     /// The day every active signal is snoozed until, when they all are.
     pub snoozed_until: Option<Day>,
+    /// Why the first of those snoozes to end was set.
+    pub snooze_reason: Option<String>,
 }
 
 /// The top `limit` accounts of an owner (all owners with `None`), highest priority first, each priority
@@ -541,6 +551,7 @@ pub fn worklist(
             impact: a.impact.clone(),
             acknowledged: at.acknowledged,
             snoozed_until: at.snoozed_until,
+            snooze_reason: at.snooze_reason.clone(),
         })
         .collect()
 }
@@ -701,6 +712,7 @@ mod tests {
             owner: None,
             resolved_at: None,
             snoozed_until: (status == SignalStatus::Snoozed).then_some(Day(110)),
+            snooze_reason: (status == SignalStatus::Snoozed).then(|| "budget cycle".to_string()),
         }
     }
 
@@ -726,9 +738,14 @@ mod tests {
         let snoozed = Attention {
             acknowledged: true,
             snoozed_until: Some(Day(110)),
+            snooze_reason: Some("budget cycle".into()),
             alerted: false,
         };
         assert!((priority(&urgent, &snoozed) - p * 0.25).abs() < 1e-6);
+        assert_eq!(
+            actionability(&urgent, &snoozed).1,
+            ["snoozed until 1970-04-21 (budget cycle)"]
+        );
         let met = Impact {
             days_since_contact: Some(3),
             ..urgent.clone()

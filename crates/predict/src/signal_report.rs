@@ -863,6 +863,7 @@ mod tests {
             owner: Some(if account < 5 { "ann" } else { "bob" }.into()),
             resolved_at: None,
             snoozed_until: None,
+            snooze_reason: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! An alert's Slack buttons act on its signal: a click signed as Slack signs it (by slack_sdk's signature
-//! code) from the account owner's Slack user acknowledges the signal; a forged, stale or unauthorised click is
-//! refused and changes nothing.
+//! code) from the account owner's Slack user acknowledges the signal, and snoozes it for a week with who did it
+//! as the reason; a forged, stale or unauthorised click is refused and changes nothing.
 
 mod common;
 
@@ -80,6 +80,8 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
             .contains("acknowledged (by ann@example.com)"),
         "{r:#}"
     );
+    // Snoozed last, by its owner: for a week, saying who did it from Slack.
+    assert_eq!(r["snooze"]["status"], 200, "{r:#}");
     let now = server
         .store
         .signals(SignalFilter {
@@ -88,7 +90,15 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
         })
         .await
         .unwrap();
-    assert_eq!(now[0].status, SignalStatus::Acknowledged);
+    assert_eq!(now[0].status, SignalStatus::Snoozed);
+    assert_eq!(
+        now[0].snoozed_until,
+        Some(bellwether_core::Day::today().plus(7))
+    );
+    assert_eq!(
+        now[0].snooze_reason.as_deref(),
+        Some("snoozed 7 days from Slack by ann@example.com")
+    );
     // The leader marks the account contacted: a call is recorded for the account.
     assert_eq!(r["leader"]["status"], 200, "{r:#}");
     assert!(

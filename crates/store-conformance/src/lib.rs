@@ -519,6 +519,7 @@ pub fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
         owner: Some("ann@example.com".into()),
         resolved_at: None,
         snoozed_until: None,
+        snooze_reason: None,
     }
 }
 
@@ -590,6 +591,22 @@ pub async fn signals_are_upserted_by_id_and_filtered<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(by_id, open);
+    // A snooze keeps its end and its reason.
+    let mut snoozed = open[0].clone();
+    snoozed.status = SignalStatus::Snoozed;
+    snoozed.snoozed_until = Some(Day(130));
+    snoozed.snooze_reason = Some("champion on leave until the 15th".into());
+    s.save_signals(std::slice::from_ref(&snoozed), &[])
+        .await
+        .unwrap();
+    let back = s
+        .signals(SignalFilter {
+            id: Some(snoozed.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(back, [snoozed]);
 }
 
 fn record(trained_to: i32) -> ModelRecord {

@@ -35,6 +35,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert_counts",
         include_str!("../migrations/0008_alert_counts.sql"),
     ),
+    (
+        9,
+        "snooze_reason",
+        include_str!("../migrations/0009_snooze_reason.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "alert_counts",
         include_str!("../migrations/0018_alert_counts.sql"),
     ),
+    (
+        19,
+        "snooze_reason",
+        include_str!("../migrations/0019_snooze_reason.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

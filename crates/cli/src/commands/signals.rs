@@ -88,13 +88,23 @@ pub enum SignalAction {
         /// The signal id.
         id: String,
     },
-    /// Hide it until a day; it reopens then if its condition still holds.
+    /// Hide it until a day, saying why; it reopens then if its condition still holds.
     Snooze {
         /// The signal id.
         id: String,
         /// The day it comes back (YYYY-MM-DD).
         #[arg(long, value_parser = |s: &str| Day::parse(s).map_err(|e| e.to_string()))]
         until: Day,
+        /// Why (shown with it in the worklist and the signal list): "waiting for their budget cycle".
+        #[arg(long, value_parser = |s: &str| {
+            let s = s.trim();
+            if s.is_empty() {
+                Err("give the reason in words, as the owner's worklist will show it".to_string())
+            } else {
+                Ok(s.to_string())
+            }
+        })]
+        reason: String,
     },
     /// Handled: close it (it may open again after its cooldown if the condition returns).
     Resolve {
@@ -118,6 +128,12 @@ pub fn print_signals(rows: &[Signal]) {
         );
         println!("         {}", s.explanation);
         println!("         → {}", s.suggested_action);
+        if let (SignalStatus::Snoozed, Some(until)) = (s.status, s.snoozed_until) {
+            match s.snooze_reason.as_deref() {
+                Some(why) => println!("         snoozed until {until}: {why}"),
+                None => println!("         snoozed until {until}"),
+            }
+        }
         println!("         id {}", s.id);
     }
 }
@@ -241,11 +257,14 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
         &mut s,
         match action {
             SignalAction::Ack { .. } => SignalAct::Acknowledge,
-            SignalAction::Snooze { until, .. } => SignalAct::Snooze(until),
+            SignalAction::Snooze { until, reason, .. } => SignalAct::Snooze(until, reason),
             SignalAction::Resolve { .. } => SignalAct::Resolve,
         },
     );
     store.save_signals(std::slice::from_ref(&s), &[]).await?;
-    println!("{} is now {}", s.id, s.status);
+    match (&s.snoozed_until, &s.snooze_reason) {
+        (Some(until), Some(why)) => println!("{} is now {} until {until}: {why}", s.id, s.status),
+        _ => println!("{} is now {}", s.id, s.status),
+    }
     Ok(ExitCode::SUCCESS)
 }

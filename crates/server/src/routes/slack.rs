@@ -140,10 +140,6 @@ async fn interactivity<S: LiveStore>(
         signal: signal_id,
     } = parse_click(&bytes)?;
     let (user, signal_id) = (user.as_str(), signal_id.as_str());
-    let what = match kind {
-        Button::Acknowledge | Button::Contacted => SignalAct::Acknowledge,
-        Button::Snooze => SignalAct::Snooze(Day::today().plus(SNOOZE_DAYS)),
-    };
     let mut signal = st
         .store
         .signals(SignalFilter {
@@ -172,6 +168,13 @@ async fn interactivity<S: LiveStore>(
         ));
     }
     let who = person.map(|p| p.email.as_str()).unwrap_or(user);
+    let what = match kind {
+        Button::Acknowledge | Button::Contacted => SignalAct::Acknowledge,
+        Button::Snooze => SignalAct::Snooze(
+            Day::today().plus(SNOOZE_DAYS),
+            format!("snoozed {SNOOZE_DAYS} days from Slack by {who}"),
+        ),
+    };
     if kind == Button::Contacted {
         let now = Timestamp::now();
         let call = Interaction {

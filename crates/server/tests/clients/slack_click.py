@@ -1,10 +1,10 @@
 """Clicks an alert's buttons as Slack does: the interactivity payload form-encoded, signed with slack_sdk's
 SignatureVerifier (v0 HMAC-SHA256 of "v0:{timestamp}:{body}").
 
-Settings: HOST, SECRET (the app's signing secret), SIGNAL (the signal's id). Sends five requests and prints
+Settings: HOST, SECRET (the app's signing secret), SIGNAL (the signal's id). Sends six requests and prints
 their statuses and bodies as JSON: "owner" (ann's user, correctly signed, acknowledge), "forged" (signed with
 another secret), "stale" (signed six minutes ago), "stranger" (a user who does not own the account), "leader"
-(ann's leader, mark contacted).
+(ann's leader, mark contacted), "snooze" (ann again, snooze).
 """
 import json
 import os
@@ -45,5 +45,6 @@ out = {
     "stranger": click("U0BOB", secret),
     "owner": click("U0ANN", secret),
     "leader": click("U0LEA", secret, action="bellwether_contacted"),
+    "snooze": click("U0ANN", secret, action="bellwether_snooze"),
 }
 print(json.dumps(out))

@@ -162,6 +162,7 @@ pub const TABLES: &[Table] = &[
             "owner",
             "resolved_at",
             "snoozed_until",
+            "snooze_reason",
             "updated_at",
         ],
     },
