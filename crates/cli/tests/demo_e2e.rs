@@ -471,6 +471,21 @@ fn signals_can_be_listed_acknowledged_snoozed_and_resolved_from_the_command_line
         it["snooze_reason"].is_null(),
         "resolving ends the snooze: {it}"
     );
+    let again = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+        .arg("--data-dir")
+        .arg(dir.path().join("demo"))
+        .args(["signal", "ack", &id])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "a resolved signal is not brought back"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is resolved"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let open: serde_json::Value =
         serde_json::from_str(&bw(&["signals", "--json", "--limit", "500"])).unwrap();
     assert!(

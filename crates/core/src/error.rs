@@ -53,6 +53,7 @@ codes! {
     EventTimeOutOfRange => "event_time_out_of_range", InvalidRequest, 400, "An event's time lies before the earliest date accepted or too far after its receipt; the record was not stored.";
     MixedCurrencies => "mixed_currencies", InvalidRequest, 409, "The book holds ARR in several currencies and `[money]` gives no reporting currency or rate to sum and rank them in.";
     AccountNotFound => "account_not_found", InvalidRequest, 404, "No account has the id that was asked for.";
+    SignalNotFound => "signal_not_found", InvalidRequest, 404, "No signal has the id that was asked for.";
     NoData => "no_data", InvalidRequest, 409, "The data directory holds no data yet for what was asked.";
     NotEnoughHistory => "not_enough_history", InvalidRequest, 409, "The book has too little history or too few outcomes to train a model.";
     NoModel => "no_model", InvalidRequest, 404, "No trained model (or no model of the version asked for) is in the registry.";

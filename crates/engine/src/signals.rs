@@ -26,8 +26,19 @@ pub enum SignalAct {
 }
 
 /// Applies a person's action to a signal: the one place the statuses they set are decided. A snooze keeps
-/// its end and reason while it lasts; any other action ends it.
-pub fn act(s: &mut Signal, action: SignalAct) {
+/// its end and reason while it lasts; any other action ends it. A signal that is over (resolved, expired)
+/// is left as it is, and the error says so: acting on it would bring back a condition the lifecycle closed.
+pub fn act(s: &mut Signal, action: SignalAct) -> Result<(), String> {
+    if !s.is_active() {
+        return Err(format!(
+            "signal {} is {}{}: only an open, acknowledged or snoozed signal can be acted on",
+            s.id,
+            s.status,
+            s.resolved_at
+                .map(|d| format!(" since {d}"))
+                .unwrap_or_default()
+        ));
+    }
     s.snoozed_until = None;
     s.snooze_reason = None;
     match action {
@@ -42,6 +53,7 @@ pub fn act(s: &mut Signal, action: SignalAct) {
             s.resolved_at = Some(s.last_seen);
         }
     }
+    Ok(())
 }
 
 /// Lifecycle settings.
@@ -232,7 +244,7 @@ mod tests {
             |_| true,
             |day, all| {
                 if day == 5 {
-                    act(&mut all[0], SignalAct::Snooze(Day(20), "on holiday".into()));
+                    act(&mut all[0], SignalAct::Snooze(Day(20), "on holiday".into())).unwrap();
                     assert_eq!(all[0].snooze_reason.as_deref(), Some("on holiday"));
                 }
             },

@@ -107,7 +107,7 @@ pub fn actionability(i: &Impact, at: &Attention) -> (f64, Vec<String>) {
         factor *= 0.25;
         why.push(
             match at.snooze_reason.as_deref().filter(|r| !r.trim().is_empty()) {
-                Some(r) => format!("snoozed until {u} ({})", r.trim()),
+                Some(r) => format!("snoozed until {u} — {}", r.trim()),
                 None => format!("snoozed until {u}"),
             },
         );
@@ -744,7 +744,7 @@ mod tests {
         assert!((priority(&urgent, &snoozed) - p * 0.25).abs() < 1e-6);
         assert_eq!(
             actionability(&urgent, &snoozed).1,
-            ["snoozed until 1970-04-21 (budget cycle)"]
+            ["snoozed until 1970-04-21 — budget cycle"]
         );
         let met = Impact {
             days_since_contact: Some(3),

@@ -17,6 +17,8 @@ pub enum Need {
     Write,
     /// Reading.
     Read,
+    /// Acting on what people work on (a signal's status).
+    Act,
 }
 
 /// Lowercase hex of bytes.
@@ -156,22 +158,17 @@ pub async fn check<S: LiveStore + ?Sized>(
         (KeyScope::Admin, _) | (KeyScope::Ingest, Need::Write) | (KeyScope::Read, Need::Read)
     );
     if !ok {
+        let (what, scope) = match need {
+            Need::Write => ("send data", "a key with scope 'ingest' or 'admin'"),
+            Need::Read => ("read", "a key with scope 'read' or 'admin'"),
+            Need::Act => ("act on signals", "a key with scope 'admin'"),
+        };
         return Err(ApiError::new(
             Code::Forbidden,
             format!(
-                "key {} has scope '{}', which cannot {} here; use a key with scope '{}' or 'admin'",
+                "key {} has scope '{}', which cannot {what} here; use {scope}",
                 k.id,
                 k.scope.name(),
-                if need == Need::Write {
-                    "send data"
-                } else {
-                    "read"
-                },
-                if need == Need::Write {
-                    "ingest"
-                } else {
-                    "read"
-                }
             ),
         ));
     }

@@ -8,7 +8,7 @@ use bellwether_core::Timestamp;
 use bellwether_engine::Engine;
 use bellwether_server::ServerConfig;
 use bellwether_store::{LiveStore, Store};
-use common::{call, get, post, TestServer};
+use common::{call, get, post, post_json, TestServer};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -813,4 +813,153 @@ async fn one_csms_worklist_is_ranked_by_impact_under_the_signals_statuses_of_the
     );
     let (s, _) = call(&server, get("/v1/worklists/ann@example.com", None)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_signal_is_acknowledged_snoozed_with_a_reason_and_resolved_over_http() {
+    let server = TestServer::start(ServerConfig::default()).await;
+    let (admin, record) =
+        bellwether_server::auth::new_key(bellwether_store::KeyScope::Admin, "crm").unwrap();
+    server.store.create_key(&record).await.unwrap();
+    let day = bellwether_core::Day::ymd(2026, 11, 2);
+    server
+        .store
+        .save_assessments(
+            day,
+            true,
+            &[ranked("big", "ann@example.com", 100_000.0, 0.5)],
+            &[],
+        )
+        .await
+        .unwrap();
+    let sig = bellwether_store_conformance::signal(
+        "big",
+        "usage_drop",
+        bellwether_core::model::SignalStatus::Open,
+    );
+    server
+        .store
+        .save_signals(std::slice::from_ref(&sig), &[])
+        .await
+        .unwrap();
+    let path = |action: &str| format!("/v1/signals/{}/{action}", sig.id);
+    let until = bellwether_core::Day::today().plus(14).to_string();
+
+    // Keys: none, or a read or ingest key, may not act.
+    let body = serde_json::json!({"until": until, "reason": "champion on leave"});
+    let (s, _) = call(
+        &server,
+        post(&path("snooze"), None, "application/json", body.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    for key in [&server.read_key, &server.ingest_key] {
+        let (s, b) = post_json(&server, &path("snooze"), key, &body).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        assert!(
+            b["message"].as_str().unwrap().contains("scope 'admin'"),
+            "{b}"
+        );
+    }
+    // A snooze needs a later day and a reason; the field at fault is named.
+    for (bad, field) in [
+        (serde_json::json!({"until": until}), "reason"),
+        (
+            serde_json::json!({"until": until, "reason": "  "}),
+            "reason",
+        ),
+        (serde_json::json!({"reason": "later"}), "until"),
+        (
+            serde_json::json!({"until": "next week", "reason": "later"}),
+            "until",
+        ),
+        (
+            serde_json::json!({"until": "2020-01-01", "reason": "later"}),
+            "until",
+        ),
+        (
+            serde_json::json!({"until": until, "reason": "x", "by": "ann"}),
+            "by",
+        ),
+    ] {
+        let (s, b) = post_json(&server, &path("snooze"), &admin, &bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
+        assert_eq!(b["path"], field, "{bad}: {b}");
+    }
+    let (s, b) = post_json(
+        &server,
+        "/v1/signals/nope/acknowledge",
+        &admin,
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("signal_not_found"))
+    );
+
+    // Snoozed: the worklist drops it to a quarter and says until when and why.
+    let (s, b) = post_json(&server, &path("snooze"), &admin, &body).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["signal"]["status"], "snoozed");
+    assert_eq!(b["signal"]["snoozed_until"], until.as_str());
+    assert_eq!(b["signal"]["snooze_reason"], "champion on leave");
+    let (_, list) = call(
+        &server,
+        get("/v1/worklists/ann@example.com", Some(&server.read_key)),
+    )
+    .await;
+    let item = &list["items"][0];
+    assert_eq!(item["snooze_reason"], "champion on leave", "{list}");
+    assert!(
+        item["arithmetic"].as_str().unwrap().contains(&format!(
+            "(snoozed until {until} — champion on leave, already alerted)"
+        )),
+        "{list}"
+    );
+    // Acknowledged: the snooze and its reason end.
+    let (s, b) = post_json(
+        &server,
+        &path("acknowledge"),
+        &admin,
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["signal"]["status"], "acknowledged");
+    assert!(b["signal"]["snooze_reason"].is_null(), "{b}");
+    // Resolved; after that, nothing more can be done to it.
+    let (s, b) = post_json(&server, &path("resolve"), &admin, &serde_json::json!({})).await;
+    assert_eq!(
+        (s, b["signal"]["status"].as_str()),
+        (StatusCode::OK, Some("resolved"))
+    );
+    let (s, b) = post_json(
+        &server,
+        &path("acknowledge"),
+        &admin,
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("is resolved"),
+        "{b}"
+    );
+    let stored = server
+        .store
+        .signals(bellwether_store::SignalFilter {
+            id: Some(sig.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0].status,
+        bellwether_core::model::SignalStatus::Resolved
+    );
+    server.stop().await;
 }

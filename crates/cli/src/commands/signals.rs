@@ -248,7 +248,7 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
         .pop()
         .ok_or_else(|| {
             CliError::new(
-                Code::AccountNotFound,
+                Code::SignalNotFound,
                 format!("no signal '{id}'; `bellwether signals` lists them with their ids"),
             )
         })?;
@@ -260,7 +260,8 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
             SignalAction::Snooze { until, reason, .. } => SignalAct::Snooze(until, reason),
             SignalAction::Resolve { .. } => SignalAct::Resolve,
         },
-    );
+    )
+    .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
     store.save_signals(std::slice::from_ref(&s), &[]).await?;
     match (&s.snoozed_until, &s.snooze_reason) {
         (Some(until), Some(why)) => println!("{} is now {} until {until}: {why}", s.id, s.status),

@@ -4,6 +4,7 @@
 mod health;
 mod reads;
 mod records;
+mod signals;
 mod slack;
 mod tracking;
 mod webhooks;
@@ -59,6 +60,7 @@ pub fn router<S: LiveStore>(state: Shared<S>) -> Router {
         .merge(health::routes())
         .merge(reads::routes())
         .merge(records::routes())
+        .merge(signals::routes())
         .merge(tracking::routes())
         .merge(webhooks::routes())
         .merge(slack::routes())

@@ -149,7 +149,7 @@ async fn interactivity<S: LiveStore>(
         .await?
         .pop()
         .ok_or_else(|| {
-            ApiError::new(Code::AccountNotFound, format!("no signal {signal_id:?}"))
+            ApiError::new(Code::SignalNotFound, format!("no signal {signal_id:?}"))
                 .at("payload.actions[0].value")
         })?;
     // Allowed: the signal's owner, or the owner's leader.
@@ -205,7 +205,14 @@ async fn interactivity<S: LiveStore>(
         st.store.write_live(live).await?;
         st.queue.push(touched, std::time::Instant::now());
     }
-    act(&mut signal, what);
+    // A click on the message of a signal that is over changes nothing; the clicker is told why.
+    if let Err(why) = act(&mut signal, what) {
+        return Ok(Json(json!({
+            "response_type": "ephemeral",
+            "replace_original": false,
+            "text": why,
+        })));
+    }
     st.store
         .save_signals(std::slice::from_ref(&signal), &[])
         .await?;
