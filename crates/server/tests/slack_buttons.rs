@@ -1,6 +1,6 @@
 //! An alert's Slack buttons act on its signal: a click signed as Slack signs it (by slack_sdk's signature
-//! code) from the account owner's Slack user acknowledges the signal, and snoozes it for a week with who did it
-//! as the reason; a forged, stale or unauthorised click is refused and changes nothing.
+//! code) from the account owner's Slack user acknowledges the signal, and snoozes it for a week or until the day
+//! picked in the date picker, with who did it as the reason; a forged, stale or unauthorised click is refused and changes nothing.
 
 mod common;
 
@@ -56,10 +56,15 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
         })
         .await
         .unwrap();
+    let until = bellwether_core::Day::today().plus(30).to_string();
     let out = server
         .run_client(
             "slack_click.py",
-            &[("SECRET", SECRET), ("SIGNAL", &signal.id)],
+            &[
+                ("SECRET", SECRET),
+                ("SIGNAL", &signal.id),
+                ("UNTIL", &until),
+            ],
         )
         .await;
     let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -80,8 +85,24 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
             .contains("acknowledged (by ann@example.com)"),
         "{r:#}"
     );
-    // Snoozed last, by its owner: for a week, saying who did it from Slack.
+    // Snoozed by its owner: for a week, then until the day picked, saying who did it from Slack.
     assert_eq!(r["snooze"]["status"], 200, "{r:#}");
+    let week = bellwether_core::Day::today().plus(7).to_string();
+    assert!(
+        r["snooze"]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("is now snoozed until {week}")),
+        "{r:#}"
+    );
+    assert_eq!(r["picked"]["status"], 200, "{r:#}");
+    assert!(
+        r["picked"]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("is now snoozed until {until}")),
+        "{r:#}"
+    );
     let now = server
         .store
         .signals(SignalFilter {
@@ -92,12 +113,14 @@ async fn a_signed_click_acknowledges_and_forged_stale_or_unauthorised_ones_are_r
         .unwrap();
     assert_eq!(now[0].status, SignalStatus::Snoozed);
     assert_eq!(
-        now[0].snoozed_until,
-        Some(bellwether_core::Day::today().plus(7))
+        now[0].snoozed_until.map(|d| d.to_string()),
+        Some(until.clone())
     );
     assert_eq!(
-        now[0].snooze_reason.as_deref(),
-        Some("snoozed 7 days from Slack by ann@example.com")
+        now[0].snooze_reason,
+        Some(format!(
+            "snoozed until {until} from Slack by ann@example.com"
+        ))
     );
     // The leader marks the account contacted: a call is recorded for the account.
     assert_eq!(r["leader"]["status"], 200, "{r:#}");

@@ -33,8 +33,9 @@ pub const USER: &str = "user:";
 /// How long the Snooze button hides a signal.
 pub const SNOOZE_DAYS: i32 = 7;
 
-/// A button of an opened alert's message, each with the signal's id as its value, which the Slack app's
-/// interactivity endpoint of `serve` (`/slack/interactivity`) answers: the one list both sides read.
+/// A control of an opened alert's message, which the Slack app's interactivity endpoint of `serve`
+/// (`/slack/interactivity`) answers: the one list both sides read. The buttons carry the signal's id as their
+/// value; the date picker, which has none, finds it in its block's id ([`BLOCK_PREFIX`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Button {
     /// Acknowledge the signal.
@@ -43,11 +44,24 @@ pub enum Button {
     Snooze,
     /// Mark the account contacted today (a call is recorded) and acknowledge the signal.
     Contacted,
+    /// Snooze it until the day picked (a date picker).
+    SnoozeUntil,
 }
+
+/// The prefix of the `block_id` of an alert's actions: the signal's id follows it.
+pub const BLOCK_PREFIX: &str = "bellwether:";
+
+/// The longest `block_id` Slack takes: a longer signal id gets no date picker (its buttons still work).
+const MAX_BLOCK_ID: usize = 255;
 
 impl Button {
     /// Every button, in the message's order.
-    pub const ALL: [Button; 3] = [Button::Acknowledge, Button::Snooze, Button::Contacted];
+    pub const ALL: [Button; 4] = [
+        Button::Acknowledge,
+        Button::Snooze,
+        Button::Contacted,
+        Button::SnoozeUntil,
+    ];
 
     /// Its `action_id` in the message and in Slack's click payload.
     pub fn action_id(self) -> &'static str {
@@ -55,6 +69,7 @@ impl Button {
             Button::Acknowledge => "bellwether_ack",
             Button::Snooze => "bellwether_snooze",
             Button::Contacted => "bellwether_contacted",
+            Button::SnoozeUntil => "bellwether_snooze_until",
         }
     }
 
@@ -64,6 +79,7 @@ impl Button {
             Button::Acknowledge => "Acknowledge".into(),
             Button::Snooze => format!("Snooze {SNOOZE_DAYS} days"),
             Button::Contacted => "Mark contacted".into(),
+            Button::SnoozeUntil => "Snooze until…".into(),
         }
     }
 
@@ -222,14 +238,24 @@ pub fn message(alert: &Value) -> Value {
     );
     // Buttons the Slack app's interactivity answers (`/slack/interactivity`), and a link to the account.
     let mut buttons = Vec::new();
+    let block_id = format!("{BLOCK_PREFIX}{}", text(&s["id"]));
+    let picker = block_id.len() <= MAX_BLOCK_ID;
     if !closed {
         for b in Button::ALL {
-            buttons.push(json!({
-                "type": "button",
-                "action_id": b.action_id(),
-                "text": {"type": "plain_text", "text": b.label()},
-                "value": text(&s["id"]),
-            }));
+            buttons.push(match b {
+                Button::SnoozeUntil if !picker => continue,
+                Button::SnoozeUntil => json!({
+                    "type": "datepicker",
+                    "action_id": b.action_id(),
+                    "placeholder": {"type": "plain_text", "text": b.label()},
+                }),
+                _ => json!({
+                    "type": "button",
+                    "action_id": b.action_id(),
+                    "text": {"type": "plain_text", "text": b.label()},
+                    "value": text(&s["id"]),
+                }),
+            });
         }
     }
     if let Some(link) = alert["link"].as_str() {
@@ -241,7 +267,11 @@ pub fn message(alert: &Value) -> Value {
         }));
     }
     if !buttons.is_empty() {
-        blocks.push(json!({"type": "actions", "elements": buttons}));
+        let mut actions = json!({"type": "actions", "elements": buttons});
+        if picker && !closed {
+            actions["block_id"] = json!(block_id);
+        }
+        blocks.push(actions);
     }
     json!({"text": cut(&format!("{title}: {}", text(&s["explanation"])), 3000), "blocks": blocks})
 }
@@ -591,14 +621,30 @@ mod tests {
                 "*Owner*\nana@example.com"
             ]
         );
-        let buttons = blocks.last().unwrap()["elements"].as_array().unwrap();
+        let actions = blocks.last().unwrap();
+        let buttons = actions["elements"].as_array().unwrap();
         assert_eq!(buttons[0]["action_id"], "bellwether_ack");
         assert_eq!(buttons[0]["value"], "s1");
         assert_eq!(buttons[2]["action_id"], "bellwether_contacted");
+        // The date picker has no value: its block's id names the signal.
+        assert_eq!(buttons[3]["type"], "datepicker");
+        assert_eq!(buttons[3]["action_id"], "bellwether_snooze_until");
+        assert_eq!(actions["block_id"], "bellwether:s1");
         assert_eq!(
-            buttons[3]["url"],
+            buttons[4]["url"],
             "https://cs.example.com/v1/accounts/acct-9"
         );
+        // A signal id too long for a block id keeps its buttons, without the picker.
+        let mut long = alert.clone();
+        long["signal"]["id"] = json!("a".repeat(300));
+        let m = message(&long);
+        let last = m["blocks"].as_array().unwrap().last().unwrap().clone();
+        assert!(last.get("block_id").is_none());
+        assert!(last["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] == "button"));
         let closed = message(
             &json!({"type": "alert.closed", "signal": {"kind": "usage_drop", "account_id": "a"}}),
         );

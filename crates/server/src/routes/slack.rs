@@ -5,9 +5,11 @@
 //! `[[people]]` allowed to act on the account: its owner, or the owner's leader. The answer (an ephemeral
 //! message saying what changed) goes back at once, well within Slack's three seconds.
 //!
-//! Buttons ([`Button`], which the alert's message is built with), each with the signal's id as its value:
-//! acknowledge, snooze (for [`SNOOZE_DAYS`]) and mark contacted (a call is recorded as an interaction for the
-//! day, which the next assessment's days-since-contact reads, and the signal is acknowledged).
+//! Controls ([`Button`], which the alert's message is built with): acknowledge, snooze (for [`SNOOZE_DAYS`]),
+//! mark contacted (a call is recorded as an interaction for the day, which the next assessment's
+//! days-since-contact reads, and the signal is acknowledged), each with the signal's id as its value; and a
+//! date picker that snoozes until the day picked, the signal's id in its block's id. A snooze from Slack
+//! says who set it, as its reason.
 //! The people directory is the configured one over the store's imported people, read at each click.
 
 use crate::error::{ApiError, ApiResult};
@@ -27,7 +29,7 @@ use subtle::ConstantTimeEq;
 
 /// How old a signed request may be.
 const MAX_AGE_SECONDS: i64 = 300;
-pub use bellwether_deliver::channels::slack::{Button, SNOOZE_DAYS};
+pub use bellwether_deliver::channels::slack::{Button, BLOCK_PREFIX, SNOOZE_DAYS};
 pub use bellwether_deliver::people::{People, Person};
 
 /// The Slack app's settings (`[slack]`) and the people it acts for.
@@ -67,8 +69,10 @@ pub struct Click {
     pub user: String,
     /// The button clicked.
     pub action: Button,
-    /// The button's value: the signal's id.
+    /// The signal's id: the button's value, or the id of the date picker's block.
     pub signal: String,
+    /// The day picked, for the date picker.
+    pub until: Option<Day>,
 }
 
 /// Reads a (verified) interactivity body: the form field `payload`, JSON, with the user and the first action;
@@ -96,10 +100,35 @@ pub fn parse_click(body: &[u8]) -> Result<Click, ApiError> {
         )
         .at("payload.actions[0].action_id"));
     };
+    if button != Button::SnoozeUntil {
+        return Ok(Click {
+            user: text(&payload["user"]["id"]),
+            action: button,
+            signal: text(&action["value"]),
+            until: None,
+        });
+    }
+    let block = text(&action["block_id"]);
+    let Some(signal) = block.strip_prefix(BLOCK_PREFIX) else {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            format!("block {block:?} is not an alert's actions ({BLOCK_PREFIX} and a signal id)"),
+        )
+        .at("payload.actions[0].block_id"));
+    };
+    let picked = text(&action["selected_date"]);
+    let until = Day::parse(&picked).map_err(|e| {
+        ApiError::new(
+            Code::InvalidField,
+            format!("selected_date {picked:?} is not a day (YYYY-MM-DD): {e}"),
+        )
+        .at("payload.actions[0].selected_date")
+    })?;
     Ok(Click {
         user: text(&payload["user"]["id"]),
         action: button,
-        signal: text(&action["value"]),
+        signal: signal.to_string(),
+        until: Some(until),
     })
 }
 
@@ -138,6 +167,7 @@ async fn interactivity<S: LiveStore>(
         user,
         action: kind,
         signal: signal_id,
+        until,
     } = parse_click(&bytes)?;
     let (user, signal_id) = (user.as_str(), signal_id.as_str());
     let mut signal = st
@@ -168,12 +198,22 @@ async fn interactivity<S: LiveStore>(
         ));
     }
     let who = person.map(|p| p.email.as_str()).unwrap_or(user);
-    let what = match kind {
-        Button::Acknowledge | Button::Contacted => SignalAct::Acknowledge,
-        Button::Snooze => SignalAct::Snooze(
+    let what = match (kind, until) {
+        (Button::SnoozeUntil, Some(day)) if day <= Day::today() => {
+            return Ok(Json(json!({
+                "response_type": "ephemeral",
+                "replace_original": false,
+                "text": format!("{day} is not after today: pick a later day to snooze {} until", signal.kind),
+            })));
+        }
+        (Button::SnoozeUntil, Some(day)) => {
+            SignalAct::Snooze(day, format!("snoozed until {day} from Slack by {who}"))
+        }
+        (Button::Snooze, _) | (Button::SnoozeUntil, None) => SignalAct::Snooze(
             Day::today().plus(SNOOZE_DAYS),
             format!("snoozed {SNOOZE_DAYS} days from Slack by {who}"),
         ),
+        (Button::Acknowledge | Button::Contacted, _) => SignalAct::Acknowledge,
     };
     if kind == Button::Contacted {
         let now = Timestamp::now();
@@ -224,7 +264,11 @@ async fn interactivity<S: LiveStore>(
             signal.kind,
             signal.account_id.as_str(),
             signal.status,
-            if kind == Button::Contacted { ", and the account marked contacted today" } else { "" }
+            match (kind, signal.snoozed_until) {
+                (Button::Contacted, _) => ", and the account marked contacted today".to_string(),
+                (Button::Snooze | Button::SnoozeUntil, Some(day)) => format!(" until {day}"),
+                _ => String::new(),
+            }
         ),
     })))
 }
