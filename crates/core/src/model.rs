@@ -479,6 +479,10 @@ pub struct Signal {
     /// Why it was snoozed, in the words of who snoozed it (while it is snoozed).
     #[serde(default)]
     pub snooze_reason: Option<String>,
+    /// An alert was queued when it opened (or grew to the alerting severity): its clearing is sent when it
+    /// closes, whatever its severity then, and only then.
+    #[serde(default)]
+    pub alerted: bool,
 }
 
 impl SignalStatus {

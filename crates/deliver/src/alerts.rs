@@ -1,6 +1,7 @@
 //! Which signal changes send an alert, to whom, and what it says: one alert when a condition starts (the
-//! signal opens at the alerting severity, or grows to it while open, which the alert says) and one when it
-//! clears (it closes), each with its cause in words, its evidence and the
+//! signal opens at the alerting severity, or grows to it while open, which the alert says; the pass marks
+//! the signal alerted) and one when an alerted signal clears (it closes, whatever its severity then), each
+//! with its cause in words, its evidence and the
 //! account's figures. An alert goes to every team destination (`[[delivery.webhooks]]`, `[[delivery.slack]]`,
 //! `[[delivery.email]]`), and to the account's owner where the people directory knows them (their email,
 //! their Slack), and, when it is critical or the account large (`[delivery] escalate_severity`,
@@ -14,7 +15,7 @@ use crate::people::{People, Person};
 use crate::DeliveryConfig;
 use bellwether_core::model::{Assessment, Severity, Signal};
 use bellwether_core::{Day, Timestamp};
-use bellwether_engine::SignalChanges;
+use bellwether_engine::{Decided, SignalChanges};
 use bellwether_store::OutboxItem;
 use std::collections::HashMap;
 
@@ -202,9 +203,9 @@ impl bellwether_engine::Alerting for Alerts {
         assessments: &[Assessment],
         people: &[Person],
         as_of: Day,
-    ) -> Vec<OutboxItem> {
+    ) -> Decided {
         if !self.config.sends_alerts() {
-            return Vec::new();
+            return Decided::default();
         }
         let people = People::over(&self.people, people.to_vec());
         let min = self
@@ -220,7 +221,8 @@ impl bellwether_engine::Alerting for Alerts {
             .collect();
         let loud = |s: Severity| severity_rank(s.as_str()).is_some_and(|r| r >= min);
         // An alert opens when its signal opens loud enough, or grows loud enough while active (saying from
-        // what); a signal that was alerted and grows into an escalation opens it for the leader only.
+        // what) without having been alerted; a signal that was alerted and grows into an escalation opens it
+        // for the leader only.
         let mut opening: Vec<Opening> = changes
             .opened
             .iter()
@@ -236,7 +238,7 @@ impl bellwether_engine::Alerting for Alerts {
             if !loud(s.severity) {
                 continue;
             }
-            let leader_only = loud(was);
+            let leader_only = s.alerted;
             if leader_only
                 && (self.escalation(was, account).is_some()
                     || self.escalation(s.severity, account).is_none())
@@ -270,10 +272,16 @@ impl bellwether_engine::Alerting for Alerts {
             );
             opening.truncate(cap);
         }
+        // A clearing follows what was alerted, whatever its severity now; nothing else clears.
+        let alerted: Vec<String> = opening
+            .iter()
+            .filter(|o| !o.leader_only)
+            .map(|o| o.signal.id.clone())
+            .collect();
         let closing = changes
             .closed
             .iter()
-            .filter(|s| loud(s.severity))
+            .filter(|s| s.alerted)
             .map(|&s| Opening {
                 signal: s,
                 raised_from: None,
@@ -328,7 +336,10 @@ impl bellwether_engine::Alerting for Alerts {
                 }
             }
         }
-        out
+        Decided {
+            items: out,
+            alerted,
+        }
     }
 }
 
@@ -384,7 +395,13 @@ mod tests {
             resolved_at: None,
             snoozed_until: None,
             snooze_reason: None,
+            alerted: false,
         }
+    }
+
+    fn alerted(mut s: Signal) -> Signal {
+        s.alerted = true;
+        s
     }
 
     /// Each alert queued, as `(recipient or destination, raised_from, escalation)`, sorted.
@@ -392,6 +409,7 @@ mod tests {
         let changes = SignalChanges::between(before, now);
         let mut out: Vec<(String, String, String)> = alerts()
             .alerts(&changes, &[], &[], Day(110))
+            .items
             .into_iter()
             .map(|e| {
                 let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
@@ -441,9 +459,18 @@ mod tests {
         use Severity::*;
         use SignalStatus::*;
         assert_eq!(
-            routed(&[signal("s", High, Open)], &[signal("s", Critical, Open)]),
+            routed(
+                &[alerted(signal("s", High, Open))],
+                &[alerted(signal("s", Critical, Open))]
+            ),
             [row(LEADER, "high", "critical severity")]
         );
+        // Alerted at high, eased to medium, high again: its alert never closed, so nothing new.
+        assert!(routed(
+            &[alerted(signal("s", Medium, Open))],
+            &[alerted(signal("s", High, Open))]
+        )
+        .is_empty());
         // Opened critical at once: everyone, the leader included, with nothing raised.
         assert_eq!(
             routed(&[], &[signal("s", Critical, Open)]),
@@ -459,12 +486,50 @@ mod tests {
     }
 
     #[test]
+    fn a_clearing_follows_what_was_alerted_whatever_its_severity_then() {
+        use Severity::*;
+        use SignalStatus::*;
+        let closed = |s: Signal| Signal {
+            status: Resolved,
+            resolved_at: Some(Day(110)),
+            ..s
+        };
+        // Alerted at high, eased to medium before it cleared: the clearing still goes out.
+        assert_eq!(
+            routed(
+                &[alerted(signal("s", Medium, Open))],
+                &[closed(alerted(signal("s", Medium, Open)))]
+            ),
+            [row(OWNER, "-", "-"), row("ops", "-", "-")]
+        );
+        // Loud but never alerted (beyond a pass's cap, or before alerting was set up): nothing to clear.
+        assert!(routed(
+            &[signal("s", High, Open)],
+            &[closed(signal("s", High, Open))]
+        )
+        .is_empty());
+        // What the pass marks alerted: the signals an opening went out for, not those a leader alone heard of.
+        let before = [signal("a", Medium, Open), alerted(signal("b", High, Open))];
+        let now = [
+            signal("a", High, Open),
+            alerted(signal("b", Critical, Open)),
+            signal("c", Critical, Open),
+            signal("d", Low, Open),
+        ];
+        let changes = SignalChanges::between(&before, &now);
+        let mut marked = alerts().alerts(&changes, &[], &[], Day(110)).alerted;
+        marked.sort();
+        assert_eq!(marked, ["a", "c"]);
+    }
+
+    #[test]
     fn the_raise_is_said_in_the_message() {
         let changes_before = [signal("s", Severity::Medium, SignalStatus::Open)];
         let now = [signal("s", Severity::High, SignalStatus::Open)];
         let changes = SignalChanges::between(&changes_before, &now);
         let e = alerts()
             .alerts(&changes, &[], &[], Day(110))
+            .items
             .into_iter()
             .find(|e| e.channel == crate::channels::email::NAME)
             .unwrap();

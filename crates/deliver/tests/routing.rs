@@ -360,12 +360,10 @@ async fn owners_get_their_alerts_within_their_quiet_hours_and_caps_and_leaders_t
         closed: closed.iter().collect(),
         ..Default::default()
     };
-    let closing = Alerts::new(config.clone(), People::default()).alerts(
-        &changes,
-        &[],
-        &store.people().await.unwrap(),
-        day.day,
-    );
+    let closing = Alerts::new(config.clone(), People::default())
+        .alerts(&changes, &[], &store.people().await.unwrap(), day.day)
+        .items;
+    assert!(s.alerted, "the pass marked the signal it alerted on");
     assert!(closing.iter().any(|i| i.channel == "slack"), "{closing:?}");
     store.save_signals(&[s.clone()], &closing).await.unwrap();
     common::deliver_all(&store, &config).await;

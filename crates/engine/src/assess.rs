@@ -84,6 +84,16 @@ impl<'a> SignalChanges<'a> {
     }
 }
 
+/// What a pass's alerting decided: the outbox entries to queue with the signal changes, and the signals an
+/// opening alert is among them for, which the pass marks [`Signal::alerted`] in the same write.
+#[derive(Clone, Debug, Default)]
+pub struct Decided {
+    /// The entries to queue.
+    pub items: Vec<bellwether_store::OutboxItem>,
+    /// The ids of the signals an opening alert was queued for.
+    pub alerted: Vec<String>,
+}
+
 /// Decides the messages a pass's signal changes send (alerts), queued in the transaction that saves the
 /// changes. Implemented by `bellwether-deliver`.
 pub trait Alerting: Send + Sync {
@@ -95,7 +105,7 @@ pub trait Alerting: Send + Sync {
         assessments: &[Assessment],
         people: &[bellwether_core::people::Person],
         as_of: Day,
-    ) -> Vec<bellwether_store::OutboxItem>;
+    ) -> Decided;
 
     /// Called once the alerts a pass decided are committed to the outbox, so a worker in this process can
     /// deliver them at once rather than at its next look.
@@ -717,14 +727,24 @@ pub async fn reassess<S: Store + ?Sized>(
     tracing::debug!(rss_mib = rss_mib(), "computed");
     let changes = SignalChanges::between(existing.values().flatten(), &done.signal_changes);
     // Alerts go out for what changes on the book's current day, not for days a pass rebuilds.
-    let alerts = match &engine.alerting {
+    let decided = match &engine.alerting {
         Some(a) if day.current && !changes.is_empty() => {
             let people = store.people().await?;
             a.alerts(&changes, &done.assessments, &people, as_of)
         }
-        _ => Vec::new(),
+        _ => Decided::default(),
     };
     let (opened, closed) = (changes.opened.len(), changes.closed.len());
+    if !decided.alerted.is_empty() {
+        let alerted: std::collections::HashSet<&str> =
+            decided.alerted.iter().map(String::as_str).collect();
+        for s in &mut done.signal_changes {
+            if alerted.contains(s.id.as_str()) {
+                s.alerted = true;
+            }
+        }
+    }
+    let alerts = decided.items;
     let t2 = Instant::now();
     // Three independent writes, at once: a backend with several connections (PostgreSQL) overlaps them, the
     // embedded store's one writer takes them in turn while the others encode their rows.
@@ -829,6 +849,7 @@ mod tests {
             resolved_at: None,
             snoozed_until: None,
             snooze_reason: None,
+            alerted: false,
         }
     }
 

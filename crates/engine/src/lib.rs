@@ -24,7 +24,7 @@ pub mod worklist;
 
 pub use assess::{
     assess_book, prepare_split_pass, reassess, refresh_currencies, retrain, Alerting,
-    AssessOutcome, Engine, SignalChanges,
+    AssessOutcome, Decided, Engine, SignalChanges,
 };
 pub use day::{book_day, BookDay, Clock};
 pub use health::{HealthConfig, HealthScore};

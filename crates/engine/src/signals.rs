@@ -138,6 +138,7 @@ pub fn reconcile(
                     resolved_at: None,
                     snoozed_until: None,
                     snooze_reason: None,
+                    alerted: false,
                 });
             }
         }

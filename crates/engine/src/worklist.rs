@@ -713,6 +713,7 @@ mod tests {
             resolved_at: None,
             snoozed_until: (status == SignalStatus::Snoozed).then_some(Day(110)),
             snooze_reason: (status == SignalStatus::Snoozed).then(|| "budget cycle".to_string()),
+            alerted: false,
         }
     }
 

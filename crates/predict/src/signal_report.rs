@@ -864,6 +864,7 @@ mod tests {
             resolved_at: None,
             snoozed_until: None,
             snooze_reason: None,
+            alerted: false,
         }
     }
 

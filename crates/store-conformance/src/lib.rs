@@ -520,6 +520,7 @@ pub fn signal(account: &str, kind: &str, status: SignalStatus) -> Signal {
         resolved_at: None,
         snoozed_until: None,
         snooze_reason: None,
+        alerted: false,
     }
 }
 
@@ -591,8 +592,9 @@ pub async fn signals_are_upserted_by_id_and_filtered<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(by_id, open);
-    // A snooze keeps its end and its reason.
+    // A snooze keeps its end and its reason; an alerted signal stays marked.
     let mut snoozed = open[0].clone();
+    snoozed.alerted = true;
     snoozed.status = SignalStatus::Snoozed;
     snoozed.snoozed_until = Some(Day(130));
     snoozed.snooze_reason = Some("champion on leave until the 15th".into());

@@ -142,7 +142,7 @@ fn assessment(r: &tokio_postgres::Row) -> Result<Assessment> {
     })
 }
 
-const SIGNAL_COLUMNS: &str = "id, account_id, kind, direction, severity, detected_at, last_seen, evidence, explanation, suggested_action, status, owner, resolved_at, snoozed_until, snooze_reason";
+const SIGNAL_COLUMNS: &str = "id, account_id, kind, direction, severity, detected_at, last_seen, evidence, explanation, suggested_action, status, owner, resolved_at, snoozed_until, snooze_reason, alerted";
 
 fn signal(r: &tokio_postgres::Row) -> Result<Signal> {
     Ok(Signal {
@@ -161,6 +161,7 @@ fn signal(r: &tokio_postgres::Row) -> Result<Signal> {
         resolved_at: r.get::<_, Option<i32>>(12).map(Day),
         snoozed_until: r.get::<_, Option<i32>>(13).map(Day),
         snooze_reason: r.get(14),
+        alerted: r.get::<_, i32>(15) != 0,
     })
 }
 
@@ -674,22 +675,23 @@ impl bellwether_store::Store for PgStore {
         let res: Vec<Option<i32>> = last.iter().map(|s| s.resolved_at.map(|d| d.0)).collect();
         let snz: Vec<Option<i32>> = last.iter().map(|s| s.snoozed_until.map(|d| d.0)).collect();
         let why: Vec<Option<&str>> = last.iter().map(|s| s.snooze_reason.as_deref()).collect();
+        let alerted: Vec<i32> = last.iter().map(|s| i32::from(s.alerted)).collect();
         let now = Timestamp::now().0;
-        let params: [&(dyn ToSql + Sync); 16] = [
+        let params: [&(dyn ToSql + Sync); 17] = [
             &ids, &acc, &kind, &dir, &sev, &det, &seen, &ev, &expl, &act, &status, &owner, &res,
-            &snz, &why, &now,
+            &snz, &why, &alerted, &now,
         ];
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(db_err)?;
         tx.execute(
             &format!(
                 "INSERT INTO signals ({SIGNAL_COLUMNS}, updated_at) \
-                 SELECT *, $16 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int4[], $8::text[], \
-                 $9::text[], $10::text[], $11::text[], $12::text[], $13::int4[], $14::int4[], $15::text[]) \
+                 SELECT *, $17 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int4[], $8::text[], \
+                 $9::text[], $10::text[], $11::text[], $12::text[], $13::int4[], $14::int4[], $15::text[], $16::int4[]) \
                  ON CONFLICT (account_id, id) DO UPDATE SET kind = excluded.kind, direction = excluded.direction, severity = excluded.severity, \
                  detected_at = excluded.detected_at, last_seen = excluded.last_seen, evidence = excluded.evidence, explanation = excluded.explanation, \
                  suggested_action = excluded.suggested_action, status = excluded.status, owner = excluded.owner, resolved_at = excluded.resolved_at, \
-                 snoozed_until = excluded.snoozed_until, snooze_reason = excluded.snooze_reason, updated_at = excluded.updated_at"
+                 snoozed_until = excluded.snoozed_until, snooze_reason = excluded.snooze_reason, alerted = excluded.alerted, updated_at = excluded.updated_at"
             ),
             &params,
         )

@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "snooze_reason",
         include_str!("../migrations/0009_snooze_reason.sql"),
     ),
+    (
+        10,
+        "signal_alerted",
+        include_str!("../migrations/0010_signal_alerted.sql"),
+    ),
 ];
 
 /// The advisory lock migrations take (any constant every Bellwether process agrees on).

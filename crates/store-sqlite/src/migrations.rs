@@ -76,6 +76,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "snooze_reason",
         include_str!("../migrations/0019_snooze_reason.sql"),
     ),
+    (
+        20,
+        "signal_alerted",
+        include_str!("../migrations/0020_signal_alerted.sql"),
+    ),
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

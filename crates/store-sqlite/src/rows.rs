@@ -560,7 +560,7 @@ pub(crate) fn assessments(c: &Connection, sql: &str, param: impl ToSql) -> Resul
     Ok(out)
 }
 
-const SIGNAL_COLUMNS: &str = "id, account_id, kind, direction, severity, detected_at, last_seen, evidence, explanation, suggested_action, status, owner, resolved_at, snoozed_until, snooze_reason";
+const SIGNAL_COLUMNS: &str = "id, account_id, kind, direction, severity, detected_at, last_seen, evidence, explanation, suggested_action, status, owner, resolved_at, snoozed_until, snooze_reason, alerted";
 
 /// Reads signals matching a filter, newest first.
 pub(crate) fn signals(
@@ -651,6 +651,7 @@ pub(crate) fn signals(
             resolved_at: r.get::<_, Option<i32>>(12).map_err(e)?.map(Day),
             snoozed_until: r.get::<_, Option<i32>>(13).map_err(e)?.map(Day),
             snooze_reason: opt_text(r, 14).map_err(e)?,
+            alerted: r.get::<_, i64>(15).map_err(e)? != 0,
         });
     }
     Ok(out)
@@ -663,7 +664,7 @@ pub(crate) fn save_signals(
 ) -> Result<()> {
     let mut st = tx
         .prepare_cached(&format!(
-            "INSERT OR REPLACE INTO signals ({SIGNAL_COLUMNS}, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            "INSERT OR REPLACE INTO signals ({SIGNAL_COLUMNS}, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         ))
         .map_err(db_err)?;
     let now = Timestamp::now().0;
@@ -684,6 +685,7 @@ pub(crate) fn save_signals(
             s.resolved_at.map(|d| d.0),
             s.snoozed_until.map(|d| d.0),
             s.snooze_reason,
+            i64::from(s.alerted),
             now
         ])
         .map_err(db_err)?;

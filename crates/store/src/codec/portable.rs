@@ -163,6 +163,7 @@ pub const TABLES: &[Table] = &[
             "resolved_at",
             "snoozed_until",
             "snooze_reason",
+            "alerted",
             "updated_at",
         ],
     },
