@@ -123,7 +123,6 @@ async fn alerts_reach_slack_as_block_kit_that_slack_sdk_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clearing_slack_will_not_edit_is_posted_anew() {
     use bellwether_core::Timestamp;
-    use bellwether_deliver::channels::slack::{Slack, SlackAppConfig};
     use bellwether_deliver::channels::Channel;
     use bellwether_store::{Delivery, OutboxEntry, OutboxItem};
 
@@ -151,17 +150,7 @@ async fn a_clearing_slack_will_not_edit_is_posted_anew() {
             "/api/chat.update",
             axum::routing::post(api("chat.update", calls.clone())),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let slack = Slack::new(
-        &[],
-        Some(&SlackAppConfig {
-            bot_token: "xoxb-1".into(),
-            api_url: format!("http://127.0.0.1:{port}/api"),
-        }),
-    )
-    .unwrap();
+    let slack = app_on_loopback(app).await;
     let entry = |id: &str, kind: &str, reference: Option<&str>| {
         OutboxEntry {
         item: OutboxItem {
@@ -310,7 +299,6 @@ async fn a_pass_that_queues_alerts_wakes_the_worker() {
 async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_it_twice() {
     use axum::extract::State;
     use bellwether_core::Timestamp;
-    use bellwether_deliver::channels::slack::{Slack, SlackAppConfig};
     use bellwether_deliver::channels::Channel;
     use bellwether_store::{Delivery, OutboxEntry, OutboxItem};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -407,17 +395,7 @@ async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_
         .route("/api/conversations.open", axum::routing::post(open))
         .route("/api/conversations.history", axum::routing::post(history))
         .with_state(peer.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let slack = Slack::new(
-        &[],
-        Some(&SlackAppConfig {
-            bot_token: "xoxb-1".into(),
-            api_url: format!("http://127.0.0.1:{port}/api"),
-        }),
-    )
-    .unwrap();
+    let slack = app_on_loopback(app).await;
     let entry = |signal: &str, attempts: i64| {
         OutboxEntry {
         item: OutboxItem {
@@ -488,4 +466,21 @@ async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_
         Some("chat.postMessage")
     );
     assert_eq!(peer.messages.lock().unwrap().len(), 5);
+}
+
+/// The Slack channel of an app whose Web API is `app` (its routes under `/api`), served on loopback, with the
+/// bot token `xoxb-1`.
+async fn app_on_loopback(app: axum::Router) -> bellwether_deliver::channels::slack::Slack {
+    use bellwether_deliver::channels::slack::{Slack, SlackAppConfig};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Slack::new(
+        &[],
+        Some(&SlackAppConfig {
+            bot_token: "xoxb-1".into(),
+            api_url: format!("http://127.0.0.1:{port}/api"),
+        }),
+    )
+    .unwrap()
 }

@@ -225,21 +225,13 @@ async fn alerts_reach_signed_webhooks_on_postgres() {
 /// each under both secrets of the rotation, and a tampered body and a foreign secret refused.
 fn verify_with_standardwebhooks(deliveries: &[serde_json::Value]) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("deliveries.json");
-    std::fs::write(&file, serde_json::to_string(deliveries).unwrap()).unwrap();
-    let out = std::process::Command::new(common::python())
-        .arg(common::client("verify_webhooks.py"))
-        .arg(&file)
-        .args([SECRET, OLD])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "standardwebhooks refused a delivery:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let report = common::run_check(
+        "verify_webhooks.py",
+        dir.path(),
+        deliveries,
+        &[SECRET, OLD],
+        "standardwebhooks refused a delivery",
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verified"], deliveries.len() * 2, "{report}");
     assert_eq!(report["refused_tampered"], deliveries.len(), "{report}");
 }

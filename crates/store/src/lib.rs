@@ -338,6 +338,15 @@ pub trait Store: Send + Sync + 'static {
     /// Signals matching a filter, newest first.
     async fn signals(&self, filter: SignalFilter) -> Result<Vec<Signal>>;
 
+    /// The signal of this id, if the store holds one.
+    async fn signal(&self, id: &str) -> Result<Option<Signal>> {
+        let filter = SignalFilter {
+            id: Some(id.to_string()),
+            ..Default::default()
+        };
+        Ok(self.signals(filter).await?.pop())
+    }
+
     /// Inserts or updates signals by id, and queues in the same transaction the messages these changes decided
     /// (alerts): an entry whose id is already queued is not queued again.
     async fn save_signals(&self, rows: &[Signal], outbox: &[OutboxItem]) -> Result<()>;

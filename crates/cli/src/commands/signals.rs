@@ -239,19 +239,12 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
         | SignalAction::Snooze { id, .. }
         | SignalAction::Resolve { id } => id.clone(),
     };
-    let mut s = store
-        .signals(SignalFilter {
-            id: Some(id.clone()),
-            ..Default::default()
-        })
-        .await?
-        .pop()
-        .ok_or_else(|| {
-            CliError::new(
-                Code::SignalNotFound,
-                format!("no signal '{id}'; `bellwether signals` lists them with their ids"),
-            )
-        })?;
+    let mut s = store.signal(&id).await?.ok_or_else(|| {
+        CliError::new(
+            Code::SignalNotFound,
+            format!("no signal '{id}'; `bellwether signals` lists them with their ids"),
+        )
+    })?;
     use bellwether_engine::signals::{act, SignalAct};
     act(
         &mut s,

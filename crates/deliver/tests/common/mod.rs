@@ -72,23 +72,42 @@ pub fn smtp_sink(out: &Path, refuse_first: bool) -> (SmtpSink, u16) {
     (SmtpSink(child), port)
 }
 
-/// Reads Slack message bodies with the official slack_sdk's Block Kit models
-/// (`tests/clients/check_blocks.py`), failing the test on the first it refuses; its report.
-pub fn check_with_slack_sdk(dir: &Path, messages: &[serde_json::Value]) -> serde_json::Value {
-    let file = dir.join("messages.json");
-    std::fs::write(&file, serde_json::to_string(messages).unwrap()).unwrap();
+/// Runs the client check `script` (in `tests/clients/`) on `items` written as JSON to a file in `dir`, with
+/// `args` after the file, failing the test with `what` when it refuses one; its JSON report.
+pub fn run_check(
+    script: &str,
+    dir: &Path,
+    items: &[serde_json::Value],
+    args: &[&str],
+    what: &str,
+) -> serde_json::Value {
+    let file = dir.join(format!("{script}.json"));
+    std::fs::write(&file, serde_json::to_string(items).unwrap()).unwrap();
     let out = std::process::Command::new(python())
-        .arg(client("check_blocks.py"))
+        .arg(client(script))
         .arg(&file)
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "slack_sdk refused a message:\n{}\n{}",
+        "{what}:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Reads Slack message bodies with the official slack_sdk's Block Kit models
+/// (`tests/clients/check_blocks.py`), failing the test on the first it refuses; its report.
+pub fn check_with_slack_sdk(dir: &Path, messages: &[serde_json::Value]) -> serde_json::Value {
+    run_check(
+        "check_blocks.py",
+        dir,
+        messages,
+        &[],
+        "slack_sdk refused a message",
+    )
 }
 
 /// A fresh embedded store, in a folder kept by the guard.

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bellwether_core::{Code, Day};
 use bellwether_engine::signals::{act, SignalAct};
-use bellwether_store::{LiveStore, SignalFilter};
+use bellwether_store::LiveStore;
 use serde_json::{json, Value};
 
 const MAX_BODY: usize = 16 * 1024;
@@ -125,21 +125,13 @@ async fn apply<S: LiveStore>(
 }
 
 async fn act_on<S: LiveStore>(st: &Shared<S>, id: &str, what: SignalAct) -> ApiResult<Json<Value>> {
-    let mut signal = st
-        .store
-        .signals(SignalFilter {
-            id: Some(id.to_string()),
-            ..Default::default()
-        })
-        .await?
-        .pop()
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::SignalNotFound,
-                format!("no signal {id:?}; GET /v1/signals lists them with their ids"),
-            )
-            .at("url")
-        })?;
+    let mut signal = st.store.signal(id).await?.ok_or_else(|| {
+        ApiError::new(
+            Code::SignalNotFound,
+            format!("no signal {id:?}; GET /v1/signals lists them with their ids"),
+        )
+        .at("url")
+    })?;
     act(&mut signal, what).map_err(|e| ApiError::new(Code::InvalidArgument, e).at("url"))?;
     st.store
         .save_signals(std::slice::from_ref(&signal), &[])

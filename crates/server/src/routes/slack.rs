@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use bellwether_core::model::{Interaction, InteractionKind};
 use bellwether_core::{Code, Day, Timestamp};
 use bellwether_engine::signals::{act, SignalAct};
-use bellwether_store::{LiveBatch, LiveStore, SignalFilter, WriteBatch};
+use bellwether_store::{LiveBatch, LiveStore, WriteBatch};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -170,18 +170,10 @@ async fn interactivity<S: LiveStore>(
         until,
     } = parse_click(&bytes)?;
     let (user, signal_id) = (user.as_str(), signal_id.as_str());
-    let mut signal = st
-        .store
-        .signals(SignalFilter {
-            id: Some(signal_id.to_string()),
-            ..Default::default()
-        })
-        .await?
-        .pop()
-        .ok_or_else(|| {
-            ApiError::new(Code::SignalNotFound, format!("no signal {signal_id:?}"))
-                .at("payload.actions[0].value")
-        })?;
+    let mut signal = st.store.signal(signal_id).await?.ok_or_else(|| {
+        ApiError::new(Code::SignalNotFound, format!("no signal {signal_id:?}"))
+            .at("payload.actions[0].value")
+    })?;
     // Allowed: the signal's owner, or the owner's leader.
     let people = People::read(&*st.store, &app.people).await?;
     let person = people.by_slack_user(user);
