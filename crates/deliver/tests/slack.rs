@@ -310,27 +310,17 @@ async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_
         lose: Arc<AtomicBool>,
     }
     fn form(body: &str) -> std::collections::HashMap<String, String> {
-        body.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| {
-                let bytes = v.as_bytes();
-                let mut out = Vec::new();
-                let mut i = 0;
-                while i < bytes.len() {
-                    if bytes[i] == b'%' {
-                        out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
-                        i += 3;
-                    } else {
-                        out.push(bytes[i]);
-                        i += 1;
-                    }
-                }
-                (k.to_string(), String::from_utf8(out).unwrap())
-            })
+        form_urlencoded::parse(body.as_bytes())
+            .into_owned()
             .collect()
     }
     fn authorised(h: &HeaderMap) -> bool {
         h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer xoxb-1")
+    }
+    /// Slack's read methods take form bodies, not JSON.
+    fn formed(h: &HeaderMap) -> bool {
+        h.get("content-type").and_then(|v| v.to_str().ok())
+            == Some("application/x-www-form-urlencoded")
     }
     async fn post(State(p): State<Peer>, h: HeaderMap, body: String) -> (StatusCode, String) {
         assert!(authorised(&h));
@@ -353,14 +343,14 @@ async fn a_retry_finds_the_message_an_earlier_attempt_posted_instead_of_posting_
         (StatusCode::OK, answer.to_string())
     }
     async fn open(State(p): State<Peer>, h: HeaderMap, body: String) -> String {
-        assert!(authorised(&h));
+        assert!(authorised(&h) && formed(&h));
         p.calls.lock().unwrap().push("conversations.open".into());
         let f = form(&body);
         let id = format!("D{}", f["users"].trim_start_matches('U'));
         serde_json::json!({"ok": true, "channel": {"id": id}}).to_string()
     }
     async fn history(State(p): State<Peer>, h: HeaderMap, body: String) -> String {
-        assert!(authorised(&h));
+        assert!(authorised(&h) && formed(&h));
         p.calls.lock().unwrap().push("conversations.history".into());
         let f = form(&body);
         let oldest: f64 = f["oldest"].parse().unwrap();

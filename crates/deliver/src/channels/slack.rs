@@ -377,17 +377,11 @@ impl Slack {
         form: &[(&str, &str)],
     ) -> Result<Value, String> {
         let url = format!("{}/{method}", app.api_url.trim_end_matches('/'));
-        let body: String = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
         let answer = self
             .http
             .post(&url)
             .bearer_auth(&app.bot_token)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .form(form)
             .send()
             .await
             .map_err(|e| format!("{method}: {e}"))?;
@@ -468,20 +462,6 @@ impl Slack {
             }
         }
     }
-}
-
-/// `s` percent-encoded for a form body.
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The errors of `chat.update` that say the message cannot be rewritten (deleted, too old to edit).
