@@ -426,38 +426,54 @@ fn signals_can_be_listed_acknowledged_snoozed_and_resolved_from_the_command_line
     );
     let id = list[0]["id"].as_str().unwrap().to_string();
     assert!(bw(&["signal", "ack", &id]).contains("is now acknowledged"));
-    // A snooze takes an end date and a reason.
-    let without = Command::new(env!("CARGO_BIN_EXE_bellwether"))
-        .arg("--data-dir")
-        .arg(dir.path().join("demo"))
-        .args(["signal", "snooze", &id, "--until", "2027-01-01"])
-        .output()
-        .unwrap();
-    assert!(!without.status.success());
-    assert!(String::from_utf8_lossy(&without.stderr).contains("--reason"));
+    // A snooze takes a later end date and a reason in words.
+    let until = bellwether_core::Day::today().plus(30).to_string();
+    let refused = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bellwether"))
+            .arg("--data-dir")
+            .arg(dir.path().join("demo"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(refused(&["signal", "snooze", &id, "--until", &until]).contains("--reason"));
+    assert!(
+        refused(&["signal", "snooze", &id, "--until", &until, "--reason", "  "])
+            .contains("the reason is empty")
+    );
+    let past = bellwether_core::Day::today().plus(-1).to_string();
+    assert!(
+        refused(&["signal", "snooze", &id, "--until", &past, "--reason", "later"])
+            .contains("is not after today")
+    );
     let said = bw(&[
         "signal",
         "snooze",
         &id,
         "--until",
-        "2027-01-01",
+        &until,
         "--reason",
         "waiting for their budget cycle",
     ]);
     assert!(
-        said.contains("is now snoozed until 2027-01-01: waiting for their budget cycle"),
+        said.contains(&format!(
+            "is now snoozed until {until}: waiting for their budget cycle"
+        )),
         "{said}"
     );
     let snoozed: serde_json::Value =
         serde_json::from_str(&bw(&["signals", "--json", "--status", "snoozed"])).unwrap();
     assert_eq!(snoozed.as_array().unwrap().len(), 1);
-    assert_eq!(snoozed[0]["snoozed_until"], "2027-01-01");
+    assert_eq!(snoozed[0]["snoozed_until"], until.as_str());
     assert_eq!(
         snoozed[0]["snooze_reason"],
         "waiting for their budget cycle"
     );
-    assert!(bw(&["signals", "--status", "snoozed"])
-        .contains("snoozed until 2027-01-01: waiting for their budget cycle"));
+    assert!(bw(&["signals", "--status", "snoozed"]).contains(&format!(
+        "snoozed until {until}: waiting for their budget cycle"
+    )));
     assert!(bw(&["signal", "resolve", &id]).contains("is now resolved"));
     let resolved: serde_json::Value =
         serde_json::from_str(&bw(&["signals", "--json", "--status", "resolved"])).unwrap();

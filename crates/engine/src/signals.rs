@@ -25,6 +25,57 @@ pub enum SignalAct {
     Resolve,
 }
 
+/// The longest snooze reason taken, in characters.
+pub const MAX_SNOOZE_REASON: usize = 500;
+
+/// Why a snooze cannot be set as asked, with what to do, in words ([`SignalAct::snooze`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnoozeRefused {
+    /// Its end is not after today.
+    NotLater(String),
+    /// It gives no reason in words.
+    NoReason(String),
+    /// Its reason is longer than [`MAX_SNOOZE_REASON`].
+    TooLong(String),
+}
+
+impl SnoozeRefused {
+    /// What is wrong, and what to do.
+    pub fn message(&self) -> &str {
+        match self {
+            SnoozeRefused::NotLater(m) | SnoozeRefused::NoReason(m) | SnoozeRefused::TooLong(m) => {
+                m
+            }
+        }
+    }
+}
+
+impl SignalAct {
+    /// A snooze until `until` for `reason` (trimmed), checked as every way of snoozing (the command line,
+    /// the API, Slack) checks it: the end after `today`, a reason in words of at most
+    /// [`MAX_SNOOZE_REASON`] characters.
+    pub fn snooze(until: Day, reason: &str, today: Day) -> Result<SignalAct, SnoozeRefused> {
+        if until <= today {
+            return Err(SnoozeRefused::NotLater(format!(
+                "{until} is not after today ({today}): a snooze ends on a later day"
+            )));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(SnoozeRefused::NoReason(
+                "the reason is empty: say why in words, as the owner's worklist will show it"
+                    .into(),
+            ));
+        }
+        if reason.chars().count() > MAX_SNOOZE_REASON {
+            return Err(SnoozeRefused::TooLong(format!(
+                "the reason is longer than {MAX_SNOOZE_REASON} characters; say it in a sentence"
+            )));
+        }
+        Ok(SignalAct::Snooze(until, reason.to_string()))
+    }
+}
+
 /// Applies a person's action to a signal: the one place the statuses they set are decided. A snooze keeps
 /// its end and reason while it lasts; any other action ends it. A signal that is over (resolved, expired)
 /// is left as it is, and the error says so: acting on it would bring back a condition the lifecycle closed.
@@ -202,6 +253,30 @@ mod tests {
             }
         }
         all
+    }
+
+    #[test]
+    fn a_snooze_ends_on_a_later_day_and_says_why_in_words() {
+        let today = Day(100);
+        assert_eq!(
+            SignalAct::snooze(Day(107), "  on leave ", today),
+            Ok(SignalAct::Snooze(Day(107), "on leave".into()))
+        );
+        for (until, reason) in [(Day(100), "on leave"), (Day(90), "on leave")] {
+            assert!(matches!(
+                SignalAct::snooze(until, reason, today),
+                Err(SnoozeRefused::NotLater(_))
+            ));
+        }
+        assert!(matches!(
+            SignalAct::snooze(Day(107), " ", today),
+            Err(SnoozeRefused::NoReason(_))
+        ));
+        let long = "x".repeat(MAX_SNOOZE_REASON + 1);
+        assert!(matches!(
+            SignalAct::snooze(Day(107), &long, today),
+            Err(SnoozeRefused::TooLong(_))
+        ));
     }
 
     #[test]

@@ -96,14 +96,7 @@ pub enum SignalAction {
         #[arg(long, value_parser = |s: &str| Day::parse(s).map_err(|e| e.to_string()))]
         until: Day,
         /// Why (shown with it in the worklist and the signal list): "waiting for their budget cycle".
-        #[arg(long, value_parser = |s: &str| {
-            let s = s.trim();
-            if s.is_empty() {
-                Err("give the reason in words, as the owner's worklist will show it".to_string())
-            } else {
-                Ok(s.to_string())
-            }
-        })]
+        #[arg(long)]
         reason: String,
     },
     /// Handled: close it (it may open again after its cooldown if the condition returns).
@@ -246,15 +239,15 @@ pub async fn act(settings: &Settings, action: SignalAction) -> Result<ExitCode, 
         )
     })?;
     use bellwether_engine::signals::{act, SignalAct};
-    act(
-        &mut s,
-        match action {
-            SignalAction::Ack { .. } => SignalAct::Acknowledge,
-            SignalAction::Snooze { until, reason, .. } => SignalAct::Snooze(until, reason),
-            SignalAction::Resolve { .. } => SignalAct::Resolve,
-        },
-    )
-    .map_err(|e| CliError::new(Code::InvalidArgument, e))?;
+    let what = match action {
+        SignalAction::Ack { .. } => SignalAct::Acknowledge,
+        SignalAction::Snooze { until, reason, .. } => {
+            SignalAct::snooze(until, &reason, Day::today())
+                .map_err(|e| CliError::new(Code::InvalidArgument, e.message()))?
+        }
+        SignalAction::Resolve { .. } => SignalAct::Resolve,
+    };
+    act(&mut s, what).map_err(|e| CliError::new(Code::InvalidArgument, e))?;
     store.save_signals(std::slice::from_ref(&s), &[]).await?;
     match (&s.snoozed_until, &s.snooze_reason) {
         (Some(until), Some(why)) => println!("{} is now {} until {until}: {why}", s.id, s.status),

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use bellwether_core::{Code, Day};
-use bellwether_engine::signals::{act, SignalAct};
+use bellwether_engine::signals::{act, SignalAct, SnoozeRefused};
 use bellwether_store::LiveStore;
 use serde_json::{json, Value};
 
@@ -85,33 +85,22 @@ async fn snooze<S: LiveStore>(
             .at("until"))
         }
     };
-    if until <= Day::today() {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            format!("until = {until} is not after today: a snooze ends on a later day"),
+    let reason = o.get("reason").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::new(
+            Code::InvalidArgument,
+            "reason is missing: say why in words, as the owner's worklist will show it",
         )
-        .at("until"));
-    }
-    let reason = o
-        .get("reason")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidArgument,
-                "reason is missing or empty: say why in words, as the owner's worklist will show it",
-            )
-            .at("reason")
-        })?;
-    if reason.chars().count() > 500 {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            "reason is longer than 500 characters; say it in a sentence",
-        )
-        .at("reason"));
-    }
-    act_on(&st, &id, SignalAct::Snooze(until, reason.to_string())).await
+        .at("reason")
+    })?;
+    let what = SignalAct::snooze(until, reason, Day::today()).map_err(|e| {
+        let (code, at) = match e {
+            SnoozeRefused::NotLater(_) => (Code::InvalidField, "until"),
+            SnoozeRefused::NoReason(_) => (Code::InvalidArgument, "reason"),
+            SnoozeRefused::TooLong(_) => (Code::InvalidField, "reason"),
+        };
+        ApiError::new(code, e.message()).at(at)
+    })?;
+    act_on(&st, &id, what).await
 }
 
 async fn apply<S: LiveStore>(

@@ -190,22 +190,24 @@ async fn interactivity<S: LiveStore>(
         ));
     }
     let who = person.map(|p| p.email.as_str()).unwrap_or(user);
+    let today = Day::today();
     let what = match (kind, until) {
-        (Button::SnoozeUntil, Some(day)) if day <= Day::today() => {
-            return Ok(Json(json!({
-                "response_type": "ephemeral",
-                "replace_original": false,
-                "text": format!("{day} is not after today: pick a later day to snooze {} until", signal.kind),
-            })));
-        }
-        (Button::SnoozeUntil, Some(day)) => {
-            SignalAct::Snooze(day, format!("snoozed until {day} from Slack by {who}"))
-        }
-        (Button::Snooze, _) | (Button::SnoozeUntil, None) => SignalAct::Snooze(
-            Day::today().plus(SNOOZE_DAYS),
-            format!("snoozed {SNOOZE_DAYS} days from Slack by {who}"),
+        (Button::Acknowledge | Button::Contacted, _) => Ok(SignalAct::Acknowledge),
+        (Button::SnoozeUntil, Some(day)) => SignalAct::snooze(
+            day,
+            &format!("snoozed until {day} from Slack by {who}"),
+            today,
         ),
-        (Button::Acknowledge | Button::Contacted, _) => SignalAct::Acknowledge,
+        (Button::Snooze | Button::SnoozeUntil, _) => SignalAct::snooze(
+            today.plus(SNOOZE_DAYS),
+            &format!("snoozed {SNOOZE_DAYS} days from Slack by {who}"),
+            today,
+        ),
+    };
+    // A day picked that is not after today changes nothing; the clicker is told why.
+    let what = match what {
+        Ok(what) => what,
+        Err(refused) => return Ok(ephemeral(refused.message())),
     };
     if kind == Button::Contacted {
         let now = Timestamp::now();
@@ -239,28 +241,29 @@ async fn interactivity<S: LiveStore>(
     }
     // A click on the message of a signal that is over changes nothing; the clicker is told why.
     if let Err(why) = act(&mut signal, what) {
-        return Ok(Json(json!({
-            "response_type": "ephemeral",
-            "replace_original": false,
-            "text": why,
-        })));
+        return Ok(ephemeral(&why));
     }
     st.store
         .save_signals(std::slice::from_ref(&signal), &[])
         .await?;
-    Ok(Json(json!({
+    Ok(ephemeral(&format!(
+        "{} on {} is now {}{} (by {who})",
+        signal.kind,
+        signal.account_id.as_str(),
+        signal.status,
+        match (kind, signal.snoozed_until) {
+            (Button::Contacted, _) => ", and the account marked contacted today".to_string(),
+            (Button::Snooze | Button::SnoozeUntil, Some(day)) => format!(" until {day}"),
+            _ => String::new(),
+        }
+    )))
+}
+
+/// An answer only the clicker sees, leaving the alert's message as it is.
+fn ephemeral(text: &str) -> Json<Value> {
+    Json(json!({
         "response_type": "ephemeral",
         "replace_original": false,
-        "text": format!(
-            "{} on {} is now {}{} (by {who})",
-            signal.kind,
-            signal.account_id.as_str(),
-            signal.status,
-            match (kind, signal.snoozed_until) {
-                (Button::Contacted, _) => ", and the account marked contacted today".to_string(),
-                (Button::Snooze | Button::SnoozeUntil, Some(day)) => format!(" until {day}"),
-                _ => String::new(),
-            }
-        ),
-    })))
+        "text": text,
+    }))
 }
