@@ -273,11 +273,6 @@ impl bellwether_engine::Alerting for Alerts {
             opening.truncate(cap);
         }
         // A clearing follows what was alerted, whatever its severity now; nothing else clears.
-        let alerted: Vec<String> = opening
-            .iter()
-            .filter(|o| !o.leader_only)
-            .map(|o| o.signal.id.clone())
-            .collect();
         let closing = changes
             .closed
             .iter()
@@ -289,6 +284,8 @@ impl bellwether_engine::Alerting for Alerts {
             });
         let now = Timestamp::now();
         let mut out = Vec::new();
+        // The signals an opening reached someone for (not a leader alone: the others had it before).
+        let mut alerted = Vec::new();
         // The event as webhooks name it, the outbox kind, and the event in the entry's id.
         for ((event, kind, suffix), o) in opening
             .into_iter()
@@ -297,6 +294,7 @@ impl bellwether_engine::Alerting for Alerts {
         {
             let s = o.signal;
             let account = by_account.get(s.account_id.as_str()).copied();
+            let queued_before = out.len();
             let mut queue =
                 |payload: &String, channel: &str, name: &str, recipient: Option<&str>| {
                     out.push(OutboxItem {
@@ -311,29 +309,37 @@ impl bellwether_engine::Alerting for Alerts {
                     });
                 };
             let payload = self.payload(event, s, account, as_of, o.raised_from, None);
-            if !o.leader_only {
-                for (channel, name) in self.config.destinations() {
-                    queue(&payload, channel, name, None);
-                }
-            }
-            let Some(owner) = s.owner.as_deref().filter(|o| !o.trim().is_empty()) else {
-                continue;
-            };
-            let person = people.get(owner);
-            if person.is_some() && !o.leader_only {
-                for (channel, name) in personal_routes(&self.config, owner, person, true) {
-                    queue(&payload, channel, &name, Some(owner));
-                }
-            }
-            let leader = person.and_then(|p| p.leader.as_deref());
-            if let (Some(leader), Some(why)) = (leader, self.escalation(s.severity, account)) {
-                if bellwether_core::people::key(leader) != bellwether_core::people::key(owner) {
-                    let payload = self.payload(event, s, account, as_of, o.raised_from, Some(&why));
-                    let lp = people.get(leader);
-                    for (channel, name) in personal_routes(&self.config, leader, lp, lp.is_some()) {
-                        queue(&payload, channel, &name, Some(leader));
+            'routes: {
+                if !o.leader_only {
+                    for (channel, name) in self.config.destinations() {
+                        queue(&payload, channel, name, None);
                     }
                 }
+                let Some(owner) = s.owner.as_deref().filter(|o| !o.trim().is_empty()) else {
+                    break 'routes;
+                };
+                let person = people.get(owner);
+                if person.is_some() && !o.leader_only {
+                    for (channel, name) in personal_routes(&self.config, owner, person, true) {
+                        queue(&payload, channel, &name, Some(owner));
+                    }
+                }
+                let leader = person.and_then(|p| p.leader.as_deref());
+                if let (Some(leader), Some(why)) = (leader, self.escalation(s.severity, account)) {
+                    if bellwether_core::people::key(leader) != bellwether_core::people::key(owner) {
+                        let payload =
+                            self.payload(event, s, account, as_of, o.raised_from, Some(&why));
+                        let lp = people.get(leader);
+                        for (channel, name) in
+                            personal_routes(&self.config, leader, lp, lp.is_some())
+                        {
+                            queue(&payload, channel, &name, Some(leader));
+                        }
+                    }
+                }
+            }
+            if kind == OPENED && !o.leader_only && out.len() > queued_before {
+                alerted.push(s.id.clone());
             }
         }
         Decided {
@@ -520,6 +526,19 @@ mod tests {
         let mut marked = alerts().alerts(&changes, &[], &[], Day(110)).alerted;
         marked.sort();
         assert_eq!(marked, ["a", "c"]);
+        // An opening that reaches nobody (no team destination, an owner outside the directory) marks nothing.
+        let nobody = Alerts::new(
+            DeliveryConfig {
+                smtp_url: Some("smtp://127.0.0.1:2525".into()),
+                ..Default::default()
+            },
+            People::default(),
+        );
+        let decided = nobody.alerts(&changes, &[], &[], Day(110));
+        assert!(
+            decided.items.is_empty() && decided.alerted.is_empty(),
+            "{decided:?}"
+        );
     }
 
     #[test]
