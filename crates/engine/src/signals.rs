@@ -37,15 +37,18 @@ pub enum SnoozeRefused {
     NoReason(String),
     /// Its reason is longer than [`MAX_SNOOZE_REASON`].
     TooLong(String),
+    /// Its reason holds what no text may (a control character other than tabs and line breaks).
+    NotText(String),
 }
 
 impl SnoozeRefused {
     /// What is wrong, and what to do.
     pub fn message(&self) -> &str {
         match self {
-            SnoozeRefused::NotLater(m) | SnoozeRefused::NoReason(m) | SnoozeRefused::TooLong(m) => {
-                m
-            }
+            SnoozeRefused::NotLater(m)
+            | SnoozeRefused::NoReason(m)
+            | SnoozeRefused::TooLong(m)
+            | SnoozeRefused::NotText(m) => m,
         }
     }
 }
@@ -53,7 +56,7 @@ impl SnoozeRefused {
 impl SignalAct {
     /// A snooze until `until` for `reason` (trimmed), checked as every way of snoozing (the command line,
     /// the API, Slack) checks it: the end after `today`, a reason in words of at most
-    /// [`MAX_SNOOZE_REASON`] characters.
+    /// [`MAX_SNOOZE_REASON`] characters, text as every stored text is ([`bellwether_core::text`]).
     pub fn snooze(until: Day, reason: &str, today: Day) -> Result<SignalAct, SnoozeRefused> {
         if until <= today {
             return Err(SnoozeRefused::NotLater(format!(
@@ -72,6 +75,8 @@ impl SignalAct {
                 "the reason is longer than {MAX_SNOOZE_REASON} characters; say it in a sentence"
             )));
         }
+        bellwether_core::text::check(bellwether_core::text::Bound::Text, reason)
+            .map_err(|e| SnoozeRefused::NotText(format!("the reason {e}")))?;
         Ok(SignalAct::Snooze(until, reason.to_string()))
     }
 }
@@ -271,6 +276,10 @@ mod tests {
         assert!(matches!(
             SignalAct::snooze(Day(107), " ", today),
             Err(SnoozeRefused::NoReason(_))
+        ));
+        assert!(matches!(
+            SignalAct::snooze(Day(107), "on\u{0}leave", today),
+            Err(SnoozeRefused::NotText(_))
         ));
         let long = "x".repeat(MAX_SNOOZE_REASON + 1);
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! The hostile-input corpus (`tests/corpus/http/*.json`, one request each: truncated and wrongly typed JSON,
 //! deep nesting, oversize bodies and gzip bombs, bad UTF-8, NUL bytes, absurd times, wrong keys and methods,
-//! forged, stale and replayed Stripe signatures, forged, stale and malformed Slack clicks, good and bad records mixed) through the router: no answer is a
+//! forged, stale and replayed Stripe signatures, forged, stale and malformed Slack clicks and date picks, hostile
+//! signal snoozes (wrong keys, bodies, days and reasons), good and bad records mixed) through the router: no answer is a
 //! 5xx, every error has the documented shape and names the part at fault, every rejected message names its
 //! field, and every good message beside the bad ones is counted exactly once.
 
@@ -11,6 +12,7 @@ use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use bellwether_core::{Day, Timestamp};
 use bellwether_server::ServerConfig;
+use bellwether_store::LiveStore;
 use common::{call, TestServer};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -35,7 +37,7 @@ fn load() -> Vec<(String, Value)> {
         .collect()
 }
 
-fn request(server: &TestServer, case: &Value) -> Request<Body> {
+fn request(server: &TestServer, admin: &str, case: &Value) -> Request<Body> {
     let mut body: Vec<u8> = match (&case["body"], &case["body_b64"]) {
         (Value::String(s), _) => s.clone().into_bytes(),
         (_, Value::String(b)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
@@ -50,6 +52,7 @@ fn request(server: &TestServer, case: &Value) -> Request<Body> {
     match case["auth"].as_str().unwrap() {
         "ingest" => r = r.header("authorization", format!("Bearer {}", server.ingest_key)),
         "read" => r = r.header("authorization", format!("Bearer {}", server.read_key)),
+        "admin" => r = r.header("authorization", format!("Bearer {admin}")),
         "bogus" => r = r.header("authorization", "Bearer bw_ingest_0000000000000000"),
         _ => {}
     }
@@ -120,9 +123,12 @@ async fn the_hostile_corpus_gets_no_5xx_shaped_errors_and_keeps_the_good_records
         ..ServerConfig::default()
     })
     .await;
+    let (admin, record) =
+        bellwether_server::auth::new_key(bellwether_store::KeyScope::Admin, "corpus").unwrap();
+    server.store.create_key(&record).await.unwrap();
     let mut expected: BTreeSet<String> = BTreeSet::new();
     for (name, case) in &cases {
-        let (status, body) = call(&server, request(&server, case)).await;
+        let (status, body) = call(&server, request(&server, &admin, case)).await;
         assert!(!status.is_server_error(), "{name}: {status} {body}");
         // A case may say exactly what it expects: the status, the refusal's code and path, the rejections.
         let expect = &case["expect"];

@@ -96,7 +96,7 @@ async fn snooze<S: LiveStore>(
         let (code, at) = match e {
             SnoozeRefused::NotLater(_) => (Code::InvalidField, "until"),
             SnoozeRefused::NoReason(_) => (Code::InvalidArgument, "reason"),
-            SnoozeRefused::TooLong(_) => (Code::InvalidField, "reason"),
+            SnoozeRefused::TooLong(_) | SnoozeRefused::NotText(_) => (Code::InvalidField, "reason"),
         };
         ApiError::new(code, e.message()).at(at)
     })?;
